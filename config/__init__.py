@@ -1,0 +1,1 @@
+"""Configuration of metad: the models of ``metad.toml`` and their loading."""

@@ -1,0 +1,207 @@
+"""Pydantic models of ``metad.toml``.
+
+Why this module exists: the daemon, the simulator and the console all read one file, and
+every mistake in it must be caught before anything starts. The models are frozen and
+forbid unknown keys, so a typo is an error rather than a silently ignored setting.
+Cross-references (a chip's WABA) are checked here; file and line numbers are added by
+:mod:`config.loader`, which knows the text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from config.secrets import SecretRef
+
+__all__ = [
+    "BudgetConfig",
+    "CampaignsConfig",
+    "ChipConfig",
+    "DaemonConfig",
+    "GraphConfig",
+    "MetadConfig",
+    "PriceRate",
+    "PricingConfig",
+    "SandboxConfig",
+    "StorageConfig",
+    "SupervisorConfig",
+    "WabaConfig",
+    "WebhookConfig",
+]
+
+GraphId = Annotated[str, Field(pattern=r"^[0-9]{1,20}$", description="a numeric Graph API id")]
+HostPort = Annotated[str, Field(pattern=r"^[^\s:]+:[0-9]{1,5}$", description="HOST:PORT")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class DaemonConfig(_Model):
+    state_dir: Path = Path("var/state")
+    """Where durable local state lives (the embedded PostgreSQL among it)."""
+    runtime_dir: Path = Path("var/run")
+    """Where the control socket is created."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    shutdown_timeout_s: float = Field(default=8.0, gt=0, le=60)
+    """Hard bound between SIGTERM and exit."""
+
+
+class SupervisorConfig(_Model):
+    max_restarts: int = Field(default=5, ge=0)
+    """Restarts of one actor allowed within ``period_s`` before the daemon exits non-zero."""
+    period_s: float = Field(default=30.0, gt=0)
+    backoff_min_s: float = Field(default=0.05, ge=0)
+    backoff_max_s: float = Field(default=2.0, ge=0)
+
+
+class StorageConfig(_Model):
+    dsn: str = ""
+    """PostgreSQL DSN; empty starts a private embedded server in ``<state_dir>/pg``."""
+    pool_min_size: int = Field(default=2, ge=1)
+    pool_max_size: int = Field(default=10, ge=1)
+    writer_batch_rows: int = Field(default=500, ge=1)
+    writer_flush_ms: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> StorageConfig:
+        if self.pool_max_size < self.pool_min_size:
+            raise ValueError("pool_max_size must be >= pool_min_size")
+        return self
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn_scheme(cls, v: str) -> str:
+        if v and not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("dsn must start with postgresql:// (or be empty for embedded)")
+        return v
+
+
+class GraphConfig(_Model):
+    base_url: str = "https://graph.facebook.com"
+    api_version: str = Field(default="v21.0", pattern=r"^v[0-9]+\.[0-9]+$")
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    read_timeout_s: float = Field(default=20.0, gt=0)
+    send_timeout_s: float = Field(default=15.0, gt=0)
+    app_secret: SecretRef | None = None
+    """Meta app secret: signs webhooks and Flows requests. Required outside sandbox mode."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("base_url must be an http(s) URL")
+        return v.rstrip("/")
+
+
+class WebhookConfig(_Model):
+    listen: HostPort = "127.0.0.1:8088"
+    path: str = Field(default="/webhook", pattern=r"^/[A-Za-z0-9_./-]*$")
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    verify_token: SecretRef | None = None
+    """Token Meta echoes in the GET verification handshake. Required outside sandbox mode."""
+
+
+class SandboxConfig(_Model):
+    enabled: bool = False
+    """Sandbox mode: the simulator stands in for Meta and missing secrets take its values."""
+    listen: HostPort = "127.0.0.1:8089"
+    seed: int = 7
+    contacts: int = Field(default=200, ge=1)
+    reply_rate: float = Field(default=0.2, ge=0, le=1)
+
+
+class WabaConfig(_Model):
+    id: GraphId
+    name: str = ""
+    token: SecretRef | None = None
+    """System-user access token for this WABA's numbers. Required outside sandbox mode."""
+    marketing_messages: bool = False
+    """Onboarded to the Marketing Messages API."""
+
+
+class ChipConfig(_Model):
+    phone_number_id: GraphId
+    display_number: str
+    waba: str
+    """Id of the WABA (in ``wabas``) this number belongs to."""
+    throughput_mps: int = Field(default=80, ge=1, le=1000)
+    token: SecretRef | None = None
+    """Overrides the WABA's token for this number."""
+
+
+class PriceRate(_Model):
+    prefix: str = Field(pattern=r"^[0-9]{1,4}$")
+    """Calling-code prefix of the destination; the longest matching prefix wins."""
+    marketing: float = Field(ge=0)
+    utility: float = Field(ge=0)
+    authentication: float = Field(ge=0)
+    authentication_international: float | None = Field(default=None, ge=0)
+    service: float = Field(default=0.0, ge=0)
+
+
+def _brazil() -> list[PriceRate]:
+    return [
+        PriceRate(prefix="55", marketing=0.0625, utility=0.0068, authentication=0.0068)
+    ]
+
+
+class PricingConfig(_Model):
+    currency: Literal["USD"] = "USD"
+    effective_date: dt.date = dt.date(2025, 7, 1)
+    rates: list[PriceRate] = Field(default_factory=_brazil)
+
+
+class BudgetConfig(_Model):
+    daily_usd: float | None = Field(default=None, ge=0)
+    weekly_usd: float | None = Field(default=None, ge=0)
+    monthly_usd: float | None = Field(default=None, ge=0)
+    alert_at: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [0.5, 0.8, 0.95]
+    )
+
+
+class CampaignsConfig(_Model):
+    dir: Path = Path("campaigns")
+
+
+class MetadConfig(_Model):
+    """The whole of ``metad.toml``. ``source`` is the file it came from (not a TOML key)."""
+
+    timezone: str = "America/Sao_Paulo"
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    graph: GraphConfig = Field(default_factory=GraphConfig)
+    webhook: WebhookConfig = Field(default_factory=WebhookConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    wabas: list[WabaConfig] = Field(default_factory=list)
+    chips: list[ChipConfig] = Field(default_factory=list)
+    pricing: PricingConfig = Field(default_factory=PricingConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    campaigns: CampaignsConfig = Field(default_factory=CampaignsConfig)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f'unknown time zone "{v}"') from None
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def waba(self, waba_id: str) -> WabaConfig:
+        for w in self.wabas:
+            if w.id == waba_id:
+                return w
+        raise KeyError(waba_id)
