@@ -2,9 +2,9 @@
 
 Why this module exists: the daemon, the simulator and the console all read one file, and
 every mistake in it must be caught before anything starts. The models are frozen and
-forbid unknown keys, so a typo is an error rather than a silently ignored setting.
-Cross-references (a chip's WABA) are checked here; file and line numbers are added by
-:mod:`config.loader`, which knows the text.
+forbid unknown keys, so a typo is an error rather than a silently ignored setting. Checks
+within one table live here; checks across tables (a chip's WABA, duplicate ids) live in
+:mod:`config.loader`, which knows the text and can point each at its own line.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from config.errors import ConfigSource
 from config.secrets import SecretRef
 
 __all__ = [
+    "PATTERN_HINTS",
     "BudgetConfig",
     "CampaignsConfig",
     "ChipConfig",
@@ -34,12 +36,35 @@ __all__ = [
     "WebhookConfig",
 ]
 
-GraphId = Annotated[str, Field(pattern=r"^[0-9]{1,20}$", description="a numeric Graph API id")]
-HostPort = Annotated[str, Field(pattern=r"^[^\s:]+:[0-9]{1,5}$", description="HOST:PORT")]
+_GRAPH_ID = r"^[0-9]{1,20}$"
+_HOST_PORT = r"^[^\s:]+:[0-9]{1,5}$"
+_API_VERSION = r"^v[0-9]+\.[0-9]+$"
+_URL_PATH = r"^/[A-Za-z0-9_./-]*$"
+_PREFIX = r"^[0-9]{1,4}$"
+
+PATTERN_HINTS: dict[str, str] = {
+    _GRAPH_ID: "a numeric Graph API id (digits only)",
+    _HOST_PORT: "HOST:PORT such as 127.0.0.1:8088",
+    _API_VERSION: "a Graph API version such as v21.0",
+    _URL_PATH: "a URL path starting with /",
+    _PREFIX: "a calling-code prefix of 1 to 4 digits",
+}
+"""Words for each pattern, so an error says what is expected rather than showing a regex."""
+
+GraphId = Annotated[str, Field(pattern=_GRAPH_ID, description="a numeric Graph API id")]
+HostPort = Annotated[str, Field(pattern=_HOST_PORT, description="HOST:PORT")]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # hide_input_in_errors: a literal secret written where a reference belongs must not be
+    # echoed by a ValidationError's text. allow_inf_nan: no setting means "inf" or "nan".
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+        hide_input_in_errors=True,
+        allow_inf_nan=False,
+    )
 
 
 class DaemonConfig(_Model):
@@ -59,6 +84,12 @@ class SupervisorConfig(_Model):
     period_s: float = Field(default=30.0, gt=0)
     backoff_min_s: float = Field(default=0.05, ge=0)
     backoff_max_s: float = Field(default=2.0, ge=0)
+
+    @model_validator(mode="after")
+    def _backoff_bounds(self) -> SupervisorConfig:
+        if self.backoff_max_s < self.backoff_min_s:
+            raise ValueError("backoff_max_s must be >= backoff_min_s")
+        return self
 
 
 class StorageConfig(_Model):
@@ -85,7 +116,7 @@ class StorageConfig(_Model):
 
 class GraphConfig(_Model):
     base_url: str = "https://graph.facebook.com"
-    api_version: str = Field(default="v21.0", pattern=r"^v[0-9]+\.[0-9]+$")
+    api_version: str = Field(default="v21.0", pattern=_API_VERSION)
     connect_timeout_s: float = Field(default=5.0, gt=0)
     read_timeout_s: float = Field(default=20.0, gt=0)
     send_timeout_s: float = Field(default=15.0, gt=0)
@@ -102,7 +133,7 @@ class GraphConfig(_Model):
 
 class WebhookConfig(_Model):
     listen: HostPort = "127.0.0.1:8088"
-    path: str = Field(default="/webhook", pattern=r"^/[A-Za-z0-9_./-]*$")
+    path: str = Field(default="/webhook", pattern=_URL_PATH)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     verify_token: SecretRef | None = None
     """Token Meta echoes in the GET verification handshake. Required outside sandbox mode."""
@@ -137,7 +168,7 @@ class ChipConfig(_Model):
 
 
 class PriceRate(_Model):
-    prefix: str = Field(pattern=r"^[0-9]{1,4}$")
+    prefix: str = Field(pattern=_PREFIX)
     """Calling-code prefix of the destination; the longest matching prefix wins."""
     marketing: float = Field(ge=0)
     utility: float = Field(ge=0)
@@ -147,9 +178,7 @@ class PriceRate(_Model):
 
 
 def _brazil() -> list[PriceRate]:
-    return [
-        PriceRate(prefix="55", marketing=0.0625, utility=0.0068, authentication=0.0068)
-    ]
+    return [PriceRate(prefix="55", marketing=0.0625, utility=0.0068, authentication=0.0068)]
 
 
 class PricingConfig(_Model):
@@ -174,6 +203,8 @@ class CampaignsConfig(_Model):
 class MetadConfig(_Model):
     """The whole of ``metad.toml``. ``source`` is the file it came from (not a TOML key)."""
 
+    _source: ConfigSource | None = PrivateAttr(default=None)
+
     timezone: str = "America/Sao_Paulo"
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig)
@@ -195,6 +226,20 @@ class MetadConfig(_Model):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f'unknown time zone "{v}"') from None
         return v
+
+    @property
+    def source(self) -> ConfigSource | None:
+        """The file and text this config was loaded from; None when built in code.
+
+        Kept so that checks made after loading (secrets, at start-up) can still name lines.
+        """
+        return self._source
+
+    def with_source(self, source: ConfigSource | None) -> MetadConfig:
+        """A copy that remembers ``source`` (the model is frozen, so this never mutates)."""
+        copy = self.model_copy()
+        copy._source = source
+        return copy
 
     @property
     def tz(self) -> ZoneInfo:
