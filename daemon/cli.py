@@ -1,0 +1,158 @@
+"""``metad``: the command line.
+
+Why exit codes matter here: systemd and scripts act on them. 0 is a clean run or a valid
+config; 2 is bad configuration (fix the file, restarting will not help); 1 is a runtime
+failure (storage down, port taken, crash loop) that a restart may cure. Expected failures
+print one line naming the cause, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import trio
+
+from config import ConfigError, MetadConfig, load_config
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
+DEFAULT_CONFIG = os.environ.get("METAD_CONFIG", "metad.toml")
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-c",
+        "--config",
+        default=DEFAULT_CONFIG,
+        metavar="FILE",
+        help="configuration file (default: $METAD_CONFIG or ./metad.toml)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metad",
+        description="Run a fleet of WhatsApp Business numbers on Meta's Cloud API.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon in the foreground (systemd runs this)")
+    _add_config(run)
+    run.add_argument("--log-format", choices=["text", "json"], help="override daemon.log_format")
+    run.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="override daemon.log_level",
+    )
+
+    check = sub.add_parser("check", help="validate the configuration; exit 0 if valid, 2 if not")
+    _add_config(check)
+
+    migrate = sub.add_parser("migrate", help="apply pending database migrations and exit")
+    _add_config(migrate)
+
+    sim = sub.add_parser("sim", help="serve the local Graph API simulator")
+    _add_config(sim)
+    try:
+        from sim.cli import add_arguments as add_sim_arguments
+    except ImportError:  # pragma: no cover - the simulator ships with metad
+        pass
+    else:
+        add_sim_arguments(sim)
+    return parser
+
+
+def _load(path: str) -> MetadConfig:
+    return load_config(Path(path))
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    cfg = _load(args.config)
+    print(f"{args.config}: ok ({len(cfg.wabas)} WABAs, {len(cfg.chips)} chips)")
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from daemon.logs import configure_logging
+    from daemon.main import run_daemon
+
+    cfg = _load(args.config)
+    configure_logging(
+        args.log_level or cfg.daemon.log_level, args.log_format or cfg.daemon.log_format
+    )
+    trio.run(run_daemon, cfg)
+    return EXIT_OK
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from daemon.logs import configure_logging
+    from daemon.store import open_store
+
+    cfg = _load(args.config)
+    configure_logging(cfg.daemon.log_level, cfg.daemon.log_format)
+
+    async def migrate() -> list[int]:
+        async with open_store(cfg.storage, state_dir=cfg.daemon.state_dir) as store:
+            return list(store.applied_migrations)
+
+    applied = trio.run(migrate)
+    print(f"applied migrations: {', '.join(map(str, applied))}" if applied else "schema up to date")
+    return EXIT_OK
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from sim.cli import run as run_sim
+
+    code: int = run_sim(args)
+    return code
+
+
+_COMMANDS = {"run": _cmd_run, "check": _cmd_check, "migrate": _cmd_migrate, "sim": _cmd_sim}
+
+
+def _explain_runtime(exc: BaseException) -> str | None:
+    """One line for failures we expect in operation; None for bugs (show the traceback)."""
+    from daemon.store import StoreError
+    from daemon.supervisor import TooManyRestarts
+
+    if isinstance(exc, StoreError | TooManyRestarts):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"{exc.strerror}: {exc.filename or exc}" if exc.filename else str(exc)
+    return None
+
+
+def _leaf_errors(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaf_errors(inner)]
+    return [exc]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception as exc:
+        leaves = _leaf_errors(exc)
+        config_errors = [e for e in leaves if isinstance(e, ConfigError)]
+        if config_errors:
+            for e in config_errors:
+                print(str(e), file=sys.stderr)
+            return EXIT_CONFIG
+        lines = [_explain_runtime(e) for e in leaves]
+        if all(line is not None for line in lines):
+            for line in lines:
+                print(f"metad: {line}", file=sys.stderr)
+            return EXIT_RUNTIME
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

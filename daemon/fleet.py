@@ -1,0 +1,133 @@
+"""Builds the fleet of actors from the config: one per WABA, one per chip.
+
+Why a separate module: the mailboxes must outlive any one actor instance (addresses stay
+valid across restarts), so they are created once here and each child spec closes over
+its mailbox; every (re)start builds a fresh actor that reloads from storage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from actors.chip import ChipActor, ChipMsg, ChipSnapshot, GetSnapshot
+from actors.core import Address, Mailbox, open_mailbox
+from actors.ports import ChipRecord, ChipRepo, WabaRecord, WabaRepo
+from actors.waba import GetWabaSnapshot, WabaActor, WabaMsg, WabaSnapshot
+from config import MetadConfig
+from daemon.supervisor import ChildSpec, Supervisor
+
+__all__ = ["Fleet", "FleetSnapshot"]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSnapshot:
+    wabas: tuple[WabaSnapshot, ...]
+    chips: tuple[ChipSnapshot, ...]
+
+
+class Fleet:
+    """The chip and WABA actors of one daemon, by id."""
+
+    def __init__(
+        self,
+        cfg: MetadConfig,
+        *,
+        chips: ChipRepo,
+        wabas: WabaRepo,
+        supervisor: Supervisor,
+        now: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self._cfg = cfg
+        self._chip_repo = chips
+        self._waba_repo = wabas
+        self._supervisor = supervisor
+        self._now = now
+        self._chips: dict[str, Mailbox[ChipMsg]] = {}
+        self._wabas: dict[str, Mailbox[WabaMsg]] = {}
+
+    def specs(self) -> list[ChildSpec]:
+        """Child specs in start order: WABAs first, then their chips."""
+        specs: list[ChildSpec] = []
+        for w in self._cfg.wabas:
+            box: Mailbox[WabaMsg] = open_mailbox(f"waba:{w.id}")
+            self._wabas[w.id] = box
+            numbers = tuple(c.phone_number_id for c in self._cfg.chips if c.waba == w.id)
+            specs.append(
+                ChildSpec(box.address.actor_id, self._waba_runner(w.id, w.name, numbers, box))
+            )
+        for c in self._cfg.chips:
+            chip_box: Mailbox[ChipMsg] = open_mailbox(f"chip:{c.phone_number_id}")
+            self._chips[c.phone_number_id] = chip_box
+            record = ChipRecord(
+                phone_number_id=c.phone_number_id,
+                waba_id=c.waba,
+                display_number=c.display_number,
+                throughput_mps=c.throughput_mps,
+            )
+            specs.append(ChildSpec(chip_box.address.actor_id, self._chip_runner(record, chip_box)))
+        return specs
+
+    def _chip_runner(self, record: ChipRecord, box: Mailbox[ChipMsg]) -> Any:
+        async def run(*, task_status: trio.TaskStatus[Any]) -> None:
+            actor = ChipActor(
+                initial=record,
+                repo=self._chip_repo,
+                inbox=box.inbox,
+                now=self._now,
+                generation=self._supervisor.restarts(box.address.actor_id),
+            )
+            await actor.run(task_status=task_status)
+
+        return run
+
+    def _waba_runner(
+        self, waba_id: str, name: str, numbers: tuple[str, ...], box: Mailbox[WabaMsg]
+    ) -> Any:
+        async def run(*, task_status: trio.TaskStatus[Any]) -> None:
+            actor = WabaActor(
+                initial=WabaRecord(waba_id=waba_id, name=name),
+                chips=numbers,
+                repo=self._waba_repo,
+                inbox=box.inbox,
+                now=self._now,
+            )
+            await actor.run(task_status=task_status)
+
+        return run
+
+    def chip(self, phone_number_id: str) -> Address[ChipMsg]:
+        return self._chips[phone_number_id].address
+
+    def waba(self, waba_id: str) -> Address[WabaMsg]:
+        return self._wabas[waba_id].address
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return len(self._chips), len(self._wabas)
+
+    def close(self) -> None:
+        """Stop accepting messages; every actor drains its mailbox and returns."""
+        for chip in self._chips.values():
+            chip.close()
+        for waba in self._wabas.values():
+            waba.close()
+
+    async def snapshot(self, timeout: float = 2.0) -> FleetSnapshot:
+        wabas: list[WabaSnapshot] = [
+            await box.address.call(lambda r: GetWabaSnapshot(reply=r), timeout=timeout)
+            for box in self._wabas.values()
+        ]
+        chips: list[ChipSnapshot] = [
+            await box.address.call(lambda r: GetSnapshot(reply=r), timeout=timeout)
+            for box in self._chips.values()
+        ]
+        return FleetSnapshot(tuple(wabas), tuple(chips))

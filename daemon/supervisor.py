@@ -1,0 +1,228 @@
+"""One-for-one supervision of actors, with backoff and a restart budget.
+
+Why: a bug or a bad answer from Meta must not take the whole fleet down. A crashed
+actor is restarted alone, after a growing pause, and rebuilds its state from storage.
+But a crash loop must not hide either: past ``max_restarts`` within ``period_s`` the
+supervisor raises :class:`TooManyRestarts`, the daemon exits non-zero, and systemd
+(which sees the failure) decides what happens next — the OTP way.
+
+Children are started in order and each must report ``task_status.started()``; a child
+that fails before that fails the boot (fail fast). Shutdown is cooperative: the daemon
+closes the mailboxes, children drain what they hold and return, and a child returning
+while the supervisor is stopping is not a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum, auto
+from typing import Any, Protocol
+
+import trio
+
+__all__ = [
+    "ChildSpec",
+    "Intensity",
+    "Restart",
+    "Supervisor",
+    "SupervisorEvent",
+    "TooManyRestarts",
+    "backoff_delay",
+]
+
+log = logging.getLogger("metad.supervisor")
+
+
+class Restart(Enum):
+    PERMANENT = auto()
+    """Always restarted; returning on its own counts as a crash (it should run forever)."""
+    TRANSIENT = auto()
+    """Restarted only after an exception."""
+    TEMPORARY = auto()
+    """Never restarted."""
+
+
+class ChildRun(Protocol):
+    def __call__(self, *, task_status: trio.TaskStatus[Any]) -> Awaitable[None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    id: str
+    run: ChildRun
+    """``async fn(*, task_status)``: loads its state, calls ``started()``, then serves."""
+    restart: Restart = Restart.PERMANENT
+
+
+@dataclass(frozen=True, slots=True)
+class Intensity:
+    max_restarts: int = 5
+    period_s: float = 30.0
+    backoff_min_s: float = 0.05
+    backoff_max_s: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorEvent:
+    """Published on every crash and restart so the console can show them."""
+
+    kind: str  # "crashed" | "restarted" | "gave_up"
+    actor_id: str
+    error: str
+    restarts: int
+
+
+class TooManyRestarts(Exception):
+    def __init__(self, actor_id: str, restarts: int, period_s: float) -> None:
+        super().__init__(
+            f"actor {actor_id} crashed {restarts} times within {period_s:g}s; giving up"
+        )
+        self.actor_id = actor_id
+
+
+class _Killed(Exception):
+    """Stands in for the error of a child killed on request (operator or test)."""
+
+
+def backoff_delay(restarts_in_window: int, intensity: Intensity) -> float:
+    """Exponential pause before restart number ``restarts_in_window`` (1-based); pure."""
+    if restarts_in_window <= 0:
+        return 0.0
+    delay = intensity.backoff_min_s * math.pow(2, restarts_in_window - 1)
+    return float(min(delay, intensity.backoff_max_s))
+
+
+@dataclass(slots=True)
+class _Child:
+    spec: ChildSpec
+    scope: trio.CancelScope | None = None
+    kill_reason: str | None = None
+    crashes: deque[float] = field(default_factory=deque)
+    restarts: int = 0
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+class Supervisor:
+    """Supervises a fixed, ordered set of children, one-for-one."""
+
+    def __init__(
+        self,
+        name: str,
+        intensity: Intensity,
+        *,
+        on_event: Callable[[SupervisorEvent], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.intensity = intensity
+        self._on_event = on_event
+        self._children: dict[str, _Child] = {}
+        self._stopping = False
+
+    @property
+    def child_ids(self) -> list[str]:
+        return list(self._children)
+
+    def restarts(self, actor_id: str) -> int:
+        return self._children[actor_id].restarts
+
+    def stopping(self) -> None:
+        """From now on, a child that returns has finished, not crashed."""
+        self._stopping = True
+
+    def kill(self, actor_id: str, reason: str = "killed on request") -> None:
+        """Crash one child on purpose; it is restarted like any crashed child."""
+        child = self._children[actor_id]
+        child.kill_reason = reason
+        if child.scope is not None:
+            child.scope.cancel()
+
+    async def run(
+        self,
+        children: Sequence[ChildSpec],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Start ``children`` in order, report started, supervise until all return."""
+        for spec in children:
+            if spec.id in self._children:
+                raise ValueError(f"duplicate child id {spec.id!r}")
+            self._children[spec.id] = _Child(spec)
+        async with trio.open_nursery() as nursery:
+            for spec in children:
+                await nursery.start(self._supervise, self._children[spec.id])
+            task_status.started()
+
+    async def _supervise(self, child: _Child, *, task_status: trio.TaskStatus[None]) -> None:
+        started = False
+        while True:
+            error: BaseException | None = None
+            try:
+                with trio.CancelScope() as child.scope:
+                    async with trio.open_nursery() as inner:
+                        await inner.start(_call_run, child.spec.run)
+                        if not started:
+                            started = True
+                            task_status.started()
+                        else:
+                            log.warning(
+                                "actor %s restarted (restart #%d)", child.spec.id, child.restarts
+                            )
+                            self._emit(
+                                SupervisorEvent("restarted", child.spec.id, "", child.restarts)
+                            )
+            except Exception as exc:
+                if not started:
+                    raise
+                error = _unwrap(exc)
+            finally:
+                child.scope = None
+            if child.kill_reason is not None:
+                error, child.kill_reason = _Killed(child.kill_reason), None
+            if error is None:
+                if self._stopping or child.spec.restart is not Restart.PERMANENT:
+                    return
+                error = RuntimeError("returned while it should run forever")
+            if self._stopping or child.spec.restart is Restart.TEMPORARY:
+                log.error("actor %s failed during shutdown: %r", child.spec.id, error)
+                return
+            await self._before_restart(child, error)
+
+    async def _before_restart(self, child: _Child, error: BaseException) -> None:
+        actor_id = child.spec.id
+        now = trio.current_time()
+        child.crashes.append(now)
+        while child.crashes and child.crashes[0] < now - self.intensity.period_s:
+            child.crashes.popleft()
+        in_window = len(child.crashes)
+        text = f"{type(error).__name__}: {error}"
+        log.error(
+            "actor %s crashed (%d in %gs): %s",
+            actor_id,
+            in_window,
+            self.intensity.period_s,
+            text,
+            exc_info=None if isinstance(error, _Killed) else error,
+        )
+        self._emit(SupervisorEvent("crashed", actor_id, text, child.restarts))
+        if in_window > self.intensity.max_restarts:
+            self._emit(SupervisorEvent("gave_up", actor_id, text, child.restarts))
+            raise TooManyRestarts(actor_id, in_window, self.intensity.period_s) from error
+        await trio.sleep(backoff_delay(in_window, self.intensity))
+        child.restarts += 1
+
+    def _emit(self, event: SupervisorEvent) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
+
+
+async def _call_run(run: ChildRun, *, task_status: trio.TaskStatus[Any]) -> None:
+    await run(task_status=task_status)

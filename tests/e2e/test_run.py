@@ -1,0 +1,128 @@
+"""``metad run`` as systemd runs it: a real process, real signals, the embedded server."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO, Daemon, metad_command, write_demo_config
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Daemon]]:
+    started: list[Daemon] = []
+    yield started
+    for d in started:
+        d.kill()
+
+
+def _start(daemons: list[Daemon], config: Path, *args: str) -> Daemon:
+    d = Daemon(config, *args)
+    daemons.append(d)
+    return d
+
+
+def _stop_embedded(state: Path) -> None:
+    """Stop a server left running by a killed daemon, as the next start would reuse it."""
+    pgdata = state / "pg"
+    if (pgdata / "postmaster.pid").exists():
+        from daemon.store.embedded import stop_embedded
+
+        stop_embedded(pgdata)
+
+
+def test_ready_then_sigterm_exits_zero_within_ten_seconds(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    config = write_demo_config(tmp_path)
+    d = _start(daemons, config, "--log-format", "json")
+    ready = json.loads(d.wait_for('"READY"', timeout=60))
+    assert ready["chips"] == 2
+    assert ready["wabas"] == 1
+    t0 = time.monotonic()
+    d.proc.send_signal(signal.SIGTERM)
+    code, _ = d.rest(timeout=15)
+    assert code == 0
+    assert time.monotonic() - t0 < 10
+    # The embedded server is stopped on a clean exit.
+    assert not (tmp_path / "state" / "pg" / "postmaster.pid").exists()
+
+
+def test_survives_kill_9_and_reuses_server_and_data(tmp_path: Path, daemons: list[Daemon]) -> None:
+    config = write_demo_config(tmp_path)
+    try:
+        first = _start(daemons, config)
+        first.wait_for("READY", timeout=60)
+        pid_file = tmp_path / "state" / "pg" / "postmaster.pid"
+        server_pid = pid_file.read_text().split()[0]
+        first.proc.kill()
+        first.proc.wait()
+
+        second = _start(daemons, config)
+        second.wait_for("READY", timeout=60)
+        assert pid_file.read_text().split()[0] == server_pid  # the same server, reused
+        second.proc.send_signal(signal.SIGINT)
+        code, _ = second.rest()
+        assert code == 0
+    finally:
+        _stop_embedded(tmp_path / "state")
+
+
+def test_check_accepts_the_default_config() -> None:
+    out = subprocess.run(
+        metad_command("check", "-c", str(REPO / "metad.toml")),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "ok" in out.stdout
+
+
+def test_check_reports_file_line_field_and_exits_2(tmp_path: Path) -> None:
+    config = write_demo_config(
+        tmp_path, extra='\n[[chips]]\nphone_number_id = "3"\ndisplay_number = "x"\nwaba = "nope"\n'
+    )
+    out = subprocess.run(
+        metad_command("check", "-c", str(config)), capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 2
+    line = next(
+        n for n, text in enumerate(config.read_text().splitlines(), 1) if 'waba = "nope"' in text
+    )
+    assert f'{config}:{line}: chips[2].waba: unknown WABA "nope"' in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_run_with_unreachable_database_fails_cleanly(tmp_path: Path) -> None:
+    config = write_demo_config(tmp_path, dsn="postgresql://postgres@127.0.0.1:1/none")
+    out = subprocess.run(
+        metad_command("run", "-c", str(config)),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    assert "127.0.0.1" in out.stderr
+
+
+def test_run_with_missing_config_exits_2(tmp_path: Path) -> None:
+    out = subprocess.run(
+        metad_command("run", "-c", str(tmp_path / "absent.toml")),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert "absent.toml" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import trio
+import trio.testing
+
+from actors.base import Actor
+from actors.core import ActorCrashed, ActorStopped, CallTimeout, Mailbox, ReplyTo, open_mailbox
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Add:
+    n: int
+    reply: ReplyTo[int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Boom:
+    reply: ReplyTo[int]
+
+
+Msg = Add | Boom
+
+
+class Counter(Actor[Msg]):
+    def __init__(self, inbox: trio.MemoryReceiveChannel[Msg]) -> None:
+        super().__init__("counter", inbox)
+        self.total = 0
+        self.stopped_with: int | None = None
+
+    async def load(self) -> None:
+        self.total = 0
+
+    async def handle(self, msg: Msg) -> None:
+        match msg:
+            case Add(n=n, reply=reply):
+                self.total += n
+                reply.ok(self.total)
+            case Boom():
+                raise RuntimeError("boom")
+
+    async def stopped(self) -> None:
+        self.stopped_with = self.total
+
+
+async def test_call_returns_the_answer() -> None:
+    box: Mailbox[Msg] = open_mailbox("counter")
+    actor = Counter(box.inbox)
+    async with trio.open_nursery() as n:
+        await n.start(actor.run)
+        assert await box.address.call(lambda r: Add(n=2, reply=r)) == 2
+        assert await box.address.call(lambda r: Add(n=3, reply=r)) == 5
+        box.close()
+    assert actor.stopped_with == 5
+
+
+async def test_crash_fails_the_waiting_caller_at_once() -> None:
+    box: Mailbox[Msg] = open_mailbox("counter")
+    actor = Counter(box.inbox)
+    crashes: list[BaseException] = []
+
+    async def supervised(*, task_status: trio.TaskStatus[None]) -> None:
+        try:
+            await actor.run(task_status=task_status)
+        except RuntimeError as exc:  # what the supervisor would see
+            crashes.append(exc)
+
+    async with trio.open_nursery() as n:
+        await n.start(supervised)
+        with trio.fail_after(1), pytest.raises(ActorCrashed):  # far below the call's timeout
+            await box.address.call(lambda r: Boom(reply=r), timeout=30)
+    assert [str(e) for e in crashes] == ["boom"]
+
+
+async def test_call_times_out_when_nobody_answers(autojump_clock: trio.testing.MockClock) -> None:
+    box: Mailbox[Msg] = open_mailbox("silent", capacity=1)
+    with pytest.raises(CallTimeout, match="silent did not answer within 2s"):
+        await box.address.call(lambda r: Add(n=1, reply=r), timeout=2)
+
+
+async def test_full_mailbox_applies_backpressure_not_drops() -> None:
+    box: Mailbox[Msg] = open_mailbox("slow", capacity=1)
+    assert box.address.try_cast(Add(n=1, reply=ReplyTo()))
+    assert not box.address.try_cast(Add(n=2, reply=ReplyTo()))
+    assert box.address.statistics().current_buffer_used == 1
+
+
+async def test_cast_to_closed_mailbox_says_stopped() -> None:
+    box: Mailbox[Msg] = open_mailbox("gone")
+    box.close()
+    with pytest.raises(ActorStopped):
+        await box.address.cast(Add(n=1, reply=ReplyTo()))
+
+
+async def test_late_reply_is_discarded_without_blocking() -> None:
+    reply: ReplyTo[int] = ReplyTo()
+    reply.ok(1)
+    reply.ok(2)  # second answer ignored, never blocks the actor
+    assert await reply.wait("x", 1) == 1
