@@ -1,0 +1,36 @@
+"""Storage: PostgreSQL through asyncpg, bridged into trio (the only asyncpg importer).
+
+Why one package: asyncpg is asyncio-only; everything that touches it runs on one
+asyncio loop in one thread (``bridge``), and the rest of the daemon sees trio-native
+``Store`` methods, repositories implementing ``actors.ports``, and ``StoreError``.
+See DESIGN.md "Storage".
+"""
+
+from __future__ import annotations
+
+from daemon.store.bridge import AsyncioThread
+from daemon.store.chips import ChipRepository
+from daemon.store.connection import Connection, Row
+from daemon.store.embedded import EmbeddedPostgres, start_embedded
+from daemon.store.errors import StoreError
+from daemon.store.migrate import migrate
+from daemon.store.pool import Store, open_store
+from daemon.store.wabas import WabaRepository
+from daemon.store.writer import BatchWriteError, BatchWriter, WriterStats
+
+__all__ = [
+    "AsyncioThread",
+    "BatchWriteError",
+    "BatchWriter",
+    "ChipRepository",
+    "Connection",
+    "EmbeddedPostgres",
+    "Row",
+    "Store",
+    "StoreError",
+    "WabaRepository",
+    "WriterStats",
+    "migrate",
+    "open_store",
+    "start_embedded",
+]

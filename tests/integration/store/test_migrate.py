@@ -1,0 +1,98 @@
+"""Migrations: applied once, in order, atomically, under concurrent starters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+
+from config.model import StorageConfig
+from daemon.store import Store, StoreError, migrate, open_store
+from daemon.store.migrate import load_migrations
+
+EXPECTED_TABLES = {
+    "budget_ledger",
+    "campaign_recipients",
+    "campaigns",
+    "chips",
+    "contact_aliases",
+    "contacts",
+    "events",
+    "outbox",
+    "quality_transitions",
+    "schema_migrations",
+    "templates",
+    "wabas",
+    "webhook_inbox",
+    "windows",
+}
+
+
+def test_bundled_migrations_are_numbered_from_one() -> None:
+    versions = [m.version for m in load_migrations()]
+    assert versions == list(range(1, len(versions) + 1))
+
+
+def test_misnamed_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "1_initial.sql").write_text("SELECT 1;")
+    with pytest.raises(StoreError, match="NNNN_name"):
+        load_migrations(tmp_path)
+
+
+async def _tables(store: Store) -> set[str]:
+    rows = await store.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    return {r["tablename"] for r in rows}
+
+
+def _cfg(dsn: str) -> StorageConfig:
+    return StorageConfig(dsn=dsn)
+
+
+@pytest.mark.postgres
+@pytest.mark.trio
+async def test_migrate_is_idempotent(empty_db_dsn: str, tmp_path: Path) -> None:
+    async with open_store(_cfg(empty_db_dsn), state_dir=tmp_path, run_migrations=False) as store:
+        assert await migrate(store) == [1]
+        assert await migrate(store) == []
+        assert await _tables(store) == EXPECTED_TABLES
+        row = await store.fetchrow("SELECT version, name, applied_at FROM schema_migrations")
+        assert row is not None
+        assert (row["version"], row["name"]) == (1, "initial")
+    # open_store migrates by itself, and finds nothing left to do.
+    async with open_store(_cfg(empty_db_dsn), state_dir=tmp_path) as store:
+        assert await migrate(store) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.trio
+async def test_concurrent_migrators_apply_once(empty_db_dsn: str, tmp_path: Path) -> None:
+    results: list[list[int]] = []
+
+    async def one_daemon() -> None:
+        cfg = _cfg(empty_db_dsn)
+        async with open_store(cfg, state_dir=tmp_path, run_migrations=False) as store:
+            results.append(await migrate(store))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(5):
+            nursery.start_soon(one_daemon)
+    assert sorted(results) == [[], [], [], [], [1]]
+
+
+@pytest.mark.postgres
+@pytest.mark.trio
+async def test_failed_migration_rolls_back_alone(empty_db_dsn: str, tmp_path: Path) -> None:
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "0001_first.sql").write_text("CREATE TABLE one (id int);")
+    (migrations / "0002_broken.sql").write_text(
+        "CREATE TABLE two (id int);\nINSERT INTO nowhere VALUES (1);"
+    )
+    async with open_store(_cfg(empty_db_dsn), state_dir=tmp_path, run_migrations=False) as store:
+        with pytest.raises(StoreError, match=r"0002_broken failed: .*nowhere"):
+            await migrate(store, directory=migrations)
+        assert await _tables(store) == {"one", "schema_migrations"}
+        assert await store.fetchval("SELECT array_agg(version) FROM schema_migrations") == [1]
+        (migrations / "0002_broken.sql").write_text("CREATE TABLE two (id int);")
+        assert await migrate(store, directory=migrations) == [2]
