@@ -91,14 +91,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
     from daemon.logs import configure_logging
-    from daemon.store import open_store
+    from daemon.store import migrate as apply_migrations, open_store
 
     cfg = _load(args.config)
     configure_logging(cfg.daemon.log_level, cfg.daemon.log_format)
 
     async def migrate() -> list[int]:
-        async with open_store(cfg.storage, state_dir=cfg.daemon.state_dir) as store:
-            return list(store.applied_migrations)
+        async with open_store(
+            cfg.storage, state_dir=cfg.daemon.state_dir, run_migrations=False
+        ) as store:
+            return await apply_migrations(store)
 
     applied = trio.run(migrate)
     print(f"applied migrations: {', '.join(map(str, applied))}" if applied else "schema up to date")
@@ -117,10 +119,11 @@ _COMMANDS = {"run": _cmd_run, "check": _cmd_check, "migrate": _cmd_migrate, "sim
 
 def _explain_runtime(exc: BaseException) -> str | None:
     """One line for failures we expect in operation; None for bugs (show the traceback)."""
+    from daemon.statelock import StateDirBusy
     from daemon.store import StoreError
     from daemon.supervisor import TooManyRestarts
 
-    if isinstance(exc, StoreError | TooManyRestarts):
+    if isinstance(exc, StoreError | TooManyRestarts | StateDirBusy):
         return str(exc)
     if isinstance(exc, OSError) and exc.errno is not None:
         return f"{exc.strerror}: {exc.filename or exc}" if exc.filename else str(exc)

@@ -21,6 +21,7 @@ import trio
 from config import MetadConfig, resolve_secrets
 from daemon.fleet import Fleet
 from daemon.logs import fields
+from daemon.statelock import state_dir_lock
 from daemon.store import Store, open_store
 from daemon.supervisor import Intensity, Supervisor, SupervisorEvent
 
@@ -67,6 +68,19 @@ async def run_daemon(
         ),
         on_event=events.append,
     )
+    with state_dir_lock(cfg.daemon.state_dir):
+        await _serve(cfg, supervisor, events, handle_signals, task_status=task_status)
+    log.info("stopped")
+
+
+async def _serve(
+    cfg: MetadConfig,
+    supervisor: Supervisor,
+    events: list[SupervisorEvent],
+    handle_signals: bool,
+    *,
+    task_status: trio.TaskStatus[Daemon],
+) -> None:
     async with open_store(cfg.storage, state_dir=cfg.daemon.state_dir) as store:
         fleet = Fleet(cfg, chips=store.chips, wabas=store.wabas, supervisor=supervisor)
         daemon = Daemon(cfg, store, supervisor, fleet, events=events)
@@ -90,7 +104,6 @@ async def run_daemon(
             await daemon.stop.wait()
             await _shutdown(cfg, supervisor, fleet, actors_done)
             nursery.cancel_scope.cancel()
-    log.info("stopped")
 
 
 async def _run_actors(

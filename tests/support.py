@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import psutil  # type: ignore[import-untyped]
+
+from daemon.store.embedded import postmaster_alive
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -101,6 +110,38 @@ class Daemon:
         return self.proc.returncode, err
 
     def kill(self) -> None:
+        """SIGKILL if still running; always release the pipe."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+@contextmanager
+def embedded_state_dir() -> Iterator[Path]:
+    """A temp dir for an embedded server, outside pytest's ``tmp_path`` tree.
+
+    Why: as root, pgserver runs PostgreSQL as the ``pgserver`` user and opens up the
+    parent directories for it, but every pytest start resets ``/tmp/pytest-of-<user>``
+    to 0700, which would lock a concurrently running test session's server out of its
+    own data directory.
+    """
+    path = Path(tempfile.mkdtemp(prefix="metad-test-pg-"))
+    try:
+        yield path
+    finally:
+        _stop_leftover_servers(path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _stop_leftover_servers(path: Path) -> None:
+    """A failed test may leave a postmaster behind: fast-shutdown it before deleting."""
+    for pidfile in path.rglob("postmaster.pid"):
+        try:
+            proc = psutil.Process(int(pidfile.read_text().splitlines()[0]))
+            if postmaster_alive(proc):
+                proc.send_signal(signal.SIGINT)  # PostgreSQL's "fast" shutdown
+                proc.wait(timeout=10)
+        except (OSError, ValueError, IndexError, psutil.Error):
+            continue

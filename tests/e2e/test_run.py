@@ -10,10 +10,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trio
 
-from tests.support import REPO, Daemon, metad_command, write_demo_config
+from config.model import StorageConfig
+from daemon.store import open_store
+from daemon.store.embedded import start_embedded_blocking
+from tests.support import REPO, Daemon, embedded_state_dir, metad_command, write_demo_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+
+@pytest.fixture
+def root() -> Iterator[Path]:
+    """Config and state outside pytest's tmp tree (see ``embedded_state_dir``)."""
+    with embedded_state_dir() as path:
+        yield path
 
 
 @pytest.fixture
@@ -30,19 +41,10 @@ def _start(daemons: list[Daemon], config: Path, *args: str) -> Daemon:
     return d
 
 
-def _stop_embedded(state: Path) -> None:
-    """Stop a server left running by a killed daemon, as the next start would reuse it."""
-    pgdata = state / "pg"
-    if (pgdata / "postmaster.pid").exists():
-        from daemon.store.embedded import stop_embedded
-
-        stop_embedded(pgdata)
-
-
 def test_ready_then_sigterm_exits_zero_within_ten_seconds(
-    tmp_path: Path, daemons: list[Daemon]
+    root: Path, daemons: list[Daemon]
 ) -> None:
-    config = write_demo_config(tmp_path)
+    config = write_demo_config(root)
     d = _start(daemons, config, "--log-format", "json")
     ready = json.loads(d.wait_for('"READY"', timeout=60))
     assert ready["chips"] == 2
@@ -53,27 +55,46 @@ def test_ready_then_sigterm_exits_zero_within_ten_seconds(
     assert code == 0
     assert time.monotonic() - t0 < 10
     # The embedded server is stopped on a clean exit.
-    assert not (tmp_path / "state" / "pg" / "postmaster.pid").exists()
+    assert not (root / "state" / "pg" / "postmaster.pid").exists()
 
 
-def test_survives_kill_9_and_reuses_server_and_data(tmp_path: Path, daemons: list[Daemon]) -> None:
-    config = write_demo_config(tmp_path)
+def _sql(state: Path, sql: str) -> object:
+    """Run one statement on the embedded server of ``state`` (adopting it if running)."""
+    server = start_embedded_blocking(state)
+
+    async def run() -> object:
+        cfg = StorageConfig(dsn=server.dsn, pool_min_size=1, pool_max_size=1)
+        async with open_store(cfg, state_dir=state, run_migrations=False) as store:
+            return await store.fetchval(sql)
+
+    return trio.run(run)
+
+
+def test_survives_kill_9_and_reuses_server_and_data(root: Path, daemons: list[Daemon]) -> None:
+    config = write_demo_config(root)
+    state = root / "state"
+    first = _start(daemons, config)
+    first.wait_for("READY", timeout=60)
+    pid_file = state / "pg" / "postmaster.pid"
+    server_pid = pid_file.read_text().split()[0]
+    first.kill()
+    created = _sql(state, "SELECT min(updated_at) FROM chips")
+    assert created is not None
+
+    second = _start(daemons, config)
+    assert "chips=2" in second.wait_for("READY", timeout=60)
+    assert pid_file.read_text().split()[0] == server_pid  # the same server, adopted
+    second.proc.send_signal(signal.SIGINT)
+    code, _ = second.rest()
+    assert code == 0
+    assert not pid_file.exists()
+
+    # The rows written before the kill are still there after a clean restart.
+    server = start_embedded_blocking(state)
     try:
-        first = _start(daemons, config)
-        first.wait_for("READY", timeout=60)
-        pid_file = tmp_path / "state" / "pg" / "postmaster.pid"
-        server_pid = pid_file.read_text().split()[0]
-        first.proc.kill()
-        first.proc.wait()
-
-        second = _start(daemons, config)
-        second.wait_for("READY", timeout=60)
-        assert pid_file.read_text().split()[0] == server_pid  # the same server, reused
-        second.proc.send_signal(signal.SIGINT)
-        code, _ = second.rest()
-        assert code == 0
+        assert _sql(state, "SELECT min(updated_at) FROM chips") == created
     finally:
-        _stop_embedded(tmp_path / "state")
+        server.stop_blocking()
 
 
 def test_check_accepts_the_default_config() -> None:
