@@ -56,14 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply pending database migrations and exit")
     _add_config(migrate)
 
-    sim = sub.add_parser("sim", help="serve the local Graph API simulator")
-    _add_config(sim)
-    try:
-        from sim.cli import add_arguments as add_sim_arguments
-    except ImportError:  # pragma: no cover - the simulator ships with metad
-        pass
-    else:
-        add_sim_arguments(sim)
     return parser
 
 
@@ -107,14 +99,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_sim(args: argparse.Namespace) -> int:
-    from sim.cli import run as run_sim
-
-    code: int = run_sim(args)
-    return code
-
-
-_COMMANDS = {"run": _cmd_run, "check": _cmd_check, "migrate": _cmd_migrate, "sim": _cmd_sim}
+_COMMANDS = {"run": _cmd_run, "check": _cmd_check, "migrate": _cmd_migrate}
 
 
 def _explain_runtime(exc: BaseException) -> str | None:
