@@ -26,14 +26,17 @@ __all__ = [
     "ChipConfig",
     "DaemonConfig",
     "GraphConfig",
+    "LimitsConfig",
     "MetadConfig",
     "PriceRate",
     "PricingConfig",
+    "QualityConfig",
     "SandboxConfig",
     "StorageConfig",
     "SupervisorConfig",
     "WabaConfig",
     "WebhookConfig",
+    "WindowsConfig",
 ]
 
 _GRAPH_ID = r"^[0-9]{1,20}$"
@@ -200,6 +203,39 @@ class CampaignsConfig(_Model):
     dir: Path = Path("campaigns")
 
 
+class WindowsConfig(_Model):
+    safety_margin_s: float = Field(default=300.0, ge=0, le=3600)
+    """A window closer than this to its expiry counts as closed (a send takes time)."""
+    service_hours: float = Field(default=24.0, gt=0)
+    """Customer-service window opened by each inbound message (Meta: 24 h)."""
+    free_entry_hours: float = Field(default=72.0, gt=0)
+    """Free-entry-point window opened by a click-to-WhatsApp referral (Meta: 72 h)."""
+
+
+class LimitsConfig(_Model):
+    pair_interval_s: float = Field(default=6.0, ge=0)
+    """Minimum gap between two messages to the same contact (Meta's pair rate limit)."""
+    pair_burst: int = Field(default=1, ge=1)
+    """Messages allowed back to back to one contact before the gap applies."""
+    slow_factor: float = Field(default=0.5, gt=0, le=1)
+    """Throughput multiplier applied on each 130429 (throughput exceeded)."""
+    slow_recover_s: float = Field(default=60.0, gt=0)
+    """Quiet time after which a slowed chip doubles its rate back towards its limit."""
+
+
+class QualityConfig(_Model):
+    poll_interval_s: float = Field(default=900.0, gt=0)
+    """Phone-number polling period, degraded chips included (so recovery is seen)."""
+    yellow_throughput_fraction: float = Field(default=0.5, gt=0, le=1)
+    """Share of its throughput a YELLOW chip keeps; marketing stops."""
+    ramp_hours: list[Annotated[float, Field(gt=0)]] = Field(default_factory=lambda: [2.0, 4.0, 6.0])
+    """Hours spent at each recovery step (25 %, 50 %, 75 % of throughput) before full speed."""
+    flap_max_changes: int = Field(default=3, ge=1)
+    """More rating changes than this within ``flap_window_h`` blocks recovery."""
+    flap_window_h: float = Field(default=24.0, gt=0)
+    flap_block_h: float = Field(default=6.0, gt=0)
+
+
 class MetadConfig(_Model):
     """The whole of ``metad.toml``. ``source`` is the file it came from (not a TOML key)."""
 
@@ -217,6 +253,9 @@ class MetadConfig(_Model):
     pricing: PricingConfig = Field(default_factory=PricingConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     campaigns: CampaignsConfig = Field(default_factory=CampaignsConfig)
+    windows: WindowsConfig = Field(default_factory=WindowsConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
 
     @field_validator("timezone")
     @classmethod
