@@ -17,6 +17,7 @@ from pathlib import Path
 import trio
 
 from config import ConfigError, MetadConfig, load_config
+from sim.cli import add_arguments as add_sim_arguments
 
 __all__ = ["main"]
 
@@ -56,6 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply pending database migrations and exit")
     _add_config(migrate)
 
+    sim = sub.add_parser("sim", help="serve the local Graph API simulator (sandbox mode)")
+    _add_config(sim)
+    add_sim_arguments(sim)
+
+    webhooks = sub.add_parser("webhooks", help="inspect the webhook inbox")
+    wsub = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
+    stats = wsub.add_parser(
+        "stats", help="counts of received, duplicate, parsed, unparsed and rejected webhooks"
+    )
+    _add_config(stats)
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -90,7 +102,10 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
     async def migrate() -> list[int]:
         async with open_store(
-            cfg.storage, state_dir=cfg.daemon.state_dir, run_migrations=False
+            cfg.storage,
+            state_dir=cfg.daemon.state_dir,
+            run_migrations=False,
+            keep_adopted_server=True,
         ) as store:
             return await apply_migrations(store)
 
@@ -99,7 +114,44 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"run": _cmd_run, "check": _cmd_check, "migrate": _cmd_migrate}
+def _cmd_webhooks(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from daemon.store import open_store
+
+    cfg = _load(args.config)
+
+    async def read() -> dict[str, int]:
+        async with open_store(
+            cfg.storage, state_dir=cfg.daemon.state_dir, keep_adopted_server=True
+        ) as store:
+            return dataclasses.asdict(await store.inbox.stats())
+
+    counts = trio.run(read)
+    if args.json:
+        print(json.dumps(counts))
+    else:
+        width = max(map(len, counts))
+        for name, value in counts.items():
+            print(f"{name:<{width}}  {value:>10,}")
+    return EXIT_OK
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from sim.cli import run as run_sim
+
+    code: int = run_sim(args)
+    return code
+
+
+_COMMANDS = {
+    "run": _cmd_run,
+    "check": _cmd_check,
+    "migrate": _cmd_migrate,
+    "webhooks": _cmd_webhooks,
+    "sim": _cmd_sim,
+}
 
 
 def _explain_runtime(exc: BaseException) -> str | None:

@@ -85,7 +85,8 @@ def test_literal_and_pattern_are_worded_for_toml(in_tmp: Path) -> None:
 def test_unknown_key_top_level(in_tmp: Path) -> None:
     assert errors('timezone = "UTC"\n\nbogus = 1\n') == (
         "metad.toml:3: bogus: unknown key (allowed: timezone, daemon, supervisor, storage, "
-        "graph, webhook, sandbox, wabas, chips, pricing, budget, campaigns, windows, limits, quality)"
+        "graph, webhook, sandbox, wabas, chips, pricing, budget, campaigns, windows, limits, "
+        "quality)"
     )
 
 
