@@ -13,6 +13,7 @@ from daemon.store.chips import ChipRepository
 from daemon.store.connection import Connection, Row
 from daemon.store.embedded import EmbeddedPostgres, start_embedded
 from daemon.store.errors import StoreError
+from daemon.store.inbox import InboxRepository, InboxRow, InboxStats, Outcome
 from daemon.store.migrate import migrate
 from daemon.store.pool import Store, open_store
 from daemon.store.wabas import WabaRepository
@@ -25,6 +26,10 @@ __all__ = [
     "ChipRepository",
     "Connection",
     "EmbeddedPostgres",
+    "InboxRepository",
+    "InboxRow",
+    "InboxStats",
+    "Outcome",
     "Row",
     "Store",
     "StoreError",

@@ -25,11 +25,14 @@ import trio
 
 from config.model import StorageConfig
 from daemon.store.bridge import AsyncioThread
+from daemon.store.chipjournal import ChipJournalRepository
 from daemon.store.chips import ChipRepository
 from daemon.store.connection import Connection, Queries, init_connection
 from daemon.store.embedded import EmbeddedPostgres, start_embedded
 from daemon.store.errors import StoreError, connect_error
+from daemon.store.inbox import InboxRepository
 from daemon.store.migrate import migrate
+from daemon.store.outbox import OutboxRepository
 from daemon.store.wabas import WabaRepository
 from daemon.store.writer import BatchWriter
 
@@ -145,6 +148,9 @@ class Store(Queries):
         self.writer = BatchWriter(self, batch_rows=writer_batch_rows, flush_ms=writer_flush_ms)
         self.chips = ChipRepository(self)
         self.wabas = WabaRepository(self)
+        self.inbox = InboxRepository(self, self.writer)
+        self.outbox = OutboxRepository(self)
+        self.chip_journal = ChipJournalRepository(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -206,11 +212,14 @@ async def open_store(
     state_dir: Path,
     connect_timeout: float = CONNECT_TIMEOUT_S,
     run_migrations: bool = True,
+    keep_adopted_server: bool = False,
 ) -> AsyncIterator[Store]:
     """Start storage for the daemon and tear it down in reverse order on exit.
 
     With ``storage.dsn`` empty a private PostgreSQL is started (or reused, after a
-    crash) in ``<state_dir>/pg`` and stopped on exit. Migrations run before the store
+    crash) in ``<state_dir>/pg`` and stopped on exit — unless it was already running
+    and ``keep_adopted_server`` is set: a command-line tool reading the store of a
+    running daemon must leave the daemon's server alone. Migrations run before the store
     is handed out. Raises ``StoreError`` when storage cannot be reached or started.
     """
     bridge = AsyncioThread()
@@ -263,5 +272,5 @@ async def open_store(
     finally:
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(bridge.stop)
-            if embedded is not None:
+            if embedded is not None and not (keep_adopted_server and embedded.reused):
                 await embedded.stop()

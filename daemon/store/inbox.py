@@ -1,0 +1,164 @@
+"""``InboxRepository``: the durable webhook inbox and its bookkeeping.
+
+Why the inbox: Meta retries an unanswered webhook for days but forgets one answered
+with 200, so a body must be committed before the 200 goes out. Appends go through the
+batching writer (group commit); parsing and routing happen afterwards from the inbox,
+and a restart simply resumes with the rows still ``pending``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from daemon.store.connection import Queries
+    from daemon.store.writer import BatchWriter
+
+__all__ = ["InboxRepository", "InboxRow", "InboxStats", "Outcome"]
+
+_COLUMNS = ("body", "signature_ok", "state")
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    id: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What processing made of one inbox row."""
+
+    id: int
+    state: str  # parsed | unparsed | duplicate
+    events: int = 0
+    unknown_changes: int = 0
+    unknown_number: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InboxStats:
+    received: int
+    duplicates: int
+    parsed: int
+    unparsed: int
+    pending: int
+    unknown_number: int
+    rejected_signature: int
+
+
+_STATS = """
+SELECT
+    count(*) FILTER (WHERE signature_ok) AS received,
+    count(*) FILTER (WHERE state = 'duplicate') AS duplicates,
+    count(*) FILTER (WHERE state = 'parsed') AS parsed,
+    count(*) FILTER (WHERE state = 'unparsed') AS unparsed,
+    count(*) FILTER (WHERE state = 'pending') AS pending,
+    coalesce(sum(unknown_number), 0) AS unknown_number,
+    count(*) FILTER (WHERE NOT signature_ok) AS rejected_signature
+FROM webhook_inbox
+"""
+
+# The processor has already decided duplicates (against earlier rows and within the
+# batch), so the first copy of a body takes its key and later copies take none.
+_MARK = """
+UPDATE webhook_inbox w SET
+    processed_at = now(),
+    state = i.state,
+    dedupe_key = CASE WHEN i.state = 'duplicate' THEN NULL ELSE i.key END,
+    events = i.events,
+    unknown_changes = i.unknown_changes,
+    unknown_number = i.unknown_number
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[])
+    AS i(id, state, key, events, unknown_changes, unknown_number)
+WHERE w.id = i.id
+"""
+
+
+def body_key(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+class InboxRepository:
+    def __init__(self, db: Queries, writer: BatchWriter) -> None:
+        self._db = db
+        self._writer = writer
+
+    def on(self, db: Queries) -> InboxRepository:
+        """The same repository inside a transaction (``async with store.transaction()``)."""
+        return InboxRepository(db, self._writer)
+
+    async def append(self, body: bytes) -> None:
+        """Returns once the body is committed (group commit with its neighbours)."""
+        await self._writer.append("webhook_inbox", _COLUMNS, (body, True, "pending"))
+
+    async def reject(self) -> None:
+        """Count a request refused for its signature; its body is not kept."""
+        await self._writer.append("webhook_inbox", _COLUMNS, (b"", False, "rejected"))
+
+    async def pending(self, limit: int, after_id: int = 0) -> list[InboxRow]:
+        rows = await self._db.fetch(
+            "SELECT id, body FROM webhook_inbox WHERE processed_at IS NULL AND signature_ok"
+            " AND id > $1 ORDER BY id LIMIT $2",
+            after_id,
+            limit,
+        )
+        return [InboxRow(r["id"], bytes(r["body"])) for r in rows]
+
+    async def known_bodies(self, keys: Iterable[str]) -> set[str]:
+        """Which of these body hashes belong to bodies already processed."""
+        rows = await self._db.fetch(
+            "SELECT dedupe_key FROM webhook_inbox WHERE dedupe_key = ANY($1::text[])", list(keys)
+        )
+        return {r["dedupe_key"] for r in rows}
+
+    async def seen(self, keys: Sequence[str]) -> set[str]:
+        """Which of these event keys were applied before."""
+        if not keys:
+            return set()
+        rows = await self._db.fetch(
+            "SELECT key FROM webhook_seen WHERE key = ANY($1::text[])", list(keys)
+        )
+        return {r["key"] for r in rows}
+
+    async def first_sightings(self, keys: Sequence[str]) -> set[str]:
+        """Record event keys; return those never seen before (the ones to apply)."""
+        if not keys:
+            return set()
+        rows = await self._db.fetch(
+            "INSERT INTO webhook_seen (key) SELECT unnest($1::text[])"
+            " ON CONFLICT (key) DO NOTHING RETURNING key",
+            list(keys),
+        )
+        return {r["key"] for r in rows}
+
+    async def record_orphans(
+        self, orphans: Sequence[tuple[int, str | None, str | None, str]]
+    ) -> None:
+        if orphans:
+            await self._db.executemany(
+                "INSERT INTO webhook_orphans (inbox_id, phone_number_id, waba_id, kind)"
+                " VALUES ($1, $2, $3, $4)",
+                orphans,
+            )
+
+    async def mark(self, outcomes: Sequence[Outcome], keys: dict[int, str]) -> None:
+        if not outcomes:
+            return
+        await self._db.execute(
+            _MARK,
+            [o.id for o in outcomes],
+            [o.state for o in outcomes],
+            [keys[o.id] for o in outcomes],
+            [o.events for o in outcomes],
+            [o.unknown_changes for o in outcomes],
+            [o.unknown_number for o in outcomes],
+        )
+
+    async def stats(self) -> InboxStats:
+        row = await self._db.fetchrow(_STATS)
+        assert row is not None
+        return InboxStats(**{k: int(row[k]) for k in InboxStats.__dataclass_fields__})

@@ -1,0 +1,1 @@
+"""Meta → metad: the signed, durable webhook endpoint and what happens to its bodies."""
