@@ -8,10 +8,25 @@ and ``daemon.store`` / ``daemon.graph`` implement them for real.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-__all__ = ["ChipRecord", "ChipRepo", "WabaRecord", "WabaRepo"]
+from actors.reactions import Reaction
+
+__all__ = [
+    "ChipJournal",
+    "ChipRecord",
+    "ChipRepo",
+    "GraphPort",
+    "PortOutcome",
+    "RecentSend",
+    "SendAccepted",
+    "SendFailed",
+    "SendInDoubt",
+    "WabaRecord",
+    "WabaRepo",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,3 +66,96 @@ class WabaRepo(Protocol):
     async def load(self, waba_id: str) -> WabaRecord | None: ...
 
     async def save(self, record: WabaRecord) -> None: ...
+
+    async def load_effects(self, waba_id: str) -> list[tuple[float, dict[str, Any]]]: ...
+
+    async def save_effect(self, waba_id: str, at: float, effect: dict[str, Any]) -> None: ...
+
+
+# --- what a chip needs from the Graph API -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendAccepted:
+    wamid: str
+    wa_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendFailed:
+    code: int | None
+    message: str
+    reaction: Reaction
+
+
+@dataclass(frozen=True, slots=True)
+class SendInDoubt:
+    reason: str
+
+
+PortOutcome = SendAccepted | SendFailed | SendInDoubt
+
+
+class GraphPort(Protocol):
+    async def send(
+        self, phone_number_id: str, payload: Mapping[str, Any], callback_data: str
+    ) -> PortOutcome: ...
+
+    async def phone_number(self, phone_number_id: str) -> Mapping[str, object]:
+        """The poll body: quality_rating, status, messaging_limit_tier, throughput…"""
+        ...
+
+
+# --- what a chip journals ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecentSend:
+    key: str
+    at: float
+    business_initiated: bool
+
+
+class ChipJournal(Protocol):
+    """Everything a chip writes so a restart rebuilds the same state."""
+
+    async def load_windows(self, chip: str) -> list[tuple[str, str, float]]: ...
+
+    async def save_windows(
+        self, chip: str, changes: Sequence[tuple[str, str, float | None]]
+    ) -> None: ...
+
+    async def load_aliases(self) -> list[tuple[str, str]]: ...
+
+    async def save_aliases(self, pairs: Sequence[tuple[str, str]]) -> None: ...
+
+    async def load_transitions(self, chip: str) -> list[dict[str, Any]]: ...
+
+    async def save_transitions(self, chip: str, transitions: Sequence[dict[str, Any]]) -> None: ...
+
+    async def recent_sends(self, chip: str, since: float) -> list[RecentSend]: ...
+
+    async def settle_abandoned(self, chip: str) -> None:
+        """After a restart: held rows are cancelled, rows caught mid-POST are in doubt."""
+        ...
+
+    async def outbox_new(
+        self,
+        *,
+        chip: str,
+        key: str,
+        kind: str,
+        payload: Mapping[str, Any],
+        decision: Mapping[str, Any],
+        campaign_id: str | None,
+        recipient_id: str | None,
+    ) -> int: ...
+
+    async def outbox_set(
+        self,
+        outbox_id: int,
+        state: str,
+        *,
+        wamid: str | None = None,
+        error: Mapping[str, Any] | None = None,
+    ) -> None: ...

@@ -146,6 +146,8 @@ class SandboxConfig(_Model):
     enabled: bool = False
     """Sandbox mode: the simulator stands in for Meta and missing secrets take its values."""
     listen: HostPort = "127.0.0.1:8089"
+    serve: bool = True
+    """``metad run`` serves the simulator itself; false when ``metad sim`` runs apart."""
     seed: int = 7
     contacts: int = Field(default=200, ge=1)
     reply_rate: float = Field(default=0.2, ge=0, le=1)

@@ -7,25 +7,27 @@ its mailbox; every (re)start builds a fresh actor that reloads from storage.
 
 from __future__ import annotations
 
-import datetime as dt
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import trio
 
-from actors.chip import ChipActor, ChipMsg, ChipSnapshot, GetSnapshot
+from actors.chip import ChipActor, ChipMsg, ChipSettings, ChipSnapshot, GetSnapshot, WabaSwitch
 from actors.core import Address, Mailbox, open_mailbox
-from actors.ports import ChipRecord, ChipRepo, WabaRecord, WabaRepo
+from actors.ports import ChipJournal, ChipRecord, ChipRepo, GraphPort, WabaRecord, WabaRepo
 from actors.waba import GetWabaSnapshot, WabaActor, WabaMsg, WabaSnapshot
+from actors.waba.killswitch import KillSwitch
 from config import MetadConfig
 from daemon.supervisor import ChildSpec, Supervisor
 
-__all__ = ["Fleet", "FleetSnapshot"]
+__all__ = ["Fleet", "FleetSnapshot", "digits"]
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def digits(number: str) -> str:
+    return re.sub(r"\D", "", number)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +45,24 @@ class Fleet:
         *,
         chips: ChipRepo,
         wabas: WabaRepo,
+        journal: ChipJournal,
+        graph: GraphPort,
         supervisor: Supervisor,
-        now: Callable[[], dt.datetime] = utc_now,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self._cfg = cfg
         self._chip_repo = chips
         self._waba_repo = wabas
+        self._journal = journal
+        self._graph = graph
         self._supervisor = supervisor
         self._now = now
+        self._settings = ChipSettings(cfg.windows, cfg.limits, cfg.quality)
         self._chips: dict[str, Mailbox[ChipMsg]] = {}
         self._wabas: dict[str, Mailbox[WabaMsg]] = {}
+        self._by_display = {digits(c.display_number): c.phone_number_id for c in cfg.chips}
+        self.actors: dict[str, ChipActor] = {}
+        """The live chip actor instances (for tests and benchmarks; never mutate)."""
 
     def specs(self) -> list[ChildSpec]:
         """Child specs in start order: WABAs first, then their chips."""
@@ -81,10 +91,15 @@ class Fleet:
             actor = ChipActor(
                 initial=record,
                 repo=self._chip_repo,
+                journal=self._journal,
+                graph=self._graph,
+                settings=self._settings,
                 inbox=box.inbox,
+                address=box.address,
                 now=self._now,
                 generation=self._supervisor.restarts(box.address.actor_id),
             )
+            self.actors[record.phone_number_id] = actor
             await actor.run(task_status=task_status)
 
         return run
@@ -92,6 +107,10 @@ class Fleet:
     def _waba_runner(
         self, waba_id: str, name: str, numbers: tuple[str, ...], box: Mailbox[WabaMsg]
     ) -> Any:
+        async def broadcast(switch: KillSwitch) -> None:
+            for number in numbers:
+                await self._chips[number].address.cast(WabaSwitch(switch=switch))
+
         async def run(*, task_status: trio.TaskStatus[Any]) -> None:
             actor = WabaActor(
                 initial=WabaRecord(waba_id=waba_id, name=name),
@@ -99,6 +118,7 @@ class Fleet:
                 repo=self._waba_repo,
                 inbox=box.inbox,
                 now=self._now,
+                broadcast=broadcast,
             )
             await actor.run(task_status=task_status)
 
@@ -107,8 +127,20 @@ class Fleet:
     def chip(self, phone_number_id: str) -> Address[ChipMsg]:
         return self._chips[phone_number_id].address
 
+    def find_chip(self, phone_number_id: str) -> Address[ChipMsg] | None:
+        box = self._chips.get(phone_number_id)
+        return box.address if box is not None else None
+
+    def chip_by_display(self, display_number: str) -> Address[ChipMsg] | None:
+        pnid = self._by_display.get(digits(display_number))
+        return self.find_chip(pnid) if pnid is not None else None
+
     def waba(self, waba_id: str) -> Address[WabaMsg]:
         return self._wabas[waba_id].address
+
+    def find_waba(self, waba_id: str) -> Address[WabaMsg] | None:
+        box = self._wabas.get(waba_id)
+        return box.address if box is not None else None
 
     @property
     def counts(self) -> tuple[int, int]:

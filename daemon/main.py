@@ -1,12 +1,14 @@
-"""The daemon process: storage, then the supervised actors, then READY; SIGTERM undoes it.
+"""The daemon process: storage, Graph client, actors, inbox processor, webhook endpoint.
 
 Why this order: actors rebuild from storage, so storage comes first and goes last; the
-READY line (and, under systemd, the readiness notification) is only written once every
-actor has loaded its state, so "ready" means "answers correctly", not "process exists".
+webhook endpoint opens only once every actor has loaded its state and the inbox
+processor has drained what a previous run left, so "READY" means "answers correctly",
+not "process exists". In sandbox mode the Graph API simulator is served in the same
+nursery (``[sandbox] serve``), so the default config runs with one command.
 
-Shutdown (SIGTERM/SIGINT, or :attr:`Daemon.stop`): stop taking new work, close every
-mailbox so each actor finishes what it holds, then leave the store, which flushes its
-writer and stops the embedded PostgreSQL. The whole sequence is bounded by
+Shutdown (SIGTERM/SIGINT, or :attr:`Daemon.stop`): stop taking webhooks and new work,
+close every mailbox so each actor finishes what it holds, then leave the store, which
+flushes its writer and stops the embedded PostgreSQL. The whole sequence is bounded by
 ``daemon.shutdown_timeout_s``; whatever has not finished by then is cancelled.
 """
 
@@ -18,12 +20,19 @@ from dataclasses import dataclass, field
 
 import trio
 
-from config import MetadConfig, resolve_secrets
+from config import MetadConfig, ResolvedSecrets, resolve_secrets
 from daemon.fleet import Fleet
+from daemon.graph import GraphClient
+from daemon.graph.port import ChipGraph
 from daemon.logs import fields
 from daemon.statelock import state_dir_lock
 from daemon.store import Store, open_store
 from daemon.supervisor import Intensity, Supervisor, SupervisorEvent
+from daemon.webhook.app import create_app
+from daemon.webhook.ingest import WebhookIngest
+from daemon.webhook.processor import InboxProcessor
+from daemon.webhook.route import FleetRouter
+from daemon.webhook.server import serve_asgi
 
 __all__ = ["Daemon", "run_daemon"]
 
@@ -38,6 +47,11 @@ class Daemon:
     store: Store
     supervisor: Supervisor
     fleet: Fleet
+    graph: GraphClient
+    processor: InboxProcessor
+    webhook: WebhookIngest
+    webhook_url: str = ""
+    sim_url: str = ""
     stop: trio.Event = field(default_factory=trio.Event)
     events: list[SupervisorEvent] = field(default_factory=list)
 
@@ -58,37 +72,79 @@ async def run_daemon(
     task_status: trio.TaskStatus[Daemon] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run until stopped; raises on a failure to start or on a crash loop."""
-    resolve_secrets(cfg)  # fail before anything starts when a secret is unreadable
-    sup_cfg = cfg.supervisor
-    events: list[SupervisorEvent] = []
-    supervisor = Supervisor(
-        "root",
-        Intensity(
-            sup_cfg.max_restarts, sup_cfg.period_s, sup_cfg.backoff_min_s, sup_cfg.backoff_max_s
-        ),
-        on_event=events.append,
-    )
+    secrets = resolve_secrets(cfg)  # fail before anything starts when a secret is unreadable
     with state_dir_lock(cfg.daemon.state_dir):
-        await _serve(cfg, supervisor, events, handle_signals, task_status=task_status)
+        await _serve(cfg, secrets, handle_signals, task_status=task_status)
     log.info("stopped")
 
 
 async def _serve(
     cfg: MetadConfig,
-    supervisor: Supervisor,
-    events: list[SupervisorEvent],
+    secrets: ResolvedSecrets,
     handle_signals: bool,
     *,
     task_status: trio.TaskStatus[Daemon],
 ) -> None:
-    async with open_store(cfg.storage, state_dir=cfg.daemon.state_dir) as store:
-        fleet = Fleet(cfg, chips=store.chips, wabas=store.wabas, supervisor=supervisor)
-        daemon = Daemon(cfg, store, supervisor, fleet, events=events)
+    s = cfg.supervisor
+    events: list[SupervisorEvent] = []
+    supervisor = Supervisor(
+        "root",
+        Intensity(s.max_restarts, s.period_s, s.backoff_min_s, s.backoff_max_s),
+        on_event=events.append,
+    )
+    async with (
+        open_store(cfg.storage, state_dir=cfg.daemon.state_dir) as store,
+        GraphClient.from_config(cfg, secrets) as graph,
+    ):
+        fleet = Fleet(
+            cfg,
+            chips=store.chips,
+            wabas=store.wabas,
+            journal=store.chip_journal,
+            graph=ChipGraph(graph),
+            supervisor=supervisor,
+        )
+        processor = InboxProcessor(store, FleetRouter(fleet))
+        assert secrets.app_secret is not None  # resolve_secrets guarantees both
+        assert secrets.verify_token is not None
+        app = create_app(
+            path=cfg.webhook.path,
+            app_secret=secrets.app_secret,
+            verify_token=secrets.verify_token,
+            max_body_bytes=cfg.webhook.max_body_bytes,
+            inbox=store.inbox,
+            on_stored=processor.wake,
+        )
+        daemon = Daemon(cfg, store, supervisor, fleet, graph, processor, app, events=events)
+        http_stop = trio.Event()
         async with trio.open_nursery() as nursery:
             if handle_signals:
                 await nursery.start(_watch_signals, daemon.stop)
+            if cfg.sandbox.enabled and cfg.sandbox.serve:
+                from sim.server import serve_sim
+
+                daemon.sim_url = await nursery.start(
+                    lambda task_status: serve_sim(
+                        cfg,
+                        webhook_url=f"http://{cfg.webhook.listen}{cfg.webhook.path}",
+                        shutdown_trigger=http_stop.wait,
+                        task_status=task_status,
+                    )
+                )
             actors_done = trio.Event()
             await nursery.start(_run_actors, supervisor, fleet, actors_done)
+            processor_scope = trio.CancelScope()
+            await nursery.start(_run_processor, processor, processor_scope)
+            base = await nursery.start(
+                lambda task_status: serve_asgi(
+                    app,
+                    cfg.webhook.listen,
+                    what="webhook endpoint",
+                    shutdown=http_stop,
+                    task_status=task_status,
+                )
+            )
+            daemon.webhook_url = f"{base}{cfg.webhook.path}"
             chips, wabas = fleet.counts
             log.info(
                 "READY",
@@ -96,13 +152,16 @@ async def _serve(
                     chips=chips,
                     wabas=wabas,
                     storage="embedded" if not cfg.storage.dsn else "external",
-                    sandbox=cfg.sandbox.enabled,
+                    webhook=daemon.webhook_url,
+                    sandbox=daemon.sim_url or cfg.sandbox.enabled,
                 ),
             )
             task_status.started(daemon)
             # A crash loop ends _run_actors with an error, which cancels this wait.
             await daemon.stop.wait()
+            http_stop.set()
             await _shutdown(cfg, supervisor, fleet, actors_done)
+            processor_scope.cancel()
             nursery.cancel_scope.cancel()
 
 
@@ -117,6 +176,13 @@ async def _run_actors(
         await supervisor.run(fleet.specs(), task_status=task_status)
     finally:
         done.set()
+
+
+async def _run_processor(
+    processor: InboxProcessor, scope: trio.CancelScope, *, task_status: trio.TaskStatus[None]
+) -> None:
+    with scope:
+        await processor.run(task_status=task_status)
 
 
 async def _shutdown(

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from actors.ports import ChipRecord, WabaRecord
+from actors.ports import (
+    ChipRecord,
+    PortOutcome,
+    RecentSend,
+    SendAccepted,
+    WabaRecord,
+)
 
 
 class FakeChipRepo:
@@ -23,12 +31,91 @@ class FakeChipRepo:
 class FakeWabaRepo:
     def __init__(self) -> None:
         self.rows: dict[str, WabaRecord] = {}
+        self.effects: dict[str, list[tuple[float, dict[str, Any]]]] = {}
 
     async def load(self, waba_id: str) -> WabaRecord | None:
         return self.rows.get(waba_id)
 
     async def save(self, record: WabaRecord) -> None:
         self.rows[record.waba_id] = record
+
+    async def load_effects(self, waba_id: str) -> list[tuple[float, dict[str, Any]]]:
+        return list(self.effects.get(waba_id, []))
+
+    async def save_effect(self, waba_id: str, at: float, effect: dict[str, Any]) -> None:
+        self.effects.setdefault(waba_id, []).append((at, effect))
+
+
+class FakeJournal:
+    """The chip journal in memory: what a restart would read back."""
+
+    def __init__(self) -> None:
+        self.windows: dict[tuple[str, str, str], float] = {}
+        self.aliases: dict[str, str] = {}
+        self.transitions: dict[str, list[dict[str, Any]]] = {}
+        self.outbox: dict[int, dict[str, Any]] = {}
+
+    async def load_windows(self, chip: str) -> list[tuple[str, str, float]]:
+        return [(k, kind, exp) for (c, k, kind), exp in self.windows.items() if c == chip]
+
+    async def save_windows(
+        self, chip: str, changes: Sequence[tuple[str, str, float | None]]
+    ) -> None:
+        for key, kind, exp in changes:
+            if exp is None:
+                self.windows.pop((chip, key, kind), None)
+            else:
+                self.windows[(chip, key, kind)] = max(exp, self.windows.get((chip, key, kind), 0))
+
+    async def load_aliases(self) -> list[tuple[str, str]]:
+        return list(self.aliases.items())
+
+    async def save_aliases(self, pairs: Sequence[tuple[str, str]]) -> None:
+        self.aliases.update(pairs)
+
+    async def load_transitions(self, chip: str) -> list[dict[str, Any]]:
+        return list(self.transitions.get(chip, []))
+
+    async def save_transitions(self, chip: str, transitions: Sequence[dict[str, Any]]) -> None:
+        self.transitions.setdefault(chip, []).extend(transitions)
+
+    async def recent_sends(self, chip: str, since: float) -> list[RecentSend]:
+        return []
+
+    async def settle_abandoned(self, chip: str) -> None:
+        for row in self.outbox.values():
+            if row["state"] in ("queued", "sending"):
+                row["state"] = "in_doubt" if row["state"] == "sending" else "cancelled"
+
+    async def outbox_new(self, **row: Any) -> int:
+        outbox_id = len(self.outbox) + 1
+        self.outbox[outbox_id] = {**row, "state": "queued"}
+        return outbox_id
+
+    async def outbox_set(
+        self, outbox_id: int, state: str, *, wamid: str | None = None, error: Any = None
+    ) -> None:
+        self.outbox[outbox_id].update(state=state, wamid=wamid, error=error)
+
+
+class FakeGraph:
+    """Answers sends from a script of outcomes (default: accepted), records payloads."""
+
+    def __init__(self, outcomes: Sequence[PortOutcome] = ()) -> None:
+        self.outcomes = list(outcomes)
+        self.sent: list[dict[str, Any]] = []
+        self.phone: dict[str, object] = {"quality_rating": "GREEN", "status": "CONNECTED"}
+
+    async def send(
+        self, phone_number_id: str, payload: Mapping[str, Any], callback_data: str
+    ) -> PortOutcome:
+        self.sent.append({**payload, "biz_opaque_callback_data": callback_data})
+        if self.outcomes:
+            return self.outcomes.pop(0)
+        return SendAccepted(f"wamid.{len(self.sent)}", str(payload["to"]))
+
+    async def phone_number(self, phone_number_id: str) -> Mapping[str, object]:
+        return dict(self.phone)
 
 
 class FixedClock:

@@ -1,49 +1,153 @@
 """The actor that owns one phone number ("chip").
 
 Why an actor per number: everything that decides whether a message may go out now —
-windows, quality, tier, throughput — is per number and changes with every send and
-webhook. One task owning it means no locks and no lost updates. Here it holds and
-persists its basic state (status, quality, tier, pause); the sending rules join it in
-later milestones.
+windows, quality, tier, throughput, the pair rate — is per number and changes with every
+send and every webhook. One task owning it means no locks and no lost updates; the pure
+rules beside it (``window``, ``ratelimit``, ``quality``, ``decision``) hold the logic.
+
+Sending never blocks the actor: a send is decided and journalled (outbox ``queued``),
+held in a queue until the rate gate lets it go (``sending``), POSTed by a task of its
+own, and its outcome comes back as a :class:`SendDone` message. Mailbox messages and
+outcomes meet in one internal channel, so they are handled one at a time.
+
+Every change is journalled before it counts: windows, aliases, quality transitions,
+outbox states. A restart rebuilds the same windows and quality state; messages it held
+are settled (``queued`` → cancelled, ``sending`` → in doubt, never re-sent blindly).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
+import logging
+import math
+from collections import deque
 from collections.abc import Callable
-from typing import assert_never
+from dataclasses import dataclass
+from typing import Any, assert_never
 
 import trio
 
-from actors.base import Actor
-from actors.chip.messages import ChipMsg, ChipSnapshot, GetSnapshot, Pause, Resume
-from actors.ports import ChipRecord, ChipRepo
+from actors.chip import quality as q
+from actors.chip.contacts import ContactBook
+from actors.chip.decision import decide
+from actors.chip.messages import (
+    ChipMsg,
+    ChipSnapshot,
+    Drain,
+    GetSnapshot,
+    Inbound,
+    Pause,
+    QualityEvent,
+    Refused,
+    Resume,
+    Send,
+    SendDone,
+    SendResult,
+    Sent,
+    StatusEvent,
+    Tick,
+    Uncertain,
+    WabaSwitch,
+)
+from actors.chip.ratelimit import RateGate
+from actors.chip.window import WindowBook
+from actors.core import ActorCrashed, Address
+from actors.ports import (
+    ChipJournal,
+    ChipRecord,
+    ChipRepo,
+    GraphPort,
+    SendAccepted,
+    SendFailed,
+    SendInDoubt,
+)
+from actors.reactions import Reaction
+from actors.waba.killswitch import KillSwitch, restrict
+from config.model import LimitsConfig, QualityConfig, WindowsConfig
 
-__all__ = ["ChipActor"]
+__all__ = ["ChipActor", "ChipSettings"]
+
+log = logging.getLogger("metad.chip")
+
+MAX_IN_FLIGHT = 64
+MAX_RETRIES = 5
+TICK_S = 5.0
 
 
-class ChipActor(Actor[ChipMsg]):
+@dataclass(frozen=True, slots=True)
+class ChipSettings:
+    windows: WindowsConfig
+    limits: LimitsConfig
+    quality: QualityConfig
+
+
+@dataclass(slots=True)
+class _Item:
+    """One message the chip holds: queued, or in flight."""
+
+    request: Send
+    key: str
+    outbox_id: int
+    method: str = ""
+    business_initiated: bool = False
+    attempts: int = 0
+    not_before: float = 0.0
+    force_template: bool = False
+
+
+class _MailboxClosed:
+    """Internal marker: the daemon is stopping; finish what is in flight, then return."""
+
+
+class ChipActor:
     def __init__(
         self,
         *,
         initial: ChipRecord,
         repo: ChipRepo,
+        journal: ChipJournal,
+        graph: GraphPort,
+        settings: ChipSettings,
         inbox: trio.MemoryReceiveChannel[ChipMsg],
-        now: Callable[[], dt.datetime],
+        address: Address[ChipMsg] | None = None,
+        now: Callable[[], float],
         generation: int = 0,
     ) -> None:
-        super().__init__(f"chip:{initial.phone_number_id}", inbox)
+        self.actor_id = f"chip:{initial.phone_number_id}"
+        self.pnid = initial.phone_number_id
         self._initial = initial
         self._repo = repo
+        self._journal = journal
+        self._graph = graph
+        self._cfg = settings
+        self._inbox = inbox
+        self._address = address
         self._now = now
         self._generation = generation
         self.record = initial
+        self.contacts = ContactBook()
+        self.windows = WindowBook(settings.windows)
+        self.gate = RateGate(initial.throughput_mps, settings.limits, initial.messaging_limit_tier)
+        self.quality = q.QualityState()
+        self.switch = KillSwitch()
+        self._queue: deque[_Item] = deque()
+        self._in_flight: dict[int, _Item] = {}
+        self._awaiting_fallback: dict[int, _Item] = {}
+        self._draining = False
+        self._closing = False
+        self._wake_at = math.inf
+        self._events_send, self._events_recv = trio.open_memory_channel[ChipMsg | _MailboxClosed](
+            MAX_IN_FLIGHT * 2
+        )
+        self._nursery: trio.Nursery | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
 
     async def load(self) -> None:
-        stored = await self._repo.load(self._initial.phone_number_id)
+        now = self._now()
+        stored = await self._repo.load(self.pnid)
         if stored is None:
-            self.record = dataclasses.replace(self._initial, updated_at=self._now())
+            self.record = dataclasses.replace(self._initial)
             await self._repo.save(self.record)
         else:
             # The config owns identity and declared limits; storage owns live state.
@@ -53,23 +157,446 @@ class ChipActor(Actor[ChipMsg]):
                 display_number=self._initial.display_number,
                 throughput_mps=self._initial.throughput_mps,
             )
+        await self._journal.settle_abandoned(self.pnid)
+        self.contacts.load(await self._journal.load_aliases())
+        self.windows.load(await self._journal.load_windows(self.pnid), now)
+        rows = await self._journal.load_transitions(self.pnid)
+        self.quality = q.rebuild([_transition(r) for r in rows], now, self._cfg.quality)
+        await self._journal_quality(*q.tick(self.quality, now, self._cfg.quality))
+        self.gate = RateGate(
+            self.record.throughput_mps, self._cfg.limits, self.record.messaging_limit_tier
+        )
+        window_s = 86_400.0
+        for sent in await self._journal.recent_sends(self.pnid, now - window_s):
+            self.gate.commit(sent.key, sent.at, sent.business_initiated)
+        self._apply_policy()
+
+    async def run(self, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+        await self.load()
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self._pump)
+            nursery.start_soon(self._ticker)
+            nursery.start_soon(self._poller)
+            task_status.started()
+            try:
+                async for msg in self._events_recv:
+                    if isinstance(msg, _MailboxClosed):
+                        self._closing = True
+                        await self._refuse_queue("daemon stopping")
+                    else:
+                        await self._handle_guarded(msg)
+                    if self._closing and not self._in_flight:
+                        break
+                    await self._dispatch()
+            except BaseException:
+                self._fail_all_held()
+                raise
+            nursery.cancel_scope.cancel()
+
+    async def _pump(self) -> None:
+        """Forwards the mailbox into the internal channel (keeps its backpressure)."""
+        async for msg in self._inbox:
+            await self._events_send.send(msg)
+        await self._events_send.send(_MailboxClosed())
+
+    async def _ticker(self) -> None:
+        while True:
+            await trio.sleep(TICK_S)
+            await self._events_send.send(Tick())
+
+    async def _poller(self) -> None:
+        """Poll the number every ``poll_interval_s`` — degraded or not, so recovery is seen."""
+        while True:
+            await trio.sleep(self._cfg.quality.poll_interval_s)
+            await self.poll_once()
+
+    async def poll_once(self) -> None:
+        try:
+            body = await self._graph.phone_number(self.pnid)
+        except Exception as exc:  # a failed poll is a missed sample, not a crash
+            log.warning("chip %s: poll failed: %s", self.pnid, exc)
+            return
+        throughput = _throughput_of(body)
+        await self._events_send.send(
+            QualityEvent(observation=q.observation_from_poll(body), throughput_mps=throughput)
+        )
+
+    async def _handle_guarded(self, msg: ChipMsg) -> None:
+        try:
+            await self.handle(msg)
+        except BaseException:
+            reply = getattr(msg, "reply", None)
+            if reply is not None:
+                reply.fail(ActorCrashed(self.actor_id))
+            raise
+
+    def _fail_all_held(self) -> None:
+        for item in (*self._queue, *self._in_flight.values()):
+            item.request.reply.fail(ActorCrashed(self.actor_id))
+
+    # --- messages -----------------------------------------------------------------------
 
     async def handle(self, msg: ChipMsg) -> None:
         match msg:
+            case Send():
+                await self._accept(msg)
+            case SendDone(outbox_id=outbox_id, outcome=outcome):
+                await self._settle(outbox_id, outcome)
+            case Inbound():
+                await self._inbound(msg)
+            case StatusEvent():
+                await self._status(msg)
+            case QualityEvent(observation=obs, throughput_mps=mps):
+                if mps is not None and mps != self.record.throughput_mps:
+                    self.gate.set_throughput(mps, self._now())
+                    await self._save(throughput_mps=mps)
+                await self._journal_quality(
+                    *q.observe(self.quality, obs, self._now(), self._cfg.quality)
+                )
+            case WabaSwitch(switch=switch):
+                self.switch = switch
+                self._apply_policy()
             case GetSnapshot(reply=reply):
-                reply.ok(ChipSnapshot(record=self.record, restarts=self._generation))
+                reply.ok(self.snapshot())
             case Pause(reason=reason, reply=reply):
-                await self._update(paused=True, pause_reason=reason)
+                await self._save(paused=True, pause_reason=reason)
                 reply.ok(self.record)
             case Resume(reply=reply):
-                await self._update(paused=False, pause_reason=None)
+                self._draining = False
+                await self._save(paused=False, pause_reason=None)
                 reply.ok(self.record)
+            case Drain(reply=reply):
+                self._draining = True
+                reply.ok(self.record)
+            case Tick():
+                now = self._now()
+                self.windows.expire(now)
+                await self._journal_quality(*q.tick(self.quality, now, self._cfg.quality))
             case _:
                 assert_never(msg)
 
-    async def _update(self, **changes: object) -> None:
+    def snapshot(self) -> ChipSnapshot:
+        now = self._now()
+        policy = self._policy()
+        return ChipSnapshot(
+            record=self.record,
+            restarts=self._generation,
+            mode=str(self.quality.mode),
+            policy=policy.reason,
+            open_windows=self.windows.open_count(now),
+            queued=len(self._queue),
+            in_flight=len(self._in_flight),
+            mps=self.gate.throttle.mps,
+            tier_used=self.gate.tier.used(now),
+            tier_limit=self.gate.tier.limit,
+            draining=self._draining,
+        )
+
+    # --- sending ------------------------------------------------------------------------
+
+    async def _accept(self, req: Send) -> None:
+        if self._draining or self._closing:
+            req.reply.ok(Refused("chip is draining" if self._draining else "daemon stopping"))
+            return
+        try:
+            key = self.contacts.key_for_send(req.to)
+        except ValueError:
+            req.reply.ok(Refused(f"not a phone number or user id: {req.to!r}"))
+            return
+        verdict = self._decide(req, key, force_template=False)
+        if verdict.method == "refuse":
+            req.reply.ok(Refused(verdict.reason))
+            return
+        outbox_id = await self._journal.outbox_new(
+            chip=self.pnid,
+            key=key,
+            kind=verdict.method,
+            payload=_payload(req, key, verdict.method),
+            decision={
+                "method": verdict.method,
+                "business_initiated": verdict.business_initiated,
+                "reason": verdict.reason,
+                "category": req.category if req.template is not None else None,
+            },
+            campaign_id=req.campaign_id,
+            recipient_id=req.recipient_id,
+        )
+        self._queue.append(_Item(req, key, outbox_id))
+
+    def _decide(self, req: Send, key: str, *, force_template: bool) -> Any:
+        return decide(
+            has_content=req.content is not None,
+            template_category=req.category if req.template is not None else None,
+            window=self.windows.state(key, self._now()),
+            policy=self._policy(),
+            paused_reason=self.record.pause_reason if self.record.paused else None,
+            force_template=force_template,
+        )
+
+    async def _dispatch(self) -> None:
+        """Start every queued send the rules allow now; wake up later for the rest."""
+        if not self._queue or self._closing:
+            return
+        now = self._now()
+        earliest = math.inf
+        kept: deque[_Item] = deque()
+        while self._queue:
+            item = self._queue.popleft()
+            if len(self._in_flight) >= MAX_IN_FLIGHT or item.not_before > now:
+                earliest = min(earliest, item.not_before if item.not_before > now else now + 0.05)
+                kept.append(item)
+                continue
+            verdict = self._decide(item.request, item.key, force_template=item.force_template)
+            if verdict.method == "refuse":
+                await self._finish(item, Refused(verdict.reason, item.outbox_id), "cancelled")
+                continue
+            gate = self.gate.check(item.key, now, verdict.business_initiated)
+            if not gate.allowed:
+                if gate.reason == "tier_cap":
+                    reason = "messaging-limit tier reached for new contacts"
+                    await self._finish(item, Refused(reason, item.outbox_id), "cancelled")
+                    continue
+                earliest = min(earliest, now + gate.wait_s)
+                kept.append(item)
+                if gate.reason == "throughput":  # the whole chip waits: keep order
+                    kept.extend(self._queue)
+                    self._queue.clear()
+                continue
+            self.gate.commit(item.key, now, verdict.business_initiated)
+            item.method, item.business_initiated = verdict.method, verdict.business_initiated
+            await self._journal.outbox_set(item.outbox_id, "sending")
+            self._in_flight[item.outbox_id] = item
+            assert self._nursery is not None
+            self._nursery.start_soon(
+                self._post, item, _payload(item.request, item.key, item.method)
+            )
+        self._queue = kept
+        if earliest < math.inf:
+            self._schedule_wake(earliest)
+
+    async def _post(self, item: _Item, payload: dict[str, Any]) -> None:
+        from_outbox = f"metad:o:{item.outbox_id}"
+        outcome = await self._graph.send(self.pnid, payload, from_outbox)
+        await self._events_send.send(SendDone(outbox_id=item.outbox_id, outcome=outcome))
+
+    def _schedule_wake(self, at: float) -> None:
+        if at >= self._wake_at or self._nursery is None:
+            return
+        self._wake_at = at
+        delay = max(0.0, at - self._now())
+
+        async def wake() -> None:
+            await trio.sleep(delay)
+            if self._wake_at == at:
+                self._wake_at = math.inf
+            await self._events_send.send(Tick())
+
+        self._nursery.start_soon(wake)
+
+    async def _settle(self, outbox_id: int, outcome: Any) -> None:
+        item = self._in_flight.pop(outbox_id)
+        match outcome:
+            case SendAccepted(wamid=wamid, wa_id=wa_id):
+                await self._learn(wa_id=wa_id, phone=item.key, bsuid=None)
+                await self._journal.outbox_set(outbox_id, "accepted", wamid=wamid)
+                if item.method == "free_form" and item.request.template is not None:
+                    self._awaiting_fallback[outbox_id] = item
+                item.request.reply.ok(Sent(outbox_id, wamid, item.method))
+            case SendInDoubt(reason=reason):
+                await self._journal.outbox_set(outbox_id, "in_doubt", error={"reason": reason})
+                item.request.reply.ok(Uncertain(outbox_id, reason))
+            case SendFailed():
+                await self._react(item, outcome)
+            case _:
+                raise AssertionError(f"unexpected outcome {outcome!r}")
+
+    async def _react(self, item: _Item, failed: SendFailed) -> None:
+        """Apply the error table's reaction to a failed send (one place for all of them)."""
+        now = self._now()
+        what = f"{failed.code}: {failed.message}" if failed.code is not None else failed.message
+        match failed.reaction:
+            case Reaction.FALLBACK_TEMPLATE if item.request.template is not None:
+                item.force_template = True
+                await self._requeue(item, front=True)
+            case Reaction.SLOW_CHIP:
+                self.gate.on_throughput_error(now)
+                await self._requeue(item, front=True)
+            case Reaction.RETRY_RECIPIENT_LATER:
+                self.gate.on_pair_rate_error(item.key, now)
+                await self._requeue(item, front=True)
+            case Reaction.RETRY_BACKOFF if item.attempts < MAX_RETRIES:
+                item.attempts += 1
+                item.not_before = now + min(30.0, 0.5 * 2**item.attempts)
+                await self._requeue(item, front=False)
+            case Reaction.PAUSE_CHIP if failed.code is not None:
+                await self._journal_quality(
+                    *q.from_error(self.quality, failed.code, now, self._cfg.quality)
+                )
+                log.error("chip %s paused by Meta error %s", self.pnid, what)
+                await self._fail(item, what)
+            case (
+                Reaction.STOP_TOKEN
+                | Reaction.STOP_WABA
+                | Reaction.STOP_PAID_SENDS
+                | Reaction.PAUSE_CHIP
+            ):
+                log.error("chip %s stopped: %s (%s)", self.pnid, failed.reaction, what)
+                await self._save(paused=True, pause_reason=f"{failed.reaction}: {what}")
+                await self._fail(item, what)
+            case _:
+                await self._fail(item, f"{failed.reaction}: {what}")
+
+    async def _requeue(self, item: _Item, *, front: bool) -> None:
+        await self._journal.outbox_set(item.outbox_id, "queued")
+        if front:
+            self._queue.appendleft(item)
+        else:
+            self._queue.append(item)
+
+    async def _fail(self, item: _Item, reason: str) -> None:
+        await self._finish(item, Refused(reason, item.outbox_id), "failed")
+
+    async def _finish(self, item: _Item, result: SendResult, state: str) -> None:
+        reason = result.reason if isinstance(result, Refused | Uncertain) else ""
+        await self._journal.outbox_set(item.outbox_id, state, error={"reason": reason})
+        item.request.reply.ok(result)
+
+    async def _refuse_queue(self, reason: str) -> None:
+        while self._queue:
+            await self._finish(self._queue.popleft(), Refused(reason), "cancelled")
+
+    # --- webhooks -----------------------------------------------------------------------
+
+    async def _learn(
+        self, *, wa_id: str | None, phone: str | None, bsuid: str | None
+    ) -> str | None:
+        try:
+            learned = self.contacts.learn_detailed(wa_id=wa_id, phone=phone, bsuid=bsuid)
+        except ValueError:
+            log.warning("chip %s: ignoring unusable contact id %r", self.pnid, wa_id or bsuid)
+            return None
+        changes = []
+        for old in learned.merged:
+            changes += self.windows.rekey(old, learned.key)
+            self.gate.rekey(old, learned.key)
+        if learned.new_aliases:
+            await self._journal.save_aliases([(a, learned.key) for a in learned.new_aliases])
+        if changes:
+            await self._journal.save_windows(
+                self.pnid, [(c.key, c.kind, c.expires_at) for c in changes]
+            )
+        return learned.key
+
+    async def _inbound(self, msg: Inbound) -> None:
+        key = await self._learn(wa_id=msg.wa_id, phone=None, bsuid=msg.bsuid)
+        if key is None:
+            return
+        changes = [self.windows.on_inbound(key, msg.at)]
+        if msg.referral:
+            changes.append(self.windows.on_referral(key, msg.at))
+        real = [(c.key, c.kind, c.expires_at) for c in changes if c is not None]
+        if real:
+            await self._journal.save_windows(self.pnid, real)
+
+    async def _status(self, msg: StatusEvent) -> None:
+        if msg.outbox_id is None:
+            return
+        if msg.status in ("delivered", "read"):
+            self._awaiting_fallback.pop(msg.outbox_id, None)  # it arrived: no fallback
+            return
+        if msg.status != "failed" or msg.error_code is None:
+            return
+        item = self._awaiting_fallback.pop(msg.outbox_id, None)
+        if msg.error_code == 131047 and item is not None:
+            # Meta says the window was closed after all: believe it, and send the
+            # template instead, as a new outbox row (the webhook settled the first one).
+            closed = self.windows.close_service(item.key)
+            if closed is not None:
+                await self._journal.save_windows(self.pnid, [(closed.key, closed.kind, None)])
+            retry = Send(
+                to=item.key,
+                template=item.request.template,
+                category=item.request.category,
+                reply=item.request.reply,
+            )
+            await self._accept(retry)
+        elif msg.error_code in q.ERROR_HOLDS:
+            now = self._now()
+            await self._journal_quality(
+                *q.from_error(self.quality, msg.error_code, now, self._cfg.quality)
+            )
+
+    # --- quality --------------------------------------------------------------------------
+
+    def _policy(self) -> q.SendPolicy:
+        return restrict(q.policy(self.quality, self._cfg.quality), self.switch, self._now())
+
+    def _apply_policy(self) -> None:
+        self.gate.set_quality_fraction(self._policy().throughput_fraction, self._now())
+
+    async def _journal_quality(
+        self, state: q.QualityState, transitions: list[q.QualityTransition]
+    ) -> None:
+        if transitions:
+            await self._journal.save_transitions(
+                self.pnid, [dataclasses.asdict(t) for t in transitions]
+            )
+            for t in transitions:
+                log.info(
+                    "chip %s quality %s/%s → %s/%s (%s): %s",
+                    self.pnid,
+                    t.from_rating,
+                    t.from_mode,
+                    t.to_rating,
+                    t.to_mode,
+                    t.cause,
+                    t.reason,
+                )
+        self.quality = state
+        self._apply_policy()
+        if state.tier is not None and state.tier != self.record.messaging_limit_tier:
+            self.gate.set_tier(state.tier)
+        fields = {
+            "status": state.status,
+            "quality_rating": str(state.rating),
+            "messaging_limit_tier": state.tier or self.record.messaging_limit_tier,
+        }
+        if any(getattr(self.record, k) != v for k, v in fields.items()):
+            await self._save(**fields)
+
+    async def _save(self, **changes: Any) -> None:
         # Persist before the new state becomes visible: a crash never shows a state
         # that storage does not have.
-        new = dataclasses.replace(self.record, **changes, updated_at=self._now())  # type: ignore[arg-type]
+        new = dataclasses.replace(self.record, **changes)
         await self._repo.save(new)
         self.record = new
+
+
+def _transition(row: dict[str, Any]) -> q.QualityTransition:
+    data = dict(row)
+    for name in ("from_rating", "to_rating"):
+        data[name] = q.Rating(data[name])
+    for name in ("from_mode", "to_mode"):
+        data[name] = q.Mode(data[name])
+    return q.QualityTransition(**data)
+
+
+def _throughput_of(body: Any) -> int | None:
+    level = body.get("throughput") if hasattr(body, "get") else None
+    if isinstance(level, dict) and isinstance(level.get("level"), str):
+        return 1000 if level["level"].upper() == "HIGH" else None
+    return None
+
+
+def _payload(req: Send, key: str, method: str) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": key,
+    }
+    if method == "template" and req.template is not None:
+        base.update(type="template", template=dict(req.template))
+    elif req.content is not None:
+        base.update(dict(req.content))
+    return base

@@ -218,6 +218,13 @@ class WindowBook:
             kept += 1
         return kept
 
+    def close_service(self, key: str) -> WindowChange | None:
+        """Meta says the service window is closed (error 131047) though we held it open:
+        Meta is right. Returns the removal to journal, None if none was open."""
+        if self._service.pop(key, None) is None:
+            return None
+        return WindowChange(key, SERVICE, None)
+
     def rekey(self, old: str, new: str) -> list[WindowChange]:
         """Fold ``old``'s windows into ``new`` (a contact learned under two keys; see
         ``ContactBook.learn_detailed``). Each kind keeps the later expiry. Returns the

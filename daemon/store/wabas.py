@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 from actors.ports import WabaRecord
 
@@ -58,3 +59,20 @@ class WabaRepository:
     async def all(self) -> list[WabaRecord]:
         rows = await self._db.fetch(f"SELECT {_COLUMNS} FROM wabas ORDER BY waba_id")
         return [_record(r) for r in rows]
+
+    async def load_effects(self, waba_id: str) -> list[tuple[float, dict[str, Any]]]:
+        """Kill-switch effects in the order they happened, to fold again on restart."""
+        rows = await self._db.fetch(
+            "SELECT extract(epoch FROM at)::float8 AS at, data FROM events"
+            " WHERE kind = 'waba_effect' AND subject = $1 ORDER BY id",
+            waba_id,
+        )
+        return [(r["at"], dict(r["data"])) for r in rows]
+
+    async def save_effect(self, waba_id: str, at: float, effect: dict[str, Any]) -> None:
+        await self._db.execute(
+            "INSERT INTO events (at, kind, subject, data) VALUES ($1, 'waba_effect', $2, $3)",
+            dt.datetime.fromtimestamp(at, dt.UTC),
+            waba_id,
+            effect,
+        )

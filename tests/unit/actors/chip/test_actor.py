@@ -1,83 +1,239 @@
+"""The chip actor with in-memory ports: decisions, reactions, journal, rebuild."""
+
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
-from actors.chip import ChipActor, ChipMsg, GetSnapshot, Pause, Resume
-from actors.core import Mailbox, ReplyTo, open_mailbox
-from actors.ports import ChipRecord
-from tests.fakes import FakeChipRepo, FixedClock
+from actors.chip import (
+    ChipActor,
+    ChipMsg,
+    ChipSettings,
+    GetSnapshot,
+    Inbound,
+    Pause,
+    QualityEvent,
+    Refused,
+    Resume,
+    Send,
+    Sent,
+    StatusEvent,
+    Uncertain,
+)
+from actors.chip.quality import QualityObservation, Rating
+from actors.core import Mailbox, open_mailbox
+from actors.ports import ChipRecord, SendFailed, SendInDoubt
+from actors.reactions import Reaction
+from config.model import LimitsConfig, QualityConfig, WindowsConfig
+from tests.fakes import FakeChipRepo, FakeGraph, FakeJournal
+
+PNID = "200000000000001"
+CONTACT = "5511987654321"
+TEXT = {"type": "text", "text": {"body": "oi"}}
+TEMPLATE = {"name": "hello_world", "language": {"code": "en_US"}}
+T0 = 1_800_000_000.0
 
 INITIAL = ChipRecord(
-    phone_number_id="200000000000001", waba_id="100000000000001", display_number="+55 11 94000-0001"
+    phone_number_id=PNID, waba_id="100000000000001", display_number="+55 11 94000-0001"
 )
+SETTINGS = ChipSettings(WindowsConfig(), LimitsConfig(pair_interval_s=0), QualityConfig())
 
 
-async def _start(repo: FakeChipRepo, box: Mailbox[ChipMsg], nursery: trio.Nursery) -> ChipActor:
-    actor = ChipActor(initial=INITIAL, repo=repo, inbox=box.inbox, now=FixedClock())
-    await nursery.start(actor.run)
-    return actor
+@dataclass
+class Harness:
+    box: Mailbox[ChipMsg]
+    repo: FakeChipRepo
+    journal: FakeJournal
+    graph: FakeGraph
+    nursery: trio.Nursery
+    actor: ChipActor | None = None
+
+    @property
+    def now(self) -> Callable[[], float]:
+        return lambda: T0 + trio.current_time()
+
+    async def start(self) -> ChipActor:
+        self.actor = ChipActor(
+            initial=INITIAL,
+            repo=self.repo,
+            journal=self.journal,
+            graph=self.graph,
+            settings=SETTINGS,
+            inbox=self.box.inbox,
+            now=self.now,
+        )
+        await self.nursery.start(self.actor.run)
+        return self.actor
+
+    async def call(self, build: Callable[[Any], ChipMsg]) -> Any:
+        return await self.box.address.call(build, timeout=60)
 
 
-async def test_first_start_persists_the_configured_record() -> None:
-    repo = FakeChipRepo()
-    box: Mailbox[ChipMsg] = open_mailbox("chip")
+@pytest.fixture
+async def h(autojump_clock: trio.testing.MockClock) -> AsyncIterator[Harness]:
     async with trio.open_nursery() as n:
-        await _start(repo, box, n)
-        snap = await box.address.call(lambda r: GetSnapshot(reply=r))
-        box.close()
-    assert snap.record.phone_number_id == INITIAL.phone_number_id
-    assert repo.rows[INITIAL.phone_number_id].updated_at == FixedClock()()
-
-
-async def test_pause_survives_a_rebuild_from_storage() -> None:
-    repo = FakeChipRepo()
-    box: Mailbox[ChipMsg] = open_mailbox("chip")
-    async with trio.open_nursery() as n:
-        first = await _start(repo, box, n)
-        await box.address.call(lambda r: Pause(reason="quality RED", reply=r))
+        harness = Harness(open_mailbox("chip"), FakeChipRepo(), FakeJournal(), FakeGraph(), n)
+        await harness.start()
+        yield harness
         n.cancel_scope.cancel()
-    assert first.record.paused
-    async with trio.open_nursery() as n:
-        await _start(repo, box, n)  # same mailbox, new instance: a restart
-        snap = await box.address.call(lambda r: GetSnapshot(reply=r))
-        resumed = await box.address.call(lambda r: Resume(reply=r))
-        box.close()
-    assert snap.record.paused
-    assert snap.record.pause_reason == "quality RED"
-    assert not resumed.paused
-    assert not repo.rows[INITIAL.phone_number_id].paused
 
 
-async def test_config_wins_for_identity_and_declared_limits() -> None:
-    repo = FakeChipRepo()
-    repo.rows[INITIAL.phone_number_id] = dataclasses.replace(
-        INITIAL, display_number="old", throughput_mps=10, quality_rating="YELLOW"
+async def _open_window(h: Harness, wa_id: str = CONTACT) -> None:
+    await h.box.address.cast(Inbound(wa_id=wa_id, at=h.now()))
+
+
+async def test_free_form_is_refused_outside_the_window(
+    h: Harness, autojump_clock: trio.testing.MockClock
+) -> None:
+    assert await h.call(lambda r: Send(to=CONTACT, content=TEXT, reply=r)) == Refused(
+        "service window closed and no template given"
     )
-    box: Mailbox[ChipMsg] = open_mailbox("chip")
-    async with trio.open_nursery() as n:
-        await _start(repo, box, n)
-        snap = await box.address.call(lambda r: GetSnapshot(reply=r))
-        box.close()
-    assert snap.record.display_number == INITIAL.display_number
-    assert snap.record.throughput_mps == 80
-    assert snap.record.quality_rating == "YELLOW"
+    assert h.graph.sent == []
 
 
-class FailingRepo(FakeChipRepo):
-    async def save(self, record: ChipRecord) -> None:
-        if record.paused:
-            raise ConnectionError("storage down")
-        await super().save(record)
+async def test_inbound_opens_the_window_for_any_spelling_of_the_number(
+    h: Harness, autojump_clock: trio.testing.MockClock
+) -> None:
+    await _open_window(h, "551187654321")  # Meta reports the old form without the 9
+    result = await h.call(lambda r: Send(to="+55 11 98765-4321", content=TEXT, reply=r))
+    assert isinstance(result, Sent)
+    assert result.method == "free_form"
+    assert h.graph.sent[0]["biz_opaque_callback_data"] == f"metad:o:{result.outbox_id}"
+    assert h.journal.outbox[result.outbox_id]["state"] == "accepted"
 
 
-async def test_state_is_not_changed_when_persisting_fails() -> None:
-    repo = FailingRepo()
-    box: Mailbox[ChipMsg] = open_mailbox("chip")
-    with pytest.RaisesGroup(ConnectionError):
-        async with trio.open_nursery() as n:
-            actor = await _start(repo, box, n)
-            await box.address.cast(Pause(reason="x", reply=ReplyTo()))
-    assert not actor.record.paused
+async def test_template_outside_the_window_is_business_initiated(
+    h: Harness, autojump_clock: trio.testing.MockClock
+) -> None:
+    result = await h.call(lambda r: Send(to=CONTACT, content=TEXT, template=TEMPLATE, reply=r))
+    assert isinstance(result, Sent)
+    assert result.method == "template"
+    assert h.journal.outbox[result.outbox_id]["decision"]["business_initiated"] is True
+    assert h.graph.sent[0]["type"] == "template"
+
+
+async def test_fallback_template_reaction_resends_as_template(
+    h: Harness, autojump_clock: trio.testing.MockClock
+) -> None:
+    await _open_window(h)
+    h.graph.outcomes = [SendFailed(131047, "re-engagement", Reaction.FALLBACK_TEMPLATE)]
+    result = await h.call(lambda r: Send(to=CONTACT, content=TEXT, template=TEMPLATE, reply=r))
+    assert isinstance(result, Sent)
+    assert result.method == "template"
+    assert [p["type"] for p in h.graph.sent] == ["text", "template"]
+
+
+async def test_async_131047_closes_the_window_and_sends_the_template(
+    h: Harness, autojump_clock: trio.testing.MockClock
+) -> None:
+    await _open_window(h)
+    first = await h.call(lambda r: Send(to=CONTACT, content=TEXT, template=TEMPLATE, reply=r))
+    assert first.method == "free_form"
+    await h.box.address.cast(
+        StatusEvent(
+            outbox_id=first.outbox_id,
+            wamid=first.wamid,
+            status="failed",
+            at=h.now(),
+            error_code=131047,
+        )
+    )
+    await trio.sleep(1)
+    assert [p["type"] for p in h.graph.sent] == ["text", "template"]
+    assert h.journal.windows == {}
+
+
+async def test_throughput_error_slows_and_requeues(
+    h: Harness, autojump_clock: trio.testing.MockClock
+) -> None:
+    h.graph.outcomes = [SendFailed(130429, "throughput", Reaction.SLOW_CHIP)]
+    result = await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
+    assert isinstance(result, Sent)
+    assert len(h.graph.sent) == 2
+    snap = await h.call(lambda r: GetSnapshot(reply=r))
+    assert snap.mps == 40
+
+
+async def test_retries_give_up_after_the_limit(
+    h: Harness, autojump_clock: trio.testing.MockClock
+) -> None:
+    h.graph.outcomes = [SendFailed(131000, "oops", Reaction.RETRY_BACKOFF)] * 10
+    result = await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
+    assert isinstance(result, Refused)
+    assert len(h.graph.sent) == 6  # first try + 5 retries
+
+
+async def test_in_doubt_is_never_resent(h: Harness, autojump_clock: trio.testing.MockClock) -> None:
+    h.graph.outcomes = [SendInDoubt("timeout after sending")]
+    result = await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
+    assert isinstance(result, Uncertain)
+    assert len(h.graph.sent) == 1
+    assert h.journal.outbox[result.outbox_id]["state"] == "in_doubt"
+
+
+async def test_token_failure_pauses_the_chip(
+    h: Harness, autojump_clock: trio.testing.MockClock
+) -> None:
+    h.graph.outcomes = [SendFailed(190, "token expired", Reaction.STOP_TOKEN)]
+    result = await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
+    assert isinstance(result, Refused)
+    assert h.repo.rows[PNID].paused
+    assert "190" in (h.repo.rows[PNID].pause_reason or "")
+    again = await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
+    assert isinstance(again, Refused)
+    assert again.reason.startswith("chip paused")
+
+
+async def test_spam_limit_pauses_business_sends_but_not_replies(
+    h: Harness, autojump_clock: trio.testing.MockClock
+) -> None:
+    h.graph.outcomes = [SendFailed(131048, "spam rate limit", Reaction.PAUSE_CHIP)]
+    await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
+    snap = await h.call(lambda r: GetSnapshot(reply=r))
+    assert snap.mode == "PAUSED_BUSINESS"
+    await _open_window(h)
+    reply = await h.call(lambda r: Send(to=CONTACT, content=TEXT, reply=r))
+    assert isinstance(reply, Sent)
+
+
+async def test_operator_pause_and_resume(
+    h: Harness, autojump_clock: trio.testing.MockClock
+) -> None:
+    await h.call(lambda r: Pause(reason="maintenance", reply=r))
+    refused = await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
+    assert refused == Refused("chip paused: maintenance")
+    await h.call(lambda r: Resume(reply=r))
+    assert isinstance(await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r)), Sent)
+
+
+async def test_rebuild_restores_windows_quality_and_pause(
+    h: Harness, autojump_clock: trio.testing.MockClock
+) -> None:
+    await _open_window(h)
+    await h.box.address.cast(
+        QualityEvent(
+            observation=QualityObservation(source="poll", rating=Rating.YELLOW, status="CONNECTED")
+        )
+    )
+    await h.call(lambda r: Pause(reason="operator", reply=r))
+    before = await h.call(lambda r: GetSnapshot(reply=r))
+    # A new instance on the same journal and mailbox: what a supervisor restart does.
+    fresh = ChipActor(
+        initial=INITIAL,
+        repo=h.repo,
+        journal=h.journal,
+        graph=h.graph,
+        settings=SETTINGS,
+        inbox=open_mailbox("other").inbox,
+        now=h.now,
+    )
+    await fresh.load()
+    after = fresh.snapshot()
+    assert after.open_windows == before.open_windows == 1
+    assert after.mode == before.mode == "SLOWED"
+    assert after.record.paused

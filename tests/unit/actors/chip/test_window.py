@@ -265,3 +265,16 @@ def test_hours_are_configurable() -> None:
     w = book(service_hours=1.0, free_entry_hours=2.0, safety_margin_s=0.0)
     assert w.on_inbound(K, T0) == WindowChange(K, "service", T0 + H)
     assert w.on_referral(K, T0) == WindowChange(K, "free_entry", T0 + 2 * H)
+
+
+def test_close_service_removes_only_the_service_window() -> None:
+    book = WindowBook(WindowsConfig())
+    book.on_inbound("5511987654321", 1000.0)
+    book.on_referral("5511987654321", 1000.0)
+    change = book.close_service("5511987654321")
+    assert change is not None
+    assert change.expires_at is None
+    state = book.state("5511987654321", 1001.0)
+    assert not state.service_open
+    assert state.free_entry_open
+    assert book.close_service("5511987654321") is None
