@@ -117,3 +117,11 @@ async def store(db_dsn: str, tmp_path: Path) -> AsyncIterator[Store]:
     """An open ``Store`` on this test's database (trio tests only)."""
     async with open_store(StorageConfig(dsn=db_dsn), state_dir=tmp_path) as opened:
         yield opened
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reaches a PostgreSQL is marked ``postgres`` (``-m postgres`` runs
+    them again against ``METAD_TEST_DSN`` in CI)."""
+    for item in items:
+        if "pg_admin_dsn" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
