@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import trio
 
+from daemon.graph.transport import OneShotBody
 from sim.knobs import SimKnobs
 from sim.templates import TemplateRec
 from sim.world import Contact, Message, Number
@@ -164,36 +165,6 @@ def account_update_change(number: Number, event: str, ts: float) -> Change:
 
 
 # --- delivery ------------------------------------------------------------------------
-
-
-class OneShotBody(httpx.AsyncByteStream):
-    """A request body of known bytes that is not an async generator.
-
-    httpx wraps ``content=`` (bytes or a stream) in a stream whose ``__aiter__`` is an
-    async generator; when a write fails halfway (the receiver went away) that generator is
-    never closed, and trio reports it when it is garbage collected. Set as
-    ``request.stream`` directly, this plain iterator has nothing to finalise.
-    """
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def __aiter__(self) -> _Once:
-        return _Once(self._data)
-
-
-class _Once:
-    def __init__(self, data: bytes) -> None:
-        self._data: bytes | None = data
-
-    def __aiter__(self) -> _Once:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._data is None:
-            raise StopAsyncIteration
-        data, self._data = self._data, None
-        return data
 
 
 @dataclass(order=True, slots=True)

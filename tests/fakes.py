@@ -67,7 +67,7 @@ class FakeJournal:
             else:
                 self.windows[(chip, key, kind)] = max(exp, self.windows.get((chip, key, kind), 0))
 
-    async def load_aliases(self) -> list[tuple[str, str]]:
+    async def load_aliases(self, chip: str) -> list[tuple[str, str]]:
         return list(self.aliases.items())
 
     async def save_aliases(self, pairs: Sequence[tuple[str, str]]) -> None:

@@ -158,7 +158,7 @@ class ChipActor:
                 throughput_mps=self._initial.throughput_mps,
             )
         await self._journal.settle_abandoned(self.pnid)
-        self.contacts.load(await self._journal.load_aliases())
+        self.contacts.load(await self._journal.load_aliases(self.pnid))
         self.windows.load(await self._journal.load_windows(self.pnid), now)
         rows = await self._journal.load_transitions(self.pnid)
         self.quality = q.rebuild([_transition(r) for r in rows], now, self._cfg.quality)

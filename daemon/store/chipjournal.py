@@ -59,8 +59,16 @@ class ChipJournalRepository:
                 upserts,
             )
 
-    async def load_aliases(self) -> list[tuple[str, str]]:
-        rows = await self._db.fetch("SELECT alias, wa_id FROM contact_aliases")
+    async def load_aliases(self, chip: str) -> list[tuple[str, str]]:
+        # Only the contacts this chip deals with: the alias table is global and grows
+        # with the whole fleet, each chip must not hold all of it.
+        rows = await self._db.fetch(
+            "SELECT alias, wa_id FROM contact_aliases WHERE wa_id IN ("
+            " SELECT wa_id FROM windows WHERE chip = $1 UNION"
+            " SELECT wa_id FROM outbox WHERE chip = $1"
+            " AND updated_at > now() - interval '1 day')",
+            chip,
+        )
         return [(r["alias"], r["wa_id"]) for r in rows]
 
     async def save_aliases(self, pairs: Sequence[tuple[str, str]]) -> None:

@@ -96,7 +96,7 @@ class WebhookIngest:
             return 401
         try:
             doc = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than json.loads
             doc = None
         if not isinstance(doc, dict):
             self.counters.bad_json += 1

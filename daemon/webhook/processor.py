@@ -105,7 +105,13 @@ class InboxProcessor:
             with trio.move_on_after(idle_poll_s):
                 await self._wakeup.wait()
             self._wakeup = trio.Event()
-            await self.drain()
+            try:
+                await self.drain()
+            except Exception as exc:
+                # Storage gone for a while: the rows stay pending and the next wake-up
+                # or poll retries them (the endpoint answers 503 meanwhile). Raising
+                # here would take the whole daemon down with the store.
+                log.warning("inbox processing failed, will retry: %s", exc)
 
     async def drain(self) -> int:
         """Process every pending row; returns how many."""

@@ -1,0 +1,1 @@
+"""Pure budget ledger: caps per period in the configured zone, reservations, alerts."""

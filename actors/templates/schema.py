@@ -1,0 +1,414 @@
+"""The parameters a message template takes, read from its Graph API definition.
+
+Why a schema at all: the old mapper (behaviour.md 7.11) never looked at the template. It
+ordered whatever its config named, sent ``""`` for unresolved variables and guessed the
+header type, so Meta answered 132000 (parameter count), 132012 (format) or 131008 (empty
+text) only at send time. Reading the definition once (the ``components`` list exactly as
+``GET /{waba_id}/message_templates`` returns it, cloud-api.md 3) tells the mapper every
+slot a send must fill, of which type, and whether the send names its text parameters
+(``parameter_format`` NAMED → ``parameter_name``) or numbers them (POSITIONAL).
+
+Slot keys are what a mapping config refers to:
+
+- body variable: its name (``nome``) in a NAMED template, its number (``"1"``) otherwise;
+- header text variable: its name when NAMED, ``"header.1"`` when POSITIONAL (so it never
+  collides with body ``{{1}}``);
+- media or location header: ``"header"``;
+- a button that takes a parameter: ``"button.<index>"`` (index in the BUTTONS list);
+- inside a carousel card the same keys, relative to the card; the slot's ``card`` says
+  which card (a carousel is filled from one row per card, see :mod:`actors.templates.mapper`).
+
+A variable written twice in one text is one slot: Meta takes one parameter per variable.
+The placeholder pattern tolerates ``{{ 1 }}`` like the simulator does; the linter is the
+place that insists on the strict form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal, TypeAlias
+
+__all__ = [
+    "HEADER_MEDIA_FORMATS",
+    "VARIABLE",
+    "ButtonSubType",
+    "ComponentKind",
+    "HeaderFormat",
+    "ParameterFormat",
+    "SchemaError",
+    "Slot",
+    "SlotType",
+    "TemplateSchema",
+    "placeholders",
+]
+
+ParameterFormat: TypeAlias = Literal["positional", "named"]
+HeaderFormat: TypeAlias = Literal["TEXT", "IMAGE", "VIDEO", "DOCUMENT", "LOCATION"]
+ComponentKind: TypeAlias = Literal["header", "body", "button"]
+SlotType: TypeAlias = Literal[
+    "text", "image", "video", "document", "location", "payload", "coupon_code", "action"
+]
+ButtonSubType: TypeAlias = Literal["quick_reply", "url", "copy_code", "flow"]
+
+VARIABLE: Final = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+"""A template variable, as the simulator's send-time check reads it (sim/templates.py)."""
+
+HEADER_MEDIA_FORMATS: Final[Mapping[str, SlotType]] = {
+    "IMAGE": "image",
+    "VIDEO": "video",
+    "DOCUMENT": "document",
+    "LOCATION": "location",
+}
+_HEADER_FORMATS: Final[Mapping[str, HeaderFormat]] = {
+    "TEXT": "TEXT",
+    "IMAGE": "IMAGE",
+    "VIDEO": "VIDEO",
+    "DOCUMENT": "DOCUMENT",
+    "LOCATION": "LOCATION",
+}
+
+
+class SchemaError(ValueError):
+    """The definition is not a template Meta could have returned (structure, not content)."""
+
+
+def placeholders(text: str | None) -> list[str]:
+    """Variable names in order of appearance, repeats included."""
+    return VARIABLE.findall(text or "")
+
+
+def _unique(names: Sequence[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for n in names:
+        seen.setdefault(n, None)
+    return list(seen)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Slot:
+    """One parameter a send must (or may) carry."""
+
+    key: str
+    """What the mapping config names; relative to the card for carousel slots."""
+    component: ComponentKind
+    type: SlotType
+    required: bool
+    """False only for quick-reply payloads and flow tokens, which Meta lets a send omit."""
+    name: str | None = None
+    """``parameter_name`` of a text variable in a NAMED template."""
+    position: int | None = None
+    """Number of a positional text variable (``{{2}}`` → 2)."""
+    index: int | None = None
+    """Index of the button in the BUTTONS list (the send's ``index``)."""
+    sub_type: ButtonSubType | None = None
+    card: int | None = None
+    """Carousel card index, or None for the template's own components."""
+    source: str | None = None
+    """The text the variable sits in (body/header text, button URL): for rendered lengths."""
+    example: str | None = None
+    """Meta's example for this variable, when the definition has one (never sent)."""
+
+    @property
+    def qualified_key(self) -> str:
+        """The key with its card prefix (``card.1.header``): unique across the template."""
+        return self.key if self.card is None else f"card.{self.card}.{self.key}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateSchema:
+    """Every slot of one template, in payload order (header, body, buttons, cards)."""
+
+    name: str
+    language: str
+    category: str
+    parameter_format: ParameterFormat
+    slots: tuple[Slot, ...]
+    header_format: HeaderFormat | None = None
+    card_count: int = 0
+    card_header_format: HeaderFormat | None = None
+
+    @classmethod
+    def from_definition(cls, defn: Mapping[str, object]) -> TemplateSchema:
+        """Read a GET message_templates item (or a creation payload) into a schema."""
+        comps = _components(defn.get("components"), "components")
+        fmt = _parameter_format(defn.get("parameter_format"), comps)
+        slots: list[Slot] = []
+        header_format: HeaderFormat | None = None
+        card_count = 0
+        card_header: HeaderFormat | None = None
+        for i, comp in enumerate(comps):
+            kind = str(comp.get("type", "")).upper()
+            where = f"components[{i}]"
+            if kind == "HEADER":
+                header_format = _header_format(comp, where)
+                slots += _header_slots(comp, header_format, fmt, None)
+            elif kind == "BODY":
+                slots += _body_slots(comp, fmt, None)
+            elif kind == "BUTTONS":
+                slots += _button_slots(comp, where, None)
+            elif kind == "CAROUSEL":
+                cards = comp.get("cards")
+                if not isinstance(cards, list):
+                    raise SchemaError(f"{where}.cards must be a list")
+                card_count = len(cards)
+                for c, card in enumerate(cards):
+                    cw = f"{where}.cards[{c}]"
+                    if not isinstance(card, Mapping):
+                        raise SchemaError(f"{cw} must be an object")
+                    for j, cc in enumerate(_components(card.get("components"), f"{cw}.components")):
+                        ckind = str(cc.get("type", "")).upper()
+                        ccw = f"{cw}.components[{j}]"
+                        if ckind == "HEADER":
+                            card_header = _header_format(cc, ccw)
+                            slots += _header_slots(cc, card_header, fmt, c)
+                        elif ckind == "BODY":
+                            slots += _body_slots(cc, fmt, c)
+                        elif ckind == "BUTTONS":
+                            slots += _button_slots(cc, ccw, c)
+            elif kind not in ("FOOTER", ""):
+                # Unknown component kinds (e.g. LIMITED_TIME_OFFER) take no parameters we
+                # know how to fill; the linter reports them.
+                continue
+        return cls(
+            name=str(defn.get("name", "")),
+            language=str(defn.get("language", "")),
+            category=str(defn.get("category", "")).upper(),
+            parameter_format=fmt,
+            slots=tuple(slots),
+            header_format=header_format,
+            card_count=card_count,
+            card_header_format=card_header,
+        )
+
+    def slots_for(self, card: int | None = None) -> tuple[Slot, ...]:
+        """The template's own slots (card=None) or one carousel card's."""
+        return tuple(s for s in self.slots if s.card == card)
+
+    def names(self, card: int | None = None) -> tuple[str, ...]:
+        """Every slot key, required or not, first occurrence order."""
+        return tuple(_unique([s.key for s in self.slots_for(card)]))
+
+    def required_names(self, card: int | None = None) -> tuple[str, ...]:
+        """Keys a send cannot go without: every text variable, media, URL suffix, code."""
+        return tuple(_unique([s.key for s in self.slots_for(card) if s.required]))
+
+
+def _components(value: object, where: str) -> list[Mapping[str, object]]:
+    if not isinstance(value, list):
+        raise SchemaError(f"{where} must be a list")
+    out: list[Mapping[str, object]] = []
+    for i, c in enumerate(value):
+        if not isinstance(c, Mapping):
+            raise SchemaError(f"{where}[{i}] must be an object")
+        out.append(c)
+    return out
+
+
+def _parameter_format(value: object, comps: list[Mapping[str, object]]) -> ParameterFormat:
+    if value is None:
+        # Older GET answers omit it; a non-numeric body variable can only be NAMED.
+        body = next((c for c in comps if str(c.get("type", "")).upper() == "BODY"), None)
+        names = placeholders(_text(body.get("text")) if body else None)
+        return "named" if any(not n.isdigit() for n in names) else "positional"
+    fmt = str(value).lower()
+    if fmt == "positional":
+        return "positional"
+    if fmt == "named":
+        return "named"
+    raise SchemaError(f"parameter_format must be POSITIONAL or NAMED, not {value!r}")
+
+
+def _header_format(comp: Mapping[str, object], where: str) -> HeaderFormat:
+    fmt = str(comp.get("format", "TEXT")).upper()
+    if fmt not in _HEADER_FORMATS:
+        raise SchemaError(f"{where}.format {fmt!r} is not one of {sorted(_HEADER_FORMATS)}")
+    return _HEADER_FORMATS[fmt]
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _example(comp: Mapping[str, object]) -> Mapping[str, object]:
+    ex = comp.get("example")
+    return ex if isinstance(ex, Mapping) else {}
+
+
+def _positional_examples(value: object) -> list[str]:
+    """``[["a", "b"]]`` (body_text) or ``["a"]`` (header_text) → ``["a", "b"]``."""
+    if not isinstance(value, list) or not value:
+        return []
+    first = value[0]
+    row = first if isinstance(first, list) else value
+    return [str(v) for v in row]
+
+
+def _named_examples(value: object) -> dict[str, str]:
+    if not isinstance(value, list):
+        return {}
+    out: dict[str, str] = {}
+    for item in value:
+        if isinstance(item, Mapping) and "param_name" in item:
+            out[str(item["param_name"])] = str(item.get("example", ""))
+    return out
+
+
+def _text_slots(
+    text: str,
+    component: ComponentKind,
+    fmt: ParameterFormat,
+    card: int | None,
+    examples: Mapping[str, object],
+    positional_key: str,
+    named_key: str,
+) -> list[Slot]:
+    names = _unique(placeholders(text))
+    slots: list[Slot] = []
+    if fmt == "named":
+        ex_named = _named_examples(examples.get(named_key))
+        for n in names:
+            slots.append(
+                Slot(
+                    key=n,
+                    component=component,
+                    type="text",
+                    required=True,
+                    name=n,
+                    card=card,
+                    source=text,
+                    example=ex_named.get(n),
+                )
+            )
+        return slots
+    ex_pos = _positional_examples(examples.get(positional_key))
+    prefix = "header." if component == "header" else ""
+    for n in names:
+        if not n.isdigit():
+            raise SchemaError(f"{{{{{n}}}}} is a named variable in a POSITIONAL template")
+        pos = int(n)
+        slots.append(
+            Slot(
+                key=f"{prefix}{pos}",
+                component=component,
+                type="text",
+                required=True,
+                position=pos,
+                card=card,
+                source=text,
+                example=ex_pos[pos - 1] if 0 < pos <= len(ex_pos) else None,
+            )
+        )
+    # Meta matches positional parameters by order, so the payload lists them 1..n.
+    slots.sort(key=lambda s: s.position or 0)
+    return slots
+
+
+def _header_slots(
+    comp: Mapping[str, object], fmt_h: HeaderFormat, fmt: ParameterFormat, card: int | None
+) -> list[Slot]:
+    if fmt_h == "TEXT":
+        text = _text(comp.get("text"))
+        return _text_slots(
+            text, "header", fmt, card, _example(comp), "header_text", "header_text_named_params"
+        )
+    handles = _example(comp).get("header_handle")
+    example = str(handles[0]) if isinstance(handles, list) and handles else None
+    return [
+        Slot(
+            key="header",
+            component="header",
+            type=HEADER_MEDIA_FORMATS[fmt_h],
+            required=True,
+            card=card,
+            example=example,
+        )
+    ]
+
+
+def _body_slots(comp: Mapping[str, object], fmt: ParameterFormat, card: int | None) -> list[Slot]:
+    text = _text(comp.get("text"))
+    return _text_slots(
+        text, "body", fmt, card, _example(comp), "body_text", "body_text_named_params"
+    )
+
+
+def _button_slots(comp: Mapping[str, object], where: str, card: int | None) -> list[Slot]:
+    buttons = comp.get("buttons")
+    if not isinstance(buttons, list):
+        raise SchemaError(f"{where}.buttons must be a list")
+    slots: list[Slot] = []
+    for i, b in enumerate(buttons):
+        if not isinstance(b, Mapping):
+            raise SchemaError(f"{where}.buttons[{i}] must be an object")
+        slot = _button_slot(b, i, card)
+        if slot is not None:
+            slots.append(slot)
+    return slots
+
+
+def _button_slot(b: Mapping[str, object], i: int, card: int | None) -> Slot | None:
+    kind = str(b.get("type", "")).upper()
+    ex = b.get("example")
+    example = str(ex[0]) if isinstance(ex, list) and ex else (ex if isinstance(ex, str) else None)
+    key = f"button.{i}"
+    if kind == "QUICK_REPLY":
+        return Slot(
+            key=key,
+            component="button",
+            type="payload",
+            required=False,
+            index=i,
+            sub_type="quick_reply",
+            card=card,
+        )
+    if kind == "URL":
+        url = _text(b.get("url"))
+        if not placeholders(url):
+            return None  # a fixed URL takes no parameter
+        return Slot(
+            key=key,
+            component="button",
+            type="text",
+            required=True,
+            index=i,
+            sub_type="url",
+            card=card,
+            source=url,
+            example=example,
+        )
+    if kind == "COPY_CODE":
+        return Slot(
+            key=key,
+            component="button",
+            type="coupon_code",
+            required=True,
+            index=i,
+            sub_type="copy_code",
+            card=card,
+            example=example,
+        )
+    if kind == "OTP":
+        # Authentication: the code goes in the body and again in this button, sent as a
+        # url sub_type whatever the otp_type (cloud-api.md 3).
+        return Slot(
+            key=key,
+            component="button",
+            type="text",
+            required=True,
+            index=i,
+            sub_type="url",
+            card=card,
+        )
+    if kind == "FLOW":
+        return Slot(
+            key=key,
+            component="button",
+            type="action",
+            required=False,
+            index=i,
+            sub_type="flow",
+            card=card,
+        )
+    return None  # PHONE_NUMBER, VOICE_CALL, CATALOG…: nothing to fill per recipient
