@@ -18,9 +18,10 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
-from actors.chip.quality import SendPolicy
+if TYPE_CHECKING:  # the chip imports this module; a runtime import would be circular
+    from actors.chip.quality import SendPolicy
 
 __all__ = [
     "ActiveKill",
@@ -272,7 +273,8 @@ def restrict(policy: SendPolicy, switch: KillSwitch, now: float) -> SendPolicy:
     worst = max(active, key=lambda k: _SEVERITY[k.scope])
     reason = f"WABA kill switch ({worst.scope}): {worst.reason}"
     if worst.scope == "all":
-        return SendPolicy(
+        return dataclasses.replace(
+            policy,
             business_initiated_allowed=False,
             marketing_allowed=False,
             free_form_allowed=False,

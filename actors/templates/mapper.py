@@ -1,0 +1,411 @@
+"""Fill a template's parameters from one recipient's fields, or refuse to.
+
+Why refuse: the old mapper (behaviour.md 7.11) sent ``""`` for every variable it could not
+resolve, which Meta rejects (131008) or, worse, delivers as "Olá , sua vaga…". Here a
+send is built only when every required slot of the :class:`TemplateSchema` has a
+non-empty value within Meta's limits; otherwise the answer is :class:`Missing` with the
+slot keys and why, so the campaign can skip that row and say so.
+
+A mapping config tells where each slot's value comes from::
+
+    {"1": "primeiro_nome",
+     "2": {"column": "especialidade", "aliases": ["specialty"], "default": "sua área"},
+     "header": "imagem_url"}
+
+A slot the config does not name is looked up by its own key (so a NAMED template's
+``{{nome}}`` reads the ``nome`` column) and then by :data:`DEFAULT_ALIASES`, the old
+mapper's table. The first column with a non-blank value wins, then the default.
+
+Meta's limits applied (cloud-api.md 2, sim/templates.py ``check_send``):
+
+- text parameters: whitespace runs (newlines, tabs, more than one space) collapse to one
+  space — Meta rejects body parameters with newlines, tabs or more than 4 consecutive
+  spaces, and collapsing is what a human would have typed; at most
+  :data:`TEXT_PARAM_MAX` characters each; the rendered body at most :data:`BODY_MAX`
+  (:data:`CARD_BODY_MAX` in a carousel card) and the rendered header :data:`HEADER_TEXT_MAX`;
+- URL buttons take the dynamic *suffix* only (the old carousel sent the whole URL,
+  behaviour.md 15.5 #27): a full URL starting with the button's fixed part is cut to its
+  suffix, any other absolute URL is refused;
+- quick replies take ``{type: payload}`` (not text, 15.5 #27); copy codes and OTP codes at
+  most :data:`CODE_MAX` characters;
+- media headers take a ``link`` (http/https URL) or a media ``id`` (digits);
+- link shorteners are refused (Meta's policy error 132007, which the simulator models).
+
+Pure: no I/O. A :class:`TemplateMapper` parses the config once for a whole campaign.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+
+from actors.templates.schema import VARIABLE, Slot, TemplateSchema
+
+__all__ = [
+    "BODY_MAX",
+    "CARD_BODY_MAX",
+    "CODE_MAX",
+    "DEFAULT_ALIASES",
+    "HEADER_TEXT_MAX",
+    "PAYLOAD_MAX",
+    "TEXT_PARAM_MAX",
+    "URL_MAX",
+    "FieldSpec",
+    "FillResult",
+    "Filled",
+    "MappingConfig",
+    "MappingError",
+    "Missing",
+    "TemplateMapper",
+    "fill",
+    "normalise_text",
+    "parse_mapping",
+]
+
+JsonDict: TypeAlias = dict[str, Any]
+
+TEXT_PARAM_MAX: Final = 1024
+"""One text parameter (sim/templates.py answers 132005 above it)."""
+BODY_MAX: Final = 1024
+"""The body with its parameters substituted (cloud-api.md 3: body ≤ 1024)."""
+CARD_BODY_MAX: Final = 160
+"""A carousel card's body; cloud-api.md is silent, Meta's public limit is 160."""
+HEADER_TEXT_MAX: Final = 60
+"""A text header with its parameter; cloud-api.md is silent, Meta's public limit is 60."""
+URL_MAX: Final = 2000
+"""A button URL with its suffix; Meta's public limit for URL buttons is 2000."""
+CODE_MAX: Final = 15
+"""Copy-code coupons and one-time passcodes; Meta's public limit is 15 characters."""
+PAYLOAD_MAX: Final = 1024
+"""Quick-reply payloads; Meta publishes no cap, so the text-parameter cap bounds them."""
+
+SHORTENER_MARKERS: Final = ("bit.ly/", "tinyurl.com/", "goo.gl/", "wa.me/settings")
+"""Link shorteners Meta's policy check refuses in parameters (132007 in the simulator)."""
+
+DEFAULT_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
+    "nome": ("nome", "primeiro_nome", "name"),
+    "especialidade": ("especialidade_nome", "especialidade", "specialty"),
+    "hospital": ("hospital_nome", "hospital", "hospital_name"),
+    "data_plantao": ("data_plantao", "data", "date"),
+    "valor": ("valor", "valor_plantao", "value"),
+    "horario": ("horario", "periodo_horario", "time"),
+    "periodo": ("periodo", "periodo_nome", "period"),
+    "setor": ("setor", "setor_nome", "sector"),
+}
+"""The old mapper's fallbacks (behaviour.md 7.11) for slots the config does not name."""
+
+_DIGITS: Final = re.compile(r"[0-9]+")
+_LINK: Final = re.compile(r"https?://\S+", re.IGNORECASE)
+_NUMBER: Final = re.compile(r"[+-]?\d+(?:\.\d+)?")
+
+
+class MappingError(ValueError):
+    """The mapping config is wrong for this template (a setup bug, not a recipient's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """Where one slot's value comes from."""
+
+    column: str
+    aliases: tuple[str, ...] = ()
+    default: str | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column, *self.aliases)
+
+
+MappingConfig: TypeAlias = Mapping[str, "str | FieldSpec | Mapping[str, object]"]
+"""``{slot key: column | FieldSpec | {"column", "aliases", "default"}}``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filled:
+    """The exact ``template.components`` list for the send."""
+
+    components: list[JsonDict]
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """No send: these slot keys (``card.<i>.`` prefixed in cards) had no usable value."""
+
+    names: tuple[str, ...]
+    reason: str
+
+
+FillResult: TypeAlias = Filled | Missing
+
+
+def normalise_text(value: str) -> str:
+    """Collapse every whitespace run (newline, tab, NBSP, spaces) to one space; strip."""
+    return " ".join(value.split())
+
+
+def _spec(key: str, raw: object) -> FieldSpec:
+    if isinstance(raw, FieldSpec):
+        spec = raw
+    elif isinstance(raw, str):
+        spec = FieldSpec(raw)
+    elif isinstance(raw, Mapping):
+        unknown = set(raw) - {"column", "aliases", "default"}
+        if unknown:
+            raise MappingError(f"{key}: unknown keys {sorted(map(str, unknown))}")
+        column = raw.get("column", key)
+        aliases = raw.get("aliases", ())
+        default = raw.get("default")
+        if not isinstance(column, str) or not column:
+            raise MappingError(f"{key}: column must be a non-empty string")
+        if isinstance(aliases, str) or not isinstance(aliases, Sequence):
+            raise MappingError(f"{key}: aliases must be a list of column names")
+        if not all(isinstance(a, str) and a for a in aliases):
+            raise MappingError(f"{key}: aliases must be non-empty strings")
+        if default is not None and not isinstance(default, str | int | float):
+            raise MappingError(f"{key}: default must be a string")
+        spec = FieldSpec(
+            column, tuple(str(a) for a in aliases), None if default is None else str(default)
+        )
+    else:
+        raise MappingError(f"{key}: expected a column name or an object, got {raw!r}")
+    if spec.default is not None and not normalise_text(spec.default):
+        # A blank default would be sent as an empty parameter: exactly what we refuse.
+        raise MappingError(f"{key}: default must not be blank")
+    return spec
+
+
+def parse_mapping(raw: MappingConfig | None) -> dict[str, FieldSpec]:
+    """Validate a mapping config (``{key: "column" | {column, aliases, default}}``)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise MappingError("the mapping config must be an object")
+    return {str(k): _spec(str(k), v) for k, v in raw.items()}
+
+
+def _default_spec(key: str) -> FieldSpec:
+    aliases = tuple(a for a in DEFAULT_ALIASES.get(key, ()) if a != key)
+    return FieldSpec(key, aliases)
+
+
+def _raw_value(fields: Mapping[str, object], spec: FieldSpec) -> object | None:
+    for col in spec.columns:
+        v = fields.get(col)
+        if v is None or isinstance(v, bool):
+            continue
+        if isinstance(v, Mapping) or normalise_text(str(v)):
+            return v
+    return spec.default
+
+
+def _url_prefix(source: str) -> str:
+    m = VARIABLE.search(source)
+    return source[: m.start()] if m else source
+
+
+def _has_shortener(value: str) -> bool:
+    low = value.lower()
+    return any(m in low for m in SHORTENER_MARKERS)
+
+
+class _Bad(Exception):
+    """A value unusable for its slot; the message says why."""
+
+
+def _param(slot: Slot, raw: object) -> JsonDict:
+    """The send parameter for ``slot`` from a non-blank raw value, or raise _Bad."""
+    if slot.type == "location":
+        return {"type": "location", "location": _location(raw)}
+    if isinstance(raw, Mapping):
+        raise _Bad("expected a text value, got an object")
+    value = normalise_text(str(raw))
+    if slot.type in ("image", "video", "document"):
+        if _LINK.fullmatch(value):
+            media: JsonDict = {"link": value}
+        elif _DIGITS.fullmatch(value):
+            media = {"id": value}
+        else:
+            raise _Bad(f"{value[:40]!r} is neither an http(s) link nor a media id")
+        return {"type": slot.type, slot.type: media}
+    if slot.type == "payload":
+        if len(value) > PAYLOAD_MAX:
+            raise _Bad(f"payload longer than {PAYLOAD_MAX} characters")
+        return {"type": "payload", "payload": value}
+    if slot.type == "action":
+        return {"type": "action", "action": {"flow_token": value}}
+    if slot.type == "coupon_code" or (slot.sub_type == "url" and slot.source is None):
+        # Copy code, or an authentication OTP button (url sub_type, no URL of its own).
+        if " " in value or len(value) > CODE_MAX:
+            raise _Bad(f"a code is at most {CODE_MAX} characters without spaces")
+        if slot.type == "coupon_code":
+            return {"type": "coupon_code", "coupon_code": value}
+        return {"type": "text", "text": value}
+    if _has_shortener(value):
+        raise _Bad("link shorteners are refused by Meta's policy check")
+    if slot.sub_type == "url":
+        return {"type": "text", "text": _url_suffix(slot, value)}
+    if len(value) > TEXT_PARAM_MAX:
+        raise _Bad(f"longer than {TEXT_PARAM_MAX} characters")
+    param: JsonDict = {"type": "text", "text": value}
+    if slot.name is not None:
+        param["parameter_name"] = slot.name
+    return param
+
+
+def _url_suffix(slot: Slot, value: str) -> str:
+    prefix = _url_prefix(slot.source or "")
+    if prefix and value.startswith(prefix):
+        value = value[len(prefix) :]
+    if "://" in value:
+        raise _Bad(f"the button takes the part after {prefix!r}, not a whole URL")
+    if " " in value or not value:
+        raise _Bad("a URL suffix cannot contain spaces or be empty")
+    return value
+
+
+def _location(raw: object) -> JsonDict:
+    if isinstance(raw, Mapping):
+        lat, lng = raw.get("latitude"), raw.get("longitude")
+        extra = {k: str(raw[k]) for k in ("name", "address") if raw.get(k)}
+    else:
+        parts = [p.strip() for p in str(raw).split(",")]
+        if len(parts) != 2:
+            raise _Bad("a location is 'latitude,longitude'")
+        lat, lng = parts
+        extra = {}
+    if not (_NUMBER.fullmatch(str(lat)) and _NUMBER.fullmatch(str(lng))):
+        raise _Bad("latitude and longitude must be numbers")
+    if not (-90 <= float(str(lat)) <= 90 and -180 <= float(str(lng)) <= 180):
+        raise _Bad("latitude or longitude out of range")
+    return {"latitude": str(lat), "longitude": str(lng), **extra}
+
+
+def _render(source: str, values: Mapping[str, str]) -> str:
+    return VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), source)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One slot and where its value comes from."""
+
+    slot: Slot
+    spec: FieldSpec
+
+
+class TemplateMapper:
+    """One template + one mapping config, checked once, applied to many recipients."""
+
+    __slots__ = ("_card_plans", "_plans", "schema")
+
+    def __init__(
+        self,
+        schema: TemplateSchema,
+        mapping: MappingConfig | None = None,
+        card_mapping: MappingConfig | None = None,
+    ) -> None:
+        self.schema = schema
+        specs = parse_mapping(mapping)
+        card_specs = parse_mapping(card_mapping)
+        own, card_keys = set(schema.names()), set(schema.names(0)) if schema.card_count else set()
+        if unknown := sorted(set(specs) - own):
+            raise MappingError(f"{schema.name}: the template has no slots {unknown}")
+        if unknown := sorted(set(card_specs) - card_keys):
+            raise MappingError(f"{schema.name}: the carousel cards have no slots {unknown}")
+        self._plans = tuple(
+            _Plan(s, specs.get(s.key) or _default_spec(s.key)) for s in schema.slots_for(None)
+        )
+        self._card_plans = tuple(
+            tuple(
+                _Plan(s, card_specs.get(s.key) or _default_spec(s.key)) for s in schema.slots_for(c)
+            )
+            for c in range(schema.card_count)
+        )
+
+    def fill(
+        self, fields: Mapping[str, object], cards: Sequence[Mapping[str, object]] = ()
+    ) -> FillResult:
+        """Components for one recipient (and one row per carousel card), or why not."""
+        problems: dict[str, str] = {}
+        if self.schema.card_count == 0 and cards:
+            raise ValueError(f"{self.schema.name} is not a carousel template")
+        if len(cards) != self.schema.card_count:
+            problems["cards"] = f"{self.schema.card_count} cards expected, got {len(cards)}"
+        components = _part(self._plans, fields, BODY_MAX, problems)
+        if self.schema.card_count and "cards" not in problems:
+            built = [
+                {"card_index": i, "components": _part(plans, row, CARD_BODY_MAX, problems)}
+                for i, (plans, row) in enumerate(zip(self._card_plans, cards, strict=True))
+            ]
+            components.append({"type": "carousel", "cards": built})
+        if problems:
+            return Missing(tuple(problems), "; ".join(f"{k}: {why}" for k, why in problems.items()))
+        return Filled(components)
+
+
+def _part(
+    plans: Sequence[_Plan],
+    fields: Mapping[str, object],
+    body_max: int,
+    problems: dict[str, str],
+) -> list[JsonDict]:
+    """Header, body and button components of the template or of one card."""
+    params: list[tuple[Slot, JsonDict]] = []
+    texts: dict[str, dict[str, str]] = {"header": {}, "body": {}}
+    for plan in plans:
+        slot = plan.slot
+        raw = _raw_value(fields, plan.spec)
+        if raw is None:
+            if slot.required:
+                tried = ", ".join(plan.spec.columns)
+                problems[slot.qualified_key] = f"no value in {tried}"
+            continue
+        try:
+            p = _param(slot, raw)
+        except _Bad as exc:
+            problems[slot.qualified_key] = str(exc)
+            continue
+        params.append((slot, p))
+        if slot.component in texts and p["type"] == "text":
+            var = slot.name if slot.name is not None else str(slot.position)
+            texts[slot.component][var] = p["text"]
+        if (
+            slot.sub_type == "url"
+            and slot.source
+            and len(_render(slot.source, {"1": p["text"]})) > URL_MAX
+        ):
+            problems[slot.qualified_key] = f"the URL would be longer than {URL_MAX} characters"
+    for kind, limit in (("header", HEADER_TEXT_MAX), ("body", body_max)):
+        src = next((s.source for s, _ in params if s.component == kind and s.source), None)
+        if src is not None and len(_render(src, texts[kind])) > limit:
+            keys = [s.qualified_key for s, _ in params if s.component == kind]
+            problems[keys[0]] = f"the {kind} would be longer than {limit} characters"
+    out: list[JsonDict] = []
+    for kind in ("header", "body"):
+        ps = [p for s, p in params if s.component == kind]
+        if ps:
+            out.append({"type": kind, "parameters": ps})
+    for slot, p in params:
+        if slot.component == "button":
+            out.append(
+                {
+                    "type": "button",
+                    "sub_type": slot.sub_type,
+                    "index": str(slot.index),
+                    "parameters": [p],
+                }
+            )
+    return out
+
+
+def fill(
+    schema: TemplateSchema,
+    fields: Mapping[str, object],
+    mapping: MappingConfig | None = None,
+    *,
+    cards: Sequence[Mapping[str, object]] = (),
+    card_mapping: MappingConfig | None = None,
+) -> FillResult:
+    """One-off :meth:`TemplateMapper.fill`; build a TemplateMapper for a whole audience."""
+    return TemplateMapper(schema, mapping, card_mapping).fill(fields, cards)
