@@ -17,6 +17,7 @@ from pathlib import Path
 import trio
 
 from config import ConfigError, MetadConfig, load_config
+from daemon.ctl import add_arguments as add_ctl_arguments
 from sim.cli import add_arguments as add_sim_arguments
 
 __all__ = ["main"]
@@ -60,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("sim", help="serve the local Graph API simulator (sandbox mode)")
     _add_config(sim)
     add_sim_arguments(sim)
+
+    ctl = sub.add_parser("ctl", help="talk to the running daemon (status, chips, test sends)")
+    _add_config(ctl)
+    add_ctl_arguments(ctl)
 
     webhooks = sub.add_parser("webhooks", help="inspect the webhook inbox")
     wsub = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
@@ -145,12 +150,19 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     return code
 
 
+def _cmd_ctl(args: argparse.Namespace) -> int:
+    from daemon.ctl import run as run_ctl
+
+    return run_ctl(args, _load(args.config).daemon.runtime_dir)
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "check": _cmd_check,
     "migrate": _cmd_migrate,
     "webhooks": _cmd_webhooks,
     "sim": _cmd_sim,
+    "ctl": _cmd_ctl,
 }
 
 

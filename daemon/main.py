@@ -14,6 +14,7 @@ flushes its writer and stops the embedded PostgreSQL. The whole sequence is boun
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from dataclasses import dataclass, field
 import trio
 
 from config import MetadConfig, ResolvedSecrets, resolve_secrets
+from daemon.bus import Bus, BusLogHandler
+from daemon.control.methods import ControlContext
+from daemon.control.server import publish_forever, serve_control
 from daemon.fleet import Fleet
 from daemon.graph import GraphClient
 from daemon.graph.port import ChipGraph
@@ -50,8 +54,10 @@ class Daemon:
     graph: GraphClient
     processor: InboxProcessor
     webhook: WebhookIngest
+    bus: Bus
     webhook_url: str = ""
     sim_url: str = ""
+    control_socket: str = ""
     stop: trio.Event = field(default_factory=trio.Event)
     events: list[SupervisorEvent] = field(default_factory=list)
 
@@ -87,11 +93,34 @@ async def _serve(
 ) -> None:
     s = cfg.supervisor
     events: list[SupervisorEvent] = []
+    bus = Bus()
+
+    def on_actor_event(event: SupervisorEvent) -> None:
+        events.append(event)
+        bus.publish("actor", dataclasses.asdict(event))
+
     supervisor = Supervisor(
         "root",
         Intensity(s.max_restarts, s.period_s, s.backoff_min_s, s.backoff_max_s),
-        on_event=events.append,
+        on_event=on_actor_event,
     )
+    log_handler = BusLogHandler(bus, trio.lowlevel.current_trio_token())
+    logging.getLogger().addHandler(log_handler)
+    try:
+        await _serve_with(cfg, secrets, handle_signals, supervisor, bus, events, task_status)
+    finally:
+        logging.getLogger().removeHandler(log_handler)
+
+
+async def _serve_with(
+    cfg: MetadConfig,
+    secrets: ResolvedSecrets,
+    handle_signals: bool,
+    supervisor: Supervisor,
+    bus: Bus,
+    events: list[SupervisorEvent],
+    task_status: trio.TaskStatus[Daemon],
+) -> None:
     async with (
         open_store(cfg.storage, state_dir=cfg.daemon.state_dir) as store,
         GraphClient.from_config(cfg, secrets) as graph,
@@ -115,7 +144,7 @@ async def _serve(
             inbox=store.inbox,
             on_stored=processor.wake,
         )
-        daemon = Daemon(cfg, store, supervisor, fleet, graph, processor, app, events=events)
+        daemon = Daemon(cfg, store, supervisor, fleet, graph, processor, app, bus, events=events)
         http_stop = trio.Event()
         async with trio.open_nursery() as nursery:
             if handle_signals:
@@ -145,6 +174,20 @@ async def _serve(
                 )
             )
             daemon.webhook_url = f"{base}{cfg.webhook.path}"
+            control = ControlContext(
+                cfg,
+                fleet,
+                store,
+                bus,
+                webhook_url=daemon.webhook_url,
+                sim_url=daemon.sim_url,
+                statuses=lambda: processor.stats.events,
+            )
+            socket_path = await nursery.start(
+                serve_control, control, cfg.daemon.runtime_dir / "metad.sock"
+            )
+            daemon.control_socket = str(socket_path)
+            nursery.start_soon(publish_forever, control)
             chips, wabas = fleet.counts
             log.info(
                 "READY",
@@ -153,6 +196,7 @@ async def _serve(
                     wabas=wabas,
                     storage="embedded" if not cfg.storage.dsn else "external",
                     webhook=daemon.webhook_url,
+                    control=daemon.control_socket,
                     sandbox=daemon.sim_url or cfg.sandbox.enabled,
                 ),
             )

@@ -135,6 +135,8 @@ class ChipActor:
         self._awaiting_fallback: dict[int, _Item] = {}
         self._draining = False
         self._closing = False
+        self.accepted = 0
+        self.failed = 0
         self._wake_at = math.inf
         self._events_send, self._events_recv = trio.open_memory_channel[ChipMsg | _MailboxClosed](
             MAX_IN_FLIGHT * 2
@@ -291,6 +293,8 @@ class ChipActor:
             tier_used=self.gate.tier.used(now),
             tier_limit=self.gate.tier.limit,
             draining=self._draining,
+            accepted=self.accepted,
+            failed=self.failed,
         )
 
     # --- sending ------------------------------------------------------------------------
@@ -398,6 +402,7 @@ class ChipActor:
         item = self._in_flight.pop(outbox_id)
         match outcome:
             case SendAccepted(wamid=wamid, wa_id=wa_id):
+                self.accepted += 1
                 await self._learn(wa_id=wa_id, phone=item.key, bsuid=None)
                 await self._journal.outbox_set(outbox_id, "accepted", wamid=wamid)
                 if item.method == "free_form" and item.request.template is not None:
@@ -455,6 +460,7 @@ class ChipActor:
             self._queue.append(item)
 
     async def _fail(self, item: _Item, reason: str) -> None:
+        self.failed += 1
         await self._finish(item, Refused(reason, item.outbox_id), "failed")
 
     async def _finish(self, item: _Item, result: SendResult, state: str) -> None:

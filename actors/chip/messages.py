@@ -52,6 +52,9 @@ class ChipSnapshot:
     tier_used: int
     tier_limit: int | None
     draining: bool
+    accepted: int = 0
+    """Messages Meta accepted from this chip since the actor (re)started."""
+    failed: int = 0
 
 
 # --- sending ---------------------------------------------------------------------------

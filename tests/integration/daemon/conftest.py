@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -26,7 +27,7 @@ def daemon_config(dsn: str, state: Path, *, sim_port: int, webhook_port: int) ->
         f"""
 [daemon]
 state_dir = "{state}"
-runtime_dir = "{state}/run"
+runtime_dir = "{tempfile.mkdtemp(prefix="metad-run-")}"
 shutdown_timeout_s = 3
 [supervisor]
 backoff_min_s = 0.01

@@ -1,0 +1,208 @@
+"""The control methods: name → handler. What ``metad ctl`` and the console may ask.
+
+Why one table: the socket server, ``metad ctl`` and the console agree on names and
+shapes here (documented in :mod:`daemon.control.protocol`'s module and the README), and a
+method that does not exist is a clear ``method not found``, never a silent no-op.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.chip import ChipSnapshot, Drain, GetSnapshot, Pause, Refused, Resume, Send, Sent
+from actors.core import ActorCrashed, ActorStopped, CallTimeout
+from config import MetadConfig
+from daemon.bus import Bus
+from daemon.fleet import Fleet
+from daemon.store import Store
+
+__all__ = ["METHODS", "ControlContext", "MethodError", "chip_dict"]
+
+VERSION = "0.1.0"
+
+
+class MethodError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+INVALID_PARAMS, UNAVAILABLE, REFUSED = -32602, -32001, -32002
+
+
+@dataclass(slots=True)
+class ControlContext:
+    cfg: MetadConfig
+    fleet: Fleet
+    store: Store
+    bus: Bus
+    webhook_url: str = ""
+    sim_url: str = ""
+    started_at: float = field(default_factory=time.time)
+    statuses: Callable[[], int] = lambda: 0
+    """Status events applied so far (the inbox processor's count)."""
+    daily: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Per chip: (messages sent today, cost today in USD), refreshed by the publisher."""
+
+
+def chip_dict(snap: ChipSnapshot, daily: tuple[int, float] = (0, 0.0)) -> dict[str, Any]:
+    r = snap.record
+    return {
+        "phone_number_id": r.phone_number_id,
+        "display_number": r.display_number,
+        "waba_id": r.waba_id,
+        "quality_rating": r.quality_rating,
+        "status": r.status,
+        "tier": r.messaging_limit_tier,
+        "mode": snap.mode,
+        "policy": snap.policy,
+        "paused": r.paused,
+        "pause_reason": r.pause_reason,
+        "draining": snap.draining,
+        "open_windows": snap.open_windows,
+        "queued": snap.queued,
+        "in_flight": snap.in_flight,
+        "mps": round(snap.mps, 2),
+        "mps_limit": r.throughput_mps,
+        "tier_used": snap.tier_used,
+        "tier_limit": snap.tier_limit,
+        "restarts": snap.restarts,
+        "accepted": snap.accepted,
+        "failed": snap.failed,
+        "sent_today": daily[0],
+        "cost_today_usd": daily[1],
+    }
+
+
+def _param(params: dict[str, Any], name: str) -> str:
+    value = params.get(name)
+    if not isinstance(value, str) or not value:
+        raise MethodError(INVALID_PARAMS, f"missing or invalid parameter {name!r}")
+    return value
+
+
+async def _guard(coro: Awaitable[Any]) -> Any:
+    try:
+        return await coro
+    except (ActorCrashed, ActorStopped, CallTimeout) as exc:
+        raise MethodError(UNAVAILABLE, str(exc)) from None
+
+
+async def refresh_daily(ctx: ControlContext) -> None:
+    """Sends and cost per chip since local midnight in the configured time zone."""
+    midnight = dt.datetime.now(ctx.cfg.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = await ctx.store.fetch(
+        "SELECT o.chip, count(*) AS sent, coalesce(sum(l.amount), 0)::float8 AS cost"
+        " FROM outbox o LEFT JOIN LATERAL (SELECT sum(amount_usd) AS amount FROM budget_ledger b"
+        "   WHERE b.outbox_id = o.id AND b.kind = 'settlement') l ON true"
+        " WHERE o.created_at >= $1 AND o.state IN ('accepted', 'sent', 'delivered', 'read')"
+        " GROUP BY o.chip",
+        midnight,
+    )
+    ctx.daily = {r["chip"]: (int(r["sent"]), float(r["cost"])) for r in rows}
+
+
+async def chips(ctx: ControlContext) -> list[dict[str, Any]]:
+    snap = await _guard(ctx.fleet.snapshot())
+    return [chip_dict(c, ctx.daily.get(c.record.phone_number_id, (0, 0.0))) for c in snap.chips]
+
+
+async def status_snapshot(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
+    snap = await _guard(ctx.fleet.snapshot())
+    return {
+        "daemon": {
+            "version": VERSION,
+            "webhook_url": ctx.webhook_url,
+            "sim_url": ctx.sim_url,
+            "uptime_s": round(time.time() - ctx.started_at, 1),
+        },
+        "chips": [
+            chip_dict(c, ctx.daily.get(c.record.phone_number_id, (0, 0.0))) for c in snap.chips
+        ],
+        "wabas": [
+            {
+                "waba_id": w.record.waba_id,
+                "name": w.record.name,
+                "restricted": w.record.restricted,
+                "chips": list(w.chips),
+            }
+            for w in snap.wabas
+        ],
+        "webhooks": await webhooks_stats(ctx, {}),
+    }
+
+
+def _chip_call(build: Callable[[Any], Any]) -> Callable[[ControlContext, dict[str, Any]], Any]:
+    async def handler(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
+        pnid = _param(params, "phone_number_id")
+        address = ctx.fleet.find_chip(pnid)
+        if address is None:
+            raise MethodError(REFUSED, f"unknown chip {pnid}")
+        await _guard(address.call(lambda r: build((params, r))))
+        snap: ChipSnapshot = await _guard(address.call(lambda r: GetSnapshot(reply=r)))
+        return chip_dict(snap, ctx.daily.get(pnid, (0, 0.0)))
+
+    return handler
+
+
+async def send_test(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
+    pnid, to = _param(params, "chip"), _param(params, "to")
+    address = ctx.fleet.find_chip(pnid)
+    if address is None:
+        raise MethodError(REFUSED, f"unknown chip {pnid}")
+    text, template = params.get("text"), params.get("template")
+    if not text and not template:
+        raise MethodError(INVALID_PARAMS, "give text, template (name:language) or both")
+    content = {"type": "text", "text": {"body": str(text)}} if text else None
+    tpl = None
+    if template:
+        name, _, lang = str(template).partition(":")
+        tpl = {"name": name, "language": {"code": lang or "en_US"}}
+    result = await _guard(
+        address.call(lambda r: Send(to=to, content=content, template=tpl, reply=r), timeout=60)
+    )
+    if isinstance(result, Sent):
+        return {
+            "result": "sent",
+            "outbox_id": result.outbox_id,
+            "wamid": result.wamid,
+            "method": result.method,
+            "reason": "",
+        }
+    if isinstance(result, Refused):
+        return {
+            "result": "refused",
+            "outbox_id": result.outbox_id,
+            "wamid": None,
+            "reason": result.reason,
+        }
+    return {
+        "result": "uncertain",
+        "outbox_id": result.outbox_id,
+        "wamid": None,
+        "reason": result.reason,
+    }
+
+
+async def webhooks_stats(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
+    return dataclasses.asdict(await ctx.store.inbox.stats())
+
+
+Handler = Callable[[ControlContext, dict[str, Any]], Awaitable[Any]]
+
+METHODS: dict[str, Handler] = {
+    "status.snapshot": status_snapshot,
+    "chip.pause": _chip_call(
+        lambda a: Pause(reason=str(a[0].get("reason") or "operator"), reply=a[1])
+    ),
+    "chip.resume": _chip_call(lambda a: Resume(reply=a[1])),
+    "chip.drain": _chip_call(lambda a: Drain(reply=a[1])),
+    "send.test": send_test,
+    "webhooks.stats": webhooks_stats,
+}
+"""``subscribe`` is handled by the server itself: it turns the connection into a stream."""

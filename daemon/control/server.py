@@ -1,0 +1,203 @@
+"""The control socket: a Unix socket (mode 0600) speaking the control protocol.
+
+Why a Unix socket and no TCP: the operator console runs on the daemon's machine, and
+file permissions are the access control — only the daemon's user may connect. trio has
+no Unix listener helper, so it is built from ``trio.socket`` + ``SocketListener``.
+
+Each connection handles requests concurrently (a slow ``send.test`` does not hold up a
+``status.snapshot``); writes are serialised. ``subscribe`` turns the connection into an
+event stream fed by the bus; a subscriber that falls behind gets ``resync`` and is
+disconnected — it never slows the daemon.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import socket as stdsocket
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from actors.core import ActorCrashed, ActorStopped, CallTimeout
+from daemon.control import protocol as p
+from daemon.control.methods import METHODS, ControlContext, MethodError, chips, refresh_daily
+
+__all__ = ["ControlSocketError", "publish_forever", "serve_control"]
+
+log = logging.getLogger("metad.control")
+
+_MAX_UNIX_PATH = 107
+
+
+class ControlSocketError(Exception):
+    pass
+
+
+def _prepare(path: Path) -> bool:
+    """Check the path and make its directory; True when a socket file is already there."""
+    if len(os.fsencode(path)) > _MAX_UNIX_PATH:
+        raise ControlSocketError(f"control socket path too long ({len(str(path))} > 107): {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.exists() or path.is_symlink()
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+async def _bind(path: Path) -> trio.socket.SocketType:
+    if _prepare(path):
+        probe = trio.socket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
+        try:
+            await probe.connect(str(path))
+        except OSError:
+            _unlink(path)  # stale: left by a daemon that died
+        else:
+            raise ControlSocketError(f"another daemon is listening on {path}")
+        finally:
+            probe.close()
+    sock = trio.socket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        await sock.bind(str(path))
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    sock.listen(64)
+    return sock
+
+
+async def serve_control(
+    ctx: ControlContext,
+    path: Path,
+    *,
+    task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    sock = await _bind(path)
+    listener = trio.SocketListener(sock)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                trio.serve_listeners, lambda stream: _Connection(ctx, stream).run(), [listener]
+            )
+            task_status.started(path)
+    finally:
+        _unlink(path)
+
+
+class _Connection:
+    def __init__(self, ctx: ControlContext, stream: trio.SocketStream) -> None:
+        self._ctx = ctx
+        self._stream = stream
+        self._lock = trio.Lock()
+
+    async def _send(self, data: bytes) -> None:
+        async with self._lock:
+            await self._stream.send_all(data)
+
+    async def run(self) -> None:
+        decoder = p.LineDecoder()
+        try:
+            async with trio.open_nursery() as nursery:
+                while True:
+                    chunk = await self._stream.receive_some(65536)
+                    if not chunk:
+                        break
+                    try:
+                        lines = decoder.feed(chunk)
+                    except p.LineTooLong as exc:
+                        await self._send(p.error_response(None, p.INVALID_REQUEST, str(exc)))
+                        break
+                    for line in lines:
+                        await self._line(line, nursery)
+                nursery.cancel_scope.cancel()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the client went away
+        finally:
+            await self._stream.aclose()
+
+    async def _line(self, line: bytes, nursery: trio.Nursery) -> None:
+        try:
+            msg = p.decode(line)
+        except p.ProtocolError as exc:
+            await self._send(p.error_response(exc.request_id, exc.code, str(exc)))
+            return
+        if not isinstance(msg, p.Request):
+            return  # notifications and stray responses from a client are ignored
+        if msg.method == "subscribe":
+            nursery.start_soon(self._subscribe, msg)
+        else:
+            nursery.start_soon(self._dispatch, msg)
+
+    async def _dispatch(self, req: p.Request) -> None:
+        handler = METHODS.get(req.method)
+        if handler is None:
+            await self._send(
+                p.error_response(req.id, p.METHOD_NOT_FOUND, f"unknown method {req.method!r}")
+            )
+            return
+        try:
+            result = await handler(self._ctx, req.params)
+        except MethodError as exc:
+            await self._send(p.error_response(req.id, exc.code, str(exc)))
+        except Exception as exc:  # a bug answers an error; it never kills the connection
+            log.exception("control method %s failed", req.method)
+            await self._send(p.error_response(req.id, p.INTERNAL_ERROR, f"internal error: {exc}"))
+        else:
+            await self._send(p.result_response(req.id, result))
+
+    async def _subscribe(self, req: p.Request) -> None:
+        sub = self._ctx.bus.subscribe()
+        try:
+            await self._send(p.result_response(req.id, {"subscribed": True}))
+            async for event in sub.receive:
+                await self._send(
+                    p.notification(
+                        "event", {"kind": event.kind, "at": event.at, "data": event.data}
+                    )
+                )
+            if sub.lagged:
+                await self._send(p.notification("resync", {"reason": "subscriber too slow"}))
+                await self._stream.aclose()
+        finally:
+            sub.close()
+
+
+async def publish_forever(ctx: ControlContext, interval_s: float = 1.0) -> None:
+    """Chip changes and per-second send counts onto the bus (only while someone listens)."""
+    last: dict[str, dict[str, Any]] = {}
+    last_counts: dict[str, int] = {}
+    ticks = 0
+    while True:
+        await trio.sleep(interval_s)
+        if ctx.bus.subscribers == 0:
+            continue
+        ticks += 1
+        try:
+            if ticks % 5 == 1:
+                await refresh_daily(ctx)
+            current = await chips(ctx)
+        except (MethodError, ActorCrashed, ActorStopped, CallTimeout):
+            continue
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            continue
+        for chip in current:
+            pnid = chip["phone_number_id"]
+            if last.get(pnid) != chip:
+                ctx.bus.publish("chip", chip)
+                last[pnid] = chip
+        counts = {
+            "accepted": sum(c["accepted"] for c in current),
+            "failed": sum(c["failed"] for c in current),
+            "statuses": ctx.statuses(),
+        }
+        delta = {k: max(0, v - last_counts.get(k, v)) for k, v in counts.items()}
+        last_counts = counts
+        ctx.bus.publish("sends", delta)

@@ -1,0 +1,123 @@
+"""``metad ctl``: the control calls from the shell, as tables or ``--json``.
+
+Why it exists beside the console: scripts and cron jobs need the same actions (pause a
+chip, send a test message, read counters) with exit codes: 0 done, 1 the daemon refused
+or is not running, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from daemon.control.client import ControlError, NotRunning, connect
+
+__all__ = ["add_arguments", "run"]
+
+CHIP_COLUMNS = (
+    ("phone_number_id", "CHIP"),
+    ("display_number", "NUMBER"),
+    ("waba_id", "WABA"),
+    ("quality_rating", "QUALITY"),
+    ("mode", "MODE"),
+    ("tier", "TIER"),
+    ("open_windows", "WINDOWS"),
+    ("mps", "MSG/S"),
+    ("queued", "QUEUE"),
+    ("sent_today", "SENT"),
+    ("paused", "PAUSED"),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--socket", metavar="PATH", help="control socket (default: runtime dir)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    sub = parser.add_subparsers(dest="ctl_command", required=True, metavar="CALL")
+    sub.add_parser("status", help="the fleet: every chip's state", parents=[common])
+    chip = sub.add_parser("chip", help="pause, resume or drain a chip", parents=[common])
+    chip.add_argument("action", choices=["pause", "resume", "drain"])
+    chip.add_argument("phone_number_id")
+    chip.add_argument("--reason", default="operator", help="why (pause)")
+    send = sub.add_parser(
+        "send-test", help="send one message to a contact through a chip", parents=[common]
+    )
+    send.add_argument("--chip", required=True, metavar="PHONE_NUMBER_ID")
+    send.add_argument("--to", required=True, metavar="NUMBER")
+    send.add_argument("--text", help="free-form text (only inside the contact's window)")
+    send.add_argument("--template", metavar="NAME:LANG", help="template outside the window")
+    sub.add_parser("webhooks", help="webhook inbox counters", parents=[common])
+    sub.add_parser("events", help="stream live events (JSON lines) until interrupted")
+
+
+def _table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> str:
+    cells = [[head for _, head in columns]]
+    cells += [[str(row.get(key, "")) for key, _ in columns] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
+
+
+async def _run(args: argparse.Namespace, path: Path) -> int:
+    async with connect(path) as client:
+        match args.ctl_command:
+            case "status":
+                result = await client.call("status.snapshot")
+                if args.json:
+                    print(json.dumps(result))
+                else:
+                    d = result["daemon"]
+                    print(
+                        f"metad {d['version']}  up {d['uptime_s']:.0f}s  webhook {d['webhook_url']}"
+                    )
+                    print(_table(result["chips"], CHIP_COLUMNS))
+            case "chip":
+                params = {"phone_number_id": args.phone_number_id, "reason": args.reason}
+                chip = await client.call(f"chip.{args.action}", params)
+                print(json.dumps(chip) if args.json else _table([chip], CHIP_COLUMNS))
+            case "send-test":
+                params = {"chip": args.chip, "to": args.to}
+                if args.text:
+                    params["text"] = args.text
+                if args.template:
+                    params["template"] = args.template
+                result = await client.call("send.test", params)
+                if args.json:
+                    print(json.dumps(result))
+                else:
+                    detail = result.get("wamid") or result.get("reason")
+                    print(f"{result['result']}: outbox {result.get('outbox_id')} {detail}")
+                return 0 if result["result"] == "sent" else 1
+            case "webhooks":
+                counts = await client.call("webhooks.stats")
+                if args.json:
+                    print(json.dumps(counts))
+                else:
+                    for name, value in counts.items():
+                        print(f"{name:<20}{value:>12,}")
+            case "events":
+                async for event in client.events():
+                    print(json.dumps(event), flush=True)
+    return 0
+
+
+def run(args: argparse.Namespace, runtime_dir: Path) -> int:
+    path = Path(args.socket) if args.socket else runtime_dir / "metad.sock"
+    try:
+        return trio.run(_run, args, path)
+    except NotRunning as exc:
+        print(f"metad ctl: {exc}", file=sys.stderr)
+        return 1
+    except ControlError as exc:
+        print(f"metad ctl: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:  # `| head` closed the pipe: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

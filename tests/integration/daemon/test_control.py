@@ -1,0 +1,138 @@
+"""The control socket of a running daemon: protocol, methods, subscriptions, ``metad ctl``."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import trio
+
+from daemon.control import protocol as p
+from daemon.control.client import ControlError, connect
+from tests.integration.daemon.conftest import CHIP, CONTACT, Env, wait_until
+from tests.support import metad_command
+
+
+def _socket(env: Env) -> Path:
+    return Path(env.daemon.control_socket)
+
+
+async def test_socket_is_private_to_the_daemon_user(env: Env) -> None:
+    mode = os.stat(_socket(env)).st_mode
+    assert stat.S_ISSOCK(mode)
+    assert stat.S_IMODE(mode) == 0o600
+
+
+async def test_snapshot_lists_the_fleet(env: Env) -> None:
+    async with connect(_socket(env)) as client:
+        snap = await client.call("status.snapshot")
+    assert [c["phone_number_id"] for c in snap["chips"]] == [CHIP, "200000000000002"]
+    assert snap["daemon"]["webhook_url"].endswith("/webhook")
+    assert set(snap["webhooks"]) >= {"received", "duplicates", "rejected_signature"}
+
+
+async def test_pause_through_the_socket_pauses_the_chip(env: Env) -> None:
+    async with connect(_socket(env)) as client:
+        chip = await client.call("chip.pause", {"phone_number_id": CHIP, "reason": "night"})
+        assert chip["paused"]
+        sent = await client.call(
+            "send.test", {"chip": CHIP, "to": CONTACT, "template": "hello_world:en_US"}
+        )
+        assert sent == {
+            "result": "refused",
+            "outbox_id": None,
+            "wamid": None,
+            "reason": "chip paused: night",
+        }
+        chip = await client.call("chip.resume", {"phone_number_id": CHIP})
+        assert not chip["paused"]
+        sent = await client.call(
+            "send.test", {"chip": CHIP, "to": CONTACT, "template": "hello_world:en_US"}
+        )
+        assert sent["result"] == "sent"
+        assert sent["wamid"] in env.sim.world.messages
+
+
+async def test_bad_requests_get_errors_and_the_connection_survives(env: Env) -> None:
+    stream = await trio.open_unix_socket(str(_socket(env)))
+    async with stream:
+        decoder = p.LineDecoder()
+
+        async def answer(raw: bytes) -> p.Response:
+            await stream.send_all(raw)
+            while True:
+                lines = decoder.feed(await stream.receive_some(65536))
+                if lines:
+                    msg = p.decode(lines[0])
+                    assert isinstance(msg, p.Response)
+                    return msg
+
+        assert (await answer(b"{not json\n")).error["code"] == p.PARSE_ERROR  # type: ignore[index]
+        assert (await answer(b'{"id": 1}\n')).error["code"] == p.INVALID_REQUEST  # type: ignore[index]
+        missing = await answer(p.request(2, "no.such.method"))
+        assert missing.error["code"] == p.METHOD_NOT_FOUND  # type: ignore[index]
+        bad = await answer(p.request(3, "chip.pause", {}))
+        assert bad.error["code"] == p.INVALID_PARAMS  # type: ignore[index]
+        unknown = await answer(p.request(4, "chip.pause", {"phone_number_id": "999"}))
+        assert unknown.error["code"] == p.REFUSED  # type: ignore[index]
+        ok = await answer(p.request(5, "webhooks.stats"))
+        assert ok.ok
+
+
+async def test_subscribers_get_chip_changes(env: Env) -> None:
+    async with connect(_socket(env)) as listener, connect(_socket(env)) as actor:
+        seen: list[dict[str, object]] = []
+
+        async def listen() -> None:
+            async for event in listener.events():
+                seen.append(event)
+
+        async with trio.open_nursery() as n:
+            n.start_soon(listen)
+            await trio.sleep(0.1)
+            await actor.call("chip.drain", {"phone_number_id": CHIP})
+            await wait_until(
+                lambda: any(e["kind"] == "chip" and e["data"]["draining"] for e in seen),  # type: ignore[index]
+                timeout=5,
+            )
+            n.cancel_scope.cancel()
+
+
+async def test_ctl_command_line(env: Env) -> None:
+    base = metad_command("ctl", "--socket", str(_socket(env)))
+    status = await trio.run_process([*base, "status", "--json"], capture_stdout=True, check=False)
+    assert status.returncode == 0
+    assert json.loads(status.stdout)["chips"][0]["phone_number_id"] == CHIP
+    table = await trio.run_process([*base, "status"], capture_stdout=True, check=False)
+    assert b"QUALITY" in table.stdout
+    assert CHIP.encode() in table.stdout
+    refused = await trio.run_process(
+        [*base, "send-test", "--chip", CHIP, "--to", CONTACT, "--text", "oi"],
+        capture_stdout=True,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert b"service window closed" in refused.stdout
+
+
+def test_ctl_without_a_daemon_says_so(tmp_path: Path) -> None:
+    out = subprocess.run(
+        metad_command("ctl", "--socket", str(tmp_path / "none.sock"), "status"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 1
+    assert "no metad is listening" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+async def test_call_errors_raise_control_error(env: Env) -> None:
+    async with connect(_socket(env)) as client:
+        with pytest.raises(ControlError, match="unknown chip 1") as caught:
+            await client.call("chip.pause", {"phone_number_id": "1"})
+    assert caught.value.code == p.REFUSED
