@@ -58,13 +58,13 @@ from actors.chip.window import WindowState
 from actors.policy.pricing import ZERO, Category, PriceTable, UnknownDestination
 
 __all__ = [
+    "UNLIMITED",
     "BudgetState",
     "CostDecision",
     "CostRequest",
     "Intent",
     "MarketingMessagesEligibility",
     "Method",
-    "UNLIMITED",
     "TemplateOption",
     "decide",
     "pick_template",
@@ -403,9 +403,7 @@ def decide(
         if category == "authentication":
             # Meta decides per recipient whether the international rate applies; reserve
             # the higher of the two so the settlement can only come in lower.
-            cost = max(
-                cost, prices.estimate(request.wa_id, "authentication_international", window)
-            )
+            cost = max(cost, prices.estimate(request.wa_id, "authentication_international", window))
     except UnknownDestination as exc:
         return _refuse(category, f"pricing: {exc}")
 
@@ -428,7 +426,7 @@ def decide(
     where = "inside the service window" if in_window else "outside the service window"
     free = ""
     if cost == ZERO:
-        free = ", free entry point window" if window.free_entry_open else ", free"
+        free = ", free inside the free entry point window" if window.free_entry_open else ", free"
     return CostDecision(
         method=method,
         template=template,

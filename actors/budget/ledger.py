@@ -1,0 +1,870 @@
+"""Budget ledger: caps per day, week and month in the configured zone, as a send gate.
+
+Why this module exists: the system metad replaces checked only a daily budget, on
+server-local/UTC dates, once an hour, re-sent its Slack alert every hour once over 80 %,
+had weekly/monthly tiers nobody called, and never blocked a send at "block"
+(behaviour.md 7.6-7.7, 15.4 #23). Here the budget is a pre-send gate:
+
+* **Periods** are local to the configured zone (America/Sao_Paulo by default): a day
+  starts at local midnight, a week on Monday (ISO weeks, so the week of 2026-12-31 is
+  ``2026-W53`` and runs into January), a month on the 1st. :func:`period_keys` names them
+  (``day:2026-11-25``, ``week:2026-W48``, ``month:2026-11``).
+* **Scopes**: every send counts in the global scope and, when given, in its WABA's and
+  its campaign's. Each scope may have daily / weekly / monthly caps (:class:`Caps`);
+  usage is tracked for every scope even without caps, for reports.
+* **Reserve, then settle or release**: a paid send first :meth:`Ledger.reserve` s its
+  estimated cost. The reservation checks ``spent + reserved + amount <= cap`` for every
+  cap that applies and books all of them, or refuses naming the first cap it would
+  cross and books nothing. A failed send :meth:`Ledger.release` s its reservation; the
+  pricing webhook :meth:`Ledger.settle` s it at Meta's real price.
+* **Concurrency**: the ledger is plain synchronous state owned by one coordinator actor,
+  which serialises requests from all chips; each call checks and books in one step with
+  nothing in between, so any number of chips reserving "at once" can never push a cap
+  over. There is no lock because there is nothing to interleave.
+* **Alerts** at ``alert_at`` fractions of each cap fire once per (scope, period,
+  threshold): the usage (spent + reserved) reaching a threshold fires it, falling back
+  under it and rising again in the same period does not, the next period starts afresh.
+  100 % is always among the thresholds, whatever the config lists: reaching a cap is
+  when sends start being refused, which the operator must hear about.
+* **Journal**: every change returns the :class:`LedgerEntry` to persist; a new ledger
+  with the same caps rebuilds the same state (alert marks included) by
+  :meth:`Ledger.replay` of the entries in order.
+
+Settlement may overshoot a cap. Meta has already charged the message when the pricing
+webhook arrives, so the ledger records what was spent even when the real price (a
+recategorised template, an authentication-international rate, a window that closed in
+flight) is above the estimate and the total then passes the cap. Refusing to record it
+would make the ledger lie and let more sends through; recorded, the overrun is visible
+(:attr:`Settlement.over_cap`, the 100 % alert) and every further paid send in that period
+is refused. The overshoot is bounded by the estimate errors of the messages in flight.
+
+A message belongs to the periods of its reservation (when it was sent), even when its
+webhook arrives after midnight: the cap is about what we chose to spend in a period.
+
+Pure: no I/O, no clock. ``now`` is epoch seconds (float, UTC) as everywhere in actors;
+the zone turns it into local periods.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Final, Literal, TypeAlias
+from zoneinfo import ZoneInfo
+
+from config.model import BudgetConfig
+
+__all__ = [
+    "DEFAULT_ALERT_AT",
+    "GLOBAL",
+    "PERIODS",
+    "Alert",
+    "CapRef",
+    "Caps",
+    "Ledger",
+    "LedgerEntry",
+    "Op",
+    "PeriodKeys",
+    "PeriodKind",
+    "Refusal",
+    "Release",
+    "Reservation",
+    "Scope",
+    "ScopeKind",
+    "Settlement",
+    "Usage",
+    "period_bounds",
+    "period_keys",
+]
+
+ZERO: Final = Decimal(0)
+ONE: Final = Decimal(1)
+
+PeriodKind: TypeAlias = Literal["day", "week", "month"]
+PERIODS: Final[tuple[PeriodKind, ...]] = ("day", "week", "month")
+_ADJECTIVE: Final[Mapping[PeriodKind, str]] = {
+    "day": "daily",
+    "week": "weekly",
+    "month": "monthly",
+}
+
+ScopeKind: TypeAlias = Literal["global", "waba", "campaign"]
+Op: TypeAlias = Literal["reserve", "release", "settle"]
+
+DEFAULT_ALERT_AT: Final[tuple[Decimal, ...]] = (
+    Decimal("0.5"),
+    Decimal("0.8"),
+    Decimal("0.95"),
+    ONE,
+)
+
+RETAIN_SETTLED_S: Final = 8 * 86400.0
+"""How long :meth:`Ledger.prune` keeps settled messages: longer than Meta's 7 days of
+webhook retries, so a late duplicate status adjusts the message instead of counting it
+twice."""
+
+
+def _money(value: Decimal | float | int | str, what: str) -> Decimal:
+    """A finite, non-negative Decimal; floats through ``repr`` (0.0068 stays exact)."""
+    try:
+        d = (
+            value
+            if isinstance(value, Decimal)
+            else Decimal(repr(value) if isinstance(value, float) else value)
+        )
+    except InvalidOperation:
+        raise ValueError(f"{what} is not a number: {value!r}") from None
+    if not d.is_finite() or d < ZERO:
+        raise ValueError(f"{what} must be a finite amount >= 0, not {value!r}")
+    return d
+
+
+# --------------------------------------------------------------------------- periods
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodKeys:
+    """The day, week and month an instant falls in, in the ledger's zone."""
+
+    day: str
+    week: str
+    month: str
+
+    def of(self, kind: PeriodKind) -> str:
+        match kind:
+            case "day":
+                return self.day
+            case "week":
+                return self.week
+            case "month":
+                return self.month
+
+    def items(self) -> tuple[tuple[PeriodKind, str], ...]:
+        return (("day", self.day), ("week", self.week), ("month", self.month))
+
+
+def _local_date(now: float, tz: ZoneInfo) -> dt.date:
+    return dt.datetime.fromtimestamp(now, tz).date()
+
+
+def period_keys(now: float, tz: ZoneInfo) -> PeriodKeys:
+    """Name the local day, ISO week (Monday start) and month of epoch second ``now``."""
+    d = _local_date(now, tz)
+    iso = d.isocalendar()
+    return PeriodKeys(
+        day=f"day:{d.isoformat()}",
+        week=f"week:{iso.year:04d}-W{iso.week:02d}",
+        month=f"month:{d.year:04d}-{d.month:02d}",
+    )
+
+
+def _local_midnight(d: dt.date, tz: ZoneInfo) -> float:
+    # A midnight skipped by a DST change (Brazil did that until 2019) resolves, with
+    # fold=0, to the first instant of the day, which is what a period start must be.
+    return dt.datetime.combine(d, dt.time(0), tzinfo=tz).timestamp()
+
+
+def period_bounds(now: float, tz: ZoneInfo, kind: PeriodKind) -> tuple[float, float]:
+    """``[start, end)`` in epoch seconds of the ``kind`` period holding ``now``.
+
+    For showing when a cap resets; the ledger itself only compares keys.
+    """
+    d = _local_date(now, tz)
+    match kind:
+        case "day":
+            start, end = d, d + dt.timedelta(days=1)
+        case "week":
+            start = d - dt.timedelta(days=d.weekday())
+            end = start + dt.timedelta(days=7)
+        case "month":
+            start = d.replace(day=1)
+            end = (start + dt.timedelta(days=32)).replace(day=1)
+    return _local_midnight(start, tz), _local_midnight(end, tz)
+
+
+# --------------------------------------------------------------------------- value types
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Scope:
+    """What a cap or a usage count covers: everything, one WABA, or one campaign."""
+
+    kind: ScopeKind
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.kind == "global") != (self.id == ""):
+            raise ValueError(f"scope {self.kind!r} with id {self.id!r}")
+
+    @classmethod
+    def waba(cls, waba_id: str) -> Scope:
+        return cls("waba", waba_id)
+
+    @classmethod
+    def campaign(cls, campaign_id: str) -> Scope:
+        return cls("campaign", campaign_id)
+
+    def __str__(self) -> str:
+        return self.kind if self.kind == "global" else f"{self.kind}:{self.id}"
+
+    @property
+    def label(self) -> str:
+        """How a cap of this scope is named in words (empty for global)."""
+        match self.kind:
+            case "global":
+                return ""
+            case "waba":
+                return f"WABA {self.id}"
+            case "campaign":
+                return f"campaign {self.id}"
+
+
+GLOBAL: Final = Scope("global")
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """USD caps of one scope; None means no cap for that period."""
+
+    daily: Decimal | None = None
+    weekly: Decimal | None = None
+    monthly: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        for kind in PERIODS:
+            cap = self.of(kind)
+            if cap is not None:
+                _money(cap, f"{_ADJECTIVE[kind]} cap")
+
+    @classmethod
+    def from_config(cls, cfg: BudgetConfig) -> Caps:
+        def conv(v: float | None, what: str) -> Decimal | None:
+            return None if v is None else _money(v, what)
+
+        return cls(
+            daily=conv(cfg.daily_usd, "daily_usd"),
+            weekly=conv(cfg.weekly_usd, "weekly_usd"),
+            monthly=conv(cfg.monthly_usd, "monthly_usd"),
+        )
+
+    def of(self, kind: PeriodKind) -> Decimal | None:
+        match kind:
+            case "day":
+                return self.daily
+            case "week":
+                return self.weekly
+            case "month":
+                return self.monthly
+
+
+NO_CAPS: Final = Caps()
+
+
+@dataclass(frozen=True, slots=True)
+class CapRef:
+    """One cap: a scope's daily, weekly or monthly limit."""
+
+    scope: Scope
+    period: PeriodKind
+
+    @property
+    def label(self) -> str:
+        """``daily`` for the global cap, ``WABA 123 weekly``, ``campaign c1 monthly``."""
+        return f"{self.scope.label} {_ADJECTIVE[self.period]}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Amounts booked in one (scope, period)."""
+
+    spent: Decimal
+    reserved: Decimal
+    cap: Decimal | None
+
+    @property
+    def used(self) -> Decimal:
+        return self.spent + self.reserved
+
+    @property
+    def remaining(self) -> Decimal | None:
+        """Left under the cap (negative after an overshoot); None without a cap."""
+        return None if self.cap is None else self.cap - self.used
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    """Usage of ``cap`` in ``period_key`` reached ``threshold`` (a fraction of the cap)."""
+
+    cap: CapRef
+    period_key: str
+    threshold: Decimal
+    used: Decimal
+    cap_amount: Decimal
+    at: float
+
+    @property
+    def message(self) -> str:
+        pct = (self.threshold * 100).normalize()
+        word = "reached" if self.threshold >= ONE else "at"
+        return (
+            f"budget: {self.cap.label} cap {word} {pct:f}% "
+            f"({self.used} of {self.cap_amount} USD, {self.period_key})"
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "scope": str(self.cap.scope),
+            "period": self.cap.period,
+            "period_key": self.period_key,
+            "threshold": str(self.threshold),
+            "used": str(self.used),
+            "cap": str(self.cap_amount),
+            "at": self.at,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerEntry:
+    """One journaled change; :meth:`Ledger.replay` of all of them rebuilds the ledger.
+
+    ``amount`` is the reserved estimate (reserve), the amount freed (release) or the
+    actual price (settle). ``waba``/``campaign`` are the message's scopes.
+    """
+
+    op: Op
+    id: str
+    amount: Decimal
+    at: float
+    waba: str | None = None
+    campaign: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-safe; the amount is a decimal string so no precision is lost."""
+        return {
+            "op": self.op,
+            "id": self.id,
+            "amount": str(self.amount),
+            "at": self.at,
+            "waba": self.waba,
+            "campaign": self.campaign,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> LedgerEntry:
+        """Inverse of :meth:`to_json`. Raises ValueError on a malformed entry."""
+        op = data.get("op")
+        if op not in ("reserve", "release", "settle"):
+            raise ValueError(f"unknown ledger op: {op!r}")
+        ident, at = data.get("id"), data.get("at")
+        if not isinstance(ident, str) or not isinstance(at, int | float):
+            raise ValueError(f"malformed ledger entry: {dict(data)!r}")
+        amount = data.get("amount")
+        if not isinstance(amount, str | int | float | Decimal):
+            raise ValueError(f"malformed ledger amount: {amount!r}")
+        waba, campaign = data.get("waba"), data.get("campaign")
+        if not (waba is None or isinstance(waba, str)) or not (
+            campaign is None or isinstance(campaign, str)
+        ):
+            raise ValueError(f"malformed ledger scopes: {dict(data)!r}")
+        return cls(
+            op=op,
+            id=ident,
+            amount=_money(amount, "amount"),
+            at=float(at),
+            waba=waba,
+            campaign=campaign,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reservation:
+    """A reservation was booked; persist ``entry`` and send ``alerts``."""
+
+    id: str
+    amount: Decimal
+    periods: PeriodKeys
+    alerts: tuple[Alert, ...]
+    entry: LedgerEntry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refusal:
+    """The reservation would cross ``cap``; nothing was booked."""
+
+    id: str
+    amount: Decimal
+    cap: CapRef
+    cap_amount: Decimal
+    used: Decimal
+    period_key: str
+
+    @property
+    def reason(self) -> str:
+        left = max(self.cap_amount - self.used, ZERO)
+        return (
+            f"budget: {self.cap.label} cap would be crossed "
+            f"({self.amount} USD needed, {left} of {self.cap_amount} USD left, "
+            f"{self.period_key})"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Release:
+    """A reservation was freed; persist ``entry``."""
+
+    id: str
+    amount: Decimal
+    entry: LedgerEntry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settlement:
+    """A message's real cost was recorded.
+
+    ``previous``: what it held before (the reservation, or an earlier settlement of a
+    duplicate webhook); None when nothing was reserved for it. ``over_cap``: caps now
+    overrun (see the module docstring). ``entry`` is None when nothing changed (a
+    duplicate with the same amount), so there is nothing to persist.
+    """
+
+    id: str
+    amount: Decimal
+    previous: Decimal | None
+    over_cap: tuple[CapRef, ...]
+    alerts: tuple[Alert, ...]
+    entry: LedgerEntry | None
+
+
+# --------------------------------------------------------------------------- the ledger
+
+
+class _Bucket:
+    """Spent and reserved amounts of one (scope, period key), and the thresholds fired."""
+
+    __slots__ = ("fired", "reserved", "spent")
+
+    def __init__(self) -> None:
+        self.spent = ZERO
+        self.reserved = ZERO
+        self.fired: set[Decimal] = set()
+
+
+class _Item:
+    """One message the ledger holds: reserved or settled, and where it counts."""
+
+    __slots__ = ("amount", "at", "campaign", "keys", "settled", "waba")
+
+    def __init__(
+        self,
+        amount: Decimal,
+        at: float,
+        keys: PeriodKeys,
+        waba: str | None,
+        campaign: str | None,
+        *,
+        settled: bool,
+    ) -> None:
+        self.amount = amount
+        self.at = at
+        self.keys = keys
+        self.waba = waba
+        self.campaign = campaign
+        self.settled = settled
+
+    def scopes(self) -> tuple[Scope, ...]:
+        return _scopes(self.waba, self.campaign)
+
+
+def _scopes(waba: str | None, campaign: str | None) -> tuple[Scope, ...]:
+    out = [GLOBAL]
+    if waba is not None:
+        out.append(Scope.waba(waba))
+    if campaign is not None:
+        out.append(Scope.campaign(campaign))
+    return tuple(out)
+
+
+def _thresholds(alert_at: Iterable[Decimal | float]) -> tuple[Decimal, ...]:
+    out = {_money(t, "alert threshold") for t in alert_at}
+    if any(t <= ZERO or t > ONE for t in out):
+        raise ValueError("alert thresholds must be fractions in (0, 1]")
+    # Normalised so 0.80 and 0.8 are one threshold.
+    return tuple(sorted({t.normalize() for t in out} | {ONE}))
+
+
+def _reached(used: Decimal, cap: Decimal, threshold: Decimal) -> bool:
+    # A zero cap means "no paid sends": it is reached only once something is spent.
+    if cap == ZERO:
+        return used > ZERO
+    return used >= threshold * cap
+
+
+class Ledger:
+    """Budget state of the whole fleet; owned and serialised by one coordinator actor.
+
+    Build it with the global caps (:meth:`from_config`), add WABA and campaign caps with
+    :meth:`set_caps`, :meth:`replay` the journal, then serve :meth:`reserve`,
+    :meth:`release` and :meth:`settle`.
+    """
+
+    __slots__ = ("_buckets", "_caps", "_items", "_thresholds", "_tz")
+
+    def __init__(
+        self,
+        *,
+        tz: ZoneInfo,
+        caps: Caps = NO_CAPS,
+        alert_at: Iterable[Decimal | float] = DEFAULT_ALERT_AT,
+    ) -> None:
+        self._tz = tz
+        self._caps: dict[Scope, Caps] = {GLOBAL: caps}
+        self._thresholds = _thresholds(alert_at)
+        self._buckets: dict[tuple[Scope, str], _Bucket] = {}
+        self._items: dict[str, _Item] = {}
+
+    @classmethod
+    def from_config(cls, cfg: BudgetConfig, tz: ZoneInfo | str) -> Ledger:
+        """Global caps and thresholds of ``[budget]``, periods in ``tz`` (the config's
+        ``timezone``). 100 % is added to ``alert_at`` (see the module docstring)."""
+        zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+        return cls(tz=zone, caps=Caps.from_config(cfg), alert_at=cfg.alert_at)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self._tz
+
+    @property
+    def thresholds(self) -> tuple[Decimal, ...]:
+        """Alert fractions, ascending, 1 always last."""
+        return self._thresholds
+
+    def caps(self, scope: Scope) -> Caps:
+        return self._caps.get(scope, NO_CAPS)
+
+    def set_caps(self, scope: Scope, caps: Caps) -> None:
+        """Set (or with ``Caps()`` clear) the caps of ``scope``.
+
+        Caps are configuration, not journal: set them again before :meth:`replay` after
+        a restart. Lowering a cap refuses later reservations but never undoes booked
+        ones; call :meth:`alerts` to hear about thresholds the new caps put behind.
+        """
+        if caps == NO_CAPS and scope != GLOBAL:
+            self._caps.pop(scope, None)
+        else:
+            self._caps[scope] = caps
+
+    # ------------------------------------------------------------------ queries
+
+    def usage(self, scope: Scope, kind: PeriodKind, now: float) -> Usage:
+        """What ``scope`` has booked in the ``kind`` period holding ``now``."""
+        bucket = self._buckets.get((scope, period_keys(now, self._tz).of(kind)))
+        cap = self.caps(scope).of(kind)
+        if bucket is None:
+            return Usage(ZERO, ZERO, cap)
+        return Usage(bucket.spent, bucket.reserved, cap)
+
+    def remaining(
+        self, now: float, *, waba: str | None = None, campaign: str | None = None
+    ) -> dict[str, Decimal]:
+        """What is left under every cap a send in these scopes is subject to, by cap
+        label (negative after an overshoot). Feed it to
+        :meth:`actors.policy.cost.BudgetState.from_remaining`."""
+        keys = period_keys(now, self._tz)
+        out: dict[str, Decimal] = {}
+        for scope in _scopes(waba, campaign):
+            caps = self.caps(scope)
+            for kind, key in keys.items():
+                cap = caps.of(kind)
+                if cap is None:
+                    continue
+                bucket = self._buckets.get((scope, key))
+                used = ZERO if bucket is None else bucket.spent + bucket.reserved
+                out[CapRef(scope, kind).label] = cap - used
+        return out
+
+    def reserved(self, reservation_id: str) -> Decimal | None:
+        """The amount ``reservation_id`` holds while reserved; None otherwise."""
+        item = self._items.get(reservation_id)
+        return None if item is None or item.settled else item.amount
+
+    def stale_reservations(self, before: float) -> list[str]:
+        """Reservations made before ``before`` and neither settled nor released: sends
+        whose outcome never came back. The coordinator decides what to do with them
+        (usually: release when the outbox row says failed, settle at the estimate when
+        it says delivered without pricing)."""
+        return sorted(i for i, it in self._items.items() if not it.settled and it.at < before)
+
+    def alerts(self, now: float) -> list[Alert]:
+        """Thresholds of the current periods reached but not yet fired (e.g. after
+        :meth:`set_caps` lowered a cap). Marks them fired."""
+        keys = period_keys(now, self._tz)
+        out: list[Alert] = []
+        for scope in sorted(self._caps, key=lambda s: (s != GLOBAL, s)):
+            out.extend(self._check(scope, keys, now, create=False))
+        return out
+
+    # ------------------------------------------------------------------ changes
+
+    def reserve(
+        self,
+        reservation_id: str,
+        amount: Decimal,
+        now: float,
+        *,
+        waba: str | None = None,
+        campaign: str | None = None,
+    ) -> Reservation | Refusal:
+        """Book ``amount`` for a paid send at ``now`` if no cap that applies is crossed.
+
+        All or nothing: every cap (global, the WABA's, the campaign's; daily, weekly,
+        monthly) is checked before anything is booked. ``spent + reserved + amount ==
+        cap`` still fits. A zero amount is always accepted (free messages go even when a
+        cap is overrun). Raises ValueError for a negative amount or an id that is
+        already held.
+        """
+        amount = _money(amount, "amount")
+        if reservation_id in self._items:
+            raise ValueError(f"reservation {reservation_id!r} is already held")
+        keys = period_keys(now, self._tz)
+        if amount > ZERO:
+            for scope in _scopes(waba, campaign):
+                caps = self.caps(scope)
+                for kind, key in keys.items():
+                    cap = caps.of(kind)
+                    if cap is None:
+                        continue
+                    bucket = self._buckets.get((scope, key))
+                    used = ZERO if bucket is None else bucket.spent + bucket.reserved
+                    if used + amount > cap:
+                        return Refusal(
+                            id=reservation_id,
+                            amount=amount,
+                            cap=CapRef(scope, kind),
+                            cap_amount=cap,
+                            used=used,
+                            period_key=key,
+                        )
+        entry = LedgerEntry(
+            op="reserve", id=reservation_id, amount=amount, at=now, waba=waba, campaign=campaign
+        )
+        alerts = self._apply_reserve(entry)
+        return Reservation(
+            id=reservation_id, amount=amount, periods=keys, alerts=tuple(alerts), entry=entry
+        )
+
+    def release(self, reservation_id: str, now: float) -> Release | None:
+        """Free a reservation (the send failed or was never made).
+
+        None when there is nothing to free: an unknown or already released id, or one
+        already settled (Meta charged it; a settled cost is never released).
+        """
+        item = self._items.get(reservation_id)
+        if item is None or item.settled:
+            return None
+        entry = LedgerEntry(
+            op="release",
+            id=reservation_id,
+            amount=item.amount,
+            at=now,
+            waba=item.waba,
+            campaign=item.campaign,
+        )
+        self._apply_release(entry)
+        return Release(id=reservation_id, amount=entry.amount, entry=entry)
+
+    def settle(
+        self,
+        reservation_id: str,
+        actual: Decimal,
+        now: float,
+        *,
+        waba: str | None = None,
+        campaign: str | None = None,
+    ) -> Settlement:
+        """Record Meta's real price for a message, replacing its reservation.
+
+        The amount moves from reserved to spent in the periods and scopes of the
+        reservation (``waba``/``campaign`` are then ignored), even if it overshoots a cap
+        (see the module docstring). A second settlement of the same id (a duplicate or
+        later status) replaces the first, so webhooks never count twice. An id with no
+        reservation (a message we thought free that Meta billed, or one released before
+        its webhook) is booked as spent at ``now`` in the given scopes.
+        Raises ValueError for a negative amount.
+        """
+        actual = _money(actual, "actual")
+        item = self._items.get(reservation_id)
+        previous: Decimal | None = None
+        if item is not None:
+            previous = item.amount
+            if item.settled and item.amount == actual:
+                return Settlement(
+                    id=reservation_id,
+                    amount=actual,
+                    previous=previous,
+                    over_cap=self._over(item),
+                    alerts=(),
+                    entry=None,
+                )
+            waba, campaign = item.waba, item.campaign
+        entry = LedgerEntry(
+            op="settle", id=reservation_id, amount=actual, at=now, waba=waba, campaign=campaign
+        )
+        alerts = self._apply_settle(entry)
+        return Settlement(
+            id=reservation_id,
+            amount=actual,
+            previous=previous,
+            over_cap=self._over(self._items[reservation_id]),
+            alerts=tuple(alerts),
+            entry=entry,
+        )
+
+    # ------------------------------------------------------------------ journal
+
+    def apply(self, entry: LedgerEntry) -> list[Alert]:
+        """Apply one journaled change as it was made, without checking caps (they were
+        checked when it was made, and may have changed since). Returns the alerts it
+        fires, stamped with the entry's time. Raises ValueError for a reserve of an id
+        already held (a corrupt journal)."""
+        match entry.op:
+            case "reserve":
+                if entry.id in self._items:
+                    raise ValueError(f"journal reserves {entry.id!r} twice")
+                return self._apply_reserve(entry)
+            case "release":
+                item = self._items.get(entry.id)
+                if item is not None and not item.settled:
+                    self._apply_release(entry)
+                return []
+            case "settle":
+                return self._apply_settle(entry)
+
+    def replay(self, entries: Iterable[LedgerEntry]) -> int:
+        """Rebuild from the journal, in the order written. Set caps first. Alerts the
+        entries fire are marked fired and dropped: they were sent before the restart.
+        Returns the number of entries applied."""
+        n = 0
+        for entry in entries:
+            self.apply(entry)
+            n += 1
+        return n
+
+    def prune(self, now: float, retain_s: float = RETAIN_SETTLED_S) -> int:
+        """Forget what no longer matters at ``now``: buckets of ended periods holding no
+        reservation, and settled messages older than ``retain_s``. Open reservations
+        are kept whatever their age. Returns how many buckets and messages were
+        dropped. Later adjustments to a dropped period are not booked (it is closed).
+        """
+        current_keys = {key for _, key in period_keys(now, self._tz).items()}
+        dead_buckets = [
+            k for k, b in self._buckets.items() if k[1] not in current_keys and b.reserved == ZERO
+        ]
+        for k in dead_buckets:
+            del self._buckets[k]
+        cutoff = now - retain_s
+        dead_items = [i for i, it in self._items.items() if it.settled and it.at < cutoff]
+        for i in dead_items:
+            del self._items[i]
+        return len(dead_buckets) + len(dead_items)
+
+    # ------------------------------------------------------------------ internals
+
+    def _bucket(self, scope: Scope, key: str, *, create: bool) -> _Bucket | None:
+        bucket = self._buckets.get((scope, key))
+        if bucket is None and create:
+            bucket = self._buckets[(scope, key)] = _Bucket()
+        return bucket
+
+    def _apply_reserve(self, entry: LedgerEntry) -> list[Alert]:
+        keys = period_keys(entry.at, self._tz)
+        item = _Item(entry.amount, entry.at, keys, entry.waba, entry.campaign, settled=False)
+        self._items[entry.id] = item
+        for scope in item.scopes():
+            for _, key in keys.items():
+                bucket = self._bucket(scope, key, create=True)
+                assert bucket is not None
+                bucket.reserved += entry.amount
+        return self._check_item(item, entry.at)
+
+    def _apply_release(self, entry: LedgerEntry) -> None:
+        item = self._items.pop(entry.id)
+        for scope in item.scopes():
+            for _, key in item.keys.items():
+                bucket = self._bucket(scope, key, create=False)
+                if bucket is not None:
+                    bucket.reserved -= item.amount
+
+    def _apply_settle(self, entry: LedgerEntry) -> list[Alert]:
+        item = self._items.get(entry.id)
+        if item is None:
+            keys = period_keys(entry.at, self._tz)
+            item = _Item(entry.amount, entry.at, keys, entry.waba, entry.campaign, settled=True)
+            self._items[entry.id] = item
+            for scope in item.scopes():
+                for _, key in keys.items():
+                    bucket = self._bucket(scope, key, create=True)
+                    assert bucket is not None
+                    bucket.spent += entry.amount
+        else:
+            for scope in item.scopes():
+                for _, key in item.keys.items():
+                    bucket = self._bucket(scope, key, create=False)
+                    if bucket is None:
+                        continue  # pruned: that period is closed
+                    if item.settled:
+                        bucket.spent += entry.amount - item.amount
+                    else:
+                        bucket.reserved -= item.amount
+                        bucket.spent += entry.amount
+            item.amount = entry.amount
+            item.settled = True
+        return self._check_item(item, entry.at)
+
+    def _check_item(self, item: _Item, now: float) -> list[Alert]:
+        out: list[Alert] = []
+        for scope in item.scopes():
+            out.extend(self._check(scope, item.keys, now, create=False))
+        return out
+
+    def _check(self, scope: Scope, keys: PeriodKeys, now: float, *, create: bool) -> list[Alert]:
+        caps = self._caps.get(scope)
+        if caps is None:
+            return []
+        out: list[Alert] = []
+        for kind, key in keys.items():
+            cap = caps.of(kind)
+            if cap is None:
+                continue
+            bucket = self._bucket(scope, key, create=create)
+            if bucket is None:
+                continue
+            used = bucket.spent + bucket.reserved
+            for threshold in self._thresholds:
+                if threshold in bucket.fired or not _reached(used, cap, threshold):
+                    continue
+                bucket.fired.add(threshold)
+                out.append(
+                    Alert(
+                        cap=CapRef(scope, kind),
+                        period_key=key,
+                        threshold=threshold,
+                        used=used,
+                        cap_amount=cap,
+                        at=now,
+                    )
+                )
+        return out
+
+    def _over(self, item: _Item) -> tuple[CapRef, ...]:
+        out: list[CapRef] = []
+        for scope in item.scopes():
+            caps = self.caps(scope)
+            for kind, key in item.keys.items():
+                cap = caps.of(kind)
+                bucket = self._buckets.get((scope, key))
+                if cap is not None and bucket is not None and bucket.spent + bucket.reserved > cap:
+                    out.append(CapRef(scope, kind))
+        return tuple(out)
