@@ -171,10 +171,15 @@ class TemplateSchema:
                 # Unknown component kinds (e.g. LIMITED_TIME_OFFER) take no parameters we
                 # know how to fill; the linter reports them.
                 continue
+        category = str(defn.get("category", "")).upper()
+        if category == "AUTHENTICATION" and not any(s.component == "body" for s in slots):
+            # A creation payload has no body text: Meta's preset "{{1}} is your
+            # verification code" still takes the code as body parameter 1.
+            slots.insert(0, Slot(key="1", component="body", type="text", required=True, position=1))
         return cls(
             name=str(defn.get("name", "")),
             language=str(defn.get("language", "")),
-            category=str(defn.get("category", "")).upper(),
+            category=category,
             parameter_format=fmt,
             slots=tuple(slots),
             header_format=header_format,
