@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol
 
 from actors.reactions import Reaction
 
 __all__ = [
+    "BudgetPort",
     "ChipJournal",
     "ChipRecord",
     "ChipRepo",
@@ -104,6 +106,19 @@ class GraphPort(Protocol):
     async def phone_number(self, phone_number_id: str) -> Mapping[str, object]:
         """The poll body: quality_rating, status, messaging_limit_tier, throughput…"""
         ...
+
+
+# --- what a chip asks of the budget -------------------------------------------------------
+
+
+class BudgetPort(Protocol):
+    async def reserve(
+        self, ref: str, amount: Decimal, *, waba: str | None, campaign: str | None
+    ) -> str | None:
+        """Book ``amount`` for message ``ref``; None when booked, else why not."""
+        ...
+
+    async def release(self, ref: str) -> None: ...
 
 
 # --- what a chip journals ------------------------------------------------------------------

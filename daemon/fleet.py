@@ -15,8 +15,11 @@ from typing import Any
 
 import trio
 
+from actors.budget.coordinator import BudgetClient, BudgetCoordinator, BudgetJournal, BudgetMsg
+from actors.budget.ledger import Ledger
 from actors.chip import ChipActor, ChipMsg, ChipSettings, ChipSnapshot, GetSnapshot, WabaSwitch
 from actors.core import Address, Mailbox, open_mailbox
+from actors.policy.pricing import PriceTable
 from actors.ports import ChipJournal, ChipRecord, ChipRepo, GraphPort, WabaRecord, WabaRepo
 from actors.waba import GetWabaSnapshot, WabaActor, WabaMsg, WabaSnapshot
 from actors.waba.killswitch import KillSwitch
@@ -47,14 +50,20 @@ class Fleet:
         wabas: WabaRepo,
         journal: ChipJournal,
         graph: GraphPort,
+        budget_journal: BudgetJournal,
         supervisor: Supervisor,
         now: Callable[[], float] = time.time,
+        publish: Callable[[str, dict[str, Any]], None] = lambda kind, data: None,
     ) -> None:
         self._cfg = cfg
         self._chip_repo = chips
         self._waba_repo = wabas
         self._journal = journal
         self._graph = graph
+        self._budget_journal = budget_journal
+        self._publish = publish
+        self._prices = PriceTable.from_config(cfg.pricing)
+        self._budget: Mailbox[BudgetMsg] = open_mailbox("budget")
         self._supervisor = supervisor
         self._now = now
         self._settings = ChipSettings(cfg.windows, cfg.limits, cfg.quality)
@@ -65,8 +74,8 @@ class Fleet:
         """The live chip actor instances (for tests and benchmarks; never mutate)."""
 
     def specs(self) -> list[ChildSpec]:
-        """Child specs in start order: WABAs first, then their chips."""
-        specs: list[ChildSpec] = []
+        """Child specs in start order: the budget, the WABAs, then their chips."""
+        specs: list[ChildSpec] = [ChildSpec("budget", self._budget_runner())]
         for w in self._cfg.wabas:
             box: Mailbox[WabaMsg] = open_mailbox(f"waba:{w.id}")
             self._wabas[w.id] = box
@@ -86,6 +95,26 @@ class Fleet:
             specs.append(ChildSpec(chip_box.address.actor_id, self._chip_runner(record, chip_box)))
         return specs
 
+    def _budget_runner(self) -> Any:
+        cfg = self._cfg
+
+        async def run(*, task_status: trio.TaskStatus[Any]) -> None:
+            actor = BudgetCoordinator(
+                ledger=lambda: Ledger.from_config(cfg.budget, cfg.tz),
+                prices=self._prices,
+                journal=self._budget_journal,
+                inbox=self._budget.inbox,
+                now=self._now,
+                publish=self._publish,
+            )
+            await actor.run(task_status=task_status)
+
+        return run
+
+    @property
+    def budget(self) -> Address[BudgetMsg]:
+        return self._budget.address
+
     def _chip_runner(self, record: ChipRecord, box: Mailbox[ChipMsg]) -> Any:
         async def run(*, task_status: trio.TaskStatus[Any]) -> None:
             actor = ChipActor(
@@ -98,6 +127,8 @@ class Fleet:
                 address=box.address,
                 now=self._now,
                 generation=self._supervisor.restarts(box.address.actor_id),
+                budget=BudgetClient(self._budget.address),
+                prices=self._prices,
             )
             self.actors[record.phone_number_id] = actor
             await actor.run(task_status=task_status)
@@ -152,6 +183,7 @@ class Fleet:
             chip.close()
         for waba in self._wabas.values():
             waba.close()
+        self._budget.close()
 
     async def snapshot(self, timeout: float = 2.0) -> FleetSnapshot:
         wabas: list[WabaSnapshot] = [

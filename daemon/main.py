@@ -131,7 +131,9 @@ async def _serve_with(
             wabas=store.wabas,
             journal=store.chip_journal,
             graph=ChipGraph(graph),
+            budget_journal=store.budget_journal,
             supervisor=supervisor,
+            publish=bus.publish,
         )
         processor = InboxProcessor(store, FleetRouter(fleet))
         assert secrets.app_secret is not None  # resolve_secrets guarantees both

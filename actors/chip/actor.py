@@ -52,7 +52,9 @@ from actors.chip.messages import (
 from actors.chip.ratelimit import RateGate
 from actors.chip.window import WindowBook
 from actors.core import ActorCrashed, Address
+from actors.policy.pricing import PriceTable, UnknownDestination
 from actors.ports import (
+    BudgetPort,
     ChipJournal,
     ChipRecord,
     ChipRepo,
@@ -93,6 +95,8 @@ class _Item:
     attempts: int = 0
     not_before: float = 0.0
     force_template: bool = False
+    reserved: bool = False
+    """A budget reservation is held for this message (released if it never goes)."""
 
 
 class _MailboxClosed:
@@ -112,6 +116,8 @@ class ChipActor:
         address: Address[ChipMsg] | None = None,
         now: Callable[[], float],
         generation: int = 0,
+        budget: BudgetPort | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         self.actor_id = f"chip:{initial.phone_number_id}"
         self.pnid = initial.phone_number_id
@@ -124,6 +130,8 @@ class ChipActor:
         self._address = address
         self._now = now
         self._generation = generation
+        self._budget = budget
+        self._prices = prices
         self.record = initial
         self.contacts = ContactBook()
         self.windows = WindowBook(settings.windows)
@@ -326,7 +334,33 @@ class ChipActor:
             campaign_id=req.campaign_id,
             recipient_id=req.recipient_id,
         )
-        self._queue.append(_Item(req, key, outbox_id))
+        item = _Item(req, key, outbox_id)
+        if verdict.method == "template":
+            refusal = await self._reserve(item)
+            if refusal is not None:
+                await self._finish(item, Refused(refusal, outbox_id), "cancelled")
+                return
+        self._queue.append(item)
+
+    async def _reserve(self, item: _Item) -> str | None:
+        """Book the template's estimated cost; the reason when the budget says no."""
+        if self._budget is None or self._prices is None:
+            return None
+        window = self.windows.state(item.key, self._now())
+        try:
+            estimate = self._prices.estimate(item.key, item.request.category, window)
+        except UnknownDestination as exc:
+            return f"pricing: {exc}"
+        if estimate <= 0:
+            return None
+        refusal = await self._budget.reserve(
+            f"o:{item.outbox_id}",
+            estimate,
+            waba=self.record.waba_id,
+            campaign=item.request.campaign_id,
+        )
+        item.reserved = refusal is None
+        return refusal
 
     def _decide(self, req: Send, key: str, *, force_template: bool) -> Any:
         return decide(
@@ -464,6 +498,9 @@ class ChipActor:
         await self._finish(item, Refused(reason, item.outbox_id), "failed")
 
     async def _finish(self, item: _Item, result: SendResult, state: str) -> None:
+        if item.reserved and self._budget is not None:
+            await self._budget.release(f"o:{item.outbox_id}")
+            item.reserved = False
         reason = result.reason if isinstance(result, Refused | Uncertain) else ""
         await self._journal.outbox_set(item.outbox_id, state, error={"reason": reason})
         item.request.reply.ok(result)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors.budget.coordinator import GetBudget
 from actors.chip import ChipSnapshot, Drain, GetSnapshot, Pause, Refused, Resume, Send, Sent
 from actors.core import ActorCrashed, ActorStopped, CallTimeout
 from config import MetadConfig
@@ -189,6 +190,12 @@ async def send_test(ctx: ControlContext, params: dict[str, Any]) -> dict[str, An
     }
 
 
+async def budget_status(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Spent, reserved and cap per period (day, week, month) in the configured zone."""
+    status: dict[str, Any] = await _guard(ctx.fleet.budget.call(lambda r: GetBudget(reply=r)))
+    return status
+
+
 async def webhooks_stats(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
     return dataclasses.asdict(await ctx.store.inbox.stats())
 
@@ -204,5 +211,6 @@ METHODS: dict[str, Handler] = {
     "chip.drain": _chip_call(lambda a: Drain(reply=a[1])),
     "send.test": send_test,
     "webhooks.stats": webhooks_stats,
+    "budget.status": budget_status,
 }
 """``subscribe`` is handled by the server itself: it turns the connection into a stream."""

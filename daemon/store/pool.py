@@ -25,6 +25,7 @@ import trio
 
 from config.model import StorageConfig
 from daemon.store.bridge import AsyncioThread
+from daemon.store.budget import BudgetJournalRepository
 from daemon.store.chipjournal import ChipJournalRepository
 from daemon.store.chips import ChipRepository
 from daemon.store.connection import Connection, Queries, init_connection
@@ -151,6 +152,7 @@ class Store(Queries):
         self.inbox = InboxRepository(self, self.writer)
         self.outbox = OutboxRepository(self)
         self.chip_journal = ChipJournalRepository(self)
+        self.budget_journal = BudgetJournalRepository(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:

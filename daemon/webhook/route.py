@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from actors.budget.coordinator import Settle
 from actors.chip import Inbound, QualityEvent, StatusEvent
 from actors.chip.quality import observation_from_webhook
 from actors.waba import AccountEvent
@@ -44,9 +45,19 @@ class FleetRouter:
             chip = fleet.find_chip(event.phone_number_id)
             if chip is None:
                 return False
+            outbox_id = outbox_id_from(event.biz_opaque_callback_data)
+            if event.pricing is not None and outbox_id is not None:
+                await fleet.budget.cast(
+                    Settle(
+                        id=f"o:{outbox_id}",
+                        pricing=event.pricing,
+                        wa_id=event.recipient_id or "",
+                        waba=event.waba_id,
+                    )
+                )
             await chip.cast(
                 StatusEvent(
-                    outbox_id=outbox_id_from(event.biz_opaque_callback_data),
+                    outbox_id=outbox_id,
                     wamid=event.wamid,
                     status=event.status,
                     at=float(event.timestamp),

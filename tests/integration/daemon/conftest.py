@@ -22,7 +22,9 @@ OTHER_CHIP = "200000000000002"
 CONTACT = "5511987654321"
 
 
-def daemon_config(dsn: str, state: Path, *, sim_port: int, webhook_port: int) -> MetadConfig:
+def daemon_config(
+    dsn: str, state: Path, *, sim_port: int, webhook_port: int, extra: str = ""
+) -> MetadConfig:
     return parse_config(
         f"""
 [daemon]
@@ -56,6 +58,7 @@ waba = "100000000000001"
 phone_number_id = "{OTHER_CHIP}"
 display_number = "+55 11 94000-0002"
 waba = "100000000000001"
+{extra}
 """,
         file="test.toml",
     )
@@ -81,9 +84,12 @@ async def wait_until(check: Callable[[], Awaitable[bool] | bool], timeout: float
 
 
 @pytest.fixture
-async def env(db_dsn: str, tmp_path: Path) -> AsyncIterator[Env]:
+async def env(db_dsn: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Env]:
+    """``@pytest.mark.config("[budget]\\ndaily_usd = 1")`` appends TOML to the config."""
     sim_port, webhook_port = free_port(), free_port()
-    cfg = daemon_config(db_dsn, tmp_path, sim_port=sim_port, webhook_port=webhook_port)
+    marker = request.node.get_closest_marker("config")
+    extra = marker.args[0] if marker is not None else ""
+    cfg = daemon_config(db_dsn, tmp_path, sim_port=sim_port, webhook_port=webhook_port, extra=extra)
     sim = build_sim(
         cfg,
         webhook_url=f"http://127.0.0.1:{webhook_port}/webhook",

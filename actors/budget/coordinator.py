@@ -1,0 +1,167 @@
+"""The budget coordinator: the one place that books money, so caps hold under concurrency.
+
+Why an actor: every chip reserves before a paid send; if each checked the caps itself,
+fifty chips reserving at once could all see the same headroom. Here reservations are
+handled one at a time against the pure :class:`~actors.budget.ledger.Ledger`, each
+booking is journalled before it is answered, and a restart replays the journal.
+Chips only call it (it never calls a chip), so there is no call cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol, TypeAlias, assert_never
+
+import trio
+
+from actors.base import Actor
+from actors.budget.ledger import GLOBAL, PERIODS, Ledger, LedgerEntry, Refusal
+from actors.core import ReplyTo
+from actors.policy.pricing import PriceTable, PricingInfo, UnknownDestination
+
+__all__ = [
+    "BudgetClient",
+    "BudgetCoordinator",
+    "BudgetJournal",
+    "BudgetMsg",
+    "GetBudget",
+    "Release",
+    "Reserve",
+    "Settle",
+]
+
+log = logging.getLogger("metad.budget")
+
+REPLAY_WINDOW_S = 40 * 86_400.0
+"""Entries older than this cannot touch a current period (a month plus retries)."""
+
+
+class BudgetJournal(Protocol):
+    async def load_entries(self, since: float) -> list[dict[str, Any]]: ...
+
+    async def save_entry(self, entry: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reserve:
+    id: str
+    amount: Decimal
+    waba: str | None = None
+    campaign: str | None = None
+    reply: ReplyTo[str | None]
+    """None when booked; else the refusal's reason."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Release:
+    id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settle:
+    """A status webhook's ``pricing``: what Meta really charged for message ``id``."""
+
+    id: str
+    pricing: PricingInfo
+    wa_id: str
+    waba: str | None = None
+    campaign: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetBudget:
+    reply: ReplyTo[dict[str, Any]]
+
+
+BudgetMsg: TypeAlias = Reserve | Release | Settle | GetBudget
+
+
+class BudgetCoordinator(Actor[BudgetMsg]):
+    def __init__(
+        self,
+        *,
+        ledger: Callable[[], Ledger],
+        prices: PriceTable,
+        journal: BudgetJournal,
+        inbox: trio.MemoryReceiveChannel[BudgetMsg],
+        now: Callable[[], float],
+        publish: Callable[[str, dict[str, Any]], None] = lambda kind, data: None,
+    ) -> None:
+        super().__init__("budget", inbox)
+        self._new_ledger = ledger
+        self.ledger = ledger()
+        self._prices = prices
+        self._journal = journal
+        self._now = now
+        self._publish = publish
+
+    async def load(self) -> None:
+        self.ledger = self._new_ledger()
+        rows = await self._journal.load_entries(self._now() - REPLAY_WINDOW_S)
+        self.ledger.replay(LedgerEntry.from_json(r) for r in rows)
+
+    async def handle(self, msg: BudgetMsg) -> None:
+        now = self._now()
+        match msg:
+            case Reserve(id=rid, amount=amount, waba=waba, campaign=campaign, reply=reply):
+                booked = self.ledger.reserve(rid, amount, now, waba=waba, campaign=campaign)
+                if isinstance(booked, Refusal):
+                    reply.ok(booked.reason)
+                    return
+                await self._persist(booked.entry, booked.alerts)
+                reply.ok(None)
+            case Release(id=rid):
+                released = self.ledger.release(rid, now)
+                if released is not None:
+                    await self._journal.save_entry(released.entry.to_json())
+            case Settle(id=rid, pricing=pricing, wa_id=wa_id, waba=waba, campaign=campaign):
+                try:
+                    actual = self._prices.settle(pricing, wa_id)
+                except (UnknownDestination, ValueError) as exc:
+                    log.warning("cannot price message %s (%s); keeping the estimate", rid, exc)
+                    return
+                settled = self.ledger.settle(rid, actual, now, waba=waba, campaign=campaign)
+                if settled.entry is not None:
+                    await self._persist(settled.entry, settled.alerts)
+            case GetBudget(reply=reply):
+                reply.ok(self.status(now))
+            case _:
+                assert_never(msg)
+
+    async def _persist(self, entry: LedgerEntry, alerts: Sequence[Any]) -> None:
+        await self._journal.save_entry(entry.to_json())
+        for alert in alerts:
+            log.warning("budget alert: %s", alert.message)
+            self._publish("budget", alert.to_json())
+
+    def status(self, now: float) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for kind in PERIODS:
+            usage = self.ledger.usage(GLOBAL, kind, now)
+            out[kind] = {
+                "spent": str(usage.spent),
+                "reserved": str(usage.reserved),
+                "cap": None if usage.cap is None else str(usage.cap),
+            }
+        return out
+
+
+class BudgetClient:
+    """What a chip holds: reserve and release through the coordinator's address."""
+
+    def __init__(self, address: Any) -> None:
+        self._address = address
+
+    async def reserve(
+        self, ref: str, amount: Decimal, *, waba: str | None, campaign: str | None
+    ) -> str | None:
+        reason: str | None = await self._address.call(
+            lambda r: Reserve(id=ref, amount=amount, waba=waba, campaign=campaign, reply=r)
+        )
+        return reason
+
+    async def release(self, ref: str) -> None:
+        await self._address.cast(Release(id=ref))
