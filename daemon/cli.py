@@ -66,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(ctl)
     add_ctl_arguments(ctl)
 
+    templates = sub.add_parser("templates", help="check message templates before submission")
+    tsub = templates.add_subparsers(dest="templates_command", required=True, metavar="ACTION")
+    lint = tsub.add_parser(
+        "lint", help="check a template definition (JSON or TOML) against Meta's review rules"
+    )
+    lint.add_argument("files", nargs="+", metavar="FILE")
+    lint.add_argument("--json", action="store_true", help="print the findings as JSON")
+
     webhooks = sub.add_parser("webhooks", help="inspect the webhook inbox")
     wsub = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
     stats = wsub.add_parser(
@@ -156,12 +164,36 @@ def _cmd_ctl(args: argparse.Namespace) -> int:
     return run_ctl(args, _load(args.config).daemon.runtime_dir)
 
 
+def _cmd_templates(args: argparse.Namespace) -> int:
+    """Exit 0 when no file has errors (warnings are printed), 1 when one has."""
+    import dataclasses
+    import json
+
+    from actors.templates.lint import format_findings, has_errors, lint_file
+
+    failed = False
+    report: dict[str, list[dict[str, str]]] = {}
+    for name in args.files:
+        findings = lint_file(name)
+        failed |= has_errors(findings)
+        report[name] = [dataclasses.asdict(f) for f in findings]
+        if not args.json:
+            text = format_findings(findings)
+            print(f"{name}: " + ("ok" if not findings else f"{len(findings)} finding(s)"))
+            if text:
+                print("\n".join(f"  {line}" for line in text.splitlines()))
+    if args.json:
+        print(json.dumps(report))
+    return EXIT_RUNTIME if failed else EXIT_OK
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "check": _cmd_check,
     "migrate": _cmd_migrate,
     "webhooks": _cmd_webhooks,
     "sim": _cmd_sim,
+    "templates": _cmd_templates,
     "ctl": _cmd_ctl,
 }
 
