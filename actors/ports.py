@@ -26,6 +26,9 @@ __all__ = [
     "SendAccepted",
     "SendFailed",
     "SendInDoubt",
+    "TemplateRecord",
+    "TemplateRepo",
+    "TemplateSource",
     "WabaRecord",
     "WabaRepo",
 ]
@@ -72,6 +75,41 @@ class WabaRepo(Protocol):
     async def load_effects(self, waba_id: str) -> list[tuple[float, dict[str, Any]]]: ...
 
     async def save_effect(self, waba_id: str, at: float, effect: dict[str, Any]) -> None: ...
+
+
+# --- templates ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateRecord:
+    """A message template of one WABA, as Meta last described it."""
+
+    waba_id: str
+    name: str
+    language: str
+    id: str | None = None
+    category: str = "UTILITY"
+    status: str = "PENDING"
+    quality: str | None = None
+    parameter_format: str = "POSITIONAL"
+    components: tuple[Mapping[str, Any], ...] = ()
+    reason: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.status == "APPROVED"
+
+
+class TemplateRepo(Protocol):
+    async def load_templates(self, waba_id: str) -> list[TemplateRecord]: ...
+
+    async def save_templates(self, records: Sequence[TemplateRecord]) -> None: ...
+
+
+class TemplateSource(Protocol):
+    async def templates(self, waba_id: str) -> list[TemplateRecord]:
+        """Every template of the WABA, all pages."""
+        ...
 
 
 # --- what a chip needs from the Graph API -------------------------------------------------

@@ -35,6 +35,16 @@ CHIP_COLUMNS = (
 )
 
 
+TEMPLATE_COLUMNS = (
+    ("waba_id", "WABA"),
+    ("name", "NAME"),
+    ("language", "LANG"),
+    ("category", "CATEGORY"),
+    ("status", "STATUS"),
+    ("quality", "QUALITY"),
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--socket", metavar="PATH", help="control socket (default: runtime dir)")
     common = argparse.ArgumentParser(add_help=False)
@@ -53,6 +63,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     send.add_argument("--text", help="free-form text (only inside the contact's window)")
     send.add_argument("--template", metavar="NAME:LANG", help="template outside the window")
     sub.add_parser("webhooks", help="webhook inbox counters", parents=[common])
+    sub.add_parser("budget", help="spent, reserved and cap per day, week, month", parents=[common])
+    templates = sub.add_parser(
+        "templates", help="list or sync the WABAs' templates", parents=[common]
+    )
+    templates.add_argument("action", choices=["list", "sync"])
     sub.add_parser("events", help="stream live events (JSON lines) until interrupted")
 
 
@@ -100,6 +115,26 @@ async def _run(args: argparse.Namespace, path: Path) -> int:
                 else:
                     for name, value in counts.items():
                         print(f"{name:<20}{value:>12,}")
+            case "budget":
+                budget = await client.call("budget.status")
+                if args.json:
+                    print(json.dumps(budget))
+                else:
+                    for period, row in budget.items():
+                        cap = row["cap"] or "no cap"
+                        print(
+                            f"{period:<6} spent {row['spent']:>10}  reserved {row['reserved']:>10}"
+                            f"  cap {cap}"
+                        )
+            case "templates":
+                found = await client.call(f"templates.{args.action}")
+                if args.json:
+                    print(json.dumps(found))
+                elif args.action == "sync":
+                    for waba, count in found.items():
+                        print(f"WABA {waba}: {count} templates")
+                else:
+                    print(_table(found, TEMPLATE_COLUMNS))
             case "events":
                 async for event in client.events():
                     print(json.dumps(event), flush=True)

@@ -17,10 +17,27 @@ import trio
 
 from actors.budget.coordinator import BudgetClient, BudgetCoordinator, BudgetJournal, BudgetMsg
 from actors.budget.ledger import Ledger
-from actors.chip import ChipActor, ChipMsg, ChipSettings, ChipSnapshot, GetSnapshot, WabaSwitch
+from actors.chip import (
+    ChipActor,
+    ChipMsg,
+    ChipSettings,
+    ChipSnapshot,
+    GetSnapshot,
+    TemplateStatuses,
+    WabaSwitch,
+)
 from actors.core import Address, Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
-from actors.ports import ChipJournal, ChipRecord, ChipRepo, GraphPort, WabaRecord, WabaRepo
+from actors.ports import (
+    ChipJournal,
+    ChipRecord,
+    ChipRepo,
+    GraphPort,
+    TemplateRepo,
+    TemplateSource,
+    WabaRecord,
+    WabaRepo,
+)
 from actors.waba import GetWabaSnapshot, WabaActor, WabaMsg, WabaSnapshot
 from actors.waba.killswitch import KillSwitch
 from config import MetadConfig
@@ -52,6 +69,8 @@ class Fleet:
         graph: GraphPort,
         budget_journal: BudgetJournal,
         supervisor: Supervisor,
+        templates: TemplateRepo | None = None,
+        template_source: TemplateSource | None = None,
         now: Callable[[], float] = time.time,
         publish: Callable[[str, dict[str, Any]], None] = lambda kind, data: None,
     ) -> None:
@@ -61,6 +80,8 @@ class Fleet:
         self._journal = journal
         self._graph = graph
         self._budget_journal = budget_journal
+        self._templates = templates
+        self._template_source = template_source
         self._publish = publish
         self._prices = PriceTable.from_config(cfg.pricing)
         self._budget: Mailbox[BudgetMsg] = open_mailbox("budget")
@@ -142,6 +163,10 @@ class Fleet:
             for number in numbers:
                 await self._chips[number].address.cast(WabaSwitch(switch=switch))
 
+        async def announce(unusable: dict[tuple[str, str], str]) -> None:
+            for number in numbers:
+                await self._chips[number].address.cast(TemplateStatuses(unusable=unusable))
+
         async def run(*, task_status: trio.TaskStatus[Any]) -> None:
             actor = WabaActor(
                 initial=WabaRecord(waba_id=waba_id, name=name),
@@ -150,6 +175,9 @@ class Fleet:
                 inbox=box.inbox,
                 now=self._now,
                 broadcast=broadcast,
+                templates=self._templates,
+                source=self._template_source,
+                announce=announce,
             )
             await actor.run(task_status=task_status)
 
@@ -168,6 +196,10 @@ class Fleet:
 
     def waba(self, waba_id: str) -> Address[WabaMsg]:
         return self._wabas[waba_id].address
+
+    @property
+    def waba_ids(self) -> list[str]:
+        return list(self._wabas)
 
     def find_waba(self, waba_id: str) -> Address[WabaMsg] | None:
         box = self._wabas.get(waba_id)

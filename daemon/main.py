@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 
 import trio
 
+from actors.waba import SyncTemplates
 from config import MetadConfig, ResolvedSecrets, resolve_secrets
 from daemon.bus import Bus, BusLogHandler
 from daemon.control.methods import ControlContext
 from daemon.control.server import publish_forever, serve_control
 from daemon.fleet import Fleet
 from daemon.graph import GraphClient
-from daemon.graph.port import ChipGraph
+from daemon.graph.port import ChipGraph, WabaGraph
 from daemon.logs import fields
 from daemon.statelock import state_dir_lock
 from daemon.store import Store, open_store
@@ -133,6 +134,8 @@ async def _serve_with(
             graph=ChipGraph(graph),
             budget_journal=store.budget_journal,
             supervisor=supervisor,
+            templates=store.templates,
+            template_source=WabaGraph(graph),
             publish=bus.publish,
         )
         processor = InboxProcessor(store, FleetRouter(fleet))
@@ -190,6 +193,7 @@ async def _serve_with(
             )
             daemon.control_socket = str(socket_path)
             nursery.start_soon(publish_forever, control)
+            nursery.start_soon(_sync_templates, fleet)
             chips, wabas = fleet.counts
             log.info(
                 "READY",
@@ -222,6 +226,19 @@ async def _run_actors(
         await supervisor.run(fleet.specs(), task_status=task_status)
     finally:
         done.set()
+
+
+async def _sync_templates(fleet: Fleet) -> None:
+    """Learn every WABA's templates at start; a failure is logged, ``templates.sync`` retries."""
+    for waba_id in fleet.waba_ids:
+        try:
+            count: int = await fleet.waba(waba_id).call(
+                lambda r: SyncTemplates(reply=r), timeout=60
+            )
+        except Exception as exc:
+            log.warning("template sync of WABA %s failed: %s", waba_id, exc)
+        else:
+            log.info("WABA %s: %d templates", waba_id, count)
 
 
 async def _run_processor(

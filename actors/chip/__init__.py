@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         SendResult,
         Sent,
         StatusEvent,
+        TemplateStatuses,
         Uncertain,
         WabaSwitch,
     )
@@ -46,6 +47,7 @@ __all__ = [
     "SendResult",
     "Sent",
     "StatusEvent",
+    "TemplateStatuses",
     "Uncertain",
     "WabaSwitch",
 ]

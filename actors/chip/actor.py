@@ -45,6 +45,7 @@ from actors.chip.messages import (
     SendResult,
     Sent,
     StatusEvent,
+    TemplateStatuses,
     Tick,
     Uncertain,
     WabaSwitch,
@@ -138,6 +139,7 @@ class ChipActor:
         self.gate = RateGate(initial.throughput_mps, settings.limits, initial.messaging_limit_tier)
         self.quality = q.QualityState()
         self.switch = KillSwitch()
+        self.unusable_templates: dict[tuple[str, str], str] = {}
         self._queue: deque[_Item] = deque()
         self._in_flight: dict[int, _Item] = {}
         self._awaiting_fallback: dict[int, _Item] = {}
@@ -267,6 +269,8 @@ class ChipActor:
             case WabaSwitch(switch=switch):
                 self.switch = switch
                 self._apply_policy()
+            case TemplateStatuses(unusable=unusable):
+                self.unusable_templates = dict(unusable)
             case GetSnapshot(reply=reply):
                 reply.ok(self.snapshot())
             case Pause(reason=reason, reply=reply):
@@ -320,6 +324,10 @@ class ChipActor:
         if verdict.method == "refuse":
             req.reply.ok(Refused(verdict.reason))
             return
+        problem = self._template_problem(req) if verdict.method == "template" else None
+        if problem is not None:
+            req.reply.ok(Refused(problem))
+            return
         outbox_id = await self._journal.outbox_new(
             chip=self.pnid,
             key=key,
@@ -341,6 +349,17 @@ class ChipActor:
                 await self._finish(item, Refused(refusal, outbox_id), "cancelled")
                 return
         self._queue.append(item)
+
+    def _template_problem(self, req: Send) -> str | None:
+        if req.template is None:
+            return None
+        name = str(req.template.get("name", ""))
+        language = req.template.get("language", {})
+        code = str(language.get("code", "")) if isinstance(language, dict) else str(language)
+        status = self.unusable_templates.get((name, code))
+        if status is None:
+            return None
+        return f"template {name}/{code} is {status} in WABA {self.record.waba_id}"
 
     async def _reserve(self, item: _Item) -> str | None:
         """Book the template's estimated cost; the reason when the budget says no."""

@@ -29,6 +29,7 @@ __all__ = [
     "SendResult",
     "Sent",
     "StatusEvent",
+    "TemplateStatuses",
     "Tick",
     "Uncertain",
     "WabaSwitch",
@@ -141,6 +142,13 @@ class WabaSwitch:
     switch: KillSwitch
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateStatuses:
+    """The WABA's templates Meta will not take now: (name, language) → status."""
+
+    unusable: Mapping[tuple[str, str], str]
+
+
 # --- operator actions ----------------------------------------------------------------------
 
 
@@ -186,6 +194,7 @@ ChipMsg: TypeAlias = (
     | StatusEvent
     | QualityEvent
     | WabaSwitch
+    | TemplateStatuses
     | GetSnapshot
     | Pause
     | Resume

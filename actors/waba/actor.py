@@ -9,15 +9,29 @@ switch over their own quality policy. Templates join it in a later milestone.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Awaitable, Callable
 from typing import assert_never
 
 import trio
 
 from actors.base import Actor
-from actors.ports import WabaRecord, WabaRepo
+from actors.ports import TemplateRecord, TemplateRepo, TemplateSource, WabaRecord, WabaRepo
 from actors.waba.killswitch import KillSwitch, WabaEffect, apply
-from actors.waba.messages import AccountEvent, GetWabaSnapshot, WabaMsg, WabaSnapshot
+from actors.waba.messages import (
+    AccountEvent,
+    GetTemplates,
+    GetWabaSnapshot,
+    SyncTemplates,
+    TemplateEvent,
+    WabaMsg,
+    WabaSnapshot,
+)
+
+log = logging.getLogger("metad.waba")
+
+TemplateKey = tuple[str, str]
+"""(name, language)"""
 
 __all__ = ["WabaActor"]
 
@@ -32,6 +46,9 @@ class WabaActor(Actor[WabaMsg]):
         inbox: trio.MemoryReceiveChannel[WabaMsg],
         now: Callable[[], float],
         broadcast: Callable[[KillSwitch], Awaitable[None]],
+        templates: TemplateRepo | None = None,
+        source: TemplateSource | None = None,
+        announce: Callable[[dict[TemplateKey, str]], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(f"waba:{initial.waba_id}", inbox)
         self._initial = initial
@@ -39,8 +56,12 @@ class WabaActor(Actor[WabaMsg]):
         self._repo = repo
         self._now = now
         self._broadcast = broadcast
+        self._template_repo = templates
+        self._source = source
+        self._announce = announce
         self.record = initial
         self.switch = KillSwitch()
+        self.templates: dict[TemplateKey, TemplateRecord] = {}
 
     async def load(self) -> None:
         stored = await self._repo.load(self._initial.waba_id)
@@ -55,6 +76,10 @@ class WabaActor(Actor[WabaMsg]):
         self.switch = switch
         if switch.active(self._now()):
             await self._broadcast(switch)
+        if self._template_repo is not None:
+            loaded = await self._template_repo.load_templates(self.record.waba_id)
+            self.templates = {(t.name, t.language): t for t in loaded}
+            await self._tell_chips()
 
     async def handle(self, msg: WabaMsg) -> None:
         match msg:
@@ -70,5 +95,68 @@ class WabaActor(Actor[WabaMsg]):
                     self.record = dataclasses.replace(self.record, restricted=restricted)
                     await self._repo.save(self.record)
                 await self._broadcast(self.switch)
+            case SyncTemplates(reply=reply):
+                reply.ok(await self._sync())
+            case TemplateEvent():
+                await self._template_event(msg)
+            case GetTemplates(reply=reply):
+                reply.ok(sorted(self.templates.values(), key=lambda t: (t.name, t.language)))
             case _:
                 assert_never(msg)
+
+    async def _sync(self) -> int:
+        if self._source is None or self._template_repo is None:
+            return 0
+        fetched = await self._source.templates(self.record.waba_id)
+        await self._template_repo.save_templates(fetched)
+        self.templates = {(t.name, t.language): t for t in fetched}
+        await self._tell_chips()
+        return len(fetched)
+
+    async def _template_event(self, msg: TemplateEvent) -> None:
+        current = next(
+            (
+                t
+                for t in self.templates.values()
+                if (msg.template_id is not None and t.id == msg.template_id)
+                or (t.name, t.language) == (msg.name, msg.language)
+            ),
+            None,
+        )
+        if current is None:
+            if msg.name is None or msg.language is None:
+                log.warning("template event for unknown template %s", msg.template_id)
+                return
+            current = TemplateRecord(
+                waba_id=self.record.waba_id,
+                name=msg.name,
+                language=msg.language,
+                id=msg.template_id,
+            )
+        changed = dataclasses.replace(
+            current,
+            status=(msg.status or current.status).upper(),
+            quality=msg.quality or current.quality,
+            category=(msg.category or current.category).upper(),
+            reason=msg.reason or current.reason,
+        )
+        if changed == current:
+            return
+        if self._template_repo is not None:
+            await self._template_repo.save_templates([changed])
+        self.templates[(changed.name, changed.language)] = changed
+        log.info(
+            "template %s/%s of WABA %s: %s",
+            changed.name,
+            changed.language,
+            self.record.waba_id,
+            changed.status,
+        )
+        await self._tell_chips()
+
+    async def _tell_chips(self) -> None:
+        """Chips refuse templates Meta will not take; they learn which from here."""
+        if self._announce is not None:
+            await self._announce(
+                {key: t.status for key, t in self.templates.items() if not t.usable}
+            )

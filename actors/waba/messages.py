@@ -6,10 +6,18 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from actors.core import ReplyTo
-from actors.ports import WabaRecord
+from actors.ports import TemplateRecord, WabaRecord
 from actors.waba.killswitch import KillSwitch, WabaEffect
 
-__all__ = ["AccountEvent", "GetWabaSnapshot", "WabaMsg", "WabaSnapshot"]
+__all__ = [
+    "AccountEvent",
+    "GetTemplates",
+    "GetWabaSnapshot",
+    "SyncTemplates",
+    "TemplateEvent",
+    "WabaMsg",
+    "WabaSnapshot",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,4 +41,29 @@ class AccountEvent:
     at: float
 
 
-WabaMsg: TypeAlias = GetWabaSnapshot | AccountEvent
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncTemplates:
+    """Fetch every template of the WABA from Meta (all pages); answers how many."""
+
+    reply: ReplyTo[int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateEvent:
+    """A template status, quality or category webhook; ``None`` fields did not change."""
+
+    template_id: str | None
+    name: str | None
+    language: str | None
+    status: str | None = None
+    quality: str | None = None
+    category: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetTemplates:
+    reply: ReplyTo[list[TemplateRecord]]
+
+
+WabaMsg: TypeAlias = GetWabaSnapshot | AccountEvent | SyncTemplates | TemplateEvent | GetTemplates

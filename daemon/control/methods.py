@@ -17,6 +17,7 @@ from typing import Any
 from actors.budget.coordinator import GetBudget
 from actors.chip import ChipSnapshot, Drain, GetSnapshot, Pause, Refused, Resume, Send, Sent
 from actors.core import ActorCrashed, ActorStopped, CallTimeout
+from actors.waba import GetTemplates, SyncTemplates
 from config import MetadConfig
 from daemon.bus import Bus
 from daemon.fleet import Fleet
@@ -196,6 +197,35 @@ async def budget_status(ctx: ControlContext, params: dict[str, Any]) -> dict[str
     return status
 
 
+async def templates_sync(ctx: ControlContext, params: dict[str, Any]) -> dict[str, int]:
+    """Fetch every WABA's templates from Meta now; how many each has."""
+    counts: dict[str, int] = {}
+    for waba_id in ctx.fleet.waba_ids:
+        counts[waba_id] = await _guard(
+            ctx.fleet.waba(waba_id).call(lambda r: SyncTemplates(reply=r), timeout=60)
+        )
+    return counts
+
+
+async def templates_list(ctx: ControlContext, params: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for waba_id in ctx.fleet.waba_ids:
+        records = await _guard(ctx.fleet.waba(waba_id).call(lambda r: GetTemplates(reply=r)))
+        out += [
+            {
+                "waba_id": t.waba_id,
+                "name": t.name,
+                "language": t.language,
+                "category": t.category,
+                "status": t.status,
+                "quality": t.quality,
+                "reason": t.reason,
+            }
+            for t in records
+        ]
+    return out
+
+
 async def webhooks_stats(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
     return dataclasses.asdict(await ctx.store.inbox.stats())
 
@@ -212,5 +242,7 @@ METHODS: dict[str, Handler] = {
     "send.test": send_test,
     "webhooks.stats": webhooks_stats,
     "budget.status": budget_status,
+    "templates.sync": templates_sync,
+    "templates.list": templates_list,
 }
 """``subscribe`` is handled by the server itself: it turns the connection into a stream."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from actors.ports import PortOutcome, SendAccepted, SendFailed, SendInDoubt
+from actors.ports import PortOutcome, SendAccepted, SendFailed, SendInDoubt, TemplateRecord
 from daemon.graph.client import GraphClient
 from daemon.graph.manage import PHONE_FIELDS
 from daemon.graph.outcome import Accepted, Failed, InDoubt
 
-__all__ = ["ChipGraph"]
+__all__ = ["ChipGraph", "WabaGraph"]
 
 
 class ChipGraph:
@@ -44,3 +44,30 @@ class ChipGraph:
             params={"fields": ",".join(PHONE_FIELDS)},
         )
         return doc
+
+
+class WabaGraph:
+    """The Graph API as a WABA actor sees it: its templates."""
+
+    def __init__(self, client: GraphClient, *, page_size: int = 100) -> None:
+        self._client = client
+        self._page_size = page_size
+
+    async def templates(self, waba_id: str) -> list[TemplateRecord]:
+        found: list[TemplateRecord] = []
+        async for t in self._client.iter_templates(waba_id, page_size=self._page_size):
+            found.append(
+                TemplateRecord(
+                    waba_id=waba_id,
+                    name=t.name,
+                    language=t.language,
+                    id=t.id,
+                    category=t.category,
+                    status=t.status,
+                    quality=t.quality_score.score if t.quality_score is not None else None,
+                    parameter_format=(t.parameter_format or "POSITIONAL").upper(),
+                    components=tuple(c.model_dump(exclude_none=True) for c in t.components),
+                    reason=t.rejected_reason,
+                )
+            )
+        return found

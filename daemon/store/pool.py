@@ -34,6 +34,7 @@ from daemon.store.errors import StoreError, connect_error
 from daemon.store.inbox import InboxRepository
 from daemon.store.migrate import migrate
 from daemon.store.outbox import OutboxRepository
+from daemon.store.templates import TemplateRepository
 from daemon.store.wabas import WabaRepository
 from daemon.store.writer import BatchWriter
 
@@ -153,6 +154,7 @@ class Store(Queries):
         self.outbox = OutboxRepository(self)
         self.chip_journal = ChipJournalRepository(self)
         self.budget_journal = BudgetJournalRepository(self)
+        self.templates = TemplateRepository(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:

@@ -13,7 +13,7 @@ import time
 from actors.budget.coordinator import Settle
 from actors.chip import Inbound, QualityEvent, StatusEvent
 from actors.chip.quality import observation_from_webhook
-from actors.waba import AccountEvent
+from actors.waba import AccountEvent, TemplateEvent
 from actors.waba.killswitch import account_update_effect
 from daemon.fleet import Fleet
 from daemon.store.outbox import outbox_id_from
@@ -75,9 +75,37 @@ class FleetRouter:
         waba = fleet.find_waba(waba_id) if isinstance(waba_id, str) else None
         if waba is None:
             return False
-        if isinstance(event, e.AccountUpdate):
+        if isinstance(event, e.TemplateStatusUpdate):
+            await waba.cast(
+                TemplateEvent(
+                    template_id=event.template_id,
+                    name=event.name,
+                    language=event.language,
+                    status=event.event,
+                    reason=event.reason,
+                )
+            )
+        elif isinstance(event, e.TemplateQualityUpdate):
+            await waba.cast(
+                TemplateEvent(
+                    template_id=event.template_id,
+                    name=event.name,
+                    language=event.language,
+                    quality=event.new_score,
+                )
+            )
+        elif isinstance(event, e.TemplateCategoryUpdate):
+            await waba.cast(
+                TemplateEvent(
+                    template_id=event.template_id,
+                    name=event.name,
+                    language=event.language,
+                    category=event.new_category,
+                )
+            )
+        elif isinstance(event, e.AccountUpdate):
             effect = account_update_effect(event.raw)
             await waba.cast(AccountEvent(effect=effect, at=time.time()))
-        # Template, preference and capability events are kept in the inbox; their
-        # consumers (templates, budget, opt-outs) arrive with later milestones.
+        # Preference and capability events are kept in the inbox; their consumers
+        # (opt-outs, limits) arrive with later milestones.
         return True
