@@ -138,8 +138,14 @@ PortOutcome = SendAccepted | SendFailed | SendInDoubt
 
 class GraphPort(Protocol):
     async def send(
-        self, phone_number_id: str, payload: Mapping[str, Any], callback_data: str
-    ) -> PortOutcome: ...
+        self,
+        phone_number_id: str,
+        payload: Mapping[str, Any],
+        callback_data: str,
+        endpoint: str = "messages",
+    ) -> PortOutcome:
+        """``endpoint``: ``messages``, or ``marketing_messages`` (Marketing Messages API)."""
+        ...
 
     async def phone_number(self, phone_number_id: str) -> Mapping[str, object]:
         """The poll body: quality_rating, status, messaging_limit_tier, throughput…"""

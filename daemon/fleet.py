@@ -23,8 +23,8 @@ from actors.chip import (
     ChipSettings,
     ChipSnapshot,
     GetSnapshot,
-    TemplateStatuses,
     WabaSwitch,
+    WabaTemplates,
 )
 from actors.core import Address, Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
@@ -33,6 +33,7 @@ from actors.ports import (
     ChipRecord,
     ChipRepo,
     GraphPort,
+    TemplateRecord,
     TemplateRepo,
     TemplateSource,
     WabaRecord,
@@ -150,6 +151,7 @@ class Fleet:
                 generation=self._supervisor.restarts(box.address.actor_id),
                 budget=BudgetClient(self._budget.address),
                 prices=self._prices,
+                marketing_messages=self._cfg.waba(record.waba_id).marketing_messages,
             )
             self.actors[record.phone_number_id] = actor
             await actor.run(task_status=task_status)
@@ -163,9 +165,9 @@ class Fleet:
             for number in numbers:
                 await self._chips[number].address.cast(WabaSwitch(switch=switch))
 
-        async def announce(unusable: dict[tuple[str, str], str]) -> None:
+        async def announce(records: tuple[TemplateRecord, ...]) -> None:
             for number in numbers:
-                await self._chips[number].address.cast(TemplateStatuses(unusable=unusable))
+                await self._chips[number].address.cast(WabaTemplates(records=records))
 
         async def run(*, task_status: trio.TaskStatus[Any]) -> None:
             actor = WabaActor(

@@ -107,9 +107,15 @@ class FakeGraph:
         self.phone: dict[str, object] = {"quality_rating": "GREEN", "status": "CONNECTED"}
 
     async def send(
-        self, phone_number_id: str, payload: Mapping[str, Any], callback_data: str
+        self,
+        phone_number_id: str,
+        payload: Mapping[str, Any],
+        callback_data: str,
+        endpoint: str = "messages",
     ) -> PortOutcome:
-        self.sent.append({**payload, "biz_opaque_callback_data": callback_data})
+        self.sent.append(
+            {**payload, "biz_opaque_callback_data": callback_data, "_endpoint": endpoint}
+        )
         if self.outcomes:
             return self.outcomes.pop(0)
         return SendAccepted(f"wamid.{len(self.sent)}", str(payload["to"]))

@@ -26,9 +26,9 @@ if TYPE_CHECKING:
         SendResult,
         Sent,
         StatusEvent,
-        TemplateStatuses,
         Uncertain,
         WabaSwitch,
+        WabaTemplates,
     )
 
 __all__ = [
@@ -47,9 +47,9 @@ __all__ = [
     "SendResult",
     "Sent",
     "StatusEvent",
-    "TemplateStatuses",
     "Uncertain",
     "WabaSwitch",
+    "WabaTemplates",
 ]
 
 _HOME = {"ChipActor": "actors.chip.actor", "ChipSettings": "actors.chip.actor"}

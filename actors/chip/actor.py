@@ -45,14 +45,16 @@ from actors.chip.messages import (
     SendResult,
     Sent,
     StatusEvent,
-    TemplateStatuses,
     Tick,
     Uncertain,
     WabaSwitch,
+    WabaTemplates,
 )
 from actors.chip.ratelimit import RateGate
+from actors.chip.templates import TemplateBook
 from actors.chip.window import WindowBook
 from actors.core import ActorCrashed, Address
+from actors.policy import cost
 from actors.policy.pricing import PriceTable, UnknownDestination
 from actors.ports import (
     BudgetPort,
@@ -65,6 +67,7 @@ from actors.ports import (
     SendInDoubt,
 )
 from actors.reactions import Reaction
+from actors.templates.mapper import Missing, fill
 from actors.waba.killswitch import KillSwitch, restrict
 from config.model import LimitsConfig, QualityConfig, WindowsConfig
 
@@ -119,6 +122,7 @@ class ChipActor:
         generation: int = 0,
         budget: BudgetPort | None = None,
         prices: PriceTable | None = None,
+        marketing_messages: bool = False,
     ) -> None:
         self.actor_id = f"chip:{initial.phone_number_id}"
         self.pnid = initial.phone_number_id
@@ -133,13 +137,14 @@ class ChipActor:
         self._generation = generation
         self._budget = budget
         self._prices = prices
+        self._marketing_messages = marketing_messages
         self.record = initial
         self.contacts = ContactBook()
         self.windows = WindowBook(settings.windows)
         self.gate = RateGate(initial.throughput_mps, settings.limits, initial.messaging_limit_tier)
         self.quality = q.QualityState()
         self.switch = KillSwitch()
-        self.unusable_templates: dict[tuple[str, str], str] = {}
+        self.templates = TemplateBook()
         self._queue: deque[_Item] = deque()
         self._in_flight: dict[int, _Item] = {}
         self._awaiting_fallback: dict[int, _Item] = {}
@@ -269,8 +274,8 @@ class ChipActor:
             case WabaSwitch(switch=switch):
                 self.switch = switch
                 self._apply_policy()
-            case TemplateStatuses(unusable=unusable):
-                self.unusable_templates = dict(unusable)
+            case WabaTemplates(records=records):
+                self.templates = TemplateBook(records)
             case GetSnapshot(reply=reply):
                 reply.ok(self.snapshot())
             case Pause(reason=reason, reply=reply):
@@ -320,6 +325,12 @@ class ChipActor:
         except ValueError:
             req.reply.ok(Refused(f"not a phone number or user id: {req.to!r}"))
             return
+        if req.intent is not None and req.template is None:
+            planned = self._plan(req, key)
+            if isinstance(planned, str):
+                req.reply.ok(Refused(planned))
+                return
+            req = planned
         verdict = self._decide(req, key, force_template=False)
         if verdict.method == "refuse":
             req.reply.ok(Refused(verdict.reason))
@@ -338,6 +349,8 @@ class ChipActor:
                 "business_initiated": verdict.business_initiated,
                 "reason": verdict.reason,
                 "category": req.category if req.template is not None else None,
+                "via": req.via,
+                **({"plan": dict(req.plan)} if req.plan is not None else {}),
             },
             campaign_id=req.campaign_id,
             recipient_id=req.recipient_id,
@@ -356,10 +369,55 @@ class ChipActor:
         name = str(req.template.get("name", ""))
         language = req.template.get("language", {})
         code = str(language.get("code", "")) if isinstance(language, dict) else str(language)
-        status = self.unusable_templates.get((name, code))
+        status = self.templates.unusable(name, code)
         if status is None:
             return None
         return f"template {name}/{code} is {status} in WABA {self.record.waba_id}"
+
+    def _plan(self, req: Send, key: str) -> Send | str:
+        """Choose method and template for an intent; the refusal's reason otherwise."""
+        if self._prices is None:
+            return "no price table: cannot choose a method by cost"
+        variables = dict(req.variables or {})
+        decision = cost.decide(
+            cost.CostRequest(
+                intent=cost.Intent.parse(req.intent or ""),
+                wa_id=key,
+                languages=req.languages,
+                has_content=req.content is not None,
+                params=frozenset(variables),
+                template_names=req.template_names,
+            ),
+            window=self.windows.state(key, self._now()),
+            templates=self.templates.options,
+            marketing_messages=cost.MarketingMessagesEligibility(
+                enabled=self._marketing_messages, onboarded=self._marketing_messages
+            ),
+            budget=cost.UNLIMITED,  # the budget coordinator's reservation is the gate
+            policy=self._policy(),
+            prices=self._prices,
+        )
+        if decision.refused:
+            return decision.reason
+        plan = decision.to_json()
+        if decision.template is None:  # free-form inside the window
+            return dataclasses.replace(req, intent=None, plan=plan)
+        chosen = decision.template
+        filled = fill(self.templates.schema(chosen.name, chosen.language), variables)
+        if isinstance(filled, Missing):
+            return f"template {chosen.name}: missing parameters {', '.join(filled.names)}"
+        return dataclasses.replace(
+            req,
+            intent=None,
+            template={
+                "name": chosen.name,
+                "language": {"code": chosen.language},
+                "components": filled.components,
+            },
+            category=decision.category,
+            via="marketing_messages" if decision.method == "marketing_messages" else "messages",
+            plan=plan,
+        )
 
     async def _reserve(self, item: _Item) -> str | None:
         """Book the template's estimated cost; the reason when the budget says no."""
@@ -434,7 +492,7 @@ class ChipActor:
 
     async def _post(self, item: _Item, payload: dict[str, Any]) -> None:
         from_outbox = f"metad:o:{item.outbox_id}"
-        outcome = await self._graph.send(self.pnid, payload, from_outbox)
+        outcome = await self._graph.send(self.pnid, payload, from_outbox, item.request.via)
         await self._events_send.send(SendDone(outbox_id=item.outbox_id, outcome=outcome))
 
     def _schedule_wake(self, at: float) -> None:

@@ -12,7 +12,7 @@ from typing import Any, TypeAlias
 
 from actors.chip.quality import QualityObservation
 from actors.core import ReplyTo
-from actors.ports import ChipRecord, PortOutcome
+from actors.ports import ChipRecord, PortOutcome, TemplateRecord
 from actors.waba.killswitch import KillSwitch
 
 __all__ = [
@@ -29,10 +29,10 @@ __all__ = [
     "SendResult",
     "Sent",
     "StatusEvent",
-    "TemplateStatuses",
     "Tick",
     "Uncertain",
     "WabaSwitch",
+    "WabaTemplates",
 ]
 
 
@@ -102,6 +102,18 @@ class Send:
     """The template's category: marketing, utility or authentication."""
     campaign_id: str | None = None
     recipient_id: str | None = None
+    intent: str | None = None
+    """What the message is for (reply, follow_up, confirmation, reminder, update, otp,
+    marketing). With an intent and no ``template`` the chip picks the cheapest legal
+    method and template itself, from its WABA's approved templates."""
+    variables: Mapping[str, str] | None = None
+    """Template parameters by slot key (``"1"``, or the named parameter)."""
+    languages: tuple[str, ...] = ("pt_BR", "en_US")
+    template_names: tuple[str, ...] = ()
+    via: str = "messages"
+    """``messages`` or ``marketing_messages`` (Meta's Marketing Messages API)."""
+    plan: Mapping[str, Any] | None = None
+    """The cost decision that chose the template, stored with the outbox row."""
     reply: ReplyTo[SendResult]
 
 
@@ -143,10 +155,10 @@ class WabaSwitch:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TemplateStatuses:
-    """The WABA's templates Meta will not take now: (name, language) → status."""
+class WabaTemplates:
+    """Every template of the chip's WABA as Meta last described it."""
 
-    unusable: Mapping[tuple[str, str], str]
+    records: tuple[TemplateRecord, ...]
 
 
 # --- operator actions ----------------------------------------------------------------------
@@ -194,7 +206,7 @@ ChipMsg: TypeAlias = (
     | StatusEvent
     | QualityEvent
     | WabaSwitch
-    | TemplateStatuses
+    | WabaTemplates
     | GetSnapshot
     | Pause
     | Resume

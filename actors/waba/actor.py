@@ -48,7 +48,7 @@ class WabaActor(Actor[WabaMsg]):
         broadcast: Callable[[KillSwitch], Awaitable[None]],
         templates: TemplateRepo | None = None,
         source: TemplateSource | None = None,
-        announce: Callable[[dict[TemplateKey, str]], Awaitable[None]] | None = None,
+        announce: Callable[[tuple[TemplateRecord, ...]], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(f"waba:{initial.waba_id}", inbox)
         self._initial = initial
@@ -155,8 +155,6 @@ class WabaActor(Actor[WabaMsg]):
         await self._tell_chips()
 
     async def _tell_chips(self) -> None:
-        """Chips refuse templates Meta will not take; they learn which from here."""
+        """Chips choose and check templates from the registry; they learn it from here."""
         if self._announce is not None:
-            await self._announce(
-                {key: t.status for key, t in self.templates.items() if not t.usable}
-            )
+            await self._announce(tuple(self.templates.values()))

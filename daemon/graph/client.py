@@ -72,13 +72,17 @@ class GraphClient(ManagementCalls):
         """POST the message once and classify the answer; never retried here."""
         return await self._send(f"{phone_number_id}/messages", phone_number_id, message)
 
-    async def send_raw(self, phone_number_id: str, payload: dict[str, Any]) -> SendOutcome:
+    async def send_raw(
+        self, phone_number_id: str, payload: dict[str, Any], *, endpoint: str = "messages"
+    ) -> SendOutcome:
         """POST a body the typed models do not cover (e.g. product or contacts messages).
 
         No local validation: Meta's answer decides, with the same outcome rules as
-        :meth:`send`.
+        :meth:`send`. ``endpoint`` ``marketing_messages`` is the Marketing Messages API.
         """
-        return await self._post_send(f"{phone_number_id}/messages", phone_number_id, payload)
+        if endpoint not in ("messages", "marketing_messages"):
+            raise ValueError(f"not a send endpoint: {endpoint!r}")
+        return await self._post_send(f"{phone_number_id}/{endpoint}", phone_number_id, payload)
 
     async def send_marketing(
         self,

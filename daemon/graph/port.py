@@ -23,10 +23,14 @@ class ChipGraph:
         self._client = client
 
     async def send(
-        self, phone_number_id: str, payload: Mapping[str, Any], callback_data: str
+        self,
+        phone_number_id: str,
+        payload: Mapping[str, Any],
+        callback_data: str,
+        endpoint: str = "messages",
     ) -> PortOutcome:
         body = {**payload, "biz_opaque_callback_data": callback_data}
-        outcome = await self._client.send_raw(phone_number_id, body)
+        outcome = await self._client.send_raw(phone_number_id, body, endpoint=endpoint)
         match outcome:
             case Accepted(wamid=wamid, wa_id=wa_id):
                 return SendAccepted(wamid, wa_id)

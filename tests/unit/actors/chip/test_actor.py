@@ -237,3 +237,50 @@ async def test_rebuild_restores_windows_quality_and_pause(
     assert after.open_windows == before.open_windows == 1
     assert after.mode == before.mode == "SLOWED"
     assert after.record.paused
+
+
+async def test_marketing_intent_uses_the_marketing_messages_api_when_onboarded(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from actors.chip import WabaTemplates
+    from actors.policy.pricing import PriceTable
+    from actors.ports import TemplateRecord
+    from config.model import PricingConfig
+
+    graph = FakeGraph()
+    box: Mailbox[ChipMsg] = open_mailbox("chip")
+    actor = ChipActor(
+        initial=INITIAL,
+        repo=FakeChipRepo(),
+        journal=FakeJournal(),
+        graph=graph,
+        settings=SETTINGS,
+        inbox=box.inbox,
+        now=lambda: T0 + trio.current_time(),
+        prices=PriceTable.from_config(PricingConfig()),
+        marketing_messages=True,
+    )
+    offer = TemplateRecord(
+        waba_id="100000000000001",
+        name="vaga",
+        language="pt_BR",
+        category="MARKETING",
+        status="APPROVED",
+        components=({"type": "BODY", "text": "Olá {{1}}, temos uma vaga hoje."},),
+    )
+    async with trio.open_nursery() as n:
+        await n.start(actor.run)
+        await box.address.cast(WabaTemplates(records=(offer,)))
+        sent = await box.address.call(
+            lambda r: Send(
+                to=CONTACT,
+                intent="marketing",
+                variables={"1": "Ana"},
+                languages=("pt_BR",),
+                reply=r,
+            ),
+        )
+        n.cancel_scope.cancel()
+    assert isinstance(sent, Sent)
+    assert graph.sent[0]["_endpoint"] == "marketing_messages"
+    assert graph.sent[0]["template"]["components"][0]["parameters"][0]["text"] == "Ana"
