@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("files", nargs="+", metavar="FILE")
     lint.add_argument("--json", action="store_true", help="print the findings as JSON")
 
+    tui = sub.add_parser("tui", help="the operator console (attaches to the running daemon)")
+    _add_config(tui)
+    tui.add_argument("--socket", metavar="PATH", help="control socket (default: runtime dir)")
+
     webhooks = sub.add_parser("webhooks", help="inspect the webhook inbox")
     wsub = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
     stats = wsub.add_parser(
@@ -187,6 +191,14 @@ def _cmd_templates(args: argparse.Namespace) -> int:
     return EXIT_RUNTIME if failed else EXIT_OK
 
 
+def _cmd_tui(args: argparse.Namespace) -> int:
+    from tui import main as run_tui
+
+    path = args.socket or str(_load(args.config).daemon.runtime_dir / "metad.sock")
+    code: int = run_tui(path)
+    return code
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "check": _cmd_check,
@@ -195,6 +207,7 @@ _COMMANDS = {
     "sim": _cmd_sim,
     "templates": _cmd_templates,
     "ctl": _cmd_ctl,
+    "tui": _cmd_tui,
 }
 
 

@@ -1,0 +1,202 @@
+"""A fixed fleet and a fake control client for the console's tests.
+
+The fake implements :class:`tui.client.ControlClient` in memory: it records every call,
+answers the chip commands as the daemon does (with the changed chip), and lets a test
+push events, drop the connection and bring it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from daemon.control import protocol
+from tui.app import MetadConsole
+from tui.client import (
+    ConnectionStatus,
+    ControlClient,
+    ControlEvent,
+    ControlListener,
+    LinkState,
+    NotConnected,
+    RpcError,
+)
+
+TARGET = "/run/metad/metad.sock"
+EPOCH = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC: event times in the fixed state
+PNIDS = tuple(f"10000000000000{n}" for n in range(1, 6))
+
+
+def chip(pnid: str, number: str, waba: str, quality: str, **changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "phone_number_id": pnid,
+        "display_number": number,
+        "waba_id": waba,
+        "quality_rating": quality,
+        "status": "CONNECTED",
+        "tier": "TIER_1K",
+        "mode": "FULL",
+        "policy": "full rate",
+        "paused": False,
+        "pause_reason": None,
+        "draining": False,
+        "open_windows": 0,
+        "queued": 0,
+        "in_flight": 0,
+        "mps": 80.0,
+        "mps_limit": 80,
+        "tier_used": 0,
+        "tier_limit": 1000,
+        "restarts": 0,
+        "sent_today": 0,
+        "cost_today_usd": 0.0,
+        "accepted": 0,
+        "failed": 0,
+    }
+    doc.update(changes)
+    return doc
+
+
+def fleet_snapshot() -> dict[str, Any]:
+    """Five chips on two WABAs, one of each quality and one paused."""
+    a, b = "200000000000001", "200000000000002"
+    return {
+        "daemon": {
+            "version": "0.1.0",
+            "webhook_url": "https://metad.example.com/webhook",
+            "sim_url": "http://127.0.0.1:8089",
+            "uptime_s": 7384.0,
+        },
+        "chips": [
+            chip(PNIDS[0], "+1 555 010 0001", a, "GREEN", open_windows=12, queued=3, in_flight=1,
+                 mps=12.5, tier_used=140, sent_today=1234, cost_today_usd=3.2),
+            chip(PNIDS[1], "+1 555 010 0002", a, "YELLOW", mode="SLOWED", mps=20.0, queued=40,
+                 sent_today=560, cost_today_usd=1.15, tier_used=560),
+            chip(PNIDS[2], "+1 555 010 0003", b, "RED", status="FLAGGED", mode="PAUSED_BUSINESS",
+                 mps=0.0, tier="TIER_250", tier_limit=250, sent_today=12, cost_today_usd=0.05),
+            chip(PNIDS[3], "+1 555 010 0004", b, "UNKNOWN", mode="RAMPING", mps=5.0,
+                 tier="TIER_10K", tier_limit=10000, sent_today=0),
+            chip(PNIDS[4], "+1 555 010 0005", a, "GREEN", paused=True, pause_reason="night",
+                 sent_today=99, cost_today_usd=0.42, restarts=1),
+        ],
+        "wabas": [
+            {"waba_id": a, "name": "Acme Sales", "restricted": False,
+             "chips": [PNIDS[0], PNIDS[1], PNIDS[4]]},
+            {"waba_id": b, "name": "Acme Care", "restricted": True,
+             "chips": [PNIDS[2], PNIDS[3]]},
+        ],
+        "webhooks": {"received": 1520, "duplicates": 7, "parsed": 1509, "unparsed": 4,
+                     "unknown_number": 2, "rejected_signature": 1, "pending": 0},
+    }  # fmt: skip
+
+
+class FakeControlClient:
+    """Connects at once (unless ``connected=False``) and serves :func:`fleet_snapshot`."""
+
+    def __init__(self, snapshot: dict[str, Any] | None = None, *, connected: bool = True) -> None:
+        self.target = TARGET
+        self.snapshot = snapshot if snapshot is not None else fleet_snapshot()
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.errors: dict[str, RpcError] = {}
+        self.reconnects = 0
+        self.connected = False
+        self.listener: ControlListener | None = None
+        self._start_connected = connected
+
+    async def run(self, listener: ControlListener) -> None:
+        self.listener = listener
+        if self._start_connected:
+            self.connect()
+        else:
+            self.disconnect("no daemon socket (is metad running?)", retry_in=0.5)
+        await asyncio.Event().wait()  # until the app cancels its worker
+
+    def _listener(self) -> ControlListener:
+        assert self.listener is not None, "the app has not started the client yet"
+        return self.listener
+
+    def connect(self) -> None:
+        self.connected = True
+        self._listener().connection_changed(ConnectionStatus(LinkState.CONNECTED, TARGET))
+        self._listener().snapshot_received(copy.deepcopy(self.snapshot))
+
+    def disconnect(self, error: str = "connection lost", retry_in: float = 3.0) -> None:
+        self.connected = False
+        self._listener().connection_changed(
+            ConnectionStatus(LinkState.DISCONNECTED, TARGET, error, retry_in=retry_in, attempt=1)
+        )
+
+    def connecting(self, attempt: int = 2) -> None:
+        status = ConnectionStatus(LinkState.CONNECTING, TARGET, attempt=attempt)
+        self._listener().connection_changed(status)
+
+    def push(self, kind: str, data: dict[str, Any], at: float = EPOCH) -> None:
+        self._listener().event_received(ControlEvent(kind, at, data))
+
+    def chip(self, pnid: str) -> dict[str, Any]:
+        found: dict[str, Any] = next(
+            c for c in self.snapshot["chips"] if c["phone_number_id"] == pnid
+        )
+        return found
+
+    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        params = dict(params or {})
+        self.calls.append((method, params))
+        if not self.connected:
+            raise NotConnected("not connected to the daemon")
+        if method in self.errors:
+            raise self.errors[method]
+        changes: dict[str, Callable[[dict[str, Any]], None]] = {
+            "chip.pause": lambda c: c.update(paused=True, pause_reason=params.get("reason")),
+            "chip.resume": lambda c: c.update(paused=False, pause_reason=None),
+            "chip.drain": lambda c: c.update(draining=True),
+        }
+        if method in changes:
+            target = self.chip(params["phone_number_id"])
+            changes[method](target)
+            return copy.deepcopy(target)
+        if method == "webhooks.stats":
+            return dict(self.snapshot["webhooks"])
+        if method == "status.snapshot":
+            return copy.deepcopy(self.snapshot)
+        raise RpcError(protocol.METHOD_NOT_FOUND, f"unknown method {method!r}")
+
+    def reconnect_now(self) -> None:
+        self.reconnects += 1
+
+    def sent(self, method: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == method]
+
+
+async def wait_until(
+    pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 5.0
+) -> None:
+    """Network-driven state lands asynchronously: poll instead of sleeping a guess."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.01)
+
+
+def make_console(client: ControlClient, **options: Any) -> MetadConsole:
+    """The console with fixed clocks (stable uptime, countdowns and timestamps)."""
+    options.setdefault("clock", lambda: 1000.0)
+    options.setdefault("wall_clock", lambda: EPOCH + 60)
+    options.setdefault("poll_interval", None)
+    return MetadConsole(client, **options)
+
+
+def cells(table: DataTable[Text], row_key: str) -> list[str]:
+    return [cell.plain for cell in table.get_row(row_key)]
+
+
+def column(table: DataTable[Text], key: str) -> list[str]:
+    return [cell.plain for cell in table.get_column(key)]

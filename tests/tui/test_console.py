@@ -1,0 +1,185 @@
+"""Events screen, connection state, screen switching and the command palette (pilot, fake)."""
+
+from __future__ import annotations
+
+import pytest
+from textual.command import CommandList, CommandPalette
+from textual.widgets import Input
+
+from tests.tui.fakes import (
+    PNIDS,
+    FakeControlClient,
+    column,
+    fleet_snapshot,
+    make_console,
+    wait_until,
+)
+from tui.app import MetadConsole
+from tui.confirm import ConfirmScreen
+from tui.screens import EventsScreen, FleetScreen
+from tui.widgets import EventTable, FleetTable, HeaderBar, StatusLine
+
+pytestmark = pytest.mark.asyncio
+
+SIZE = (120, 40)
+
+
+def _connected(app: MetadConsole) -> bool:
+    return app.state.connected and len(app.state.chips) == 5
+
+
+def _status(app: MetadConsole) -> str:
+    return str(app.screen.query_one(StatusLine).render())
+
+
+async def test_pushed_events_appear_in_the_events_screen() -> None:
+    fake = FakeControlClient()
+    app = make_console(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: _connected(app))
+        fake.push("actor", {"kind": "crashed", "actor_id": "chip:100000000000003",
+                            "error": "boom", "restarts": 2})  # fmt: skip
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen))
+        table = app.screen.query_one(EventTable)
+        await wait_until(pilot, lambda: "crashed: boom (restarts 2)" in column(table, "message"))
+        fake.push("log", {"level": "WARNING", "logger": "metad.webhook", "message": "slow"})
+        await wait_until(pilot, lambda: column(table, "message")[-1] == "slow")
+        assert column(table, "level")[-1] == "warning"
+        assert column(table, "source")[-1] == "metad.webhook"
+        assert table.cursor_row == table.row_count - 1  # follows the newest line
+
+
+async def test_the_events_filter_narrows_the_log() -> None:
+    fake = FakeControlClient()
+    app = make_console(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: _connected(app))
+        fake.push("actor", {"kind": "restarted", "actor_id": "chip:1", "restarts": 1})
+        fake.push("log", {"level": "error", "logger": "metad.graph", "message": "HTTP 500"})
+        fake.push("log", {"level": "info", "logger": "metad.graph", "message": "ok"})
+        await pilot.press("tab")
+        await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen))
+        table = app.screen.query_one(EventTable)
+        await wait_until(pilot, lambda: table.row_count == 4)  # with "connected"
+        await pilot.press("slash", "l")
+        app.screen.query_one("#filter", Input).value = "level:error"
+        await wait_until(pilot, lambda: table.row_count == 1)
+        assert column(table, "message") == ["HTTP 500"]
+        app.screen.query_one("#filter", Input).value = "kind:actor"
+        await wait_until(pilot, lambda: column(table, "message") == ["restarted (restarts 1)"])
+        await pilot.press("escape", "c")  # leave the box; c clears the log
+        await wait_until(pilot, lambda: table.row_count == 0)
+        assert len(app.state.entries) == 0
+
+
+async def test_sends_events_update_the_header() -> None:
+    fake = FakeControlClient()
+    app = make_console(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: _connected(app))
+        fake.push("sends", {"accepted": 42, "failed": 3, "statuses": 17})
+        header = app.screen.query_one(HeaderBar)
+        await wait_until(pilot, lambda: "42 ok · 3 failed · 17 statuses" in str(header.render()))
+
+
+async def test_disconnect_shows_retrying_and_a_reconnect_restores() -> None:
+    fake = FakeControlClient()
+    app = make_console(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: _connected(app))
+        fake.disconnect("the daemon closed the connection", retry_in=3.0)
+        await wait_until(pilot, lambda: "disconnected — retrying in 3s" in _status(app))
+        assert "the daemon closed the connection" in _status(app)
+        assert "(stale)" in str(app.screen.query_one(HeaderBar).render())
+        assert app.screen.query_one(StatusLine).has_class("-down")
+        await pilot.press("p")  # no daemon, no dialog
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("ctrl+r")
+        assert fake.reconnects == 1
+        fake.connecting()
+        await wait_until(pilot, lambda: "disconnected — reconnecting" in _status(app))
+        # The daemon comes back with one chip fewer: the table follows the new snapshot.
+        fake.snapshot = fleet_snapshot()
+        fake.snapshot["chips"].pop()
+        fake.connect()
+        await wait_until(pilot, lambda: "● connected" in _status(app))
+        table = app.screen.query_one(FleetTable)
+        await wait_until(pilot, lambda: table.row_count == 4)
+        assert PNIDS[4] not in table.rows
+        messages = [e.message for e in app.state.entries if e.kind == "console"]
+        assert messages == [
+            "connected to /run/metad/metad.sock",
+            "disconnected: the daemon closed the connection",
+            "connected to /run/metad/metad.sock",
+        ]
+
+
+async def test_starting_without_a_daemon_shows_retrying() -> None:
+    fake = FakeControlClient(connected=False)
+    app = make_console(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: "retrying in 1s" in _status(app))
+        assert "no daemon socket" in _status(app)
+        assert app.screen.query_one(FleetTable).row_count == 0
+        fake.connect()
+        await wait_until(pilot, lambda: app.screen.query_one(FleetTable).row_count == 5)
+
+
+async def test_f_e_and_tab_switch_screens() -> None:
+    app = make_console(FakeControlClient())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: _connected(app))
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen))
+        await pilot.press("f")
+        await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen))
+        await pilot.press("tab")
+        await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen))
+        await pilot.press("tab")
+        await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen))
+
+
+async def test_the_palette_offers_every_action() -> None:
+    app = make_console(FakeControlClient())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: _connected(app))
+        titles = [c.title for c in app.palette_commands() if c.discover]
+        assert titles[:5] == ["Show fleet", "Show events", "Pause +1 555 010 0001",
+                              "Resume +1 555 010 0001", "Drain +1 555 010 0001"]  # fmt: skip
+        for title in ("Sort fleet by quality", "Reverse fleet sort", "Filter fleet",
+                      "Clear fleet filter", "Filter events", "Clear event log",
+                      "Reconnect now", "Quit"):  # fmt: skip
+            assert title in titles
+        searchable = [c.title for c in app.palette_commands()]
+        assert "Drain +1 555 010 0004" in searchable
+
+
+async def test_the_palette_runs_a_command() -> None:
+    fake = FakeControlClient()
+    app = make_console(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: _connected(app))
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        palette.query_one(Input).value = "pause 0003"
+        await wait_until(pilot, lambda: palette.query_one(CommandList).option_count > 0)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: bool(fake.sent("chip.pause")))
+        assert fake.sent("chip.pause") == [{"phone_number_id": PNIDS[2], "reason": "operator"}]
+
+
+async def test_webhook_counters_are_polled() -> None:
+    fake = FakeControlClient()
+    app = make_console(fake, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: _connected(app))
+        fake.snapshot["webhooks"]["received"] = 2000
+        header = app.screen.query_one(HeaderBar)
+        await wait_until(pilot, lambda: "received 2,000" in str(header.render()))
+        assert fake.sent("webhooks.stats")

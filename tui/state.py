@@ -1,0 +1,139 @@
+"""The console's memory: the last snapshot, chips as events update them, and the event log.
+
+Everything here is plain Python so the rules (what becomes a log line, what a filter
+matches) are tested without a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass
+
+from tui.client import ConnectionStatus, ControlEvent, LinkState
+from tui.model import Chip, DaemonInfo, SendRate, Snapshot, Waba, WebhookCounts
+
+__all__ = ["LEVELS", "ConsoleState", "LogEntry", "entry_matches"]
+
+LEVELS = ("debug", "info", "warning", "error")
+_LEVEL_ALIASES = {"warn": "warning", "critical": "error", "fatal": "error", "exception": "error"}
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    seq: int
+    at: float
+    """Epoch seconds (the daemon's clock for daemon events, the console's for its own)."""
+    level: str
+    kind: str
+    """chip, actor, log, or console (the console's own: connections, operator actions)."""
+    source: str
+    message: str
+
+
+def _level(raw: object) -> str:
+    text = str(raw or "info").lower()
+    text = _LEVEL_ALIASES.get(text, text)
+    return text if text in LEVELS else "info"
+
+
+def entry_matches(entry: LogEntry, query: str) -> bool:
+    """Every term must match; ``kind:actor``, ``level:error``, ``source:…`` look in one field."""
+    fields = {"kind": entry.kind, "level": entry.level, "source": entry.source.lower()}
+    hay = f"{entry.level} {entry.kind} {entry.source} {entry.message}".lower()
+    for term in query.lower().split():
+        name, sep, value = term.partition(":")
+        if sep and name in fields:
+            if value not in fields[name]:
+                return False
+        elif term not in hay:
+            return False
+    return True
+
+
+class ConsoleState:
+    def __init__(self, target: str, max_entries: int = 5000) -> None:
+        self.connection = ConnectionStatus(LinkState.CONNECTING, target)
+        self.daemon: DaemonInfo | None = None
+        self.chips: dict[str, Chip] = {}
+        self.wabas: dict[str, Waba] = {}
+        self.webhooks: WebhookCounts | None = None
+        self.sends: SendRate | None = None
+        self.entries: deque[LogEntry] = deque(maxlen=max_entries)
+        self.snapshot_at: float | None = None
+        """The console's monotonic clock when the snapshot arrived (uptime counts on from it)."""
+        self.retry_deadline: float | None = None
+        self.reconnecting = False
+        """Trying again after a lost or failed connection (not the first attempt)."""
+        self._seq = 0
+
+    @property
+    def connected(self) -> bool:
+        return self.connection.state is LinkState.CONNECTED
+
+    def set_connection(self, status: ConnectionStatus, now: float) -> None:
+        if status.state is LinkState.CONNECTING:
+            previous = self.connection.state
+            self.reconnecting = self.reconnecting or previous is not LinkState.CONNECTING
+        else:
+            self.reconnecting = False
+        self.connection = status
+        self.retry_deadline = None if status.retry_in is None else now + status.retry_in
+
+    def apply_snapshot(self, snapshot: Snapshot, now: float) -> None:
+        self.daemon = snapshot.daemon
+        self.chips = {chip.phone_number_id: chip for chip in snapshot.chips}
+        self.wabas = {waba.waba_id: waba for waba in snapshot.wabas}
+        if snapshot.webhooks is not None:
+            self.webhooks = snapshot.webhooks
+        self.sends = None
+        self.snapshot_at = now
+
+    def apply_chip(self, chip: Chip) -> Chip | None:
+        """Store a chip; the previous version, if any."""
+        old = self.chips.get(chip.phone_number_id)
+        self.chips[chip.phone_number_id] = chip
+        return old
+
+    def uptime(self, now: float) -> float | None:
+        if self.daemon is None or self.snapshot_at is None:
+            return None
+        if not self.connected:
+            return self.daemon.uptime_s
+        return self.daemon.uptime_s + max(0.0, now - self.snapshot_at)
+
+    def log(self, at: float, level: str, kind: str, source: str, message: str) -> LogEntry:
+        self._seq += 1
+        entry = LogEntry(self._seq, at, _level(level), kind, source, message)
+        self.entries.append(entry)
+        return entry
+
+    def clear_log(self) -> None:
+        self.entries.clear()
+
+    def entry_for_event(self, event: ControlEvent) -> LogEntry | None:
+        """Log the actor and log events; ``chip`` and ``sends`` are handled by the caller."""
+        data = event.data
+        if event.kind == "actor":
+            what = str(data.get("kind", "?"))
+            message = what
+            if data.get("error"):
+                message += f": {data['error']}"
+            if "restarts" in data:
+                message += f" (restarts {data['restarts']})"
+            level = "info" if what == "restarted" else "error"
+            return self.log(event.at, level, "actor", str(data.get("actor_id", "?")), message)
+        if event.kind == "log":
+            return self.log(
+                event.at,
+                str(data.get("level", "info")),
+                "log",
+                str(data.get("logger", "")),
+                str(data.get("message", "")),
+            )
+        text = json.dumps(data, separators=(",", ":"), default=str)
+        return self.log(event.at, "debug", event.kind, "", text)
+
+    def chip_label(self, phone_number_id: str) -> str:
+        chip = self.chips.get(phone_number_id)
+        return chip.display_number if chip is not None else phone_number_id

@@ -1,0 +1,253 @@
+"""The console's widgets. Each shows what it is given; none of them talks to the daemon."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from rich.text import Text
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable, Static
+
+from tui.client import LinkState
+from tui.model import Chip, Waba, chip_state
+from tui.state import ConsoleState, LogEntry
+
+__all__ = [
+    "EventTable",
+    "FleetTable",
+    "HeaderBar",
+    "StatusLine",
+    "fleet_cells",
+    "fmt_duration",
+    "fmt_rate",
+]
+
+QUALITY_STYLE = {"GREEN": "bold green", "YELLOW": "bold yellow", "RED": "bold red"}
+STATE_STYLE = {
+    "PAUSED": "bold magenta",
+    "DRAINING": "yellow",
+    "FULL": "green",
+    "RAMPING": "cyan",
+    "SLOWED": "yellow",
+    "PAUSED_BUSINESS": "bold red",
+    "PAUSED_ALL": "bold red",
+}
+LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red"}
+
+FLEET_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("number", "Number"),
+    ("waba", "WABA"),
+    ("quality", "Quality"),
+    ("status", "Status"),
+    ("tier", "Tier"),
+    ("state", "State"),
+    ("windows", "Win"),
+    ("mps", "Msg/s"),
+    ("queue", "Queue"),
+    ("sent", "Sent"),
+    ("cost", "Cost"),
+)
+"""Column key and label; widths follow the content (numbers are formatted per country)."""
+EVENT_COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+    ("time", "Time", 8),
+    ("level", "Level", 7),
+    ("kind", "Kind", 7),
+    ("source", "Source", 22),
+    ("message", "Message", None),
+)
+
+
+def fmt_duration(seconds: float) -> str:
+    total = int(max(0.0, seconds))
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def fmt_rate(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _tier(tier: str) -> str:
+    short = tier.removeprefix("TIER_")
+    return "∞" if short == "UNLIMITED" else short
+
+
+def _right(text: str, style: str = "") -> Text:
+    return Text(text, style=style, justify="right")
+
+
+def fleet_cells(chip: Chip, waba: Waba | None) -> tuple[Text, ...]:
+    """One fleet row, in :data:`FLEET_COLUMNS` order."""
+    state = chip_state(chip)
+    throttled = chip.mps_limit > 0 and chip.mps < chip.mps_limit
+    queue = f"{chip.queued}+{chip.in_flight}" if chip.in_flight else str(chip.queued)
+    return (
+        Text(chip.display_number),
+        Text(
+            waba.label if waba is not None else chip.waba_id,
+            style="bold red" if waba is not None and waba.restricted else "",
+        ),
+        Text(chip.quality_rating, style=QUALITY_STYLE.get(chip.quality_rating, "dim")),
+        Text(chip.status, style="" if chip.status in ("CONNECTED", "") else "bold red"),
+        Text(_tier(chip.tier)),
+        Text(state, style=STATE_STYLE.get(state, "")),
+        _right(str(chip.open_windows)),
+        _right(f"{fmt_rate(chip.mps)}/{chip.mps_limit}", "yellow" if throttled else ""),
+        _right(queue),
+        _right(f"{chip.sent_today:,}"),
+        _right(f"${chip.cost_today_usd:,.2f}"),
+    )
+
+
+class FleetTable(DataTable[Text]):
+    """One row per chip, keyed by ``phone_number_id``."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        for key, label in FLEET_COLUMNS:
+            self.add_column(label, key=key)
+
+    @property
+    def selected_id(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        row_key = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0)).row_key
+        return row_key.value
+
+    def show(self, chips: Iterable[Chip], wabas: Mapping[str, Waba]) -> None:
+        """Replace every row, keeping the cursor on the same chip where it is still shown."""
+        selected = self.selected_id
+        self.clear()
+        for chip in chips:
+            self.add_row(*fleet_cells(chip, wabas.get(chip.waba_id)), key=chip.phone_number_id)
+        if selected is not None and selected in self.rows:
+            self.move_cursor(row=self.get_row_index(selected), animate=False)
+
+    def update_chip(self, chip: Chip, waba: Waba | None) -> None:
+        if chip.phone_number_id not in self.rows:
+            return
+        for (key, _), cell in zip(FLEET_COLUMNS, fleet_cells(chip, waba), strict=True):
+            self.update_cell(chip.phone_number_id, key, cell, update_width=True)
+
+
+class EventTable(DataTable[Text]):
+    """The event log, oldest first; it follows new lines while the cursor is on the last."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        for key, label, width in EVENT_COLUMNS:
+            self.add_column(label, width=width, key=key)
+        self._seqs: deque[int] = deque()
+
+    def show(self, entries: Iterable[LogEntry]) -> None:
+        self.clear()
+        self._seqs.clear()
+        self.append(entries)
+
+    def append(self, entries: Iterable[LogEntry]) -> None:
+        follow = self.row_count == 0 or self.cursor_row >= self.row_count - 1
+        added = False
+        for entry in entries:
+            if self._seqs and entry.seq <= self._seqs[-1]:
+                continue
+            style = LEVEL_STYLE.get(entry.level, "")
+            self.add_row(
+                Text(datetime.fromtimestamp(entry.at).strftime("%H:%M:%S"), style="dim"),
+                Text(entry.level, style=style),
+                Text(entry.kind),
+                Text(entry.source),
+                Text(entry.message, style=style),
+                key=str(entry.seq),
+            )
+            self._seqs.append(entry.seq)
+            added = True
+        if added and follow:
+            self.move_cursor(row=self.row_count - 1, animate=False)
+
+    def forget_before(self, seq: int) -> None:
+        """Drop the rows the console no longer remembers (the log is bounded)."""
+        while self._seqs and self._seqs[0] < seq:
+            self.remove_row(str(self._seqs.popleft()))
+
+
+class HeaderBar(Static):
+    """Daemon identity, uptime and webhook and send counters."""
+
+    def show(self, state: ConsoleState, now: float) -> None:
+        line1 = Text()
+        daemon = state.daemon
+        if daemon is None:
+            line1.append("metad", style="bold")
+            line1.append("  waiting for the daemon …", style="dim")
+        else:
+            line1.append(f"metad {daemon.version}".rstrip(), style="bold")
+            uptime = state.uptime(now)
+            if uptime is not None:
+                line1.append(f" │ up {fmt_duration(uptime)}")
+            if daemon.webhook_url:
+                line1.append(f" │ webhook {daemon.webhook_url}")
+            if daemon.sim_url:
+                line1.append(f" │ sim {daemon.sim_url}")
+            if not state.connected:
+                line1.append("  (stale)", style="bold red")
+        line2 = Text()
+        hooks = state.webhooks
+        if hooks is not None:
+            line2.append("webhooks ", style="bold")
+            line2.append(
+                f"received {hooks.received:,} · dup {hooks.duplicates:,} · "
+                f"parsed {hooks.parsed:,} · unparsed {hooks.unparsed:,} · "
+                f"unknown {hooks.unknown_number:,} · bad sig {hooks.rejected_signature:,} · "
+                f"pending {hooks.pending:,}"
+            )
+        line3 = Text()
+        line3.append("sends/s ", style="bold")
+        sends = state.sends
+        if sends is None:
+            line3.append("—", style="dim")
+        else:
+            line3.append(f"{sends.accepted} ok · {sends.failed} failed · {sends.statuses} statuses")
+        restricted = [w.label for w in state.wabas.values() if w.restricted]
+        if state.wabas:
+            line3.append(f" │ WABAs {len(state.wabas)}")
+        if restricted:
+            line3.append(" · restricted: ")
+            line3.append(", ".join(restricted), style="bold red")
+        self.update(Text("\n").join([line1, line2, line3]))
+
+
+class StatusLine(Static):
+    """Connected, connecting, or disconnected with the seconds until the next attempt."""
+
+    def show(self, state: ConsoleState, now: float) -> None:
+        status = state.connection
+        if status.state is LinkState.CONNECTED:
+            text = Text.assemble(("● connected", "bold green"), f"  {status.target}")
+        elif status.state is LinkState.CONNECTING and state.reconnecting:
+            text = Text.assemble(
+                ("○ disconnected — reconnecting …", "bold red"), f"  {status.target}"
+            )
+        elif status.state is LinkState.CONNECTING:
+            text = Text.assemble(("◌ connecting …", "bold yellow"), f"  {status.target}")
+        else:
+            remaining = 0.0 if state.retry_deadline is None else state.retry_deadline - now
+            when = f"retrying in {math.ceil(remaining)}s" if remaining > 0 else "retrying now"
+            text = Text.assemble(
+                (f"○ disconnected — {when}", "bold red"),
+                f"  {status.target}",
+                (f"  {status.error}" if status.error else "", "dim"),
+                ("  (ctrl+r: retry now)", "dim"),
+            )
+        self.update(text)
+        self.set_class(status.state is not LinkState.CONNECTED, "-down")
