@@ -33,6 +33,7 @@ from daemon.logs import fields
 from daemon.statelock import state_dir_lock
 from daemon.store import Store, open_store
 from daemon.supervisor import Intensity, Supervisor, SupervisorEvent
+from daemon.systemd import Notifier, watchdog
 from daemon.webhook.app import create_app
 from daemon.webhook.ingest import WebhookIngest
 from daemon.webhook.processor import InboxProcessor
@@ -206,9 +207,15 @@ async def _serve_with(
                     sandbox=daemon.sim_url or cfg.sandbox.enabled,
                 ),
             )
+            notifier = Notifier()
+            notifier.notify(READY=1, STATUS=await _status_line(daemon))
+            nursery.start_soon(
+                watchdog, notifier, lambda: _healthy(daemon), lambda: _status_line(daemon)
+            )
             task_status.started(daemon)
             # A crash loop ends _run_actors with an error, which cancels this wait.
             await daemon.stop.wait()
+            notifier.notify(STOPPING=1, STATUS="stopping")
             http_stop.set()
             await _shutdown(cfg, supervisor, fleet, actors_done)
             processor_scope.cancel()
@@ -226,6 +233,29 @@ async def _run_actors(
         await supervisor.run(fleet.specs(), task_status=task_status)
     finally:
         done.set()
+
+
+async def _healthy(daemon: Daemon) -> bool:
+    """The store answers and no actor has crash-looped."""
+    if any(e.kind == "gave_up" for e in daemon.events):
+        return False
+    try:
+        return bool(await daemon.store.fetchval("SELECT 1") == 1)
+    except Exception:
+        return False
+
+
+async def _status_line(daemon: Daemon) -> str:
+    chips, wabas = daemon.fleet.counts
+    stats = daemon.processor.stats
+    paused = 0
+    for actor in daemon.fleet.actors.values():
+        paused += bool(actor.record.paused)
+    return (
+        f"{chips} chips ({paused} paused), {wabas} WABAs, "
+        f"{sum(a.accepted for a in daemon.fleet.actors.values())} sent, "
+        f"{stats.events} webhook events"
+    )
 
 
 async def _sync_templates(fleet: Fleet) -> None:
