@@ -1,0 +1,629 @@
+"""Webhook ingest under load: signed POSTs at a running metad, against a FastAPI peer.
+
+Why: every Meta event of the fleet enters through ``POST /webhook``, and each 200 must
+mean "committed to PostgreSQL" (Meta forgets what it was answered 200). Goals (issue M4):
+>= 5,000 events/s stored, and at least the throughput of a minimal FastAPI/uvicorn
+handler that only checks the signature (``ratio`` = metad / peer >= 1.0).
+
+What it does:
+1. starts ``python -m daemon run -c <tmp config>`` as its own process (sandbox with
+   ``serve = false``, 4 numbers), on an embedded PostgreSQL in a temp state dir, or on
+   ``--dsn`` / ``METAD_TEST_DSN`` when given, and waits for its READY line. The Graph
+   API is ``python -m sim --webhook-url none``, apart: it answers the daemon's template
+   sync and quality polls and sends no webhook, so every webhook is the load's;
+2. pre-signs bodies the way Meta batches them (``--per-body`` statuses in one
+   ``messages`` change, default 20) and single-status bodies, every one distinct (unique
+   wamids per run), so the daemon's processor does real work, not duplicate skipping;
+3. drives them from a separate process over loopback keep-alive connections: ``wrk``
+   with a Lua script (``apt-get install wrk``) or else worker processes running httpx
+   (which cost more CPU on the same cores: a floor, not a ceiling). A warm-up, then the
+   timed run for batched bodies, then for single-event bodies;
+4. checks durability: the rows ``metad webhooks stats`` counts before and after the
+   timed run must equal the 200s the load generator received (wrk may stop with up to
+   ``--connections`` requests in flight, which the daemon stores but wrk never counts:
+   those are shown as ``stored_unacknowledged``), then waits for the processor to drain;
+5. runs the same load against ``bench/webhook_peer.py`` (FastAPI + uvicorn, installed
+   for the benchmark only: ``pip install fastapi uvicorn``; without them the peer lines
+   are skipped with a message).
+
+Events are counted, not requests: events/s = 200 answers x events per body / seconds.
+Usage: ``python bench/webhook_ingest.py [--seconds 10] [--warmup 2] [--connections 32]
+[--per-body 20] [--load wrk|httpx] [--dsn DSN] [--no-peer]``. Output lines are
+``name=value``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from config.secrets import SANDBOX_APP_SECRET
+from daemon.webhook.signature import sign
+from tests.support import REPO, Daemon, embedded_state_dir, free_port, metad_command
+
+WABA = "100000000000001"
+CHIPS = [f"2000000000000{i:02d}" for i in range(1, 5)]
+SECRET = SANDBOX_APP_SECRET
+PATH = "/webhook"
+
+
+# --- bodies -----------------------------------------------------------------------------------
+
+
+def _status(wamid: str, state: str, ts: int, recipient: str) -> dict[str, object]:
+    item: dict[str, object] = {
+        "id": wamid,
+        "status": state,
+        "timestamp": str(ts),
+        "recipient_id": recipient,
+    }
+    if state != "read":
+        item["pricing"] = {
+            "billable": True,
+            "pricing_model": "PMP",
+            "category": "marketing",
+            "type": "regular",
+        }
+    return item
+
+
+def write_bodies(path: Path, count: int, per_body: int, tag: str) -> int:
+    """``count`` distinct signed bodies, one per line, signatures in ``<path>.sig``.
+
+    Returns the mean body size in bytes.
+    """
+    states = ("sent", "delivered", "read")
+    ts = int(time.time())
+    total = 0
+    with path.open("wb") as bodies, Path(f"{path}.sig").open("w") as sigs:
+        for i in range(count):
+            chip = CHIPS[i % len(CHIPS)]
+            statuses = [
+                _status(
+                    f"wamid.HBgN{tag}{i:08d}{j:03d}",
+                    states[j % 3],
+                    ts,
+                    f"55119{(i * per_body + j) % 100_000_000:08d}",
+                )
+                for j in range(per_body)
+            ]
+            doc = {
+                "object": "whatsapp_business_account",
+                "entry": [
+                    {
+                        "id": WABA,
+                        "changes": [
+                            {
+                                "field": "messages",
+                                "value": {
+                                    "messaging_product": "whatsapp",
+                                    "metadata": {
+                                        "display_phone_number": "5511940000001",
+                                        "phone_number_id": chip,
+                                    },
+                                    "statuses": statuses,
+                                },
+                            }
+                        ],
+                    }
+                ],
+            }
+            raw = json.dumps(doc, separators=(",", ":")).encode()
+            bodies.write(raw + b"\n")
+            sigs.write(sign(SECRET.encode(), raw) + "\n")
+            total += len(raw)
+    return total // max(1, count)
+
+
+# --- load generators --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    ok: int
+    """Answers 200."""
+    other: int
+    """Any other answer (a 503 when storage could not keep up, a 401 would be a bug)."""
+    seconds: float
+    p99_ms: float | None
+    p50_ms: float | None
+
+
+_LUA = r"""
+local bodies, sigs = {}, {}
+local threads = {}
+local offset = 0
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local path = args[1]
+  offset = tonumber(args[2]) or 0
+  for line in io.lines(path) do bodies[#bodies + 1] = line end
+  for line in io.lines(path .. ".sig") do sigs[#sigs + 1] = line end
+  n = 0
+  ok = 0
+  other = 0
+end
+
+function request()
+  local i = (offset + n) % #bodies + 1
+  n = n + 1
+  return wrk.format("POST", nil, {
+    ["Content-Type"] = "application/json",
+    ["X-Hub-Signature-256"] = sigs[i],
+  }, bodies[i])
+end
+
+function response(status, headers, body)
+  if status == 200 then ok = ok + 1 else other = other + 1 end
+end
+
+function done(summary, latency, requests)
+  local o, x = 0, 0
+  for _, t in ipairs(threads) do
+    o = o + t:get("ok")
+    x = x + t:get("other")
+  end
+  io.write(string.format("LUA_OK=%d\nLUA_OTHER=%d\n", o, x))
+  io.write(string.format("LUA_P50_US=%d\nLUA_P99_US=%d\n",
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def wrk_load(
+    url: str, bodies: Path, offset: int, seconds: float, connections: int, workdir: Path
+) -> Load:
+    script = workdir / "post.lua"
+    if not script.exists():
+        script.write_text(_LUA, encoding="utf-8")
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+            "--",
+            str(bodies),
+            str(offset),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def grab(pattern: str) -> str:
+        m = re.search(pattern, out)
+        if m is None:
+            raise SystemExit(f"unexpected wrk output (no {pattern!r}):\n{out}")
+        return m.group(1)
+
+    elapsed = _wrk_seconds(grab(r"requests in ([\d.]+\w+),"))
+    return Load(
+        ok=int(grab(r"LUA_OK=(\d+)")),
+        other=int(grab(r"LUA_OTHER=(\d+)")),
+        seconds=elapsed,
+        p99_ms=int(grab(r"LUA_P99_US=(\d+)")) / 1000.0,
+        p50_ms=int(grab(r"LUA_P50_US=(\d+)")) / 1000.0,
+    )
+
+
+def _wrk_seconds(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if m is None:
+        raise SystemExit(f"cannot read wrk duration {text!r}")
+    return float(m.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[m.group(2)]
+
+
+def _httpx_worker(job: tuple[str, str, int, int, float, int]) -> tuple[int, int, list[float]]:
+    import httpx
+    import trio
+
+    url, bodies_path, offset, stride, seconds, clients = job
+    bodies = Path(bodies_path).read_bytes().splitlines()
+    sigs = Path(f"{bodies_path}.sig").read_text().splitlines()
+    ok = other = 0
+    latencies: list[float] = []
+
+    async def client(c: int, deadline: float, http: httpx.AsyncClient) -> None:
+        nonlocal ok, other
+        k = offset + c
+        while trio.current_time() < deadline:
+            i = k % len(bodies)
+            headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sigs[i]}
+            start = time.perf_counter()
+            response = await http.post(url, content=bodies[i], headers=headers)
+            latencies.append(time.perf_counter() - start)
+            if response.status_code == 200:
+                ok += 1
+            else:
+                other += 1
+            k += stride
+
+    async def main() -> None:
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        async with httpx.AsyncClient(limits=limits, timeout=10) as http:
+            deadline = trio.current_time() + seconds
+            async with trio.open_nursery() as nursery:
+                for c in range(clients):
+                    nursery.start_soon(client, c, deadline, http)
+
+    trio.run(main)
+    return ok, other, latencies
+
+
+def httpx_load(url: str, bodies: Path, offset: int, seconds: float, connections: int) -> Load:
+    """Two worker processes; every request in flight at the deadline is still answered."""
+    procs = 2
+    per = max(1, connections // procs)
+    stride = per * procs
+    jobs = [(url, str(bodies), offset + p * per, stride, seconds, per) for p in range(procs)]
+    start = time.monotonic()
+    with multiprocessing.get_context("spawn").Pool(procs) as pool:
+        results = pool.map(_httpx_worker, jobs)
+    elapsed = time.monotonic() - start  # includes the workers' start-up: a floor
+    latencies = sorted(lat for _, _, lats in results for lat in lats)
+
+    def pct(p: float) -> float | None:
+        return (
+            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+            if latencies
+            else None
+        )
+
+    return Load(
+        ok=sum(r[0] for r in results),
+        other=sum(r[1] for r in results),
+        seconds=elapsed,
+        p99_ms=pct(0.99),
+        p50_ms=pct(0.50),
+    )
+
+
+# --- the two servers --------------------------------------------------------------------------
+
+
+def write_config(directory: Path, state_dir: Path, dsn: str, port: int, sim_port: int) -> Path:
+    chips = "\n".join(
+        f"""
+[[chips]]
+phone_number_id = "{pnid}"
+display_number = "+55 11 94000-00{i:02d}"
+waba = "{WABA}"
+"""
+        for i, pnid in enumerate(CHIPS, start=1)
+    )
+    path = directory / "metad.toml"
+    path.write_text(
+        f"""
+[daemon]
+state_dir = "{state_dir}"
+runtime_dir = "{directory}/run"
+
+[storage]
+dsn = "{dsn}"
+
+[graph]
+base_url = "http://127.0.0.1:{sim_port}"
+
+[webhook]
+listen = "127.0.0.1:{port}"
+
+[sandbox]
+enabled = true
+serve = false
+listen = "127.0.0.1:{sim_port}"
+
+[[wabas]]
+id = "{WABA}"
+name = "bench"
+{chips}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@contextmanager
+def graph_sim(config: Path) -> Iterator[str]:
+    """The simulator as the daemon's Graph API, sending no webhooks."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", "-c", str(config), "--webhook-url", "none"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.startswith("SIM READY url="):
+            raise SystemExit(f"simulator did not start: {line!r}")
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        yield line.removeprefix("SIM READY url=")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def metad(config: Path) -> Iterator[Daemon]:
+    daemon = Daemon(config)
+    try:
+        daemon.wait_for("READY", timeout=180)
+        # Keep reading its stderr so a chatty daemon never blocks on a full pipe.
+        threading.Thread(target=_drain, args=(daemon,), daemon=True).start()
+        yield daemon
+        daemon.proc.send_signal(signal.SIGTERM)
+        daemon.proc.wait(timeout=30)
+    finally:
+        daemon.kill()
+
+
+def _drain(daemon: Daemon) -> None:
+    stream = daemon.proc.stderr
+    if stream is None:
+        return
+    try:
+        for line in stream:
+            daemon.lines.append(line.rstrip("\n"))
+    except (OSError, ValueError):
+        return
+
+
+@contextmanager
+def peer(port: int) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "bench" / "webhook_peer.py"),
+            "--port",
+            str(port),
+            "--secret",
+            SECRET,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.startswith("PEER READY"):
+            _, err = proc.communicate(timeout=10)
+            raise SystemExit(f"peer did not start: {line!r} {err}")
+        yield line.removeprefix("PEER READY ")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def inbox_stats(config: Path) -> dict[str, int]:
+    """What ``metad webhooks stats`` counts: the operator's view of the store."""
+    out = subprocess.run(
+        [*metad_command("webhooks", "stats", "-c", str(config), "--json")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        timeout=60,
+    ).stdout
+    counts: dict[str, int] = json.loads(out)
+    return counts
+
+
+# --- one measurement --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    load: Load
+    events_per_body: int
+
+    @property
+    def events_per_s(self) -> float:
+        return self.load.ok * self.events_per_body / self.load.seconds
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.load.ok / self.load.seconds
+
+
+def measure(
+    run: Callable[[Path, int, float], Load],
+    bodies: Path,
+    events_per_body: int,
+    warmup: float,
+    seconds: float,
+    connections: int,
+) -> tuple[Measured, int]:
+    """Warm-up then the timed run: the timed run and the 200s of both together."""
+    offset = 0
+    acked = 0
+    if warmup > 0:
+        w = run(bodies, 0, warmup)
+        offset = w.ok + w.other + connections  # fresh bodies for the timed run
+        acked = w.ok
+    load = run(bodies, offset, seconds)
+    return Measured(load, events_per_body), acked + load.ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--per-body", type=int, default=20, help="statuses per batched POST")
+    parser.add_argument("--bodies", type=int, default=0, help="distinct bodies (0: enough)")
+    parser.add_argument(
+        "--load", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx"
+    )
+    parser.add_argument("--dsn", default=os.environ.get("METAD_TEST_DSN", ""))
+    parser.add_argument("--no-peer", action="store_true")
+    args = parser.parse_args()
+
+    from bench.webhook_peer import available
+
+    peer_problem = None if not args.no_peer else "--no-peer"
+    if peer_problem is None:
+        peer_problem = available()
+        if peer_problem is not None:
+            print(f"bench: {peer_problem}\nbench: measuring metad alone", file=sys.stderr)
+
+    tag = secrets.token_hex(3).upper()  # wamids never seen by an earlier run
+    results: dict[str, str] = {}
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="metad-bench-")))
+        # Distinct bodies for ~1,500 batched and ~4,000 single requests/s (3-4x what
+        # metad does on 2 cores); past that they repeat, and the repeats are counted as
+        # duplicates below. The peer does not care.
+        span = args.warmup + args.seconds + 2
+        n_batch = args.bodies or int(1_500 * span)
+        n_single = args.bodies or int(4_000 * span)
+        batch_bodies, single_bodies = workdir / "batch.ndjson", workdir / "single.ndjson"
+        batch_size = write_bodies(batch_bodies, n_batch, args.per_body, tag + "B")
+        single_size = write_bodies(single_bodies, n_single, 1, tag + "S")
+        results["events_per_post"] = str(args.per_body)
+        results["batch_body_bytes"] = str(batch_size)
+        results["single_body_bytes"] = str(single_size)
+
+        def runner(url: str) -> Callable[[Path, int, float], Load]:
+            if args.load == "wrk":
+                return lambda b, off, s: wrk_load(url, b, off, s, args.connections, workdir)
+            return lambda b, off, s: httpx_load(url, b, off, s, args.connections)
+
+        # --- metad ---------------------------------------------------------------------
+        state_dir = workdir / "state" if args.dsn else stack.enter_context(embedded_state_dir())
+        port = free_port()
+        config = write_config(workdir, state_dir, args.dsn, port, free_port())
+        stack.enter_context(graph_sim(config))
+        started = time.monotonic()
+        with metad(config) as daemon:
+            results["metad_start_s"] = f"{time.monotonic() - started:.1f}"
+            run = runner(f"http://127.0.0.1:{port}{PATH}")
+            for name, bodies, per in (
+                ("metad", batch_bodies, args.per_body),
+                ("metad_single", single_bodies, 1),
+            ):
+                before = inbox_stats(config)
+                measured, acked = measure(
+                    run, bodies, per, args.warmup, args.seconds, args.connections
+                )
+                time.sleep(0.5)  # let what was in flight when the load stopped commit
+                after = inbox_stats(config)
+                _report(results, name, measured)
+                # Durable: every 200 (warm-up and timed run) is a row. wrk may stop with
+                # requests in flight that the daemon stored but wrk never counted.
+                stored = after["received"] - before["received"]
+                slack = 2 * args.connections if args.load == "wrk" else 0
+                results[f"{name}_acknowledged_200"] = str(acked)
+                results[f"{name}_stored_rows"] = str(stored)
+                results[f"{name}_stored_unacknowledged"] = str(stored - acked)
+                results[f"{name}_durable"] = "yes" if 0 <= stored - acked <= slack else "NO"
+                results[f"{name}_pending_when_load_stopped"] = str(after["pending"])
+                drain_start = time.monotonic()
+                while after["pending"] > 0 and time.monotonic() - drain_start < 300:
+                    time.sleep(0.25)
+                    after = inbox_stats(config)
+                results[f"{name}_processing_caught_up_s"] = f"{time.monotonic() - drain_start:.1f}"
+                results[f"{name}_duplicates"] = str(after["duplicates"] - before["duplicates"])
+                results[f"{name}_unparsed"] = str(after["unparsed"] - before["unparsed"])
+            results["metad_log_lines"] = str(len(daemon.lines))
+
+        # --- the peer -----------------------------------------------------------------
+        if peer_problem is None:
+            port = free_port()
+            with peer(port) as description:
+                results["peer"] = "fastapi+uvicorn " + description.split(" ", 1)[1]
+                run = runner(f"http://127.0.0.1:{port}{PATH}")
+                for name, bodies, per in (
+                    ("peer", batch_bodies, args.per_body),
+                    ("peer_single", single_bodies, 1),
+                ):
+                    measured, _ = measure(
+                        run, bodies, per, args.warmup, args.seconds, args.connections
+                    )
+                    _report(results, name, measured)
+
+    _print(results, args, peer_problem is None)
+    return 0
+
+
+def _report(results: dict[str, str], name: str, m: Measured) -> None:
+    results[f"{name}_events_per_s"] = f"{m.events_per_s:.0f}"
+    results[f"{name}_requests_per_s"] = f"{m.requests_per_s:.0f}"
+    results[f"{name}_p50_ms"] = f"{m.load.p50_ms:.2f}" if m.load.p50_ms is not None else "n/a"
+    results[f"{name}_p99_ms"] = f"{m.load.p99_ms:.2f}" if m.load.p99_ms is not None else "n/a"
+    results[f"{name}_non_200"] = str(m.load.other)
+
+
+def _print(results: dict[str, str], args: argparse.Namespace, with_peer: bool) -> None:
+    aliased = {"metad_p99_ms", "metad_single_p99_ms"}
+    lines = {
+        "metad_events_per_s": results["metad_events_per_s"],
+        "p99_ms": results["metad_p99_ms"],
+        "metad_single_events_per_s": results["metad_single_events_per_s"],
+        "single_p99_ms": results["metad_single_p99_ms"],
+    }
+    if with_peer:
+        metad_rate = float(results["metad_events_per_s"])
+        peer_rate = float(results["peer_events_per_s"])
+        single = float(results["metad_single_events_per_s"])
+        peer_single = float(results["peer_single_events_per_s"])
+        lines |= {
+            "peer_events_per_s": results["peer_events_per_s"],
+            "peer_p99_ms": results["peer_p99_ms"],
+            "peer_single_events_per_s": results["peer_single_events_per_s"],
+            "peer_single_p99_ms": results["peer_single_p99_ms"],
+            "ratio": f"{metad_rate / peer_rate:.2f}" if peer_rate else "n/a",
+            "single_ratio": f"{single / peer_single:.2f}" if peer_single else "n/a",
+        }
+    for key, value in lines.items():
+        print(f"{key}={value}")
+    for key, value in results.items():
+        if key not in aliased and key not in lines:
+            print(f"{key}={value}")
+    print(f"load_generator={args.load}")
+    print(f"connections={args.connections}")
+    print(f"seconds={args.seconds:g}")
+    print(f"storage={'external' if args.dsn else 'embedded'}")
+    print(f"cpus={os.cpu_count()}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
