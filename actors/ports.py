@@ -21,6 +21,7 @@ __all__ = [
     "ChipRecord",
     "ChipRepo",
     "GraphPort",
+    "PortError",
     "PortOutcome",
     "RecentSend",
     "SendAccepted",
@@ -75,6 +76,11 @@ class WabaRepo(Protocol):
     async def load_effects(self, waba_id: str) -> list[tuple[float, dict[str, Any]]]: ...
 
     async def save_effect(self, waba_id: str, at: float, effect: dict[str, Any]) -> None: ...
+
+
+class PortError(Exception):
+    """An edge (Graph API, storage) could not do what an actor asked; the message says
+    why. Actors treat it as an outcome to report, not as a bug to crash on."""
 
 
 # --- templates ------------------------------------------------------------------------------

@@ -16,7 +16,14 @@ from typing import assert_never
 import trio
 
 from actors.base import Actor
-from actors.ports import TemplateRecord, TemplateRepo, TemplateSource, WabaRecord, WabaRepo
+from actors.ports import (
+    PortError,
+    TemplateRecord,
+    TemplateRepo,
+    TemplateSource,
+    WabaRecord,
+    WabaRepo,
+)
 from actors.waba.killswitch import KillSwitch, WabaEffect, apply
 from actors.waba.messages import (
     AccountEvent,
@@ -96,7 +103,11 @@ class WabaActor(Actor[WabaMsg]):
                     await self._repo.save(self.record)
                 await self._broadcast(self.switch)
             case SyncTemplates(reply=reply):
-                reply.ok(await self._sync())
+                try:
+                    reply.ok(await self._sync())
+                except PortError as exc:  # Meta unreachable: report it, keep the registry
+                    log.warning("%s", exc)
+                    reply.fail(exc)
             case TemplateEvent():
                 await self._template_event(msg)
             case GetTemplates(reply=reply):

@@ -10,8 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from actors.ports import PortOutcome, SendAccepted, SendFailed, SendInDoubt, TemplateRecord
+from actors.ports import (
+    PortError,
+    PortOutcome,
+    SendAccepted,
+    SendFailed,
+    SendInDoubt,
+    TemplateRecord,
+)
 from daemon.graph.client import GraphClient
+from daemon.graph.errors import GraphError
 from daemon.graph.manage import PHONE_FIELDS
 from daemon.graph.outcome import Accepted, Failed, InDoubt
 
@@ -58,6 +66,12 @@ class WabaGraph:
         self._page_size = page_size
 
     async def templates(self, waba_id: str) -> list[TemplateRecord]:
+        try:
+            return await self._templates(waba_id)
+        except GraphError as exc:
+            raise PortError(f"template sync of WABA {waba_id} failed: {exc}") from exc
+
+    async def _templates(self, waba_id: str) -> list[TemplateRecord]:
         found: list[TemplateRecord] = []
         async for t in self._client.iter_templates(waba_id, page_size=self._page_size):
             found.append(

@@ -60,3 +60,45 @@ async def test_events_that_do_not_affect_sending_change_nothing() -> None:
     assert not snap.record.restricted
     assert seen == []
     assert repo.effects == {}
+
+
+async def test_a_failed_template_sync_is_reported_not_a_crash() -> None:
+    import pytest
+
+    from actors.ports import PortError, TemplateRecord
+    from actors.waba import SyncTemplates
+
+    class Unreachable:
+        async def templates(self, waba_id: str) -> list[TemplateRecord]:
+            raise PortError("Meta unreachable")
+
+    class Repo(FakeWabaRepo):
+        async def load_templates(self, waba_id: str) -> list[TemplateRecord]:
+            return []
+
+        async def save_templates(self, records: object) -> None:
+            raise AssertionError("nothing to save")
+
+    repo: Repo = Repo()
+    box: Mailbox[WabaMsg] = open_mailbox("waba")
+
+    async def broadcast(switch: KillSwitch) -> None:
+        pass
+
+    actor = WabaActor(
+        initial=WabaRecord(waba_id="100000000000001"),
+        chips=(),
+        repo=repo,
+        inbox=box.inbox,
+        now=lambda: NOW,
+        broadcast=broadcast,
+        templates=repo,
+        source=Unreachable(),
+    )
+    async with trio.open_nursery() as n:
+        await n.start(actor.run)
+        with pytest.raises(PortError, match="unreachable"):
+            await box.address.call(lambda r: SyncTemplates(reply=r))
+        snap = await box.address.call(lambda r: GetWabaSnapshot(reply=r))  # still alive
+        box.close()
+    assert snap.record.waba_id == "100000000000001"
