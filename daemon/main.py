@@ -80,10 +80,22 @@ async def run_daemon(
     task_status: trio.TaskStatus[Daemon] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run until stopped; raises on a failure to start or on a crash loop."""
+    cfg = _graph_in_sandbox(cfg)
     secrets = resolve_secrets(cfg)  # fail before anything starts when a secret is unreadable
     with state_dir_lock(cfg.daemon.state_dir):
         await _serve(cfg, secrets, handle_signals, task_status=task_status)
     log.info("stopped")
+
+
+def _graph_in_sandbox(cfg: MetadConfig) -> MetadConfig:
+    """When this process serves the simulator, the Graph API *is* the simulator."""
+    if not (cfg.sandbox.enabled and cfg.sandbox.serve):
+        return cfg
+    url = f"http://{cfg.sandbox.listen}"
+    if cfg.graph.base_url != url:
+        log.info("sandbox: Graph API calls go to the simulator at %s", url)
+    graph = cfg.graph.model_copy(update={"base_url": url})
+    return cfg.model_copy(update={"graph": graph})
 
 
 async def _serve(

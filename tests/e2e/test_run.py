@@ -147,3 +147,46 @@ def test_run_with_missing_config_exits_2(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "absent.toml" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_sandbox_run_sends_through_the_simulator(root: Path, daemons: list[Daemon]) -> None:
+    """`metad run` in sandbox mode serves the simulator and sends through it over HTTP."""
+    config = write_demo_config(root)
+    d = _start(daemons, config, "--log-format", "json")
+    ready = json.loads(d.wait_for('"READY"', timeout=60))
+    assert ready["sandbox"].startswith("http://127.0.0.1:")
+    out = subprocess.run(
+        metad_command(
+            "ctl",
+            "-c",
+            str(config),
+            "send-test",
+            "--json",
+            "--chip",
+            "200000000000001",
+            "--to",
+            "5511987654321",
+            "--template",
+            "hello_world:en_US",
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["result"] == "sent"
+    assert result["wamid"].startswith("wamid.")
+    status = subprocess.run(
+        metad_command("ctl", "-c", str(config), "status", "--json"),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    chips = {c["phone_number_id"]: c for c in json.loads(status.stdout)["chips"]}
+    assert chips["200000000000001"]["accepted"] == 1
+    d.proc.send_signal(signal.SIGTERM)
+    code, _ = d.rest()
+    assert code == 0
