@@ -218,6 +218,9 @@ class World:
     def __init__(self, cfg: MetadConfig, *, seed: int, knobs: SimKnobs, now: float) -> None:
         self.seed = seed
         self._seq = 0
+        # Meta's wamids never repeat; a simulator restarted with the same seed must not
+        # repeat them either (a daemon keeps the old ones), so its start time is in them.
+        self._born = int(now * 1000)
         self.counters: Counter[str] = Counter()
         self.wabas: dict[str, Waba] = {}
         self.tokens: dict[str, str] = {}
@@ -259,8 +262,8 @@ class World:
 
     def new_wamid(self, wa_id: str) -> str:
         self._seq += 1
-        raw = f"{wa_id}\x15\x02\x00\x11\x18\x12{self.seed:04d}{self._seq:012d}".encode()
-        return "wamid." + base64.b64encode(raw).decode()
+        raw = f"{wa_id}\x15\x02\x00\x11\x18\x12{self.seed:04d}{self._born:x}{self._seq:012d}"
+        return "wamid." + base64.b64encode(raw.encode()).decode()
 
     def trace_id(self) -> str:
         self._seq += 1
