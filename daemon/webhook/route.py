@@ -75,37 +75,28 @@ class FleetRouter:
         waba = fleet.find_waba(waba_id) if isinstance(waba_id, str) else None
         if waba is None:
             return False
-        if isinstance(event, e.TemplateStatusUpdate):
-            await waba.cast(
-                TemplateEvent(
-                    template_id=event.template_id,
-                    name=event.name,
-                    language=event.language,
-                    status=event.event,
-                    reason=event.reason,
-                )
-            )
-        elif isinstance(event, e.TemplateQualityUpdate):
-            await waba.cast(
-                TemplateEvent(
-                    template_id=event.template_id,
-                    name=event.name,
-                    language=event.language,
-                    quality=event.new_score,
-                )
-            )
-        elif isinstance(event, e.TemplateCategoryUpdate):
-            await waba.cast(
-                TemplateEvent(
-                    template_id=event.template_id,
-                    name=event.name,
-                    language=event.language,
-                    category=event.new_category,
-                )
-            )
+        template_event = _template_event(event)
+        if template_event is not None:
+            await waba.cast(template_event)
         elif isinstance(event, e.AccountUpdate):
             effect = account_update_effect(event.raw)
             await waba.cast(AccountEvent(effect=effect, at=time.time()))
         # Preference and capability events are kept in the inbox; their consumers
         # (opt-outs, limits) arrive with later milestones.
         return True
+
+
+def _template_event(event: e.Event) -> TemplateEvent | None:
+    """Status, quality and category webhooks all change one field of one template."""
+    change: dict[str, str | None]
+    if isinstance(event, e.TemplateStatusUpdate):
+        change = {"status": event.event, "reason": event.reason}
+    elif isinstance(event, e.TemplateQualityUpdate):
+        change = {"quality": event.new_score}
+    elif isinstance(event, e.TemplateCategoryUpdate):
+        change = {"category": event.new_category}
+    else:
+        return None
+    return TemplateEvent(
+        template_id=event.template_id, name=event.name, language=event.language, **change
+    )
