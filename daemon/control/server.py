@@ -116,8 +116,8 @@ class _Connection:
                     for line in lines:
                         await self._line(line, nursery)
                 nursery.cancel_scope.cancel()
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the client went away
+        except* (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the client went away, or was cut off as too slow (from the nursery: a group)
         finally:
             await self._stream.aclose()
 

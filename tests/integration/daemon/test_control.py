@@ -136,3 +136,28 @@ async def test_call_errors_raise_control_error(env: Env) -> None:
         with pytest.raises(ControlError, match="unknown chip 1") as caught:
             await client.call("chip.pause", {"phone_number_id": "1"})
     assert caught.value.code == p.REFUSED
+
+
+async def test_a_subscriber_too_slow_is_cut_off_and_the_daemon_lives_on(env: Env) -> None:
+    stream = await trio.open_unix_socket(str(_socket(env)))
+    async with stream:
+        await stream.send_all(p.request(1, "subscribe"))
+        await trio.sleep(0.2)
+        bus = env.daemon.bus
+        before = bus.dropped_subscribers
+        for n in range(5_000):  # far more than its buffer; it never reads
+            bus.publish(
+                "log", {"level": "WARNING", "logger": "bench", "message": "x" * 200, "n": n}
+            )
+        await wait_until(lambda: bus.dropped_subscribers > before)
+    # A client that leaves while events flow must not take the server down either.
+    for _ in range(3):
+        leaving = await trio.open_unix_socket(str(_socket(env)))
+        await leaving.send_all(p.request(1, "subscribe"))
+        await leaving.aclose()
+        for n in range(200):
+            env.daemon.bus.publish("log", {"n": n})
+        await trio.sleep(0.05)
+    async with connect(_socket(env)) as client:
+        snap = await client.call("status.snapshot")
+    assert snap["chips"]
