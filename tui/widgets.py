@@ -10,6 +10,7 @@ from datetime import datetime
 from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey
 
 from tui.client import LinkState
 from tui.model import Chip, Waba, chip_state
@@ -137,8 +138,16 @@ class FleetTable(DataTable[Text]):
     def update_chip(self, chip: Chip, waba: Waba | None) -> None:
         if chip.phone_number_id not in self.rows:
             return
-        for (key, _), cell in zip(FLEET_COLUMNS, fleet_cells(chip, waba), strict=True):
-            self.update_cell(chip.phone_number_id, key, cell, update_width=True)
+        # Only cells that changed, and re-measure a column only when a cell outgrows it:
+        # re-measuring walks every row, which at thousands of events/s stalls the console.
+        old = self.get_row(chip.phone_number_id)
+        new = fleet_cells(chip, waba)
+        for (key, _), before, cell in zip(FLEET_COLUMNS, old, new, strict=True):
+            if before.plain != cell.plain or before.style != cell.style:
+                width = self.columns[ColumnKey(key)].content_width
+                self.update_cell(
+                    chip.phone_number_id, key, cell, update_width=cell.cell_len > width
+                )
 
 
 class EventTable(DataTable[Text]):
