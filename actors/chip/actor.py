@@ -27,7 +27,7 @@ from typing import Any, assert_never
 
 import trio
 
-from actors.chip import quality as q
+from actors.chip import quality as q, wire
 from actors.chip.contacts import ContactBook
 from actors.chip.decision import decide
 from actors.chip.messages import (
@@ -50,11 +50,11 @@ from actors.chip.messages import (
     WabaSwitch,
     WabaTemplates,
 )
+from actors.chip.plan import plan_send
 from actors.chip.ratelimit import RateGate
 from actors.chip.templates import TemplateBook
 from actors.chip.window import WindowBook
 from actors.core import ActorCrashed, Address
-from actors.policy import cost
 from actors.policy.pricing import PriceTable, UnknownDestination
 from actors.ports import (
     BudgetPort,
@@ -67,7 +67,6 @@ from actors.ports import (
     SendInDoubt,
 )
 from actors.reactions import Reaction
-from actors.templates.mapper import Missing, fill
 from actors.waba.killswitch import KillSwitch, restrict
 from config.model import LimitsConfig, QualityConfig, WindowsConfig
 
@@ -178,7 +177,7 @@ class ChipActor:
         self.contacts.load(await self._journal.load_aliases(self.pnid))
         self.windows.load(await self._journal.load_windows(self.pnid), now)
         rows = await self._journal.load_transitions(self.pnid)
-        self.quality = q.rebuild([_transition(r) for r in rows], now, self._cfg.quality)
+        self.quality = q.rebuild([wire.transition(r) for r in rows], now, self._cfg.quality)
         await self._journal_quality(*q.tick(self.quality, now, self._cfg.quality))
         self.gate = RateGate(
             self.record.throughput_mps, self._cfg.limits, self.record.messaging_limit_tier
@@ -234,7 +233,7 @@ class ChipActor:
         except Exception as exc:  # a failed poll is a missed sample, not a crash
             log.warning("chip %s: poll failed: %s", self.pnid, exc)
             return
-        throughput = _throughput_of(body)
+        throughput = wire.throughput_of(body)
         await self._events_send.send(
             QualityEvent(observation=q.observation_from_poll(body), throughput_mps=throughput)
         )
@@ -343,7 +342,7 @@ class ChipActor:
             chip=self.pnid,
             key=key,
             kind=verdict.method,
-            payload=_payload(req, key, verdict.method),
+            payload=wire.payload(req, key, verdict.method),
             decision={
                 "method": verdict.method,
                 "business_initiated": verdict.business_initiated,
@@ -378,45 +377,14 @@ class ChipActor:
         """Choose method and template for an intent; the refusal's reason otherwise."""
         if self._prices is None:
             return "no price table: cannot choose a method by cost"
-        variables = dict(req.variables or {})
-        decision = cost.decide(
-            cost.CostRequest(
-                intent=cost.Intent.parse(req.intent or ""),
-                wa_id=key,
-                languages=req.languages,
-                has_content=req.content is not None,
-                params=frozenset(variables),
-                template_names=req.template_names,
-            ),
+        return plan_send(
+            req,
+            key,
             window=self.windows.state(key, self._now()),
-            templates=self.templates.options,
-            marketing_messages=cost.MarketingMessagesEligibility(
-                enabled=self._marketing_messages, onboarded=self._marketing_messages
-            ),
-            budget=cost.UNLIMITED,  # the budget coordinator's reservation is the gate
+            templates=self.templates,
             policy=self._policy(),
             prices=self._prices,
-        )
-        if decision.refused:
-            return decision.reason
-        plan = decision.to_json()
-        if decision.template is None:  # free-form inside the window
-            return dataclasses.replace(req, intent=None, plan=plan)
-        chosen = decision.template
-        filled = fill(self.templates.schema(chosen.name, chosen.language), variables)
-        if isinstance(filled, Missing):
-            return f"template {chosen.name}: missing parameters {', '.join(filled.names)}"
-        return dataclasses.replace(
-            req,
-            intent=None,
-            template={
-                "name": chosen.name,
-                "language": {"code": chosen.language},
-                "components": filled.components,
-            },
-            category=decision.category,
-            via="marketing_messages" if decision.method == "marketing_messages" else "messages",
-            plan=plan,
+            marketing_messages=self._marketing_messages,
         )
 
     async def _reserve(self, item: _Item) -> str | None:
@@ -484,7 +452,7 @@ class ChipActor:
             self._in_flight[item.outbox_id] = item
             assert self._nursery is not None
             self._nursery.start_soon(
-                self._post, item, _payload(item.request, item.key, item.method)
+                self._post, item, wire.payload(item.request, item.key, item.method)
             )
         self._queue = kept
         if earliest < math.inf:
@@ -691,32 +659,3 @@ class ChipActor:
         new = dataclasses.replace(self.record, **changes)
         await self._repo.save(new)
         self.record = new
-
-
-def _transition(row: dict[str, Any]) -> q.QualityTransition:
-    data = dict(row)
-    for name in ("from_rating", "to_rating"):
-        data[name] = q.Rating(data[name])
-    for name in ("from_mode", "to_mode"):
-        data[name] = q.Mode(data[name])
-    return q.QualityTransition(**data)
-
-
-def _throughput_of(body: Any) -> int | None:
-    level = body.get("throughput") if hasattr(body, "get") else None
-    if isinstance(level, dict) and isinstance(level.get("level"), str):
-        return 1000 if level["level"].upper() == "HIGH" else None
-    return None
-
-
-def _payload(req: Send, key: str, method: str) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "messaging_product": "whatsapp",
-        "recipient_type": "individual",
-        "to": key,
-    }
-    if method == "template" and req.template is not None:
-        base.update(type="template", template=dict(req.template))
-    elif req.content is not None:
-        base.update(dict(req.content))
-    return base
