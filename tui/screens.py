@@ -117,6 +117,7 @@ class FleetScreen(ConsoleScreen):
         self.sort_column = SORT_KEYS[0].column
         self.sort_reverse = False
         self._rebuild_pending = False
+        self._info_pending = False
 
     def compose_body(self) -> ComposeResult:
         yield FleetTable(id="fleet-table")
@@ -167,7 +168,18 @@ class FleetScreen(ConsoleScreen):
             self._schedule_rebuild()
         else:
             self.table.update_chip(chip, waba)
-        self._show_info()
+        self._schedule_info()
+
+    def _schedule_info(self) -> None:
+        """The summary line sums the whole fleet and forces a layout: at most 4 times/s."""
+        if not self._info_pending:
+            self._info_pending = True
+            self.set_timer(0.25, self._info_if_pending)
+
+    def _info_if_pending(self) -> None:
+        if self._info_pending:
+            self._info_pending = False
+            self._show_info()
 
     def _schedule_rebuild(self) -> None:
         if not self._rebuild_pending:
