@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("files", nargs="+", metavar="FILE")
     lint.add_argument("--json", action="store_true", help="print the findings as JSON")
+    report = tsub.add_parser(
+        "report", help="per template: sent, delivered, read, replied, failed, cost (from the store)"
+    )
+    _add_config(report)
+    report.add_argument("--days", type=int, default=7, help="look back this many days (7)")
+    report.add_argument("--json", action="store_true", help="print one JSON list")
 
     tui = sub.add_parser("tui", help="the operator console (attaches to the running daemon)")
     _add_config(tui)
@@ -169,6 +175,42 @@ def _cmd_ctl(args: argparse.Namespace) -> int:
 
 
 def _cmd_templates(args: argparse.Namespace) -> int:
+    if args.templates_command == "report":
+        return _templates_report(args)
+    return _templates_lint(args)
+
+
+def _templates_report(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import json
+
+    from daemon.store import open_store
+    from daemon.store.analytics import template_report
+
+    cfg = _load(args.config)
+
+    async def read() -> list[dict[str, object]]:
+        async with open_store(
+            cfg.storage, state_dir=cfg.daemon.state_dir, keep_adopted_server=True
+        ) as store:
+            return await template_report(store, days=args.days, now=dt.datetime.now(dt.UTC))
+
+    rows = trio.run(read)
+    if args.json:
+        print(json.dumps(rows))
+        return EXIT_OK
+    head = f"{'TEMPLATE':<28}{'LANG':<7}{'SENT':>7}{'DELIV':>7}{'READ':>7}{'REPLY':>7}"
+    print(head + f"{'FAIL':>6}{'READ%':>7}{'COST $':>10}  FAIL CODES")
+    for r in rows:
+        print(
+            f"{r['name']!s:<28}{r['language']!s:<7}{r['sent']:>7}{r['delivered']:>7}"
+            f"{r['read']:>7}{r['replied']:>7}{r['failed']:>6}{r['read_rate']:>7.0%}"
+            f"{r['cost_usd']:>10.4f}  {','.join(map(str, r['fail_codes']))}"  # type: ignore[call-overload]
+        )
+    return EXIT_OK
+
+
+def _templates_lint(args: argparse.Namespace) -> int:
     """Exit 0 when no file has errors (warnings are printed), 1 when one has."""
     import dataclasses
     import json
