@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import trio
 
@@ -20,7 +21,12 @@ from config import ConfigError, MetadConfig, load_config
 from daemon.ctl import add_arguments as add_ctl_arguments
 from sim.cli import add_arguments as add_sim_arguments
 
+if TYPE_CHECKING:
+    from daemon.store import Store
+
 __all__ = ["main"]
+
+T = TypeVar("T")
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 DEFAULT_CONFIG = os.environ.get("METAD_CONFIG", "metad.toml")
@@ -116,23 +122,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_migrate(args: argparse.Namespace) -> int:
-    from daemon.logs import configure_logging
-    from daemon.store import migrate as apply_migrations, open_store
+def _with_store(
+    cfg: MetadConfig, query: Callable[[Store], Awaitable[T]], *, run_migrations: bool = True
+) -> T:
+    """Run one query on the configured store, beside a daemon that may be running: an
+    embedded server it already runs is used and left running."""
+    from daemon.store import open_store
 
-    cfg = _load(args.config)
-    configure_logging(cfg.daemon.log_level, cfg.daemon.log_format)
-
-    async def migrate() -> list[int]:
+    async def run() -> T:
         async with open_store(
             cfg.storage,
             state_dir=cfg.daemon.state_dir,
-            run_migrations=False,
+            run_migrations=run_migrations,
             keep_adopted_server=True,
         ) as store:
-            return await apply_migrations(store)
+            return await query(store)
 
-    applied = trio.run(migrate)
+    return trio.run(run)
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from daemon.logs import configure_logging
+    from daemon.store import migrate as apply_migrations
+
+    cfg = _load(args.config)
+    configure_logging(cfg.daemon.log_level, cfg.daemon.log_format)
+    applied = _with_store(cfg, apply_migrations, run_migrations=False)
     print(f"applied migrations: {', '.join(map(str, applied))}" if applied else "schema up to date")
     return EXIT_OK
 
@@ -141,17 +156,10 @@ def _cmd_webhooks(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from daemon.store import open_store
+    async def read(store: Store) -> dict[str, int]:
+        return dataclasses.asdict(await store.inbox.stats())
 
-    cfg = _load(args.config)
-
-    async def read() -> dict[str, int]:
-        async with open_store(
-            cfg.storage, state_dir=cfg.daemon.state_dir, keep_adopted_server=True
-        ) as store:
-            return dataclasses.asdict(await store.inbox.stats())
-
-    counts = trio.run(read)
+    counts = _with_store(_load(args.config), read)
     if args.json:
         print(json.dumps(counts))
     else:
@@ -184,18 +192,12 @@ def _templates_report(args: argparse.Namespace) -> int:
     import datetime as dt
     import json
 
-    from daemon.store import open_store
     from daemon.store.analytics import template_report
 
-    cfg = _load(args.config)
+    async def read(store: Store) -> list[dict[str, object]]:
+        return await template_report(store, days=args.days, now=dt.datetime.now(dt.UTC))
 
-    async def read() -> list[dict[str, object]]:
-        async with open_store(
-            cfg.storage, state_dir=cfg.daemon.state_dir, keep_adopted_server=True
-        ) as store:
-            return await template_report(store, days=args.days, now=dt.datetime.now(dt.UTC))
-
-    rows = trio.run(read)
+    rows = _with_store(_load(args.config), read)
     if args.json:
         print(json.dumps(rows))
         return EXIT_OK
