@@ -29,7 +29,7 @@ import trio
 
 from actors.chip import quality as q, wire
 from actors.chip.contacts import ContactBook
-from actors.chip.decision import decide
+from actors.chip.decision import Decision, decide
 from actors.chip.messages import (
     ChipMsg,
     ChipSnapshot,
@@ -407,7 +407,7 @@ class ChipActor:
         item.reserved = refusal is None
         return refusal
 
-    def _decide(self, req: Send, key: str, *, force_template: bool) -> Any:
+    def _decide(self, req: Send, key: str, *, force_template: bool) -> Decision:
         return decide(
             has_content=req.content is not None,
             template_category=req.category if req.template is not None else None,
