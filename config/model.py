@@ -28,6 +28,7 @@ __all__ = [
     "GraphConfig",
     "LimitsConfig",
     "MetadConfig",
+    "MetricsConfig",
     "PriceRate",
     "PricingConfig",
     "QualityConfig",
@@ -41,6 +42,7 @@ __all__ = [
 
 _GRAPH_ID = r"^[0-9]{1,20}$"
 _HOST_PORT = r"^[^\s:]+:[0-9]{1,5}$"
+_HOST_PORT_OR_OFF = r"^([^\s:]+:[0-9]{1,5})?$"
 _API_VERSION = r"^v[0-9]+\.[0-9]+$"
 _URL_PATH = r"^/[A-Za-z0-9_./-]*$"
 _PREFIX = r"^[0-9]{1,4}$"
@@ -48,6 +50,7 @@ _PREFIX = r"^[0-9]{1,4}$"
 PATTERN_HINTS: dict[str, str] = {
     _GRAPH_ID: "a numeric Graph API id (digits only)",
     _HOST_PORT: "HOST:PORT such as 127.0.0.1:8088",
+    _HOST_PORT_OR_OFF: "HOST:PORT such as 127.0.0.1:9108, or \"\" for off",
     _API_VERSION: "a Graph API version such as v21.0",
     _URL_PATH: "a URL path starting with /",
     _PREFIX: "a calling-code prefix of 1 to 4 digits",
@@ -238,6 +241,11 @@ class QualityConfig(_Model):
     flap_block_h: float = Field(default=6.0, gt=0)
 
 
+class MetricsConfig(_Model):
+    listen: str = Field(default="", pattern=_HOST_PORT_OR_OFF)
+    """Where ``/metrics``, ``/healthz`` and ``/readyz`` are served; empty: not served."""
+
+
 class MetadConfig(_Model):
     """The whole of ``metad.toml``. ``source`` is the file it came from (not a TOML key)."""
 
@@ -258,6 +266,7 @@ class MetadConfig(_Model):
     windows: WindowsConfig = Field(default_factory=WindowsConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     @field_validator("timezone")
     @classmethod
