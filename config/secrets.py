@@ -165,6 +165,8 @@ class ResolvedSecrets:
     verify_token: str | None = field(repr=False)
     tokens: dict[str, str] = field(repr=False, default_factory=dict)
     waba_tokens: dict[str, str] = field(repr=False, default_factory=dict)
+    flows_passphrase: str | None = field(repr=False, default=None)
+    """Passphrase of the Flows endpoint's private key (``[flows] passphrase``), if set."""
 
     def __repr__(self) -> str:
         shown = "<hidden>"
@@ -273,6 +275,8 @@ def resolve_secrets(
                 )
         waba_tokens[waba.id] = token or ""
 
+    flows_passphrase = r.read(cfg.flows.passphrase, ("flows", "passphrase"))
+
     if r.issues:
         raise ConfigError(sorted(r.issues, key=lambda issue: issue.line or 0))
-    return ResolvedSecrets(app_secret, verify_token, tokens, waba_tokens)
+    return ResolvedSecrets(app_secret, verify_token, tokens, waba_tokens, flows_passphrase)
