@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from config.errors import ConfigError, ConfigIssue, ConfigSource
 from config.messages import describe_error
-from config.model import PATTERN_HINTS, MetadConfig
+from config.model import PATTERN_HINTS, CapsConfig, MetadConfig
 from config.secrets import absolute_secret_ref
 
 __all__ = ["load_config", "parse_config"]
@@ -145,20 +145,45 @@ def _cross_check(cfg: MetadConfig, source: ConfigSource) -> Iterator[ConfigIssue
 
 
 def _check_budget(cfg: MetadConfig, source: ConfigSource) -> Iterator[ConfigIssue]:
+    yield from _check_caps(cfg.budget, ("budget",), source)
+    known = {w.id for w in cfg.wabas}
+    for i, waba in enumerate(cfg.budget.wabas):
+        if waba.waba not in known:
+            yield source.issue(("budget", "wabas", i, "waba"), f'unknown WABA "{waba.waba}"')
+        yield from _check_caps(waba, ("budget", "wabas", i), source)
+    for i, j, waba_id in _duplicates(cfg.budget.wabas, lambda w: w.waba):
+        yield source.issue(
+            ("budget", "wabas", i, "waba"),
+            f'second caps for WABA "{waba_id}" (first at line '
+            f"{source.line(('budget', 'wabas', j, 'waba'))})",
+        )
+    for i, campaign in enumerate(cfg.budget.campaigns):
+        yield from _check_caps(campaign, ("budget", "campaigns", i), source)
+    for i, j, campaign_id in _duplicates(cfg.budget.campaigns, lambda c: c.campaign):
+        yield source.issue(
+            ("budget", "campaigns", i, "campaign"),
+            f'second caps for campaign "{campaign_id}" (first at line '
+            f"{source.line(('budget', 'campaigns', j, 'campaign'))})",
+        )
+
+
+def _check_caps(
+    caps_cfg: CapsConfig, where: tuple[str | int, ...], source: ConfigSource
+) -> Iterator[ConfigIssue]:
     """A longer period's cap below a shorter one's would make the longer cap the real one."""
     caps = [
         (name, value)
         for name, value in (
-            ("daily_usd", cfg.budget.daily_usd),
-            ("weekly_usd", cfg.budget.weekly_usd),
-            ("monthly_usd", cfg.budget.monthly_usd),
+            ("daily_usd", caps_cfg.daily_usd),
+            ("weekly_usd", caps_cfg.weekly_usd),
+            ("monthly_usd", caps_cfg.monthly_usd),
         )
         if value is not None
     ]
     for (short, short_cap), (long, long_cap) in itertools.pairwise(caps):
         if long_cap < short_cap:
             yield source.issue(
-                ("budget", long), f"{long} ({long_cap:g}) is below {short} ({short_cap:g})"
+                (*where, long), f"{long} ({long_cap:g}) is below {short} ({short_cap:g})"
             )
 
 

@@ -22,7 +22,9 @@ from config.secrets import SecretRef
 __all__ = [
     "PATTERN_HINTS",
     "BudgetConfig",
+    "CampaignBudget",
     "CampaignsConfig",
+    "CapsConfig",
     "CatalogConfig",
     "ChipConfig",
     "ContactsConfig",
@@ -43,6 +45,7 @@ __all__ = [
     "ShiftsConfig",
     "StorageConfig",
     "SupervisorConfig",
+    "WabaBudget",
     "WabaConfig",
     "WebhookConfig",
     "WindowsConfig",
@@ -203,13 +206,46 @@ class PricingConfig(_Model):
     rates: list[PriceRate] = Field(default_factory=_brazil)
 
 
-class BudgetConfig(_Model):
+class CapsConfig(_Model):
+    """USD caps per local day, ISO week and month; absent means no cap for that period."""
+
     daily_usd: float | None = Field(default=None, ge=0)
     weekly_usd: float | None = Field(default=None, ge=0)
     monthly_usd: float | None = Field(default=None, ge=0)
+
+
+class WabaBudget(CapsConfig):
+    """``[[budget.wabas]]``: caps on what the sends of one WABA's numbers may spend."""
+
+    waba: str
+    """Id of the WABA (in ``wabas``)."""
+
+
+class CampaignBudget(CapsConfig):
+    """``[[budget.campaigns]]``: caps on what one campaign may spend."""
+
+    campaign: str = Field(min_length=1)
+    """Id of the campaign (a campaign may also register its cap when it starts)."""
+
+
+class BudgetConfig(CapsConfig):
     alert_at: list[Annotated[float, Field(gt=0, le=1)]] = Field(
         default_factory=lambda: [0.5, 0.8, 0.95]
     )
+    wabas: list[WabaBudget] = Field(default_factory=list)
+    campaigns: list[CampaignBudget] = Field(default_factory=list)
+    alert_webhook_url: str = ""
+    """Every budget alert is also POSTed here as JSON; empty: bus and log only."""
+    alert_webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    alert_webhook_retries: int = Field(default=3, ge=0, le=10)
+    """Attempts after the first, with doubling backoff, before an alert is dropped (logged)."""
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _webhook_url(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("alert_webhook_url must be an http(s) URL (or empty)")
+        return v
 
 
 class CampaignsConfig(_Model):

@@ -16,7 +16,7 @@ from typing import Any
 import trio
 
 from actors.budget.coordinator import BudgetClient, BudgetCoordinator, BudgetJournal, BudgetMsg
-from actors.budget.ledger import Ledger
+from actors.budget.ledger import Caps, Ledger
 from actors.chip import (
     ChipActor,
     ChipMsg,
@@ -86,6 +86,7 @@ class Fleet:
         self._publish = publish
         self._prices = PriceTable.from_config(cfg.pricing)
         self._budget: Mailbox[BudgetMsg] = open_mailbox("budget")
+        self._campaign_caps: dict[str, Caps] = {}  # outlives budget actor restarts
         self._supervisor = supervisor
         self._now = now
         self._settings = ChipSettings(cfg.windows, cfg.limits, cfg.quality)
@@ -128,6 +129,7 @@ class Fleet:
                 inbox=self._budget.inbox,
                 now=self._now,
                 publish=self._publish,
+                campaign_caps=self._campaign_caps,
             )
             await actor.run(task_status=task_status)
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeAlias, assert_never
 import trio
 
 from actors.base import Actor
-from actors.budget.ledger import GLOBAL, PERIODS, Ledger, LedgerEntry, Refusal
+from actors.budget.ledger import GLOBAL, PERIODS, Caps, Ledger, LedgerEntry, Refusal, Scope
 from actors.core import ReplyTo
 from actors.policy.pricing import PriceTable, PricingInfo, UnknownDestination
 
@@ -30,6 +30,7 @@ __all__ = [
     "GetBudget",
     "Release",
     "Reserve",
+    "SetCampaignCap",
     "Settle",
 ]
 
@@ -76,7 +77,19 @@ class GetBudget:
     reply: ReplyTo[dict[str, Any]]
 
 
-BudgetMsg: TypeAlias = Reserve | Release | Settle | GetBudget
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetCampaignCap:
+    """Caps of one campaign, registered when it starts (``Caps()`` clears them).
+
+    Per period like every cap (local day, ISO week, month): a campaign that must not
+    spend more than X in all sets ``monthly`` (and runs within one month)."""
+
+    campaign_id: str
+    caps: Caps
+    reply: ReplyTo[None]
+
+
+BudgetMsg: TypeAlias = Reserve | Release | Settle | GetBudget | SetCampaignCap
 
 
 class BudgetCoordinator(Actor[BudgetMsg]):
@@ -89,8 +102,12 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         inbox: trio.MemoryReceiveChannel[BudgetMsg],
         now: Callable[[], float],
         publish: Callable[[str, dict[str, Any]], None] = lambda kind, data: None,
+        campaign_caps: dict[str, Caps] | None = None,
     ) -> None:
         super().__init__("budget", inbox)
+        self._campaign_caps = {} if campaign_caps is None else campaign_caps
+        """Caps set by :class:`SetCampaignCap`; owned by the caller so that they outlive
+        a restart of this actor (caps are configuration, not journal)."""
         self._new_ledger = ledger
         self.ledger = ledger()
         self._prices = prices
@@ -100,6 +117,8 @@ class BudgetCoordinator(Actor[BudgetMsg]):
 
     async def load(self) -> None:
         self.ledger = self._new_ledger()
+        for campaign_id, caps in self._campaign_caps.items():
+            self.ledger.set_caps(Scope.campaign(campaign_id), caps)
         rows = await self._journal.load_entries(self._now() - REPLAY_WINDOW_S)
         self.ledger.replay(LedgerEntry.from_json(r) for r in rows)
 
@@ -128,6 +147,16 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                     await self._persist(settled.entry, settled.alerts)
             case GetBudget(reply=reply):
                 reply.ok(self.status(now))
+            case SetCampaignCap(campaign_id=campaign_id, caps=caps, reply=reply):
+                self.ledger.set_caps(Scope.campaign(campaign_id), caps)
+                if caps == Caps():
+                    self._campaign_caps.pop(campaign_id, None)
+                else:
+                    self._campaign_caps[campaign_id] = caps
+                for alert in self.ledger.alerts(now):  # thresholds the new caps put behind
+                    log.warning("budget alert: %s", alert.message)
+                    self._publish("budget", alert.to_json())
+                reply.ok(None)
             case _:
                 assert_never(msg)
 
@@ -165,3 +194,18 @@ class BudgetClient:
 
     async def release(self, ref: str) -> None:
         await self._address.cast(Release(id=ref))
+
+    async def set_campaign_cap(
+        self,
+        campaign_id: str,
+        *,
+        daily_usd: Decimal | None = None,
+        weekly_usd: Decimal | None = None,
+        monthly_usd: Decimal | None = None,
+    ) -> None:
+        """Cap what ``campaign_id``'s sends (``campaign=`` on reserve) may spend per
+        period; all None clears its caps. Raises ValueError for a negative amount."""
+        caps = Caps(daily=daily_usd, weekly=weekly_usd, monthly=monthly_usd)
+        await self._address.call(
+            lambda r: SetCampaignCap(campaign_id=campaign_id, caps=caps, reply=r)
+        )

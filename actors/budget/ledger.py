@@ -54,7 +54,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Final, Literal, TypeAlias
 from zoneinfo import ZoneInfo
 
-from config.model import BudgetConfig
+from config.model import BudgetConfig, CapsConfig
 
 __all__ = [
     "DEFAULT_ALERT_AT",
@@ -239,7 +239,9 @@ class Caps:
                 _money(cap, f"{_ADJECTIVE[kind]} cap")
 
     @classmethod
-    def from_config(cls, cfg: BudgetConfig) -> Caps:
+    def from_config(cls, cfg: CapsConfig) -> Caps:
+        """The caps of ``[budget]``, a ``[[budget.wabas]]`` or a ``[[budget.campaigns]]``."""
+
         def conv(v: float | None, what: str) -> Decimal | None:
             return None if v is None else _money(v, what)
 
@@ -527,10 +529,16 @@ class Ledger:
 
     @classmethod
     def from_config(cls, cfg: BudgetConfig, tz: ZoneInfo | str) -> Ledger:
-        """Global caps and thresholds of ``[budget]``, periods in ``tz`` (the config's
-        ``timezone``). 100 % is added to ``alert_at`` (see the module docstring)."""
+        """Global, per-WABA and per-campaign caps and the thresholds of ``[budget]``,
+        periods in ``tz`` (the config's ``timezone``). 100 % is added to ``alert_at``
+        (see the module docstring)."""
         zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
-        return cls(tz=zone, caps=Caps.from_config(cfg), alert_at=cfg.alert_at)
+        ledger = cls(tz=zone, caps=Caps.from_config(cfg), alert_at=cfg.alert_at)
+        for waba in cfg.wabas:
+            ledger.set_caps(Scope.waba(waba.waba), Caps.from_config(waba))
+        for campaign in cfg.campaigns:
+            ledger.set_caps(Scope.campaign(campaign.campaign), Caps.from_config(campaign))
+        return ledger
 
     @property
     def tz(self) -> ZoneInfo:

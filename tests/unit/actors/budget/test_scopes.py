@@ -1,0 +1,191 @@
+"""Per-WABA and per-campaign caps: from config, registered at run time, under concurrency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import trio
+
+from actors.budget.coordinator import BudgetClient, BudgetCoordinator, BudgetMsg, GetBudget
+from actors.budget.ledger import GLOBAL, Caps, Ledger, Refusal, Reservation, Scope
+from actors.core import Mailbox, open_mailbox
+from actors.policy.pricing import PriceTable
+from config import parse_config
+from config.model import BudgetConfig, CampaignBudget, PricingConfig, WabaBudget
+
+D = Decimal
+SP = ZoneInfo("America/Sao_Paulo")
+NOW = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC).timestamp()
+
+
+def test_config_caps_reach_the_ledger() -> None:
+    cfg = BudgetConfig(
+        daily_usd=100.0,
+        wabas=[WabaBudget(waba="1", daily_usd=1.0, monthly_usd=20.0)],
+        campaigns=[CampaignBudget(campaign="c1", weekly_usd=3.0)],
+    )
+    lg = Ledger.from_config(cfg, SP)
+    assert lg.caps(GLOBAL) == Caps(daily=D("100.0"))
+    assert lg.caps(Scope.waba("1")) == Caps(daily=D("1.0"), monthly=D("20.0"))
+    assert lg.caps(Scope.campaign("c1")) == Caps(weekly=D("3.0"))
+    assert lg.caps(Scope.waba("2")) == Caps()
+
+
+@pytest.mark.parametrize(
+    ("toml", "problem"),
+    [
+        ('[[budget.wabas]]\nwaba = "9"\ndaily_usd = 1', 'unknown WABA "9"'),
+        (
+            '[[budget.wabas]]\nwaba = "1"\ndaily_usd = 5\nweekly_usd = 2',
+            "weekly_usd (2) is below daily_usd (5)",
+        ),
+        (
+            '[[budget.campaigns]]\ncampaign = "c"\n[[budget.campaigns]]\ncampaign = "c"',
+            'second caps for campaign "c"',
+        ),
+        ('[budget]\nalert_webhook_url = "ftp://x"', "alert_webhook_url must be an http(s) URL"),
+    ],
+)
+def test_bad_scope_caps_are_config_errors(toml: str, problem: str) -> None:
+    with pytest.raises(Exception, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        parse_config(f'[[wabas]]\nid = "1"\n{toml}\n', file="t.toml")
+
+
+@pytest.mark.parametrize(
+    ("scope", "cap", "amounts", "accepted"),
+    [
+        ("waba", "1.00", ["0.0625"] * 50, 16),
+        ("waba", "0.30", ["0.0068"] * 50, 44),
+        ("waba", "0", ["0.0625"] * 50, 0),
+        ("campaign", "1.00", ["0.0625"] * 50, 16),
+        ("campaign", "0.10", ["0.0625", "0.0068"] * 25, 6),
+        ("campaign", "0", ["0"] * 50, 50),  # free messages always go
+    ],
+)
+def test_fifty_reservations_at_a_scope_edge_never_exceed_its_cap(
+    scope: str, cap: str, amounts: list[str], accepted: int
+) -> None:
+    # 50 chips racing, serialised by the coordinator: every send is in the capped WABA
+    # (or campaign); the global cap is far away, the other scope varies and has no cap.
+    lg = Ledger(tz=SP, caps=Caps(daily=D("1000")))
+    capped = Scope.waba("w0") if scope == "waba" else Scope.campaign("c0")
+    lg.set_caps(capped, Caps(daily=D(cap), weekly=D(cap), monthly=D(cap)))
+    results = [
+        lg.reserve(f"m{i}", D(a), NOW, waba="w0", campaign=f"c{i % 5 + 1}")
+        if scope == "waba"
+        else lg.reserve(f"m{i}", D(a), NOW, waba=f"w{i % 5 + 1}", campaign="c0")
+        for i, a in enumerate(amounts)
+    ]
+    booked = [r for r in results if isinstance(r, Reservation)]
+    assert len(booked) == accepted
+    for kind in ("day", "week", "month"):
+        u = lg.usage(capped, kind, NOW)
+        assert u.used <= D(cap)
+        assert u.used == sum((r.amount for r in booked), D(0))
+    assert all(r.cap.scope == capped for r in results if isinstance(r, Refusal))
+
+
+def test_a_waba_cap_refuses_only_that_wabas_sends_and_names_it() -> None:
+    lg = Ledger(tz=SP, caps=Caps(daily=D("10")))
+    lg.set_caps(Scope.waba("w1"), Caps(daily=D("0.10")))
+    assert isinstance(lg.reserve("a", D("0.0625"), NOW, waba="w1"), Reservation)
+    refusal = lg.reserve("b", D("0.0625"), NOW, waba="w1")
+    assert isinstance(refusal, Refusal)
+    assert refusal.reason.startswith("budget: WABA w1 daily cap would be crossed")
+    assert isinstance(lg.reserve("c", D("0.0625"), NOW, waba="w2"), Reservation)
+
+
+# --------------------------------------------------------------------------- the actor
+
+
+class MemoryJournal:
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    async def load_entries(self, since: float) -> list[dict[str, Any]]:
+        return [e for e in self.entries if float(e["at"]) >= since]
+
+    async def save_entry(self, entry: dict[str, Any]) -> None:
+        await trio.sleep(0)  # a real journal yields: let other reservations interleave
+        self.entries.append(entry)
+
+
+async def _coordinator(
+    nursery: trio.Nursery,
+    cfg: BudgetConfig,
+    journal: MemoryJournal,
+    campaign_caps: dict[str, Caps],
+    published: list[dict[str, Any]],
+) -> tuple[BudgetClient, Any]:
+    box: Mailbox[BudgetMsg] = open_mailbox("budget")
+    actor = BudgetCoordinator(
+        ledger=lambda: Ledger.from_config(cfg, SP),
+        prices=PriceTable.from_config(PricingConfig()),
+        journal=journal,
+        inbox=box.inbox,
+        now=lambda: NOW,
+        publish=lambda kind, data: published.append(data),
+        campaign_caps=campaign_caps,
+    )
+    await nursery.start(actor.run)
+    return BudgetClient(box.address), box
+
+
+@pytest.mark.parametrize("scope", ["waba", "campaign"])
+async def test_fifty_concurrent_chips_never_cross_a_scope_cap(scope: str) -> None:
+    cfg = BudgetConfig(daily_usd=100.0, wabas=[WabaBudget(waba="w1", daily_usd=1.0)])
+    journal, published = MemoryJournal(), []
+    async with trio.open_nursery() as nursery:
+        client, box = await _coordinator(nursery, cfg, journal, {}, published)
+        if scope == "campaign":
+            await client.set_campaign_cap("c1", daily_usd=D("1.0"))
+        outcomes: list[str | None] = []
+
+        async def chip(i: int) -> None:
+            waba, campaign = ("w1", None) if scope == "waba" else ("w9", "c1")
+            outcomes.append(
+                await client.reserve(f"o:{i}", D("0.0625"), waba=waba, campaign=campaign)
+            )
+
+        async with trio.open_nursery() as chips:
+            for i in range(50):
+                chips.start_soon(chip, i)
+        box.close()
+    booked = [o for o in outcomes if o is None]
+    assert len(booked) == 16  # 16 x 0.0625 = 1.00, the 17th would cross
+    label = "WABA w1" if scope == "waba" else "campaign c1"
+    assert all(o.startswith(f"budget: {label} daily cap") for o in outcomes if o is not None)
+    reserved = sum(D(e["amount"]) for e in journal.entries if e["op"] == "reserve")
+    assert reserved == D("1.0000")
+    assert {p["threshold"] for p in published if p["scope"] != "global"} == {
+        "0.5",
+        "0.8",
+        "0.95",
+        "1",
+    }
+
+
+async def test_a_campaign_cap_survives_a_restart_of_the_coordinator() -> None:
+    cfg = BudgetConfig()
+    journal, published = MemoryJournal(), []
+    caps: dict[str, Caps] = {}
+    async with trio.open_nursery() as nursery:
+        client, box = await _coordinator(nursery, cfg, journal, caps, published)
+        await client.set_campaign_cap("c1", monthly_usd=D("0.10"))
+        assert await client.reserve("o:1", D("0.0625"), waba=None, campaign="c1") is None
+        box.close()
+    async with trio.open_nursery() as nursery:  # a new actor, same registry and journal
+        client, box = await _coordinator(nursery, cfg, journal, caps, published)
+        reason = await client.reserve("o:2", D("0.0625"), waba=None, campaign="c1")
+        assert reason is not None
+        assert reason.startswith("budget: campaign c1 monthly cap would be crossed")
+        await client.set_campaign_cap("c1")  # cleared
+        assert await client.reserve("o:3", D("0.0625"), waba=None, campaign="c1") is None
+        status = await box.address.call(lambda r: GetBudget(reply=r))
+        assert D(status["day"]["reserved"]) == D("0.125")
+        box.close()
+    assert caps == {}
