@@ -10,6 +10,12 @@ Children are started in order and each must report ``task_status.started()``; a 
 that fails before that fails the boot (fail fast). Shutdown is cooperative: the daemon
 closes the mailboxes, children drain what they hold and return, and a child returning
 while the supervisor is stopping is not a crash.
+
+A config reload changes the set while it runs: :meth:`Supervisor.start_child` adds one,
+:meth:`Supervisor.stop_child` retires one (its return is not a crash), and
+:meth:`Supervisor.restart_child` restarts one at once so it rebuilds with the new config
+(not a crash either: no backoff, nothing counted). :attr:`Supervisor.down` names the
+children not serving right now, for the readiness probe.
 """
 
 from __future__ import annotations
@@ -103,6 +109,12 @@ class _Child:
     kill_reason: str | None = None
     crashes: deque[float] = field(default_factory=deque)
     restarts: int = 0
+    up: bool = False
+    came_up: trio.Event = field(default_factory=trio.Event)
+    """Set (and replaced) each time the child reports started."""
+    done: trio.Event = field(default_factory=trio.Event)
+    retiring: bool = False
+    reload: bool = False
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -126,6 +138,7 @@ class Supervisor:
         self._on_event = on_event
         self._children: dict[str, _Child] = {}
         self._stopping = False
+        self._nursery: trio.Nursery | None = None
 
     @property
     def child_ids(self) -> list[str]:
@@ -133,6 +146,11 @@ class Supervisor:
 
     def restarts(self, actor_id: str) -> int:
         return self._children[actor_id].restarts
+
+    @property
+    def down(self) -> list[str]:
+        """Children not serving right now: starting, restarting or waiting to restart."""
+        return [cid for cid, child in self._children.items() if not child.up]
 
     def stopping(self) -> None:
         """From now on, a child that returns has finished, not crashed."""
@@ -157,21 +175,76 @@ class Supervisor:
                 raise ValueError(f"duplicate child id {spec.id!r}")
             self._children[spec.id] = _Child(spec)
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             for spec in children:
                 await nursery.start(self._supervise, self._children[spec.id])
             task_status.started()
 
+    async def start_child(self, spec: ChildSpec) -> None:
+        """Add one child while running and wait until it has started (or failed to)."""
+        if self._nursery is None or self._stopping:
+            raise RuntimeError(f"supervisor {self.name} is not running")
+        if spec.id in self._children:
+            raise ValueError(f"duplicate child id {spec.id!r}")
+        child = self._children[spec.id] = _Child(spec)
+        try:
+            await self._nursery.start(self._supervise, child)
+        except Exception as exc:
+            del self._children[spec.id]
+            raise _unwrap(exc) from None
+
+    async def stop_child(self, actor_id: str, *, close: Callable[[], None], timeout: float) -> bool:
+        """Retire one child: ``close()`` (its mailbox) lets it finish and return; past
+        ``timeout`` it is cancelled. False when it had to be cancelled."""
+        child = self._children[actor_id]
+        child.retiring = True
+        close()
+        with trio.move_on_after(timeout):
+            await child.done.wait()
+        graceful = child.done.is_set()
+        if not graceful and child.scope is not None:
+            log.warning("actor %s did not stop within %gs; cancelling it", actor_id, timeout)
+            child.scope.cancel()
+        await child.done.wait()
+        del self._children[actor_id]
+        return graceful
+
+    async def restart_child(self, actor_id: str, *, timeout: float) -> bool:
+        """Restart one child now so it rebuilds (with a new config); not counted as a
+        crash. False when it was not back up within ``timeout``."""
+        child = self._children[actor_id]
+        came_up = child.came_up
+        if child.scope is None:  # between runs: its next start reads the new config
+            return True
+        child.reload = True
+        child.scope.cancel()
+        with trio.move_on_after(timeout):
+            await came_up.wait()
+        return came_up.is_set()
+
     async def _supervise(self, child: _Child, *, task_status: trio.TaskStatus[None]) -> None:
-        started = False
-        while True:
+        try:
+            await self._supervise_loop(child, task_status)
+        finally:
+            child.up = False
+            child.done.set()
+
+    async def _supervise_loop(self, child: _Child, task_status: trio.TaskStatus[None]) -> None:
+        started = reloaded = False
+        while not child.retiring:
             error: BaseException | None = None
             try:
                 with trio.CancelScope() as child.scope:
                     async with trio.open_nursery() as inner:
                         await inner.start(_call_run, child.spec.run)
+                        child.up = True
+                        child.came_up.set()
+                        child.came_up = trio.Event()
                         if not started:
                             started = True
                             task_status.started()
+                        elif reloaded:
+                            reloaded = False
                         else:
                             log.warning(
                                 "actor %s restarted (restart #%d)", child.spec.id, child.restarts
@@ -185,13 +258,21 @@ class Supervisor:
                 error = _unwrap(exc)
             finally:
                 child.scope = None
+                child.up = False
+            stopping = self._stopping or child.retiring
+            if child.reload and not stopping:
+                child.reload, reloaded = False, True
+                log.info("actor %s restarting to apply a new config", child.spec.id)
+                if error is not None:
+                    log.warning("actor %s failed while restarting: %r", child.spec.id, error)
+                continue
             if child.kill_reason is not None:
                 error, child.kill_reason = _Killed(child.kill_reason), None
             if error is None:
-                if self._stopping or child.spec.restart is not Restart.PERMANENT:
+                if stopping or child.spec.restart is not Restart.PERMANENT:
                     return
                 error = RuntimeError("returned while it should run forever")
-            if self._stopping or child.spec.restart is Restart.TEMPORARY:
+            if stopping or child.spec.restart is Restart.TEMPORARY:
                 log.error("actor %s failed during shutdown: %r", child.spec.id, error)
                 return
             await self._before_restart(child, error)
