@@ -138,7 +138,7 @@ async def _coordinator(
 @pytest.mark.parametrize("scope", ["waba", "campaign"])
 async def test_fifty_concurrent_chips_never_cross_a_scope_cap(scope: str) -> None:
     cfg = BudgetConfig(daily_usd=100.0, wabas=[WabaBudget(waba="w1", daily_usd=1.0)])
-    journal, published = MemoryJournal(), []
+    journal, published = MemoryJournal(), list[dict[str, Any]]()
     async with trio.open_nursery() as nursery:
         client, box = await _coordinator(nursery, cfg, journal, {}, published)
         if scope == "campaign":
@@ -171,7 +171,7 @@ async def test_fifty_concurrent_chips_never_cross_a_scope_cap(scope: str) -> Non
 
 async def test_a_campaign_cap_survives_a_restart_of_the_coordinator() -> None:
     cfg = BudgetConfig()
-    journal, published = MemoryJournal(), []
+    journal, published = MemoryJournal(), list[dict[str, Any]]()
     caps: dict[str, Caps] = {}
     async with trio.open_nursery() as nursery:
         client, box = await _coordinator(nursery, cfg, journal, caps, published)
