@@ -216,7 +216,10 @@ class ChipJournal(Protocol):
         decision: Mapping[str, Any],
         campaign_id: str | None,
         recipient_id: str | None,
-    ) -> int: ...
+    ) -> int | None:
+        """Journal a new message as ``queued``; None when the campaign recipient already
+        has a live outbox row (the database's exactly-once guard)."""
+        ...
 
     async def outbox_set(
         self,

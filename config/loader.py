@@ -23,7 +23,7 @@ from config.messages import describe_error
 from config.model import PATTERN_HINTS, CapsConfig, MetadConfig
 from config.secrets import absolute_secret_ref
 
-__all__ = ["load_config", "parse_config"]
+__all__ = ["load_config", "parse_config", "syntax_issue"]
 
 _TOML_WHERE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "[::]", "::", "*"})
@@ -67,7 +67,7 @@ def _parse(source: ConfigSource) -> MetadConfig:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([_syntax_issue(exc, source)]) from None
+        raise ConfigError([syntax_issue(exc, source)]) from None
     try:
         cfg = MetadConfig.model_validate(raw)
     except ValidationError as exc:
@@ -83,7 +83,7 @@ def _sorted(issues: Iterable[ConfigIssue]) -> list[ConfigIssue]:
     return sorted(issues, key=lambda issue: issue.line or 0)
 
 
-def _syntax_issue(exc: tomllib.TOMLDecodeError, source: ConfigSource) -> ConfigIssue:
+def syntax_issue(exc: tomllib.TOMLDecodeError, source: ConfigSource) -> ConfigIssue:
     message = str(exc)
     line = source.text.count("\n") + 1
     m = _TOML_WHERE.search(message)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 import trio
 
 from config import ConfigError, MetadConfig, load_config
+from daemon.campaigns.cli import add_arguments as add_campaign_arguments
 from daemon.ctl import add_arguments as add_ctl_arguments
 from sim.cli import add_arguments as add_sim_arguments
 
@@ -85,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(report)
     report.add_argument("--days", type=int, default=7, help="look back this many days (7)")
     report.add_argument("--json", action="store_true", help="print one JSON list")
+
+    campaign = sub.add_parser(
+        "campaign", help="plan a campaign file; start, pause, resume, cancel, status, list"
+    )
+    _add_config(campaign)
+    add_campaign_arguments(campaign)
 
     tui = sub.add_parser("tui", help="the operator console (attaches to the running daemon)")
     _add_config(tui)
@@ -235,6 +242,12 @@ def _templates_lint(args: argparse.Namespace) -> int:
     return EXIT_RUNTIME if failed else EXIT_OK
 
 
+def _cmd_campaign(args: argparse.Namespace) -> int:
+    from daemon.campaigns.cli import run as run_campaign
+
+    return run_campaign(args, _load(args.config))
+
+
 def _cmd_tui(args: argparse.Namespace) -> int:
     from tui import main as run_tui
 
@@ -252,6 +265,7 @@ _COMMANDS = {
     "templates": _cmd_templates,
     "ctl": _cmd_ctl,
     "tui": _cmd_tui,
+    "campaign": _cmd_campaign,
 }
 
 

@@ -87,7 +87,15 @@ class FakeJournal:
             if row["state"] in ("queued", "sending"):
                 row["state"] = "in_doubt" if row["state"] == "sending" else "cancelled"
 
-    async def outbox_new(self, **row: Any) -> int:
+    async def outbox_new(self, **row: Any) -> int | None:
+        if row.get("campaign_id") is not None:
+            for oid, old in self.outbox.items():
+                same = (old.get("campaign_id"), old.get("recipient_id"))
+                if same == (row["campaign_id"], row["recipient_id"]):
+                    if old["state"] != "cancelled":
+                        return None
+                    self.outbox[oid] = {**row, "state": "queued"}
+                    return oid
         outbox_id = len(self.outbox) + 1
         self.outbox[outbox_id] = {**row, "state": "queued"}
         return outbox_id

@@ -354,6 +354,10 @@ class ChipActor:
             campaign_id=req.campaign_id,
             recipient_id=req.recipient_id,
         )
+        if outbox_id is None:
+            why = f"campaign {req.campaign_id} already sent to recipient {req.recipient_id}"
+            req.reply.ok(Refused(f"duplicate: {why}"))
+            return
         item = _Item(req, key, outbox_id)
         if verdict.method == "template":
             refusal = await self._reserve(item)

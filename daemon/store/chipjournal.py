@@ -135,10 +135,18 @@ class ChipJournalRepository:
         decision: Mapping[str, Any],
         campaign_id: str | None,
         recipient_id: str | None,
-    ) -> int:
-        outbox_id: int = await self._db.fetchval(
+    ) -> int | None:
+        # A campaign recipient has one outbox row, ever (a unique index): a second send
+        # finds it and gets None, unless the row was cancelled before its POST — then
+        # it never reached Meta and is taken over for this attempt.
+        outbox_id: int | None = await self._db.fetchval(
             "INSERT INTO outbox (chip, wa_id, kind, payload, decision, campaign_id, recipient_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (campaign_id, recipient_id) WHERE campaign_id IS NOT NULL DO UPDATE"
+            " SET chip = EXCLUDED.chip, wa_id = EXCLUDED.wa_id, kind = EXCLUDED.kind,"
+            " payload = EXCLUDED.payload, decision = EXCLUDED.decision, state = 'queued',"
+            " error = NULL, updated_at = now() WHERE outbox.state = 'cancelled'"
+            " RETURNING id",
             chip,
             key,
             kind,

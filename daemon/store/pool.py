@@ -31,6 +31,7 @@ from daemon.store.chips import ChipRepository
 from daemon.store.connection import Connection, Queries, init_connection
 from daemon.store.embedded import EmbeddedPostgres, start_embedded
 from daemon.store.errors import StoreError, connect_error
+from daemon.store.campaigns import CampaignRepository
 from daemon.store.inbox import InboxRepository
 from daemon.store.migrate import migrate
 from daemon.store.outbox import OutboxRepository
@@ -155,6 +156,7 @@ class Store(Queries):
         self.chip_journal = ChipJournalRepository(self)
         self.budget_journal = BudgetJournalRepository(self)
         self.templates = TemplateRepository(self)
+        self.campaigns = CampaignRepository(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:

@@ -1,0 +1,253 @@
+"""``CampaignCoordinator``: start, pause, resume, cancel; one runner task per campaign.
+
+Why an actor: start/pause/cancel from the console, the CLI and a reload arrive at any
+time and must not race one campaign's state; one mailbox orders them. The campaign's
+state lives in the store, so a restart of this actor (or the daemon) resumes every
+campaign that was running, where it stopped (see :mod:`actors.campaign.runner`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeAlias, assert_never
+from zoneinfo import ZoneInfo
+
+import trio
+
+from actors.base import Actor
+from actors.budget.coordinator import BudgetMsg
+from actors.campaign.ports import CampaignStore, FleetPort
+from actors.campaign.runner import CampaignRunner
+from actors.core import Address, ReplyTo
+
+__all__ = [
+    "CampaignCmd",
+    "CampaignCoordinator",
+    "CampaignMsg",
+    "CampaignStatus",
+    "ListCampaigns",
+    "ResolveInDoubt",
+]
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 1.0
+
+
+class CampaignError(Exception):
+    """A refused command (unknown campaign, wrong state): its text is for the operator."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CampaignCmd:
+    """``action`` is start, pause, resume or cancel."""
+
+    action: str
+    campaign_id: str
+    reason: str | None = None
+    reply: ReplyTo[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CampaignStatus:
+    campaign_id: str
+    reply: ReplyTo[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListCampaigns:
+    reply: ReplyTo[list[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResolveInDoubt:
+    """The operator's answer for one message in doubt: ``resend`` or ``drop``."""
+
+    campaign_id: str
+    recipient: str
+    action: str
+    reply: ReplyTo[bool]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Ended:
+    campaign_id: str
+    runner: CampaignRunner
+
+
+CampaignMsg: TypeAlias = CampaignCmd | CampaignStatus | ListCampaigns | ResolveInDoubt | _Ended
+
+_ALLOWED = {
+    "start": ("draft", "paused"),
+    "resume": ("paused",),
+    "pause": ("running",),
+    "cancel": ("draft", "running", "paused"),
+}
+
+
+class CampaignCoordinator(Actor[CampaignMsg]):
+    def __init__(
+        self,
+        *,
+        store: CampaignStore,
+        fleet: FleetPort,
+        inbox: trio.MemoryReceiveChannel[CampaignMsg],
+        address: Address[CampaignMsg],
+        budget: Address[BudgetMsg] | None,
+        now: Callable[[], float],
+        tz: ZoneInfo,
+        publish: Callable[[str, dict[str, Any]], None] = lambda kind, data: None,
+    ) -> None:
+        super().__init__("campaigns", inbox)
+        self._store = store
+        self._fleet = fleet
+        self._address = address
+        self._budget = budget
+        self._now = now
+        self._tz = tz
+        self._publish = publish
+        self.runners: dict[str, CampaignRunner] = {}
+        self._nursery: trio.Nursery | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self._reporter)
+            await super().run(task_status=task_status)
+            nursery.cancel_scope.cancel()
+
+    async def load(self) -> None:
+        """Resume every campaign the store says is running (after any restart)."""
+        self.runners = {}
+        await self.resume_running()
+
+    async def stopped(self) -> None:
+        for runner in self.runners.values():
+            runner.stop()
+
+    async def handle(self, msg: CampaignMsg) -> None:
+        match msg:
+            case CampaignCmd(action=action, campaign_id=cid, reason=reason, reply=reply):
+                try:
+                    reply.ok(await self._command(action, cid, reason))
+                except CampaignError as exc:
+                    reply.fail(exc)
+            case CampaignStatus(campaign_id=cid, reply=reply):
+                row = await self._store.get(cid)
+                if row is None:
+                    reply.fail(CampaignError(f"no campaign {cid!r}"))
+                else:
+                    reply.ok(await self.status(row))
+            case ListCampaigns(reply=reply):
+                reply.ok([await self.status(row) for row in await self._store.all()])
+            case ResolveInDoubt(campaign_id=cid, recipient=key, action=action, reply=reply):
+                if action not in ("resend", "drop"):
+                    reply.fail(CampaignError(f"action must be resend or drop, not {action!r}"))
+                    return
+                reply.ok(await self._store.resolve_in_doubt(cid, key, action))
+            case _Ended(campaign_id=cid, runner=runner):
+                if self.runners.get(cid) is runner:
+                    del self.runners[cid]
+                    if runner.finished:
+                        await self._store.set_state(cid, "finished", runner.waiting)
+                        self._publish_progress(await self.status(await self._store.get(cid)))
+            case _:
+                assert_never(msg)
+
+    async def resume_running(self) -> None:
+        """Start a runner for every campaign the store says is running (after a restart)."""
+        for row in await self._store.all():
+            if row.state == "running" and row.id not in self.runners:
+                self._start_runner(row)
+
+    async def _command(self, action: str, cid: str, reason: str | None) -> dict[str, Any]:
+        row = await self._store.get(cid)
+        if row is None:
+            raise CampaignError(f"no campaign {cid!r}")
+        allowed = _ALLOWED.get(action)
+        if allowed is None:
+            raise CampaignError(f"unknown action {action!r}")
+        if row.state not in allowed:
+            raise CampaignError(f"campaign {cid} is {row.state}: cannot {action} it")
+        if action in ("start", "resume"):
+            await self._store.set_state(cid, "running")
+            row = await self._store.get(cid)
+            self._start_runner(row)
+        else:
+            runner = self.runners.pop(cid, None)
+            if runner is not None:
+                runner.stop()
+            state = "paused" if action == "pause" else "cancelled"
+            await self._store.set_state(cid, state, reason or f"{action} by the operator")
+        log.info("campaign %s: %s", cid, action, extra={"campaign": cid})
+        status = await self.status(await self._store.get(cid))
+        self._publish_progress(status)
+        return status
+
+    def _start_runner(self, row: Any) -> None:
+        assert self._nursery is not None
+        cid = row.id
+
+        def on_pause(reason: str) -> None:
+            self._address.try_cast(
+                CampaignCmd(action="pause", campaign_id=cid, reason=reason, reply=ReplyTo())
+            )
+
+        runner = CampaignRunner(
+            campaign_id=cid,
+            stored=row.spec,
+            store=self._store,
+            fleet=self._fleet,
+            budget=self._budget,
+            now=self._now,
+            tz=self._tz,
+            on_pause=on_pause,
+        )
+        self.runners[cid] = runner
+
+        async def run() -> None:
+            await runner.run()
+            await self._address.cast(_Ended(campaign_id=cid, runner=runner))
+
+        self._nursery.start_soon(run)
+
+    async def status(self, row: Any) -> dict[str, Any]:
+        counts = await self._store.progress(row.id)
+        runner = self.runners.get(row.id)
+        pending = int(counts.get("pending", 0))
+        hold = float(row.spec.get("spec", {}).get("limits", {}).get("in_doubt_hold_s", 3600.0))
+        overdue = await self._store.in_doubt(
+            row.id,
+            older_than=dt.datetime.fromtimestamp(self._now() - hold, dt.UTC),
+        )
+        return {
+            "id": row.id,
+            "name": row.name,
+            "state": row.state,
+            "reason": row.reason,
+            **counts,
+            "cost_usd": round(float(counts.get("spent", 0.0)), 6),
+            "cap_usd": row.cap_usd,
+            "rate_per_s": runner.rate() if runner else 0.0,
+            "eta_s": runner.eta_s(pending) if runner else None,
+            "waiting": runner.waiting if runner else None,
+            "template_problems": runner.template_problems() if runner else {},
+            "in_doubt_overdue": [
+                {"recipient": r["recipient_id"], "outbox_id": r["id"], "chip": r["chip"]}
+                for r in overdue[:50]
+            ],
+        }
+
+    def _publish_progress(self, status: dict[str, Any]) -> None:
+        self._publish("campaign.progress", status)
+
+    async def _reporter(self) -> None:
+        while True:
+            await trio.sleep(PROGRESS_EVERY_S)
+            for cid in list(self.runners):
+                row = await self._store.get(cid)
+                if row is not None:
+                    self._publish_progress(await self.status(row))

@@ -1,0 +1,410 @@
+"""One running campaign: recipients in file order, routed, filled, sent, journalled.
+
+Why exactly once holds here without a distributed transaction: the runner never decides
+"this recipient was not sent" by itself. It hands a recipient to a chip with the
+campaign and recipient ids; the chip journals an outbox row, unique per (campaign,
+recipient), before it POSTs. A second hand-over of the same recipient — after a crash,
+a timeout, or a restart of this actor — finds that row and is refused as a duplicate,
+unless the row was cancelled before its POST (then it never reached Meta and goes now).
+A message whose POST a crash interrupted is ``in_doubt``: it waits for its status
+webhook (the outbox id travels in ``biz_opaque_callback_data``) and, after the hold,
+for the operator; it is never re-sent silently.
+
+Recipient rows only say "handed to chip X" (written lazily in batches: losing those
+marks loses nothing, the outbox is the truth) or why one was skipped or refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import trio
+
+from actors.budget.coordinator import BudgetMsg, SetCampaignCap
+from actors.budget.ledger import Caps
+from actors.campaign.cards import tap_payload
+from actors.campaign.ports import CampaignStore, FleetPort, Pending
+from actors.campaign.routing import ChipView, route
+from actors.campaign.schedule import next_open
+from actors.chip.messages import Refused, Send, SendResult, Sent, Uncertain
+from actors.chip.templates import TemplateBook
+from actors.core import ActorCrashed, ActorStopped, Address, CallTimeout
+from actors.templates.mapper import Filled, MappingError, TemplateMapper
+from config.campaign import CampaignSpec
+
+__all__ = ["CampaignRunner", "render_text"]
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+SEND_TIMEOUT_S = 900.0
+"""A chip answers once Meta has: its queue may hold a message a while under rate limits."""
+REFRESH_CHIPS_S = 1.0
+REFRESH_TEMPLATES_S = 30.0
+NO_CHIP_RETRY_S = 5.0
+_TRANSIENT = ("daemon stopping", "chip is draining")
+
+
+def render_text(text: str, fields: Mapping[str, str]) -> str:
+    """``{column}`` placeholders from the recipient's fields; unknown ones stay as they are."""
+
+    class _Keep(dict[str, str]):
+        def __missing__(self, key: str) -> str:
+            return "{" + key + "}"
+
+    return text.format_map(_Keep(fields))
+
+
+@dataclass(slots=True)
+class _Template:
+    name: str
+    language: str
+    category: str
+    mapper: TemplateMapper
+
+
+@dataclass(slots=True)
+class _State:
+    in_flight: int = 0
+    assigned: dict[str, int] = field(default_factory=dict)
+    marks: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
+    waiting: str | None = None
+    """Why the runner is not sending right now (schedule, no healthy chip), for the console."""
+
+
+class CampaignRunner:
+    def __init__(
+        self,
+        *,
+        campaign_id: str,
+        stored: Mapping[str, Any],
+        store: CampaignStore,
+        fleet: FleetPort,
+        budget: Address[BudgetMsg] | None,
+        now: Callable[[], float],
+        tz: ZoneInfo,
+        on_pause: Callable[[str], None],
+    ) -> None:
+        self.id = campaign_id
+        self.spec = CampaignSpec.model_validate(stored["spec"])
+        self.cards: list[list[dict[str, Any]]] = [list(g) for g in stored.get("cards", [])]
+        self._store = store
+        self._fleet = fleet
+        self._budget = budget
+        self._now = now
+        self._tz = tz
+        self._on_pause = on_pause
+        self._stop = False
+        self._wake = trio.Event()
+        self._idle = trio.Event()
+        self._views: dict[str, ChipView] = {}
+        self._templates: dict[str, _Template | None] = {}
+        self._template_problems: dict[str, str] = {}
+        self._affinity: dict[str, str] = {}
+        self._turn = 0
+        self.state = _State()
+        self.finished = False
+
+    # --- control ------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Take no new recipient; what is in flight finishes and is journalled."""
+        self._stop = True
+        self._wake.set()
+
+    def stopping(self) -> bool:
+        return self._stop
+
+    @property
+    def waiting(self) -> str | None:
+        return self.state.waiting
+
+    def rate(self) -> float:
+        chips = sum(v.mps for v in self._views.values() if v.healthy(self._marketing))
+        return min(self.spec.limits.rate_per_s, chips) if chips else 0.0
+
+    @property
+    def _marketing(self) -> bool:
+        return self.spec.intent == "marketing"
+
+    # --- the run ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Until every recipient is settled (sets ``finished``) or :meth:`stop`."""
+        recovered = await self._store.recover(self.id)
+        if recovered:
+            log.info(
+                "campaign %s: %d recipients back to pending after a restart", self.id, recovered
+            )
+        if self._budget is not None and self.spec.limits.budget_usd is not None:
+            cap = Decimal(str(self.spec.limits.budget_usd))
+            await self._budget.call(
+                lambda r: SetCampaignCap(campaign_id=self.id, caps=Caps(monthly=cap), reply=r)
+            )
+        await self._refresh_templates()
+        await self._refresh_views()
+        self._affinity = await self._store.affinity(self.id, list(self._fleet.chips()))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._refresher)
+            nursery.start_soon(self._flusher)
+            try:
+                await self._feed(nursery)
+                await self._drained()
+            finally:
+                with trio.CancelScope(shield=True):
+                    await self._flush()
+            nursery.cancel_scope.cancel()
+
+    async def _feed(self, nursery: trio.Nursery) -> None:
+        limit = trio.Semaphore(self.spec.limits.max_in_flight)
+        after = (-1, -1)
+        next_at = self._now()
+        while not self.stopping():
+            when = next_open(
+                dt.datetime.fromtimestamp(self._now(), dt.UTC), self.spec.schedule, self._tz
+            )
+            if when is None:
+                self.state.waiting = "the schedule has ended"
+                self.finished = True
+                return
+            delay = when.timestamp() - self._now()
+            if delay > 0:
+                self.state.waiting = (
+                    f"outside the schedule until {when.isoformat(timespec='minutes')}"
+                )
+                await self._sleep(delay)
+                continue
+            batch = await self._store.pending(self.id, after=after, limit=BATCH)
+            if not batch:
+                if after == (-1, -1):
+                    await self._drained()
+                    if not await self._store.pending(self.id, after=after, limit=1):
+                        self.finished = True
+                        return
+                await self._drained()
+                after = (-1, -1)
+                continue
+            for r in batch:
+                if self.stopping():
+                    return
+                after = (r.seq, r.part)
+                next_at = max(next_at, self._now())
+                if next_at > self._now():
+                    await self._sleep(next_at - self._now())
+                    if self.stopping():
+                        return
+                next_at += 1.0 / self.spec.limits.rate_per_s
+                await limit.acquire()
+                try:
+                    started = await self._dispatch(r, nursery, limit)
+                except BaseException:
+                    limit.release()
+                    raise
+                if not started:
+                    limit.release()
+
+    async def _dispatch(self, r: Pending, nursery: trio.Nursery, limit: trio.Semaphore) -> bool:
+        """Route and build one send; False when nothing was started (skipped or stop)."""
+        while True:
+            chosen = route(
+                r.to,
+                list(self._views.values()),
+                affinity=self._affinity,
+                strategy=self.spec.routing.strategy,
+                marketing=self._marketing,
+                turn=self._turn,
+            )
+            if chosen.chip is not None:
+                break
+            self.state.waiting = chosen.reason
+            await self._sleep(NO_CHIP_RETRY_S)
+            if self.stopping():
+                return False
+            await self._refresh_templates()  # a sync or review may have made one usable
+            await self._refresh_views()
+        self.state.waiting = None
+        self._turn += 1
+        chip = chosen.chip
+        tpl = self._templates.get(chip.waba)
+        if tpl is None:  # route() only picks chips whose WABA has it; a race with a refresh
+            return False
+        fields = {**r.fields, "_tap": tap_payload(self.id, r.key)}
+        cards = self.cards[r.part] if self.cards else []
+        filled = tpl.mapper.fill(fields, cards)
+        if not isinstance(filled, Filled):
+            self.state.marks.append((r.key, "skipped", f"missing variable: {filled.reason}", None))
+            return False
+        template = {
+            "name": tpl.name,
+            "language": {"code": tpl.language},
+            "components": filled.components,
+        }
+        content = None
+        if self.spec.text is not None and not self.cards:
+            content = {"type": "text", "text": {"body": render_text(self.spec.text, r.fields)}}
+        _, address = self._fleet.chips()[chip.pnid]
+        self.state.in_flight += 1
+        self.state.assigned[chip.pnid] = self.state.assigned.get(chip.pnid, 0) + 1
+        self._idle = trio.Event()
+
+        def build(reply: Any) -> Send:
+            return Send(
+                to=r.to,
+                content=content,
+                template=template,
+                category=tpl.category,
+                campaign_id=self.id,
+                recipient_id=r.key,
+                intent=self.spec.intent,
+                reply=reply,
+            )
+
+        nursery.start_soon(self._send_one, r.key, chip.pnid, address, build, limit)
+        return True
+
+    async def _send_one(
+        self,
+        key: str,
+        pnid: str,
+        address: Any,
+        build: Callable[[Any], Send],
+        limit: trio.Semaphore,
+    ) -> None:
+        try:
+            result: SendResult | None = await address.call(build, timeout=SEND_TIMEOUT_S)
+        except (CallTimeout, ActorStopped, ActorCrashed) as exc:
+            # Left pending: a later pass hands it over again, and the outbox's unique
+            # row turns that into "duplicate" if the chip did journal it.
+            log.info("campaign %s: %s via %s: %s", self.id, key, pnid, exc)
+            result = None
+        finally:
+            limit.release()
+            self.state.in_flight -= 1
+            self.state.assigned[pnid] -= 1
+            if self.state.in_flight == 0:
+                self._idle.set()
+        if result is not None:
+            self._settle(key, pnid, result)
+
+    def _settle(self, key: str, pnid: str, result: SendResult) -> None:
+        match result:
+            case Sent() | Uncertain():
+                self.state.marks.append((key, "handed", None, pnid))
+            case Refused(reason=reason):
+                if reason.startswith("duplicate"):
+                    self.state.marks.append((key, "handed", None, pnid))
+                elif reason.startswith(_TRANSIENT):
+                    pass  # stays pending
+                elif "cap" in reason and ("budget" in reason or "USD" in reason or "$" in reason):
+                    self._on_pause(f"budget: {reason}")
+                else:
+                    self.state.marks.append((key, "refused", reason, pnid))
+
+    # --- helpers ------------------------------------------------------------------------
+
+    async def _drained(self) -> None:
+        if self.state.in_flight:
+            await self._idle.wait()
+        await self._flush()
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake = trio.Event()
+        with trio.move_on_after(max(0.0, seconds)):
+            await self._wake.wait()
+
+    async def _flush(self) -> None:
+        marks, self.state.marks = self.state.marks, []
+        if marks:
+            await self._store.mark(self.id, marks)
+
+    async def _flusher(self) -> None:
+        while True:
+            await trio.sleep(0.2)
+            await self._flush()
+
+    async def _refresher(self) -> None:
+        since_templates = 0.0
+        while True:
+            await trio.sleep(REFRESH_CHIPS_S)
+            await self._refresh_views()
+            since_templates += REFRESH_CHIPS_S
+            if since_templates >= REFRESH_TEMPLATES_S:
+                since_templates = 0.0
+                await self._refresh_templates()
+
+    async def _refresh_templates(self) -> None:
+        wabas = {waba for waba, _ in self._fleet.chips().values()}
+        for waba in wabas:
+            self._templates[waba] = await self._template_for(waba)
+
+    async def _template_for(self, waba: str) -> _Template | None:
+        choice = self.spec.template_for(waba)
+        if choice is None:
+            self._template_problems[waba] = "no template configured for this WABA"
+            return None
+        book = TemplateBook(await self._fleet.templates(waba))
+        status = book.unusable(choice.name, choice.language)
+        if status is not None:
+            self._template_problems[waba] = f"{choice.name}/{choice.language} is {status}"
+            return None
+        try:
+            schema = book.schema(choice.name, choice.language)
+        except KeyError:
+            self._template_problems[waba] = f"{choice.name}/{choice.language} is not in the WABA"
+            return None
+        mapping: dict[str, Any] = dict(self.spec.variables)
+        card_mapping: dict[str, Any] = dict(self.spec.carousel.cards) if self.spec.carousel else {}
+        for slot in schema.slots:
+            if slot.sub_type != "quick_reply":
+                continue
+            target = card_mapping if slot.card is not None else mapping
+            target.setdefault(slot.key, "_payload" if slot.card is not None else "_tap")
+        try:
+            mapper = TemplateMapper(schema, mapping, card_mapping)
+        except MappingError as exc:
+            self._template_problems[waba] = str(exc)
+            return None
+        self._template_problems.pop(waba, None)
+        return _Template(choice.name, choice.language, schema.category.lower(), mapper)
+
+    async def _refresh_views(self) -> None:
+        views: dict[str, ChipView] = {}
+        allowed_wabas = set(self.spec.routing.wabas)
+        allowed_chips = set(self.spec.routing.chips)
+        for pnid, (waba, _) in self._fleet.chips().items():
+            if allowed_wabas and waba not in allowed_wabas:
+                continue
+            if allowed_chips and pnid not in allowed_chips:
+                continue
+            try:
+                snap = await self._fleet.snapshot(pnid)
+            except (CallTimeout, ActorStopped, ActorCrashed):
+                continue
+            views[pnid] = ChipView(
+                pnid=pnid,
+                waba=waba,
+                quality=snap.record.quality_rating,
+                mode=snap.mode,
+                paused=snap.record.paused,
+                draining=snap.draining,
+                mps=snap.mps,
+                backlog=snap.queued + snap.in_flight + self.state.assigned.get(pnid, 0),
+                has_template=self._templates.get(waba) is not None,
+            )
+        self._views = views
+
+    def template_problems(self) -> dict[str, str]:
+        return dict(self._template_problems)
+
+    def eta_s(self, pending: int) -> float | None:
+        rate = self.rate()
+        if pending == 0:
+            return 0.0
+        return math.ceil(pending / rate) if rate > 0 else None

@@ -1,0 +1,96 @@
+"""When a campaign may send: dates, weekdays, hours and quiet hours, in local time.
+
+Why one function that answers "the next moment sending is allowed": the runner sleeps
+until then instead of polling, ``metad campaign plan`` uses it to estimate the
+duration, and tests ask it about any instant without waiting. Local time is the
+configured time zone (America/Sao_Paulo by default); a daylight-saving change is
+handled by building each day's intervals in local time and converting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from config.campaign import WEEKDAYS, ScheduleSpec, parse_span
+
+__all__ = ["allowed_intervals", "next_open", "open_seconds_between"]
+
+_HORIZON_DAYS = 8
+
+
+def _local(value: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+
+
+def _subtract(
+    spans: list[tuple[dt.time, dt.time]], cut: tuple[dt.time, dt.time]
+) -> list[tuple[dt.time, dt.time]]:
+    out: list[tuple[dt.time, dt.time]] = []
+    for start, end in spans:
+        if cut[1] <= start or cut[0] >= end:
+            out.append((start, end))
+            continue
+        if cut[0] > start:
+            out.append((start, cut[0]))
+        if cut[1] < end:
+            out.append((cut[1], end))
+    return out
+
+
+def allowed_intervals(
+    spec: ScheduleSpec, day: dt.date, tz: ZoneInfo
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The day's sending intervals as aware datetimes (empty on a weekday not allowed)."""
+    if WEEKDAYS[day.weekday()] not in spec.weekdays:
+        return []
+    spans = [parse_span(spec.hours)]
+    for quiet in spec.quiet_hours:
+        spans = _subtract(spans, parse_span(quiet))
+    out = []
+    for start, end in spans:
+        a = dt.datetime.combine(day, start, tz)
+        b = (
+            dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tz)
+            if end == dt.time.max
+            else dt.datetime.combine(day, end, tz)
+        )
+        lo = _local(spec.start, tz) if spec.start else None
+        hi = _local(spec.end, tz) if spec.end else None
+        if lo is not None:
+            a = max(a, lo)
+        if hi is not None:
+            b = min(b, hi)
+        if b > a:
+            out.append((a, b))
+    return out
+
+
+def next_open(now: dt.datetime, spec: ScheduleSpec, tz: ZoneInfo) -> dt.datetime | None:
+    """``now`` when sending is allowed now, else the next allowed instant; None once the
+    schedule's end has passed or nothing is allowed within the next week."""
+    local = now.astimezone(tz)
+    if spec.end is not None and local >= _local(spec.end, tz):
+        return None
+    for offset in range(_HORIZON_DAYS):
+        day = local.date() + dt.timedelta(days=offset)
+        for a, b in allowed_intervals(spec, day, tz):
+            if b > local:
+                return max(a, local)
+    return None
+
+
+def open_seconds_between(
+    start: dt.datetime, end: dt.datetime, spec: ScheduleSpec, tz: ZoneInfo
+) -> float:
+    """How many seconds of sending time the schedule allows in [start, end)."""
+    total = 0.0
+    day = start.astimezone(tz).date()
+    last = end.astimezone(tz).date()
+    while day <= last:
+        for a, b in allowed_intervals(spec, day, tz):
+            lo, hi = max(a, start), min(b, end)
+            if hi > lo:
+                total += (hi - lo).total_seconds()
+        day += dt.timedelta(days=1)
+    return total

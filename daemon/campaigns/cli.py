@@ -1,0 +1,181 @@
+"""``metad campaign …``: plan a campaign file, and drive campaigns on the running daemon.
+
+Why ``plan`` works without the daemon: it reads only the file, its data and the store,
+so it can be run (and re-run) while writing the campaign, before anything is started.
+Every other action goes over the control socket, because only the running daemon may
+send.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from config import MetadConfig
+
+__all__ = ["add_arguments", "run"]
+
+EXIT_OK, EXIT_RUNTIME = 0, 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--socket", metavar="PATH", help="control socket (default: runtime dir)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    sub = parser.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
+    p = sub.add_parser("plan", help="dry run: who would get what, what it costs, how long")
+    p.add_argument("campaign", metavar="FILE|NAME")
+    s = sub.add_parser("start", help="create the campaign from its file (first time) and run it")
+    s.add_argument("campaign", metavar="FILE|NAME")
+    for action, text in (
+        ("pause", "stop taking new recipients; messages in flight finish"),
+        ("resume", "continue a paused campaign where it stopped"),
+        ("cancel", "end the campaign; recipients not yet sent stay unsent"),
+        ("status", "progress: sent, delivered, read, replied, failed, skipped, cost, ETA"),
+    ):
+        a = sub.add_parser(action, help=text)
+        a.add_argument("campaign", metavar="NAME")
+        if action in ("pause", "cancel"):
+            a.add_argument("--reason", help="shown in the console and the status")
+    sub.add_parser("list", help="every campaign with its state and counts")
+    r = sub.add_parser("resolve", help="answer for a message a crash left in doubt")
+    r.add_argument("campaign", metavar="NAME")
+    r.add_argument("recipient", metavar="RECIPIENT")
+    r.add_argument("action", choices=["resend", "drop"])
+
+
+def run(args: argparse.Namespace, cfg: MetadConfig) -> int:
+    if args.campaign_command == "plan":
+        return _plan(args, cfg)
+    return _remote(args, cfg)
+
+
+def _plan(args: argparse.Namespace, cfg: MetadConfig) -> int:
+    from daemon.campaigns.service import find_campaign_file, load_prepared, plan
+    from daemon.store import Store, open_store
+
+    path = find_campaign_file(cfg, args.campaign)
+
+    async def go() -> dict[str, Any]:
+        store: Store
+        async with open_store(
+            cfg.storage, state_dir=cfg.daemon.state_dir, keep_adopted_server=True
+        ) as store:
+            prepared = await load_prepared(store, cfg, path)
+            return await plan(store, cfg, prepared, now=dt.datetime.now(dt.UTC))
+
+    result = trio.run(go)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(format_plan(result))
+    return EXIT_OK
+
+
+def format_plan(p: dict[str, Any]) -> str:
+    lines = [
+        f"campaign {p['campaign']}: {p['recipients']} rows, {p['messages']} messages to send",
+        f"  valid            {p['valid']:>8}",
+        f"  skipped          {p['skipped']:>8}",
+    ]
+    lines += [f"    {why:<30}{n:>6}" for why, n in sorted(p["skipped_by_reason"].items())]
+    lines += [
+        f"  free (in window) {p['free_in_window']:>8}",
+        f"  need a template  {p['need_template']:>8}",
+    ]
+    for cat, row in sorted(p["by_category"].items()):
+        lines.append(f"    {cat:<14}{row['messages']:>8}  ~${row['cost_usd']:.4f}")
+    cap = p.get("budget_usd")
+    cap_text = f" (campaign cap ${cap:.2f})" if cap is not None else ""
+    lines.append(f"  estimated cost   ${p['estimated_cost_usd']:.4f}{cap_text}")
+    if p["unknown_price"]:
+        lines.append(f"  no price for     {p['unknown_price']:>8} (destination not in the table)")
+    lines.append("  by chip:")
+    lines += [f"    {chip:<18}{n:>8}" for chip, n in sorted(p["by_chip"].items())]
+    for waba, problem in p["template_problems"].items():
+        lines.append(f"  WABA {waba}: {problem}")
+    if p["cards"]:
+        lines.append(f"  carousel: {len(p['cards'])} message(s) of {p['cards'][0]} cards each")
+    rate = p["rate_per_s"]
+    if p["send_seconds"] is not None:
+        lines.append(
+            f"  duration         {p['send_seconds']:.0f}s of sending at {rate:g}/s;"
+            f" expected end {p['expected_end'] or 'beyond the schedule'}"
+        )
+    else:
+        lines.append("  duration         unknown: no healthy chip can send it")
+    return "\n".join(lines)
+
+
+_STATUS_COLUMNS = (
+    ("id", "CAMPAIGN"),
+    ("state", "STATE"),
+    ("total", "TOTAL"),
+    ("pending", "PENDING"),
+    ("sent", "SENT"),
+    ("delivered", "DELIV"),
+    ("read", "READ"),
+    ("replied", "REPLIED"),
+    ("failed", "FAILED"),
+    ("skipped", "SKIPPED"),
+    ("in_doubt", "DOUBT"),
+    ("cost_usd", "COST $"),
+    ("eta_s", "ETA s"),
+)
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    cells = [[head for _, head in _STATUS_COLUMNS]]
+    cells += [
+        ["-" if row.get(k) is None else str(row.get(k)) for k, _ in _STATUS_COLUMNS] for row in rows
+    ]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(_STATUS_COLUMNS))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
+
+
+def _remote(args: argparse.Namespace, cfg: MetadConfig) -> int:
+    from daemon.control.client import ControlError, NotRunning, connect
+
+    path = Path(args.socket) if args.socket else cfg.daemon.runtime_dir / "metad.sock"
+    command = args.campaign_command
+    params: dict[str, Any] = {}
+    if command != "list":
+        target = args.campaign
+        if command == "start" and (target.endswith(".toml") or Path(target).exists()):
+            params["file"] = str(Path(target).absolute())
+        else:
+            params["name"] = target
+    if getattr(args, "reason", None):
+        params["reason"] = args.reason
+    if command == "resolve":
+        params.update(recipient=args.recipient, action=args.action)
+
+    async def go() -> Any:
+        async with connect(path) as client:
+            return await client.call(f"campaign.{command}", params)
+
+    try:
+        result = trio.run(go)
+    except (NotRunning, ControlError) as exc:
+        print(f"metad campaign: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    elif command == "resolve":
+        print("resolved" if result["resolved"] else "nothing in doubt for that recipient")
+    else:
+        rows = result if isinstance(result, list) else [result]
+        print(_table(rows))
+        for row in rows:
+            if row.get("reason"):
+                print(f"{row['id']}: {row['reason']}")
+            if row.get("waiting"):
+                print(f"{row['id']}: waiting: {row['waiting']}")
+            for item in row.get("in_doubt_overdue", []):
+                print(f"{row['id']}: in doubt: {item['recipient']} (outbox {item['outbox_id']})")
+    return EXIT_OK

@@ -1,0 +1,70 @@
+"""Read the data files a campaign names: audiences (CSV) and listings (CSV or JSON).
+
+Why strict and explicit: a CSV exported from a spreadsheet may carry a BOM, ``;`` as
+separator, or blank lines; each is handled, and anything unreadable is a
+:class:`ConfigError` naming the file and the line, like the campaign file itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from config import ConfigError, ConfigIssue
+
+__all__ = ["read_rows"]
+
+Row = dict[str, str]
+
+
+def read_rows(path: Path) -> list[Row]:
+    """The data rows of ``path`` as dicts (header → value), blank rows left out."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError([ConfigIssue(str(path), None, "", f"cannot read: {reason}")]) from None
+    if path.suffix.lower() == ".json":
+        return _json_rows(text, path)
+    return _csv_rows(text, path)
+
+
+def _json_rows(text: str, path: Path) -> list[Row]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            [ConfigIssue(str(path), exc.lineno, "", f"invalid JSON: {exc.msg}")]
+        ) from None
+    if isinstance(data, dict):
+        data = data.get("items", data.get("listings"))
+    if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
+        raise ConfigError(
+            [ConfigIssue(str(path), 1, "", 'expected a list of objects (or {"items": [...]})')]
+        )
+    return [{str(k): "" if v is None else str(v) for k, v in item.items()} for item in data]
+
+
+def _csv_rows(text: str, path: Path) -> list[Row]:
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    if not reader.fieldnames:
+        raise ConfigError([ConfigIssue(str(path), 1, "", "no header row")])
+    rows: list[Row] = []
+    try:
+        for row in reader:
+            if None in row:
+                raise ConfigError(
+                    [ConfigIssue(str(path), reader.line_num, "", "more fields than the header has")]
+                )
+            if not any((v or "").strip() for v in row.values()):
+                continue
+            rows.append({k: (v or "").strip() for k, v in row.items()})
+    except csv.Error as exc:
+        raise ConfigError(
+            [ConfigIssue(str(path), reader.line_num, "", f"invalid CSV: {exc}")]
+        ) from None
+    return rows

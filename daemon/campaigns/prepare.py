@@ -1,0 +1,117 @@
+"""A checked campaign file + its data → the recipients to store, and what was left out.
+
+Why done once, before anything is stored: the recipient list (order, keys, carousel
+parts, skipped rows with reasons) is fixed when the campaign is created, so a restart
+resumes the same list and the dry-run plan counts exactly what the run would send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from actors.campaign.audience import Audience, build_audience, find_phone_column
+from actors.campaign.cards import CardPlan, plan_cards
+from config import ConfigError, ConfigIssue
+from config.campaign import CampaignSpec
+from daemon.store.campaigns import RecipientInput
+
+__all__ = ["Prepared", "prepare"]
+
+Row = dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    spec: CampaignSpec
+    audience: Audience
+    cards: CardPlan | None
+    recipients: list[RecipientInput]
+    """Every row, in file order: the valid ones pending, the others skipped."""
+
+    @property
+    def stored(self) -> dict[str, Any]:
+        """What the campaigns row keeps: the spec and the carousel cards, frozen."""
+        return {
+            "spec": self.spec.model_dump(mode="json"),
+            "cards": [list(map(dict, g)) for g in self.cards.groups] if self.cards else [],
+        }
+
+    @property
+    def sendable(self) -> int:
+        return sum(1 for r in self.recipients if r.state == "pending")
+
+
+def prepare(
+    spec: CampaignSpec,
+    *,
+    rows: Sequence[Row],
+    listings: Sequence[Row] = (),
+    card_count: int = 0,
+    opted_out: frozenset[str] = frozenset(),
+    file: str = "",
+) -> Prepared:
+    """Raises ConfigError when the audience has no phone column or the carousel cannot
+    be built (the template is not a carousel, or too few open listings)."""
+    a = spec.audience
+    data: Sequence[Row] = (
+        rows if a.file is not None else [{k: str(v) for k, v in r.items()} for r in a.inline]
+    )
+    header = list(data[0]) if data else []
+    phone = find_phone_column(header, a.phone_column)
+    if phone is None:
+        what = f'no column "{a.phone_column}"' if a.phone_column else "no phone column"
+        raise ConfigError([ConfigIssue(file, None, "audience.phone_column", f"{what} in {header}")])
+    audience = build_audience(
+        data,
+        phone_column=phone,
+        opt_out_column=a.opt_out_column,
+        key_column=a.key_column,
+        opted_out=opted_out,
+    )
+    cards: CardPlan | None = None
+    parts = 1
+    if spec.carousel is not None:
+        c = spec.carousel
+        if card_count < 1:
+            raise ConfigError(
+                [ConfigIssue(file, None, "carousel", "the campaign's template is not a carousel")]
+            )
+        cards = plan_cards(
+            listings,
+            campaign=spec.name,
+            card_count=card_count,
+            id_column=c.id_column,
+            status_column=c.status_column,
+            open_values=c.open_values,
+            overflow=c.overflow,
+            max_messages=c.max_messages,
+        )
+        if not cards.groups:
+            raise ConfigError(
+                [
+                    ConfigIssue(
+                        file,
+                        None,
+                        "carousel.listings",
+                        f"{card_count} open listings are needed for one carousel",
+                    )
+                ]
+            )
+        parts = len(cards.groups)
+    out: list[RecipientInput] = []
+    for r in audience.recipients:
+        for part in range(parts):
+            key = r.key if parts == 1 else f"{r.key}#{part + 1}"
+            out.append(RecipientInput(key, r.to, dict(r.fields), r.row, part))
+    for s in audience.skipped:
+        key = f"row:{s.row}"  # unique: a skipped row has no usable key of its own
+        out.append(RecipientInput(key, "", {}, s.row, 0, "skipped", s.reason))
+    seen: set[str] = set()
+    unique: list[RecipientInput] = []
+    for item in sorted(out, key=lambda x: (x.seq, x.part)):
+        if item.key not in seen:
+            seen.add(item.key)
+            unique.append(item)
+    return Prepared(spec, audience, cards, unique)

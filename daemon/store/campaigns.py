@@ -1,0 +1,311 @@
+"""``CampaignRepository``: campaigns, their recipients, and where each one is.
+
+Why the recipient's fate is read from the outbox rather than copied here: the outbox row
+is what the chip journals before each step of a send and what status webhooks move; a
+second copy could disagree after a crash. A recipient row only says whether it was
+handed to a chip (and which), skipped, refused or dropped; a handed row whose outbox
+row never got past ``queued`` (so never reached Meta) is put back by :meth:`recover`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from daemon.store.connection import Queries
+
+__all__ = ["CampaignRepository", "CampaignRow", "PendingRecipient", "RecipientInput"]
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientInput:
+    key: str
+    to: str
+    fields: Mapping[str, str]
+    seq: int
+    part: int = 0
+    state: str = "pending"
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRecipient:
+    key: str
+    to: str
+    fields: dict[str, str]
+    seq: int
+    part: int
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRow:
+    id: str
+    name: str
+    state: str
+    spec: dict[str, Any]
+    file: str | None
+    reason: str | None
+    cap_usd: float | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+_COLUMNS = "id, name, state, spec, file, reason, cap_usd, created_at, started_at, finished_at"
+
+_PROGRESS = """
+WITH r AS (
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE state = 'pending') AS pending,
+           count(*) FILTER (WHERE state = 'skipped') AS skipped,
+           count(*) FILTER (WHERE state = 'refused') AS refused,
+           count(*) FILTER (WHERE state = 'dropped') AS dropped
+    FROM campaign_recipients WHERE campaign_id = $1
+), o AS (
+    SELECT count(*) FILTER (WHERE state IN ('accepted', 'sent', 'delivered', 'read', 'failed'))
+               AS sent,
+           count(*) FILTER (WHERE state IN ('delivered', 'read')) AS delivered,
+           count(*) FILTER (WHERE state = 'read') AS read,
+           count(*) FILTER (WHERE state = 'failed') AS failed,
+           count(*) FILTER (WHERE state IN ('queued', 'sending')) AS in_flight,
+           count(*) FILTER (WHERE state = 'in_doubt') AS in_doubt,
+           count(*) FILTER (WHERE EXISTS (
+               SELECT 1 FROM windows w WHERE w.chip = outbox.chip AND w.wa_id = outbox.wa_id
+                 AND w.kind = 'service' AND w.opened_at > outbox.created_at)) AS replied
+    FROM outbox WHERE campaign_id = $1
+), b AS (
+    SELECT coalesce(sum(amount_usd) FILTER (WHERE kind = 'settlement'), 0)::float8 AS spent,
+           coalesce(sum(CASE kind WHEN 'reservation' THEN amount_usd
+                                  WHEN 'release' THEN -amount_usd ELSE 0 END), 0)::float8
+               AS reserved
+    FROM budget_ledger WHERE campaign_id = $1
+)
+SELECT * FROM r, o, b
+"""
+
+
+class CampaignRepository:
+    def __init__(self, db: Queries) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        *,
+        campaign_id: str,
+        spec: Mapping[str, Any],
+        file: str | None,
+        cap_usd: float | None,
+        recipients: Sequence[RecipientInput],
+    ) -> bool:
+        """Store a new campaign with its recipients, in one transaction; False when a
+        campaign with this id exists already (nothing is changed then)."""
+        transaction = getattr(self._db, "transaction", None)
+        assert transaction is not None, "create needs the Store (it opens a transaction)"
+        async with transaction() as con:
+            created = await con.fetchval(
+                "INSERT INTO campaigns (id, name, spec, state, file, cap_usd)"
+                " VALUES ($1, $1, $2, 'draft', $3, $4) ON CONFLICT (id) DO NOTHING"
+                " RETURNING true",
+                campaign_id,
+                dict(spec),
+                file,
+                cap_usd,
+            )
+            if not created:
+                return False
+            await con.copy_records(
+                "campaign_recipients",
+                [
+                    (
+                        campaign_id,
+                        r.key,
+                        r.to,
+                        dict(r.fields),
+                        r.state,
+                        r.seq,
+                        r.part,
+                        r.reason,
+                    )
+                    for r in recipients
+                ],
+                [
+                    "campaign_id",
+                    "recipient_key",
+                    "wa_id",
+                    "variables",
+                    "state",
+                    "seq",
+                    "part",
+                    "reason",
+                ],
+            )
+        return True
+
+    async def get(self, campaign_id: str) -> CampaignRow | None:
+        row = await self._db.fetchrow(
+            f"SELECT {_COLUMNS} FROM campaigns WHERE id = $1", campaign_id
+        )
+        return _campaign(row) if row is not None else None
+
+    async def all(self) -> list[CampaignRow]:
+        rows = await self._db.fetch(f"SELECT {_COLUMNS} FROM campaigns ORDER BY created_at, id")
+        return [_campaign(r) for r in rows]
+
+    async def set_state(self, campaign_id: str, state: str, reason: str | None = None) -> None:
+        await self._db.execute(
+            "UPDATE campaigns SET state = $2, reason = $3, updated_at = now(),"
+            " started_at = CASE WHEN $2 = 'running' THEN coalesce(started_at, now())"
+            "                   ELSE started_at END,"
+            " finished_at = CASE WHEN $2 IN ('finished', 'cancelled') THEN now()"
+            "                    ELSE finished_at END"
+            " WHERE id = $1",
+            campaign_id,
+            state,
+            reason,
+        )
+
+    async def pending(
+        self, campaign_id: str, *, after: tuple[int, int], limit: int
+    ) -> list[PendingRecipient]:
+        """The next pending recipients in file order (seq, then carousel part)."""
+        rows = await self._db.fetch(
+            "SELECT recipient_key, wa_id, variables, seq, part FROM campaign_recipients"
+            " WHERE campaign_id = $1 AND state = 'pending' AND (seq, part) > ($2, $3)"
+            " ORDER BY seq, part LIMIT $4",
+            campaign_id,
+            after[0],
+            after[1],
+            limit,
+        )
+        return [
+            PendingRecipient(
+                r["recipient_key"],
+                r["wa_id"],
+                dict(r["variables"]),
+                r["seq"],
+                r["part"],
+            )
+            for r in rows
+        ]
+
+    async def mark(
+        self,
+        campaign_id: str,
+        changes: Sequence[tuple[str, str, str | None, str | None]],
+    ) -> None:
+        """Set (key, state, reason, chip) for many recipients in one statement."""
+        if not changes:
+            return
+        await self._db.execute(
+            "UPDATE campaign_recipients r SET state = c.state, reason = c.reason,"
+            " chip = coalesce(c.chip, r.chip), updated_at = now()"
+            " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])"
+            "   AS c(key, state, reason, chip)"
+            " WHERE r.campaign_id = $1 AND r.recipient_key = c.key",
+            campaign_id,
+            [c[0] for c in changes],
+            [c[1] for c in changes],
+            [c[2] for c in changes],
+            [c[3] for c in changes],
+        )
+
+    async def recover(self, campaign_id: str) -> int:
+        """After a restart: recipients handed to a chip whose message never reached Meta
+        (no outbox row, or one cancelled before its POST) are pending again."""
+        status = await self._db.execute(
+            "UPDATE campaign_recipients r SET state = 'pending', updated_at = now()"
+            " WHERE r.campaign_id = $1 AND r.state = 'handed' AND NOT EXISTS ("
+            "   SELECT 1 FROM outbox o WHERE o.campaign_id = r.campaign_id"
+            "     AND o.recipient_id = r.recipient_key AND o.state <> 'cancelled')",
+            campaign_id,
+        )
+        return int(status.split()[-1])
+
+    async def progress(self, campaign_id: str) -> dict[str, Any]:
+        row = await self._db.fetchrow(_PROGRESS, campaign_id)
+        assert row is not None
+        return {k: (float(v) if isinstance(v, float) else int(v)) for k, v in row.items()}
+
+    async def in_doubt(self, campaign_id: str, *, older_than: dt.datetime) -> list[dict[str, Any]]:
+        """Messages a crash left unsettled for longer than the hold: for the operator."""
+        rows = await self._db.fetch(
+            "SELECT o.id, o.recipient_id, o.wa_id, o.chip, o.updated_at FROM outbox o"
+            " WHERE o.campaign_id = $1 AND o.state = 'in_doubt' AND o.updated_at < $2"
+            " ORDER BY o.id",
+            campaign_id,
+            older_than,
+        )
+        return [dict(r.items()) for r in rows]
+
+    async def resolve_in_doubt(self, campaign_id: str, recipient: str, action: str) -> bool:
+        """The operator's answer for one in-doubt message: ``drop`` it (counted as
+        dropped) or ``resend`` it (the old row is cancelled, the recipient pending)."""
+        transaction = getattr(self._db, "transaction", None)
+        assert transaction is not None
+        async with transaction() as con:
+            done = await con.fetchval(
+                "UPDATE outbox SET state = 'cancelled', updated_at = now(),"
+                " error = jsonb_build_object('operator', $3::text)"
+                " WHERE campaign_id = $1 AND recipient_id = $2 AND state = 'in_doubt'"
+                " RETURNING true",
+                campaign_id,
+                recipient,
+                action,
+            )
+            if not done:
+                return False
+            await con.execute(
+                "UPDATE campaign_recipients SET state = $3, reason = $4, updated_at = now()"
+                " WHERE campaign_id = $1 AND recipient_key = $2",
+                campaign_id,
+                recipient,
+                "pending" if action == "resend" else "dropped",
+                None if action == "resend" else "in doubt: dropped by the operator",
+            )
+        return True
+
+    async def affinity(self, campaign_id: str, chips: Sequence[str]) -> dict[str, str]:
+        """Recipient number → the chip of ours that talked with it last (recent outbox
+        rows and open windows), among ``chips``."""
+        rows = await self._db.fetch(
+            "SELECT DISTINCT ON (r.wa_id) r.wa_id, x.chip FROM campaign_recipients r"
+            " JOIN LATERAL ("
+            "   SELECT chip, opened_at AS at FROM windows w"
+            "     WHERE w.wa_id = r.wa_id AND w.chip = ANY($2::text[])"
+            "   UNION ALL"
+            "   SELECT chip, created_at FROM outbox o"
+            "     WHERE o.wa_id = r.wa_id AND o.chip = ANY($2::text[])"
+            "       AND o.state IN ('sent', 'delivered', 'read')"
+            " ) x ON true"
+            " WHERE r.campaign_id = $1 ORDER BY r.wa_id, x.at DESC",
+            campaign_id,
+            list(chips),
+        )
+        return {r["wa_id"]: r["chip"] for r in rows}
+
+    async def opted_out(self) -> frozenset[str]:
+        rows = await self._db.fetch(
+            "SELECT wa_id FROM contacts WHERE opted_out_marketing"
+            " UNION SELECT a.alias FROM contact_aliases a JOIN contacts c USING (wa_id)"
+            " WHERE c.opted_out_marketing"
+        )
+        return frozenset(r[0] for r in rows)
+
+
+def _campaign(r: Any) -> CampaignRow:
+    spec = dict(r["spec"])
+    return CampaignRow(
+        id=r["id"],
+        name=r["name"],
+        state=r["state"],
+        spec=spec,
+        file=r["file"],
+        reason=r["reason"],
+        cap_usd=float(r["cap_usd"]) if r["cap_usd"] is not None else None,
+        created_at=r["created_at"],
+        started_at=r["started_at"],
+        finished_at=r["finished_at"],
+    )

@@ -1,0 +1,110 @@
+"""Campaigns end to end: a real daemon, PostgreSQL and the simulator over HTTP."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from actors.waba import SyncTemplates
+from daemon.control.client import connect
+from tests.integration.daemon.conftest import Env, wait_until
+
+WABA = "100000000000001"
+
+
+def _campaign(tmp: Path, env: Env, n: int, extra: str = "", name: str = "offer") -> Path:
+    contacts = list(env.sim.world.contacts.values())[:n]
+    with (tmp / "people.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["crm", "primeiro_nome", "telefone", "especialidade", "opt_out"])
+        for i, c in enumerate(contacts):
+            w.writerow([f"{i}/SP", c.name.split()[0], "+" + c.wa_id, "Pediatria", "não"])
+        w.writerow(["x/SP", "Sem", "", "Pediatria", "não"])  # skipped: no number
+        w.writerow(["y/SP", "Vera", "+5511987654321", "Pediatria", "sim"])  # opted out
+    path = tmp / f"{name}.toml"
+    path.write_text(
+        f'''name = "{name}"
+[audience]
+file = "people.csv"
+opt_out_column = "opt_out"
+key_column = "crm"
+[[templates]]
+name = "vaga_plantao"
+language = "pt_BR"
+[variables]
+"1" = "primeiro_nome"
+"2" = "especialidade"
+[limits]
+rate_per_s = 50
+{extra}
+''',
+        encoding="utf-8",
+    )
+    return path
+
+
+async def _sync(env: Env) -> None:
+    await env.daemon.fleet.waba(WABA).call(lambda r: SyncTemplates(reply=r), timeout=30)
+
+
+async def _sim_messages(env: Env) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient() as http:
+        r = await http.get(f"{env.cfg.graph.base_url}/_sim/messages", params={"limit": 100000})
+        body: Any = r.json()
+        return list(body["data"] if isinstance(body, dict) else body)
+
+
+async def test_a_campaign_runs_to_the_end_once_per_recipient(env: Env, tmp_path: Path) -> None:
+    await _sync(env)
+    path = _campaign(tmp_path, env, 12)
+    async with connect(Path(env.daemon.control_socket)) as client:
+        plan = await client.call("campaign.plan", {"file": str(path)})
+        assert plan["valid"] == 12
+        assert plan["skipped_by_reason"] == {"no number": 1, "opted out": 1}
+        assert sum(plan["by_chip"].values()) == 12
+        started = await client.call("campaign.start", {"file": str(path)})
+        assert started["state"] == "running"
+
+        async def finished() -> bool:
+            s = await client.call("campaign.status", {"id": "offer"})
+            return bool(s["state"] == "finished")
+
+        await wait_until(finished, timeout=30)
+        status = await client.call("campaign.status", {"id": "offer"})
+    assert status["sent"] == 12
+    assert status["skipped"] == 2
+    assert status["pending"] == 0
+    to = [
+        m["to"]
+        for m in await _sim_messages(env)
+        if (m["biz_opaque_callback_data"] or "").startswith("metad:o:") and m["type"] == "template"
+    ]
+    assert len(to) == 12 == len(set(to))
+
+
+async def test_pause_resume_and_cancel_from_the_socket(env: Env, tmp_path: Path) -> None:
+    await _sync(env)
+    path = _campaign(tmp_path, env, 30, extra="", name="slow")
+    path.write_text(path.read_text().replace("rate_per_s = 50", "rate_per_s = 2"))
+    async with connect(Path(env.daemon.control_socket)) as client:
+        await client.call("campaign.start", {"file": str(path)})
+        paused = await client.call("campaign.pause", {"id": "slow", "reason": "lunch"})
+        assert paused["state"] == "paused" and paused["reason"] == "lunch"
+        before = (await client.call("campaign.status", {"id": "slow"}))["sent"]
+        await wait_until(lambda: True)
+        resumed = await client.call("campaign.resume", {"id": "slow"})
+        assert resumed["state"] == "running"
+
+        async def some_sent() -> bool:
+            s = await client.call("campaign.status", {"id": "slow"})
+            return bool(s["sent"] > before)
+
+        await wait_until(some_sent, timeout=10)
+        cancelled = await client.call("campaign.cancel", {"id": "slow"})
+        assert cancelled["state"] == "cancelled"
+        listed = await client.call("campaign.list")
+    assert [c["id"] for c in listed] == ["slow"]
+    assert listed[0]["pending"] > 0  # cancelled before the end: the rest was never sent
