@@ -176,10 +176,12 @@ def diff(old: MetadConfig, new: MetadConfig) -> ConfigChange:
         if o.waba != n.waba:
             plan.restart_wabas.update((o.waba, n.waba))
     for waba_id in wabas_changed:
-        o, n = old_wabas[waba_id], new_wabas[waba_id]
-        if _without(o, "token", "marketing_messages") != _without(n, "token", "marketing_messages"):
+        ow, nw = old_wabas[waba_id], new_wabas[waba_id]
+        if _without(ow, "token", "marketing_messages") != _without(
+            nw, "token", "marketing_messages"
+        ):
             plan.restart_wabas.add(waba_id)
-        if o.marketing_messages != n.marketing_messages:
+        if ow.marketing_messages != nw.marketing_messages:
             plan.restart_chips.update(c for c in kept_chips if new_chips[c].waba == waba_id)
     for pnid in chips_added:
         plan.restart_wabas.add(new_chips[pnid].waba)
