@@ -7,6 +7,7 @@ its mailbox; every (re)start builds a fresh actor that reloads from storage.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from actors.chip import (
     WabaSwitch,
     WabaTemplates,
 )
-from actors.core import Address, Mailbox, open_mailbox
+from actors.core import ActorStopped, Address, Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
 from actors.ports import (
     ChipJournal,
@@ -99,29 +100,48 @@ class Fleet:
     def specs(self) -> list[ChildSpec]:
         """Child specs in start order: the budget, the WABAs, then their chips."""
         specs: list[ChildSpec] = [ChildSpec("budget", self._budget_runner())]
-        for w in self._cfg.wabas:
-            box: Mailbox[WabaMsg] = open_mailbox(f"waba:{w.id}")
-            self._wabas[w.id] = box
-            numbers = tuple(c.phone_number_id for c in self._cfg.chips if c.waba == w.id)
-            specs.append(
-                ChildSpec(box.address.actor_id, self._waba_runner(w.id, w.name, numbers, box))
-            )
-        for c in self._cfg.chips:
-            chip_box: Mailbox[ChipMsg] = open_mailbox(f"chip:{c.phone_number_id}")
-            self._chips[c.phone_number_id] = chip_box
-            record = ChipRecord(
-                phone_number_id=c.phone_number_id,
-                waba_id=c.waba,
-                display_number=c.display_number,
-                throughput_mps=c.throughput_mps,
-            )
-            specs.append(ChildSpec(chip_box.address.actor_id, self._chip_runner(record, chip_box)))
+        specs += [self.waba_spec(w.id) for w in self._cfg.wabas]
+        specs += [self.chip_spec(c.phone_number_id) for c in self._cfg.chips]
         return specs
 
-    def _budget_runner(self) -> Any:
-        cfg = self._cfg
+    # Every runner reads the config when it (re)starts, so that a reload which swaps the
+    # config (:meth:`reconfigure`) and restarts an actor gives it the new values.
 
+    def waba_spec(self, waba_id: str) -> ChildSpec:
+        """Open the WABA's mailbox (its address from now on) and the spec that runs it."""
+        box: Mailbox[WabaMsg] = open_mailbox(f"waba:{waba_id}")
+        self._wabas[waba_id] = box
+        return ChildSpec(box.address.actor_id, self._waba_runner(waba_id, box))
+
+    def chip_spec(self, phone_number_id: str) -> ChildSpec:
+        """Open the chip's mailbox (its address from now on) and the spec that runs it."""
+        box: Mailbox[ChipMsg] = open_mailbox(f"chip:{phone_number_id}")
+        self._chips[phone_number_id] = box
+        return ChildSpec(box.address.actor_id, self._chip_runner(phone_number_id, box))
+
+    def reconfigure(self, cfg: MetadConfig) -> None:
+        """Use ``cfg`` from now on: actors (re)started later read it (config reload)."""
+        self._cfg = cfg
+        self._prices = PriceTable.from_config(cfg.pricing)
+        self._settings = ChipSettings(cfg.windows, cfg.limits, cfg.quality)
+        self._by_display = {digits(c.display_number): c.phone_number_id for c in cfg.chips}
+
+    def close_chip(self, phone_number_id: str) -> None:
+        """Close a removed chip's mailbox (it drains and returns) and forget its address."""
+        self._chips.pop(phone_number_id).close()
+        self.actors.pop(phone_number_id, None)
+
+    def close_waba(self, waba_id: str) -> None:
+        """Close a removed WABA's mailbox (it drains and returns) and forget its address."""
+        self._wabas.pop(waba_id).close()
+
+    @property
+    def chip_ids(self) -> list[str]:
+        return list(self._chips)
+
+    def _budget_runner(self) -> Any:
         async def run(*, task_status: trio.TaskStatus[Any]) -> None:
+            cfg = self._cfg
             actor = BudgetCoordinator(
                 ledger=lambda: Ledger.from_config(cfg.budget, cfg.tz),
                 prices=self._prices,
@@ -139,8 +159,15 @@ class Fleet:
     def budget(self) -> Address[BudgetMsg]:
         return self._budget.address
 
-    def _chip_runner(self, record: ChipRecord, box: Mailbox[ChipMsg]) -> Any:
+    def _chip_runner(self, phone_number_id: str, box: Mailbox[ChipMsg]) -> Any:
         async def run(*, task_status: trio.TaskStatus[Any]) -> None:
+            c = next(c for c in self._cfg.chips if c.phone_number_id == phone_number_id)
+            record = ChipRecord(
+                phone_number_id=c.phone_number_id,
+                waba_id=c.waba,
+                display_number=c.display_number,
+                throughput_mps=c.throughput_mps,
+            )
             actor = ChipActor(
                 initial=record,
                 repo=self._chip_repo,
@@ -160,18 +187,25 @@ class Fleet:
 
         return run
 
-    def _waba_runner(
-        self, waba_id: str, name: str, numbers: tuple[str, ...], box: Mailbox[WabaMsg]
-    ) -> Any:
-        async def broadcast(switch: KillSwitch) -> None:
+    def _waba_runner(self, waba_id: str, box: Mailbox[WabaMsg]) -> Any:
+        async def tell(numbers: tuple[str, ...], msg: ChipMsg) -> None:
             for number in numbers:
-                await self._chips[number].address.cast(WabaSwitch(switch=switch))
-
-        async def announce(records: tuple[TemplateRecord, ...]) -> None:
-            for number in numbers:
-                await self._chips[number].address.cast(WabaTemplates(records=records))
+                chip = self._chips.get(number)
+                if chip is None:  # removed by a reload; this WABA restarts without it
+                    continue
+                with contextlib.suppress(ActorStopped):
+                    await chip.address.cast(msg)
 
         async def run(*, task_status: trio.TaskStatus[Any]) -> None:
+            name = self._cfg.waba(waba_id).name
+            numbers = tuple(c.phone_number_id for c in self._cfg.chips if c.waba == waba_id)
+
+            async def broadcast(switch: KillSwitch) -> None:
+                await tell(numbers, WabaSwitch(switch=switch))
+
+            async def announce(records: tuple[TemplateRecord, ...]) -> None:
+                await tell(numbers, WabaTemplates(records=records))
+
             actor = WabaActor(
                 initial=WabaRecord(waba_id=waba_id, name=name),
                 chips=numbers,
