@@ -50,6 +50,8 @@ class ControlContext:
     """Status events applied so far (the inbox processor's count)."""
     daily: dict[str, tuple[int, float]] = field(default_factory=dict)
     """Per chip: (messages sent today, cost today in USD), refreshed by the publisher."""
+    reload: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    """Re-read and apply the config file (the daemon's reloader); None: not offered."""
 
 
 def chip_dict(snap: ChipSnapshot, daily: tuple[int, float] = (0, 0.0)) -> dict[str, Any]:
@@ -230,6 +232,14 @@ async def webhooks_stats(ctx: ControlContext, params: dict[str, Any]) -> dict[st
     return dataclasses.asdict(await ctx.store.inbox.stats())
 
 
+async def config_reload(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Re-read the config file and apply it, as SIGHUP does: ``applied`` false and the
+    ``file:line: field: problem`` lines in ``errors`` when it is invalid (nothing changes)."""
+    if ctx.reload is None:
+        raise MethodError(UNAVAILABLE, "this daemon does not offer config reloads")
+    return await ctx.reload()
+
+
 Handler = Callable[[ControlContext, dict[str, Any]], Awaitable[Any]]
 
 METHODS: dict[str, Handler] = {
@@ -244,5 +254,6 @@ METHODS: dict[str, Handler] = {
     "budget.status": budget_status,
     "templates.sync": templates_sync,
     "templates.list": templates_list,
+    "config.reload": config_reload,
 }
 """``subscribe`` is handled by the server itself: it turns the connection into a stream."""
