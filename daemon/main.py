@@ -30,7 +30,9 @@ from daemon.control.server import publish_forever, serve_control
 from daemon.fleet import Fleet
 from daemon.graph import GraphClient
 from daemon.graph.port import ChipGraph, WabaGraph
+from daemon.keeper import WindowKeeper
 from daemon.logs import fields
+from daemon.otp import ShiftTaps
 from daemon.statelock import state_dir_lock
 from daemon.store import Store, open_store
 from daemon.supervisor import Intensity, Supervisor, SupervisorEvent
@@ -152,7 +154,8 @@ async def _serve_with(
             template_source=WabaGraph(graph),
             publish=bus.publish,
         )
-        processor = InboxProcessor(store, FleetRouter(fleet))
+        router = ShiftTaps.around(FleetRouter(fleet), cfg, store, fleet, bus.publish)
+        processor = InboxProcessor(store, router)
         assert secrets.app_secret is not None  # resolve_secrets guarantees both
         assert secrets.verify_token is not None
         app = create_app(
@@ -202,6 +205,7 @@ async def _serve_with(
                 webhook_url=daemon.webhook_url,
                 sim_url=daemon.sim_url,
                 statuses=lambda: processor.stats.events,
+                graph=graph,
             )
             socket_path = await nursery.start(
                 serve_control, control, cfg.daemon.runtime_dir / "metad.sock"
@@ -209,6 +213,7 @@ async def _serve_with(
             daemon.control_socket = str(socket_path)
             nursery.start_soon(publish_forever, control)
             nursery.start_soon(_sync_templates, fleet)
+            nursery.start_soon(WindowKeeper.for_fleet(cfg, store, fleet, bus.publish).run)
             chips, wabas = fleet.counts
             log.info(
                 "READY",

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.auth import expand as expand_auth
 from sim.engine import Sim
 from sim.errors import SimError, bad_param, unknown_object
 from sim.flows import FLOW_HANDLERS, flows_edge
@@ -315,6 +316,8 @@ def _create_template(sim: Sim, req: GraphRequest, waba_id: str) -> dict[str, Any
     if fmt not in ("positional", "named"):
         raise bad_param("parameter_format must be positional or named")
     components = _components(req.param("components"))
+    if category == "AUTHENTICATION":
+        components = expand_auth(components, language)
     for t in sim.world.templates.values():
         if t.waba_id == waba_id and t.name == name and t.language == language:
             raise SimError(

@@ -21,6 +21,7 @@ from actors.waba import GetTemplates, SyncTemplates
 from config import MetadConfig
 from daemon.bus import Bus
 from daemon.fleet import Fleet
+from daemon.graph import GraphClient
 from daemon.store import Store
 
 __all__ = ["METHODS", "ControlContext", "MethodError", "chip_dict"]
@@ -50,6 +51,8 @@ class ControlContext:
     """Status events applied so far (the inbox processor's count)."""
     daily: dict[str, tuple[int, float]] = field(default_factory=dict)
     """Per chip: (messages sent today, cost today in USD), refreshed by the publisher."""
+    graph: GraphClient | None = None
+    """For management calls (template creation); None in tests that need none."""
     reload: Callable[[], Awaitable[dict[str, Any]]] | None = None
     """Re-read and apply the config file (the daemon's reloader); None: not offered."""
 
@@ -257,3 +260,10 @@ METHODS: dict[str, Handler] = {
     "config.reload": config_reload,
 }
 """``subscribe`` is handled by the server itself: it turns the connection into a stream."""
+
+# Feature calls live beside their features; imported last, as they use MethodError above.
+from daemon.keeper.control import METHODS as _KEEPER_METHODS  # noqa: E402
+from daemon.otp.control import METHODS as _OTP_METHODS  # noqa: E402
+
+METHODS.update(_OTP_METHODS)
+METHODS.update(_KEEPER_METHODS)

@@ -1,0 +1,112 @@
+"""Offer a shift with a confirm/decline template; a tap on it settles the offer.
+
+Why a nonce per message: the tap must confirm the shift *this* message offered to
+*this* contact (``shift_confirmations`` is keyed by shift and contact; the nonce in the
+payload must match the latest offer). An old message's buttons, another contact's tap,
+or a replayed webhook change nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from actors.chip import Send, SendResult
+from actors.chip.contacts import canonical_key
+from actors.core import Address
+from actors.otp.shifts import MAX_SHIFT_ID, ShiftTap, shift_send_template
+from config.model import ShiftsConfig
+from daemon.otp.service import SEND_TIMEOUT_S, send_report
+from daemon.store.otp import ContactKeys, ShiftOffer, ShiftRepository
+
+__all__ = ["ShiftService"]
+
+log = logging.getLogger("metad.shifts")
+
+Publish = Callable[[str, dict[str, Any]], None]
+
+
+class ShiftService:
+    def __init__(
+        self,
+        cfg: ShiftsConfig,
+        *,
+        offers: ShiftRepository,
+        contacts: ContactKeys,
+        chip: Callable[[str], Address[Any] | None],
+        publish: Publish = lambda kind, data: None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._cfg = cfg
+        self._offers = offers
+        self._contacts = contacts
+        self._chip = chip
+        self._publish = publish
+        self._now = now
+
+    async def send(
+        self, chip: str, to: str, shift_id: str, params: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """Send the confirmation template for ``shift_id`` to ``to`` through ``chip``."""
+        address = self._chip(chip)
+        if address is None:
+            raise LookupError(f"unknown chip {chip}")
+        if not shift_id or len(shift_id) > MAX_SHIFT_ID:
+            raise ValueError(f"shift id: 1 to {MAX_SHIFT_ID} characters")
+        key = await self._contacts.key(to)
+        if key is None:
+            raise ValueError(f"not a phone number or user id: {to!r}")
+        nonce = secrets.token_urlsafe(9)
+        template = shift_send_template(
+            self._cfg.template, self._cfg.language, params, nonce=nonce, shift_id=shift_id
+        )
+        await self._offers.offer(shift_id, key, nonce, chip)
+        result: SendResult = await address.call(
+            lambda r: Send(to=to, template=template, category="utility", reply=r),
+            timeout=SEND_TIMEOUT_S,
+        )
+        report = send_report(result)
+        await self._offers.sent(nonce, report.outbox_id, failed=report.result == "refused")
+        log.info("shift %s offered to %s via %s: %s", shift_id, key, chip, report.result)
+        return {**report.as_dict(), "shift_id": shift_id, "contact": key}
+
+    async def tapped(
+        self, tap: ShiftTap, *, wa_id: str | None, bsuid: str | None, wamid: str, chip: str
+    ) -> ShiftOffer | None:
+        """Settle the offer a button tap answers; None when it answers nothing pending."""
+        candidates: list[str] = []
+        for ident in (wa_id, bsuid):
+            if ident:
+                candidates.append(ident)
+                key = canonical_key(ident)
+                if key is not None:
+                    candidates.append(key)
+                known = await self._contacts.key(ident)
+                if known is not None:
+                    candidates.append(known)
+        state = "confirmed" if tap.answer == "confirm" else "declined"
+        offer = await self._offers.answer(
+            tap.nonce, tap.shift_id, list(dict.fromkeys(candidates)), state, wamid, self._now()
+        )
+        if offer is None:
+            log.info("shift tap %s for %s matches no pending offer", tap.shift_id, wa_id or bsuid)
+            return None
+        log.info("shift %s %s by %s", offer.shift_id, offer.state, offer.contact)
+        self._publish(
+            "shift",
+            {
+                "shift_id": offer.shift_id,
+                "contact": offer.contact,
+                "state": offer.state,
+                "chip": chip,
+                "wamid": wamid,
+            },
+        )
+        return offer
+
+    async def status(self, shift_id: str, to: str) -> ShiftOffer | None:
+        key = await self._contacts.key(to)
+        return None if key is None else await self._offers.get(shift_id, key)

@@ -1,0 +1,243 @@
+"""Storage of one-time passcodes and shift offers, and the contact key they are filed by.
+
+Why a transaction with ``FOR UPDATE`` around every guess: two guesses arriving together
+must each count, otherwise an attacker gets ``max_attempts`` guesses per parallel request.
+The rules themselves are pure (:mod:`actors.otp.rules`); this module only loads and
+stores their state. Floats at the boundary are epoch seconds, as everywhere in the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from actors.chip.contacts import brazil_variants, canonical_key, is_bsuid, normalize_phone
+from actors.otp.rules import OtpState
+
+if TYPE_CHECKING:
+    from daemon.store.connection import Queries, Row
+    from daemon.store.pool import Store
+
+__all__ = ["ContactKeys", "OtpRepository", "ShiftOffer", "ShiftRepository"]
+
+
+def _ts(seconds: float | None) -> dt.datetime | None:
+    return None if seconds is None else dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def _epoch(value: dt.datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+class ContactKeys:
+    """The key a contact is filed under: what the chips learnt from Meta, else a guess.
+
+    The chips journal every alias they learn (``contact_aliases``: phone forms, wa_id,
+    BSUID → key); a phone never seen by Meta gets :func:`canonical_key`, the key a chip
+    would use for it. So an OTP asked for ``+55 (11) 98765-4321`` and one for the wa_id
+    ``551187654321`` share their attempts.
+    """
+
+    def __init__(self, db: Queries) -> None:
+        self._db = db
+
+    async def key(self, identifier: str) -> str | None:
+        ident = identifier.strip()
+        candidates = [ident]
+        if not is_bsuid(ident):
+            number = normalize_phone(ident)
+            if number is not None:
+                candidates += [number, *brazil_variants(number)]
+        row = await self._db.fetchrow(
+            "SELECT wa_id FROM contact_aliases WHERE alias = ANY($1::text[])"
+            " ORDER BY array_position($1::text[], alias) LIMIT 1",
+            list(dict.fromkeys(candidates)),
+        )
+        if row is not None:
+            return str(row["wa_id"])
+        return canonical_key(ident)
+
+    async def bsuids(self) -> list[tuple[str, str]]:
+        """Every (key, BSUID) the chips have learnt, for addressing sends by BSUID."""
+        rows = await self._db.fetch(
+            "SELECT wa_id, alias FROM contact_aliases WHERE kind = 'bsuid' AND wa_id <> alias"
+        )
+        return [(r["wa_id"], r["alias"]) for r in rows]
+
+
+def _state(row: Row) -> OtpState:
+    return OtpState(
+        salt=bytes(row["salt"]),
+        code_hash=bytes(row["code_hash"]),
+        issued_at=row["issued_at"].timestamp(),
+        expires_at=row["expires_at"].timestamp(),
+        attempts=row["attempts"],
+        consumed=row["consumed_at"] is not None,
+        locked_until=_epoch(row["locked_until"]),
+        window_start=row["window_start"].timestamp(),
+        window_sends=row["window_sends"],
+    )
+
+
+_SELECT = (
+    "SELECT salt, code_hash, issued_at, expires_at, attempts, consumed_at, locked_until,"
+    " window_start, window_sends FROM otp_codes WHERE contact = $1 AND purpose = $2"
+)
+_UPSERT = (
+    "INSERT INTO otp_codes (contact, purpose, salt, code_hash, issued_at, expires_at,"
+    " attempts, consumed_at, locked_until, window_start, window_sends)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " ON CONFLICT (contact, purpose) DO UPDATE SET salt = EXCLUDED.salt,"
+    " code_hash = EXCLUDED.code_hash, issued_at = EXCLUDED.issued_at,"
+    " expires_at = EXCLUDED.expires_at, attempts = EXCLUDED.attempts,"
+    " consumed_at = EXCLUDED.consumed_at, locked_until = EXCLUDED.locked_until,"
+    " window_start = EXCLUDED.window_start, window_sends = EXCLUDED.window_sends"
+)
+
+
+async def _save(db: Queries, contact: str, purpose: str, s: OtpState, now: float) -> None:
+    await db.execute(
+        _UPSERT,
+        contact,
+        purpose,
+        s.salt,
+        s.code_hash,
+        _ts(s.issued_at),
+        _ts(s.expires_at),
+        s.attempts,
+        _ts(now) if s.consumed else None,
+        _ts(s.locked_until),
+        _ts(s.window_start),
+        s.window_sends,
+    )
+
+
+class OtpRepository:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def load(self, contact: str, purpose: str) -> OtpState | None:
+        row = await self._store.fetchrow(_SELECT, contact, purpose)
+        return None if row is None else _state(row)
+
+    async def update(
+        self,
+        contact: str,
+        purpose: str,
+        now: float,
+        decide: Callable[[OtpState | None], Awaitable[tuple[OtpState | None, Any]]],
+    ) -> Any:
+        """Lock the row, let ``decide`` compute the next state, store it; returns what
+        ``decide`` returned beside the state. One guess or one issue at a time per row."""
+        async with self._store.transaction() as tx:
+            # Serialise on the key even when no row exists yet (the first issue).
+            await tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", contact, purpose
+            )
+            row = await tx.fetchrow(_SELECT + " FOR UPDATE", contact, purpose)
+            new, result = await decide(None if row is None else _state(row))
+            if new is not None:
+                await _save(tx, contact, purpose, new, now)
+            return result
+
+    async def void(self, contact: str, purpose: str, issued_at: float, now: float) -> None:
+        """The code issued at ``issued_at`` was never sent: it must not verify."""
+        await self._store.execute(
+            "UPDATE otp_codes SET consumed_at = $4 WHERE contact = $1 AND purpose = $2"
+            " AND issued_at = $3",
+            contact,
+            purpose,
+            _ts(issued_at),
+            _ts(now),
+        )
+
+    async def sent(self, contact: str, purpose: str, chip: str, outbox_id: int | None) -> None:
+        await self._store.execute(
+            "UPDATE otp_codes SET chip = $3, outbox_id = $4 WHERE contact = $1 AND purpose = $2",
+            contact,
+            purpose,
+            chip,
+            outbox_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftOffer:
+    shift_id: str
+    contact: str
+    nonce: str
+    chip: str
+    state: str
+    outbox_id: int | None = None
+    answered_at: float | None = None
+
+
+def _offer(row: Row) -> ShiftOffer:
+    return ShiftOffer(
+        shift_id=row["shift_id"],
+        contact=row["contact"],
+        nonce=row["nonce"],
+        chip=row["chip"],
+        state=row["state"],
+        outbox_id=row["outbox_id"],
+        answered_at=_epoch(row["answered_at"]),
+    )
+
+
+_OFFER_COLUMNS = "shift_id, contact, nonce, chip, state, outbox_id, answered_at"
+
+
+class ShiftRepository:
+    def __init__(self, db: Queries) -> None:
+        self._db = db
+
+    async def offer(self, shift_id: str, contact: str, nonce: str, chip: str) -> None:
+        """Record (or renew) an offer: a new message gets a new nonce; older taps die."""
+        await self._db.execute(
+            "INSERT INTO shift_confirmations (shift_id, contact, nonce, chip)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (shift_id, contact) DO UPDATE"
+            " SET nonce = EXCLUDED.nonce, chip = EXCLUDED.chip, state = 'pending',"
+            " sent_at = now(), answered_at = NULL, answer_wamid = NULL, outbox_id = NULL",
+            shift_id,
+            contact,
+            nonce,
+            chip,
+        )
+
+    async def sent(self, nonce: str, outbox_id: int | None, *, failed: bool = False) -> None:
+        await self._db.execute(
+            "UPDATE shift_confirmations SET outbox_id = $2,"
+            " state = CASE WHEN $3 THEN 'failed' ELSE state END WHERE nonce = $1",
+            nonce,
+            outbox_id,
+            failed,
+        )
+
+    async def answer(
+        self, nonce: str, shift_id: str, contacts: list[str], state: str, wamid: str, now: float
+    ) -> ShiftOffer | None:
+        """Settle the offer a tap answers; None when no pending offer matches (a tap from
+        someone else, a stale message, or a replay of an answered one)."""
+        row = await self._db.fetchrow(
+            f"UPDATE shift_confirmations SET state = $4, answered_at = $5, answer_wamid = $6"
+            f" WHERE nonce = $1 AND shift_id = $2 AND contact = ANY($3::text[])"
+            f" AND state = 'pending' RETURNING {_OFFER_COLUMNS}",
+            nonce,
+            shift_id,
+            contacts,
+            state,
+            _ts(now),
+            wamid,
+        )
+        return None if row is None else _offer(row)
+
+    async def get(self, shift_id: str, contact: str) -> ShiftOffer | None:
+        row = await self._db.fetchrow(
+            f"SELECT {_OFFER_COLUMNS} FROM shift_confirmations"
+            " WHERE shift_id = $1 AND contact = $2",
+            shift_id,
+            contact,
+        )
+        return None if row is None else _offer(row)

@@ -1,0 +1,179 @@
+"""OTP and shift confirmation end to end: control socket → chip → simulator → webhook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.bus import BusEvent
+from daemon.control.client import ControlError, connect
+from tests.integration.daemon.conftest import CHIP, CONTACT, Env, wait_until
+
+WABA = "100000000000001"
+SPELLED = "+55 (11) 98765-4321"  # the same contact as CONTACT, written by a person
+
+
+def _socket(env: Env) -> Path:
+    return Path(env.daemon.control_socket)
+
+
+def _sent_code(env: Env, wamid: str) -> str:
+    """The code as the contact received it (metad never tells it to anyone)."""
+    template = env.sim.world.messages[wamid].payload["template"]
+    body = next(c for c in template["components"] if c["type"] == "body")
+    button = next(c for c in template["components"] if c["type"] == "button")
+    code = str(body["parameters"][0]["text"])
+    assert button["parameters"][0]["text"] == code
+    return code
+
+
+async def test_a_code_is_sent_with_the_auth_template_and_verifies_once(env: Env) -> None:
+    async with connect(_socket(env)) as client:
+        sent = await client.call("otp.send", {"chip": CHIP, "to": CONTACT, "purpose": "login"})
+        assert sent["result"] == "sent"
+        assert "code" not in sent
+        code = _sent_code(env, sent["wamid"])
+        assert len(code) == 6
+        assert code.isdigit()
+        message = env.sim.world.messages[sent["wamid"]]
+        assert message.payload["template"]["name"] == "codigo_verificacao"
+        stored = await env.daemon.store.fetchrow(
+            "SELECT code_hash, contact FROM otp_codes WHERE purpose = 'login'"
+        )
+        assert stored is not None
+        assert code.encode() not in bytes(stored["code_hash"])
+        wrong = "000000" if code != "000000" else "111111"
+        miss = await client.call("otp.verify", {"to": CONTACT, "purpose": "login", "code": wrong})
+        assert miss == {"valid": False, "reason": "wrong", "attempts_left": 4}
+        hit = await client.call("otp.verify", {"to": SPELLED, "purpose": "login", "code": code})
+        assert hit["valid"] is True
+        again = await client.call("otp.verify", {"to": CONTACT, "purpose": "login", "code": code})
+        assert again["reason"] == "used"
+
+
+@pytest.mark.config("[otp]\nmax_attempts = 2\nmax_sends_per_hour = 2\nlockout_s = 600")
+async def test_attempts_and_sends_are_limited_per_contact_and_purpose(env: Env) -> None:
+    async with connect(_socket(env)) as client:
+
+        async def send(purpose: str) -> dict[str, Any]:
+            result: dict[str, Any] = await client.call(
+                "otp.send", {"chip": CHIP, "to": CONTACT, "purpose": purpose}
+            )
+            return result
+
+        shift = await send("shift:V1002")
+        assert shift["result"] == "sent"
+        await wait_until(lambda: shift["wamid"] in env.sim.world.messages)
+        login = await send("login")
+        assert login["result"] == "sent"
+        for left in (1, 0):
+            miss = await client.call(
+                "otp.verify", {"to": SPELLED, "purpose": "login", "code": "not-it"}
+            )
+            assert (miss["reason"], miss["attempts_left"]) == ("wrong", left)
+        right = _sent_code(env, login["wamid"])
+        locked = await client.call("otp.verify", {"to": CONTACT, "purpose": "login", "code": right})
+        assert (locked["valid"], locked["reason"]) == (False, "locked")
+        refused = await send("login")
+        assert refused["result"] == "refused"
+        assert "locked" in refused["reason"]
+        # The other purpose of the same contact is untouched by the lockout…
+        other = await client.call(
+            "otp.verify",
+            {"to": CONTACT, "purpose": "shift:V1002", "code": _sent_code(env, shift["wamid"])},
+        )
+        assert other["valid"] is True
+        # …but has its own hourly send budget.
+        assert (await send("shift:V1002"))["result"] == "sent"
+        capped = await send("shift:V1002")
+        assert (capped["result"], capped["reason"]) == ("refused", "2 codes already sent this hour")
+
+
+async def test_auth_templates_are_created_with_the_right_buttons(env: Env) -> None:
+    async with connect(_socket(env)) as client:
+        with pytest.raises(ControlError, match="zero_tap_terms_accepted"):
+            await client.call(
+                "otp.template.create",
+                {
+                    "name": "otp_zero",
+                    "otp_type": "ZERO_TAP",
+                    "package_name": "com.revoluna.app",
+                    "signature_hash": "K8a/AINcGX7",
+                },
+            )
+        created = await client.call(
+            "otp.template.create",
+            {
+                "waba": WABA,
+                "name": "otp_zero",
+                "otp_type": "ZERO_TAP",
+                "package_name": "com.revoluna.app",
+                "signature_hash": "K8a/AINcGX7",
+                "zero_tap_terms_accepted": True,
+                "code_expiration_minutes": 5,
+            },
+        )
+    record = env.sim.world.templates[created["id"]]
+    assert record.category == "AUTHENTICATION"
+    body, footer, buttons = record.components
+    assert body["add_security_recommendation"] is True
+    assert "{{1}}" in body["text"]  # Meta's preset, filled in by Meta
+    assert footer == {"type": "FOOTER", "code_expiration_minutes": 5}
+    (button,) = buttons["buttons"]
+    assert button["otp_type"] == "ZERO_TAP"
+    assert button["zero_tap_terms_accepted"] is True
+    assert button["supported_apps"] == [
+        {"package_name": "com.revoluna.app", "signature_hash": "K8a/AINcGX7"}
+    ]
+    await wait_until(lambda: record.status == "APPROVED")
+
+
+async def test_a_tap_on_the_offer_confirms_that_shift_for_that_contact(env: Env) -> None:
+    env.sim.world.contacts[CONTACT].replies = False  # the test taps, not the simulator
+    events = env.daemon.bus.subscribe()
+    async with connect(_socket(env)) as client:
+        created = await client.call("shift.template.create", {"waba": WABA})
+        record = env.sim.world.templates[created["id"]]
+        assert record.category == "UTILITY"
+        await wait_until(lambda: record.status == "APPROVED")
+        params = ["Carla", "01/12 às 19h", "Hospital Santa Clara"]
+        sent = await client.call(
+            "shift.confirm.send",
+            {"chip": CHIP, "to": CONTACT, "shift_id": "V1002", "params": params},
+        )
+        assert sent["result"] == "sent"
+        other = await client.call(
+            "shift.confirm.send",
+            {"chip": CHIP, "to": CONTACT, "shift_id": "V1003", "params": params},
+        )
+        assert other["result"] == "sent"
+        payload = env.sim.world.messages[sent["wamid"]].payload["template"]["components"]
+        confirm = payload[1]["parameters"][0]["payload"]
+        assert confirm.startswith("shift:confirm:")
+        assert confirm.endswith(":V1002")
+
+        # Someone else tapping a copy of the button confirms nothing.
+        stranger = next(w for w in env.sim.world.contacts if w != CONTACT)
+        tap = {"type": "button", "button": {"payload": confirm, "text": "Confirmo"}}
+        env.sim.inbound(CHIP, stranger, tap)
+        env.sim.inbound(CHIP, CONTACT, tap, context=sent["wamid"])
+
+        async def confirmed() -> bool:
+            status = await client.call("shift.status", {"shift_id": "V1002", "to": CONTACT})
+            return bool(status["state"] == "confirmed")
+
+        await wait_until(confirmed)
+        untouched = await client.call("shift.status", {"shift_id": "V1003", "to": SPELLED})
+        assert untouched["state"] == "pending"
+    event: BusEvent = events.receive.receive_nowait()
+    while event.kind != "shift":
+        event = events.receive.receive_nowait()
+    assert event.data["shift_id"] == "V1002"
+    assert event.data["state"] == "confirmed"
+    rows = await env.daemon.store.fetch("SELECT shift_id, state FROM shift_confirmations")
+    assert {(r["shift_id"], r["state"]) for r in rows} == {
+        ("V1002", "confirmed"),
+        ("V1003", "pending"),
+    }
