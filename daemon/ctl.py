@@ -69,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     templates.add_argument("action", choices=["list", "sync"])
     sub.add_parser("events", help="stream live events (JSON lines) until interrupted")
+    sub.add_parser(
+        "reload", help="re-read the config file and apply it (as SIGHUP does)", parents=[common]
+    )
 
 
 def _table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> str:
@@ -138,7 +141,35 @@ async def _run(args: argparse.Namespace, path: Path) -> int:
             case "events":
                 async for event in client.events():
                     print(json.dumps(event), flush=True)
+            case "reload":
+                result = await client.call("config.reload")
+                if args.json:
+                    print(json.dumps(result))
+                return _print_reload(result, quiet=args.json)
     return 0
+
+
+def _print_reload(result: dict[str, Any], *, quiet: bool) -> int:
+    """0 applied, 1 applied but an actor would not start, 2 the config is invalid (the
+    daemon keeps running on the previous one), as ``metad check`` would say."""
+    errors: list[str] = result.get("errors", [])
+    if not result.get("applied"):
+        if not quiet:
+            for line in errors:
+                print(line, file=sys.stderr)
+            print("metad ctl: config not reloaded; metad runs on the previous one", file=sys.stderr)
+        return 2
+    if not quiet:
+        changes: dict[str, list[str]] = result.get("changes", {})
+        waiting = changes.pop("needs_restart", [])
+        print("reloaded" + ("" if changes else ": no change to apply"))
+        for name, items in changes.items():
+            print(f"  {name.replace('_', ' ')}: {', '.join(items)}")
+        if waiting:
+            print(f"  waiting for a restart of metad: {', '.join(waiting)}")
+        for line in errors:
+            print(f"metad ctl: {line}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def run(args: argparse.Namespace, runtime_dir: Path) -> int:
