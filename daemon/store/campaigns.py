@@ -82,8 +82,10 @@ WITH r AS (
                                   WHEN 'release' THEN -amount_usd ELSE 0 END), 0)::float8
                AS reserved
     FROM budget_ledger WHERE campaign_id = $1
+), t AS (
+    SELECT count(*) AS taps FROM events WHERE kind = 'campaign.tap' AND subject = $1
 )
-SELECT * FROM r, o, b
+SELECT * FROM r, o, b, t
 """
 
 

@@ -108,3 +108,70 @@ async def test_pause_resume_and_cancel_from_the_socket(env: Env, tmp_path: Path)
         listed = await client.call("campaign.list")
     assert [c["id"] for c in listed] == ["slow"]
     assert listed[0]["pending"] > 0  # cancelled before the end: the rest was never sent
+
+
+async def test_a_carousel_goes_out_with_valid_cards_and_taps_come_back(
+    env: Env, tmp_path: Path
+) -> None:
+    await _sync(env)
+    repliers = [c for c in env.sim.world.contacts.values() if c.replies][:2]
+    (tmp_path / "shifts.csv").write_text(
+        "vaga_id,hospital,imagem_url,status\n"
+        "V1,Hospital A,https://cdn.example.com/v1.jpg,aberta\n"
+        "V2,Hospital B,https://cdn.example.com/v2.jpg,fechada\n"
+        "V3,Hospital C,https://cdn.example.com/v3.jpg,aberta\n"
+        "V4,Hospital D,https://cdn.example.com/v4.jpg,aberta\n"
+        "V5,Hospital E,https://cdn.example.com/v5.jpg,aberta\n",
+        encoding="utf-8",
+    )
+    inline = ", ".join(f'{{ phone = "{c.wa_id}", nome = "{c.name}" }}' for c in repliers)
+    path = tmp_path / "cards.toml"
+    path.write_text(
+        f'''name = "cards"
+[audience]
+inline = [{inline}]
+[[templates]]
+name = "carrossel_vagas"
+language = "pt_BR"
+[variables]
+"1" = "nome"
+[carousel]
+listings = "shifts.csv"
+id_column = "vaga_id"
+status_column = "status"
+overflow = "split"
+[carousel.cards]
+header = "imagem_url"
+"1" = "hospital"
+''',
+        encoding="utf-8",
+    )
+    async with connect(Path(env.daemon.control_socket)) as client:
+        plan = await client.call("campaign.plan", {"file": str(path)})
+        assert plan["cards"] == [2, 2]  # four open shifts, two cards per carousel
+        assert plan["valid"] == 4
+        await client.call("campaign.start", {"file": str(path)})
+
+        async def tapped() -> bool:
+            s = await client.call("campaign.status", {"id": "cards"})
+            return bool(s["state"] == "finished" and s["taps"] >= 1)
+
+        await wait_until(tapped, timeout=30)
+    sent = [
+        m for m in await _sim_messages(env) if m["type"] == "template" and m["status"] != "failed"
+    ]
+    assert len(sent) == 4
+    for m in sent:
+        carousel = next(
+            c for c in m["payload"]["template"]["components"] if c["type"] == "carousel"
+        )
+        assert len(carousel["cards"]) == 2
+        for card in carousel["cards"]:
+            header = next(c for c in card["components"] if c["type"] == "header")
+            assert header["parameters"][0]["image"]["link"].startswith("https://cdn.example.com/")
+            button = next(c for c in card["components"] if c["type"] == "button")
+            assert button["parameters"][0]["payload"].startswith("mc:cards:V")
+    taps = await env.daemon.store.fetch(
+        "SELECT data FROM events WHERE kind = 'campaign.tap' AND subject = 'cards'"
+    )
+    assert {t["data"]["ref"] for t in taps} <= {"V1", "V3", "V4", "V5"}
