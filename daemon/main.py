@@ -28,6 +28,7 @@ from daemon.bus import Bus, BusLogHandler
 from daemon.control.methods import ControlContext
 from daemon.control.server import publish_forever, serve_control
 from daemon.fleet import Fleet
+from daemon.flows.wiring import FlowCompletions, build_endpoint
 from daemon.graph import GraphClient
 from daemon.graph.port import ChipGraph, WabaGraph
 from daemon.keeper import WindowKeeper
@@ -154,7 +155,8 @@ async def _serve_with(
             template_source=WabaGraph(graph),
             publish=bus.publish,
         )
-        router = ShiftTaps.around(FleetRouter(fleet), cfg, store, fleet, bus.publish)
+        flows_router = FlowCompletions(FleetRouter(fleet), bus.publish)
+        router = ShiftTaps.around(flows_router, cfg, store, fleet, bus.publish)
         processor = InboxProcessor(store, router)
         assert secrets.app_secret is not None  # resolve_secrets guarantees both
         assert secrets.verify_token is not None
@@ -165,6 +167,7 @@ async def _serve_with(
             max_body_bytes=cfg.webhook.max_body_bytes,
             inbox=store.inbox,
             on_stored=processor.wake,
+            flows=endpoint.in_front_of if (endpoint := build_endpoint(cfg, secrets)) else None,
         )
         daemon = Daemon(cfg, store, supervisor, fleet, graph, processor, app, bus, events=events)
         http_stop = trio.Event()

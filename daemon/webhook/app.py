@@ -47,9 +47,11 @@ def create_app(
     max_body_bytes: int,
     inbox: Inbox,
     on_stored: Callable[[], None] = lambda: None,
+    flows: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> WebhookIngest:
+    """``flows`` puts the Flows endpoint (``/flows/…``) in front of the Quart app."""
     quart_app: Any = create_quart_app(path=path, verify_token=verify_token)
-    fallback: ASGIApp = quart_app
+    fallback: ASGIApp = quart_app if flows is None else flows(quart_app)
     return WebhookIngest(
         path=path,
         app_secret=app_secret.encode(),
