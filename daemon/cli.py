@@ -19,6 +19,7 @@ import trio
 
 from config import ConfigError, MetadConfig, load_config
 from daemon.campaigns.cli import add_arguments as add_campaign_arguments
+from daemon.catalog.cli import add_arguments as add_catalog_arguments, run as run_catalog
 from daemon.ctl import add_arguments as add_ctl_arguments
 from sim.cli import add_arguments as add_sim_arguments
 
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(campaign)
     add_campaign_arguments(campaign)
 
+    add_catalog_arguments(sub.add_parser("catalog", help="push listings to a Meta catalog"))
     tui = sub.add_parser("tui", help="the operator console (attaches to the running daemon)")
     _add_config(tui)
     tui.add_argument("--socket", metavar="PATH", help="control socket (default: runtime dir)")
@@ -265,6 +267,7 @@ _COMMANDS = {
     "templates": _cmd_templates,
     "ctl": _cmd_ctl,
     "tui": _cmd_tui,
+    "catalog": run_catalog,
     "campaign": _cmd_campaign,
 }
 

@@ -31,9 +31,12 @@ from daemon.fleet import Fleet
 from daemon.flows.wiring import FlowCompletions, build_endpoint
 from daemon.graph import GraphClient
 from daemon.graph.port import ChipGraph, WabaGraph
+from daemon.health import serve_ops
 from daemon.keeper import WindowKeeper
 from daemon.logs import fields
+from daemon.metrics import CountingGraph, CountingSink, Metrics, instrument_asgi
 from daemon.otp import ShiftTaps
+from daemon.reloader import Reloader, live_graph_client, reload_on_sighup, token_table
 from daemon.statelock import state_dir_lock
 from daemon.store import Store, open_store
 from daemon.supervisor import Intensity, Supervisor, SupervisorEvent
@@ -66,6 +69,10 @@ class Daemon:
     control_socket: str = ""
     stop: trio.Event = field(default_factory=trio.Event)
     events: list[SupervisorEvent] = field(default_factory=list)
+    reloader: Reloader | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    metrics_url: str = ""
+    """Base URL of the operations listener (``/metrics``, ``/healthz``, ``/readyz``)."""
 
 
 async def _watch_signals(stop: trio.Event, *, task_status: trio.TaskStatus[None]) -> None:
@@ -139,23 +146,28 @@ async def _serve_with(
     events: list[SupervisorEvent],
     task_status: trio.TaskStatus[Daemon],
 ) -> None:
+    tokens = token_table(secrets)  # the Graph client's table: a reload updates it in place
+    metrics = Metrics()
     async with (
         open_store(cfg.storage, state_dir=cfg.daemon.state_dir) as store,
-        GraphClient.from_config(cfg, secrets) as graph,
+        live_graph_client(cfg, tokens) as graph,
     ):
+        store.writer.on_flush = metrics.writer_flushed
         fleet = Fleet(
             cfg,
             chips=store.chips,
             wabas=store.wabas,
             journal=store.chip_journal,
-            graph=ChipGraph(graph),
+            graph=CountingGraph(ChipGraph(graph), metrics),
             budget_journal=store.budget_journal,
             supervisor=supervisor,
             templates=store.templates,
             template_source=WabaGraph(graph),
             publish=bus.publish,
         )
-        flows_router = FlowCompletions(FleetRouter(fleet), bus.publish)
+        # Counted where events reach the actors (the taps around it only observe).
+        routed = CountingSink(FleetRouter(fleet), metrics)
+        flows_router = FlowCompletions(routed, bus.publish)
         router = ShiftTaps.around(flows_router, cfg, store, fleet, bus.publish)
         processor = InboxProcessor(store, router)
         assert secrets.app_secret is not None  # resolve_secrets guarantees both
@@ -170,6 +182,7 @@ async def _serve_with(
             flows=endpoint.in_front_of if (endpoint := build_endpoint(cfg, secrets)) else None,
         )
         daemon = Daemon(cfg, store, supervisor, fleet, graph, processor, app, bus, events=events)
+        daemon.metrics = metrics
         http_stop = trio.Event()
         async with trio.open_nursery() as nursery:
             if handle_signals:
@@ -192,7 +205,7 @@ async def _serve_with(
             await nursery.start(_run_processor, processor, processor_scope)
             base = await nursery.start(
                 lambda task_status: serve_asgi(
-                    app,
+                    instrument_asgi(app, metrics, path=cfg.webhook.path),
                     cfg.webhook.listen,
                     what="webhook endpoint",
                     shutdown=http_stop,
@@ -210,6 +223,7 @@ async def _serve_with(
                 statuses=lambda: processor.stats.events,
                 graph=graph,
             )
+            daemon.reloader = _reloader(daemon, control, secrets, tokens)
             socket_path = await nursery.start(
                 serve_control, control, cfg.daemon.runtime_dir / "metad.sock"
             )
@@ -217,6 +231,18 @@ async def _serve_with(
             nursery.start_soon(publish_forever, control)
             nursery.start_soon(_sync_templates, fleet)
             nursery.start_soon(WindowKeeper.for_fleet(cfg, store, fleet, bus.publish).run)
+            if handle_signals:
+                await nursery.start(reload_on_sighup, daemon.reloader)
+            if cfg.metrics.listen:
+                daemon.metrics_url = await nursery.start(
+                    lambda task_status: serve_ops(
+                        daemon,
+                        metrics,
+                        cfg.metrics.listen,
+                        shutdown=http_stop,
+                        task_status=task_status,
+                    )
+                )
             chips, wabas = fleet.counts
             log.info(
                 "READY",
@@ -226,6 +252,7 @@ async def _serve_with(
                     storage="embedded" if not cfg.storage.dsn else "external",
                     webhook=daemon.webhook_url,
                     control=daemon.control_socket,
+                    metrics=daemon.metrics_url or "off",
                     sandbox=daemon.sim_url or cfg.sandbox.enabled,
                 ),
             )
@@ -255,6 +282,29 @@ async def _run_actors(
         await supervisor.run(fleet.specs(), task_status=task_status)
     finally:
         done.set()
+
+
+def _reloader(
+    daemon: Daemon, control: ControlContext, secrets: ResolvedSecrets, tokens: dict[str, str]
+) -> Reloader:
+    """The config reloader (SIGHUP, ``config.reload``); it hands on each applied config."""
+
+    def applied(new: MetadConfig) -> None:
+        daemon.cfg = control.cfg = new
+
+    reloader = Reloader(
+        daemon.cfg,
+        secrets,
+        fleet=daemon.fleet,
+        supervisor=daemon.supervisor,
+        tokens=tokens,
+        prepare=_graph_in_sandbox,
+        on_applied=applied,
+        publish=daemon.bus.publish,
+        drain_timeout_s=daemon.cfg.daemon.shutdown_timeout_s,
+    )
+    control.reload = reloader.reload
+    return reloader
 
 
 async def _healthy(daemon: Daemon) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.auth import expand as expand_auth
+from sim.catalog import catalog_edge
 from sim.engine import Sim
 from sim.errors import SimError, bad_param, unknown_object
 from sim.flows import FLOW_HANDLERS, flows_edge
@@ -385,35 +386,6 @@ def _template(sim: Sim, req: GraphRequest, rec: TemplateRec) -> dict[str, Any]:
 
 # --- catalogs ------------------------------------------------------------------------
 
-_PRICE = re.compile(r"^[0-9]+\.[0-9]{2} [A-Z]{3}$")
-
 
 def _catalog(sim: Sim, req: GraphRequest, catalog_id: str, edge: str) -> dict[str, Any]:
-    if req.method == "POST" and edge == "items_batch":
-        if req.param("item_type") != "PRODUCT_ITEM":
-            raise bad_param("item_type must be PRODUCT_ITEM")
-        requests = req.param("requests")
-        if not isinstance(requests, list) or not requests or len(requests) > 5000:
-            raise SimError(100, message="(#100) The parameter requests is required.")
-        errors = []
-        for i, r in enumerate(requests):
-            data = r.get("data") if isinstance(r, dict) else None
-            if not isinstance(r, dict) or r.get("method") not in ("CREATE", "UPDATE", "DELETE"):
-                raise bad_param(f"requests[{i}].method must be CREATE, UPDATE or DELETE")
-            if not isinstance(data, dict) or not data.get("id"):
-                raise bad_param(f"requests[{i}].data.id (retailer id) is required")
-            price = data.get("price")
-            if price is not None and not _PRICE.match(str(price)):
-                errors.append({"line": i, "id": data["id"], "message": f"bad price {price!r}"})
-        handle = "AC" + sim.world.new_id(100000000000000)
-        sim.world.batches[handle] = (catalog_id, len(errors))
-        sim.world.batch_errors[handle] = errors
-        return {"handles": [handle]}
-    if req.method == "GET" and edge == "check_batch_request_status":
-        handle = req.query.get("handle", "")
-        if sim.world.batches.get(handle, ("", 0))[0] != catalog_id:
-            raise bad_param(f"Unknown batch handle {handle!r}")
-        errs = sim.world.batch_errors.get(handle, [])
-        status = {"handle": handle, "status": "finished", "errors": errs, "warnings": []}
-        return {"data": [{**status, "errors_total_count": len(errs)}]}
-    raise unknown_object(req.method, f"{catalog_id}/{edge}")
+    return catalog_edge(sim, req, catalog_id, edge)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sim.catalog import check_product_message
 from sim.errors import SimError, bad_param
 
 __all__ = ["MEDIA_TYPES", "ParsedSend", "parse_send"]
@@ -149,6 +150,8 @@ def _check_interactive(c: dict[str, Any]) -> None:
         _text(params, "url", "cta_url", max_len=2000)
     elif kind == "flow":
         _check_flow(action)
+    else:
+        check_product_message(kind, c)
 
 
 def _check_buttons(action: dict[str, Any]) -> None:

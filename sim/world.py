@@ -252,6 +252,8 @@ class World:
         self.flows: dict[str, FlowRec] = {}
         self.batches: dict[str, tuple[str, int]] = {}
         self.batch_errors: dict[str, list[dict[str, Any]]] = {}
+        self.products: dict[str, dict[str, dict[str, Any]]] = {}
+        """Catalog id → retailer id → the product's fields (:mod:`sim.catalog`)."""
 
     # --- ids -----------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ failure that is not about rows (connection lost) fails every append of the batch
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -111,6 +111,8 @@ class BatchWriter:
         self._rows = 0
         self._transactions = 0
         self._failed = 0
+        self.on_flush: Callable[[int, float], None] | None = None
+        """Told (rows, seconds) after each batch commits: the metrics' flush latency."""
 
     @property
     def stats(self) -> WriterStats:
@@ -204,6 +206,7 @@ class BatchWriter:
                     pending.done.set()
 
     async def _write(self, batch: _Batch) -> None:
+        started = trio.current_time()
         groups = [(table, list(cols), rows) for (table, cols), rows in batch.groups.items()]
         try:
             await self._store._call(_write_groups, groups)
@@ -217,6 +220,8 @@ class BatchWriter:
             return
         self._transactions += 1
         self._rows += batch.count
+        if self.on_flush is not None:
+            self.on_flush(batch.count, trio.current_time() - started)
 
     async def _write_isolated(self, batch: _Batch) -> None:
         slots = [(key, i) for key, rows in batch.groups.items() for i in range(len(rows))]

@@ -195,7 +195,14 @@ async def test_catalog_items_batch_and_status(env: SimEnv) -> None:
         CatalogItemRequest(
             method="CREATE",
             data=CatalogItemData(
-                id="V1001", title="Plantão UTI", availability="in stock", price="1500.00 BRL"
+                id="V1001",
+                title="Plantão UTI",
+                description="Data: 2026-12-02",
+                availability="in stock",
+                condition="new",
+                price="1500.00 BRL",
+                link="https://example.com/vagas/V1001",
+                image_link="https://cdn.example.com/vagas/V1001.jpg",
             ),
         ),
         CatalogItemRequest(method="DELETE", data=CatalogItemData(id="V0999")),
@@ -203,7 +210,8 @@ async def test_catalog_items_batch_and_status(env: SimEnv) -> None:
     handles = await env.client.items_batch(catalog_a, requests, waba_id=WABA_A)
     status = await env.client.batch_status(catalog_a, handles[0], waba_id=WABA_A)
     assert status.status == "finished"
-    assert status.errors == []
+    # The batch is taken; the item that names no product fails alone.
+    assert [(e["line"], e["id"]) for e in status.errors] == [(1, "V0999")]
     with pytest.raises(GraphError) as exc:  # a WABA B token on WABA A's catalog
         await env.client.items_batch(catalog_a, requests, waba_id=WABA_B)
     assert exc.value.code == 200

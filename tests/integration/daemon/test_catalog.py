@@ -1,0 +1,170 @@
+"""Catalog push and product messages against the simulator (real HTTP, real store)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from actors.chip import GetSnapshot
+from daemon.catalog.listings import parse_listings
+from daemon.catalog.push import push_listings
+from daemon.control.client import connect
+from daemon.store.catalog import CatalogRepository
+from tests.integration.daemon.conftest import CHIP, CONTACT, Env, wait_until
+from tests.support import metad_command
+
+WABA = "100000000000001"
+CATALOG = "300000000000001"  # the simulator's catalog of the first WABA
+FIXTURE = Path(__file__).parents[4] / "shared" / "fixtures" / "listings_shifts.csv"
+
+
+async def _push(env: Env, text: str) -> dict[str, Any]:
+    listings, problems = parse_listings(text)
+    assert problems == []
+    report = await push_listings(
+        env.daemon.graph,
+        CatalogRepository(env.daemon.store),
+        listings,
+        catalog_id=CATALOG,
+        waba_id=WABA,
+        currency="BRL",
+        link_base="https://example.com/vagas/",
+    )
+    return report.as_dict()
+
+
+def _products(env: Env) -> dict[str, dict[str, object]]:
+    return env.sim.world.products.get(CATALOG, {})
+
+
+async def test_push_creates_updates_and_marks_closed_shifts_out_of_stock(env: Env) -> None:
+    text = FIXTURE.read_text(encoding="utf-8")
+    rows = text.splitlines()
+    open_ids = [r.split(",")[0] for r in rows[1:] if r.endswith(",aberta")]
+    first = await _push(env, text)
+    assert sorted(first["created"]) == sorted(f"shift_{i}" for i in open_ids)
+    assert first["errors"] == []
+    products = _products(env)
+    assert set(products) == {f"shift_{i}" for i in open_ids}
+    assert products["shift_V1002"]["price"] == "1800.00 BRL"
+    assert products["shift_V1002"]["availability"] == "in stock"
+
+    # Nothing changed: nothing is pushed.
+    again = await _push(env, text)
+    assert (again["created"], again["updated"], again["handles"]) == ([], [], [])
+
+    # V1001's price changes, V1002 closes, V1003 leaves the file, V2000 is new but has no
+    # image (Meta refuses to create it: that item alone fails).
+    changed = []
+    for row in rows:
+        if row.startswith("V1001,"):
+            row = row.replace("1500.00", "1650.00")
+        elif row.startswith("V1002,"):
+            row = row.removesuffix("aberta") + "fechada"
+        elif row.startswith("V1003,"):
+            continue
+        changed.append(row)
+    changed.append(
+        "V2000,Hospital Novo,Capital,SP,Pediatria,2026-12-20,07:00,19:00,2500.00,,aberta"
+    )
+    second = await _push(env, "\n".join(changed) + "\n")
+    assert second["updated"] == ["shift_V1001"]
+    assert sorted(second["out_of_stock"]) == ["shift_V1002", "shift_V1003"]
+    assert second["created"] == []
+    (error,) = second["errors"]
+    assert error["retailer_id"] == "shift_V2000"
+    assert error["method"] == "CREATE"
+    assert "image_link" in error["message"]
+    assert products["shift_V1001"]["price"] == "1650.00 BRL"
+    assert products["shift_V1002"]["availability"] == "out of stock"
+    assert products["shift_V1003"]["availability"] == "out of stock"
+    assert "shift_V2000" not in products
+    stored = await CatalogRepository(env.daemon.store).pushed(CATALOG)
+    assert "shift_V2000" not in stored  # not believed pushed: the next push retries it
+    assert stored["shift_V1002"].availability == "out of stock"
+
+
+async def test_the_command_line_push_reports_per_item(env: Env, tmp_path: Path) -> None:
+    config = tmp_path / "metad.toml"
+    config.write_text(
+        f"""
+[daemon]
+state_dir = "{tmp_path / "state"}"
+[storage]
+dsn = "{env.cfg.storage.dsn}"
+[graph]
+base_url = "{env.cfg.graph.base_url}"
+[sandbox]
+enabled = true
+serve = false
+[catalog]
+id = "{CATALOG}"
+[[wabas]]
+id = "{WABA}"
+"""
+    )
+    listings = tmp_path / "shifts.csv"
+    listings.write_text(FIXTURE.read_text(encoding="utf-8"), encoding="utf-8")
+    out = await trio.run_process(
+        metad_command("catalog", "push", str(listings), "-c", str(config), "--json"),
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert len(report["created"]) == len(_products(env)) > 0
+    with listings.open("a", encoding="utf-8") as f:
+        f.write("V2001,Hospital X,Capital,SP,Pediatria,2026-12-21,07:00,19:00,12,,aberta\n")
+    failed = await trio.run_process(
+        metad_command("catalog", "push", str(listings), "-c", str(config)),
+        capture_stdout=True,
+        check=False,
+    )
+    assert failed.returncode == 1
+    assert b"CREATE shift_V2001 (listing V2001): missing required fields: image_link" in (
+        failed.stdout
+    )
+
+
+async def test_products_are_sent_in_a_message(env: Env) -> None:
+    await _push(env, FIXTURE.read_text(encoding="utf-8"))
+    env.sim.inbound(CHIP, CONTACT, {"type": "text", "text": {"body": "quero ver as vagas"}})
+    chip = env.daemon.fleet.chip(CHIP)
+
+    async def window_open() -> bool:
+        snap = await chip.call(lambda r: GetSnapshot(reply=r))
+        return snap.open_windows > 0
+
+    await wait_until(window_open)
+    async with connect(Path(env.daemon.control_socket)) as client:
+        one = await client.call(
+            "catalog.send",
+            {"chip": CHIP, "to": CONTACT, "catalog": CATALOG, "listing_ids": ["V1002"]},
+        )
+        await trio.sleep(1.1)  # the pair rate limit is 1 s in the test config
+        many = await client.call(
+            "catalog.send",
+            {
+                "chip": CHIP,
+                "to": CONTACT,
+                "catalog": CATALOG,
+                "listing_ids": ["V1002", "V1004"],
+                "header": "Plantões da semana",
+            },
+        )
+    assert (one["result"], many["result"]) == ("sent", "sent")
+    product = env.sim.world.messages[one["wamid"]].payload["interactive"]
+    assert product["type"] == "product"
+    assert product["action"] == {"catalog_id": CATALOG, "product_retailer_id": "shift_V1002"}
+    listing = env.sim.world.messages[many["wamid"]].payload["interactive"]
+    assert listing["type"] == "product_list"
+    assert listing["header"] == {"type": "text", "text": "Plantões da semana"}
+    (section,) = listing["action"]["sections"]
+    assert [i["product_retailer_id"] for i in section["product_items"]] == [
+        "shift_V1002",
+        "shift_V1004",
+    ]
