@@ -18,7 +18,6 @@ from typing import Any
 
 from sim.auth import expand as expand_auth
 from sim.catalog import catalog_edge
-from sim.auth import expand as expand_auth
 from sim.engine import Sim
 from sim.errors import SimError, bad_param, unknown_object
 from sim.flows import FLOW_HANDLERS, flows_edge
