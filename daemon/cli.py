@@ -21,6 +21,7 @@ from config import ConfigError, MetadConfig, load_config
 from daemon.campaigns.cli import add_arguments as add_campaign_arguments
 from daemon.catalog.cli import add_arguments as add_catalog_arguments, run as run_catalog
 from daemon.ctl import add_arguments as add_ctl_arguments
+from daemon.templates_cli import add_arguments as add_templates_arguments
 from sim.cli import add_arguments as add_sim_arguments
 
 if TYPE_CHECKING:
@@ -74,19 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(ctl)
     add_ctl_arguments(ctl)
 
-    templates = sub.add_parser("templates", help="check message templates before submission")
-    tsub = templates.add_subparsers(dest="templates_command", required=True, metavar="ACTION")
-    lint = tsub.add_parser(
-        "lint", help="check a template definition (JSON or TOML) against Meta's review rules"
+    templates = sub.add_parser(
+        "templates", help="lint, create, edit, delete and list templates; report their results"
     )
-    lint.add_argument("files", nargs="+", metavar="FILE")
-    lint.add_argument("--json", action="store_true", help="print the findings as JSON")
-    report = tsub.add_parser(
-        "report", help="per template: sent, delivered, read, replied, failed, cost (from the store)"
-    )
-    _add_config(report)
-    report.add_argument("--days", type=int, default=7, help="look back this many days (7)")
-    report.add_argument("--json", action="store_true", help="print one JSON list")
+    add_templates_arguments(templates, _add_config)
 
     campaign = sub.add_parser(
         "campaign", help="plan a campaign file; start, pause, resume, cancel, status, list"
@@ -192,56 +184,9 @@ def _cmd_ctl(args: argparse.Namespace) -> int:
 
 
 def _cmd_templates(args: argparse.Namespace) -> int:
-    if args.templates_command == "report":
-        return _templates_report(args)
-    return _templates_lint(args)
+    from daemon.templates_cli import run as run_templates
 
-
-def _templates_report(args: argparse.Namespace) -> int:
-    import datetime as dt
-    import json
-
-    from daemon.store.analytics import template_report
-
-    async def read(store: Store) -> list[dict[str, object]]:
-        return await template_report(store, days=args.days, now=dt.datetime.now(dt.UTC))
-
-    rows = _with_store(_load(args.config), read)
-    if args.json:
-        print(json.dumps(rows))
-        return EXIT_OK
-    head = f"{'TEMPLATE':<28}{'LANG':<7}{'SENT':>7}{'DELIV':>7}{'READ':>7}{'REPLY':>7}"
-    print(head + f"{'FAIL':>6}{'READ%':>7}{'COST $':>10}  FAIL CODES")
-    for r in rows:
-        print(
-            f"{r['name']!s:<28}{r['language']!s:<7}{r['sent']:>7}{r['delivered']:>7}"
-            f"{r['read']:>7}{r['replied']:>7}{r['failed']:>6}{r['read_rate']:>7.0%}"
-            f"{r['cost_usd']:>10.4f}  {','.join(map(str, r['fail_codes']))}"  # type: ignore[call-overload]
-        )
-    return EXIT_OK
-
-
-def _templates_lint(args: argparse.Namespace) -> int:
-    """Exit 0 when no file has errors (warnings are printed), 1 when one has."""
-    import dataclasses
-    import json
-
-    from actors.templates.lint import format_findings, has_errors, lint_file
-
-    failed = False
-    report: dict[str, list[dict[str, str]]] = {}
-    for name in args.files:
-        findings = lint_file(name)
-        failed |= has_errors(findings)
-        report[name] = [dataclasses.asdict(f) for f in findings]
-        if not args.json:
-            text = format_findings(findings)
-            print(f"{name}: " + ("ok" if not findings else f"{len(findings)} finding(s)"))
-            if text:
-                print("\n".join(f"  {line}" for line in text.splitlines()))
-    if args.json:
-        print(json.dumps(report))
-    return EXIT_RUNTIME if failed else EXIT_OK
+    return run_templates(args, load=_load, with_store=_with_store)
 
 
 def _cmd_campaign(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ import trio
 from actors.waba import SyncTemplates
 from config import MetadConfig, ResolvedSecrets, resolve_secrets
 from daemon.budget_alerts import serve_alert_webhook
+from daemon.budget_alerts import serve_alert_webhook
 from daemon.bus import Bus, BusLogHandler
 from daemon.control.methods import ControlContext
 from daemon.control.server import publish_forever, serve_control
@@ -31,6 +32,7 @@ from daemon.fleet import Fleet
 from daemon.flows.wiring import FlowCompletions, build_endpoint
 from daemon.graph import GraphClient
 from daemon.graph.port import ChipGraph, WabaGraph
+from daemon.jobs import run_jobs
 from daemon.health import serve_ops
 from daemon.keeper import WindowKeeper
 from daemon.logs import fields
@@ -199,6 +201,7 @@ async def _serve_with(
                     )
                 )
             await nursery.start(serve_alert_webhook, cfg.budget, bus)
+            await nursery.start(serve_alert_webhook, cfg.budget, bus)
             actors_done = trio.Event()
             await nursery.start(_run_actors, supervisor, fleet, actors_done)
             processor_scope = trio.CancelScope()
@@ -230,6 +233,7 @@ async def _serve_with(
             daemon.control_socket = str(socket_path)
             nursery.start_soon(publish_forever, control)
             nursery.start_soon(_sync_templates, fleet)
+            nursery.start_soon(run_jobs, store, cfg.tz)
             nursery.start_soon(WindowKeeper.for_fleet(cfg, store, fleet, bus.publish).run)
             if handle_signals:
                 await nursery.start(reload_on_sighup, daemon.reloader)

@@ -231,6 +231,25 @@ async def templates_list(ctx: ControlContext, params: dict[str, Any]) -> list[di
     return out
 
 
+async def templates_report(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Per template (or ``by`` chip / campaign) over ``days`` (7): what the sends achieved,
+    the latest stored recommendations, and the Marketing Messages API's metrics."""
+    from daemon.store.analytics import GROUPINGS, marketing_messages_report, report
+    from daemon.store.recommendations import RecommendationRepository
+
+    by, days = params.get("by", "template"), params.get("days", 7)
+    if by not in GROUPINGS or not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        raise MethodError(INVALID_PARAMS, f"by is one of {', '.join(GROUPINGS)}; days >= 1")
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "by": by,
+        "days": days,
+        "rows": await report(ctx.store, by=by, days=days, now=now),
+        "recommendations": await RecommendationRepository(ctx.store).latest(),
+        "marketing_messages": await marketing_messages_report(ctx.store, days=days, now=now),
+    }
+
+
 async def webhooks_stats(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
     return dataclasses.asdict(await ctx.store.inbox.stats())
 
@@ -257,6 +276,7 @@ METHODS: dict[str, Handler] = {
     "budget.status": budget_status,
     "templates.sync": templates_sync,
     "templates.list": templates_list,
+    "templates.report": templates_report,
     "config.reload": config_reload,
 }
 """``subscribe`` is handled by the server itself: it turns the connection into a stream."""

@@ -1,0 +1,421 @@
+"""``metad templates``: lint, create, edit, delete and list templates; report results.
+
+Why straight to the Graph API (not through the daemon): managing templates is an
+account operation that must work whether or not the daemon runs, against the configured
+Graph endpoint (the simulator in sandbox mode). A definition is linted before it is
+submitted and refused on lint errors, so review slots are not spent on a template Meta
+would reject; Meta's answer (id, status, category, or its error) is printed as is. A
+running daemon learns the outcome from Meta's template webhooks.
+
+Exit codes: 0 done; 1 lint errors, Meta refused, or no such template; 2 bad usage or
+configuration (e.g. ``--waba`` needed with several WABAs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import trio
+
+if TYPE_CHECKING:
+    from config import MetadConfig
+    from daemon.graph import GraphClient
+    from daemon.graph.resources import TemplateInfo
+    from daemon.store import Store
+
+__all__ = ["add_arguments", "run"]
+
+T = TypeVar("T")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+Load = Callable[[str], "MetadConfig"]
+WithStore = Callable[["MetadConfig", Callable[["Store"], Awaitable[Any]]], Any]
+
+LIST_COLUMNS = (
+    ("waba_id", "WABA"),
+    ("name", "NAME"),
+    ("language", "LANG"),
+    ("category", "CATEGORY"),
+    ("status", "STATUS"),
+    ("quality", "QUALITY"),
+    ("id", "ID"),
+)
+
+
+class _Refused(Exception):
+    """An expected failure: one line for the operator, exit 1 (or ``code``)."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def add_arguments(
+    parser: argparse.ArgumentParser, add_config: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    sub = parser.add_subparsers(dest="templates_command", required=True, metavar="ACTION")
+    lint = sub.add_parser(
+        "lint", help="check a template definition (JSON or TOML) against Meta's review rules"
+    )
+    lint.add_argument("files", nargs="+", metavar="FILE")
+    lint.add_argument("--json", action="store_true", help="print the findings as JSON")
+
+    report = sub.add_parser(
+        "report",
+        help="sent, delivered, read, replied, failed, cost per template, chip or campaign; "
+        "the latest recommendations and Marketing Messages API metrics (from the store)",
+    )
+    add_config(report)
+    report.add_argument("--days", type=int, default=7, help="look back this many days (7)")
+    report.add_argument(
+        "--by", choices=["template", "chip", "campaign"], default="template", help="grouping"
+    )
+    report.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def managed(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        add_config(p)
+        p.add_argument("--waba", metavar="ID", help="the WABA (default: the only one configured)")
+        p.add_argument("--json", action="store_true", help="print Meta's answer as JSON")
+        return p
+
+    managed("list", "the templates Meta has for each WABA (or --waba)")
+    create = managed("create", "lint a definition file, then submit it to Meta for review")
+    create.add_argument("file", metavar="FILE")
+    edit = managed("edit", "lint a definition file, then submit it as NAME's new content")
+    edit.add_argument("name", metavar="NAME")
+    edit.add_argument("file", metavar="FILE")
+    edit.add_argument("--language", metavar="L", help="which language of NAME (pt_BR…)")
+    delete = managed("delete", "delete NAME (every language, or only --language)")
+    delete.add_argument("name", metavar="NAME")
+    delete.add_argument("--language", metavar="L", help="delete only this language")
+
+
+def run(args: argparse.Namespace, *, load: Load, with_store: WithStore) -> int:
+    try:
+        match args.templates_command:
+            case "lint":
+                return _lint(args)
+            case "report":
+                return _report(args, load(args.config), with_store)
+            case _:
+                return _manage(args, load(args.config))
+    except _Refused as exc:
+        print(f"metad templates: {exc}", file=sys.stderr)
+        return exc.code
+
+
+# --- lint ------------------------------------------------------------------------------
+
+
+def _lint(args: argparse.Namespace) -> int:
+    """Exit 0 when no file has errors (warnings are printed), 1 when one has."""
+    import dataclasses
+
+    from actors.templates.lint import format_findings, has_errors, lint_file
+
+    failed = False
+    report: dict[str, list[dict[str, str]]] = {}
+    for name in args.files:
+        findings = lint_file(name)
+        failed |= has_errors(findings)
+        report[name] = [dataclasses.asdict(f) for f in findings]
+        if not args.json:
+            text = format_findings(findings)
+            print(f"{name}: " + ("ok" if not findings else f"{len(findings)} finding(s)"))
+            if text:
+                print("\n".join(f"  {line}" for line in text.splitlines()))
+    if args.json:
+        print(json.dumps(report))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+# --- create / edit / delete / list -----------------------------------------------------
+
+
+def _graph(cfg: MetadConfig) -> GraphClient:
+    """The configured Graph API; in sandbox mode with ``serve`` the simulator that
+    ``metad run`` serves (as the daemon itself does)."""
+    from config import resolve_secrets
+    from daemon.graph import GraphClient
+
+    if cfg.sandbox.enabled and cfg.sandbox.serve:
+        graph = cfg.graph.model_copy(update={"base_url": f"http://{cfg.sandbox.listen}"})
+        cfg = cfg.model_copy(update={"graph": graph})
+    return GraphClient.from_config(cfg, resolve_secrets(cfg))
+
+
+def _wabas(cfg: MetadConfig, chosen: str | None, *, one: bool) -> list[str]:
+    known = [w.id for w in cfg.wabas]
+    if chosen is not None:
+        if chosen not in known:
+            raise _Refused(f"unknown WABA {chosen} (configured: {', '.join(known)})", EXIT_USAGE)
+        return [chosen]
+    if one and len(known) != 1:
+        raise _Refused(f"{len(known)} WABAs configured: give --waba ID", EXIT_USAGE)
+    return known
+
+
+def _definition(path: str) -> dict[str, Any]:
+    from actors.templates.lint import load_definition
+
+    try:
+        return load_definition(path)
+    except OSError as exc:
+        raise _Refused(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise _Refused(f"{path} is not a valid definition: {exc}") from None
+
+
+def _checked(defn: dict[str, Any], path: str) -> None:
+    """Print the lint findings; refuse on errors (nothing is sent to Meta)."""
+    from actors.templates.lint import format_findings, has_errors, lint
+
+    findings = lint(defn)
+    if findings:
+        print(
+            f"{path}:\n" + "\n".join(f"  {line}" for line in format_findings(findings).split("\n"))
+        )
+    if has_errors(findings):
+        raise _Refused(f"{path} has lint errors; not submitted")
+
+
+def _components(defn: dict[str, Any]) -> list[Any]:
+    from daemon.graph.resources import TemplateComponentSpec
+
+    raw = defn.get("components")
+    if not isinstance(raw, list):
+        raise _Refused("the definition has no components list")
+    return [
+        TemplateComponentSpec.model_validate({**c, "type": str(c.get("type", "")).upper()})
+        for c in raw
+    ]
+
+
+def _manage(args: argparse.Namespace, cfg: MetadConfig) -> int:
+    from daemon.graph.errors import GraphError
+
+    async def go() -> int:
+        async with _graph(cfg) as graph:
+            match args.templates_command:
+                case "list":
+                    return await _list(graph, args, cfg)
+                case "create":
+                    return await _create(graph, args, cfg)
+                case "edit":
+                    return await _edit(graph, args, cfg)
+                case "delete":
+                    return await _delete(graph, args, cfg)
+        raise AssertionError(args.templates_command)
+
+    try:
+        return trio.run(go)
+    except GraphError as exc:
+        raise _Refused(f"Meta refused: {exc}") from None
+    except LookupError as exc:  # no token for that WABA
+        raise _Refused(str(exc), EXIT_USAGE) from None
+
+
+def _info(t: TemplateInfo, waba_id: str) -> dict[str, Any]:
+    return {
+        "waba_id": waba_id,
+        "id": t.id,
+        "name": t.name,
+        "language": t.language,
+        "category": t.category,
+        "status": t.status,
+        "quality": t.quality_score.score if t.quality_score else "",
+        "rejected_reason": t.rejected_reason or "",
+    }
+
+
+async def _list(graph: GraphClient, args: argparse.Namespace, cfg: MetadConfig) -> int:
+    rows = [
+        _info(t, waba)
+        for waba in _wabas(cfg, args.waba, one=False)
+        async for t in graph.iter_templates(waba)
+    ]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        print(_table(rows, LIST_COLUMNS))
+    return EXIT_OK
+
+
+async def _create(graph: GraphClient, args: argparse.Namespace, cfg: MetadConfig) -> int:
+    from pydantic import ValidationError
+
+    from daemon.graph.resources import TemplateSpec
+
+    (waba,) = _wabas(cfg, args.waba, one=True)
+    defn = _definition(args.file)
+    _checked(defn, args.file)
+    try:
+        spec = TemplateSpec(
+            name=defn["name"],
+            language=defn["language"],
+            category=str(defn["category"]).upper(),
+            parameter_format=str(defn.get("parameter_format", "positional")).lower(),
+            components=_components(defn),
+            allow_category_change=defn.get("allow_category_change"),
+        )
+    except (ValidationError, KeyError) as exc:
+        raise _Refused(f"{args.file}: {exc}") from None
+    created = await graph.create_template(waba, spec)
+    if args.json:
+        print(json.dumps({"waba_id": waba, **created.model_dump(mode="json")}))
+    else:
+        print(
+            f"created {spec.name} ({spec.language}) in WABA {waba}: id {created.id}, "
+            f"status {created.status}, category {created.category}"
+        )
+    return EXIT_OK
+
+
+async def _find(
+    graph: GraphClient, waba: str, name: str, language: str | None
+) -> list[TemplateInfo]:
+    found = [t async for t in graph.iter_templates(waba, name=name) if t.name == name]
+    if language is not None:
+        found = [t for t in found if t.language == language]
+    if not found:
+        what = f"{name} ({language})" if language else name
+        raise _Refused(f"no template {what} in WABA {waba}")
+    return found
+
+
+async def _edit(graph: GraphClient, args: argparse.Namespace, cfg: MetadConfig) -> int:
+    (waba,) = _wabas(cfg, args.waba, one=True)
+    defn = _definition(args.file)
+    if defn.get("name", args.name) != args.name:
+        raise _Refused(f"{args.file} defines {defn['name']!r}, not {args.name!r}")
+    found = await _find(graph, waba, args.name, args.language or defn.get("language"))
+    if len(found) > 1:
+        langs = ", ".join(sorted(t.language for t in found))
+        raise _Refused(f"{args.name} exists in {langs}: give --language", EXIT_USAGE)
+    (current,) = found
+    merged = {
+        "name": current.name,
+        "language": current.language,
+        "category": current.category,
+        "parameter_format": current.parameter_format or "positional",
+        **defn,
+    }
+    _checked(merged, args.file)
+    category = str(merged["category"]).upper()
+    await graph.edit_template(
+        current.id,
+        waba_id=waba,
+        components=_components(merged),
+        category=category if category != current.category else None,
+    )
+    after = await graph.get_template(current.id, waba_id=waba)
+    if args.json:
+        print(json.dumps(_info(after, waba)))
+    else:
+        print(
+            f"edited {after.name} ({after.language}) in WABA {waba}: id {after.id}, "
+            f"status {after.status}, category {after.category}"
+        )
+    return EXIT_OK
+
+
+async def _delete(graph: GraphClient, args: argparse.Namespace, cfg: MetadConfig) -> int:
+    (waba,) = _wabas(cfg, args.waba, one=True)
+    if args.language is None:
+        await _find(graph, waba, args.name, None)
+        await graph.delete_template(waba, args.name)
+        what = f"{args.name} (every language)"
+    else:
+        (current,) = await _find(graph, waba, args.name, args.language)
+        await graph.delete_template(waba, args.name, hsm_id=current.id)
+        what = f"{args.name} ({args.language})"
+    if args.json:
+        print(json.dumps({"waba_id": waba, "deleted": what, "success": True}))
+    else:
+        print(f"deleted {what} from WABA {waba}")
+    return EXIT_OK
+
+
+def _table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> str:
+    cells = [[head for _, head in columns]]
+    cells += [[str(row.get(key, "")) for key, _ in columns] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
+    )
+
+
+# --- report ----------------------------------------------------------------------------
+
+
+def _report(args: argparse.Namespace, cfg: MetadConfig, with_store: WithStore) -> int:
+    from daemon.store.analytics import marketing_messages_report, report
+    from daemon.store.recommendations import RecommendationRepository
+
+    async def read(store: Store) -> dict[str, Any]:
+        now = dt.datetime.now(dt.UTC)
+        return {
+            "by": args.by,
+            "days": args.days,
+            "rows": await report(store, by=args.by, days=args.days, now=now),
+            "recommendations": await RecommendationRepository(store).latest(),
+            "marketing_messages": await marketing_messages_report(store, days=args.days, now=now),
+        }
+
+    result: dict[str, Any] = with_store(cfg, read)
+    if args.json:
+        print(json.dumps(result))
+        return EXIT_OK
+    print(format_report(result))
+    return EXIT_OK
+
+
+_KEY_COLUMNS: dict[str, list[tuple[str, str, int]]] = {
+    "template": [("name", "TEMPLATE", 28), ("language", "LANG", 7)],
+    "chip": [("chip", "CHIP", 17), ("waba_id", "WABA", 17)],
+    "campaign": [("campaign", "CAMPAIGN", 28)],
+}
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """The report as text: the table, then Marketing Messages API metrics, then the
+    latest recommendations."""
+    keys = _KEY_COLUMNS[result["by"]]
+    head = "".join(f"{title:<{width}}" for _, title, width in keys)
+    lines = [
+        head + f"{'SENT':>7}{'DELIV':>7}{'READ':>7}{'REPLY':>7}{'FAIL':>6}{'READ%':>7}"
+        f"{'COST $':>10}  FAILED BY CODE"
+    ]
+    for r in result["rows"]:
+        key = "".join(f"{r[k]!s:<{width}}" for k, _, width in keys)
+        codes = ",".join(f"{c}x{n}" for c, n in r["failed_by_code"].items())
+        lines.append(
+            f"{key}{r['sent']:>7}{r['delivered']:>7}{r['read']:>7}{r['replied']:>7}"
+            f"{r['failed']:>6}{r['read_rate']:>7.0%}{r['cost_usd']:>10.4f}  {codes}"
+        )
+    mm = result["marketing_messages"]["total"]
+    if mm["sent"]:
+        lines += [
+            "",
+            f"Marketing Messages API: sent {mm['sent']}, delivered {mm['delivered']}, "
+            f"read {mm['read']}, failed {mm['failed']}, clicked n/a, "
+            f"cost {mm['cost_usd']:.4f} USD",
+        ]
+    recs = result["recommendations"]
+    lines.append("")
+    if not recs:
+        lines.append("recommendations: none yet (the weekly job runs Mondays 06:00 local)")
+    else:
+        lines.append(f"recommendations (run {recs[0]['run_at']}):")
+        lines += [
+            f"  {a['severity']:<8} {a['name']} ({a['language']}, WABA {a['waba_id']}): "
+            f"{a['message']}"
+            for a in recs
+        ]
+    return "\n".join(lines)
