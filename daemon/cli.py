@@ -21,6 +21,7 @@ from config import ConfigError, MetadConfig, load_config
 from daemon.campaigns.cli import add_arguments as add_campaign_arguments
 from daemon.catalog.cli import add_arguments as add_catalog_arguments, run as run_catalog
 from daemon.ctl import add_arguments as add_ctl_arguments
+from daemon.flows.cli import add_arguments as add_flows_arguments, run as run_flows
 from daemon.templates_cli import add_arguments as add_templates_arguments
 from sim.cli import add_arguments as add_sim_arguments
 
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_campaign_arguments(campaign)
 
     add_catalog_arguments(sub.add_parser("catalog", help="push listings to a Meta catalog"))
+    add_flows_arguments(sub.add_parser("flows", help="manage WhatsApp Flows and their key pair"))
     tui = sub.add_parser("tui", help="the operator console (attaches to the running daemon)")
     _add_config(tui)
     tui.add_argument("--socket", metavar="PATH", help="control socket (default: runtime dir)")
@@ -213,6 +215,7 @@ _COMMANDS = {
     "ctl": _cmd_ctl,
     "tui": _cmd_tui,
     "catalog": run_catalog,
+    "flows": run_flows,
     "campaign": _cmd_campaign,
 }
 

@@ -27,6 +27,7 @@ from quart_trio import QuartTrio
 
 from sim.engine import Sim
 from sim.errors import SimError, bad_param
+from sim.flow_exchange import register_flow_exchange
 from sim.graph_api import GraphRequest, classify, handle
 from sim.inspect import register_inspection
 
@@ -160,6 +161,7 @@ def create_app(sim: Sim) -> SimASGI:
     app = QuartTrio("metad-sim")
     app.config["MAX_CONTENT_LENGTH"] = 110 << 20
     register_inspection(app, sim)
+    register_flow_exchange(app, sim)
 
     @app.route("/<path:path>", methods=["GET", "POST", "DELETE"])
     async def graph(path: str) -> Response:
