@@ -24,7 +24,6 @@ import trio
 from actors.waba import SyncTemplates
 from config import MetadConfig, ResolvedSecrets, resolve_secrets
 from daemon.budget_alerts import serve_alert_webhook
-from daemon.budget_alerts import serve_alert_webhook
 from daemon.bus import Bus, BusLogHandler
 from daemon.control.methods import ControlContext
 from daemon.control.server import publish_forever, serve_control
@@ -200,7 +199,6 @@ async def _serve_with(
                         task_status=task_status,
                     )
                 )
-            await nursery.start(serve_alert_webhook, cfg.budget, bus)
             await nursery.start(serve_alert_webhook, cfg.budget, bus)
             actors_done = trio.Event()
             await nursery.start(_run_actors, supervisor, fleet, actors_done)
