@@ -304,6 +304,10 @@ FlowCategory = Literal[
 ]
 
 
+def _other_category() -> list[FlowCategory]:
+    return ["OTHER"]
+
+
 class FlowConfig(_Model):
     """``[[flows.flow]]``: one WhatsApp Flow metad manages and, with a handler, serves."""
 
@@ -315,7 +319,7 @@ class FlowConfig(_Model):
     """WABA the flow belongs to (default: the first WABA)."""
     flow_id: str | None = Field(default=None, pattern=_GRAPH_ID)
     """Meta's id of the flow; without it the flow is found by name."""
-    categories: list[FlowCategory] = Field(default_factory=lambda: ["OTHER"], min_length=1)
+    categories: list[FlowCategory] = Field(default_factory=_other_category, min_length=1)
 
 
 class FlowsConfig(_Model):
