@@ -28,7 +28,9 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
+
+from config.model import FlowCategory
 
 if TYPE_CHECKING:
     from config import MetadConfig, ResolvedSecrets
@@ -40,16 +42,7 @@ __all__ = ["add_arguments", "run"]
 T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-_CATEGORIES = (
-    "SIGN_UP",
-    "SIGN_IN",
-    "APPOINTMENT_BOOKING",
-    "LEAD_GENERATION",
-    "CONTACT_US",
-    "CUSTOMER_SUPPORT",
-    "SURVEY",
-    "OTHER",
-)
+_CATEGORIES = get_args(FlowCategory)
 
 
 def _config(p: argparse.ArgumentParser) -> None:
