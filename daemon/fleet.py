@@ -43,6 +43,7 @@ from actors.ports import (
 from actors.waba import GetWabaSnapshot, WabaActor, WabaMsg, WabaSnapshot
 from actors.waba.killswitch import KillSwitch
 from config import MetadConfig
+from daemon.logs import log_context
 from daemon.supervisor import ChildSpec, Supervisor
 
 __all__ = ["Fleet", "FleetSnapshot", "digits"]
@@ -183,7 +184,8 @@ class Fleet:
                 marketing_messages=self._cfg.waba(record.waba_id).marketing_messages,
             )
             self.actors[record.phone_number_id] = actor
-            await actor.run(task_status=task_status)
+            with log_context(chip=phone_number_id, waba=record.waba_id):
+                await actor.run(task_status=task_status)
 
         return run
 
@@ -217,7 +219,8 @@ class Fleet:
                 source=self._template_source,
                 announce=announce,
             )
-            await actor.run(task_status=task_status)
+            with log_context(waba=waba_id):
+                await actor.run(task_status=task_status)
 
         return run
 

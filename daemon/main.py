@@ -25,14 +25,16 @@ from actors.waba import SyncTemplates
 from config import MetadConfig, ResolvedSecrets, resolve_secrets
 from daemon.budget_alerts import serve_alert_webhook
 from daemon.bus import Bus, BusLogHandler
+from daemon.campaigns.actor import Campaigns
+from daemon.campaigns.taps import CampaignTaps
 from daemon.control.methods import ControlContext
 from daemon.control.server import publish_forever, serve_control
 from daemon.fleet import Fleet
 from daemon.flows.wiring import FlowCompletions, build_endpoint
 from daemon.graph import GraphClient
 from daemon.graph.port import ChipGraph, WabaGraph
-from daemon.jobs import run_jobs
 from daemon.health import serve_ops
+from daemon.jobs import run_jobs
 from daemon.keeper import WindowKeeper
 from daemon.logs import fields
 from daemon.metrics import CountingGraph, CountingSink, Metrics, instrument_asgi
@@ -168,9 +170,10 @@ async def _serve_with(
         )
         # Counted where events reach the actors (the taps around it only observe).
         routed = CountingSink(FleetRouter(fleet), metrics)
+        campaigns = Campaigns(cfg, fleet, store, publish=bus.publish)
         flows_router = FlowCompletions(routed, bus.publish)
         router = ShiftTaps.around(flows_router, cfg, store, fleet, bus.publish)
-        processor = InboxProcessor(store, router)
+        processor = InboxProcessor(store, CampaignTaps(router, store, bus.publish))
         assert secrets.app_secret is not None  # resolve_secrets guarantees both
         assert secrets.verify_token is not None
         app = create_app(
@@ -201,7 +204,7 @@ async def _serve_with(
                 )
             await nursery.start(serve_alert_webhook, cfg.budget, bus)
             actors_done = trio.Event()
-            await nursery.start(_run_actors, supervisor, fleet, actors_done)
+            await nursery.start(_run_actors, supervisor, fleet, campaigns, actors_done)
             processor_scope = trio.CancelScope()
             await nursery.start(_run_processor, processor, processor_scope)
             base = await nursery.start(
@@ -223,6 +226,7 @@ async def _serve_with(
                 sim_url=daemon.sim_url,
                 statuses=lambda: processor.stats.events,
                 graph=graph,
+                campaigns=campaigns.address,
             )
             daemon.reloader = _reloader(daemon, control, secrets, tokens)
             socket_path = await nursery.start(
@@ -268,6 +272,7 @@ async def _serve_with(
             await daemon.stop.wait()
             notifier.notify(STOPPING=1, STATUS="stopping")
             http_stop.set()
+            campaigns.close()
             await _shutdown(cfg, supervisor, fleet, actors_done)
             processor_scope.cancel()
             nursery.cancel_scope.cancel()
@@ -276,12 +281,14 @@ async def _serve_with(
 async def _run_actors(
     supervisor: Supervisor,
     fleet: Fleet,
+    campaigns: Campaigns,
     done: trio.Event,
     *,
     task_status: trio.TaskStatus[None],
 ) -> None:
     try:
-        await supervisor.run(fleet.specs(), task_status=task_status)
+        # The campaign coordinator starts last: it resumes campaigns through the chips.
+        await supervisor.run([*fleet.specs(), campaigns.spec()], task_status=task_status)
     finally:
         done.set()
 

@@ -39,9 +39,14 @@ class ChipView:
     """The campaign's template is approved in this chip's WABA."""
     cost: float = 0.0
     """Estimated cost of one message from this chip (its WABA's route)."""
+    tier_room: int | None = None
+    """New contacts the number may still reach in its messaging-limit tier (None: no
+    limit); a number at its limit takes no campaign messages until the 24 h roll."""
 
     def healthy(self, marketing: bool) -> bool:
         if self.paused or self.draining or not self.has_template or self.mps <= 0:
+            return False
+        if self.tier_room is not None and self.tier_room <= 0:
             return False
         if self.mode.startswith("PAUSED"):
             return False

@@ -49,7 +49,9 @@ SEND_TIMEOUT_S = 900.0
 REFRESH_CHIPS_S = 1.0
 REFRESH_TEMPLATES_S = 30.0
 NO_CHIP_RETRY_S = 5.0
-_TRANSIENT = ("daemon stopping", "chip is draining")
+_TRANSIENT = ("daemon stopping", "chip is draining", "messaging-limit tier reached")
+"""Refusals that say "not now, not here": the recipient stays pending for another chip
+or a later pass."""
 
 
 def render_text(text: str, fields: Mapping[str, str]) -> str:
@@ -302,8 +304,8 @@ class CampaignRunner:
                     self.state.marks.append((key, "handed", None, pnid))
                 elif reason.startswith(_TRANSIENT):
                     pass  # stays pending
-                elif "cap" in reason and ("budget" in reason or "USD" in reason or "$" in reason):
-                    self._on_pause(f"budget: {reason}")
+                elif reason.startswith("budget:"):  # a cap would be crossed: stop here
+                    self._on_pause(reason)
                 else:
                     self.state.marks.append((key, "refused", reason, pnid))
 
@@ -397,6 +399,11 @@ class CampaignRunner:
                 mps=snap.mps,
                 backlog=snap.queued + snap.in_flight + self.state.assigned.get(pnid, 0),
                 has_template=self._templates.get(waba) is not None,
+                tier_room=(
+                    None
+                    if snap.tier_limit is None
+                    else snap.tier_limit - snap.tier_used - self.state.assigned.get(pnid, 0)
+                ),
             )
         self._views = views
 

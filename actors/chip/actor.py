@@ -222,10 +222,11 @@ class ChipActor:
             await self._events_send.send(Tick())
 
     async def _poller(self) -> None:
-        """Poll the number every ``poll_interval_s`` — degraded or not, so recovery is seen."""
+        """Poll the number at start (a new number's tier and rating are unknown until
+        then) and every ``poll_interval_s`` — degraded or not, so recovery is seen."""
         while True:
-            await trio.sleep(self._cfg.quality.poll_interval_s)
             await self.poll_once()
+            await trio.sleep(self._cfg.quality.poll_interval_s)
 
     async def poll_once(self) -> None:
         try:

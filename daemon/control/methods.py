@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.budget.coordinator import GetBudget
+from actors.campaign.coordinator import CampaignMsg
 from actors.chip import ChipSnapshot, Drain, GetSnapshot, Pause, Refused, Resume, Send, Sent
-from actors.core import ActorCrashed, ActorStopped, CallTimeout
+from actors.core import ActorCrashed, ActorStopped, Address, CallTimeout
 from actors.waba import GetTemplates, SyncTemplates
 from config import MetadConfig
 from daemon.bus import Bus
+from daemon.control.campaigns import CAMPAIGN_METHODS
 from daemon.fleet import Fleet
 from daemon.graph import GraphClient
 from daemon.store import Store
@@ -51,6 +53,8 @@ class ControlContext:
     """Status events applied so far (the inbox processor's count)."""
     daily: dict[str, tuple[int, float]] = field(default_factory=dict)
     """Per chip: (messages sent today, cost today in USD), refreshed by the publisher."""
+    campaigns: Address[CampaignMsg] | None = None
+    """The campaign coordinator (``campaign.*`` calls); None when it is not running."""
     graph: GraphClient | None = None
     """For management calls (template creation); None in tests that need none."""
     reload: Callable[[], Awaitable[dict[str, Any]]] | None = None
@@ -276,6 +280,7 @@ METHODS: dict[str, Handler] = {
     "budget.status": budget_status,
     "templates.sync": templates_sync,
     "templates.list": templates_list,
+    **CAMPAIGN_METHODS,
     "templates.report": templates_report,
     "config.reload": config_reload,
 }
