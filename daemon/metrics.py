@@ -38,6 +38,7 @@ from actors.chip import ChipSnapshot, GetSnapshot
 from actors.chip.quality import Mode, Rating
 from actors.core import ActorCrashed, ActorStopped, CallTimeout
 from actors.ports import PortOutcome, SendAccepted, SendFailed
+from daemon.logs import fields
 from daemon.webhook import events as e
 
 __all__ = [
@@ -122,7 +123,8 @@ class Metrics:
 
 
 class CountingGraph:
-    """The chips' Graph port, counting each send's outcome; otherwise transparent."""
+    """The chips' Graph port, counting each send's outcome (and logging it at debug, by
+    ids only: never the payload, which holds the message text); otherwise transparent."""
 
     def __init__(self, inner: Any, metrics: Metrics) -> None:
         self._inner = inner
@@ -141,14 +143,17 @@ class CountingGraph:
         )
         self._metrics.send_seconds.observe(trio.current_time() - started)
         method = send_method(payload, endpoint)
+        wamid = None
         if isinstance(outcome, SendAccepted):
-            result = "accepted"
+            result, wamid = "accepted", outcome.wamid
         elif isinstance(outcome, SendFailed):
             result = "failed"
             self._metrics.send_errors.labels(phone_number_id, str(outcome.code or "none")).inc()
         else:
             result = "in_doubt"
         self._metrics.sends.labels(phone_number_id, method, result).inc()
+        ids = {"chip": phone_number_id, "wamid": wamid, "ref": callback_data, "method": method}
+        log.debug("send %s", result, extra=fields(**{k: v for k, v in ids.items() if v}))
         return outcome
 
     async def phone_number(self, phone_number_id: str) -> Mapping[str, object]:
@@ -174,6 +179,16 @@ class CountingSink:
         routed = bool(await self._inner.deliver(event))
         status = event.status if isinstance(event, e.StatusUpdate) else ""
         self._metrics.webhook_events.labels(event.kind, status, str(routed).lower()).inc()
+        if log.isEnabledFor(logging.DEBUG):
+            names = {"chip": "phone_number_id", "waba": "waba_id", "wamid": "wamid"}
+            ids = {k: v for k, attr in names.items() if (v := getattr(event, attr, None))}
+            log.debug(
+                "webhook %s%s%s",
+                event.kind,
+                f" {status}" if status else "",
+                "" if routed else " (no actor here)",
+                extra=fields(**ids),
+            )
         return routed
 
 
