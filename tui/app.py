@@ -4,20 +4,27 @@ Why the client is injected: the app only knows :class:`tui.client.ControlClient`
 pilot and snapshot tests drive it with a fake that serves a fixed fleet, and the real
 :class:`tui.client.SocketControlClient` is chosen in :func:`run`. No handler awaits the
 socket: every daemon call runs in a worker and applies its answer when it arrives.
+
+What the client reports goes into an inbox that is applied once per frame (see
+:mod:`tui.inbox`): state takes every event, the screens are told once per frame what
+changed. Methods a daemon may not have (``campaign.list``, ``templates.report``) are
+asked leniently: "method not found" leaves that screen saying "not available".
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 
-from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from daemon.control import protocol
+from tui.budget import parse_budget
+from tui.campaigns import ACTIONS, Campaign, parse_campaigns
 from tui.client import (
     ConnectionStatus,
     ControlClient,
@@ -29,38 +36,38 @@ from tui.client import (
 )
 from tui.commands import ConsoleCommands, PaletteCommand
 from tui.confirm import ConfirmScreen
-from tui.messages import ConnectionChanged, EventReceived, SnapshotReceived
-from tui.model import (
-    SORT_KEYS,
-    Chip,
-    SendRate,
-    Snapshot,
-    WebhookCounts,
-    chip_state,
-    describe_change,
-)
+from tui.inbox import FRAME_S, Changes, Inbox, InboxItem, SnapshotArrived
+from tui.model import Chip, SendRate, Snapshot, WebhookCounts, chip_state, describe_change
+from tui.palette import console_commands
 from tui.screens import ConsoleScreen, EventsScreen, FleetScreen
 from tui.state import ConsoleState, LogEntry
+from tui.templates import merge_templates, parse_report
+from tui.views.budget import BudgetScreen
+from tui.views.campaigns import CampaignsScreen
+from tui.views.quality import QualityScreen
+from tui.views.templates import TemplatesScreen
 
-__all__ = ["MetadConsole", "run"]
+__all__ = ["SCREENS_IN_ORDER", "MetadConsole", "run"]
 
-SCREENS_IN_ORDER = ("fleet", "events")
+SCREENS_IN_ORDER = ("fleet", "campaigns", "budget", "templates", "quality", "events")
+TEMPLATES_EVERY = 12
+"""Templates change rarely: asked again every this many polls (and when their screen opens)."""
 
 
 class _Listener:
-    """Turns client callbacks into messages for the app's queue."""
+    """Puts what the client reports into the app's inbox."""
 
     def __init__(self, app: MetadConsole) -> None:
         self._app = app
 
     def connection_changed(self, status: ConnectionStatus) -> None:
-        self._app.post_message(ConnectionChanged(status))
+        self._app.receive(status, urgent=True)
 
     def snapshot_received(self, snapshot: dict[str, Any]) -> None:
-        self._app.post_message(SnapshotReceived(snapshot))
+        self._app.receive(SnapshotArrived(snapshot), urgent=True)
 
     def event_received(self, event: ControlEvent) -> None:
-        self._app.post_message(EventReceived(event))
+        self._app.receive(event, urgent=False)
 
 
 class MetadConsole(App[None]):
@@ -68,12 +75,20 @@ class MetadConsole(App[None]):
     CSS_PATH = "metad.tcss"
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "fleet": FleetScreen,
+        "campaigns": CampaignsScreen,
+        "budget": BudgetScreen,
+        "templates": TemplatesScreen,
+        "quality": QualityScreen,
         "events": EventsScreen,
     }
     DEFAULT_MODE = "fleet"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "show_screen('fleet')", "Fleet", id="app.fleet"),
+        Binding("c", "show_screen('campaigns')", "Campaigns", id="app.campaigns"),
+        Binding("b", "show_screen('budget')", "Budget", id="app.budget"),
+        Binding("t", "show_screen('templates')", "Templates", id="app.templates"),
+        Binding("g", "show_screen('quality')", "Quality", id="app.quality"),
         Binding("e", "show_screen('events')", "Events", id="app.events"),
         Binding("ctrl+r", "reconnect", "Reconnect", show=False, id="app.reconnect"),
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -86,17 +101,24 @@ class MetadConsole(App[None]):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         poll_interval: float | None = 5.0,
+        max_pending_events: int = 20_000,
     ) -> None:
         """``clock`` times countdowns and uptime, ``wall_clock`` stamps the console's own
-        log lines; tests fix both. ``poll_interval`` refreshes the webhook counters."""
+        log lines and places the quality timeline; tests fix both. ``poll_interval``
+        refreshes the webhook counters, the budget and the campaigns."""
         super().__init__()
         self.client = client
         self.state = ConsoleState(client.target)
+        self.inbox = Inbox(max_pending_events)
         self.selected_chip_id: str | None = None
+        self.selected_campaign_id: str | None = None
         self._clock = clock
         self._wall_clock = wall_clock
         self._poll_interval = poll_interval
         self._poll_webhooks = True
+        self._polls = 0
+        self._frame_pending = False
+        self._fetching: set[str] = set()
         self._views: list[ConsoleScreen] = []
 
     # -- lifecycle -------------------------------------------------------------------
@@ -110,6 +132,9 @@ class MetadConsole(App[None]):
     def now(self) -> float:
         return self._clock()
 
+    def wall_now(self) -> float:
+        return self._wall_clock()
+
     def attach(self, view: ConsoleScreen) -> None:
         self._views.append(view)
 
@@ -117,19 +142,51 @@ class MetadConsole(App[None]):
         if view in self._views:
             self._views.remove(view)
 
-    def _fleet(self) -> FleetScreen | None:
-        return next((v for v in self._views if isinstance(v, FleetScreen)), None)
+    def view(self, kind: type[ConsoleScreen]) -> ConsoleScreen | None:
+        return next((v for v in self._views if isinstance(v, kind)), None)
+
+    def _tell(self, what: Callable[[ConsoleScreen], None]) -> None:
+        for view in list(self._views):
+            what(view)
 
     def _tick(self) -> None:
-        for view in self._views:
-            view.refresh_chrome()
+        self._tell(lambda view: view.refresh_chrome())
 
     # -- what the client reports -------------------------------------------------------
 
-    @on(ConnectionChanged)
-    def _connection_changed(self, message: ConnectionChanged) -> None:
+    def receive(self, item: InboxItem, *, urgent: bool) -> None:
+        """Called by the client, on this loop: queue it; apply at the next frame (at once
+        for a connection change or a snapshot)."""
+        if not self.inbox.put(item):
+            dropped = self.inbox.drop_events()
+            self._console_log(
+                "warning", f"the console fell behind ({dropped:,} events waiting): resyncing"
+            )
+            self.client.reconnect_now()
+        if urgent:
+            self.call_later(self.apply_inbox)
+        elif not self._frame_pending:
+            self._frame_pending = True
+            self.set_timer(FRAME_S, self.apply_inbox)
+
+    def apply_inbox(self) -> None:
+        """Apply everything gathered since the last frame, in arrival order."""
+        self._frame_pending = False
+        changes = Changes()
+        for item in self.inbox.take():
+            if isinstance(item, ConnectionStatus):
+                self._deliver(changes)
+                changes = Changes()
+                self._connection_changed(item)
+            elif isinstance(item, SnapshotArrived):
+                changes = Changes()  # superseded: every screen redraws from the snapshot
+                self._snapshot_received(item.doc)
+            else:
+                self._ingest(item, changes)
+        self._deliver(changes)
+
+    def _connection_changed(self, status: ConnectionStatus) -> None:
         before = self.state.connection.state
-        status = message.status
         self.state.set_connection(status, self._clock())
         if status.state is LinkState.CONNECTED:
             self._console_log("info", f"connected to {status.target}")
@@ -139,51 +196,85 @@ class MetadConsole(App[None]):
             self._console_log("warning", f"disconnected: {status.error}")
         self._tick()
 
-    @on(SnapshotReceived)
-    def _snapshot_received(self, message: SnapshotReceived) -> None:
-        self.state.apply_snapshot(Snapshot.from_wire(message.snapshot), self._clock())
+    def _snapshot_received(self, doc: dict[str, Any]) -> None:
+        self.state.apply_snapshot(Snapshot.from_wire(doc), self._clock())
         self._poll_webhooks = True  # a restarted daemon may be a newer one
-        for view in self._views:
-            view.redraw()
+        self._tell(lambda view: view.redraw())
+        self.fetch("budget", "campaigns", "templates")
 
-    @on(EventReceived)
-    def _event_received(self, message: EventReceived) -> None:
-        event = message.event
+    def _ingest(self, event: ControlEvent, changes: Changes) -> None:
         if event.kind == "chip":
             try:
                 chip = Chip.from_wire(event.data)
             except ValueError:
                 return
-            self._apply_chip(chip, event.at)
+            self._ingest_chip(chip, event.at, changes)
         elif event.kind == "sends":
             self.state.sends = SendRate.from_wire(event.data)
-            self._tick()
+            changes.chrome = True
+        elif event.kind == "campaign.progress":
+            self._ingest_campaign(event, changes)
         else:
             entry = self.state.entry_for_event(event)
             if entry is not None:
-                self._entries_added([entry])
+                changes.entries.append(entry)
+            if event.kind == "budget":
+                changes.budget = True
+                self.fetch("budget")  # the gauges move with the alert
 
-    def _apply_chip(self, chip: Chip, at: float) -> None:
+    def _ingest_chip(self, chip: Chip, at: float, changes: Changes) -> None:
         old = self.state.apply_chip(chip)
+        self.state.timeline.observe(chip, at)
         change = describe_change(old, chip)
         if change is not None:
             level, text = change
-            self._entries_added([self.state.log(at, level, "chip", chip.display_number, text)])
-        for view in self._views:
-            view.chip_changed(chip, old)
+            changes.entries.append(self.state.log(at, level, "chip", chip.display_number, text))
+        changes.chip(old, chip)
+
+    def _ingest_campaign(self, event: ControlEvent, changes: Changes) -> None:
+        try:
+            campaign = Campaign.from_wire(event.data)
+        except ValueError:
+            return
+        old = self.state.apply_campaign(campaign)
+        if old is not None and old.state != campaign.state:
+            text = f"{old.state} → {campaign.state}"
+            entry = self.state.log(event.at, "info", "campaign", campaign.name, text)
+            changes.entries.append(entry)
+        changes.campaigns = True
+
+    def _deliver(self, changes: Changes) -> None:
+        if not changes:
+            return
+        for view in list(self._views):
+            if changes.chips:
+                view.chips_changed(changes.chips)
+            if changes.entries:
+                view.entries_added(changes.entries)
+            if changes.campaigns:
+                view.campaigns_changed()
+            if changes.budget:
+                view.budget_changed()
+        if changes.chrome:
+            self._tick()
 
     def _console_log(self, level: str, text: str, source: str = "console") -> None:
         self._entries_added([self.state.log(self._wall_clock(), level, "console", source, text)])
 
     def _entries_added(self, entries: list[LogEntry]) -> None:
-        for view in self._views:
-            view.entries_added(entries)
+        self._tell(lambda view: view.entries_added(entries))
 
-    # -- periodic refresh --------------------------------------------------------------
+    # -- asking the daemon -------------------------------------------------------------
 
     def _poll(self) -> None:
-        if self.state.connected and self._poll_webhooks:
+        if not self.state.connected:
+            return
+        if self._poll_webhooks:
             self.run_worker(self._fetch_webhooks(), group="poll", exclusive=True)
+        self._polls += 1
+        self.fetch("budget", "campaigns")
+        if self._polls % TEMPLATES_EVERY == 0:
+            self.fetch("templates")
 
     async def _fetch_webhooks(self) -> None:
         try:
@@ -197,6 +288,77 @@ class MetadConsole(App[None]):
         if isinstance(counts, dict):
             self.state.webhooks = WebhookCounts.from_wire(counts)
             self._tick()
+
+    def fetch(self, *what: str) -> None:
+        """Ask the daemon again for the budget, the campaigns or the templates."""
+        if not self.state.connected:
+            return
+        jobs = {
+            "budget": self._fetch_budget,
+            "campaigns": self._fetch_campaigns,
+            "templates": self._fetch_templates,
+        }
+        for name in what:
+            if name not in self._fetching:  # the one asking now will answer for both
+                self._fetching.add(name)
+                self.run_worker(self._fetch_one(name, jobs[name]), group="fetch")
+
+    async def _fetch_one(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await job()
+        finally:
+            self._fetching.discard(name)
+
+    async def _optional_call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """A call the daemon may not know: None when it does not (remembered in
+        ``state.available`` until the next snapshot) or when the call failed."""
+        if self.state.available.get(method) is False:
+            return None
+        try:
+            answer = await self.client.call(method, params)
+        except RpcError as exc:
+            if exc.code == protocol.METHOD_NOT_FOUND:
+                self.state.available[method] = False
+            return None
+        except ControlError:
+            return None
+        self.state.available[method] = True
+        return answer
+
+    async def _fetch_budget(self) -> None:
+        answer = await self._optional_call("budget.status")
+        if answer is not None:
+            self.state.budget = parse_budget(answer)
+        self._tell(lambda view: view.budget_changed())
+
+    async def _fetch_campaigns(self) -> None:
+        answer = await self._optional_call("campaign.list")
+        if answer is not None:
+            self.state.set_campaigns(parse_campaigns(answer))
+        self._tell(lambda view: view.campaigns_changed())
+
+    async def _fetch_templates(self) -> None:
+        listed = await self._optional_call("templates.list")
+        report = await self._optional_call("templates.report")
+        if listed is not None or report is not None:
+            self.state.templates = merge_templates(listed, parse_report(report))
+        self._tell(lambda view: view.templates_changed())
+
+    def action_sync_templates(self) -> None:
+        """Fetch every WABA's templates from Meta now, then show them."""
+        if self._can_act():
+            self.run_worker(self._sync_templates(), group="templates-sync")
+
+    async def _sync_templates(self) -> None:
+        try:
+            counts = await self.client.call("templates.sync")
+        except ControlError as exc:
+            self.notify(f"templates sync: {exc}", title="Refused", severity="error")
+            return
+        found = counts.values() if isinstance(counts, dict) else ()
+        total = sum(v for v in found if isinstance(v, int))
+        self.notify(f"{total} templates synced", title="Templates")
+        self.fetch("templates")
 
     # -- chip actions ------------------------------------------------------------------
 
@@ -249,8 +411,46 @@ class MetadConsole(App[None]):
             self.notify(f"{verb} {label}: {exc}", title="Refused", severity="error")
             self._console_log("error", f"{verb} failed: {exc}", label)
             return
-        self._apply_chip(chip, self._wall_clock())
+        changes = Changes()
+        self._ingest_chip(chip, self._wall_clock(), changes)
+        self._deliver(changes)
         self.notify(f"{label}: {chip_state(chip)}", title=verb.capitalize())
+
+    # -- campaign actions --------------------------------------------------------------
+
+    def request_campaign(self, verb: str, campaign_id: str) -> None:
+        """Pause, resume or cancel a campaign, once the operator confirms."""
+        if not self._can_act():
+            return
+        campaign = self.state.campaigns.get(campaign_id)
+        name = campaign.name if campaign is not None else campaign_id
+        if campaign is not None and not campaign.can(verb):
+            self.notify(f"{name} is {campaign.state}: it cannot {verb}", severity="warning")
+            return
+        label, detail = ACTIONS[verb]
+
+        def confirmed(answer: str | None) -> None:
+            if answer is not None:
+                self.run_worker(self._campaign_call(verb, campaign_id, name), group="campaigns")
+
+        self.push_screen(ConfirmScreen(f"{label} campaign {name}?", detail, label), confirmed)
+
+    async def _campaign_call(self, verb: str, campaign_id: str, name: str) -> None:
+        try:
+            answer = await self.client.call(f"campaign.{verb}", {"id": campaign_id})
+        except ControlError as exc:
+            missing = isinstance(exc, RpcError) and exc.code == protocol.METHOD_NOT_FOUND
+            text = "this daemon runs no campaigns" if missing else str(exc)
+            self.notify(f"{verb} {name}: {text}", title="Refused", severity="error")
+            self._console_log("error", f"{verb} failed: {text}", name)
+            return
+        if isinstance(answer, dict) and answer.get("id") is not None:
+            with contextlib.suppress(ValueError):
+                self.state.apply_campaign(Campaign.from_wire(answer))
+        self._console_log("info", f"{verb} requested", name)
+        self.notify(f"{name}: {verb} requested", title=verb.capitalize())
+        self._tell(lambda view: view.campaigns_changed())
+        self.fetch("campaigns")
 
     # -- actions -----------------------------------------------------------------------
 
@@ -274,104 +474,23 @@ class MetadConsole(App[None]):
 
     def action_clear_log(self) -> None:
         self.state.clear_log()
-        for view in self._views:
-            view.log_cleared()
+        self._tell(lambda view: view.log_cleared())
 
-    def _on_fleet(self, act: Callable[[FleetScreen], None]) -> None:
-        self.action_show_screen("fleet")
-        fleet = self._fleet()
-        if fleet is not None:
-            act(fleet)
+    def on_screen(self, mode: str, kind: type[ConsoleScreen], act: Callable[[Any], None]) -> None:
+        """Show ``mode``'s screen, then act on it (once it is mounted)."""
 
-    def _on_events(self, act: Callable[[ConsoleScreen], None]) -> None:
         def later() -> None:
-            view = next((v for v in self._views if isinstance(v, EventsScreen)), None)
+            view = self.view(kind)
             if view is not None:
                 act(view)
 
-        self.action_show_screen("events")
+        self.action_show_screen(mode)
         self.call_after_refresh(later)
 
     # -- the command palette -----------------------------------------------------------
 
     def palette_commands(self) -> list[PaletteCommand]:
-        commands = [
-            PaletteCommand(
-                "Show fleet", "The table of chips (f)", lambda: self.action_show_screen("fleet")
-            ),
-            PaletteCommand(
-                "Show events", "The live event log (e)", lambda: self.action_show_screen("events")
-            ),
-        ]
-        chip = self.state.chips.get(self.selected_chip_id or "")
-        if chip is not None:
-            commands += self._chip_commands(chip, discover=True)
-        commands += [self._sort_command(spec.column, spec.label) for spec in SORT_KEYS]
-        commands += [
-            PaletteCommand(
-                "Reverse fleet sort",
-                "Flip the sort order (S)",
-                lambda: self._on_fleet(lambda f: f.action_reverse_sort()),
-            ),
-            PaletteCommand(
-                "Filter fleet",
-                "Focus the fleet filter (/)",
-                lambda: self._on_fleet(lambda f: f.action_focus_filter()),
-            ),
-            PaletteCommand(
-                "Clear fleet filter",
-                "Show every chip",
-                lambda: self._on_fleet(lambda f: f.clear_filter()),
-            ),
-            PaletteCommand(
-                "Filter events",
-                "Focus the event filter (/)",
-                lambda: self._on_events(lambda v: v.action_focus_filter()),
-            ),
-            PaletteCommand(
-                "Clear event log", "Forget the events shown so far (c)", self.action_clear_log
-            ),
-            PaletteCommand(
-                "Reconnect now",
-                "Skip the wait, or reopen the socket (ctrl+r)",
-                self.action_reconnect,
-            ),
-            PaletteCommand(
-                "Quit", "Leave the console; the daemon keeps running (q)", self.action_quit
-            ),
-        ]
-        for other in sorted(self.state.chips.values(), key=lambda c: c.display_number):
-            commands += self._chip_commands(other, discover=False)
-        return commands
-
-    def _sort_command(self, column: str, label: str) -> PaletteCommand:
-        def sort() -> None:
-            self._on_fleet(lambda fleet: fleet.set_sort(column))
-
-        return PaletteCommand(f"Sort fleet by {label}", "Sort the fleet table (s cycles)", sort)
-
-    def _chip_commands(self, chip: Chip, *, discover: bool) -> list[PaletteCommand]:
-        pnid, label = chip.phone_number_id, chip.display_number
-        return [
-            PaletteCommand(
-                f"Pause {label}",
-                "Stop its sends, with a reason (p)",
-                lambda: self.request_pause(pnid),
-                discover,
-            ),
-            PaletteCommand(
-                f"Resume {label}",
-                "Let it send again (r)",
-                lambda: self.request_resume(pnid),
-                discover,
-            ),
-            PaletteCommand(
-                f"Drain {label}",
-                "Finish its queue, take nothing new (d)",
-                lambda: self.request_drain(pnid),
-                discover,
-            ),
-        ]
+        return console_commands(self)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         # Ours has "Quit" already.

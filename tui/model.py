@@ -72,6 +72,9 @@ class Chip:
     restarts: int = 0
     sent_today: int = 0
     cost_today_usd: float = 0.0
+    accepted: int = 0
+    """Sends Meta accepted since the chip's actor started (the timeline counts its steps)."""
+    failed: int = 0
 
     @classmethod
     def from_wire(cls, doc: Mapping[str, Any]) -> Chip:
@@ -102,6 +105,8 @@ class Chip:
             restarts=_int(doc, "restarts"),
             sent_today=_int(doc, "sent_today"),
             cost_today_usd=_float(doc, "cost_today_usd"),
+            accepted=_int(doc, "accepted"),
+            failed=_int(doc, "failed"),
         )
 
 

@@ -7,6 +7,7 @@ swallow the single-letter bindings (``p`` would be typed into the filter).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on
@@ -34,6 +35,8 @@ class ConsoleScreen(Screen[None]):
         Binding("escape", "leave_filter", "Leave filter", show=False, id="screen.leave-filter"),
     ]
     FILTER_HINT = "filter"
+    HAS_FILTER = True
+    """Screens with nothing to filter (the budget) leave the box and its key out."""
 
     @property
     def console(self) -> MetadConsole:
@@ -41,11 +44,12 @@ class ConsoleScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
-        yield Input(placeholder=self.FILTER_HINT, id="filter", compact=True)
+        if self.HAS_FILTER:
+            yield Input(placeholder=self.FILTER_HINT, id="filter", compact=True)
         yield Static(id="info")
         yield from self.compose_body()
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError
@@ -57,8 +61,14 @@ class ConsoleScreen(Screen[None]):
     def on_unmount(self) -> None:
         self.console.detach(self)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The filter's keys only where there is a filter (the footer leaves them out)."""
+        return self.HAS_FILTER or action not in ("focus_filter", "leave_filter")
+
     @property
     def filter_text(self) -> str:
+        if not self.HAS_FILTER:
+            return ""
         return self.query_one("#filter", Input).value
 
     def refresh_chrome(self) -> None:
@@ -71,14 +81,24 @@ class ConsoleScreen(Screen[None]):
         """Everything from state (on mount, and after every snapshot)."""
         self.refresh_chrome()
 
-    def chip_changed(self, chip: Chip, old: Chip | None) -> None:
-        """A chip's new version is in state."""
+    def chips_changed(self, changes: Mapping[str, tuple[Chip | None, Chip]]) -> None:
+        """Chips changed since the last frame: per chip (the version before, the newest);
+        state already holds the newest."""
 
     def entries_added(self, entries: list[LogEntry]) -> None:
         """New lines are in the event log."""
 
     def log_cleared(self) -> None:
         """The event log was emptied."""
+
+    def campaigns_changed(self) -> None:
+        """``state.campaigns`` (or whether the daemon has campaigns) changed."""
+
+    def budget_changed(self) -> None:
+        """``state.budget`` or its alerts changed."""
+
+    def templates_changed(self) -> None:
+        """``state.templates`` (or whether the daemon has a report) changed."""
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
@@ -91,7 +111,8 @@ class ConsoleScreen(Screen[None]):
             box.value = ""
 
     def clear_filter(self) -> None:
-        self.query_one("#filter", Input).value = ""
+        if self.HAS_FILTER:
+            self.query_one("#filter", Input).value = ""
 
     def focus_body(self) -> None:
         self.query_one(DataTable).focus()
@@ -158,16 +179,21 @@ class FleetScreen(ConsoleScreen):
         parts += [f"paused {paused}", f"today {sent:,} sent · ${cost:,.2f}"]
         self.query_one("#info", Static).update(" · ".join(parts))
 
-    def chip_changed(self, chip: Chip, old: Chip | None) -> None:
+    def chips_changed(self, changes: Mapping[str, tuple[Chip | None, Chip]]) -> None:
+        """Rewrite the changed cells of rows that stay where they are; a chip that moves
+        (its sort key changed) or enters or leaves the filter rebuilds the table soon."""
         state = self.console.state
-        waba = state.wabas.get(chip.waba_id)
-        shown = chip.phone_number_id in self.table.rows
         spec = SORT_BY_COLUMN[self.sort_column]
-        moved = old is None or spec.key(old, state.wabas) != spec.key(chip, state.wabas)
-        if shown != chip_matches(chip, waba, self.filter_text) or moved:
-            self._schedule_rebuild()
-        else:
-            self.table.update_chip(chip, waba)
+        query = self.filter_text
+        rows = self.table.rows
+        for old, chip in changes.values():
+            waba = state.wabas.get(chip.waba_id)
+            shown = chip.phone_number_id in rows
+            moved = old is None or spec.key(old, state.wabas) != spec.key(chip, state.wabas)
+            if moved or shown != chip_matches(chip, waba, query):
+                self._schedule_rebuild()
+            else:
+                self.table.update_chip(chip, waba)
         self._schedule_info()
 
     def _schedule_info(self) -> None:
@@ -242,7 +268,7 @@ class EventsScreen(ConsoleScreen):
     AUTO_FOCUS = "#events-table"
     FILTER_HINT = "/ filter: text, kind:actor, level:error, source:…  (Esc leaves)"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("c", "app.clear_log", "Clear log", id="events.clear"),
+        Binding("x", "app.clear_log", "Clear log", id="events.clear"),
         Binding("G", "follow", "Follow", show=False, id="events.follow"),
     ]
 

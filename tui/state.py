@@ -10,8 +10,12 @@ import json
 from collections import deque
 from dataclasses import dataclass
 
+from tui.budget import BudgetAlert, BudgetPeriod
+from tui.campaigns import Campaign
 from tui.client import ConnectionStatus, ControlEvent, LinkState
 from tui.model import Chip, DaemonInfo, SendRate, Snapshot, Waba, WebhookCounts
+from tui.templates import TemplateRow
+from tui.timeline import QualityTimeline
 
 __all__ = ["LEVELS", "ConsoleState", "LogEntry", "entry_matches"]
 
@@ -65,6 +69,14 @@ class ConsoleState:
         self.retry_deadline: float | None = None
         self.reconnecting = False
         """Trying again after a lost or failed connection (not the first attempt)."""
+        self.timeline = QualityTimeline()
+        self.campaigns: dict[str, Campaign] = {}
+        self.budget: tuple[BudgetPeriod, ...] = ()
+        self.budget_alerts: deque[BudgetAlert] = deque(maxlen=200)
+        self.templates: list[TemplateRow] = []
+        self.available: dict[str, bool] = {}
+        """Per optional method (``campaign.list``, ``templates.report`` …): False once
+        the daemon said it has no such method, True once it answered; absent: not asked."""
         self._seq = 0
 
     @property
@@ -88,12 +100,23 @@ class ConsoleState:
             self.webhooks = snapshot.webhooks
         self.sends = None
         self.snapshot_at = now
+        self.timeline.baseline(snapshot.chips)
+        self.available.clear()  # a restarted daemon may be another version
 
     def apply_chip(self, chip: Chip) -> Chip | None:
         """Store a chip; the previous version, if any."""
         old = self.chips.get(chip.phone_number_id)
         self.chips[chip.phone_number_id] = chip
         return old
+
+    def apply_campaign(self, campaign: Campaign) -> Campaign | None:
+        """Store a campaign; the previous version, if any."""
+        old = self.campaigns.get(campaign.id)
+        self.campaigns[campaign.id] = campaign
+        return old
+
+    def set_campaigns(self, campaigns: list[Campaign]) -> None:
+        self.campaigns = {c.id: c for c in campaigns}
 
     def uptime(self, now: float) -> float | None:
         if self.daemon is None or self.snapshot_at is None:
@@ -112,7 +135,8 @@ class ConsoleState:
         self.entries.clear()
 
     def entry_for_event(self, event: ControlEvent) -> LogEntry | None:
-        """Log the actor and log events; ``chip`` and ``sends`` are handled by the caller."""
+        """Log the actor, budget and log events (anything else as its JSON); ``chip``,
+        ``sends`` and ``campaign.progress`` are handled by the caller."""
         data = event.data
         if event.kind == "actor":
             what = str(data.get("kind", "?"))
@@ -123,6 +147,13 @@ class ConsoleState:
                 message += f" (restarts {data['restarts']})"
             level = "info" if what == "restarted" else "error"
             return self.log(event.at, level, "actor", str(data.get("actor_id", "?")), message)
+        if event.kind == "budget":
+            alert = BudgetAlert.from_wire(event.at, data)
+            self.budget_alerts.appendleft(alert)
+            level = "error" if alert.threshold >= 1 else "warning"
+            source = f"{alert.scope} {alert.period}".strip()
+            message = alert.message or f"{alert.threshold:.0%} of the cap used"
+            return self.log(event.at, level, "budget", source, message)
         if event.kind == "log":
             return self.log(
                 event.at,

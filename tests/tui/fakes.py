@@ -96,12 +96,83 @@ def fleet_snapshot() -> dict[str, Any]:
     }  # fmt: skip
 
 
-class FakeControlClient:
-    """Connects at once (unless ``connected=False``) and serves :func:`fleet_snapshot`."""
+def campaign(cid: str, name: str, state: str, total: int, **counts: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {"id": cid, "name": name, "state": state, "total": total}
+    for key in ("sent", "delivered", "read", "replied", "failed", "skipped", "in_doubt"):
+        doc[key] = counts.get(key, 0)
+    doc["cost_usd"] = counts.get("cost_usd", 0.0)
+    doc["eta_s"] = counts.get("eta_s")
+    return doc
 
-    def __init__(self, snapshot: dict[str, Any] | None = None, *, connected: bool = True) -> None:
+
+def campaigns() -> list[dict[str, Any]]:
+    """One running, one paused, one finished."""
+    return [
+        campaign("c-spring", "Spring sale", "running", 5000, sent=2300, delivered=2100,
+                 read=1500, replied=120, failed=40, skipped=60, in_doubt=2, cost_usd=34.5,
+                 eta_s=1260.0),
+        campaign("c-winback", "Win-back", "paused", 1200, sent=400, delivered=380, read=200,
+                 replied=31, failed=12, skipped=8, cost_usd=9.84),
+        campaign("c-welcome", "Welcome series", "finished", 300, sent=290, delivered=288,
+                 read=250, replied=40, failed=4, skipped=6, cost_usd=2.9, eta_s=0.0),
+    ]  # fmt: skip
+
+
+def budget() -> dict[str, Any]:
+    """The day past its 80 % alert, the week fine, the month past 95 %."""
+    alert_at = ["0.5", "0.8", "0.95"]
+    return {
+        "day": {"spent": "41.20", "reserved": "1.30", "cap": "50", "alert_at": alert_at},
+        "week": {"spent": "120.00", "reserved": "1.30", "cap": "250", "alert_at": alert_at},
+        "month": {"spent": "880.50", "reserved": "1.30", "cap": "900", "alert_at": alert_at},
+    }
+
+
+def templates() -> list[dict[str, Any]]:
+    def t(name: str, lang: str, cat: str, status: str, quality: str, reason: str = "") -> Any:
+        return {"waba_id": "200000000000001", "name": name, "language": lang, "category": cat,
+                "status": status, "quality": quality, "reason": reason or None}  # fmt: skip
+
+    return [
+        t("hello_world", "en_US", "UTILITY", "APPROVED", "GREEN"),
+        t("spring_promo", "pt_BR", "MARKETING", "APPROVED", "YELLOW"),
+        t("order_update", "en_US", "UTILITY", "PENDING", "UNKNOWN"),
+        t("winback_offer", "es", "MARKETING", "REJECTED", "UNKNOWN", "INVALID_FORMAT"),
+    ]
+
+
+def template_report() -> list[dict[str, Any]]:
+    return [
+        {"name": "spring_promo", "language": "pt_BR", "sent": 2300, "delivered": 2100,
+         "read": 1500, "replied": 120, "failed": 40, "read_rate": 0.652, "cost_usd": 34.5,
+         "fail_codes": ["131049"],
+         "recommendations": ["quality YELLOW: send to engaged contacts only",
+                             "131049 (per-user marketing limit) on 40: space the sends"]},
+        {"name": "hello_world", "language": "en_US", "sent": 1200, "delivered": 1180,
+         "read": 950, "replied": 80, "failed": 5, "read_rate": 0.792, "cost_usd": 0.0,
+         "fail_codes": [], "recommendations": []},
+    ]  # fmt: skip
+
+
+class FakeControlClient:
+    """Connects at once (unless ``connected=False``) and serves :func:`fleet_snapshot`,
+    the campaigns, the budget and the templates above; a method named in ``missing`` is
+    unknown to it (as to an older daemon)."""
+
+    def __init__(
+        self,
+        snapshot: dict[str, Any] | None = None,
+        *,
+        connected: bool = True,
+        missing: tuple[str, ...] = (),
+    ) -> None:
         self.target = TARGET
         self.snapshot = snapshot if snapshot is not None else fleet_snapshot()
+        self.campaigns = campaigns()
+        self.budget = budget()
+        self.templates = templates()
+        self.report: Any = template_report()
+        self.missing = set(missing)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.errors: dict[str, RpcError] = {}
         self.reconnects = 0
@@ -152,6 +223,23 @@ class FakeControlClient:
             raise NotConnected("not connected to the daemon")
         if method in self.errors:
             raise self.errors[method]
+        if method in self.missing:
+            raise RpcError(protocol.METHOD_NOT_FOUND, f"unknown method {method!r}")
+        verbs = {"campaign.pause": "paused", "campaign.resume": "running",
+                 "campaign.cancel": "cancelled"}  # fmt: skip
+        if method in verbs:
+            found = next(c for c in self.campaigns if c["id"] == params["id"])
+            found["state"] = verbs[method]
+            return copy.deepcopy(found)
+        answers = {
+            "campaign.list": self.campaigns,
+            "budget.status": self.budget,
+            "templates.list": self.templates,
+            "templates.report": self.report,
+            "templates.sync": {"200000000000001": len(self.templates)},
+        }
+        if method in answers:
+            return copy.deepcopy(answers[method])
         changes: dict[str, Callable[[dict[str, Any]], None]] = {
             "chip.pause": lambda c: c.update(paused=True, pause_reason=params.get("reason")),
             "chip.resume": lambda c: c.update(paused=False, pause_reason=None),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input
+from textual.widgets._footer import FooterKey
 
 from tests.tui.fakes import (
     PNIDS,
@@ -17,6 +20,10 @@ from tests.tui.fakes import (
 from tui.app import MetadConsole
 from tui.confirm import ConfirmScreen
 from tui.screens import EventsScreen, FleetScreen
+from tui.views.budget import BudgetScreen
+from tui.views.campaigns import CampaignsScreen
+from tui.views.quality import QualityScreen
+from tui.views.templates import TemplatesScreen
 from tui.widgets import EventTable, FleetTable, HeaderBar, StatusLine
 
 pytestmark = pytest.mark.asyncio
@@ -26,6 +33,10 @@ SIZE = (120, 40)
 
 def _connected(app: MetadConsole) -> bool:
     return app.state.connected and len(app.state.chips) == 5
+
+
+def _shows(app: MetadConsole, screen: type) -> Callable[[], bool]:
+    return lambda: isinstance(app.screen, screen)
 
 
 def _status(app: MetadConsole) -> str:
@@ -58,7 +69,7 @@ async def test_the_events_filter_narrows_the_log() -> None:
         fake.push("actor", {"kind": "restarted", "actor_id": "chip:1", "restarts": 1})
         fake.push("log", {"level": "error", "logger": "metad.graph", "message": "HTTP 500"})
         fake.push("log", {"level": "info", "logger": "metad.graph", "message": "ok"})
-        await pilot.press("tab")
+        await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen))
         table = app.screen.query_one(EventTable)
         await wait_until(pilot, lambda: table.row_count == 4)  # with "connected"
@@ -68,7 +79,7 @@ async def test_the_events_filter_narrows_the_log() -> None:
         assert column(table, "message") == ["HTTP 500"]
         app.screen.query_one("#filter", Input).value = "kind:actor"
         await wait_until(pilot, lambda: column(table, "message") == ["restarted (restarts 1)"])
-        await pilot.press("escape", "c")  # leave the box; c clears the log
+        await pilot.press("escape", "x")  # leave the box; x clears the log
         await wait_until(pilot, lambda: table.row_count == 0)
         assert len(app.state.entries) == 0
 
@@ -127,33 +138,62 @@ async def test_starting_without_a_daemon_shows_retrying() -> None:
         await wait_until(pilot, lambda: app.screen.query_one(FleetTable).row_count == 5)
 
 
-async def test_f_e_and_tab_switch_screens() -> None:
+async def test_letters_and_tab_switch_screens() -> None:
     app = make_console(FakeControlClient())
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: _connected(app))
-        await pilot.press("e")
-        await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen))
-        await pilot.press("f")
-        await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen))
-        await pilot.press("tab")
-        await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen))
-        await pilot.press("tab")
-        await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen))
+        for key, screen in [("e", EventsScreen), ("c", CampaignsScreen), ("b", BudgetScreen),
+                            ("t", TemplatesScreen), ("g", QualityScreen),
+                            ("f", FleetScreen)]:  # fmt: skip
+            await pilot.press(key)
+            await wait_until(pilot, _shows(app, screen))
+        for screen in [CampaignsScreen, BudgetScreen, TemplatesScreen, QualityScreen,
+                       EventsScreen, FleetScreen]:  # fmt: skip
+            await pilot.press("tab")
+            await wait_until(pilot, _shows(app, screen))
+
+
+async def test_the_footer_shows_the_keys_of_each_screen() -> None:
+    app = make_console(FakeControlClient())
+    async with app.run_test(size=(200, 40)) as pilot:
+        await wait_until(pilot, lambda: _connected(app))
+        expected = {
+            "f": ["p", "r", "d", "s", "slash"],
+            "c": ["p", "r", "x", "slash"],
+            "b": [],
+            "t": ["s", "slash"],
+            "g": ["slash"],
+            "e": ["x", "slash"],
+        }
+        for key, own in expected.items():
+            await pilot.press(key)
+            await pilot.pause()
+            shown = [k.key for k in app.screen.query(FooterKey)]
+            assert shown[-8:] == ["f", "c", "b", "t", "g", "e", "q", "ctrl+p"], key
+            assert sorted(shown[:-8]) == sorted(own), key
 
 
 async def test_the_palette_offers_every_action() -> None:
     app = make_console(FakeControlClient())
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: _connected(app))
+        await wait_until(pilot, lambda: len(app.state.campaigns) == 3)
         titles = [c.title for c in app.palette_commands() if c.discover]
-        assert titles[:5] == ["Show fleet", "Show events", "Pause +1 555 010 0001",
+        assert titles[:9] == ["Show fleet", "Show campaigns", "Show budget", "Show templates",
+                              "Show quality timeline", "Show events", "Pause +1 555 010 0001",
                               "Resume +1 555 010 0001", "Drain +1 555 010 0001"]  # fmt: skip
         for title in ("Sort fleet by quality", "Reverse fleet sort", "Filter fleet",
                       "Clear fleet filter", "Filter events", "Clear event log",
-                      "Reconnect now", "Quit"):  # fmt: skip
+                      "Refresh budget", "Refresh campaigns", "Refresh templates",
+                      "Sync templates from Meta", "Reconnect now", "Quit"):  # fmt: skip
             assert title in titles
         searchable = [c.title for c in app.palette_commands()]
         assert "Drain +1 555 010 0004" in searchable
+        # Each campaign, with what its state allows.
+        assert "Pause campaign Spring sale" in searchable
+        assert "Resume campaign Spring sale" not in searchable
+        assert "Resume campaign Win-back" in searchable
+        assert not [t for t in searchable if t.endswith("campaign Welcome series")]
 
 
 async def test_the_palette_runs_a_command() -> None:

@@ -9,17 +9,22 @@ so the pictures do not depend on when or where the tests run.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from tests.tui.fakes import EPOCH, PNIDS, FakeControlClient, make_console, wait_until
 from tui.app import MetadConsole
 from tui.confirm import ConfirmScreen
 from tui.screens import EventsScreen
+from tui.tables import KeyedTable
+from tui.views.budget import BudgetScreen
+from tui.views.campaigns import CampaignsScreen
+from tui.views.quality import QualityScreen
+from tui.views.templates import TemplatesScreen
 from tui.widgets import EventTable, FleetTable
 
 pytest.importorskip("pytest_textual_snapshot")
@@ -97,5 +102,117 @@ def test_events(snap_compare: Any) -> None:
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen))
         await wait_until(pilot, lambda: app.screen.query_one(EventTable).row_count == 6)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def _on_screen(key: str, screen: type[Any], ready: Callable[[MetadConsole], bool]) -> Any:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, MetadConsole)
+        await wait_until(pilot, lambda: len(app.state.chips) == 5)
+        await pilot.press(key)
+        await wait_until(pilot, lambda: isinstance(app.screen, screen) and ready(app))
+        await pilot.pause()
+
+    return run_before
+
+
+def test_campaigns(snap_compare: Any) -> None:
+    app = make_console(FakeControlClient())
+    ready = _on_screen(
+        "c", CampaignsScreen, lambda a: a.screen.query_one(KeyedTable).row_count == 3
+    )
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_campaigns_not_available(snap_compare: Any) -> None:
+    app = make_console(FakeControlClient(missing=("campaign.list",)))
+    ready = _on_screen(
+        "c", CampaignsScreen, lambda a: a.state.available.get("campaign.list") is False
+    )
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_budget(snap_compare: Any) -> None:
+    fake = FakeControlClient()
+    app = make_console(fake)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: len(app.state.chips) == 5)
+        for at, threshold, period, used, cap in [
+            (EPOCH + 30, "0.5", "day", "25.10", "50"),
+            (EPOCH + 50, "0.8", "day", "40.05", "50"),
+            (EPOCH + 55, "0.95", "month", "855.2", "900"),
+        ]:
+            fake.push("budget", {"scope": "global", "period": period, "period_key": "2026-01-01",
+                                 "threshold": threshold, "used": used, "cap": cap, "at": at,
+                                 "message": f"budget: global {period} cap at "
+                                            f"{float(threshold):.0%} ({used} of {cap} USD)"},
+                      at=at)  # fmt: skip
+        await _on_screen("b", BudgetScreen, lambda a: len(a.state.budget) == 3)(pilot)
+        await wait_until(pilot, lambda: app.screen.query_one(KeyedTable).row_count == 3)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_templates(snap_compare: Any) -> None:
+    app = make_console(FakeControlClient())
+    ready = _on_screen(
+        "t", TemplatesScreen, lambda a: a.screen.query_one(KeyedTable).row_count == 4
+    )
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("down", "down")  # spring_promo: its advice below
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_templates_without_the_report(snap_compare: Any) -> None:
+    app = make_console(FakeControlClient(missing=("templates.report",)))
+    ready = _on_screen(
+        "t", TemplatesScreen, lambda a: a.state.available.get("templates.report") is False
+    )
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_quality_timeline(snap_compare: Any) -> None:
+    fake = FakeControlClient()
+    app = make_console(fake, wall_clock=lambda: EPOCH + 29 * 60 + 30)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: len(app.state.chips) == 5)
+        first = fake.chip(PNIDS[0])
+        for minute in range(30):  # chip 1 sends more each minute; YELLOW for minutes 10-19
+            quality = "YELLOW" if 10 <= minute < 20 else "GREEN"
+            first["accepted"] += 10 + minute * 3
+            fake.push("chip", dict(first, quality_rating=quality), at=EPOCH + minute * 60 + 5)
+        second = fake.chip(PNIDS[1])
+        for minute in (25, 26, 27):
+            second["accepted"] += 40
+            fake.push("chip", dict(second, quality_rating="RED" if minute == 27 else "YELLOW"),
+                      at=EPOCH + minute * 60 + 1)  # fmt: skip
+        await _on_screen("g", QualityScreen, lambda a: len(a.state.timeline.changes) == 3)(pilot)
+        info = app.screen.query_one("#info", Static)
+        await wait_until(pilot, lambda: "3 rating changes" in str(info.render()))
+        table = app.screen.query_one(KeyedTable)
+        table.move_cursor(row=table.get_row_index(PNIDS[0]), animate=False)  # chip 1's detail
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_campaign_cancel_confirmation(snap_compare: Any) -> None:
+    app = make_console(FakeControlClient())
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _on_screen(
+            "c", CampaignsScreen, lambda a: a.screen.query_one(KeyedTable).row_count == 3
+        )(pilot)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -1,0 +1,78 @@
+"""Events are applied once per frame: state takes each one, a row is written once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.tui.fakes import PNIDS, FakeControlClient, cells, make_console, wait_until
+from tui.client import ConnectionStatus, ControlEvent, LinkState
+from tui.inbox import Changes, Inbox, SnapshotArrived
+from tui.model import Chip
+from tui.widgets import FleetTable
+
+
+def test_the_inbox_keeps_order_and_counts_only_events_against_its_bound() -> None:
+    inbox = Inbox(max_events=2)
+    status = ConnectionStatus(LinkState.CONNECTED, "x")
+    assert inbox.put(status)
+    assert inbox.put(ControlEvent("chip", 1.0, {}))
+    assert inbox.put(SnapshotArrived({}))
+    assert inbox.put(ControlEvent("chip", 2.0, {}))
+    assert not inbox.put(ControlEvent("chip", 3.0, {}))  # the third event is one too many
+    assert inbox.drop_events() == 3
+    assert inbox.take() == [status, SnapshotArrived({})]
+    assert len(inbox) == 0
+
+
+def test_changes_keep_the_version_before_the_frame() -> None:
+    a, b, c = (Chip("1", queued=n) for n in range(3))
+    changes = Changes()
+    assert not changes
+    changes.chip(a, b)
+    changes.chip(b, c)
+    assert changes.chips == {"1": (a, c)}
+    assert changes
+
+
+@pytest.mark.asyncio
+async def test_a_burst_writes_each_row_once_and_logs_every_change() -> None:
+    fake = FakeControlClient()
+    app = make_console(fake)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: len(app.state.chips) == 5)
+        table = app.screen.query_one(FleetTable)
+        writes: list[tuple[str, int]] = []
+        original = table.update_chip
+
+        def update_chip(chip: Chip, waba: Any) -> None:
+            writes.append((chip.phone_number_id, chip.queued))
+            original(chip, waba)
+
+        table.update_chip = update_chip  # type: ignore[method-assign]
+        before = len(app.state.entries)
+        base = fake.chip(PNIDS[0])
+        for n in range(1, 201):  # between two frames: the client hands them over at once
+            quality = "YELLOW" if n in (50, 51, 52) else "GREEN"
+            fake.push("chip", dict(base, queued=n, quality_rating=quality))
+        await wait_until(pilot, lambda: cells(table, PNIDS[0])[8] == "200+1")
+        assert writes == [(PNIDS[0], 200)]
+        logged = [e.message for e in list(app.state.entries)[before:]]
+        assert logged == ["quality GREEN → YELLOW", "quality YELLOW → GREEN"]
+
+
+@pytest.mark.asyncio
+async def test_a_console_that_falls_behind_resyncs_from_a_snapshot() -> None:
+    fake = FakeControlClient()
+    app = make_console(fake, max_pending_events=50)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: len(app.state.chips) == 5)
+        base = fake.chip(PNIDS[0])
+        for n in range(51):  # more than the console lets wait between two frames
+            fake.push("chip", dict(base, queued=1000 + n))
+        assert fake.reconnects == 1
+        assert app.inbox.drop_events() == 0  # the waiting events were dropped
+        assert any("fell behind" in e.message for e in app.state.entries)
+        fake.connect()  # the client's fresh session: a snapshot
+        await wait_until(pilot, lambda: app.state.chips[PNIDS[0]].queued == base["queued"])

@@ -1,0 +1,99 @@
+"""The pure models behind the campaigns, budget, templates and quality screens."""
+
+from __future__ import annotations
+
+import pytest
+
+from tui.budget import BudgetPeriod, parse_budget
+from tui.campaigns import Campaign, parse_campaigns
+from tui.model import Chip
+from tui.templates import merge_templates, parse_report
+from tui.timeline import QualityTimeline, spark
+
+
+@pytest.mark.parametrize(
+    ("spent", "cap", "level", "crossed"),
+    [
+        ("10", "100", "ok", 0),
+        ("50", "100", "warning", 1),
+        ("94.99", "100", "warning", 2),
+        ("95", "100", "critical", 3),
+        ("120", "100", "critical", 4),
+        ("5", None, "ok", 0),
+    ],
+)
+def test_budget_levels(spent: str, cap: str | None, level: str, crossed: int) -> None:
+    (day,) = parse_budget({"day": {"spent": spent, "reserved": "0", "cap": cap}})
+    assert (day.level, day.crossed) == (level, crossed)
+
+
+def test_budget_reads_leniently() -> None:
+    periods = parse_budget(
+        {
+            "day": {"spent": "1.5", "reserved": "0.5", "cap": "10", "alert_at": ["0.9", "x"]},
+            "week": "garbage",
+            "month": {"spent": 3},
+            "alert_at": [0.5],
+        }
+    )
+    assert [p.period for p in periods] == ["day", "month"]
+    assert periods[0].used == 2.0
+    assert periods[0].thresholds == (0.9,)
+    assert periods[1] == BudgetPeriod("month", spent=3.0)
+    assert parse_budget(None) == ()
+
+
+def test_campaign_progress_and_allowed_actions() -> None:
+    c = Campaign.from_wire({"id": 7, "name": "x", "state": "RUNNING", "total": 10, "sent": 4,
+                            "failed": 1, "skipped": 1, "in_doubt": 1})  # fmt: skip
+    assert (c.id, c.state, c.done, c.progress) == ("7", "running", 7, 0.7)
+    assert [v for v in ("pause", "resume", "cancel") if c.can(v)] == ["pause", "cancel"]
+    finished = Campaign("f", state="finished")
+    assert finished.progress == 1.0
+    assert not any(finished.can(v) for v in ("pause", "resume", "cancel"))
+    assert [c.id for c in parse_campaigns([{"id": "a"}, {"name": "no id"}, 3])] == ["a"]
+    assert [c.id for c in parse_campaigns({"campaigns": [{"id": "b"}]})] == ["b"]
+    assert parse_campaigns(None) == []
+
+
+def test_a_report_object_with_separate_recommendations_is_read() -> None:
+    listed = [
+        {"waba_id": "w", "name": "promo", "language": lang, "status": "approved"}
+        for lang in ("pt_BR", "en_US")
+    ]
+    report = {
+        "templates": [{"template": "promo", "language": "pt_BR", "sent": 10, "read": 4}],
+        "recommendations": [
+            {"name": "promo", "language": "pt_BR", "message": "pause it"},
+            {"name": "gone", "text": "delete it"},
+        ],
+    }
+    rows = merge_templates(listed, parse_report(report))
+    by = {(r.name, r.language): r for r in rows}
+    assert by["promo", "pt_BR"].read_rate == 0.4  # computed when the report has none
+    assert by["promo", "pt_BR"].recommendations == ("pause it",)
+    assert by["promo", "en_US"].sent is None  # no report for that language
+    assert by["gone", ""].recommendations == ("delete it",)
+    assert by["promo", "pt_BR"].status == "APPROVED"
+    assert merge_templates(None, parse_report(None)) == []
+
+
+def test_the_timeline_counts_sends_per_minute_and_rating_changes() -> None:
+    timeline = QualityTimeline(minutes=60)
+    timeline.baseline([Chip("1", accepted=100, quality_rating="GREEN")])
+    timeline.observe(Chip("1", accepted=103, quality_rating="GREEN"), at=60.0)
+    timeline.observe(Chip("1", accepted=110, quality_rating="YELLOW"), at=90.0)
+    timeline.observe(Chip("1", accepted=2, quality_rating="YELLOW"), at=130.0)  # restarted
+    assert timeline.sends_per_minute("1", now=150.0, minutes=3) == [0, 10, 2]
+    assert timeline.ratings_per_minute("1", now=150.0, minutes=3) == ["GREEN", "YELLOW", "YELLOW"]
+    assert [(c.old, c.new) for c in timeline.changes_of("1")] == [("GREEN", "YELLOW")]
+    assert timeline.fleet_per_minute(now=150.0, minutes=2) == [10, 2]
+    # An hour later the old minutes are forgotten.
+    timeline.observe(Chip("1", accepted=3, quality_rating="YELLOW"), at=3800.0)
+    assert sum(timeline.sends_per_minute("1", now=3800.0, minutes=120)) == 1
+
+
+def test_spark() -> None:
+    assert spark([0, 1, 4, 8]) == " ▁▄█"
+    assert spark([0, 0]) == "  "
+    assert spark([]) == ""

@@ -1,0 +1,98 @@
+"""Campaigns as the console shows them: progress, counts, cost and what may be done next.
+
+The wire shape is the coordinator's: ``campaign.list`` answers a list of dicts (id, name,
+state, total, sent, delivered, read, replied, failed, skipped, in_doubt, cost_usd,
+eta_s) and each ``campaign.progress`` event carries one such dict. States are the
+store's: draft, running, paused, cancelled, finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tui.wire import as_float, as_int, as_optional_float, as_str
+
+__all__ = ["ACTIONS", "Campaign", "parse_campaigns"]
+
+FINAL_STATES = frozenset({"cancelled", "finished"})
+
+ACTIONS: dict[str, tuple[str, str]] = {
+    "pause": ("Pause", "It stops handing messages to chips; those already handed finish."),
+    "resume": ("Resume", "It hands out the rest of its audience again."),
+    "cancel": ("Cancel", "It stops for good: the messages not yet handed are never sent."),
+}
+"""Verb → (button label, what it does), for the confirmation dialog."""
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    id: str
+    name: str = ""
+    state: str = ""
+    total: int = 0
+    sent: int = 0
+    delivered: int = 0
+    read: int = 0
+    replied: int = 0
+    failed: int = 0
+    skipped: int = 0
+    in_doubt: int = 0
+    cost_usd: float = 0.0
+    eta_s: float | None = None
+
+    @classmethod
+    def from_wire(cls, doc: Mapping[str, Any]) -> Campaign:
+        raw_id = doc.get("id")
+        if not isinstance(raw_id, str | int) or isinstance(raw_id, bool) or str(raw_id) == "":
+            raise ValueError("a campaign without id")
+        return cls(
+            id=str(raw_id),
+            name=as_str(doc, "name", str(raw_id)),
+            state=as_str(doc, "state").lower(),
+            total=as_int(doc, "total"),
+            sent=as_int(doc, "sent"),
+            delivered=as_int(doc, "delivered"),
+            read=as_int(doc, "read"),
+            replied=as_int(doc, "replied"),
+            failed=as_int(doc, "failed"),
+            skipped=as_int(doc, "skipped"),
+            in_doubt=as_int(doc, "in_doubt"),
+            cost_usd=as_float(doc, "cost_usd"),
+            eta_s=as_optional_float(doc, "eta_s"),
+        )
+
+    @property
+    def done(self) -> int:
+        """Recipients dealt with: sent (or in doubt), failed or skipped."""
+        return min(self.total, self.sent + self.in_doubt + self.failed + self.skipped)
+
+    @property
+    def progress(self) -> float:
+        if self.total <= 0:
+            return 1.0 if self.state == "finished" else 0.0
+        return self.done / self.total
+
+    def can(self, verb: str) -> bool:
+        """Whether ``verb`` (pause, resume, cancel) makes sense in this state."""
+        if verb == "pause":
+            return self.state == "running"
+        if verb == "resume":
+            return self.state == "paused"
+        if verb == "cancel":
+            return self.state not in FINAL_STATES
+        return False
+
+
+def parse_campaigns(doc: object) -> list[Campaign]:
+    """A ``campaign.list`` answer; entries without an id are skipped."""
+    rows = doc.get("campaigns") if isinstance(doc, dict) else doc
+    out: list[Campaign] = []
+    for raw in rows if isinstance(rows, list) else ():
+        if isinstance(raw, dict):
+            try:
+                out.append(Campaign.from_wire(raw))
+            except ValueError:
+                continue
+    return out

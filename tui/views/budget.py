@@ -1,0 +1,107 @@
+"""Budget: a gauge per period (day, week, month) of spent plus reserved against the cap,
+with the alert thresholds marked, and the alerts the ledger raised.
+
+Fed by ``budget.status`` (on connect, every poll, and after each alert) and ``budget``
+events. The gauge turns yellow past the first threshold and red past the last.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Label, Static
+
+from tui.budget import PERIODS, BudgetAlert, BudgetPeriod
+from tui.screens import ConsoleScreen
+from tui.tables import KeyedTable, Row, bar
+
+__all__ = ["BudgetGauge", "BudgetScreen", "gauge_text"]
+
+LEVEL_STYLE = {"ok": "green", "warning": "yellow", "critical": "bold red"}
+GAUGE_WIDTH = 60
+ALERT_COLUMNS = (
+    ("time", "Time"),
+    ("period", "Period"),
+    ("scope", "Scope"),
+    ("threshold", "At"),
+    ("message", "Alert"),
+)
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def gauge_text(period: BudgetPeriod | None, name: str, width: int = GAUGE_WIDTH) -> Text:
+    """Two lines: the figures, then the bar with the thresholds marked."""
+    title = Text(f"{name.capitalize():<6} ", style="bold")
+    if period is None:
+        return Text.assemble(title, ("not reported by the daemon", "dim"))
+    share = period.share
+    style = LEVEL_STYLE[period.level]
+    head = title.copy()
+    if period.cap is None:
+        head.append(f"{_usd(period.used)} used · no cap", style="dim")
+    else:
+        head.append(f"{_usd(period.used)} of {_usd(period.cap)}", style=style)
+        head.append(f" · {share or 0:.1%}", style=style)
+        head.append(f" · left {_usd(max(0.0, period.cap - period.used))}")
+    head.append(f"   spent {_usd(period.spent)} + reserved {_usd(period.reserved)}", style="dim")
+    gauge = Text("       ")
+    gauge.append_text(bar(share or 0.0, width, style, period.thresholds))
+    marks = " · ".join(f"{t:.0%}" for t in period.thresholds)
+    gauge.append(f"  alerts at {marks}" if marks else "", style="dim")
+    return Text("\n").join([head, gauge])
+
+
+class BudgetGauge(Static):
+    def show(self, period: BudgetPeriod | None, name: str) -> None:
+        self.update(gauge_text(period, name))
+
+
+def alert_cells(alert: BudgetAlert) -> tuple[Text, ...]:
+    level = "bold red" if alert.threshold >= 1 else "yellow"
+    return (
+        Text(datetime.fromtimestamp(alert.at).strftime("%Y-%m-%d %H:%M:%S"), style="dim"),
+        Text(alert.period),
+        Text(alert.scope),
+        Text(f"{alert.threshold:.0%}", style=level, justify="right"),
+        Text(alert.message, style=level),
+    )
+
+
+class BudgetScreen(ConsoleScreen):
+    AUTO_FOCUS = "#budget-alerts"
+    HAS_FILTER = False
+
+    def compose_body(self) -> ComposeResult:
+        for period in PERIODS:
+            yield BudgetGauge(id=f"gauge-{period}", classes="gauge")
+        yield Label("Alerts (newest first)", id="budget-alerts-title")
+        yield KeyedTable(ALERT_COLUMNS, id="budget-alerts")
+
+    def redraw(self) -> None:
+        super().redraw()
+        state = self.console.state
+        periods = {p.period: p for p in state.budget}
+        for name in PERIODS:
+            self.query_one(f"#gauge-{name}", BudgetGauge).show(periods.get(name), name)
+        alerts = list(state.budget_alerts)
+        rows: list[Row] = [(str(i), alert_cells(a)) for i, a in enumerate(reversed(alerts))]
+        self.query_one(KeyedTable).show_rows(rows[::-1])
+        available = state.available.get("budget.status")
+        if available is False:
+            info = "budget: not available (this daemon has no budget.status)"
+        elif not state.budget:
+            info = "budget: waiting for the daemon …"
+        else:
+            worst = max(state.budget, key=lambda p: p.share or 0.0)
+            info = f"budget · {len(alerts)} alerts · fullest: {worst.period}"
+            if worst.share is not None:
+                info += f" at {worst.share:.0%}"
+        self.query_one("#info", Static).update(info)
+
+    def budget_changed(self) -> None:
+        self.redraw()
