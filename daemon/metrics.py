@@ -51,7 +51,8 @@ __all__ = [
     "instrument_asgi",
 ]
 
-log = logging.getLogger("metad.metrics")
+log = logging.getLogger("metad.traffic")
+"""Sends and routed webhook events, one debug line each, by id."""
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
