@@ -148,12 +148,18 @@ class BudgetCoordinator(Actor[BudgetMsg]):
             case GetBudget(reply=reply):
                 reply.ok(self.status(now))
             case SetCampaignCap(campaign_id=campaign_id, caps=caps, reply=reply):
+                # The first registration since the daemon started follows a restart
+                # when the campaign has spent already: the thresholds it had crossed were
+                # announced when crossed, so they are marked, not announced again.
+                first = campaign_id not in self._campaign_caps
                 self.ledger.set_caps(Scope.campaign(campaign_id), caps)
                 if caps == Caps():
                     self._campaign_caps.pop(campaign_id, None)
                 else:
                     self._campaign_caps[campaign_id] = caps
                 for alert in self.ledger.alerts(now):  # thresholds the new caps put behind
+                    if first and alert.cap.scope == Scope.campaign(campaign_id):
+                        continue
                     log.warning("budget alert: %s", alert.message)
                     self._publish("budget", alert.to_json())
                 reply.ok(None)

@@ -189,3 +189,22 @@ async def test_a_campaign_cap_survives_a_restart_of_the_coordinator() -> None:
         assert D(status["day"]["reserved"]) == D("0.125")
         box.close()
     assert caps == {}
+
+
+async def test_a_daemon_restart_does_not_announce_a_campaigns_crossed_thresholds_again() -> None:
+    cfg = BudgetConfig()
+    journal, published = MemoryJournal(), list[dict[str, Any]]()
+    async with trio.open_nursery() as nursery:
+        client, box = await _coordinator(nursery, cfg, journal, {}, published)
+        await client.set_campaign_cap("c1", monthly_usd=D("0.10"))
+        assert await client.reserve("o:1", D("0.0625"), waba=None, campaign="c1") is None
+        box.close()
+    assert {p["threshold"] for p in published} == {"0.5"}
+    published.clear()
+    async with trio.open_nursery() as nursery:  # a new daemon: the registry starts empty
+        client, box = await _coordinator(nursery, cfg, journal, {}, published)
+        await client.set_campaign_cap("c1", monthly_usd=D("0.10"))
+        assert published == []  # 50 % was announced before the restart
+        await client.set_campaign_cap("c1", monthly_usd=D("0.07"))  # lowered: 80 % is new
+        box.close()
+    assert {p["threshold"] for p in published} == {"0.8"}
