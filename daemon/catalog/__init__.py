@@ -1,10 +1,7 @@
-"""Catalogs: listings pushed as products (``metad catalog push``), products in messages.
-
-Modules: :mod:`~daemon.catalog.listings` (pure rules), :mod:`~daemon.catalog.push`,
-:mod:`~daemon.catalog.messages`, :mod:`~daemon.catalog.cli`. Nothing is imported here,
-so the store may use the pure rules without importing the pusher.
-"""
+"""Catalogs: listings pushed as products (``metad catalog push``), products in messages."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from daemon.catalog.push import PushReport, push_listings
+
+__all__ = ["PushReport", "push_listings"]
