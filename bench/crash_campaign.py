@@ -26,14 +26,8 @@ Usage: ``python bench/crash_campaign.py [--recipients N] [--kills K] [--rate R]
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import os
 import random
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,150 +35,30 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from campaign_harness import (
+    Daemon,
+    campaign_cli,
+    campaign_file,
+    sim_messages,
+    start_sim,
+    stop,
+    write_audience,
+    write_config,
+)
 
-WABAS = ("100000000000001", "100000000000002")
-CHIPS_PER_WABA = 2
 MARKETING_USD = 0.0625
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _config(tmp: Path, n: int, dsn: str) -> Path:
-    chips = "".join(
-        f"""
-[[chips]]
-phone_number_id = "2000000000000{w}{c}"
-display_number = "+55 11 9400{w}-000{c}"
-waba = "{waba}"
-throughput_mps = 80
-"""
-        for w, waba in enumerate(WABAS, start=1)
-        for c in range(1, CHIPS_PER_WABA + 1)
-    )
-    wabas = "".join(f'\n[[wabas]]\nid = "{w}"\nname = "bench {w[-1]}"\n' for w in WABAS)
-    path = tmp / "metad.toml"
-    path.write_text(
-        f"""
-[daemon]
-state_dir = "state"
-runtime_dir = "run"
-shutdown_timeout_s = 8.0
-[storage]
-dsn = "{dsn}"
-[graph]
-base_url = "http://127.0.0.1:{(sim_port := _port())}"
-[webhook]
-listen = "127.0.0.1:{_port()}"
-[sandbox]
-enabled = true
-serve = false
-listen = "127.0.0.1:{sim_port}"
-seed = 11
-contacts = {n + 10}
-reply_rate = 0.05
-[limits]
-pair_interval_s = 1
-[campaigns]
-dir = "campaigns"
-[budget]
-daily_usd = 100000
-{wabas}{chips}""",
-        encoding="utf-8",
-    )
-    return path
-
-
-def _start_sim(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    knobs = [
-        "initial_tier=TIER_UNLIMITED",
-        "inbound_per_min=0",
-        "quality_change_rate=0",
-        "marketing_cap_rate=0",
-        "webhook_max_attempts=40",
-        "webhook_retry_base_s=0.5",
-        "open_window_share=0",
-    ]
-    args = [sys.executable, "-m", "daemon", "sim", "-c", str(config)]
-    for k in knobs:
-        args += ["--knob", k]
-    proc = subprocess.Popen(args, cwd=REPO, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    return proc
-
-
-class Daemon:
-    """``metad run`` with its log in a file (a pipe nobody reads would block it)."""
-
-    def __init__(self, config: Path, log: Path) -> None:
-        self.config = config
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 120.0) -> None:
-        offset = self.log.stat().st_size if self.log.exists() else 0
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daemon", "run", "-c", str(self.config)],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log.open("ab"),
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.log.open("rb") as f:
-                f.seek(offset)
-                if b"READY" in f.read():
-                    return
-            if self.proc.poll() is not None:
-                raise SystemExit(f"metad exited {self.proc.returncode}; see {self.log}")
-            time.sleep(0.05)
-        raise SystemExit(f"metad not READY within {timeout}s; see {self.log}")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def _ctl(config: Path, *args: str) -> Any:
-    out = subprocess.run(
-        [sys.executable, "-m", "daemon", "campaign", "-c", str(config), "--json", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr.strip() or out.stdout.strip())
-    return json.loads(out.stdout)
-
-
-def _wait_sim(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/_sim/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("simulator did not start")
+SIM_KNOBS = [
+    "initial_tier=TIER_UNLIMITED",
+    "inbound_per_min=0",
+    "quality_change_rate=0",
+    "marketing_cap_rate=0",
+    "webhook_max_attempts=40",
+    "webhook_retry_base_s=0.5",
+    "open_window_share=0",
+]
 
 
 def main() -> None:
@@ -206,49 +80,31 @@ def main() -> None:
     rng = random.Random(args.seed)
     cap = args.cap if args.cap is not None else round(args.recipients * MARKETING_USD * 0.9, 2)
     tmp = Path(tempfile.mkdtemp(prefix="metad-crash-"))
-    config = _config(tmp, args.recipients, args.dsn)
+    config = write_config(tmp, wabas=2, chips_per_waba=2, contacts=args.recipients, dsn=args.dsn)
     from config import load_config
 
     cfg = load_config(config)
     sim_url = cfg.graph.base_url
-    sim = _start_sim(config, tmp / "sim.log")
+    sim = None
     daemon = Daemon(config, tmp / "metad.log")
     started = time.monotonic()
     kills = 0
     try:
-        _wait_sim(sim_url)
-        contacts = httpx.get(
-            f"{sim_url}/_sim/contacts", params={"limit": args.recipients + 10}, timeout=30
-        ).json()["data"]
-        audience = [c["wa_id"] for c in contacts][: args.recipients]
-        (tmp / "campaigns").mkdir()
-        with (tmp / "campaigns" / "people.csv").open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["phone", "nome"])
-            w.writerows([wa, f"Dr {i}"] for i, wa in enumerate(audience))
-        (tmp / "campaigns" / "crash.toml").write_text(
-            f"""name = "crash"
-[audience]
-file = "people.csv"
-[[templates]]
-name = "vaga_plantao"
-language = "pt_BR"
-[variables]
-"1" = "nome"
-"2" = {{ column = "especialidade", default = "clínica médica" }}
-[limits]
-rate_per_s = {args.rate}
-budget_usd = {cap}
-in_doubt_hold_s = 0
-""",
-            encoding="utf-8",
+        sim = start_sim(config, tmp / "sim.log", SIM_KNOBS)
+        audience = write_audience(sim_url, args.recipients, tmp / "campaigns" / "people.csv")
+        campaign_file(
+            tmp / "campaigns" / "crash.toml",
+            "crash",
+            rate=args.rate,
+            cap=cap,
+            extra="in_doubt_hold_s = 0",
         )
         daemon.start()
-        _ctl(config, "start", str(tmp / "campaigns" / "crash.toml"))
+        campaign_cli(config, "start", str(tmp / "campaigns" / "crash.toml"))
         status: dict[str, Any] = {}
         for _ in range(args.kills):
             time.sleep(rng.uniform(1.0, 6.0))
-            status = _ctl(config, "status", "crash")
+            status = campaign_cli(config, "status", "crash")
             if status["state"] != "running":
                 break
             daemon.kill9()
@@ -257,18 +113,16 @@ in_doubt_hold_s = 0
         # The end: the campaign finished or stopped at its cap, nothing in flight, and
         # the simulator's webhook retries have settled what the kills left in doubt.
         deadline = time.monotonic() + 600
+        settle_by = None
         while time.monotonic() < deadline:
-            status = _ctl(config, "status", "crash")
-            settled = status["in_flight"] == 0 and status["in_doubt"] == 0
-            if status["state"] in ("finished", "paused", "cancelled") and settled:
+            status = campaign_cli(config, "status", "crash")
+            stopped = status["state"] != "running" and status["in_flight"] == 0
+            if stopped and settle_by is None:
+                settle_by = time.monotonic() + 90  # the simulator's webhook retries
+            if stopped and (status["in_doubt"] == 0 or time.monotonic() > (settle_by or 0)):
                 break
-            if status["state"] in ("finished", "paused") and time.monotonic() > deadline - 540:
-                if status["in_flight"] == 0:
-                    break
             time.sleep(1.0)
-        messages = httpx.get(
-            f"{sim_url}/_sim/messages", params={"limit": 10_000_000}, timeout=60
-        ).json()["data"]
+        messages = sim_messages(sim_url)
         ours = [
             m
             for m in messages
@@ -291,11 +145,7 @@ in_doubt_hold_s = 0
         print(f"seconds={time.monotonic() - started:.1f}")
     finally:
         daemon.stop()
-        sim.send_signal(signal.SIGTERM)
-        try:
-            sim.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            sim.kill()
+        stop(sim)
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
         else:

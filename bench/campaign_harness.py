@@ -1,0 +1,223 @@
+"""What the campaign benchmarks share: a fleet config, the simulator and the daemon as
+separate processes, and the ``metad campaign`` CLI.
+
+Why separate processes: the simulator is Meta — it must outlive the daemon's deaths
+(``crash_campaign.py``) and must not share the daemon's CPU accounting
+(``campaign_throughput.py``). Logs go to files: a pipe nobody reads would block a
+process once its buffer is full.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(
+    tmp: Path, *, wabas: int, chips_per_waba: int, contacts: int, dsn: str = "", mps: int = 80
+) -> Path:
+    """A sandbox fleet with an external simulator; returns the config's path."""
+    ids = [f"10000000000000{w}" for w in range(1, wabas + 1)]
+    chips = "".join(
+        f"""
+[[chips]]
+phone_number_id = "20000000000{w:02d}{c:02d}"
+display_number = "+55 11 9{w:02d}{c:02d}-0000"
+waba = "{waba}"
+throughput_mps = {mps}
+"""
+        for w, waba in enumerate(ids, start=1)
+        for c in range(1, chips_per_waba + 1)
+    )
+    waba_tables = "".join(f'\n[[wabas]]\nid = "{w}"\nname = "bench {w[-1]}"\n' for w in ids)
+    sim_port = free_port()
+    path = tmp / "metad.toml"
+    path.write_text(
+        f"""
+[daemon]
+state_dir = "state"
+runtime_dir = "run"
+shutdown_timeout_s = 8.0
+[storage]
+dsn = "{dsn}"
+[graph]
+base_url = "http://127.0.0.1:{sim_port}"
+[webhook]
+listen = "127.0.0.1:{free_port()}"
+[sandbox]
+enabled = true
+serve = false
+listen = "127.0.0.1:{sim_port}"
+seed = 11
+contacts = {contacts + 10}
+reply_rate = 0.05
+[limits]
+pair_interval_s = 1
+[campaigns]
+dir = "campaigns"
+[budget]
+daily_usd = 1000000
+weekly_usd = 1000000
+monthly_usd = 1000000
+{waba_tables}{chips}""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def start_sim(config: Path, log: Path, knobs: list[str]) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "daemon", "sim", "-c", str(config)]
+    for k in knobs:
+        args += ["--knob", k]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    url = "http://" + _sim_listen(config)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_sim/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"simulator did not start; see {log}")
+
+
+def _sim_listen(config: Path) -> str:
+    from config import load_config
+
+    return load_config(config).sandbox.listen
+
+
+def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class Daemon:
+    """``metad run`` with its log in a file."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.config = config
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 120.0) -> None:
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daemon", "run", "-c", str(self.config)],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log.open("ab"),
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.log.open("rb") as f:
+                f.seek(offset)
+                if b"READY" in f.read():
+                    return
+            if self.proc.poll() is not None:
+                raise SystemExit(f"metad exited {self.proc.returncode}; see {self.log}")
+            time.sleep(0.05)
+        raise SystemExit(f"metad not READY within {timeout}s; see {self.log}")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the daemon process so far (Linux /proc)."""
+        assert self.proc is not None
+        return proc_cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def campaign_cli(config: Path, *args: str) -> Any:
+    """``metad campaign … --json``; raises with its stderr on failure."""
+    out = subprocess.run(
+        [sys.executable, "-m", "daemon", "campaign", "-c", str(config), "--json", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip() or out.stdout.strip())
+    return json.loads(out.stdout)
+
+
+def write_audience(sim_url: str, n: int, path: Path) -> list[str]:
+    """The first ``n`` simulator contacts as a campaign audience CSV; their wa_ids."""
+    contacts = httpx.get(f"{sim_url}/_sim/contacts", params={"limit": n + 10}, timeout=30).json()
+    audience = [c["wa_id"] for c in contacts["data"]][:n]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["phone", "nome"])
+        w.writerows([wa, f"Dr {i}"] for i, wa in enumerate(audience))
+    return audience
+
+
+def campaign_file(
+    path: Path, name: str, *, rate: float, cap: float | None, extra: str = ""
+) -> Path:
+    cap_line = f"budget_usd = {cap}" if cap is not None else ""
+    path.write_text(
+        f"""name = "{name}"
+[audience]
+file = "people.csv"
+[[templates]]
+name = "vaga_plantao"
+language = "pt_BR"
+[variables]
+"1" = "nome"
+"2" = {{ column = "especialidade", default = "clínica médica" }}
+[limits]
+rate_per_s = {rate}
+{cap_line}
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def sim_messages(sim_url: str) -> list[dict[str, Any]]:
+    body = httpx.get(f"{sim_url}/_sim/messages", params={"limit": 10_000_000}, timeout=120)
+    return list(body.json()["data"])

@@ -1,0 +1,145 @@
+"""End-to-end campaign throughput with 20 chips, and the daemon's CPU per message.
+
+Runs a campaign of ``--recipients`` (20,000) simulator contacts over 20 chips (4 WABAs
+× 5 numbers, 80 msg/s each) against the simulator in its own process, with every
+message sent, delivered and read (three status webhooks each), and prints, one per line:
+
+  msgs_per_s          recipients / seconds from ``campaign start`` to the last accepted send
+  cpu_us_per_msg      the daemon process's user+system CPU from start to the last
+                      ``read`` status stored, per message (its three webhooks included)
+  pg_cpu_us_per_msg   the same for the PostgreSQL server processes (embedded only), for
+                      the whole picture: the daemon's SQL runs there
+  statuses_per_s      status webhooks the daemon took per second over the same span
+  recipients=, seconds=
+
+Goals (issue M6): msgs_per_s >= 1000, cpu_us_per_msg <= 250. The simulator shares the
+machine, so on a small one it competes with the daemon for the same cores.
+
+Usage: ``python bench/campaign_throughput.py [--recipients N] [--rate R] [--dsn DSN]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from campaign_harness import (
+    Daemon,
+    campaign_cli,
+    campaign_file,
+    proc_cpu_seconds,
+    start_sim,
+    stop,
+    write_audience,
+    write_config,
+)
+
+SIM_KNOBS = [
+    "initial_tier=TIER_UNLIMITED",
+    "inbound_per_min=0",
+    "quality_change_rate=0",
+    "marketing_cap_rate=0",
+    "open_window_share=0",
+    "read_rate=1",
+    "sent_delay_s=0",
+    "delivered_delay_s=0.05",
+    "read_delay_s=0.1",
+    "webhook_batch_max=20",
+    "webhook_batch_window_s=0.02",
+    "webhook_concurrency=16",
+]
+
+
+def _postgres_cpu(state: Path) -> float:
+    """CPU seconds of the PostgreSQL processes serving ``state`` (0 when external)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            if b"postgres" not in cmdline:
+                continue
+            if str(state).encode() not in cmdline and not _child_of_postmaster(proc, state):
+                continue
+            total += proc_cpu_seconds(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def _child_of_postmaster(proc: Path, state: Path) -> bool:
+    try:
+        ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        return str(state).encode() in Path(f"/proc/{ppid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=2000.0, help="campaign cap, msg/s")
+    parser.add_argument("--dsn", default="", help="external PostgreSQL (default: embedded)")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="metad-tput-"))
+    config = write_config(tmp, wabas=4, chips_per_waba=5, contacts=args.recipients, dsn=args.dsn)
+    from config import load_config
+
+    cfg = load_config(config)
+    sim, daemon = None, Daemon(config, tmp / "metad.log")
+    try:
+        sim = start_sim(config, tmp / "sim.log", SIM_KNOBS)
+        write_audience(cfg.graph.base_url, args.recipients, tmp / "campaigns" / "people.csv")
+        campaign_file(
+            tmp / "campaigns" / "tput.toml",
+            "tput",
+            rate=args.rate,
+            cap=None,
+            extra="max_in_flight = 2000",
+        )
+        daemon.start()
+        time.sleep(2.0)  # template sync and the chips' first poll
+        cpu0, pg0, t0 = daemon.cpu_seconds(), _postgres_cpu(cfg.daemon.state_dir), time.monotonic()
+        campaign_cli(config, "start", str(tmp / "campaigns" / "tput.toml"))
+        sent_at = None
+        while True:
+            status = campaign_cli(config, "status", "tput")
+            done = status["sent"] + status["skipped"] + status["refused"]
+            if sent_at is None and done >= args.recipients:
+                sent_at = time.monotonic()
+            if status["read"] + status["failed"] >= status["sent"] and sent_at is not None:
+                break
+            if time.monotonic() - t0 > 1200:
+                raise SystemExit(f"not done after 20 min: {status}")
+            time.sleep(0.25)
+        t1 = time.monotonic()
+        cpu = daemon.cpu_seconds() - cpu0
+        pg = _postgres_cpu(cfg.daemon.state_dir) - pg0
+        n = status["sent"]
+        assert sent_at is not None
+        print(f"recipients={args.recipients}")
+        print(f"msgs_per_s={n / (sent_at - t0):.0f}")
+        print(f"cpu_us_per_msg={cpu / n * 1e6:.0f}")
+        print(f"pg_cpu_us_per_msg={pg / n * 1e6:.0f}")
+        print(f"statuses_per_s={3 * n / (t1 - t0):.0f}")
+        print(f"seconds={t1 - t0:.1f}")
+    finally:
+        daemon.stop()
+        stop(sim)
+        if args.keep:
+            print(f"workdir={tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
