@@ -32,6 +32,7 @@ from daemon.control.server import publish_forever, serve_control
 from daemon.fleet import Fleet
 from daemon.flows.wiring import FlowCompletions, build_endpoint
 from daemon.graph import GraphClient
+from daemon.graph.addressing import Addressing, LearnBsuids
 from daemon.graph.port import ChipGraph, WabaGraph
 from daemon.health import serve_ops
 from daemon.jobs import run_jobs
@@ -42,6 +43,7 @@ from daemon.otp import ShiftTaps
 from daemon.reloader import Reloader, live_graph_client, reload_on_sighup, token_table
 from daemon.statelock import state_dir_lock
 from daemon.store import Store, open_store
+from daemon.store.otp import ContactKeys
 from daemon.supervisor import Intensity, Supervisor, SupervisorEvent
 from daemon.systemd import Notifier, watchdog
 from daemon.webhook.app import create_app
@@ -156,12 +158,14 @@ async def _serve_with(
         live_graph_client(cfg, tokens) as graph,
     ):
         store.writer.on_flush = metrics.writer_flushed
+        addressing = Addressing(cfg.contacts.send_to)
+        addressing.load(await ContactKeys(store).bsuids())
         fleet = Fleet(
             cfg,
             chips=store.chips,
             wabas=store.wabas,
             journal=store.chip_journal,
-            graph=CountingGraph(ChipGraph(graph), metrics),
+            graph=CountingGraph(ChipGraph(graph, addressing=addressing), metrics),
             budget_journal=store.budget_journal,
             supervisor=supervisor,
             templates=store.templates,
@@ -172,7 +176,9 @@ async def _serve_with(
         routed = CountingSink(FleetRouter(fleet), metrics)
         campaigns = Campaigns(cfg, fleet, store, publish=bus.publish)
         flows_router = FlowCompletions(routed, bus.publish)
-        router = ShiftTaps.around(flows_router, cfg, store, fleet, bus.publish)
+        router = LearnBsuids(
+            ShiftTaps.around(flows_router, cfg, store, fleet, bus.publish), addressing
+        )
         processor = InboxProcessor(store, CampaignTaps(router, store, bus.publish))
         assert secrets.app_secret is not None  # resolve_secrets guarantees both
         assert secrets.verify_token is not None

@@ -90,6 +90,8 @@ async def graph_call(
 def _bearer(auth: str | None) -> str | None:
     if auth and auth[:7].lower() == "bearer ":
         return auth[7:].strip()
+    if auth and auth[:6].lower() == "oauth ":  # resumable uploads authenticate this way
+        return auth[6:].strip()
     return None
 
 
@@ -207,6 +209,10 @@ async def _graph_request(rest: str) -> GraphRequest:
                 req.json = json.loads(raw) if raw else None
             except ValueError:
                 req.json_error = "The request body is not valid JSON."
+        elif request.mimetype == "application/octet-stream":
+            body = await request.get_data(as_text=False)
+            req.raw = body if isinstance(body, bytes) else body.encode()
+            req.form["file_offset"] = request.headers.get("file_offset", "0")
         else:
             form = await request.form
             req.form = dict(form.items())

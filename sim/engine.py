@@ -140,7 +140,9 @@ class Sim:
         self.counters["sends_accepted"] += 1
         return {
             "messaging_product": "whatsapp",
-            "contacts": [{"input": body["to"], "wa_id": wa_id or parsed.to}],
+            "contacts": [
+                {"input": body.get("to") or body["recipient"], "wa_id": wa_id or parsed.to}
+            ],
             "messages": [{"id": msg.wamid, "message_status": "accepted"}],
         }
 

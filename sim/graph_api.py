@@ -21,6 +21,7 @@ from sim.catalog import catalog_edge
 from sim.engine import Sim
 from sim.errors import SimError, bad_param, unknown_object
 from sim.flows import FLOW_HANDLERS, flows_edge
+from sim.media import is_upload, upload_edge
 from sim.templates import TemplateRec
 
 __all__ = ["GraphRequest", "classify", "handle"]
@@ -61,6 +62,8 @@ class GraphRequest:
     json_error: str | None = None
     form: dict[str, Any] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)
+    raw: bytes = b""
+    """The body of an ``application/octet-stream`` POST (resumable uploads)."""
 
     def param(self, name: str) -> Any:
         """A parameter from the JSON body, the form, or the query string (Graph takes all)."""
@@ -81,6 +84,8 @@ def classify(sim: Sim, parts: list[str], method: str) -> tuple[str, str | None]:
         return "*", None
     oid, edge = parts[0], parts[1] if len(parts) > 1 else ""
     w = sim.world
+    if is_upload(sim, parts):
+        return "uploads", oid
     if oid in w.numbers:
         names = {"": "phone_number", "media": "media_upload"}
         names.update({"whatsapp_business_encryption": "encryption"})
@@ -118,6 +123,8 @@ def _owner(sim: Sim, oid: str) -> str | None:
 def handle(sim: Sim, req: GraphRequest) -> dict[str, Any]:
     """Answer one management request, or raise the SimError Meta would answer."""
     sim.world.waba_of_token(req.token)
+    if is_upload(sim, req.parts):
+        return upload_edge(sim, req)
     if not req.parts or len(req.parts) > 2:
         raise bad_param(f"Unknown path components: /{'/'.join(req.parts)}")
     oid = req.parts[0]

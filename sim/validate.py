@@ -9,6 +9,7 @@ type, 131009 for a value out of Meta's limits, 131051 for an unknown type.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = ["MEDIA_TYPES", "ParsedSend", "parse_send"]
 MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
 _TYPES = MEDIA_TYPES | {"text", "location", "contacts", "reaction", "template", "interactive"}
 _INTERACTIVE = frozenset({"button", "list", "cta_url", "flow", "product", "product_list"})
+_BSUID = re.compile(r"[A-Za-z]{2}\.[A-Za-z0-9]{1,128}")
 
 
 @dataclass(slots=True)
@@ -65,11 +67,15 @@ def parse_send(body: Any) -> ParsedSend:
             details="messaging_product must be whatsapp",
         )
     to = body.get("to")
-    if not isinstance(to, str) or not to:
-        raise SimError(100, message="(#100) The parameter to is required.", details="to")
-    norm = "".join(ch for ch in to if ch.isdigit())
-    if not 8 <= len(norm) <= 15 or any(ch not in "+0123456789 -()" for ch in to):
-        raise bad_param(f"Invalid parameter to: {to!r} is not a phone number")
+    recipient = body.get("recipient")  # a business-scoped user id, when "to" is absent
+    if to is None and isinstance(recipient, str) and _BSUID.fullmatch(recipient):
+        to = norm = recipient
+    else:
+        if not isinstance(to, str) or not to:
+            raise SimError(100, message="(#100) The parameter to is required.", details="to")
+        norm = "".join(ch for ch in to if ch.isdigit())
+        if not 8 <= len(norm) <= 15 or any(ch not in "+0123456789 -()" for ch in to):
+            raise bad_param(f"Invalid parameter to: {to!r} is not a phone number")
     if body.get("recipient_type", "individual") != "individual":
         raise bad_param("recipient_type must be individual")
     callback = body.get("biz_opaque_callback_data")

@@ -254,6 +254,10 @@ class World:
         self.batch_errors: dict[str, list[dict[str, Any]]] = {}
         self.products: dict[str, dict[str, dict[str, Any]]] = {}
         """Catalog id → retailer id → the product's fields (:mod:`sim.catalog`)."""
+        self.uploads: dict[str, dict[str, Any]] = {}
+        """Resumable-upload sessions by id (:mod:`sim.media`)."""
+        self.products: dict[str, dict[str, dict[str, Any]]] = {}
+        """Catalog id → retailer id → the product's fields (:mod:`sim.catalog`)."""
 
     # --- ids -----------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 __all__ = [
     "ContactBook",
     "Learned",
+    "address_fields",
     "brazil_variants",
     "canonical_key",
     "is_bsuid",
@@ -58,6 +59,23 @@ _BSUID = re.compile(r"[A-Za-z]{2}\.[A-Za-z0-9]{1,128}", re.ASCII)
 def is_bsuid(identifier: str) -> bool:
     """True for a business-scoped user id such as ``US.13491208655302741918``."""
     return _BSUID.fullmatch(identifier) is not None
+
+
+def address_fields(key: str, bsuid: str | None, mode: str) -> dict[str, str] | None:
+    """How a send addresses the contact filed under ``key``: ``{"to": phone}`` or
+    ``{"recipient": BSUID}`` (Meta's field for business-scoped user ids), by the
+    ``[contacts] send_to`` migration switch; None when ``mode`` is ``bsuid`` and no BSUID
+    is known (the send must not silently go to the phone).
+
+    A contact known only by its BSUID (its key is one) can only be reached by it.
+    """
+    if is_bsuid(key):
+        return {"recipient": key}
+    if mode == "phone":
+        return {"to": key}
+    if bsuid is not None:
+        return {"recipient": bsuid}
+    return {"to": key} if mode == "prefer_bsuid" else None
 
 
 def _br_national_ok(national: str) -> bool:

@@ -289,15 +289,10 @@ METHODS: dict[str, Handler] = {
 # Feature calls live beside their features; imported last, as they use MethodError above.
 from daemon.catalog.control import METHODS as _CATALOG_METHODS  # noqa: E402
 from daemon.keeper.control import METHODS as _KEEPER_METHODS  # noqa: E402
+from daemon.media.control import METHODS as _MEDIA_METHODS  # noqa: E402
 from daemon.otp.control import METHODS as _OTP_METHODS  # noqa: E402
 
 METHODS.update(_OTP_METHODS)
 METHODS.update(_KEEPER_METHODS)
 METHODS.update(_CATALOG_METHODS)
-
-# Feature calls live beside their features; imported last, as they use MethodError above.
-from daemon.keeper.control import METHODS as _KEEPER_METHODS  # noqa: E402
-from daemon.otp.control import METHODS as _OTP_METHODS  # noqa: E402
-
-METHODS.update(_OTP_METHODS)
-METHODS.update(_KEEPER_METHODS)
+METHODS.update(_MEDIA_METHODS)

@@ -31,6 +31,7 @@ from daemon.graph.models import (
     Text,
 )
 from daemon.graph.outcome import Accepted, Failed, InDoubt, SendOutcome
+from daemon.graph.uploads import UploadCalls
 
 if TYPE_CHECKING:
     from config.model import MetadConfig
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["PHONE_FIELDS", "TEMPLATE_FIELDS", "GraphClient"]
 
 
-class GraphClient(ManagementCalls):
+class GraphClient(ManagementCalls, UploadCalls):
     """Async Graph API client (httpx on trio).
 
     ``GraphClient(base_url, api_version, *, token_for, http=None, timeouts=None,

@@ -18,6 +18,8 @@ from actors.ports import (
     SendInDoubt,
     TemplateRecord,
 )
+from actors.reactions import Reaction
+from daemon.graph.addressing import Addressing
 from daemon.graph.client import GraphClient
 from daemon.graph.errors import GraphError
 from daemon.graph.manage import PHONE_FIELDS
@@ -27,8 +29,9 @@ __all__ = ["ChipGraph", "WabaGraph"]
 
 
 class ChipGraph:
-    def __init__(self, client: GraphClient) -> None:
+    def __init__(self, client: GraphClient, *, addressing: Addressing | None = None) -> None:
         self._client = client
+        self._addressing = addressing
 
     async def send(
         self,
@@ -38,6 +41,12 @@ class ChipGraph:
         endpoint: str = "messages",
     ) -> PortOutcome:
         body = {**payload, "biz_opaque_callback_data": callback_data}
+        if self._addressing is not None:
+            addressed = self._addressing.rewrite(body)
+            if addressed is None:
+                why = "no BSUID known for this contact and [contacts] send_to = bsuid"
+                return SendFailed(None, why, Reaction.GIVE_UP_RECIPIENT)
+            body = addressed
         outcome = await self._client.send_raw(phone_number_id, body, endpoint=endpoint)
         match outcome:
             case Accepted(wamid=wamid, wa_id=wa_id):
