@@ -17,6 +17,11 @@ from typing import Any
 import trio
 
 from daemon.control.client import ControlError, NotRunning, connect
+from daemon.otp.ctl import (
+    COMMANDS as FEATURE_COMMANDS,
+    add_arguments as add_feature_arguments,
+    run as run_feature,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -69,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     templates.add_argument("action", choices=["list", "sync"])
     sub.add_parser("events", help="stream live events (JSON lines) until interrupted")
+    add_feature_arguments(sub, common)
     sub.add_parser(
         "reload", help="re-read the config file and apply it (as SIGHUP does)", parents=[common]
     )
@@ -138,6 +144,8 @@ async def _run(args: argparse.Namespace, path: Path) -> int:
                         print(f"WABA {waba}: {count} templates")
                 else:
                     print(_table(found, TEMPLATE_COLUMNS))
+            case command if command in FEATURE_COMMANDS:
+                return await run_feature(client, args)
             case "events":
                 async for event in client.events():
                     print(json.dumps(event), flush=True)

@@ -256,8 +256,6 @@ class World:
         """Catalog id → retailer id → the product's fields (:mod:`sim.catalog`)."""
         self.uploads: dict[str, dict[str, Any]] = {}
         """Resumable-upload sessions by id (:mod:`sim.media`)."""
-        self.products: dict[str, dict[str, dict[str, Any]]] = {}
-        """Catalog id → retailer id → the product's fields (:mod:`sim.catalog`)."""
 
     # --- ids -----------------------------------------------------------------------
 

@@ -1,7 +1,10 @@
-"""Catalogs: listings pushed as products (``metad catalog push``), products in messages."""
+"""Catalogs: listings pushed as products (``metad catalog push``), products in messages.
+
+Modules: :mod:`~daemon.catalog.listings` (pure rules), :mod:`~daemon.catalog.push`,
+:mod:`~daemon.catalog.messages`, :mod:`~daemon.catalog.cli`. Nothing is imported here,
+so the store may use the pure rules without importing the pusher.
+"""
 
 from __future__ import annotations
 
-from daemon.catalog.push import PushReport, push_listings
-
-__all__ = ["PushReport", "push_listings"]
+__all__: list[str] = []

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 from daemon.bus import BusEvent
 from daemon.control.client import ControlError, connect
 from tests.integration.daemon.conftest import CHIP, CONTACT, Env, wait_until
+from tests.support import metad_command
 
 WABA = "100000000000001"
 SPELLED = "+55 (11) 98765-4321"  # the same contact as CONTACT, written by a person
@@ -177,3 +180,25 @@ async def test_a_tap_on_the_offer_confirms_that_shift_for_that_contact(env: Env)
         ("V1002", "confirmed"),
         ("V1003", "pending"),
     }
+
+
+async def test_metad_ctl_sends_and_verifies(env: Env) -> None:
+    socket = ["ctl", "--socket", env.daemon.control_socket]
+
+    async def ctl(*args: str) -> tuple[int, Any]:
+        out = await trio.run_process(
+            metad_command(*socket, *args, "--json"), capture_stdout=True, check=False
+        )
+        return out.returncode, json.loads(out.stdout)
+
+    code, sent = await ctl("otp", "send", "--chip", CHIP, "--to", CONTACT, "--purpose", "x")
+    assert (code, sent["result"]) == (0, "sent")
+    code, miss = await ctl("otp", "verify", "--to", CONTACT, "--purpose", "x", "--code", "1")
+    assert (code, miss["reason"]) == (1, "wrong")
+    right = _sent_code(env, sent["wamid"])
+    code, hit = await ctl("otp", "verify", "--to", SPELLED, "--purpose", "x", "--code", right)
+    assert (code, hit["valid"]) == (0, True)
+    code, mark = await ctl("keep", "--chip", CHIP, "--contact", SPELLED)
+    assert (code, mark["contact"]) == (0, CONTACT)
+    code, kept = await ctl("kept")
+    assert [k["contact"] for k in kept] == [CONTACT]
