@@ -20,10 +20,11 @@ systemd hears ``RELOADING=1`` before and ``READY=1`` after, so ``systemctl reloa
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -99,9 +100,13 @@ class Reloader:
         async with self._lock:
             self._notifier.notify(RELOADING=1, MONOTONIC_USEC=time.monotonic_ns() // 1000)
             try:
-                return await self._reload()
+                # Shielded: a ctl client that goes away must not leave a reload half
+                # applied (every step in it is bounded by the drain and start timeouts).
+                with trio.CancelScope(shield=True):
+                    result = await self._reload()
             finally:
                 self._notifier.notify(READY=1)
+        return result
 
     async def _reload(self) -> dict[str, Any]:
         source = self.cfg.source
@@ -153,15 +158,7 @@ class Reloader:
         problems: list[str] = []
         fresh = token_table(secrets)
         self._tokens.update(fresh)
-        for actor_id in change.stop:
-            kind, _, ident = actor_id.partition(":")
-            if kind == "chip":
-                await self._drain(ident)
-            close = partial(
-                self._fleet.close_chip if kind == "chip" else self._fleet.close_waba, ident
-            )
-            await self._supervisor.stop_child(actor_id, close=close, timeout=self._drain_timeout_s)
-            log.info("actor %s stopped: removed from the config", actor_id)
+        await _in_groups(change.stop, self._stop)
         for owner in set(self._tokens) - set(fresh):
             del self._tokens[owner]
         self._secrets = secrets
@@ -173,25 +170,37 @@ class Reloader:
             )
         if "daemon.log_level" in change.settings:
             logging.getLogger().setLevel(cfg.daemon.log_level.upper())
-        for actor_id in change.start:
-            kind, _, ident = actor_id.partition(":")
-            spec = self._fleet.chip_spec(ident) if kind == "chip" else self._fleet.waba_spec(ident)
-            try:
-                with trio.fail_after(self._start_timeout_s):
-                    await self._supervisor.start_child(spec)
-            except Exception as exc:
-                problems.append(f"{actor_id} did not start: {exc}")
-                log.error("actor %s did not start: %s", actor_id, exc)
-                (self._fleet.close_chip if kind == "chip" else self._fleet.close_waba)(ident)
-            else:
-                log.info("actor %s started: added to the config", actor_id)
-        for actor_id in change.restart:
-            kind, _, ident = actor_id.partition(":")
-            if kind == "chip":
-                await self._quiesce(ident)
-            if not await self._supervisor.restart_child(actor_id, timeout=self._start_timeout_s):
-                problems.append(f"{actor_id} was not back within {self._start_timeout_s:g}s")
+        await _in_groups(change.start, partial(self._start, problems=problems))
+        await _in_groups(change.restart, partial(self._restart, problems=problems))
         return problems
+
+    async def _stop(self, actor_id: str) -> None:
+        kind, _, ident = actor_id.partition(":")
+        if kind == "chip":
+            await self._drain(ident)
+        close = partial(self._fleet.close_chip if kind == "chip" else self._fleet.close_waba, ident)
+        await self._supervisor.stop_child(actor_id, close=close, timeout=self._drain_timeout_s)
+        log.info("actor %s stopped: removed from the config", actor_id)
+
+    async def _start(self, actor_id: str, *, problems: list[str]) -> None:
+        kind, _, ident = actor_id.partition(":")
+        spec = self._fleet.chip_spec(ident) if kind == "chip" else self._fleet.waba_spec(ident)
+        try:
+            with trio.fail_after(self._start_timeout_s):
+                await self._supervisor.start_child(spec)
+        except Exception as exc:
+            problems.append(f"{actor_id} did not start: {exc}")
+            log.error("actor %s did not start: %s", actor_id, exc)
+            (self._fleet.close_chip if kind == "chip" else self._fleet.close_waba)(ident)
+        else:
+            log.info("actor %s started: added to the config", actor_id)
+
+    async def _restart(self, actor_id: str, *, problems: list[str]) -> None:
+        kind, _, ident = actor_id.partition(":")
+        if kind == "chip":
+            await self._quiesce(ident)
+        if not await self._supervisor.restart_child(actor_id, timeout=self._start_timeout_s):
+            problems.append(f"{actor_id} was not back within {self._start_timeout_s:g}s")
 
     async def _drain(self, phone_number_id: str) -> None:
         """Refuse new sends on the chip and let it finish what it holds (bounded)."""
@@ -224,6 +233,15 @@ class Reloader:
                 phone_number_id,
                 self._drain_timeout_s,
             )
+
+
+async def _in_groups(ids: Sequence[str], act: Callable[[str], Awaitable[None]]) -> None:
+    """Act on a run of ids of one kind all at once (every chip, then every WABA), so a
+    fleet-wide change waits for the slowest chip, not for the sum of them."""
+    for _, group in itertools.groupby(ids, key=lambda actor_id: actor_id.partition(":")[0]):
+        async with trio.open_nursery() as nursery:
+            for actor_id in group:
+                nursery.start_soon(act, actor_id)
 
 
 async def reload_on_sighup(
