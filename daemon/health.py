@@ -14,6 +14,7 @@ on the same hypercorn trio worker (no routing framework for three paths).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -71,10 +72,8 @@ async def fleet_state(daemon: Daemon) -> FleetState:
     addresses = {pnid: fleet.chip(pnid) for pnid in fleet.chip_ids}
     snaps, unanswered = await chip_snapshots(addresses, SNAPSHOT_TIMEOUT_S)
     budget: dict[str, Any] = {}
-    try:
+    with contextlib.suppress(ActorCrashed, ActorStopped, CallTimeout):  # shown as absent
         budget = await fleet.budget.call(lambda r: GetBudget(reply=r), timeout=SNAPSHOT_TIMEOUT_S)
-    except (ActorCrashed, ActorStopped, CallTimeout):
-        pass
     supervisor = daemon.supervisor
     processor, writer = daemon.processor.stats, daemon.store.writer.stats
     ingest = daemon.webhook.counters

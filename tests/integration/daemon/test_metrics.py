@@ -69,7 +69,8 @@ async def test_a_scrape_shows_sends_statuses_webhooks_chips_budget_and_actors(en
     posts = _value(
         samples, "metad_webhook_request_seconds_count", route="webhook", method="POST", code="200"
     )
-    assert posts is not None and posts >= 2  # sent and delivered at least
+    assert posts is not None
+    assert posts >= 2  # sent and delivered at least
     assert (_value(samples, "metad_store_writer_flush_seconds_count") or 0) >= 1
     # read at scrape time
     assert _value(samples, "metad_webhook_stored_total") == posts
