@@ -126,6 +126,11 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         now = self._now()
         match msg:
             case Reserve(id=rid, amount=amount, waba=waba, campaign=campaign, reply=reply):
+                if self.ledger.reserved(rid) is not None:
+                    # The same message again (an operator's resend of one in doubt):
+                    # its cost is booked already, once is enough.
+                    reply.ok(None)
+                    return
                 booked = self.ledger.reserve(rid, amount, now, waba=waba, campaign=campaign)
                 if isinstance(booked, Refusal):
                     reply.ok(booked.reason)

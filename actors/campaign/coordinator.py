@@ -147,7 +147,13 @@ class CampaignCoordinator(Actor[CampaignMsg]):
                 if action not in ("resend", "drop"):
                     reply.fail(CampaignError(f"action must be resend or drop, not {action!r}"))
                     return
-                reply.ok(await self._store.resolve_in_doubt(cid, key, action))
+                done = await self._store.resolve_in_doubt(cid, key, action)
+                row = await self._store.get(cid)
+                if done and action == "resend" and row is not None and row.state == "finished":
+                    # The recipient is pending again: the campaign has work to do.
+                    await self._store.set_state(cid, "running")
+                    self._start_runner(await self._store.get(cid))
+                reply.ok(done)
             case _Ended(campaign_id=cid, runner=runner):
                 if self.runners.get(cid) is runner:
                     del self.runners[cid]

@@ -23,7 +23,13 @@ CONTACT = "5511987654321"
 
 
 def daemon_config(
-    dsn: str, state: Path, *, sim_port: int, webhook_port: int, extra: str = ""
+    dsn: str,
+    state: Path,
+    *,
+    sim_port: int,
+    webhook_port: int,
+    extra: str = "",
+    graph: str = "",
 ) -> MetadConfig:
     return parse_config(
         f"""
@@ -38,6 +44,7 @@ dsn = "{dsn}"
 writer_flush_ms = 1
 [graph]
 base_url = "http://127.0.0.1:{sim_port}"
+{graph}
 [webhook]
 listen = "127.0.0.1:{webhook_port}"
 [sandbox]
@@ -85,11 +92,15 @@ async def wait_until(check: Callable[[], Awaitable[bool] | bool], timeout: float
 
 @pytest.fixture
 async def env(db_dsn: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Env]:
-    """``@pytest.mark.config("[budget]\\ndaily_usd = 1")`` appends TOML to the config."""
+    """``@pytest.mark.config("[budget]\\ndaily_usd = 1")`` appends TOML to the config;
+    ``graph="send_timeout_s = 1"`` adds keys to its ``[graph]`` table."""
     sim_port, webhook_port = free_port(), free_port()
     marker = request.node.get_closest_marker("config")
-    extra = marker.args[0] if marker is not None else ""
-    cfg = daemon_config(db_dsn, tmp_path, sim_port=sim_port, webhook_port=webhook_port, extra=extra)
+    extra = marker.args[0] if marker is not None and marker.args else ""
+    graph = marker.kwargs.get("graph", "") if marker is not None else ""
+    cfg = daemon_config(
+        db_dsn, tmp_path, sim_port=sim_port, webhook_port=webhook_port, extra=extra, graph=graph
+    )
     sim = build_sim(
         cfg,
         webhook_url=f"http://127.0.0.1:{webhook_port}/webhook",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from actors.waba import SyncTemplates
 from daemon.control.client import connect
@@ -127,7 +129,7 @@ async def test_a_carousel_goes_out_with_valid_cards_and_taps_come_back(
     inline = ", ".join(f'{{ phone = "{c.wa_id}", nome = "{c.name}" }}' for c in repliers)
     path = tmp_path / "cards.toml"
     path.write_text(
-        f'''name = "cards"
+        f"""name = "cards"
 [audience]
 inline = [{inline}]
 [[templates]]
@@ -143,7 +145,7 @@ overflow = "split"
 [carousel.cards]
 header = "imagem_url"
 "1" = "hospital"
-''',
+""",
         encoding="utf-8",
     )
     async with connect(Path(env.daemon.control_socket)) as client:
@@ -175,3 +177,73 @@ header = "imagem_url"
         "SELECT data FROM events WHERE kind = 'campaign.tap' AND subject = 'cards'"
     )
     assert {t["data"]["ref"] for t in taps} <= {"V1", "V3", "V4", "V5"}
+
+
+async def _finished(client: Any, cid: str) -> dict[str, Any]:
+    async def done() -> bool:
+        s = await client.call("campaign.status", {"id": cid})
+        return bool(s["state"] == "finished" and s["in_flight"] == 0)
+
+    await wait_until(done, timeout=30)
+    result: dict[str, Any] = await client.call("campaign.status", {"id": cid})
+    return result
+
+
+async def _inject(env: Env, **fault: Any) -> None:
+    async with httpx.AsyncClient() as http:
+        r = await http.post(f"{env.cfg.graph.base_url}/_sim/faults", json=fault)
+        assert r.status_code == 200, r.text
+
+
+def _received(messages: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(
+        m["wa_id"] or m["to"]
+        for m in messages
+        if (m["biz_opaque_callback_data"] or "").startswith("metad:o:") and m["type"] == "template"
+    )
+
+
+@pytest.mark.config(graph="send_timeout_s = 1")
+async def test_a_send_cut_off_after_meta_took_it_is_settled_by_its_webhook(
+    env: Env, tmp_path: Path
+) -> None:
+    await _sync(env)
+    path = _campaign(tmp_path, env, 3)
+    await _inject(env, endpoint="messages", mode="accept_then_timeout", hang_s=3)
+    async with connect(Path(env.daemon.control_socket)) as client:
+        await client.call("campaign.start", {"file": str(path)})
+        await _finished(client, "offer")
+
+        async def settled() -> bool:
+            s = await client.call("campaign.status", {"id": "offer"})
+            return bool(s["in_doubt"] == 0 and s["sent"] == 3)
+
+        await wait_until(settled, timeout=15)  # the status webhook carried the outbox id
+    received = _received(await _sim_messages(env))
+    assert len(received) == 3 and set(received.values()) == {1}
+
+
+@pytest.mark.config(graph="send_timeout_s = 1")
+async def test_a_message_in_doubt_waits_for_the_operator_and_is_resent_once(
+    env: Env, tmp_path: Path
+) -> None:
+    await _sync(env)
+    path = _campaign(tmp_path, env, 3, extra="in_doubt_hold_s = 0")
+    await _inject(env, endpoint="messages", mode="timeout", hang_s=2)  # never reaches Meta
+    async with connect(Path(env.daemon.control_socket)) as client:
+        await client.call("campaign.start", {"file": str(path)})
+        status = await _finished(client, "offer")
+        assert status["in_doubt"] == 1 and status["sent"] == 2
+        (doubt,) = status["in_doubt_overdue"]
+        resolved = await client.call(
+            "campaign.resolve", {"id": "offer", "recipient": doubt["recipient"], "action": "resend"}
+        )
+        assert resolved == {"resolved": True}
+
+        async def all_sent() -> bool:
+            s = await client.call("campaign.status", {"id": "offer"})
+            return bool(s["sent"] == 3 and s["state"] == "finished")
+
+        await wait_until(all_sent, timeout=15)
+    received = _received(await _sim_messages(env))
+    assert len(received) == 3 and set(received.values()) == {1}

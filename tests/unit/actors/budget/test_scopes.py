@@ -208,3 +208,15 @@ async def test_a_daemon_restart_does_not_announce_a_campaigns_crossed_thresholds
         await client.set_campaign_cap("c1", monthly_usd=D("0.07"))  # lowered: 80 % is new
         box.close()
     assert {p["threshold"] for p in published} == {"0.8"}
+
+
+async def test_reserving_a_message_already_held_books_it_once() -> None:
+    journal, published = MemoryJournal(), list[dict[str, Any]]()
+    async with trio.open_nursery() as nursery:
+        client, box = await _coordinator(nursery, BudgetConfig(), journal, {}, published)
+        assert await client.reserve("o:1", D("0.0625"), waba=None, campaign=None) is None
+        assert await client.reserve("o:1", D("0.0625"), waba=None, campaign=None) is None
+        status = await box.address.call(lambda r: GetBudget(reply=r))
+        box.close()
+    assert D(status["day"]["reserved"]) == D("0.0625")
+    assert [e["op"] for e in journal.entries] == ["reserve"]
