@@ -94,7 +94,8 @@ async def test_pause_resume_and_cancel_from_the_socket(env: Env, tmp_path: Path)
     async with connect(Path(env.daemon.control_socket)) as client:
         await client.call("campaign.start", {"file": str(path)})
         paused = await client.call("campaign.pause", {"id": "slow", "reason": "lunch"})
-        assert paused["state"] == "paused" and paused["reason"] == "lunch"
+        assert paused["state"] == "paused"
+        assert paused["reason"] == "lunch"
         before = (await client.call("campaign.status", {"id": "slow"}))["sent"]
         await wait_until(lambda: True)
         resumed = await client.call("campaign.resume", {"id": "slow"})
@@ -220,7 +221,8 @@ async def test_a_send_cut_off_after_meta_took_it_is_settled_by_its_webhook(
 
         await wait_until(settled, timeout=15)  # the status webhook carried the outbox id
     received = _received(await _sim_messages(env))
-    assert len(received) == 3 and set(received.values()) == {1}
+    assert len(received) == 3
+    assert set(received.values()) == {1}
 
 
 @pytest.mark.config(graph="send_timeout_s = 1")
@@ -233,7 +235,8 @@ async def test_a_message_in_doubt_waits_for_the_operator_and_is_resent_once(
     async with connect(Path(env.daemon.control_socket)) as client:
         await client.call("campaign.start", {"file": str(path)})
         status = await _finished(client, "offer")
-        assert status["in_doubt"] == 1 and status["sent"] == 2
+        assert status["in_doubt"] == 1
+        assert status["sent"] == 2
         (doubt,) = status["in_doubt_overdue"]
         resolved = await client.call(
             "campaign.resolve", {"id": "offer", "recipient": doubt["recipient"], "action": "resend"}
@@ -246,4 +249,5 @@ async def test_a_message_in_doubt_waits_for_the_operator_and_is_resent_once(
 
         await wait_until(all_sent, timeout=15)
     received = _received(await _sim_messages(env))
-    assert len(received) == 3 and set(received.values()) == {1}
+    assert len(received) == 3
+    assert set(received.values()) == {1}
