@@ -315,6 +315,8 @@ def _haystack(chip: Chip, waba: Waba | None) -> _Haystack:
 
 def chip_matches(chip: Chip, waba: Waba | None, query: str) -> bool:
     """Every whitespace-separated term must match; ``quality:red`` looks in one field."""
+    if not query or query.isspace():
+        return True
     hay = _haystack(chip, waba)
     for term in query.lower().split():
         name, sep, value = term.partition(":")

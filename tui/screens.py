@@ -177,7 +177,7 @@ class FleetScreen(ConsoleScreen):
         if self.filter_text:
             parts.append(f"filter: {self.filter_text!r}")
         parts += [f"paused {paused}", f"today {sent:,} sent · ${cost:,.2f}"]
-        self.query_one("#info", Static).update(" · ".join(parts))
+        self.query_one("#info", Static).update(" · ".join(parts), layout=False)
 
     def chips_changed(self, changes: Mapping[str, tuple[Chip | None, Chip]]) -> None:
         """Rewrite the changed cells of rows that stay where they are; a chip that moves
@@ -294,7 +294,7 @@ class EventsScreen(ConsoleScreen):
         if self.filter_text:
             parts.append(f"filter: {self.filter_text!r}")
         parts.append("newest at the bottom")
-        self.query_one("#info", Static).update(" · ".join(parts))
+        self.query_one("#info", Static).update(" · ".join(parts), layout=False)
 
     def entries_added(self, entries: list[LogEntry]) -> None:
         remembered = self.console.state.entries

@@ -64,8 +64,9 @@ def _texts(raw: object) -> tuple[str, ...]:
             out.append(item.strip())
         elif isinstance(item, dict):
             text = next((as_str(item, k) for k in _TEXT_KEYS if as_str(item, k)), "")
+            severity = as_str(item, "severity").lower()
             if text:
-                out.append(text)
+                out.append(f"{severity}: {text}" if severity in ("critical", "warning") else text)
     return tuple(out)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from rich.text import Text
@@ -15,6 +15,7 @@ from textual.widgets.data_table import ColumnKey
 from tui.client import LinkState
 from tui.model import Chip, Waba, chip_state
 from tui.state import ConsoleState, LogEntry
+from tui.tables import CellCachedTable
 
 __all__ = [
     "EventTable",
@@ -88,36 +89,66 @@ def _right(text: str, style: str = "") -> Text:
     return Text(text, style=style, justify="right")
 
 
+def _state_cell(chip: Chip, _: Waba | None) -> Text:
+    state = chip_state(chip)
+    return Text(state, style=STATE_STYLE.get(state, ""))
+
+
+def _mps_cell(chip: Chip, _: Waba | None) -> Text:
+    throttled = chip.mps_limit > 0 and chip.mps < chip.mps_limit
+    return _right(f"{fmt_rate(chip.mps)}/{chip.mps_limit}", "yellow" if throttled else "")
+
+
+def _queue_cell(chip: Chip, _: Waba | None) -> Text:
+    return _right(f"{chip.queued}+{chip.in_flight}" if chip.in_flight else str(chip.queued))
+
+
+def _waba_cell(chip: Chip, waba: Waba | None) -> Text:
+    restricted = waba is not None and waba.restricted
+    return Text(waba.label if waba is not None else chip.waba_id, "bold red" if restricted else "")
+
+
+CellFn = Callable[[Chip, Waba | None], Text]
+
+FLEET_CELLS: tuple[tuple[str, tuple[str, ...], CellFn], ...] = (
+    ("number", ("display_number",), lambda c, _: Text(c.display_number)),
+    ("waba", ("waba_id",), _waba_cell),
+    (
+        "quality",
+        ("quality_rating",),
+        lambda c, _: Text(c.quality_rating, style=QUALITY_STYLE.get(c.quality_rating, "dim")),
+    ),
+    (
+        "status",
+        ("status",),
+        lambda c, _: Text(c.status, style="" if c.status in ("CONNECTED", "") else "bold red"),
+    ),
+    ("tier", ("tier",), lambda c, _: Text(_tier(c.tier))),
+    ("state", ("paused", "draining", "mode"), _state_cell),
+    ("windows", ("open_windows",), lambda c, _: _right(str(c.open_windows))),
+    ("mps", ("mps", "mps_limit"), _mps_cell),
+    ("queue", ("queued", "in_flight"), _queue_cell),
+    ("sent", ("sent_today",), lambda c, _: _right(f"{c.sent_today:,}")),
+    ("cost", ("cost_today_usd",), lambda c, _: _right(f"${c.cost_today_usd:,.2f}")),
+)
+"""Per column, in :data:`FLEET_COLUMNS` order: the chip fields it shows, and its cell.
+A WABA's name or restriction changes with a snapshot, which redraws the whole table."""
+
+
 def fleet_cells(chip: Chip, waba: Waba | None) -> tuple[Text, ...]:
     """One fleet row, in :data:`FLEET_COLUMNS` order."""
-    state = chip_state(chip)
-    throttled = chip.mps_limit > 0 and chip.mps < chip.mps_limit
-    queue = f"{chip.queued}+{chip.in_flight}" if chip.in_flight else str(chip.queued)
-    return (
-        Text(chip.display_number),
-        Text(
-            waba.label if waba is not None else chip.waba_id,
-            style="bold red" if waba is not None and waba.restricted else "",
-        ),
-        Text(chip.quality_rating, style=QUALITY_STYLE.get(chip.quality_rating, "dim")),
-        Text(chip.status, style="" if chip.status in ("CONNECTED", "") else "bold red"),
-        Text(_tier(chip.tier)),
-        Text(state, style=STATE_STYLE.get(state, "")),
-        _right(str(chip.open_windows)),
-        _right(f"{fmt_rate(chip.mps)}/{chip.mps_limit}", "yellow" if throttled else ""),
-        _right(queue),
-        _right(f"{chip.sent_today:,}"),
-        _right(f"${chip.cost_today_usd:,.2f}"),
-    )
+    return tuple(cell(chip, waba) for _, _, cell in FLEET_CELLS)
 
 
-class FleetTable(DataTable[Text]):
+class FleetTable(CellCachedTable):
     """One row per chip, keyed by ``phone_number_id``."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(id=id)
         for key, label in FLEET_COLUMNS:
             self.add_column(label, key=key)
+        self._shown: dict[str, Chip] = {}
+        """The chip each row was last written from."""
 
     @property
     def selected_id(self) -> str | None:
@@ -130,24 +161,29 @@ class FleetTable(DataTable[Text]):
         """Replace every row, keeping the cursor on the same chip where it is still shown."""
         selected = self.selected_id
         self.clear()
+        self._shown.clear()
         for chip in chips:
             self.add_row(*fleet_cells(chip, wabas.get(chip.waba_id)), key=chip.phone_number_id)
+            self._shown[chip.phone_number_id] = chip
         if selected is not None and selected in self.rows:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
 
     def update_chip(self, chip: Chip, waba: Waba | None) -> None:
-        if chip.phone_number_id not in self.rows:
+        """Rewrite the cells whose fields changed since the row was last written.
+
+        Only those cells are built, and a column is re-measured only when a cell outgrows
+        it: re-measuring walks every row, which at thousands of events/s stalls the console.
+        """
+        pnid = chip.phone_number_id
+        before = self._shown.get(pnid)
+        if before is None or pnid not in self.rows:
             return
-        # Only cells that changed, and re-measure a column only when a cell outgrows it:
-        # re-measuring walks every row, which at thousands of events/s stalls the console.
-        old = self.get_row(chip.phone_number_id)
-        new = fleet_cells(chip, waba)
-        for (key, _), before, cell in zip(FLEET_COLUMNS, old, new, strict=True):
-            if before.plain != cell.plain or before.style != cell.style:
+        self._shown[pnid] = chip
+        for key, fields, make in FLEET_CELLS:
+            if any(getattr(before, f) != getattr(chip, f) for f in fields):
+                cell = make(chip, waba)
                 width = self.columns[ColumnKey(key)].content_width
-                self.update_cell(
-                    chip.phone_number_id, key, cell, update_width=cell.cell_len > width
-                )
+                self.update_cell(pnid, key, cell, update_width=cell.cell_len > width)
 
 
 class EventTable(DataTable[Text]):
@@ -233,7 +269,7 @@ class HeaderBar(Static):
         if restricted:
             line3.append(" · restricted: ")
             line3.append(", ".join(restricted), style="bold red")
-        self.update(Text("\n").join([line1, line2, line3]))
+        self.update(Text("\n").join([line1, line2, line3]), layout=False)  # height fixed
 
 
 class StatusLine(Static):
@@ -258,5 +294,5 @@ class StatusLine(Static):
                 (f"  {status.error}" if status.error else "", "dim"),
                 ("  (ctrl+r: retry now)", "dim"),
             )
-        self.update(text)
+        self.update(text, layout=False)  # one line, fixed: no relayout of the screen
         self.set_class(status.state is not LinkState.CONNECTED, "-down")

@@ -101,7 +101,7 @@ class BudgetScreen(ConsoleScreen):
             info = f"budget · {len(alerts)} alerts · fullest: {worst.period}"
             if worst.share is not None:
                 info += f" at {worst.share:.0%}"
-        self.query_one("#info", Static).update(info)
+        self.query_one("#info", Static).update(info, layout=False)
 
     def budget_changed(self) -> None:
         self.redraw()

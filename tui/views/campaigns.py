@@ -137,7 +137,7 @@ class CampaignsScreen(ConsoleScreen):
                 parts.append(f"filter: {self.filter_text!r}")
             parts += [f"running {running}", f"paused {paused}", f"cost ${cost:,.2f}"]
             text = " · ".join(parts)
-        self.query_one("#info", Static).update(text)
+        self.query_one("#info", Static).update(text, layout=False)
 
     def campaigns_changed(self) -> None:
         self.redraw()

@@ -126,7 +126,7 @@ class QualityScreen(ConsoleScreen):
         ]
         if self.filter_text:
             parts.insert(2, f"filter: {self.filter_text!r}")
-        self.query_one("#info", Static).update(" · ".join(parts))
+        self.query_one("#info", Static).update(" · ".join(parts), layout=False)
         self._show_detail()
 
     def _show_detail(self) -> None:

@@ -122,7 +122,7 @@ class TemplatesScreen(ConsoleScreen):
             parts.append("report: not available (no templates.report)")
         elif state.available.get("templates.report"):
             parts.append("report: last 7 days")
-        self.query_one("#info", Static).update(" · ".join(parts))
+        self.query_one("#info", Static).update(" · ".join(parts), layout=False)
         self._show_detail()
 
     def _show_detail(self) -> None:
