@@ -53,10 +53,10 @@ class ControlContext:
     """Status events applied so far (the inbox processor's count)."""
     daily: dict[str, tuple[int, float]] = field(default_factory=dict)
     """Per chip: (messages sent today, cost today in USD), refreshed by the publisher."""
-    campaigns: Address[CampaignMsg] | None = None
-    """The campaign coordinator (``campaign.*`` calls); None when it is not running."""
     graph: GraphClient | None = None
     """For management calls (template creation); None in tests that need none."""
+    campaigns: Address[CampaignMsg] | None = None
+    """The campaign coordinator (``campaign.*`` calls); None when it is not running."""
     reload: Callable[[], Awaitable[dict[str, Any]]] | None = None
     """Re-read and apply the config file (the daemon's reloader); None: not offered."""
 
@@ -201,8 +201,12 @@ async def send_test(ctx: ControlContext, params: dict[str, Any]) -> dict[str, An
 
 
 async def budget_status(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Spent, reserved and cap per period (day, week, month) in the configured zone."""
+    """Spent, reserved and cap per period (day, week, month) in the configured zone, and
+    ``alert_at`` (the configured alert thresholds: the console marks them on its gauges)."""
     status: dict[str, Any] = await _guard(ctx.fleet.budget.call(lambda r: GetBudget(reply=r)))
+    for row in status.values():
+        if isinstance(row, dict):
+            row.setdefault("alert_at", [str(a) for a in ctx.cfg.budget.alert_at])
     return status
 
 
@@ -280,9 +284,9 @@ METHODS: dict[str, Handler] = {
     "budget.status": budget_status,
     "templates.sync": templates_sync,
     "templates.list": templates_list,
-    **CAMPAIGN_METHODS,
     "templates.report": templates_report,
     "config.reload": config_reload,
+    **CAMPAIGN_METHODS,
 }
 """``subscribe`` is handled by the server itself: it turns the connection into a stream."""
 
