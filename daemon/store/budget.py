@@ -8,6 +8,7 @@ replays the same rows into the same state.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -48,16 +49,26 @@ class BudgetJournalRepository:
         ]
 
     async def save_entry(self, entry: dict[str, Any]) -> None:
-        ref = str(entry["id"])
-        outbox_id = _outbox_id(ref)
+        await self.save_entries([entry])
+
+    async def save_entries(self, entries: Sequence[dict[str, Any]]) -> None:
+        """One statement, one commit, rows in the given order (ids follow it: replay
+        reads them back ``ORDER BY id``)."""
+        if not entries:
+            return
         await self._db.execute(
             "INSERT INTO budget_ledger (kind, ref, outbox_id, amount_usd, at, waba_id, campaign_id)"
-            " SELECT $1, $2, (SELECT id FROM outbox WHERE id = $3), $4, $5, $6, $7",
-            _KINDS[str(entry["op"])],
-            ref,
-            outbox_id,
-            Decimal(str(entry["amount"])),
-            dt.datetime.fromtimestamp(float(entry["at"]), dt.UTC),
-            entry.get("waba"),
-            entry.get("campaign"),
+            " SELECT e.kind, e.ref, o.id, e.amount, e.at, e.waba, e.campaign"
+            " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::numeric[],"
+            "             $5::timestamptz[], $6::text[], $7::text[])"
+            "      WITH ORDINALITY AS e(kind, ref, outbox_id, amount, at, waba, campaign, n)"
+            " LEFT JOIN outbox o ON o.id = e.outbox_id"
+            " ORDER BY e.n",
+            [_KINDS[str(e["op"])] for e in entries],
+            [str(e["id"]) for e in entries],
+            [_outbox_id(str(e["id"])) for e in entries],
+            [Decimal(str(e["amount"])) for e in entries],
+            [dt.datetime.fromtimestamp(float(e["at"]), dt.UTC) for e in entries],
+            [e.get("waba") for e in entries],
+            [e.get("campaign") for e in entries],
         )

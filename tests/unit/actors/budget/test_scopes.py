@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -109,9 +110,9 @@ class MemoryJournal:
     async def load_entries(self, since: float) -> list[dict[str, Any]]:
         return [e for e in self.entries if float(e["at"]) >= since]
 
-    async def save_entry(self, entry: dict[str, Any]) -> None:
+    async def save_entries(self, entries: Sequence[dict[str, Any]]) -> None:
         await trio.sleep(0)  # a real journal yields: let other reservations interleave
-        self.entries.append(entry)
+        self.entries.extend(entries)
 
 
 async def _coordinator(
