@@ -24,6 +24,16 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 
+CALM_KNOBS = [
+    "initial_tier=TIER_UNLIMITED",
+    "inbound_per_min=0",
+    "quality_change_rate=0",
+    "marketing_cap_rate=0",
+    "open_window_share=0",
+]
+"""Simulator knobs for campaign benchmarks: no tier cap, no spontaneous events, no
+frequency-capped marketing, every contact outside its window (every message paid)."""
+
 
 def free_port() -> int:
     with socket.socket() as s:

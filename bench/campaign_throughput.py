@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from campaign_harness import (
+    CALM_KNOBS,
     Daemon,
     campaign_cli,
     campaign_file,
@@ -42,11 +43,7 @@ from campaign_harness import (
 )
 
 SIM_KNOBS = [
-    "initial_tier=TIER_UNLIMITED",
-    "inbound_per_min=0",
-    "quality_change_rate=0",
-    "marketing_cap_rate=0",
-    "open_window_share=0",
+    *CALM_KNOBS,
     "read_rate=1",
     "sent_delay_s=0",
     "delivered_delay_s=0.05",

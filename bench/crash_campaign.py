@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from campaign_harness import (
+    CALM_KNOBS,
     Daemon,
     campaign_cli,
     campaign_file,
@@ -51,13 +52,9 @@ from campaign_harness import (
 
 MARKETING_USD = 0.0625
 SIM_KNOBS = [
-    "initial_tier=TIER_UNLIMITED",
-    "inbound_per_min=0",
-    "quality_change_rate=0",
-    "marketing_cap_rate=0",
+    *CALM_KNOBS,
     "webhook_max_attempts=40",
     "webhook_retry_base_s=0.5",
-    "open_window_share=0",
 ]
 
 

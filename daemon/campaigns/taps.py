@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from daemon.store import Store
     from daemon.webhook.processor import EventSink
 
-__all__ = ["CampaignTaps", "tap_payload_of"]
+__all__ = ["CampaignTaps"]
 
 log = logging.getLogger("metad.campaigns")
 
@@ -32,15 +32,6 @@ WHERE NOT EXISTS (
     SELECT 1 FROM events WHERE kind = 'campaign.tap' AND subject = $1 AND data ->> 'wamid' = $3)
 RETURNING id
 """
-
-
-def tap_payload_of(event: e.InboundMessage) -> str | None:
-    content = event.content
-    if isinstance(content, e.ButtonTap):
-        return content.payload
-    if isinstance(content, e.ButtonReply):
-        return content.id
-    return None
 
 
 class CampaignTaps:
@@ -56,7 +47,7 @@ class CampaignTaps:
 
     async def deliver(self, event: e.Event) -> bool:
         if isinstance(event, e.InboundMessage):
-            tap = parse_tap(tap_payload_of(event))
+            tap = parse_tap(event.button_payload)
             if tap is not None:
                 await self._record(event, *tap)
         return await self._inner.deliver(event)

@@ -26,19 +26,9 @@ if TYPE_CHECKING:
     from daemon.store import Store
     from daemon.webhook.processor import EventSink
 
-__all__ = ["ShiftTaps", "button_payload"]
+__all__ = ["ShiftTaps"]
 
 log = logging.getLogger("metad.shifts")
-
-
-def button_payload(event: e.InboundMessage) -> str | None:
-    """The payload of a template quick reply or the id of an interactive reply button."""
-    content = event.content
-    if isinstance(content, e.ButtonTap):
-        return content.payload
-    if isinstance(content, e.ButtonReply):
-        return content.id
-    return None
 
 
 class ShiftTaps:
@@ -67,7 +57,7 @@ class ShiftTaps:
 
     async def deliver(self, event: e.Event) -> bool:
         if isinstance(event, e.InboundMessage):
-            tap = parse_payload(button_payload(event))
+            tap = parse_payload(event.button_payload)
             if tap is not None:
                 try:
                     await self._shifts.tapped(

@@ -150,6 +150,17 @@ class InboundMessage:
         """Meta retries for days; the wamid identifies the message across retries."""
         return self.wamid
 
+    @property
+    def button_payload(self) -> str | None:
+        """The payload of a template quick reply or the id of an interactive reply
+        button: what a tap carries back of the message it answers (shift offers,
+        campaign cards)."""
+        if isinstance(self.content, ButtonTap):
+            return self.content.payload
+        if isinstance(self.content, ButtonReply):
+            return self.content.id
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class StatusUpdate:
