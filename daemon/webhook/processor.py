@@ -15,7 +15,7 @@ effect is idempotent or guarded:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -87,6 +87,8 @@ class InboxProcessor:
         self._batch_rows = batch_rows
         self._wakeup = trio.Event()
         self.stats = ProcessorStats()
+        self.accept: Callable[[InboxRow], bool] | None = None
+        """Which pending rows are this daemon's to process (None: all); see daemon.cluster."""
 
     def wake(self) -> None:
         """Called by the ingest path after a body is stored."""
@@ -121,9 +123,13 @@ class InboxProcessor:
             rows = await self._store.inbox.pending(self._batch_rows, after)
             if not rows:
                 return done
+            after = rows[-1].id
+            if self.accept is not None:  # several daemons: rows of other nodes' chips wait
+                rows = [row for row in rows if self.accept(row)]
+                if not rows:
+                    continue
             await self.process(rows)
             done += len(rows)
-            after = rows[-1].id
 
     async def process(self, rows: Sequence[InboxRow]) -> None:
         inbox = self._store.inbox
