@@ -26,12 +26,12 @@ import trio
 from config.model import StorageConfig
 from daemon.store.bridge import AsyncioThread
 from daemon.store.budget import BudgetJournalRepository
+from daemon.store.campaigns import CampaignRepository
 from daemon.store.chipjournal import ChipJournalRepository
 from daemon.store.chips import ChipRepository
 from daemon.store.connection import Connection, Queries, init_connection
 from daemon.store.embedded import EmbeddedPostgres, start_embedded
 from daemon.store.errors import StoreError, connect_error
-from daemon.store.campaigns import CampaignRepository
 from daemon.store.inbox import InboxRepository
 from daemon.store.migrate import migrate
 from daemon.store.outbox import OutboxRepository
