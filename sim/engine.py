@@ -262,9 +262,7 @@ class Sim:
         rng = self.rng["replies"]
         c = parsed.content
         if template is not None:
-            cards = next(
-                (x for x in c.get("components", []) if x.get("type") == "carousel"), None
-            )
+            cards = next((x for x in c.get("components", []) if x.get("type") == "carousel"), None)
             if cards and cards.get("cards"):  # a tap on one card's quick reply
                 card = rng.choice(cards["cards"])
                 payload = _button_payload(card, 0)
