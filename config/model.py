@@ -27,6 +27,7 @@ __all__ = [
     "CapsConfig",
     "CatalogConfig",
     "ChipConfig",
+    "ClusterConfig",
     "ContactsConfig",
     "DaemonConfig",
     "FlowConfig",
@@ -285,6 +286,34 @@ class QualityConfig(_Model):
     flap_block_h: float = Field(default=6.0, gt=0)
 
 
+class ClusterConfig(_Model):
+    """Several daemons on one PostgreSQL (see ``daemon.cluster``): which chips this one
+    leases. The default (``chips = "all"``) takes every chip no other daemon holds, so a
+    single daemon behaves as if there were no cluster."""
+
+    node_id: str = Field(default="", max_length=48, pattern=r"^[A-Za-z0-9_.:@-]*$")
+    """This daemon's name in the fleet; empty: ``hostname:pid``."""
+    chips: str | list[str] = "all"
+    """``"all"``: every chip it can lease; ``"auto"``: a fair share of the chips among
+    the live daemons; a list: only these phone_number_ids."""
+    lease_s: float = Field(default=10.0, ge=3.0, le=60.0)
+    """A lost daemon's chips move within this; it stops sending after 2/3 of it."""
+
+    @field_validator("chips", mode="before")
+    @classmethod
+    def _chips(cls, v: object) -> object:
+        if v in ("all", "auto"):
+            return v
+        if isinstance(v, list) and all(isinstance(c, str) and c.isdigit() for c in v):
+            return v
+        raise ValueError('must be "all", "auto" or a list of phone_number_ids (digits)')
+
+    @property
+    def clustered(self) -> bool:
+        """Sharing the fleet with other daemons (``"auto"`` or a list of chips)."""
+        return self.chips != "all"
+
+
 class MetricsConfig(_Model):
     listen: str = Field(default="", pattern=_HOST_PORT_OR_OFF)
     """Where ``/metrics``, ``/healthz`` and ``/readyz`` are served; empty: not served."""
@@ -454,6 +483,7 @@ class MetadConfig(_Model):
     keeper: KeeperConfig = Field(default_factory=KeeperConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     flows: FlowsConfig = Field(default_factory=FlowsConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     @field_validator("timezone")
     @classmethod

@@ -10,13 +10,19 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 import trio
 
-from actors.budget.coordinator import BudgetClient, BudgetCoordinator, BudgetJournal, BudgetMsg
+from actors.budget.coordinator import (
+    BudgetClient,
+    BudgetCoordinator,
+    BudgetJournal,
+    BudgetMsg,
+    SharedJournal,
+)
 from actors.budget.ledger import Caps, Ledger
 from actors.chip import (
     ChipActor,
@@ -95,14 +101,21 @@ class Fleet:
         self._chips: dict[str, Mailbox[ChipMsg]] = {}
         self._wabas: dict[str, Mailbox[WabaMsg]] = {}
         self._by_display = {digits(c.display_number): c.phone_number_id for c in cfg.chips}
+        self.shared_budget: SharedJournal | None = None
+        """Set when several daemons book against the same caps (daemon.cluster)."""
         self.actors: dict[str, ChipActor] = {}
         """The live chip actor instances (for tests and benchmarks; never mutate)."""
 
-    def specs(self) -> list[ChildSpec]:
-        """Child specs in start order: the budget, the WABAs, then their chips."""
+    def specs(self, chips: Collection[str] | None = None) -> list[ChildSpec]:
+        """Child specs in start order: the budget, the WABAs, then their chips (only
+        ``chips`` when given: those this daemon holds a lease on, see daemon.cluster)."""
         specs: list[ChildSpec] = [ChildSpec("budget", self._budget_runner())]
         specs += [self.waba_spec(w.id) for w in self._cfg.wabas]
-        specs += [self.chip_spec(c.phone_number_id) for c in self._cfg.chips]
+        specs += [
+            self.chip_spec(c.phone_number_id)
+            for c in self._cfg.chips
+            if chips is None or c.phone_number_id in chips
+        ]
         return specs
 
     # Every runner reads the config when it (re)starts, so that a reload which swaps the
@@ -129,7 +142,9 @@ class Fleet:
 
     def close_chip(self, phone_number_id: str) -> None:
         """Close a removed chip's mailbox (it drains and returns) and forget its address."""
-        self._chips.pop(phone_number_id).close()
+        box = self._chips.pop(phone_number_id, None)
+        if box is not None:
+            box.close()
         self.actors.pop(phone_number_id, None)
 
     def close_waba(self, waba_id: str) -> None:
@@ -151,6 +166,7 @@ class Fleet:
                 now=self._now,
                 publish=self._publish,
                 campaign_caps=self._campaign_caps,
+                shared=self.shared_budget,
             )
             await actor.run(task_status=task_status)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import trio
@@ -27,6 +28,7 @@ from daemon.budget_alerts import serve_alert_webhook
 from daemon.bus import Bus, BusLogHandler
 from daemon.campaigns.actor import Campaigns
 from daemon.campaigns.taps import CampaignTaps
+from daemon.cluster import Leases, default_node_id, inbox_filter, while_leader
 from daemon.control.methods import ControlContext
 from daemon.control.server import publish_forever, serve_control
 from daemon.fleet import Fleet
@@ -75,6 +77,8 @@ class Daemon:
     stop: trio.Event = field(default_factory=trio.Event)
     events: list[SupervisorEvent] = field(default_factory=list)
     reloader: Reloader | None = None
+    leases: Leases | None = None
+    """This daemon's chip leases (several daemons on one PostgreSQL, daemon.cluster)."""
     metrics: Metrics = field(default_factory=Metrics)
     metrics_url: str = ""
     """Base URL of the operations listener (``/metrics``, ``/healthz``, ``/readyz``)."""
@@ -180,6 +184,18 @@ async def _serve_with(
             ShiftTaps.around(flows_router, cfg, store, fleet, bus.publish), addressing
         )
         processor = InboxProcessor(store, CampaignTaps(router, store, bus.publish))
+        leases = Leases(
+            store,
+            node_id=cfg.cluster.node_id or default_node_id(),
+            chips=[c.phone_number_id for c in cfg.chips],
+            mode=cfg.cluster.chips,
+            lease_s=cfg.cluster.lease_s,
+            on_notify=processor.wake,
+        )
+        processor.accept = inbox_filter(leases, lambda: leases.chips)
+        if cfg.cluster.clustered:
+            fleet.shared_budget = store.budget_journal
+            campaigns.share = lambda: len(leases.running) / max(1, len(leases.chips))
         assert secrets.app_secret is not None  # resolve_secrets guarantees both
         assert secrets.verify_token is not None
         app = create_app(
@@ -193,6 +209,7 @@ async def _serve_with(
         )
         daemon = Daemon(cfg, store, supervisor, fleet, graph, processor, app, bus, events=events)
         daemon.metrics = metrics
+        daemon.leases = leases
         http_stop = trio.Event()
         async with trio.open_nursery() as nursery:
             if handle_signals:
@@ -209,8 +226,14 @@ async def _serve_with(
                     )
                 )
             await nursery.start(serve_alert_webhook, cfg.budget, bus)
+            # The first renewal leases the chips this daemon starts with (every chip when
+            # it runs alone); later changes go through the reloader's start/stop.
+            await nursery.start(leases.run)
+            leases.running = set(leases.held)
             actors_done = trio.Event()
-            await nursery.start(_run_actors, supervisor, fleet, campaigns, actors_done)
+            await nursery.start(
+                _run_actors, supervisor, fleet, campaigns, actors_done, leases.running
+            )
             processor_scope = trio.CancelScope()
             await nursery.start(_run_processor, processor, processor_scope)
             base = await nursery.start(
@@ -233,15 +256,17 @@ async def _serve_with(
                 statuses=lambda: processor.stats.events,
                 graph=graph,
                 campaigns=campaigns.address,
+                cluster=leases,
             )
-            daemon.reloader = _reloader(daemon, control, secrets, tokens)
+            daemon.reloader = reloader = _reloader(daemon, control, secrets, tokens)
+            nursery.start_soon(leases.reconcile, reloader.start_chips, _stopper(reloader))
             socket_path = await nursery.start(
                 serve_control, control, cfg.daemon.runtime_dir / "metad.sock"
             )
             daemon.control_socket = str(socket_path)
             nursery.start_soon(publish_forever, control)
             nursery.start_soon(_sync_templates, fleet)
-            nursery.start_soon(run_jobs, store, cfg.tz)
+            nursery.start_soon(while_leader, leases, lambda: run_jobs(store, cfg.tz))
             nursery.start_soon(WindowKeeper.for_fleet(cfg, store, fleet, bus.publish).run)
             if handle_signals:
                 await nursery.start(reload_on_sighup, daemon.reloader)
@@ -278,6 +303,7 @@ async def _serve_with(
             await daemon.stop.wait()
             notifier.notify(STOPPING=1, STATUS="stopping")
             http_stop.set()
+            leases.close()
             campaigns.close()
             await _shutdown(cfg, supervisor, fleet, actors_done)
             processor_scope.cancel()
@@ -289,12 +315,13 @@ async def _run_actors(
     fleet: Fleet,
     campaigns: Campaigns,
     done: trio.Event,
+    chips: set[str],
     *,
     task_status: trio.TaskStatus[None],
 ) -> None:
     try:
         # The campaign coordinator starts last: it resumes campaigns through the chips.
-        await supervisor.run([*fleet.specs(), campaigns.spec()], task_status=task_status)
+        await supervisor.run([*fleet.specs(chips), campaigns.spec()], task_status=task_status)
     finally:
         done.set()
 
@@ -307,6 +334,11 @@ def _reloader(
     def applied(new: MetadConfig) -> None:
         daemon.cfg = control.cfg = new
 
+    async def leased(new: MetadConfig) -> None:
+        if daemon.leases is not None:
+            daemon.leases.configure([c.phone_number_id for c in new.chips], new.cluster.chips)
+            await daemon.leases.refresh(timeout=daemon.cfg.daemon.shutdown_timeout_s)
+
     reloader = Reloader(
         daemon.cfg,
         secrets,
@@ -317,9 +349,17 @@ def _reloader(
         on_applied=applied,
         publish=daemon.bus.publish,
         drain_timeout_s=daemon.cfg.daemon.shutdown_timeout_s,
+        leased=leased,
     )
     control.reload = reloader.reload
     return reloader
+
+
+def _stopper(reloader: Reloader) -> Callable[[list[str], bool], Awaitable[None]]:
+    async def stop(chips: list[str], drain: bool) -> None:
+        await reloader.stop_chips(chips, drain=drain)
+
+    return stop
 
 
 async def _healthy(daemon: Daemon) -> bool:

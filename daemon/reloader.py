@@ -78,8 +78,13 @@ class Reloader:
         notifier: Notifier | None = None,
         drain_timeout_s: float = 5.0,
         start_timeout_s: float = 30.0,
+        leased: Callable[[MetadConfig], Awaitable[None]] | None = None,
     ) -> None:
         self.cfg = cfg
+        self._leased = leased
+        """Set when chips are leased (daemon.cluster): it takes the new chip list, and
+        starts added chips itself when it holds their lease; only chips running here
+        are stopped or restarted."""
         self._secrets = secrets
         self._fleet = fleet
         self._supervisor = supervisor
@@ -158,7 +163,13 @@ class Reloader:
         problems: list[str] = []
         fresh = token_table(secrets)
         self._tokens.update(fresh)
-        await _in_groups(change.stop, self._stop)
+        stop, start, restart = change.stop, change.start, change.restart
+        if self._leased is not None:
+            running = set(self._supervisor.child_ids)
+            stop = tuple(a for a in stop if not a.startswith("chip:") or a in running)
+            start = tuple(a for a in start if not a.startswith("chip:"))
+            restart = tuple(a for a in restart if not a.startswith("chip:") or a in running)
+        await _in_groups(stop, self._stop)
         for owner in set(self._tokens) - set(fresh):
             del self._tokens[owner]
         self._secrets = secrets
@@ -170,19 +181,47 @@ class Reloader:
             )
         if "daemon.log_level" in change.settings:
             logging.getLogger().setLevel(cfg.daemon.log_level.upper())
-        await _in_groups(change.start, partial(self._start, problems=problems))
-        await _in_groups(change.restart, partial(self._restart, problems=problems))
+        await _in_groups(start, partial(self._start, problems=problems))
+        await _in_groups(restart, partial(self._restart, problems=problems))
+        if self._leased is not None:
+            await self._leased(cfg)
         return problems
 
-    async def _stop(self, actor_id: str) -> None:
-        kind, _, ident = actor_id.partition(":")
-        if kind == "chip":
-            await self._drain(ident)
-        close = partial(self._fleet.close_chip if kind == "chip" else self._fleet.close_waba, ident)
-        await self._supervisor.stop_child(actor_id, close=close, timeout=self._drain_timeout_s)
-        log.info("actor %s stopped: removed from the config", actor_id)
+    async def start_chips(self, ids: Sequence[str]) -> list[str]:
+        """Start the actors of chips this daemon has just leased (all at once); returns
+        those that did not start."""
+        problems: list[str] = []
+        await _in_groups(
+            [f"chip:{i}" for i in ids], partial(self._start, problems=problems, why="leased")
+        )
+        return [i for i in ids if self._fleet.find_chip(i) is None]
 
-    async def _start(self, actor_id: str, *, problems: list[str]) -> None:
+    async def stop_chips(self, ids: Sequence[str], *, drain: bool) -> None:
+        """Stop the actors of chips whose lease goes: drained when given back on
+        purpose, at once when the lease is in doubt."""
+        await _in_groups(
+            [f"chip:{i}" for i in ids],
+            partial(self._stop, drain=drain, why="lease given back" if drain else "lease lost"),
+        )
+
+    async def _stop(
+        self, actor_id: str, *, drain: bool = True, why: str = "removed from the config"
+    ) -> None:
+        kind, _, ident = actor_id.partition(":")
+        close = partial(self._fleet.close_chip if kind == "chip" else self._fleet.close_waba, ident)
+        if actor_id not in self._supervisor.child_ids:  # not running here (leases)
+            if kind == "chip":
+                close()
+            return
+        if kind == "chip" and drain:
+            await self._drain(ident)
+        timeout = self._drain_timeout_s if drain else 0.0
+        await self._supervisor.stop_child(actor_id, close=close, timeout=timeout)
+        log.info("actor %s stopped: %s", actor_id, why)
+
+    async def _start(
+        self, actor_id: str, *, problems: list[str], why: str = "added to the config"
+    ) -> None:
         kind, _, ident = actor_id.partition(":")
         spec = self._fleet.chip_spec(ident) if kind == "chip" else self._fleet.waba_spec(ident)
         try:
@@ -193,7 +232,7 @@ class Reloader:
             log.error("actor %s did not start: %s", actor_id, exc)
             (self._fleet.close_chip if kind == "chip" else self._fleet.close_waba)(ident)
         else:
-            log.info("actor %s started: added to the config", actor_id)
+            log.info("actor %s started: %s", actor_id, why)
 
     async def _restart(self, actor_id: str, *, problems: list[str]) -> None:
         kind, _, ident = actor_id.partition(":")

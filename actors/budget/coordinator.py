@@ -49,6 +49,16 @@ class BudgetJournal(Protocol):
         ...
 
 
+class SharedJournal(Protocol):
+    """The journal when several daemons book against the same caps (daemon.cluster)."""
+
+    async def load_marked(self, since: float) -> tuple[list[dict[str, Any]], int]: ...
+
+    async def serialized(
+        self, after_id: int, decide: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+    ) -> int: ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reserve:
     id: str
@@ -115,8 +125,17 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         now: Callable[[], float],
         publish: Callable[[str, dict[str, Any]], None] = lambda kind, data: None,
         campaign_caps: dict[str, Caps] | None = None,
+        shared: SharedJournal | None = None,
+        catch_up_s: float = 1.0,
     ) -> None:
         super().__init__("budget", inbox)
+        self._shared = shared
+        """Set when several daemons share the caps: each batch is booked under one
+        advisory lock after the other daemons' entries (a reservation that no longer
+        fits is refused), and the ledger catches up every ``catch_up_s``."""
+        self._high_water = 0
+        self._catch_up_s = catch_up_s
+        self._shared_lock = trio.Lock()
         self._campaign_caps = {} if campaign_caps is None else campaign_caps
         """Caps set by :class:`SetCampaignCap`; owned by the caller so that they outlive
         a restart of this actor (caps are configuration, not journal)."""
@@ -133,6 +152,8 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         self._journal_send = send
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._journal_writer, recv)
+            if self._shared is not None:
+                nursery.start_soon(self._catch_up)
             try:
                 await super().run(task_status=task_status)
             finally:
@@ -153,19 +174,77 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                         batch.append(recv.receive_nowait())
                     except (trio.WouldBlock, trio.EndOfChannel):
                         break
+                refused: dict[int, str] = {}
                 try:
-                    await self._journal.save_entries([j.entry.to_json() for j in batch])
+                    if self._shared is None:
+                        await self._journal.save_entries([j.entry.to_json() for j in batch])
+                    else:
+                        refused = await self._book_shared(batch)
                 except BaseException:
                     for j in batch:
                         if j.reply is not None:
                             j.reply.fail(ActorCrashed(self.actor_id))
                     raise
-                for j in batch:
+                for n, j in enumerate(batch):
+                    if n in refused:
+                        if j.reply is not None:
+                            j.reply.ok(refused[n])
+                        continue
                     for alert in j.alerts:
                         log.warning("budget alert: %s", alert.message)
                         self._publish("budget", alert.to_json())
                     if j.reply is not None:
                         j.reply.ok(None)
+
+    async def _book_shared(self, batch: Sequence[_Journalled]) -> dict[int, str]:
+        """Book ``batch`` after what other daemons booked (under the shared lock); the
+        reservations that no longer fit are taken back and their refusals returned."""
+        assert self._shared is not None
+        refused: dict[int, str] = {}
+
+        def decide(others: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            refused.clear()
+            self._apply_others(others)
+            keep: list[dict[str, Any]] = []
+            for n, j in enumerate(batch):
+                e = j.entry
+                if e.op == "reserve" and e.amount > 0:
+                    left = self.ledger.remaining(e.at, waba=e.waba, campaign=e.campaign)
+                    over = sorted(label for label, amount in left.items() if amount < 0)
+                    if over:
+                        self.ledger.release(e.id, e.at)  # never journalled: undone here
+                        refused[n] = (
+                            f"budget: {over[0]} cap would be crossed"
+                            " (booked meanwhile by another daemon)"
+                        )
+                        continue
+                keep.append(e.to_json())
+            return keep
+
+        async with self._shared_lock:
+            self._high_water = await self._shared.serialized(self._high_water, decide)
+        return refused
+
+    def _apply_others(self, rows: Sequence[dict[str, Any]]) -> None:
+        for row in rows:
+            entry = LedgerEntry.from_json(row)
+            if entry.op == "reserve" and self.ledger.reserved(entry.id) is not None:
+                continue  # held already (a resend of one in doubt on another daemon)
+            for alert in self.ledger.apply(entry):
+                del alert  # announced by the daemon that booked it
+
+    async def _catch_up(self) -> None:
+        """Learn other daemons' bookings while this one books nothing (status, caps)."""
+        assert self._shared is not None
+        while True:
+            await trio.sleep(self._catch_up_s)
+
+            def learn(others: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                self._apply_others(others)
+                return []
+
+            async with self._shared_lock:
+                self._high_water = await self._shared.serialized(self._high_water, learn)
 
     def _persist(
         self,
@@ -179,7 +258,10 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         self.ledger = self._new_ledger()
         for campaign_id, caps in self._campaign_caps.items():
             self.ledger.set_caps(Scope.campaign(campaign_id), caps)
-        rows = await self._journal.load_entries(self._now() - REPLAY_WINDOW_S)
+        if self._shared is not None:
+            rows, self._high_water = await self._shared.load_marked(self._now() - REPLAY_WINDOW_S)
+        else:
+            rows = await self._journal.load_entries(self._now() - REPLAY_WINDOW_S)
         self.ledger.replay(LedgerEntry.from_json(r) for r in rows)
 
     async def handle(self, msg: BudgetMsg) -> None:

@@ -20,7 +20,7 @@ import trio
 from actors.base import Actor
 from actors.budget.coordinator import BudgetMsg
 from actors.campaign.ports import CampaignStore, FleetPort
-from actors.campaign.runner import CampaignRunner
+from actors.campaign.runner import CampaignRunner, Sharing
 from actors.core import Address, ReplyTo
 
 __all__ = [
@@ -78,7 +78,14 @@ class _Ended:
     runner: CampaignRunner
 
 
-CampaignMsg: TypeAlias = CampaignCmd | CampaignStatus | ListCampaigns | ResolveInDoubt | _Ended
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Sync:
+    reply: ReplyTo[None]
+
+
+CampaignMsg: TypeAlias = (
+    CampaignCmd | CampaignStatus | ListCampaigns | ResolveInDoubt | _Ended | _Sync
+)
 
 _ALLOWED = {
     "start": ("draft", "paused"),
@@ -100,8 +107,12 @@ class CampaignCoordinator(Actor[CampaignMsg]):
         now: Callable[[], float],
         tz: ZoneInfo,
         publish: Callable[[str, dict[str, Any]], None] = lambda kind, data: None,
+        sharing: Sharing | None = None,
     ) -> None:
         super().__init__("campaigns", inbox)
+        self._sharing = sharing
+        """Several daemons: each runs every running campaign on its own chips, claiming
+        recipients, and follows the store for campaigns started or stopped elsewhere."""
         self._store = store
         self._fleet = fleet
         self._address = address
@@ -116,6 +127,8 @@ class CampaignCoordinator(Actor[CampaignMsg]):
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._reporter)
+            if self._sharing is not None:
+                nursery.start_soon(self._follow)
             await super().run(task_status=task_status)
             nursery.cancel_scope.cancel()
 
@@ -154,6 +167,14 @@ class CampaignCoordinator(Actor[CampaignMsg]):
                     await self._store.set_state(cid, "running")
                     self._start_runner(await self._store.get(cid))
                 reply.ok(done)
+            case _Sync():
+                for row in await self._store.all():
+                    runner = self.runners.get(row.id)
+                    if row.state == "running" and runner is None:
+                        self._start_runner(row)
+                    elif row.state != "running" and runner is not None:
+                        del self.runners[row.id]
+                        runner.stop()
             case _Ended(campaign_id=cid, runner=runner):
                 if self.runners.get(cid) is runner:
                     del self.runners[cid]
@@ -168,6 +189,13 @@ class CampaignCoordinator(Actor[CampaignMsg]):
         for row in await self._store.all():
             if row.state == "running" and row.id not in self.runners:
                 self._start_runner(row)
+
+    async def _follow(self) -> None:
+        """Clustered: start runners for campaigns another daemon started or resumed, stop
+        those another daemon paused, cancelled or finished (the store is the truth)."""
+        while True:
+            await trio.sleep(PROGRESS_EVERY_S)
+            await self._address.cast(_Sync(reply=ReplyTo()))
 
     async def _command(self, action: str, cid: str, reason: str | None) -> dict[str, Any]:
         row = await self._store.get(cid)
@@ -211,6 +239,7 @@ class CampaignCoordinator(Actor[CampaignMsg]):
             now=self._now,
             tz=self._tz,
             on_pause=on_pause,
+            sharing=self._sharing,
         )
         self.runners[cid] = runner
 

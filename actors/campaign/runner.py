@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -39,7 +39,7 @@ from actors.core import ActorCrashed, ActorStopped, Address, CallTimeout
 from actors.templates.mapper import Filled, MappingError, TemplateMapper
 from config.campaign import CampaignSpec
 
-__all__ = ["CampaignRunner", "render_text"]
+__all__ = ["CampaignRunner", "Sharing", "render_text"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,22 @@ def render_text(text: str, fields: Mapping[str, str]) -> str:
             return "{" + key + "}"
 
     return text.format_map(_Keep(fields))
+
+
+@dataclass(frozen=True, slots=True)
+class Sharing:
+    """Several daemons run this campaign (daemon.cluster): recipients are claimed
+    (``claim``) rather than read, ``share()`` is this daemon's part of the campaign's
+    rate (its chips over all chips), and a claim older than ``stale_s`` whose message
+    was never journalled (its daemon died) is taken over."""
+
+    claim: Callable[[str, int, float], Awaitable[Sequence[Pending]]]
+    """(campaign, limit, stale_s) → recipients now this daemon's (the store's ``claim``)."""
+    unclaimed: Callable[[str], Awaitable[int]]
+    """Recipients no chip has journalled yet, on any daemon (the store's ``unclaimed``)."""
+    share: Callable[[], float]
+    stale_s: float
+    batch: int = 50
 
 
 @dataclass(slots=True)
@@ -93,8 +109,10 @@ class CampaignRunner:
         now: Callable[[], float],
         tz: ZoneInfo,
         on_pause: Callable[[str], None],
+        sharing: Sharing | None = None,
     ) -> None:
         self.id = campaign_id
+        self._sharing = sharing
         self.spec = CampaignSpec.model_validate(stored["spec"])
         self.cards: list[list[dict[str, Any]]] = [list(g) for g in stored.get("cards", [])]
         self._store = store
@@ -183,6 +201,10 @@ class CampaignRunner:
                 )
                 await self._sleep(delay)
                 continue
+            if self._sharing is not None:
+                if not await self._claimed_batch(nursery, limit):
+                    return
+                continue
             batch = await self._store.pending(self.id, after=after, limit=BATCH)
             if not batch:
                 if after == (-1, -1):
@@ -211,6 +233,41 @@ class CampaignRunner:
                     raise
                 if not started:
                     limit.release()
+
+    async def _claimed_batch(self, nursery: trio.Nursery, limit: trio.Semaphore) -> bool:
+        """One claimed batch sent (clustered); False when the campaign is done here."""
+        sharing = self._sharing
+        assert sharing is not None
+        if not self._views:  # no chip of ours for it: claim nothing, others may send
+            self.state.waiting = "no chip of this daemon can send it"
+            await self._sleep(REFRESH_CHIPS_S)
+            return True
+        batch = await sharing.claim(self.id, sharing.batch, sharing.stale_s)
+        if not batch:
+            await self._drained()
+            if not await sharing.unclaimed(self.id):
+                self.finished = True
+                return False
+            await self._sleep(REFRESH_CHIPS_S)  # others' claims in flight, or stale later
+            return True
+        next_at = self._now()
+        for r in batch:
+            if self.stopping():
+                self.state.marks.append((r.key, "pending", None, None))
+                continue
+            rate = max(0.01, self.spec.limits.rate_per_s * sharing.share())
+            if next_at > self._now():
+                await self._sleep(next_at - self._now())
+            next_at = max(next_at, self._now()) + 1.0 / rate
+            await limit.acquire()
+            try:
+                started = await self._dispatch(r, nursery, limit)
+            except BaseException:
+                limit.release()
+                raise
+            if not started:
+                limit.release()
+        return True
 
     async def _dispatch(self, r: Pending, nursery: trio.Nursery, limit: trio.Semaphore) -> bool:
         """Route and build one send; False when nothing was started (skipped or stop)."""
@@ -286,6 +343,8 @@ class CampaignRunner:
             # row turns that into "duplicate" if the chip did journal it.
             log.info("campaign %s: %s via %s: %s", self.id, key, pnid, exc)
             result = None
+            if self._sharing is not None:  # claimed: give it back for any daemon
+                self.state.marks.append((key, "pending", None, None))
         finally:
             limit.release()
             self.state.in_flight -= 1
@@ -303,7 +362,8 @@ class CampaignRunner:
                 if reason.startswith("duplicate"):
                     self.state.marks.append((key, "handed", None, pnid))
                 elif reason.startswith(_TRANSIENT):
-                    pass  # stays pending
+                    if self._sharing is not None:  # claimed: give it back
+                        self.state.marks.append((key, "pending", None, None))
                 elif reason.startswith("budget:"):  # a cap would be crossed: stop here
                     self._on_pause(reason)
                 else:

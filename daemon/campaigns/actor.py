@@ -14,6 +14,7 @@ from typing import Any
 import trio
 
 from actors.campaign.coordinator import CampaignCoordinator, CampaignMsg
+from actors.campaign.runner import Sharing
 from actors.core import Address, Mailbox, open_mailbox
 from config import MetadConfig
 from daemon.campaigns.service import FleetAdapter
@@ -41,6 +42,9 @@ class Campaigns:
         self._now = now
         self._box: Mailbox[CampaignMsg] = open_mailbox("campaigns")
         self.actor: CampaignCoordinator | None = None
+        self.share: Callable[[], float] | None = None
+        """Set when several daemons share the fleet: this daemon's part of it (its chips
+        over all chips); runners then claim recipients (see daemon.cluster)."""
 
     @property
     def address(self) -> Address[CampaignMsg]:
@@ -57,10 +61,26 @@ class Campaigns:
                 now=self._now,
                 tz=self._cfg.tz,
                 publish=self._publish,
+                sharing=self._sharing(),
             )
             await self.actor.run(task_status=task_status)
 
         return ChildSpec("campaigns", run)
+
+    def _sharing(self) -> Sharing | None:
+        if self.share is None:
+            return None
+        repo = self._store.campaigns
+
+        async def claim(campaign_id: str, limit: int, stale_s: float) -> list[Any]:
+            return list(await repo.claim(campaign_id, limit=limit, stale_s=stale_s))
+
+        return Sharing(
+            claim=claim,
+            unclaimed=repo.unclaimed,
+            share=self.share,
+            stale_s=self._cfg.cluster.lease_s * 1.5,
+        )
 
     def close(self) -> None:
         self._box.close()

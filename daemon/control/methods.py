@@ -59,6 +59,8 @@ class ControlContext:
     """The campaign coordinator (``campaign.*`` calls); None when it is not running."""
     reload: Callable[[], Awaitable[dict[str, Any]]] | None = None
     """Re-read and apply the config file (the daemon's reloader); None: not offered."""
+    cluster: Any = None
+    """This daemon's :class:`daemon.cluster.Leases` (chips owned elsewhere); None: alone."""
 
 
 def chip_dict(snap: ChipSnapshot, daily: tuple[int, float] = (0, 0.0)) -> dict[str, Any]:
@@ -123,18 +125,71 @@ async def chips(ctx: ControlContext) -> list[dict[str, Any]]:
     return [chip_dict(c, ctx.daily.get(c.record.phone_number_id, (0, 0.0))) for c in snap.chips]
 
 
+async def _elsewhere(ctx: ControlContext, here: set[str]) -> list[dict[str, Any]]:
+    """Chips whose actors run on another node: their stored record and owner."""
+    leases = ctx.cluster
+    if leases is None:
+        return []
+    rows = await ctx.store.fetch(
+        "SELECT phone_number_id, waba_id, display_number, status, quality_rating,"
+        " messaging_limit_tier, throughput_mps, paused, pause_reason FROM chips"
+        " WHERE NOT (phone_number_id = ANY($1::text[]))",
+        sorted(here),
+    )
+    stored = {r["phone_number_id"]: r for r in rows}
+    out: list[dict[str, Any]] = []
+    for c in ctx.cfg.chips:
+        if c.phone_number_id in here:
+            continue
+        r = stored.get(c.phone_number_id)
+        out.append(
+            {
+                "phone_number_id": c.phone_number_id,
+                "display_number": c.display_number,
+                "waba_id": c.waba,
+                "quality_rating": r["quality_rating"] if r else "UNKNOWN",
+                "status": r["status"] if r else "UNKNOWN",
+                "tier": r["messaging_limit_tier"] if r else None,
+                "paused": bool(r["paused"]) if r else False,
+                "pause_reason": r["pause_reason"] if r else None,
+                "mode": "elsewhere",
+                "policy": None,
+                "draining": False,
+                "open_windows": 0,
+                "queued": 0,
+                "in_flight": 0,
+                "mps": 0.0,
+                "mps_limit": c.throughput_mps,
+                "tier_used": 0,
+                "tier_limit": None,
+                "restarts": 0,
+                "accepted": 0,
+                "failed": 0,
+                "owner": leases.owner(c.phone_number_id),
+                "sent_today": ctx.daily.get(c.phone_number_id, (0, 0.0))[0],
+                "cost_today_usd": ctx.daily.get(c.phone_number_id, (0, 0.0))[1],
+            }
+        )
+    return out
+
+
 async def status_snapshot(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
     snap = await _guard(ctx.fleet.snapshot())
+    local = [chip_dict(c, ctx.daily.get(c.record.phone_number_id, (0, 0.0))) for c in snap.chips]
+    node = ctx.cluster.node_id if ctx.cluster is not None else None
+    for chip in local:
+        chip["owner"] = node
     return {
         "daemon": {
             "version": VERSION,
             "webhook_url": ctx.webhook_url,
             "sim_url": ctx.sim_url,
             "uptime_s": round(time.time() - ctx.started_at, 1),
+            "node_id": node,
+            "leader": ctx.cluster.leader if ctx.cluster is not None else None,
+            "nodes": sorted(ctx.cluster.nodes) if ctx.cluster is not None else [],
         },
-        "chips": [
-            chip_dict(c, ctx.daily.get(c.record.phone_number_id, (0, 0.0))) for c in snap.chips
-        ],
+        "chips": local + await _elsewhere(ctx, {c["phone_number_id"] for c in local}),
         "wabas": [
             {
                 "waba_id": w.record.waba_id,

@@ -8,7 +8,7 @@ replays the same rows into the same state.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,45 @@ class BudgetJournalRepository:
             for r in rows
         ]
 
+    async def load_marked(self, since: float) -> tuple[list[dict[str, Any]], int]:
+        """Like :meth:`load_entries`, with the highest entry id at that moment (one
+        snapshot): where :meth:`serialized` goes on from."""
+        rows = await self._db.fetch(
+            "WITH m AS (SELECT coalesce(max(id), 0) AS hw FROM budget_ledger)"
+            " SELECT m.hw, b.kind, b.ref, b.amount_usd, extract(epoch FROM b.at)::float8 AS at,"
+            " b.waba_id, b.campaign_id FROM m LEFT JOIN budget_ledger b ON b.at >= $1"
+            " ORDER BY b.id",
+            dt.datetime.fromtimestamp(since, dt.UTC),
+        )
+        hw = int(rows[0]["hw"]) if rows else 0
+        return [_entry(r) for r in rows if r["kind"] is not None], hw
+
+    async def serialized(
+        self,
+        after_id: int,
+        decide: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+    ) -> int:
+        """Several daemons: one transaction under the budget's advisory lock reads the
+        entries other daemons wrote since ``after_id``, lets ``decide`` apply them and
+        choose what to write (the reservations that still fit), and writes it. Returns
+        the new high-water id. Every daemon books under the same lock, so ids follow
+        commit order and no cap check ever misses another daemon's booking."""
+        transaction = getattr(self._db, "transaction", None)
+        assert transaction is not None, "serialized needs the Store (it opens a transaction)"
+        async with transaction() as con:
+            await con.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+            rows = await con.fetch(
+                "SELECT id AS hw, kind, ref, amount_usd, extract(epoch FROM at)::float8 AS at,"
+                " waba_id, campaign_id FROM budget_ledger WHERE id > $1 ORDER BY id",
+                after_id,
+            )
+            high = max([after_id, *(int(r["hw"]) for r in rows)])
+            entries = decide([_entry(r) for r in rows])
+            if entries:
+                ids = await con.fetch(_INSERT + " RETURNING id", *_columns(entries))
+                high = max([high, *(int(r["id"]) for r in ids)])
+        return high
+
     async def save_entry(self, entry: dict[str, Any]) -> None:
         await self.save_entries([entry])
 
@@ -56,19 +95,41 @@ class BudgetJournalRepository:
         reads them back ``ORDER BY id``)."""
         if not entries:
             return
-        await self._db.execute(
-            "INSERT INTO budget_ledger (kind, ref, outbox_id, amount_usd, at, waba_id, campaign_id)"
-            " SELECT e.kind, e.ref, o.id, e.amount, e.at, e.waba, e.campaign"
-            " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::numeric[],"
-            "             $5::timestamptz[], $6::text[], $7::text[])"
-            "      WITH ORDINALITY AS e(kind, ref, outbox_id, amount, at, waba, campaign, n)"
-            " LEFT JOIN outbox o ON o.id = e.outbox_id"
-            " ORDER BY e.n",
-            [_KINDS[str(e["op"])] for e in entries],
-            [str(e["id"]) for e in entries],
-            [_outbox_id(str(e["id"])) for e in entries],
-            [Decimal(str(e["amount"])) for e in entries],
-            [dt.datetime.fromtimestamp(float(e["at"]), dt.UTC) for e in entries],
-            [e.get("waba") for e in entries],
-            [e.get("campaign") for e in entries],
-        )
+        await self._db.execute(_INSERT, *_columns(entries))
+
+
+_INSERT = (
+    "INSERT INTO budget_ledger (kind, ref, outbox_id, amount_usd, at, waba_id, campaign_id)"
+    " SELECT e.kind, e.ref, o.id, e.amount, e.at, e.waba, e.campaign"
+    " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::numeric[],"
+    "             $5::timestamptz[], $6::text[], $7::text[])"
+    "      WITH ORDINALITY AS e(kind, ref, outbox_id, amount, at, waba, campaign, n)"
+    " LEFT JOIN outbox o ON o.id = e.outbox_id"
+    " ORDER BY e.n"
+)
+
+# int.from_bytes(b"metadbud"): the budget's advisory transaction lock (several daemons).
+_LOCK_KEY = int.from_bytes(b"metadbud", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def _columns(entries: Sequence[dict[str, Any]]) -> tuple[list[Any], ...]:
+    return (
+        [_KINDS[str(e["op"])] for e in entries],
+        [str(e["id"]) for e in entries],
+        [_outbox_id(str(e["id"])) for e in entries],
+        [Decimal(str(e["amount"])) for e in entries],
+        [dt.datetime.fromtimestamp(float(e["at"]), dt.UTC) for e in entries],
+        [e.get("waba") for e in entries],
+        [e.get("campaign") for e in entries],
+    )
+
+
+def _entry(r: Any) -> dict[str, Any]:
+    return {
+        "op": _OPS[r["kind"]],
+        "id": r["ref"],
+        "amount": str(r["amount_usd"]),
+        "at": r["at"],
+        "waba": r["waba_id"],
+        "campaign": r["campaign_id"],
+    }

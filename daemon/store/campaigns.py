@@ -89,6 +89,40 @@ SELECT * FROM r, o, b, t
 """
 
 
+_CLAIM = """
+WITH c AS (
+    SELECT recipient_key FROM campaign_recipients
+     WHERE campaign_id = $1 AND state = 'pending'
+     ORDER BY seq, part LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+UPDATE campaign_recipients r SET state = 'handed', chip = NULL, updated_at = now()
+  FROM c WHERE r.campaign_id = $1 AND r.recipient_key = c.recipient_key
+RETURNING r.recipient_key, r.wa_id, r.variables, r.seq, r.part
+"""
+
+_NOT_JOURNALLED = """NOT EXISTS (
+    SELECT 1 FROM outbox o WHERE o.campaign_id = r.campaign_id
+       AND o.recipient_id = r.recipient_key AND o.state <> 'cancelled')"""
+
+_RECLAIM = f"""
+WITH c AS (
+    SELECT recipient_key FROM campaign_recipients r
+     WHERE campaign_id = $1 AND state = 'handed'
+       AND updated_at < now() - make_interval(secs => $3) AND {_NOT_JOURNALLED}
+     ORDER BY seq, part LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+UPDATE campaign_recipients r SET updated_at = now()
+  FROM c WHERE r.campaign_id = $1 AND r.recipient_key = c.recipient_key
+RETURNING r.recipient_key, r.wa_id, r.variables, r.seq, r.part
+"""
+
+_UNCLAIMED = f"""
+SELECT count(*) FROM campaign_recipients r
+ WHERE campaign_id = $1
+   AND (state = 'pending' OR (state = 'handed' AND {_NOT_JOURNALLED}))
+"""
+
+
 class CampaignRepository:
     def __init__(self, db: Queries) -> None:
         self._db = db
@@ -192,6 +226,34 @@ class CampaignRepository:
             )
             for r in rows
         ]
+
+    async def claim(
+        self, campaign_id: str, *, limit: int, stale_s: float
+    ) -> list[PendingRecipient]:
+        """Several daemons on one campaign: take up to ``limit`` pending recipients for
+        this daemon, in file order. ``FOR UPDATE SKIP LOCKED`` and the update to
+        ``handed`` (no chip yet) are one statement, so two daemons never get the same
+        recipient and none waits for another's rows. When nothing is pending, recipients
+        handed over more than ``stale_s`` ago whose message never reached Meta (no
+        outbox row, or a cancelled one: their daemon died) are taken instead. A second
+        hand-over is still stopped by the outbox's unique (campaign, recipient) row."""
+        rows = await self._db.fetch(_CLAIM, campaign_id, limit)
+        if not rows:
+            rows = await self._db.fetch(_RECLAIM, campaign_id, limit, stale_s)
+        return sorted(
+            (
+                PendingRecipient(
+                    r["recipient_key"], r["wa_id"], dict(r["variables"]), r["seq"], r["part"]
+                )
+                for r in rows
+            ),
+            key=lambda p: (p.seq, p.part),
+        )
+
+    async def unclaimed(self, campaign_id: str) -> int:
+        """Recipients not yet journalled by a chip: pending, or handed without a live
+        outbox row (claimed by a daemon that has not sent it yet, or that died)."""
+        return int(await self._db.fetchval(_UNCLAIMED, campaign_id))
 
     async def mark(
         self,

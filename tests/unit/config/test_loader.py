@@ -86,7 +86,7 @@ def test_unknown_key_top_level(in_tmp: Path) -> None:
     assert errors('timezone = "UTC"\n\nbogus = 1\n') == (
         "metad.toml:3: bogus: unknown key (allowed: timezone, daemon, supervisor, storage, "
         "graph, webhook, sandbox, wabas, chips, pricing, budget, campaigns, windows, limits, "
-        "quality, otp, shifts, contacts, media, catalog, keeper, metrics, flows)"
+        "quality, otp, shifts, contacts, media, catalog, keeper, metrics, flows, cluster)"
     )
 
 
