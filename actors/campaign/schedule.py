@@ -69,7 +69,7 @@ def allowed_intervals(
 def next_open(now: dt.datetime, spec: ScheduleSpec, tz: ZoneInfo) -> dt.datetime | None:
     """``now`` when sending is allowed now, else the next allowed instant; None once the
     schedule's end has passed or nothing is allowed within the next week."""
-    local = now.astimezone(tz)
+    local = max(now.astimezone(tz), _local(spec.start, tz)) if spec.start else now.astimezone(tz)
     if spec.end is not None and local >= _local(spec.end, tz):
         return None
     for offset in range(_HORIZON_DAYS):
