@@ -158,6 +158,8 @@ class ScheduleSpec(_Model):
 
     @model_validator(mode="after")
     def _order(self) -> ScheduleSpec:
+        if self.start and self.end and (self.start.tzinfo is None) != (self.end.tzinfo is None):
+            raise ValueError("start and end must both carry a UTC offset, or neither (local time)")
         if self.start and self.end and self.end <= self.start:
             raise ValueError("end must be after start")
         if not self.weekdays:

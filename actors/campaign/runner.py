@@ -32,7 +32,7 @@ from actors.budget.ledger import Caps
 from actors.campaign.cards import tap_payload
 from actors.campaign.ports import CampaignStore, FleetPort, Pending
 from actors.campaign.routing import ChipView, route
-from actors.campaign.schedule import next_open
+from actors.campaign.schedule import open_interval
 from actors.chip.messages import Refused, Send, SendResult, Sent, Uncertain
 from actors.chip.templates import TemplateBook
 from actors.core import ActorCrashed, ActorStopped, Address, CallTimeout
@@ -49,9 +49,16 @@ SEND_TIMEOUT_S = 900.0
 REFRESH_CHIPS_S = 1.0
 REFRESH_TEMPLATES_S = 30.0
 NO_CHIP_RETRY_S = 5.0
-_TRANSIENT = ("daemon stopping", "chip is draining", "messaging-limit tier reached")
+_TRANSIENT = (
+    "daemon stopping",
+    "chip is draining",
+    "chip paused",
+    "messaging-limit tier reached",
+)
 """Refusals that say "not now, not here": the recipient stays pending for another chip
-or a later pass."""
+or a later pass. A chip paused (by the operator, its quality, or an error such as a
+revoked token) after the runner's last look at the fleet refuses what it is handed (and
+cancels what it queued, before any POST): those recipients go to a healthy chip."""
 
 
 def render_text(text: str, fields: Mapping[str, str]) -> str:
@@ -129,6 +136,8 @@ class CampaignRunner:
         self._template_problems: dict[str, str] = {}
         self._affinity: dict[str, str] = {}
         self._turn = 0
+        self._open_until = dt.datetime.min.replace(tzinfo=dt.UTC)
+        """End of the sending interval last found open."""
         self.state = _State()
         self.finished = False
 
@@ -187,18 +196,12 @@ class CampaignRunner:
         after = (-1, -1)
         next_at = self._now()
         while not self.stopping():
-            when = next_open(
-                dt.datetime.fromtimestamp(self._now(), dt.UTC), self.spec.schedule, self._tz
-            )
-            if when is None:
+            delay = self._schedule_wait()
+            if delay is None:
                 self.state.waiting = "the schedule has ended"
                 self.finished = True
                 return
-            delay = when.timestamp() - self._now()
             if delay > 0:
-                self.state.waiting = (
-                    f"outside the schedule until {when.isoformat(timespec='minutes')}"
-                )
                 await self._sleep(delay)
                 continue
             if self._sharing is not None:
@@ -218,7 +221,6 @@ class CampaignRunner:
             for r in batch:
                 if self.stopping():
                     return
-                after = (r.seq, r.part)
                 next_at = max(next_at, self._now())
                 if next_at > self._now():
                     await self._sleep(next_at - self._now())
@@ -226,6 +228,10 @@ class CampaignRunner:
                         return
                 next_at += 1.0 / self.spec.limits.rate_per_s
                 await limit.acquire()
+                if self._schedule_wait() != 0.0:  # the hours ended while this one waited:
+                    limit.release()  # the outer loop waits for them, then resumes at r
+                    break
+                after = (r.seq, r.part)
                 try:
                     started = await self._dispatch(r, nursery, limit)
                 except BaseException:
@@ -252,7 +258,7 @@ class CampaignRunner:
             return True
         next_at = self._now()
         for r in batch:
-            if self.stopping():
+            if self.stopping() or self._schedule_wait() != 0.0:
                 self.state.marks.append((r.key, "pending", None, None))
                 continue
             rate = max(0.01, self.spec.limits.rate_per_s * sharing.share())
@@ -269,8 +275,35 @@ class CampaignRunner:
                 limit.release()
         return True
 
+    def _schedule_wait(self) -> float | None:
+        """Seconds until sending is allowed (0.0: now); None once the schedule has ended.
+
+        Asked before every send, so a batch never runs past the end of the hours:
+        the open interval's end is kept, and the schedule is only computed again once
+        it has passed. Both sides of every comparison are datetimes taken from one
+        reading of the clock (a float against a datetime's whole microseconds would
+        make an open instant look a fraction ahead)."""
+        now_dt = dt.datetime.fromtimestamp(self._now(), dt.UTC)
+        if now_dt < self._open_until:
+            return 0.0
+        span = open_interval(now_dt, self.spec.schedule, self._tz)
+        if span is None:
+            return None
+        start, end = span
+        if start <= now_dt:
+            self._open_until = end
+            self.state.waiting = None
+            return 0.0
+        self.state.waiting = f"outside the schedule until {start.isoformat(timespec='minutes')}"
+        return (start - now_dt).total_seconds()
+
     async def _dispatch(self, r: Pending, nursery: trio.Nursery, limit: trio.Semaphore) -> bool:
         """Route and build one send; False when nothing was started (skipped or stop)."""
+        if self.stopping() or self._schedule_wait() != 0.0:
+            # Stopped, or the hours ended, while this one waited for an in-flight slot.
+            if self._sharing is not None:
+                self.state.marks.append((r.key, "pending", None, None))
+            return False
         while True:
             chosen = route(
                 r.to,

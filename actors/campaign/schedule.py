@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from config.campaign import WEEKDAYS, ScheduleSpec, parse_span
 
-__all__ = ["allowed_intervals", "next_open", "open_seconds_between"]
+__all__ = ["allowed_intervals", "next_open", "open_interval", "open_seconds_between"]
 
 _HORIZON_DAYS = 8
 
@@ -66,9 +66,12 @@ def allowed_intervals(
     return out
 
 
-def next_open(now: dt.datetime, spec: ScheduleSpec, tz: ZoneInfo) -> dt.datetime | None:
-    """``now`` when sending is allowed now, else the next allowed instant; None once the
-    schedule's end has passed or nothing is allowed within the next week."""
+def open_interval(
+    now: dt.datetime, spec: ScheduleSpec, tz: ZoneInfo
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """The sending interval ``now`` is in, or the next one: (``max(its start, now)``,
+    its end). None once the schedule's end has passed or nothing is allowed within a
+    week of ``now`` (or of the schedule's start, when that is later)."""
     local = max(now.astimezone(tz), _local(spec.start, tz)) if spec.start else now.astimezone(tz)
     if spec.end is not None and local >= _local(spec.end, tz):
         return None
@@ -76,8 +79,15 @@ def next_open(now: dt.datetime, spec: ScheduleSpec, tz: ZoneInfo) -> dt.datetime
         day = local.date() + dt.timedelta(days=offset)
         for a, b in allowed_intervals(spec, day, tz):
             if b > local:
-                return max(a, local)
+                return max(a, local), b
     return None
+
+
+def next_open(now: dt.datetime, spec: ScheduleSpec, tz: ZoneInfo) -> dt.datetime | None:
+    """``now`` when sending is allowed now, else the next allowed instant; None once the
+    schedule's end has passed or nothing is allowed within the next week."""
+    span = open_interval(now, spec, tz)
+    return None if span is None else span[0]
 
 
 def open_seconds_between(

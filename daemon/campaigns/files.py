@@ -48,23 +48,35 @@ def _json_rows(text: str, path: Path) -> list[Row]:
 
 
 def _csv_rows(text: str, path: Path) -> list[Row]:
+    lines = text.splitlines(keepends=True)
+    skipped = 0  # blank lines above the header (a spreadsheet export's habit)
+    while skipped < len(lines) and not lines[skipped].strip():
+        skipped += 1
+    text = "".join(lines[skipped:])
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     if not reader.fieldnames:
-        raise ConfigError([ConfigIssue(str(path), 1, "", "no header row")])
+        raise ConfigError([ConfigIssue(str(path), skipped + 1, "", "no header row")])
     rows: list[Row] = []
     try:
         for row in reader:
             if None in row:
                 raise ConfigError(
-                    [ConfigIssue(str(path), reader.line_num, "", "more fields than the header has")]
+                    [
+                        ConfigIssue(
+                            str(path),
+                            skipped + reader.line_num,
+                            "",
+                            "more fields than the header has",
+                        )
+                    ]
                 )
             if not any((v or "").strip() for v in row.values()):
                 continue
             rows.append({k: (v or "").strip() for k, v in row.items()})
     except csv.Error as exc:
         raise ConfigError(
-            [ConfigIssue(str(path), reader.line_num, "", f"invalid CSV: {exc}")]
+            [ConfigIssue(str(path), skipped + reader.line_num, "", f"invalid CSV: {exc}")]
         ) from None
     return rows

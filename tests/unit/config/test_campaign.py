@@ -381,11 +381,6 @@ def test_an_unreadable_file_is_a_config_error_without_a_line(tmp_path: Path) -> 
     assert issue.message.startswith("cannot read")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="bug: ScheduleSpec._order compares a naive start with an aware end (TypeError)",
-)
 def test_a_naive_start_with_an_offset_end_is_checked_not_crashed(tmp_path: Path) -> None:
     # TOML allows a local datetime next to an offset one; both are valid on their own.
     text = MINIMAL + SCHEDULE + "start = 2026-12-02T08:00:00\nend = 2026-12-01T08:00:00-03:00\n"

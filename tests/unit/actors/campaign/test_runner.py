@@ -692,11 +692,6 @@ async def test_stop_waits_for_what_is_in_flight(world: World, autojump_clock: Mo
     assert world.store.keys_in("handed") == ["1/SP", "2/SP", "3/SP"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: runner._feed dispatches one more recipient after stop() when it was "
-    "waiting for an in-flight slot (no stopping() check after limit.acquire())",
-)
 async def test_stop_while_waiting_for_an_in_flight_slot(
     world: World, autojump_clock: MockClock
 ) -> None:
@@ -884,12 +879,6 @@ async def test_a_start_in_the_future_is_waited_for(world: World, autojump_clock:
     assert runner.finished
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: runner._feed compares next_open() (a datetime, whole microseconds) with the "
-    "raw float now(): an open instant can look up to 0.5 µs ahead, so the runner reports "
-    '"outside the schedule until <now>" while open, and the text outlives the run',
-)
 async def test_a_campaign_inside_its_schedule_never_says_it_is_outside(
     world: World, autojump_clock: MockClock
 ) -> None:
@@ -917,11 +906,6 @@ async def test_a_schedule_that_has_ended_finishes_the_campaign(
     assert len(world.store.keys_in("pending")) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: runner._feed checks the schedule once per batch of pending recipients "
-    "(up to 500): a batch started inside the hours is sent on past their end",
-)
 async def test_no_send_after_the_hours_close_mid_batch(
     world: World, autojump_clock: MockClock
 ) -> None:
@@ -933,8 +917,13 @@ async def test_no_send_after_the_hours_close_mid_batch(
     await trio.sleep(200)
     runner.stop()
     spec = CampaignSpec.model_validate(world.store.rows[CID].spec["spec"]).schedule
-    local = [world.local_start + dt.timedelta(seconds=t - world.start) for t, _ in chip.sends]
+    # The instants as the runner's clock (world.now) read them when it sent.
+    local = [
+        dt.datetime.fromtimestamp(world.local_start.timestamp() + t - world.start, SP)
+        for t, _ in chip.sends
+    ]
     assert local, "nothing was sent"
+    assert local[-1] == dt.datetime(2026, 12, 1, 11, 59, 59, tzinfo=SP)  # then they closed
     outside = [t for t in local if next_open(t, spec, SP) != t]
     assert outside == []
 

@@ -375,12 +375,6 @@ def test_read_rows_reads_the_fixtures() -> None:
     assert shifts[0]["vaga_id"] == "V1000"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ConfigError,
-    reason="bug: files._csv_rows takes the first physical line as the header; a blank line "
-    "before it gives 'no header row' (and the separator is guessed from that blank line)",
-)
 def test_a_blank_line_before_the_header(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_text("\ntelefone;nome\n5511987654321;Ana\n", encoding="utf-8")
