@@ -4,7 +4,11 @@ Why: a bug or a bad answer from Meta must not take the whole fleet down. A crash
 actor is restarted alone, after a growing pause, and rebuilds its state from storage.
 But a crash loop must not hide either: past ``max_restarts`` within ``period_s`` the
 supervisor raises :class:`TooManyRestarts`, the daemon exits non-zero, and systemd
-(which sees the failure) decides what happens next — the OTP way.
+(which sees the failure) decides what happens next — the OTP way. One exception: a
+crash because the database cannot be reached (:func:`daemon.store.errors.is_outage`) is
+not counted; the child is restarted every ``backoff_max_s`` until the store is back, so
+a PostgreSQL restart does not take the daemon down (the watchdog still stops pinging
+while the store is down, so systemd steps in if it never comes back).
 
 Children are started in order and each must report ``task_status.started()``; a child
 that fails before that fails the boot (fail fast). Shutdown is cooperative: the daemon
@@ -29,6 +33,8 @@ from enum import Enum, auto
 from typing import Any, Protocol
 
 import trio
+
+from daemon.store.errors import is_outage
 
 __all__ = [
     "ChildSpec",
@@ -132,10 +138,12 @@ class Supervisor:
         intensity: Intensity,
         *,
         on_event: Callable[[SupervisorEvent], None] | None = None,
+        outage: Callable[[BaseException], bool] = is_outage,
     ) -> None:
         self.name = name
         self.intensity = intensity
         self._on_event = on_event
+        self._outage = outage
         self._children: dict[str, _Child] = {}
         self._stopping = False
         self._nursery: trio.Nursery | None = None
@@ -280,6 +288,21 @@ class Supervisor:
     async def _before_restart(self, child: _Child, error: BaseException) -> None:
         actor_id = child.spec.id
         now = trio.current_time()
+        if self._outage(error):
+            # The store is down (every actor journals to it): restarting cannot help
+            # until it is back, and giving up would take the daemon down with it. Wait
+            # and try again, without counting towards the restart budget.
+            text = f"storage unavailable: {type(error).__name__}: {error}"
+            log.warning(
+                "actor %s stopped (%s); restarting in %gs",
+                actor_id,
+                text,
+                self.intensity.backoff_max_s,
+            )
+            self._emit(SupervisorEvent("crashed", actor_id, text, child.restarts))
+            await trio.sleep(self.intensity.backoff_max_s)
+            child.restarts += 1
+            return
         child.crashes.append(now)
         while child.crashes and child.crashes[0] < now - self.intensity.period_s:
             child.crashes.popleft()

@@ -22,10 +22,16 @@ Row = dict[str, str]
 def read_rows(path: Path) -> list[Row]:
     """The data rows of ``path`` as dicts (header → value), blank rows left out."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
         raise ConfigError([ConfigIssue(str(path), None, "", f"cannot read: {reason}")]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:  # a spreadsheet's latin-1 or UTF-16 export
+        line = data[: exc.start].count(b"\n") + 1
+        reason = f"not UTF-8 text (byte 0x{data[exc.start]:02x} on this line); save it as UTF-8"
+        raise ConfigError([ConfigIssue(str(path), line, "", f"cannot read: {reason}")]) from None
     if path.suffix.lower() == ".json":
         return _json_rows(text, path)
     return _csv_rows(text, path)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from actors.campaign.audience import Audience, build_audience, find_phone_column
 from actors.campaign.cards import CardPlan, plan_cards
 from config import ConfigError, ConfigIssue
 from config.campaign import CampaignSpec
+from config.locate import locate_line
 from daemon.store.campaigns import RecipientInput
 
 __all__ = ["Prepared", "prepare"]
@@ -62,7 +64,7 @@ def prepare(
     phone = find_phone_column(header, a.phone_column)
     if phone is None:
         what = f'no column "{a.phone_column}"' if a.phone_column else "no phone column"
-        raise ConfigError([ConfigIssue(file, None, "audience.phone_column", f"{what} in {header}")])
+        raise ConfigError([_issue(file, ("audience", "phone_column"), f"{what} in {header}")])
     audience = build_audience(
         data,
         phone_column=phone,
@@ -76,7 +78,7 @@ def prepare(
         c = spec.carousel
         if card_count < 1:
             raise ConfigError(
-                [ConfigIssue(file, None, "carousel", "the campaign's template is not a carousel")]
+                [_issue(file, ("carousel",), "the campaign's template is not a carousel")]
             )
         cards = plan_cards(
             listings,
@@ -91,10 +93,9 @@ def prepare(
         if not cards.groups:
             raise ConfigError(
                 [
-                    ConfigIssue(
+                    _issue(
                         file,
-                        None,
-                        "carousel.listings",
+                        ("carousel", "listings"),
                         f"{card_count} open listings are needed for one carousel",
                     )
                 ]
@@ -115,3 +116,13 @@ def prepare(
             seen.add(item.key)
             unique.append(item)
     return Prepared(spec, audience, cards, unique)
+
+
+def _issue(file: str, loc: tuple[str, ...], message: str) -> ConfigIssue:
+    """An issue at the line of ``loc`` in the campaign file (its table's line when the key
+    is not written there); no line when the file cannot be read."""
+    try:
+        line: int | None = locate_line(Path(file).read_text(encoding="utf-8"), loc)
+    except (OSError, UnicodeDecodeError):
+        line = None
+    return ConfigIssue(file, line, ".".join(loc), message)

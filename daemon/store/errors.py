@@ -8,10 +8,11 @@ asyncpg raised them; ``StoreError`` is for "storage is not usable".
 
 from __future__ import annotations
 
+import errno
 import socket
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["StoreError", "connect_error", "describe_dsn"]
+__all__ = ["StoreError", "connect_error", "describe_dsn", "is_outage"]
 
 
 class StoreError(Exception):
@@ -57,3 +58,45 @@ def _reason(exc: BaseException, timeout: float) -> str:
     if "Connect call failed" in text or "[Errno 111]" in text:
         return "connection refused"
     return text.splitlines()[0]
+
+
+_OUTAGE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+"""Connection exceptions, admin/crash shutdown, "cannot connect now", too many clients."""
+_OUTAGE_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EPIPE,
+        errno.ENOENT,  # a unix-socket server that is not running: no socket file
+        errno.ETIMEDOUT,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+    }
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc`` (or an error it wraps or groups) says the database cannot be
+    reached right now — refused, reset, shutting down, not accepting connections — as
+    opposed to a query being wrong. Matched by SQLSTATE and errno, so callers need not
+    import asyncpg (the supervisor uses it: such a crash waits for the store instead of
+    counting towards giving up)."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, BaseExceptionGroup):
+            todo.extend(e.exceptions)
+        if isinstance(e, TimeoutError) or (isinstance(e, OSError) and e.errno in _OUTAGE_ERRNOS):
+            return True
+        if isinstance(e, ConnectionError):
+            return True
+        state = getattr(e, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_OUTAGE_SQLSTATES):
+            return True
+        todo.extend(x for x in (e.__cause__, e.__context__) if x is not None)
+    return False

@@ -50,6 +50,10 @@ class IngestCounters:
 
 
 _HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
+_CLOSE = [*_HEADERS, (b"connection", b"close")]
+"""For a 413: the rest of the body is left unread, so the server drops the connection
+after answering; saying so keeps a keep-alive client from sending its next webhook on a
+dead connection (found by tests/reliability: the next delivery failed without answer)."""
 
 
 class _TooLarge(Exception):
@@ -145,5 +149,6 @@ _REASONS = {
 
 async def _respond(send: Send, status: int) -> None:
     body = _REASONS[status]
-    await send({"type": "http.response.start", "status": status, "headers": _HEADERS})
+    headers = _CLOSE if status == 413 else _HEADERS
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
