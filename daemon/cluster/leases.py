@@ -335,10 +335,13 @@ class Leases:
     async def refresh(self, timeout: float) -> None:
         """Renew now and wait (bounded) until the actors match the leases: a reload
         that adds chips starts them at once when this node can lease them."""
-        renewed = self._renewed
-        self._kick.set()
         with trio.move_on_after(timeout):
-            await renewed.wait()
+            # Twice: a renewal already under way when the chip list changed ends first
+            # without the new chips; the second one began after the change.
+            for _ in range(2):
+                renewed = self._renewed
+                self._kick.set()
+                await renewed.wait()
             while self._starting or self.held - self.running - self._releasing:  # noqa: ASYNC110
                 await trio.sleep(0.02)
 

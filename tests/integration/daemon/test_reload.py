@@ -264,7 +264,8 @@ async def test_sighup_reloads(renv: ReloadEnv) -> None:
     os.kill(os.getpid(), signal.SIGHUP)
     await wait_until(lambda: reloader.reloads == 1, timeout=10)
     assert NEW_CHIP in renv.daemon.fleet.chip_ids
-    assert f"chip:{NEW_CHIP}" not in renv.daemon.supervisor.down
+    # The lease task starts the added chip once it holds its lease, right after.
+    await wait_until(lambda: f"chip:{NEW_CHIP}" not in renv.daemon.supervisor.down, timeout=5)
 
 
 @pytest.fixture
