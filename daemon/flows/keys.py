@@ -119,7 +119,22 @@ def load_private_key(path: Path, passphrase: str | None) -> rsa.RSAPrivateKey:
         raise KeyFileError(f"{path} is not a PEM private key, or the passphrase is wrong") from None
     if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < KEY_BITS:
         raise KeyFileError(f"{path} is not a {KEY_BITS}-bit RSA key")
+    _check_private(path)
     return key
+
+
+def _check_private(path: Path) -> None:
+    """Refuse a key other users may read (or write): whoever reads it reads every Flow
+    answer. Checked once the file is known to hold a key, so a wrong file is named as
+    such first."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError as exc:
+        raise KeyFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if mode & 0o007:
+        raise KeyFileError(
+            f"{path} is open to other users (mode {mode:04o}); run: chmod 600 {path}"
+        )
 
 
 def ensure_key_pair(private: Path, passphrase: str | None) -> rsa.RSAPrivateKey:
