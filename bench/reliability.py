@@ -8,6 +8,8 @@ Scenarios (issue M11), long sizes (``--quick``: the CI sizes):
             131056 bursts, a 131049 wave, one WABA's token revoked (190)
   storm     2,000 recipients, every webhook delivered 2-3 times and out of order
   fuzz      100,000 fuzzed / mutated / truncated / oversized / unsigned webhook bodies
+  atheris   200,000 coverage-guided runs of the signature check and the parser (only
+            when ``import atheris`` works; e.g. ``PYTHONPATH=<dir with atheris>``)
   outage    the daemon's PostgreSQL (external mode) stopped 30 s mid-campaign
   actors    100 crashes injected across chip and coordinator actors
   config    generated broken metad.toml / campaign files and CSVs (tests/reliability)
@@ -45,23 +47,25 @@ from tests.reliability.scenarios import (  # noqa: E402
     webhook_storm,
 )
 
-LONG = {
+LONG: dict[str, dict[str, float]] = {
     "crash": {"recipients": 10_000, "kills": 20, "rate": 100.0},
     "faults": {"recipients": 3_000, "rate": 60.0},
     "storm": {"recipients": 2_000, "rate": 60.0},
     "fuzz": {"examples": 100_000, "workers": 4},
+    "atheris": {"runs": 200_000},
     "outage": {"recipients": 3_000, "rate": 30.0, "down_s": 30.0},
     "actors": {"crashes": 100, "recipients": 300},
 }
-QUICK = {
+QUICK: dict[str, dict[str, float]] = {
     "crash": {"recipients": 150, "kills": 3, "rate": 25.0},
     "faults": {"recipients": 240, "rate": 30.0},
     "storm": {"recipients": 120, "rate": 30.0},
     "fuzz": {"examples": 2_000, "workers": 1},
+    "atheris": {"runs": 20_000},
     "outage": {"recipients": 150, "rate": 20.0, "down_s": 6.0},
     "actors": {"crashes": 40, "recipients": 60},
 }
-ORDER = ("crash", "faults", "storm", "fuzz", "outage", "actors", "config", "security")
+ORDER = ("crash", "faults", "storm", "fuzz", "atheris", "outage", "actors", "config", "security")
 
 
 def _actors(tmp: Path, dsn: str, **size: float) -> Result:
@@ -96,6 +100,33 @@ def _pytest(name: str, target: str) -> Result:
     return res
 
 
+def _atheris(runs: int) -> Result:
+    """The coverage-guided parser fuzz, when atheris imports (PYTHONPATH may point at it)."""
+    began = time.monotonic()
+    res = Result(f"atheris: {runs} parser runs")
+    probe = subprocess.run([sys.executable, "-c", "import atheris"], capture_output=True)
+    if probe.returncode != 0:
+        res.detail = {"error": "atheris not installed: skipped"}
+        return res
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.reliability.atheris_webhook",
+            f"-runs={runs}",
+            "-max_len=4096",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    res.crashes = 0 if out.returncode == 0 else 1
+    done = [line for line in out.stderr.splitlines() if "DONE" in line or "Done" in line]
+    res.detail = {"pytest": done[-1] if done else out.stderr[-300:]}
+    res.seconds = time.monotonic() - began
+    return res
+
+
 def run(which: list[str], sizes: dict[str, dict[str, float]], dsn: str, work: Path) -> list[Result]:
     def sized(name: str) -> dict[str, float]:
         return dict(sizes[name])
@@ -126,6 +157,7 @@ def run(which: list[str], sizes: dict[str, dict[str, float]], dsn: str, work: Pa
             examples=int(sized("fuzz")["examples"]),
             workers=int(sized("fuzz")["workers"]),
         ),
+        "atheris": lambda: _atheris(int(sized("atheris")["runs"])),
         "outage": lambda: storage_outage(
             work / "outage",
             recipients=int(sized("outage")["recipients"]),
@@ -179,6 +211,7 @@ _NOTE_KEYS = (
     "failed",
     "state",
     "spent",
+    "unsettled_usd",
     "cap",
     "reasons",
     "copies",

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import trio
 
-from actors.chip.messages import GetSnapshot, Pause
+from actors.chip.messages import ChipSnapshot, GetSnapshot, Pause
 from daemon.main import Daemon, run_daemon
 from sim.knobs import SimKnobs
 from sim.server import build_sim, serve_sim
@@ -41,7 +41,7 @@ class Poison:
 
 
 async def _chip_state(daemon: Daemon, pnid: str) -> tuple[Any, ...]:
-    snap = await daemon.fleet.chip(pnid).call(lambda r: GetSnapshot(reply=r))
+    snap: ChipSnapshot = await daemon.fleet.chip(pnid).call(lambda r: GetSnapshot(reply=r))
     rec = snap.record
     return (rec.paused, rec.pause_reason, rec.quality_rating, rec.messaging_limit_tier)
 

@@ -404,9 +404,19 @@ class Stack:
             if stopped and (
                 status["in_doubt"] == 0 or time.monotonic() - (stopped_at or 0) > settle_s
             ):
-                return status
+                return self._after_webhooks(name, deadline)
             time.sleep(0.3)
         raise AssertionError(f"campaign {name} did not end within {timeout}s: {status}")
+
+    def _after_webhooks(self, name: str, deadline: float) -> dict[str, Any]:
+        """The campaign's status once the simulator has delivered every webhook it owes
+        (statuses settle costs and messages in doubt), or at ``deadline``."""
+        while time.monotonic() < deadline:
+            if not self.sim_get("/_sim/state")["pending"]["webhooks"]:
+                break
+            time.sleep(0.5)
+        time.sleep(0.5)  # the last deliveries go through the inbox processor
+        return self.campaign_status(name)
 
     # store -------------------------------------------------------------------------
 

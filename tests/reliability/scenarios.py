@@ -112,6 +112,7 @@ def crash_campaign(
             "in_doubt": t.in_doubt,
             "state": status["state"],
             "spent": status["cost_usd"],
+            "unsettled_usd": round(t.received * MARKETING_USD - status["cost_usd"], 4),
             "cap": cap,
             "lost_examples": t.lost_examples,
         }
@@ -395,7 +396,12 @@ def webhook_fuzz(
         before = stack.call("webhooks.stats")
         out = run_fuzz(stack, examples=examples, seed=seed, workers=workers)
         after = stack.call("webhooks.stats")
+        deadline = time.monotonic() + 30
+        while after["pending"] and time.monotonic() < deadline:  # a poison row would stay
+            time.sleep(0.2)
+            after = stack.call("webhooks.stats")
         parsed_unsigned = _parsed_unsigned(stack)
+        res.checks["every stored body processed (no poison row)"] = after["pending"] == 0
         res.accepted_unsigned = out.unsigned_accepted + parsed_unsigned
         res.crashes = out.server_errors + (0 if stack.alive() else 1)
         res.checks["RSS flat (< 25 MiB growth after warm-up)"] = out.rss_growth_kib < 25 * 1024
