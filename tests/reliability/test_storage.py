@@ -10,7 +10,7 @@ import pytest
 
 from tests.reliability.scenarios import storage_outage
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = pytest.mark.slow
 
 
 def test_postgres_down_and_back_mid_run(tmp_path: Path) -> None:
