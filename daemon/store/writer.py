@@ -16,10 +16,12 @@ failure that is not about rows (connection lost) fails every append of the batch
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import outcome
 import trio
 
 from daemon.store.connection import check_identifier
@@ -28,11 +30,13 @@ from daemon.store.errors import StoreError
 if TYPE_CHECKING:
     from daemon.store.pool import Store
 
-__all__ = ["BatchWriteError", "BatchWriter", "WriterStats"]
+__all__ = ["BatchWriteError", "BatchWriter", "GroupCommit", "WriterStats"]
 
 _log = logging.getLogger(__name__)
 
 _Key = tuple[str, tuple[str, ...]]
+Op = TypeVar("Op")
+R = TypeVar("R")
 
 
 class BatchWriteError(StoreError):
@@ -239,3 +243,128 @@ class BatchWriter:
             else:
                 batch.errors[slot] = error
                 self._failed += 1
+
+
+class _Slot(Generic[Op, R]):
+    __slots__ = ("key", "op", "result", "taken", "wake")
+
+    def __init__(self, op: Op, key: Hashable) -> None:
+        self.op = op
+        self.key = key
+        self.taken = False
+        """In a batch being written (it may commit whatever its caller does now)."""
+        self.result: outcome.Outcome[R] | None = None
+        self.wake = trio.Event()
+        """Set when ``result`` is in, or (``result`` still None) when this caller leads."""
+
+
+class GroupCommit(Generic[Op, R]):
+    """Group commit without a task of its own: callers that arrive while a batch is
+    being written share the next one.
+
+    Why no flusher task and no timer: the first caller finds nobody writing and writes
+    at once (alone, no added latency); everyone arriving meanwhile queues, and when the
+    write is done the oldest of them takes the next batch (all that queued). Under load
+    batches grow by themselves, at rest nothing waits. A batch is written under a
+    cancel shield, because it carries other callers' operations.
+
+    ``write`` gets the operations in arrival order and returns one result (or the
+    exception to raise) per operation; if it raises, every caller of the batch gets
+    the error. Operations with the same ``key`` never share a batch (the later one
+    waits for the next), so one statement never touches one row twice; a ``None`` key
+    conflicts with nothing.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[list[Op]], Awaitable[Sequence[R | BaseException]]],
+        *,
+        key: Callable[[Op], Hashable],
+        max_batch: int = 1000,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be >= 1")
+        self._write = write
+        self._key = key
+        self._max = max_batch
+        self._pending: deque[_Slot[Op, R]] = deque()
+        self._busy = False
+        self.batches = 0
+        """Batches written (for tests and metrics)."""
+        self.ops = 0
+
+    async def submit(self, op: Op) -> R:
+        """Write ``op`` with whatever else is waiting; its result once committed.
+
+        If the caller is cancelled while its operation is being written, the operation
+        may still be committed (as with a single statement cancelled mid-flight).
+        """
+        slot: _Slot[Op, R] = _Slot(op, self._key(op))
+        self._pending.append(slot)
+        if self._busy:
+            try:
+                await slot.wake.wait()
+            except BaseException:
+                if not slot.taken:  # not written: withdraw (and pass on the lead)
+                    self._pending.remove(slot)
+                    if slot.wake.is_set():
+                        self._hand_off()
+                raise
+            if slot.result is not None:
+                return slot.result.unwrap()
+        else:
+            self._busy = True
+            # Let the callers woken in this same scheduling round join the batch.
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        try:
+            batch = self._take()
+            with trio.CancelScope(shield=True):
+                await self._run(batch)
+        finally:
+            self._hand_off()
+        assert slot.result is not None
+        return slot.result.unwrap()
+
+    def _take(self) -> list[_Slot[Op, R]]:
+        batch: list[_Slot[Op, R]] = []
+        keys: set[Hashable] = set()
+        kept: deque[_Slot[Op, R]] = deque()
+        while self._pending and len(batch) < self._max:
+            slot = self._pending.popleft()
+            if slot.key is not None:
+                if slot.key in keys:
+                    kept.append(slot)
+                    continue
+                keys.add(slot.key)
+            slot.taken = True
+            batch.append(slot)
+        kept.extend(self._pending)
+        self._pending = kept
+        return batch
+
+    def _hand_off(self) -> None:
+        if self._pending:
+            self._pending[0].wake.set()
+        else:
+            self._busy = False
+
+    async def _run(self, batch: list[_Slot[Op, R]]) -> None:
+        try:
+            results = await self._write([s.op for s in batch])
+            if len(results) != len(batch):
+                raise StoreError(f"group commit: {len(results)} results for {len(batch)}")
+        except Exception as exc:
+            for s in batch:
+                error = BatchWriteError(f"group commit failed: {exc}")
+                error.__cause__ = exc
+                s.result = outcome.Error(error)
+        else:
+            self.batches += 1
+            self.ops += len(batch)
+            for s, r in zip(batch, results, strict=True):
+                s.result = outcome.Error(r) if isinstance(r, BaseException) else outcome.Value(r)
+        finally:
+            for s in batch:
+                if s.result is None:  # a BaseException (KeyboardInterrupt) went through
+                    s.result = outcome.Error(StoreError("group commit interrupted"))
+                s.wake.set()
