@@ -16,6 +16,7 @@ marks loses nothing, the outbox is the truth) or why one was skipped or refused.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -324,6 +325,9 @@ class CampaignRunner:
         self.state.waiting = None
         self._turn += 1
         chip = chosen.chip
+        # The views are refreshed once a second: count this one in the chosen chip's
+        # backlog now, or every recipient until the next refresh goes to the same chip.
+        self._views[chip.pnid] = dataclasses.replace(chip, backlog=chip.backlog + 1)
         tpl = self._templates.get(chip.waba)
         if tpl is None:  # route() only picks chips whose WABA has it; a race with a refresh
             return False

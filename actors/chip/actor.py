@@ -5,14 +5,21 @@ windows, quality, tier, throughput, the pair rate — is per number and changes 
 send and every webhook. One task owning it means no locks and no lost updates; the pure
 rules beside it (``window``, ``ratelimit``, ``quality``, ``decision``) hold the logic.
 
-Sending never blocks the actor: a send is decided and journalled (outbox ``queued``),
-held in a queue until the rate gate lets it go (``sending``), POSTed by a task of its
-own, and its outcome comes back as a :class:`SendDone` message. Mailbox messages and
-outcomes meet in one internal channel, so they are handled one at a time.
+Sending never blocks the actor: a send is decided at once, then journalled (outbox
+``queued``, and its budget reserved) by a task of its own, so the next message is read
+while the database commits this one; journalled sends join the queue in the order they
+arrived. The queue waits for the rate gate; each send that passes is marked ``sending``
+(durable before the POST) and POSTed by a task of its own, which also journals the
+answer (``accepted``/``in_doubt``) and hands the outcome back as a :class:`SendDone`
+message. Mailbox messages and outcomes meet in one internal channel, so they are
+handled one at a time; the tasks only wait for storage and Meta.
 
-Every change is journalled before it counts: windows, aliases, quality transitions,
-outbox states. A restart rebuilds the same windows and quality state; messages it held
-are settled (``queued`` → cancelled, ``sending`` → in doubt, never re-sent blindly).
+Every change is journalled before it counts: windows, quality transitions, outbox
+states. Aliases a send's answer teaches (one per new contact) are journalled behind, in
+order, by the chip's journal lane: a crash may forget the last few, and the next answer
+from Meta teaches them again. A restart rebuilds the same windows and quality state;
+messages it held are settled (``queued`` → cancelled, ``sending`` → in doubt, never
+re-sent blindly).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, assert_never
 
 import trio
@@ -75,6 +83,9 @@ __all__ = ["ChipActor", "ChipSettings"]
 log = logging.getLogger("metad.chip")
 
 MAX_IN_FLIGHT = 64
+MAX_PREPARING = 8
+"""Sends journalled at once per chip (each holds a budget call: a burst of thousands
+must not fill the budget's mailbox)."""
 MAX_RETRIES = 5
 TICK_S = 5.0
 
@@ -84,6 +95,26 @@ class ChipSettings:
     windows: WindowsConfig
     limits: LimitsConfig
     quality: QualityConfig
+
+
+@dataclass(slots=True)
+class _Prep:
+    """A send being journalled (outbox row, budget reservation) by a task of its own."""
+
+    request: Send
+    key: str
+    method: str
+    estimate: Decimal | None
+    item: _Item | None = None
+    done: bool = False
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """Internal message: a :class:`_Prep` is journalled (or refused, or failed)."""
+
+    prep: _Prep
 
 
 @dataclass(slots=True)
@@ -100,6 +131,17 @@ class _Item:
     force_template: bool = False
     reserved: bool = False
     """A budget reservation is held for this message (released if it never goes)."""
+
+
+MAX_ALIAS_BATCH = 500
+BATCH = 64
+"""Messages handled per scheduling step (see ``ChipActor._loop``)."""
+
+
+def _fail(msg: object, actor_id: str) -> None:
+    reply = getattr(msg, "reply", None)
+    if reply is not None:
+        reply.fail(ActorCrashed(actor_id))
 
 
 class _MailboxClosed:
@@ -145,6 +187,9 @@ class ChipActor:
         self.switch = KillSwitch()
         self.templates = TemplateBook()
         self._queue: deque[_Item] = deque()
+        self._preparing: deque[_Prep] = deque()
+        """Sends being journalled, in arrival order (they join the queue in this order)."""
+        self._prepare_slots = trio.CapacityLimiter(MAX_PREPARING)
         self._in_flight: dict[int, _Item] = {}
         self._awaiting_fallback: dict[int, _Item] = {}
         self._draining = False
@@ -152,9 +197,12 @@ class ChipActor:
         self.accepted = 0
         self.failed = 0
         self._wake_at = math.inf
-        self._events_send, self._events_recv = trio.open_memory_channel[ChipMsg | _MailboxClosed](
-            MAX_IN_FLIGHT * 2
-        )
+        self._events_send, self._events_recv = trio.open_memory_channel[
+            ChipMsg | _MailboxClosed | _Prepared
+        ](MAX_IN_FLIGHT * 2)
+        self._aliases_send, self._aliases_recv = trio.open_memory_channel[
+            tuple[list[tuple[str, str]], trio.Event | None]
+        ](math.inf)
         self._nursery: trio.Nursery | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -189,32 +237,85 @@ class ChipActor:
 
     async def run(self, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
         await self.load()
+        lane_done = trio.Event()
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._pump)
             nursery.start_soon(self._ticker)
             nursery.start_soon(self._poller)
+            nursery.start_soon(self._alias_lane, lane_done)
             task_status.started()
             try:
-                async for msg in self._events_recv:
-                    if isinstance(msg, _MailboxClosed):
-                        self._closing = True
-                        await self._refuse_queue("daemon stopping")
-                    else:
-                        await self._handle_guarded(msg)
-                    if self._closing and not self._in_flight:
-                        break
-                    await self._dispatch()
+                await self._loop()
+                self._aliases_send.close()
+                await lane_done.wait()  # what the lane holds is written before we stop
             except BaseException:
                 self._fail_all_held()
+                self._fail_unread()
                 raise
             nursery.cancel_scope.cancel()
 
+    async def _loop(self) -> None:
+        """Handle messages in order until the daemon stops and nothing is held.
+
+        Why in batches: trio runs a task one step per scheduling round, so an actor
+        that yields after every message handles one per round, and a round is long
+        when the daemon is busy. What has queued meanwhile is handled without yielding
+        (up to ``BATCH``), and the queue is dispatched once per batch."""
+        recv = self._events_recv
+        while True:
+            try:
+                first = await recv.receive()
+            except trio.EndOfChannel:  # pragma: no cover - the pump ends with _MailboxClosed
+                return
+            batch = [first]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(recv.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            for n, msg in enumerate(batch):
+                if isinstance(msg, _MailboxClosed):
+                    self._closing = True
+                    await self._refuse_queue("daemon stopping")
+                elif isinstance(msg, _Prepared):
+                    await self._prepared(msg.prep)
+                else:
+                    await self._handle_guarded(msg)
+                if self._closing and not self._in_flight and not self._preparing:
+                    for rest in batch[n + 1 :]:
+                        _fail(rest, self.actor_id)
+                    return
+            await self._dispatch()
+
     async def _pump(self) -> None:
-        """Forwards the mailbox into the internal channel (keeps its backpressure)."""
-        async for msg in self._inbox:
-            await self._events_send.send(msg)
-        await self._events_send.send(_MailboxClosed())
+        """Forwards the mailbox into the internal channel (keeps its backpressure), what
+        has queued at once in one step."""
+        inbox, out = self._inbox, self._events_send
+        while True:
+            try:
+                msg = await inbox.receive()
+            except trio.EndOfChannel:
+                break
+            held: list[ChipMsg | None] = [msg]
+            while len(held) < BATCH:
+                try:
+                    held.append(inbox.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            try:
+                for n, one in enumerate(held):
+                    assert one is not None
+                    try:
+                        out.send_nowait(one)
+                    except trio.WouldBlock:
+                        await out.send(one)
+                    held[n] = None
+            except BaseException:  # this instance dies: its callers must not wait forever
+                for left in held:
+                    _fail(left, self.actor_id)
+                raise
+        await out.send(_MailboxClosed())
 
     async def _ticker(self) -> None:
         while True:
@@ -251,6 +352,39 @@ class ChipActor:
     def _fail_all_held(self) -> None:
         for item in (*self._queue, *self._in_flight.values()):
             item.request.reply.fail(ActorCrashed(self.actor_id))
+        for prep in self._preparing:
+            prep.request.reply.fail(ActorCrashed(self.actor_id))
+
+    def _fail_unread(self) -> None:
+        """Calls the pump had moved into the internal channel die with this instance
+        (the mailbox itself survives a restart): answer them, never leave them hanging."""
+        while True:
+            try:
+                msg = self._events_recv.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
+            _fail(msg, self.actor_id)
+
+    async def _alias_lane(self, done: trio.Event) -> None:
+        """Journals learnt aliases in the order they were learnt, batching what queued
+        while the previous write committed; ends when the actor closes the lane."""
+        try:
+            async with self._aliases_recv:
+                async for pairs, written in self._aliases_recv:
+                    batch, events = list(pairs), [written]
+                    while len(batch) < MAX_ALIAS_BATCH:
+                        try:
+                            more, written = self._aliases_recv.receive_nowait()
+                        except (trio.WouldBlock, trio.EndOfChannel):
+                            break
+                        batch += more
+                        events.append(written)
+                    await self._journal.save_aliases(batch)
+                    for event in events:
+                        if event is not None:
+                            event.set()
+        finally:
+            done.set()
 
     # --- messages -----------------------------------------------------------------------
 
@@ -304,7 +438,7 @@ class ChipActor:
             mode=str(self.quality.mode),
             policy=policy.reason,
             open_windows=self.windows.open_count(now),
-            queued=len(self._queue),
+            queued=len(self._queue) + len(self._preparing),
             in_flight=len(self._in_flight),
             mps=self.gate.throttle.mps,
             tier_used=self.gate.tier.used(now),
@@ -339,6 +473,30 @@ class ChipActor:
         if problem is not None:
             req.reply.ok(Refused(problem))
             return
+        estimate: Decimal | None = None
+        if verdict.method == "template":
+            priced = self._estimate(req, key)
+            if isinstance(priced, str):
+                req.reply.ok(Refused(priced))
+                return
+            estimate = priced
+        prep = _Prep(req, key, verdict.method, estimate)
+        self._preparing.append(prep)
+        assert self._nursery is not None
+        self._nursery.start_soon(self._prepare, prep, verdict)
+
+    async def _prepare(self, prep: _Prep, verdict: Decision) -> None:
+        """Journal the send (outbox ``queued``) and reserve its budget, off the actor's
+        loop; the actor takes it from there in arrival order (:meth:`_prepared`)."""
+        try:
+            async with self._prepare_slots:
+                await self._journal_new(prep, verdict)
+        except Exception as exc:
+            prep.error = exc  # raised in the actor's loop: a storage failure crashes it
+        await self._events_send.send(_Prepared(prep))
+
+    async def _journal_new(self, prep: _Prep, verdict: Decision) -> None:
+        req, key = prep.request, prep.key
         outbox_id = await self._journal.outbox_new(
             chip=self.pnid,
             key=key,
@@ -360,12 +518,26 @@ class ChipActor:
             req.reply.ok(Refused(f"duplicate: {why}"))
             return
         item = _Item(req, key, outbox_id)
-        if verdict.method == "template":
-            refusal = await self._reserve(item)
-            if refusal is not None:
-                await self._finish(item, Refused(refusal, outbox_id), "cancelled")
-                return
-        self._queue.append(item)
+        refusal = await self._reserve(item, prep.estimate)
+        if refusal is not None:
+            await self._finish(item, Refused(refusal, outbox_id), "cancelled")
+        else:
+            prep.item = item
+
+    async def _prepared(self, prep: _Prep) -> None:
+        """Queue the journalled sends at the head of the arrival order."""
+        prep.done = True
+        while self._preparing and self._preparing[0].done:
+            head = self._preparing.popleft()
+            if head.error is not None:
+                head.request.reply.fail(ActorCrashed(self.actor_id))
+                raise head.error
+            if head.item is None:
+                continue  # refused (duplicate, budget); answered already
+            if self._closing:
+                await self._finish(head.item, Refused("daemon stopping"), "cancelled")
+            else:
+                self._queue.append(head.item)
 
     def _template_problem(self, req: Send) -> str | None:
         if req.template is None:
@@ -392,16 +564,20 @@ class ChipActor:
             marketing_messages=self._marketing_messages,
         )
 
-    async def _reserve(self, item: _Item) -> str | None:
-        """Book the template's estimated cost; the reason when the budget says no."""
+    def _estimate(self, req: Send, key: str) -> Decimal | str | None:
+        """The template's estimated cost (None: nothing to book); a refusal's reason."""
         if self._budget is None or self._prices is None:
             return None
-        window = self.windows.state(item.key, self._now())
+        window = self.windows.state(key, self._now())
         try:
-            estimate = self._prices.estimate(item.key, item.request.category, window)
+            estimate = self._prices.estimate(key, req.category, window)
         except UnknownDestination as exc:
             return f"pricing: {exc}"
-        if estimate <= 0:
+        return estimate if estimate > 0 else None
+
+    async def _reserve(self, item: _Item, estimate: Decimal | None) -> str | None:
+        """Book the template's estimated cost; the reason when the budget says no."""
+        if self._budget is None or estimate is None:
             return None
         refusal = await self._budget.reserve(
             f"o:{item.outbox_id}",
@@ -431,7 +607,13 @@ class ChipActor:
         kept: deque[_Item] = deque()
         while self._queue:
             item = self._queue.popleft()
-            if len(self._in_flight) >= MAX_IN_FLIGHT or item.not_before > now:
+            if len(self._in_flight) >= MAX_IN_FLIGHT:  # nothing more can go: keep order
+                earliest = min(earliest, now + 0.05)
+                kept.append(item)
+                kept.extend(self._queue)
+                self._queue.clear()
+                break
+            if item.not_before > now:
                 earliest = min(earliest, item.not_before if item.not_before > now else now + 0.05)
                 kept.append(item)
                 continue
@@ -453,7 +635,6 @@ class ChipActor:
                 continue
             self.gate.commit(item.key, now, verdict.business_initiated)
             item.method, item.business_initiated = verdict.method, verdict.business_initiated
-            await self._journal.outbox_set(item.outbox_id, "sending")
             self._in_flight[item.outbox_id] = item
             assert self._nursery is not None
             self._nursery.start_soon(
@@ -464,9 +645,19 @@ class ChipActor:
             self._schedule_wake(earliest)
 
     async def _post(self, item: _Item, payload: dict[str, Any]) -> None:
-        from_outbox = f"metad:o:{item.outbox_id}"
-        outcome = await self._graph.send(self.pnid, payload, from_outbox, item.request.via)
-        await self._events_send.send(SendDone(outbox_id=item.outbox_id, outcome=outcome))
+        """``sending`` durable, then the POST, then its answer journalled: the row never
+        says less than Meta may know (exactly once), and the actor's loop never waits."""
+        oid = item.outbox_id
+        await self._journal.outbox_set(oid, "sending")
+        outcome = await self._graph.send(self.pnid, payload, f"metad:o:{oid}", item.request.via)
+        match outcome:
+            case SendAccepted(wamid=wamid):
+                await self._journal.outbox_set(oid, "accepted", wamid=wamid)
+            case SendInDoubt(reason=reason):
+                await self._journal.outbox_set(oid, "in_doubt", error={"reason": reason})
+            case _:
+                pass
+        await self._events_send.send(SendDone(outbox_id=oid, outcome=outcome))
 
     def _schedule_wake(self, at: float) -> None:
         if at >= self._wake_at or self._nursery is None:
@@ -486,14 +677,12 @@ class ChipActor:
         item = self._in_flight.pop(outbox_id)
         match outcome:
             case SendAccepted(wamid=wamid, wa_id=wa_id):
-                self.accepted += 1
-                await self._learn(wa_id=wa_id, phone=item.key, bsuid=None)
-                await self._journal.outbox_set(outbox_id, "accepted", wamid=wamid)
+                self.accepted += 1  # journalled by _post already, like in_doubt
+                await self._learn(wa_id=wa_id, phone=item.key, bsuid=None, behind=True)
                 if item.method == "free_form" and item.request.template is not None:
                     self._awaiting_fallback[outbox_id] = item
                 item.request.reply.ok(Sent(outbox_id, wamid, item.method))
             case SendInDoubt(reason=reason):
-                await self._journal.outbox_set(outbox_id, "in_doubt", error={"reason": reason})
                 item.request.reply.ok(Uncertain(outbox_id, reason))
             case SendFailed():
                 await self._react(item, outcome)
@@ -562,8 +751,10 @@ class ChipActor:
     # --- webhooks -----------------------------------------------------------------------
 
     async def _learn(
-        self, *, wa_id: str | None, phone: str | None, bsuid: str | None
+        self, *, wa_id: str | None, phone: str | None, bsuid: str | None, behind: bool = False
     ) -> str | None:
+        """Learn what Meta said about a contact; ``behind``: journal new aliases through
+        the lane (a send's answer) instead of before returning (an inbound message)."""
         try:
             learned = self.contacts.learn_detailed(wa_id=wa_id, phone=phone, bsuid=bsuid)
         except ValueError:
@@ -574,7 +765,12 @@ class ChipActor:
             changes += self.windows.rekey(old, learned.key)
             self.gate.rekey(old, learned.key)
         if learned.new_aliases:
-            await self._journal.save_aliases([(a, learned.key) for a in learned.new_aliases])
+            # Through the lane either way, so an alias is never written out of order.
+            pairs = [(a, learned.key) for a in learned.new_aliases]
+            written = None if behind and not learned.merged else trio.Event()
+            self._aliases_send.send_nowait((pairs, written))
+            if written is not None:
+                await written.wait()
         if changes:
             await self._journal.save_windows(
                 self.pnid, [(c.key, c.kind, c.expires_at) for c in changes]
