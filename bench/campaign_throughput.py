@@ -110,7 +110,9 @@ def main() -> None:
         sent_at = None
         while True:
             status = campaign_cli(config, "status", "tput")
-            done = status["sent"] + status["skipped"] + status["refused"]
+            # A message left in doubt (a crash mid-POST) or dropped is handled too:
+            # counting only "sent" would wait out the 20 minutes for it.
+            done = sum(status[k] for k in ("sent", "skipped", "refused", "dropped", "in_doubt"))
             if sent_at is None and done >= args.recipients:
                 sent_at = time.monotonic()
             if status["read"] + status["failed"] >= status["sent"] and sent_at is not None:
