@@ -122,7 +122,7 @@ def _atheris(runs: int) -> Result:
     )
     res.crashes = 0 if out.returncode == 0 else 1
     done = [line for line in out.stderr.splitlines() if "DONE" in line or "Done" in line]
-    res.detail = {"pytest": done[-1] if done else out.stderr[-300:]}
+    res.detail = {"atheris": done[-1] if done else out.stderr[-300:]}
     res.seconds = time.monotonic() - began
     return res
 
@@ -224,6 +224,7 @@ _NOTE_KEYS = (
     "max_restart_ms",
     "cascaded_crashes",
     "pytest",
+    "atheris",
     "error",
 )
 
