@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -37,6 +38,8 @@ FIXTURES = SHARED / "fixtures" / "webhooks"
 def sim_config() -> MetadConfig:
     return MetadConfig.model_validate(
         {
+            # A state dir of its own: the default (./var/state) may hold a local run's keys.
+            "daemon": {"state_dir": tempfile.mkdtemp(prefix="metad-sim-state-")},
             "sandbox": {"enabled": True, "seed": 7, "contacts": 60, "reply_rate": 0.5},
             "wabas": [
                 {"id": WABA_A, "name": "Plantões SP", "marketing_messages": True},
