@@ -275,13 +275,18 @@ class ChipActor:
                 except trio.WouldBlock:
                     break
             for n, msg in enumerate(batch):
-                if isinstance(msg, _MailboxClosed):
-                    self._closing = True
-                    await self._refuse_queue("daemon stopping")
-                elif isinstance(msg, _Prepared):
-                    await self._prepared(msg.prep)
-                else:
-                    await self._handle_guarded(msg)
+                try:
+                    if isinstance(msg, _MailboxClosed):
+                        self._closing = True
+                        await self._refuse_queue("daemon stopping")
+                    elif isinstance(msg, _Prepared):
+                        await self._prepared(msg.prep)
+                    else:
+                        await self._handle_guarded(msg)
+                except BaseException:  # the rest of the batch dies with this instance
+                    for rest in batch[n + 1 :]:
+                        _fail(rest, self.actor_id)
+                    raise
                 if self._closing and not self._in_flight and not self._preparing:
                     for rest in batch[n + 1 :]:
                         _fail(rest, self.actor_id)

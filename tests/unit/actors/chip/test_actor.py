@@ -26,7 +26,7 @@ from actors.chip import (
     Uncertain,
 )
 from actors.chip.quality import QualityObservation, Rating
-from actors.core import Mailbox, open_mailbox
+from actors.core import ActorCrashed, Mailbox, open_mailbox
 from actors.ports import ChipRecord, SendFailed, SendInDoubt
 from actors.reactions import Reaction
 from config.model import LimitsConfig, QualityConfig, WindowsConfig
@@ -284,3 +284,60 @@ async def test_marketing_intent_uses_the_marketing_messages_api_when_onboarded(
     assert isinstance(sent, Sent)
     assert graph.sent[0]["_endpoint"] == "marketing_messages"
     assert graph.sent[0]["template"]["components"][0]["parameters"][0]["text"] == "Ana"
+
+
+class _FailingJournal(FakeJournal):
+    async def outbox_new(self, **row: Any) -> int | None:
+        await trio.sleep(0.01)
+        if row.get("recipient_id") == "r7":
+            raise RuntimeError("storage lost")
+        return await super().outbox_new(**row)
+
+
+async def test_a_crash_answers_every_call_the_instance_held(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Sends journalled side by side, queued in the internal channel or in the batch
+    being handled when the journal fails: every caller gets an answer, none hangs."""
+    box: Mailbox[ChipMsg] = open_mailbox("chip")
+    actor = ChipActor(
+        initial=INITIAL,
+        repo=FakeChipRepo(),
+        journal=_FailingJournal(),
+        graph=FakeGraph(),
+        settings=SETTINGS,
+        inbox=box.inbox,
+        now=lambda: T0 + trio.current_time(),
+    )
+    answers: list[object] = []
+
+    async def caller(i: int) -> None:
+        if i >= 20:  # the second wave lands beside the failing journal write
+            await trio.sleep(0.01)
+
+        def build(r: Any) -> ChipMsg:
+            return Send(
+                to=f"55119876543{i:02d}",
+                template=TEMPLATE,
+                campaign_id="c",
+                recipient_id=f"r{i}",
+                reply=r,
+            )
+
+        try:
+            answers.append(await box.address.call(build, timeout=60))
+        except ActorCrashed as exc:
+            answers.append(exc)
+
+    async def run_actor(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await actor.run(task_status=task_status)
+        except* RuntimeError:
+            pass
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(run_actor)
+        for i in range(40):
+            nursery.start_soon(caller, i)
+    assert len(answers) == 40
+    assert any(isinstance(a, ActorCrashed) for a in answers)
