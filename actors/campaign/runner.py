@@ -55,6 +55,7 @@ _TRANSIENT = (
     "chip is draining",
     "chip paused",
     "messaging-limit tier reached",
+    "budget unavailable",
 )
 """Refusals that say "not now, not here": the recipient stays pending for another chip
 or a later pass. A chip paused (by the operator, its quality, or an error such as a

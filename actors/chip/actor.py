@@ -24,6 +24,7 @@ re-sent blindly).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -62,7 +63,7 @@ from actors.chip.plan import plan_send
 from actors.chip.ratelimit import RateGate
 from actors.chip.templates import TemplateBook
 from actors.chip.window import WindowBook
-from actors.core import ActorCrashed, Address
+from actors.core import ActorCrashed, ActorStopped, Address, CallTimeout
 from actors.policy.pricing import PriceTable, UnknownDestination
 from actors.ports import (
     BudgetPort,
@@ -584,12 +585,18 @@ class ChipActor:
         """Book the template's estimated cost; the reason when the budget says no."""
         if self._budget is None or estimate is None:
             return None
-        refusal = await self._budget.reserve(
-            f"o:{item.outbox_id}",
-            estimate,
-            waba=self.record.waba_id,
-            campaign=item.request.campaign_id,
-        )
+        ref = f"o:{item.outbox_id}"
+        try:
+            refusal = await self._budget.reserve(
+                ref, estimate, waba=self.record.waba_id, campaign=item.request.campaign_id
+            )
+        except (ActorCrashed, ActorStopped, CallTimeout) as exc:
+            # The budget is restarting or slow: not this chip's fault, and no reason to
+            # crash it. The message is not sent now (the caller may try again), and a
+            # reservation the budget might still book late is released.
+            with contextlib.suppress(ActorStopped):
+                await self._budget.release(ref)
+            return f"budget unavailable: {exc}"
         item.reserved = refusal is None
         return refusal
 

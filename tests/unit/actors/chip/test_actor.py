@@ -341,3 +341,53 @@ async def test_a_crash_answers_every_call_the_instance_held(
             nursery.start_soon(caller, i)
     assert len(answers) == 40
     assert any(isinstance(a, ActorCrashed) for a in answers)
+
+
+class _UnavailableBudget:
+    """A budget coordinator that is restarting: every call fails."""
+
+    def __init__(self) -> None:
+        self.released: list[str] = []
+
+    async def reserve(
+        self, ref: str, amount: Any, *, waba: str | None, campaign: str | None
+    ) -> str | None:
+        raise ActorCrashed("budget")
+
+    async def release(self, ref: str) -> None:
+        self.released.append(ref)
+
+
+async def test_a_budget_that_is_down_refuses_the_send_without_crashing_the_chip(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from actors.policy.pricing import PriceTable
+    from config.model import PricingConfig
+
+    budget = _UnavailableBudget()
+    graph = FakeGraph()
+    box: Mailbox[ChipMsg] = open_mailbox("chip")
+    actor = ChipActor(
+        initial=INITIAL,
+        repo=FakeChipRepo(),
+        journal=FakeJournal(),
+        graph=graph,
+        settings=SETTINGS,
+        inbox=box.inbox,
+        now=lambda: T0 + trio.current_time(),
+        budget=budget,
+        prices=PriceTable.from_config(PricingConfig()),
+    )
+    async with trio.open_nursery() as n:
+        await n.start(actor.run)
+        refused = await box.address.call(
+            lambda r: Send(to=CONTACT, template=TEMPLATE, category="marketing", reply=r),
+            timeout=60,
+        )
+        assert isinstance(refused, Refused)
+        assert refused.reason.startswith("budget unavailable")
+        assert budget.released == [f"o:{refused.outbox_id}"]
+        assert graph.sent == []
+        snap = await box.address.call(lambda r: GetSnapshot(reply=r))  # still serving
+        assert snap.record.phone_number_id == PNID
+        n.cancel_scope.cancel()
