@@ -724,7 +724,7 @@ class ChipActor:
                     *q.from_error(self.quality, failed.code, now, self._cfg.quality)
                 )
                 log.error("chip %s paused by Meta error %s", self.pnid, what)
-                await self._fail(item, what)
+                await self._stopped_by(item, what)
             case (
                 Reaction.STOP_TOKEN
                 | Reaction.STOP_WABA
@@ -733,7 +733,7 @@ class ChipActor:
             ):
                 log.error("chip %s stopped: %s (%s)", self.pnid, failed.reaction, what)
                 await self._save(paused=True, pause_reason=f"{failed.reaction}: {what}")
-                await self._fail(item, what)
+                await self._stopped_by(item, what)
             case _:
                 await self._fail(item, f"{failed.reaction}: {what}")
 
@@ -743,6 +743,13 @@ class ChipActor:
             self._queue.appendleft(item)
         else:
             self._queue.append(item)
+
+    async def _stopped_by(self, item: _Item, what: str) -> None:
+        """Meta refused the message because of the number (a revoked token, a paused
+        number, an account problem), not the recipient: it was never accepted, so it is
+        cancelled — not failed — and the caller may send it from another number."""
+        self.failed += 1
+        await self._finish(item, Refused(f"chip paused: {what}", item.outbox_id), "cancelled")
 
     async def _fail(self, item: _Item, reason: str) -> None:
         self.failed += 1

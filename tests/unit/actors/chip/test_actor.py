@@ -391,3 +391,15 @@ async def test_a_budget_that_is_down_refuses_the_send_without_crashing_the_chip(
         snap = await box.address.call(lambda r: GetSnapshot(reply=r))  # still serving
         assert snap.record.phone_number_id == PNID
         n.cancel_scope.cancel()
+
+
+async def test_a_revoked_token_cancels_the_message_for_another_number(
+    h: Harness, autojump_clock: trio.testing.MockClock
+) -> None:
+    h.graph.outcomes = [SendFailed(190, "token expired", Reaction.STOP_TOKEN)]
+    refused = await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
+    assert isinstance(refused, Refused)
+    assert refused.reason.startswith("chip paused: 190")  # campaigns reroute these
+    assert h.journal.outbox[refused.outbox_id]["state"] == "cancelled"  # never accepted
+    snap = await h.call(lambda r: GetSnapshot(reply=r))
+    assert snap.record.paused
