@@ -234,13 +234,7 @@ class CampaignRunner:
                     limit.release()  # the outer loop waits for them, then resumes at r
                     break
                 after = (r.seq, r.part)
-                try:
-                    started = await self._dispatch(r, nursery, limit)
-                except BaseException:
-                    limit.release()
-                    raise
-                if not started:
-                    limit.release()
+                await self._hand_over(r, nursery, limit)
 
     async def _claimed_batch(self, nursery: trio.Nursery, limit: trio.Semaphore) -> bool:
         """One claimed batch sent (clustered); False when the campaign is done here."""
@@ -268,14 +262,19 @@ class CampaignRunner:
                 await self._sleep(next_at - self._now())
             next_at = max(next_at, self._now()) + 1.0 / rate
             await limit.acquire()
-            try:
-                started = await self._dispatch(r, nursery, limit)
-            except BaseException:
-                limit.release()
-                raise
-            if not started:
-                limit.release()
+            await self._hand_over(r, nursery, limit)
         return True
+
+    async def _hand_over(self, r: Pending, nursery: trio.Nursery, limit: trio.Semaphore) -> None:
+        """Dispatch ``r`` holding one in-flight slot; the slot goes back at once when
+        nothing was started (the send task returns it otherwise)."""
+        try:
+            started = await self._dispatch(r, nursery, limit)
+        except BaseException:
+            limit.release()
+            raise
+        if not started:
+            limit.release()
 
     def _schedule_wait(self) -> float | None:
         """Seconds until sending is allowed (0.0: now); None once the schedule has ended.
