@@ -75,8 +75,11 @@ def pg_admin_dsn() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def pg_template(pg_admin_dsn: str) -> Iterator[str]:
-    """Name of this run's migrated template database."""
-    name = f"{_RUN_TAG}_tpl"
+    """Name of this run's migrated template database.
+
+    Numbered: another test directory that imports these fixtures (tests/reliability)
+    gets a session instance of its own on the same server, and needs its own name."""
+    name = f"{_RUN_TAG}_tpl{next(_counter)}"
     admin_sql(pg_admin_dsn, f'CREATE DATABASE "{name}" TEMPLATE template0')
     try:
 
