@@ -72,9 +72,14 @@ class ConsoleScreen(Screen[None]):
         return self.query_one("#filter", Input).value
 
     def refresh_chrome(self) -> None:
+        # The app's clock tick can fall between a screen switch and the new screen's
+        # mount: nothing to refresh yet, the mount draws it.
+        headers, lines = self.query(HeaderBar), self.query(StatusLine)
+        if not headers or not lines:
+            return
         now = self.console.now()
-        self.query_one(HeaderBar).show(self.console.state, now)
-        self.query_one(StatusLine).show(self.console.state, now)
+        headers.first().show(self.console.state, now)
+        lines.first().show(self.console.state, now)
         self.set_class(not self.console.state.connected, "-stale")
 
     def redraw(self) -> None:
