@@ -248,8 +248,12 @@ class Fleet:
         return box.address if box is not None else None
 
     def chip_by_display(self, display_number: str) -> Address[ChipMsg] | None:
-        pnid = self._by_display.get(digits(display_number))
+        pnid = self.chip_id_by_display(display_number)
         return self.find_chip(pnid) if pnid is not None else None
+
+    def chip_id_by_display(self, display_number: str) -> str | None:
+        """The configured chip with this display number (its actor may run elsewhere)."""
+        return self._by_display.get(digits(display_number))
 
     def waba(self, waba_id: str) -> Address[WabaMsg]:
         return self._wabas[waba_id].address

@@ -28,7 +28,7 @@ from daemon.budget_alerts import serve_alert_webhook
 from daemon.bus import Bus, BusLogHandler
 from daemon.campaigns.actor import Campaigns
 from daemon.campaigns.taps import CampaignTaps
-from daemon.cluster import Leases, default_node_id, inbox_filter, while_leader
+from daemon.cluster import InboxPlacement, Leases, default_node_id, while_leader
 from daemon.control.methods import ControlContext
 from daemon.control.server import publish_forever, serve_control
 from daemon.fleet import Fleet
@@ -192,7 +192,7 @@ async def _serve_with(
             lease_s=cfg.cluster.lease_s,
             on_notify=processor.wake,
         )
-        processor.accept = inbox_filter(leases, lambda: leases.chips)
+        processor.placement = InboxPlacement(leases, fleet.chip_id_by_display)
         if cfg.cluster.clustered:
             fleet.shared_budget = store.budget_journal
             campaigns.share = lambda: len(leases.running) / max(1, len(leases.chips))

@@ -142,6 +142,7 @@ class Leases:
     def configure(self, chips: Sequence[str], mode: str | Collection[str]) -> None:
         """The configured chips and this node's mode (at start and on a reload)."""
         self.chips = tuple(chips)
+        self.chip_set = frozenset(self.chips)
         self.mode: str | tuple[str, ...] = mode if isinstance(mode, str) else tuple(mode)
         self._by_key = {chip_key(c): c for c in self.chips}
 

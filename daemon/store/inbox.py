@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from daemon.store.connection import Queries
     from daemon.store.writer import BatchWriter
 
-__all__ = ["InboxRepository", "InboxRow", "InboxStats", "Outcome"]
+__all__ = ["Handoff", "InboxRepository", "InboxRow", "InboxStats", "Outcome"]
 
 _COLUMNS = ("body", "signature_ok", "state")
 
@@ -25,6 +25,16 @@ _COLUMNS = ("body", "signature_ok", "state")
 @dataclass(frozen=True, slots=True)
 class InboxRow:
     id: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """The events of ``chip`` in inbox row ``inbox_id``, left by the node that processed
+    the row for the node that runs ``chip`` (several daemons, see daemon.cluster)."""
+
+    inbox_id: int
+    chip: str
     body: bytes
 
 
@@ -143,6 +153,47 @@ class InboxRepository:
                 "INSERT INTO webhook_orphans (inbox_id, phone_number_id, waba_id, kind)"
                 " VALUES ($1, $2, $3, $4)",
                 orphans,
+            )
+
+    async def hand_off(self, pairs: Sequence[tuple[int, str]]) -> None:
+        """Leave the events of each (inbox row, chip) to whoever runs the chip."""
+        if pairs:
+            await self._db.execute(
+                "INSERT INTO webhook_handoff (inbox_id, chip)"
+                " SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING",
+                [i for i, _ in pairs],
+                [c for _, c in pairs],
+            )
+
+    async def handoffs(
+        self, chips: Iterable[str], limit: int, after: tuple[int, str] = (0, "")
+    ) -> list[Handoff]:
+        """Pending hand-offs of these chips, oldest inbox row first, after ``after``
+        (the (inbox_id, chip) of the last one of the previous page)."""
+        chips = list(chips)
+        if not chips:
+            return []
+        rows = await self._db.fetch(
+            "SELECT h.inbox_id, h.chip, w.body FROM webhook_handoff h"
+            " JOIN webhook_inbox w ON w.id = h.inbox_id"
+            " WHERE h.done_at IS NULL AND h.chip = ANY($1::text[])"
+            " AND (h.inbox_id, h.chip) > ($2::bigint, $3::text)"
+            " ORDER BY h.inbox_id, h.chip LIMIT $4",
+            chips,
+            after[0],
+            after[1],
+            limit,
+        )
+        return [Handoff(r["inbox_id"], r["chip"], bytes(r["body"])) for r in rows]
+
+    async def handoffs_done(self, pairs: Sequence[tuple[int, str]]) -> None:
+        if pairs:
+            await self._db.execute(
+                "UPDATE webhook_handoff h SET done_at = now()"
+                " FROM unnest($1::bigint[], $2::text[]) AS d(inbox_id, chip)"
+                " WHERE h.inbox_id = d.inbox_id AND h.chip = d.chip AND h.done_at IS NULL",
+                [i for i, _ in pairs],
+                [c for _, c in pairs],
             )
 
     async def mark(self, outcomes: Sequence[Outcome], keys: dict[int, str]) -> None:

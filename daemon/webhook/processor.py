@@ -10,23 +10,34 @@ effect is idempotent or guarded:
    observations are idempotent, so a replay after a crash changes nothing);
 4. one transaction records the seen keys, moves outbox rows forward (never backward) and
    marks the inbox rows processed.
+
+Several daemons (:mod:`daemon.cluster`, through :class:`Placement`): one node processes
+each inbox row. It applies the events of the chips it runs (and those of no configured
+chip: account events, unknown numbers); for every other configured chip the body names
+it leaves a hand-off (inbox row, chip) in the same transaction, without recording those
+events as seen. Whoever runs that chip, now or after a takeover, applies that chip's
+events from the stored body (:meth:`InboxProcessor.process_handoffs`), deduplicated
+against ``webhook_seen`` like any event, and closes the hand-off in the transaction that
+records their keys. A hand-off whose chip left this node meanwhile stays open for the
+next owner.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import trio
 
 from daemon.store import InboxRow, Outcome, Store
+from daemon.store.inbox import Handoff
 from daemon.store.outbox import OutboxRepository, StatusChange, outbox_id_from
 from daemon.webhook import events as e
 from daemon.webhook.payloads import MalformedBody, body_dedupe_key, parse, status_rank
 
-__all__ = ["EventSink", "InboxProcessor", "ProcessorStats", "event_key"]
+__all__ = ["EventSink", "InboxProcessor", "Placement", "ProcessorStats", "event_key"]
 
 log = logging.getLogger("metad.webhook")
 
@@ -36,10 +47,28 @@ class EventSink(Protocol):
         """Hand ``event`` to its actor; False when no actor owns its number or account."""
 
 
+class Placement(Protocol):
+    """Which work is this node's when several daemons share the inbox (daemon.cluster)."""
+
+    def accept(self, row: InboxRow) -> bool:
+        """Whether this node processes ``row`` (exactly one live node does)."""
+
+    def chip_of(self, event: e.Event) -> str | None:
+        """The configured chip whose actor takes ``event``; None for events of no
+        configured chip (account events, unknown numbers: applied where processed)."""
+
+    def running(self) -> Collection[str]:
+        """The chips whose actors run on this node."""
+
+
 @dataclass(slots=True)
 class ProcessorStats:
     rows: int = 0
     events: int = 0
+    handed_off: int = 0
+    """(inbox row, chip) pairs left to another node."""
+    handoffs: int = 0
+    """Hand-offs of other nodes applied here."""
     duplicates: int = 0
     unknown_number: int = 0
     unknown_fields_logged: set[str] = field(default_factory=set)
@@ -69,6 +98,15 @@ def _status_change(event: e.StatusUpdate) -> StatusChange:
     )
 
 
+def _orphan(inbox_id: int, event: e.Event) -> tuple[int, str | None, str | None, str]:
+    return (
+        inbox_id,
+        getattr(event, "phone_number_id", None),
+        getattr(event, "waba_id", None),
+        event.kind,
+    )
+
+
 def highest_per_message(changes: Sequence[StatusChange]) -> list[StatusChange]:
     """One change per message (a batch may hold sent, delivered and read of one wamid)."""
     best: dict[str, StatusChange] = {}
@@ -87,8 +125,8 @@ class InboxProcessor:
         self._batch_rows = batch_rows
         self._wakeup = trio.Event()
         self.stats = ProcessorStats()
-        self.accept: Callable[[InboxRow], bool] | None = None
-        """Which pending rows are this daemon's to process (None: all); see daemon.cluster."""
+        self.placement: Placement | None = None
+        """Which rows and events are this daemon's (None: all); see daemon.cluster."""
 
     def wake(self) -> None:
         """Called by the ingest path after a body is stored."""
@@ -116,20 +154,40 @@ class InboxProcessor:
                 log.warning("inbox processing failed, will retry: %s", exc)
 
     async def drain(self) -> int:
-        """Process every pending row; returns how many."""
-        done = 0
+        """Process every pending row (and hand-off of a chip run here); returns how many."""
+        done = await self._drain_handoffs()
         after = 0
         while True:
             rows = await self._store.inbox.pending(self._batch_rows, after)
             if not rows:
                 return done
             after = rows[-1].id
-            if self.accept is not None:  # several daemons: rows of other nodes' chips wait
-                rows = [row for row in rows if self.accept(row)]
+            if self.placement is not None:  # several daemons: one node processes a row
+                rows = [row for row in rows if self.placement.accept(row)]
                 if not rows:
                     continue
             await self.process(rows)
             done += len(rows)
+
+    async def _drain_handoffs(self) -> int:
+        if self.placement is None:
+            return 0
+        done = 0
+        after = (0, "")
+        while True:
+            chips = sorted(self.placement.running())
+            items = await self._store.inbox.handoffs(chips, self._batch_rows, after)
+            if not items:
+                return done
+            after = (items[-1].inbox_id, items[-1].chip)
+            done += await self.process_handoffs(items)
+
+    def _elsewhere(self, event: e.Event) -> str | None:
+        """The chip to hand ``event`` to: a configured chip whose actor is not here."""
+        if self.placement is None:
+            return None
+        chip = self.placement.chip_of(event)
+        return chip if chip is not None and chip not in self.placement.running() else None
 
     async def process(self, rows: Sequence[InboxRow]) -> None:
         inbox = self._store.inbox
@@ -156,43 +214,92 @@ class InboxProcessor:
                     log.warning("webhook change %r not understood; kept in the inbox", name)
             parsed.append((row, list(result.events), len(result.unknown)))
 
-        event_keys = [k for _, events, _ in parsed for ev in events if (k := event_key(ev))]
-        seen = await inbox.seen(event_keys)
+        seen = await inbox.seen([k for _, evs, _ in parsed for ev in evs if (k := event_key(ev))])
         statuses: list[StatusChange] = []
         orphans: list[tuple[int, str | None, str | None, str]] = []
-        fresh_of: list[list[e.Event]] = []
-        for _, events, _ in parsed:
+        handoffs: list[tuple[int, str]] = []
+        here_of: list[list[e.Event]] = []
+        for row, events, _ in parsed:
             fresh = [ev for ev in events if (k := event_key(ev)) is None or k not in seen]
             seen.update(k for ev in fresh if (k := event_key(ev)))
-            fresh_of.append(fresh)
-        routed = iter(await self._deliver_all([ev for fresh in fresh_of for ev in fresh]))
-        for (row, events, unknown_count), fresh in zip(parsed, fresh_of, strict=True):
-            unknown_number = 0
+            here: list[e.Event] = []
             for ev in fresh:
+                chip = self._elsewhere(ev)
+                if chip is None:
+                    here.append(ev)
+                elif (row.id, chip) not in handoffs:
+                    handoffs.append((row.id, chip))
+            here_of.append(here)
+        applied = [ev for here in here_of for ev in here]
+        routed = iter(await self._deliver_all(applied))
+        for (row, events, unknown_count), here in zip(parsed, here_of, strict=True):
+            unknown_number = 0
+            for ev in here:
                 if isinstance(ev, e.StatusUpdate):
                     statuses.append(_status_change(ev))
                 if not next(routed):
                     unknown_number += 1
-                    orphans.append(
-                        (
-                            row.id,
-                            getattr(ev, "phone_number_id", None),
-                            getattr(ev, "waba_id", None),
-                            ev.kind,
-                        )
-                    )
-            self.stats.events += len(fresh)
+                    orphans.append(_orphan(row.id, ev))
+            self.stats.events += len(here)
             self.stats.unknown_number += unknown_number
             state = "parsed" if events or not unknown_count else "unparsed"
             outcomes.append(Outcome(row.id, state, len(events), unknown_count, unknown_number))
 
         async with self._store.transaction() as tx:
             in_tx = inbox.on(tx)
-            await in_tx.first_sightings(event_keys)
+            await in_tx.first_sightings([k for ev in applied if (k := event_key(ev))])
             await OutboxRepository(tx).apply_statuses(highest_per_message(statuses))
             await in_tx.record_orphans(orphans)
+            await in_tx.hand_off(handoffs)
             await in_tx.mark(outcomes, keys)
         self.stats.rows += len(rows)
+        self.stats.handed_off += len(handoffs)
+
+    async def process_handoffs(self, items: Sequence[Handoff]) -> int:
+        """Apply the events other nodes left for chips run here; returns how many
+        hand-offs were closed (one whose chip left this node meanwhile stays open)."""
+        assert self.placement is not None
+        placement = self.placement
+        inbox = self._store.inbox
+        events_of: list[list[e.Event]] = []
+        for item in items:
+            try:
+                events = parse(item.body).events
+            except MalformedBody:  # cannot happen: its row was parsed to hand it off
+                events = ()
+            events_of.append([ev for ev in events if placement.chip_of(ev) == item.chip])
+        seen = await inbox.seen([k for evs in events_of for ev in evs if (k := event_key(ev))])
+        fresh_of: list[list[e.Event]] = []
+        for mine in events_of:
+            fresh = [ev for ev in mine if (k := event_key(ev)) is None or k not in seen]
+            seen.update(k for ev in fresh if (k := event_key(ev)))
+            fresh_of.append(fresh)
+        routed = iter(await self._deliver_all([ev for fresh in fresh_of for ev in fresh]))
+        running = placement.running()
+        closed: list[tuple[int, str]] = []
+        applied: list[e.Event] = []
+        statuses: list[StatusChange] = []
+        orphans: list[tuple[int, str | None, str | None, str]] = []
+        for item, fresh in zip(items, fresh_of, strict=True):
+            reached = [next(routed) for _ in fresh]
+            if not all(reached) and item.chip not in running:
+                continue  # the chip left this node while delivering: its next owner
+            closed.append((item.inbox_id, item.chip))
+            applied += fresh
+            statuses += [_status_change(ev) for ev in fresh if isinstance(ev, e.StatusUpdate)]
+            orphans += [
+                _orphan(item.inbox_id, ev) for ev, ok in zip(fresh, reached, strict=True) if not ok
+            ]
+            self.stats.events += len(fresh)
+            self.stats.unknown_number += reached.count(False)
+        async with self._store.transaction() as tx:
+            in_tx = inbox.on(tx)
+            await in_tx.first_sightings([k for ev in applied if (k := event_key(ev))])
+            await OutboxRepository(tx).apply_statuses(highest_per_message(statuses))
+            await in_tx.record_orphans(orphans)
+            await in_tx.handoffs_done(closed)
+        self.stats.handoffs += len(closed)
+        return len(closed)
 
     async def _deliver_all(self, events: Sequence[e.Event]) -> list[bool]:
         """Deliver ``events``; whether each reached an actor, in order.

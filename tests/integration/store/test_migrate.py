@@ -12,6 +12,7 @@ from daemon.store import Store, StoreError, migrate, open_store
 from daemon.store.migrate import MIGRATIONS_DIR, load_migrations
 
 EXPECTED_TABLES = {
+    "budget_alerts",
     "budget_ledger",
     "campaign_recipients",
     "campaigns",
@@ -31,6 +32,7 @@ EXPECTED_TABLES = {
     "template_recommendations",
     "templates",
     "wabas",
+    "webhook_handoff",
     "webhook_inbox",
     "webhook_orphans",
     "webhook_seen",
