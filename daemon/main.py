@@ -14,21 +14,24 @@ flushes its writer and stops the embedded PostgreSQL. The whole sequence is boun
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import trio
 
 from actors.waba import SyncTemplates
 from config import MetadConfig, ResolvedSecrets, resolve_secrets
+from config.errors import ConfigError, ConfigIssue
 from daemon.budget_alerts import serve_alert_webhook
 from daemon.bus import Bus, BusLogHandler
 from daemon.campaigns.actor import Campaigns
 from daemon.campaigns.taps import CampaignTaps
-from daemon.cluster import InboxPlacement, Leases, default_node_id, while_leader
+from daemon.cluster import InboxPlacement, Leases, NodeIdInUse, default_node_id, while_leader
 from daemon.control.methods import ControlContext
 from daemon.control.server import publish_forever, serve_control
 from daemon.fleet import Fleet
@@ -53,6 +56,8 @@ from daemon.webhook.ingest import WebhookIngest
 from daemon.webhook.processor import InboxProcessor
 from daemon.webhook.route import FleetRouter
 from daemon.webhook.server import serve_asgi
+from daemon.webhook.worker import WorkerSettings
+from daemon.webhook.workers import serve_ingest_workers
 
 __all__ = ["Daemon", "run_daemon"]
 
@@ -228,7 +233,10 @@ async def _serve_with(
             await nursery.start(serve_alert_webhook, cfg.budget, bus)
             # The first renewal leases the chips this daemon starts with (every chip when
             # it runs alone); later changes go through the reloader's start/stop.
-            await nursery.start(leases.run)
+            try:
+                await nursery.start(leases.run)
+            except NodeIdInUse as exc:
+                raise _config_error(cfg, ("cluster", "node_id"), str(exc)) from None
             leases.running = set(leases.held)
             actors_done = trio.Event()
             await nursery.start(
@@ -236,14 +244,14 @@ async def _serve_with(
             )
             processor_scope = trio.CancelScope()
             await nursery.start(_run_processor, processor, processor_scope)
-            base = await nursery.start(
-                lambda task_status: serve_asgi(
-                    instrument_asgi(app, metrics, path=cfg.webhook.path),
-                    cfg.webhook.listen,
-                    what="webhook endpoint",
-                    shutdown=http_stop,
-                    task_status=task_status,
-                )
+            base = await _serve_webhooks(
+                nursery,
+                cfg,
+                instrument_asgi(app, metrics, path=cfg.webhook.path),
+                app,
+                store,
+                secrets,
+                http_stop,
             )
             daemon.webhook_url = f"{base}{cfg.webhook.path}"
             control = ControlContext(
@@ -310,6 +318,68 @@ async def _serve_with(
             nursery.cancel_scope.cancel()
 
 
+async def _serve_webhooks(
+    nursery: trio.Nursery,
+    cfg: MetadConfig,
+    asgi: Any,
+    ingest: WebhookIngest,
+    store: Store,
+    secrets: ResolvedSecrets,
+    stop: trio.Event,
+) -> str:
+    """Open the webhook endpoint; its base URL.
+
+    With ``ingest_workers`` the POSTs go to worker processes on the configured address
+    and the app (handshake, Flows, health) listens on a Unix socket they relay to.
+    """
+    workers = cfg.webhook.ingest_workers
+    if not workers:
+        return str(
+            await nursery.start(
+                lambda task_status: serve_asgi(
+                    asgi,
+                    cfg.webhook.listen,
+                    what="webhook endpoint",
+                    shutdown=stop,
+                    task_status=task_status,
+                )
+            )
+        )
+    upstream = (cfg.daemon.runtime_dir / "webhook-app.sock").resolve()
+    upstream.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        upstream.unlink()  # left by a daemon that died; the state lock says none runs
+    await nursery.start(
+        lambda task_status: serve_asgi(
+            asgi, f"unix:{upstream}", what="webhook app", shutdown=stop, task_status=task_status
+        )
+    )
+    assert secrets.app_secret is not None
+    settings = WorkerSettings(
+        dsn=store.dsn,
+        path=cfg.webhook.path,
+        app_secret=secrets.app_secret,
+        max_body_bytes=cfg.webhook.max_body_bytes,
+        upstream=str(upstream),
+        writer_batch_rows=cfg.storage.writer_batch_rows,
+        writer_flush_ms=cfg.storage.writer_flush_ms,
+        log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower(),
+        log_format=cfg.daemon.log_format,
+    )
+    return str(
+        await nursery.start(
+            lambda task_status: serve_ingest_workers(
+                cfg.webhook.listen,
+                settings,
+                workers,
+                ingest.counters,
+                shutdown=stop,
+                task_status=task_status,
+            )
+        )
+    )
+
+
 async def _run_actors(
     supervisor: Supervisor,
     fleet: Fleet,
@@ -324,6 +394,14 @@ async def _run_actors(
         await supervisor.run([*fleet.specs(chips), campaigns.spec()], task_status=task_status)
     finally:
         done.set()
+
+
+def _config_error(cfg: MetadConfig, loc: tuple[str, ...], message: str) -> ConfigError:
+    """A problem found at start that the config must fix, pointing at its line."""
+    source = cfg.source
+    if source is None:
+        return ConfigError([ConfigIssue("config", None, ".".join(loc), message)])
+    return ConfigError([source.issue(loc, message)])
 
 
 def _reloader(

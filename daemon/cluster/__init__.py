@@ -12,7 +12,7 @@ Campaign recipients are claimed with ``FOR UPDATE SKIP LOCKED``
 decided under an advisory transaction lock (:mod:`daemon.store.budget`).
 """
 
-from daemon.cluster.leases import Leases, default_node_id
+from daemon.cluster.leases import Leases, NodeIdInUse, default_node_id
 from daemon.cluster.rules import LeaseTiming, Plan, View, plan
 from daemon.cluster.work import InboxPlacement, inbox_filter, while_leader
 
@@ -20,6 +20,7 @@ __all__ = [
     "InboxPlacement",
     "LeaseTiming",
     "Leases",
+    "NodeIdInUse",
     "Plan",
     "View",
     "default_node_id",

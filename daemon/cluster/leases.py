@@ -27,7 +27,12 @@ anyone else can lease its chips. The connection must reach the server directly (
 transaction-pooling proxy in between, which would break session locks).
 
 The same connection holds the leader lock (one node runs the periodic jobs and the
-webhooks of no known chip) and LISTENs for ``metad_inbox`` (a stored webhook).
+webhooks of no known chip), LISTENs for ``metad_inbox`` (a stored webhook or a
+hand-off), and holds the lock of this node's id: two live daemons with one ``node_id``
+would each take the other's sessions for their own stale ones and confuse every
+owner. A daemon that finds its id locked at start waits for as long as the server
+takes to drop a dead session (a restart after a crash), then refuses to start
+(:class:`NodeIdInUse`).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import trio
 from daemon.cluster.rules import (
     CHIP_CLASS,
     LEADER_CLASS,
+    NODE_CLASS,
     LeaseTiming,
     View,
     chip_key,
@@ -52,7 +58,7 @@ from daemon.cluster.rules import (
 from daemon.store import Store
 from daemon.store.connection import Connection
 
-__all__ = ["APP_PREFIX", "Leases", "default_node_id"]
+__all__ = ["APP_PREFIX", "Leases", "NodeIdInUse", "default_node_id"]
 
 log = logging.getLogger("metad.cluster")
 
@@ -75,6 +81,17 @@ Gain = Callable[[list[str]], Awaitable[list[str]]]
 """Start the actors of these chips; returns those that did not start (tried again)."""
 Lose = Callable[[list[str], bool], Awaitable[None]]
 """(chips, drain): stop their actors; drain False means at once (the lease is in doubt)."""
+
+
+class NodeIdInUse(Exception):
+    """Another live daemon on this PostgreSQL has this daemon's ``node_id``."""
+
+    def __init__(self, node_id: str) -> None:
+        self.node_id = node_id
+        super().__init__(
+            f'node_id "{node_id}" is in use by another live metad daemon on this PostgreSQL;'
+            " give each daemon its own [cluster] node_id"
+        )
 
 
 def default_node_id() -> str:
@@ -150,7 +167,17 @@ class Leases:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Lease until cancelled; reports started after the first renewal (so the daemon
-        starts the actors of the chips it holds by then)."""
+        starts the actors of the chips it holds by then). Raises :class:`NodeIdInUse`
+        (bare, for the daemon to report) when another live daemon has this node id."""
+        try:
+            await self._run(task_status)
+        except* NodeIdInUse as group:
+            first = group.exceptions[0]
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            raise first from None
+
+    async def _run(self, task_status: trio.TaskStatus[None]) -> None:
         started = False
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._fence_watch)
@@ -158,6 +185,7 @@ class Leases:
                 try:
                     async with self._store.dedicated() as conn:
                         await self._prepare(conn)
+                        await self._claim_node_id(conn, wait=not started)
                         with trio.CancelScope() as self._session:
                             while True:
                                 with trio.fail_after(self.timing.renew_every_s):
@@ -194,6 +222,31 @@ class Leases:
                 token.run_sync_soon(notify)
 
         await conn._call(_listen, "metad_inbox", on_notify)
+
+    async def _claim_node_id(self, conn: Connection, *, wait: bool) -> None:
+        """Lock this node's id for the session, or raise :class:`NodeIdInUse`.
+
+        At start (``wait``) a holder may be this node's own previous run, dead but not
+        yet dropped by the server (a crash of the machine or of the network): it goes
+        within ``lease_s`` (the keepalive settings), so try for that long. On a
+        reconnect, a holder that is this daemon's own earlier session is ended."""
+        key = chip_key(self.node_id)
+        deadline = trio.current_time() + (self.timing.lease_s * 1.5 if wait else 0.0)
+        while True:
+            if await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", NODE_CLASS, key):
+                return
+            holders = await conn.fetch(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND classid = $1::int8::oid AND objid = $2::int8::oid AND objsubid = 2",
+                NODE_CLASS,
+                key & 0xFFFF_FFFF,
+            )
+            ours = {r["pid"] for r in holders} & self._old_pids
+            for pid in ours:
+                await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+            if not ours and trio.current_time() >= deadline:
+                raise NodeIdInUse(self.node_id)
+            await trio.sleep(min(0.25, self.timing.renew_every_s))
 
     async def _tick(self, conn: Connection) -> None:
         sent = trio.current_time()

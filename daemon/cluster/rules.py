@@ -16,6 +16,7 @@ from dataclasses import dataclass
 __all__ = [
     "CHIP_CLASS",
     "LEADER_CLASS",
+    "NODE_CLASS",
     "LeaseTiming",
     "Plan",
     "View",
@@ -27,6 +28,7 @@ __all__ = [
 
 CHIP_CLASS = 0x6D657464  # "metd": the first key of every chip's advisory lock
 LEADER_CLASS = 0x6D65746C  # "metl": the single-node roles (jobs, unassigned webhooks)
+NODE_CLASS = 0x6D65746E  # "metn": a node id, held by the live daemon of that name
 
 
 def chip_key(phone_number_id: str) -> int:
