@@ -12,7 +12,8 @@ arrived. The queue waits for the rate gate; each send that passes is marked ``se
 (durable before the POST) and POSTed by a task of its own, which also journals the
 answer (``accepted``/``in_doubt``) and hands the outcome back as a :class:`SendDone`
 message. Mailbox messages and outcomes meet in one internal channel, so they are
-handled one at a time; the tasks only wait for storage and Meta.
+handled one at a time; the tasks only wait for storage and Meta. The pipeline itself
+is :class:`~actors.chip.send.SendPipeline`, a mixin of this class.
 
 Every change is journalled before it counts: windows, quality transitions, outbox
 states. Aliases a send's answer teaches (one per new contact) are journalled behind, in
@@ -24,21 +25,18 @@ re-sent blindly).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, assert_never
 
 import trio
 
 from actors.chip import quality as q, wire
 from actors.chip.contacts import ContactBook
-from actors.chip.decision import Decision, decide
 from actors.chip.messages import (
     ChipMsg,
     ChipSnapshot,
@@ -47,35 +45,27 @@ from actors.chip.messages import (
     Inbound,
     Pause,
     QualityEvent,
-    Refused,
     Resume,
     Send,
     SendDone,
-    SendResult,
-    Sent,
     StatusEvent,
     Tick,
-    Uncertain,
     WabaSwitch,
     WabaTemplates,
 )
-from actors.chip.plan import plan_send
 from actors.chip.ratelimit import RateGate
+from actors.chip.send import MAX_IN_FLIGHT, MAX_PREPARING, SendPipeline, _Prepared
 from actors.chip.templates import TemplateBook
 from actors.chip.window import WindowBook
-from actors.core import ActorCrashed, ActorStopped, Address, CallTimeout
-from actors.policy.pricing import PriceTable, UnknownDestination
+from actors.core import ActorCrashed, Address
+from actors.policy.pricing import PriceTable
 from actors.ports import (
     BudgetPort,
     ChipJournal,
     ChipRecord,
     ChipRepo,
     GraphPort,
-    SendAccepted,
-    SendFailed,
-    SendInDoubt,
 )
-from actors.reactions import Reaction
 from actors.waba.killswitch import KillSwitch, restrict
 from config.model import LimitsConfig, QualityConfig, WindowsConfig
 
@@ -83,11 +73,6 @@ __all__ = ["ChipActor", "ChipSettings"]
 
 log = logging.getLogger("metad.chip")
 
-MAX_IN_FLIGHT = 64
-MAX_PREPARING = 8
-"""Sends journalled at once per chip (each holds a budget call: a burst of thousands
-must not fill the budget's mailbox)."""
-MAX_RETRIES = 5
 TICK_S = 5.0
 
 
@@ -96,42 +81,6 @@ class ChipSettings:
     windows: WindowsConfig
     limits: LimitsConfig
     quality: QualityConfig
-
-
-@dataclass(slots=True)
-class _Prep:
-    """A send being journalled (outbox row, budget reservation) by a task of its own."""
-
-    request: Send
-    key: str
-    method: str
-    estimate: Decimal | None
-    item: _Item | None = None
-    done: bool = False
-    error: BaseException | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    """Internal message: a :class:`_Prep` is journalled (or refused, or failed)."""
-
-    prep: _Prep
-
-
-@dataclass(slots=True)
-class _Item:
-    """One message the chip holds: queued, or in flight."""
-
-    request: Send
-    key: str
-    outbox_id: int
-    method: str = ""
-    business_initiated: bool = False
-    attempts: int = 0
-    not_before: float = 0.0
-    force_template: bool = False
-    reserved: bool = False
-    """A budget reservation is held for this message (released if it never goes)."""
 
 
 MAX_ALIAS_BATCH = 500
@@ -149,7 +98,7 @@ class _MailboxClosed:
     """Internal marker: the daemon is stopping; finish what is in flight, then return."""
 
 
-class ChipActor:
+class ChipActor(SendPipeline):
     def __init__(
         self,
         *,
@@ -187,12 +136,12 @@ class ChipActor:
         self.quality = q.QualityState()
         self.switch = KillSwitch()
         self.templates = TemplateBook()
-        self._queue: deque[_Item] = deque()
-        self._preparing: deque[_Prep] = deque()
+        self._queue = deque()
+        self._preparing = deque()
         """Sends being journalled, in arrival order (they join the queue in this order)."""
         self._prepare_slots = trio.CapacityLimiter(MAX_PREPARING)
-        self._in_flight: dict[int, _Item] = {}
-        self._awaiting_fallback: dict[int, _Item] = {}
+        self._in_flight = {}
+        self._awaiting_fallback = {}
         self._draining = False
         self._closing = False
         self.accepted = 0
@@ -453,319 +402,6 @@ class ChipActor:
             accepted=self.accepted,
             failed=self.failed,
         )
-
-    # --- sending ------------------------------------------------------------------------
-
-    async def _accept(self, req: Send) -> None:
-        if self._draining or self._closing:
-            req.reply.ok(Refused("chip is draining" if self._draining else "daemon stopping"))
-            return
-        try:
-            key = self.contacts.key_for_send(req.to)
-        except ValueError:
-            req.reply.ok(Refused(f"not a phone number or user id: {req.to!r}"))
-            return
-        if req.intent is not None and req.template is None:
-            planned = self._plan(req, key)
-            if isinstance(planned, str):
-                req.reply.ok(Refused(planned))
-                return
-            req = planned
-        verdict = self._decide(req, key, force_template=False)
-        if verdict.method == "refuse":
-            req.reply.ok(Refused(verdict.reason))
-            return
-        problem = self._template_problem(req) if verdict.method == "template" else None
-        if problem is not None:
-            req.reply.ok(Refused(problem))
-            return
-        estimate: Decimal | None = None
-        if verdict.method == "template":
-            priced = self._estimate(req, key)
-            if isinstance(priced, str):
-                req.reply.ok(Refused(priced))
-                return
-            estimate = priced
-        prep = _Prep(req, key, verdict.method, estimate)
-        self._preparing.append(prep)
-        assert self._nursery is not None
-        self._nursery.start_soon(self._prepare, prep, verdict)
-
-    async def _prepare(self, prep: _Prep, verdict: Decision) -> None:
-        """Journal the send (outbox ``queued``) and reserve its budget, off the actor's
-        loop; the actor takes it from there in arrival order (:meth:`_prepared`)."""
-        try:
-            async with self._prepare_slots:
-                await self._journal_new(prep, verdict)
-        except Exception as exc:
-            prep.error = exc  # raised in the actor's loop: a storage failure crashes it
-        await self._events_send.send(_Prepared(prep))
-
-    async def _journal_new(self, prep: _Prep, verdict: Decision) -> None:
-        req, key = prep.request, prep.key
-        outbox_id = await self._journal.outbox_new(
-            chip=self.pnid,
-            key=key,
-            kind=verdict.method,
-            payload=wire.payload(req, key, verdict.method),
-            decision={
-                "method": verdict.method,
-                "business_initiated": verdict.business_initiated,
-                "reason": verdict.reason,
-                "category": req.category if req.template is not None else None,
-                "via": req.via,
-                **({"plan": dict(req.plan)} if req.plan is not None else {}),
-            },
-            campaign_id=req.campaign_id,
-            recipient_id=req.recipient_id,
-        )
-        if outbox_id is None:
-            why = f"campaign {req.campaign_id} already sent to recipient {req.recipient_id}"
-            req.reply.ok(Refused(f"duplicate: {why}"))
-            return
-        item = _Item(req, key, outbox_id)
-        refusal = await self._reserve(item, prep.estimate)
-        if refusal is not None:
-            await self._finish(item, Refused(refusal, outbox_id), "cancelled")
-        else:
-            prep.item = item
-
-    async def _prepared(self, prep: _Prep) -> None:
-        """Queue the journalled sends at the head of the arrival order."""
-        prep.done = True
-        while self._preparing and self._preparing[0].done:
-            head = self._preparing.popleft()
-            if head.error is not None:
-                head.request.reply.fail(ActorCrashed(self.actor_id))
-                raise head.error
-            if head.item is None:
-                continue  # refused (duplicate, budget); answered already
-            if self._closing:
-                await self._finish(head.item, Refused("daemon stopping"), "cancelled")
-            else:
-                self._queue.append(head.item)
-
-    def _template_problem(self, req: Send) -> str | None:
-        if req.template is None:
-            return None
-        name = str(req.template.get("name", ""))
-        language = req.template.get("language", {})
-        code = str(language.get("code", "")) if isinstance(language, dict) else str(language)
-        status = self.templates.unusable(name, code)
-        if status is None:
-            return None
-        return f"template {name}/{code} is {status} in WABA {self.record.waba_id}"
-
-    def _plan(self, req: Send, key: str) -> Send | str:
-        """Choose method and template for an intent; the refusal's reason otherwise."""
-        if self._prices is None:
-            return "no price table: cannot choose a method by cost"
-        return plan_send(
-            req,
-            key,
-            window=self.windows.state(key, self._now()),
-            templates=self.templates,
-            policy=self._policy(),
-            prices=self._prices,
-            marketing_messages=self._marketing_messages,
-        )
-
-    def _estimate(self, req: Send, key: str) -> Decimal | str | None:
-        """The template's estimated cost (None: nothing to book); a refusal's reason."""
-        if self._budget is None or self._prices is None:
-            return None
-        window = self.windows.state(key, self._now())
-        try:
-            estimate = self._prices.estimate(key, req.category, window)
-        except UnknownDestination as exc:
-            return f"pricing: {exc}"
-        return estimate if estimate > 0 else None
-
-    async def _reserve(self, item: _Item, estimate: Decimal | None) -> str | None:
-        """Book the template's estimated cost; the reason when the budget says no."""
-        if self._budget is None or estimate is None:
-            return None
-        ref = f"o:{item.outbox_id}"
-        try:
-            refusal = await self._budget.reserve(
-                ref, estimate, waba=self.record.waba_id, campaign=item.request.campaign_id
-            )
-        except (ActorCrashed, ActorStopped, CallTimeout) as exc:
-            # The budget is restarting or slow: not this chip's fault, and no reason to
-            # crash it. The message is not sent now (the caller may try again), and a
-            # reservation the budget might still book late is released.
-            with contextlib.suppress(ActorStopped):
-                await self._budget.release(ref)
-            return f"budget unavailable: {exc}"
-        item.reserved = refusal is None
-        return refusal
-
-    def _decide(self, req: Send, key: str, *, force_template: bool) -> Decision:
-        return decide(
-            has_content=req.content is not None,
-            template_category=req.category if req.template is not None else None,
-            window=self.windows.state(key, self._now()),
-            policy=self._policy(),
-            paused_reason=self.record.pause_reason if self.record.paused else None,
-            force_template=force_template,
-        )
-
-    async def _dispatch(self) -> None:
-        """Start every queued send the rules allow now; wake up later for the rest."""
-        if not self._queue or self._closing:
-            return
-        now = self._now()
-        earliest = math.inf
-        kept: deque[_Item] = deque()
-        while self._queue:
-            item = self._queue.popleft()
-            if len(self._in_flight) >= MAX_IN_FLIGHT:  # nothing more can go: keep order
-                earliest = min(earliest, now + 0.05)
-                kept.append(item)
-                kept.extend(self._queue)
-                self._queue.clear()
-                break
-            if item.not_before > now:
-                earliest = min(earliest, item.not_before if item.not_before > now else now + 0.05)
-                kept.append(item)
-                continue
-            verdict = self._decide(item.request, item.key, force_template=item.force_template)
-            if verdict.method == "refuse":
-                await self._finish(item, Refused(verdict.reason, item.outbox_id), "cancelled")
-                continue
-            gate = self.gate.check(item.key, now, verdict.business_initiated)
-            if not gate.allowed:
-                if gate.reason == "tier_cap":
-                    reason = "messaging-limit tier reached for new contacts"
-                    await self._finish(item, Refused(reason, item.outbox_id), "cancelled")
-                    continue
-                earliest = min(earliest, now + gate.wait_s)
-                kept.append(item)
-                if gate.reason == "throughput":  # the whole chip waits: keep order
-                    kept.extend(self._queue)
-                    self._queue.clear()
-                continue
-            self.gate.commit(item.key, now, verdict.business_initiated)
-            item.method, item.business_initiated = verdict.method, verdict.business_initiated
-            self._in_flight[item.outbox_id] = item
-            assert self._nursery is not None
-            self._nursery.start_soon(
-                self._post, item, wire.payload(item.request, item.key, item.method)
-            )
-        self._queue = kept
-        if earliest < math.inf:
-            self._schedule_wake(earliest)
-
-    async def _post(self, item: _Item, payload: dict[str, Any]) -> None:
-        """``sending`` durable, then the POST, then its answer journalled: the row never
-        says less than Meta may know (exactly once), and the actor's loop never waits."""
-        oid = item.outbox_id
-        await self._journal.outbox_set(oid, "sending")
-        outcome = await self._graph.send(self.pnid, payload, f"metad:o:{oid}", item.request.via)
-        match outcome:
-            case SendAccepted(wamid=wamid):
-                await self._journal.outbox_set(oid, "accepted", wamid=wamid)
-            case SendInDoubt(reason=reason):
-                await self._journal.outbox_set(oid, "in_doubt", error={"reason": reason})
-            case _:
-                pass
-        await self._events_send.send(SendDone(outbox_id=oid, outcome=outcome))
-
-    def _schedule_wake(self, at: float) -> None:
-        if at >= self._wake_at or self._nursery is None:
-            return
-        self._wake_at = at
-        delay = max(0.0, at - self._now())
-
-        async def wake() -> None:
-            await trio.sleep(delay)
-            if self._wake_at == at:
-                self._wake_at = math.inf
-            await self._events_send.send(Tick())
-
-        self._nursery.start_soon(wake)
-
-    async def _settle(self, outbox_id: int, outcome: Any) -> None:
-        item = self._in_flight.pop(outbox_id)
-        match outcome:
-            case SendAccepted(wamid=wamid, wa_id=wa_id):
-                self.accepted += 1  # journalled by _post already, like in_doubt
-                await self._learn(wa_id=wa_id, phone=item.key, bsuid=None, behind=True)
-                if item.method == "free_form" and item.request.template is not None:
-                    self._awaiting_fallback[outbox_id] = item
-                item.request.reply.ok(Sent(outbox_id, wamid, item.method))
-            case SendInDoubt(reason=reason):
-                item.request.reply.ok(Uncertain(outbox_id, reason))
-            case SendFailed():
-                await self._react(item, outcome)
-            case _:
-                raise AssertionError(f"unexpected outcome {outcome!r}")
-
-    async def _react(self, item: _Item, failed: SendFailed) -> None:
-        """Apply the error table's reaction to a failed send (one place for all of them)."""
-        now = self._now()
-        what = f"{failed.code}: {failed.message}" if failed.code is not None else failed.message
-        match failed.reaction:
-            case Reaction.FALLBACK_TEMPLATE if item.request.template is not None:
-                item.force_template = True
-                await self._requeue(item, front=True)
-            case Reaction.SLOW_CHIP:
-                self.gate.on_throughput_error(now)
-                await self._requeue(item, front=True)
-            case Reaction.RETRY_RECIPIENT_LATER:
-                self.gate.on_pair_rate_error(item.key, now)
-                await self._requeue(item, front=True)
-            case Reaction.RETRY_BACKOFF if item.attempts < MAX_RETRIES:
-                item.attempts += 1
-                item.not_before = now + min(30.0, 0.5 * 2**item.attempts)
-                await self._requeue(item, front=False)
-            case Reaction.PAUSE_CHIP if failed.code is not None:
-                await self._journal_quality(
-                    *q.from_error(self.quality, failed.code, now, self._cfg.quality)
-                )
-                log.error("chip %s paused by Meta error %s", self.pnid, what)
-                await self._stopped_by(item, what)
-            case (
-                Reaction.STOP_TOKEN
-                | Reaction.STOP_WABA
-                | Reaction.STOP_PAID_SENDS
-                | Reaction.PAUSE_CHIP
-            ):
-                log.error("chip %s stopped: %s (%s)", self.pnid, failed.reaction, what)
-                await self._save(paused=True, pause_reason=f"{failed.reaction}: {what}")
-                await self._stopped_by(item, what)
-            case _:
-                await self._fail(item, f"{failed.reaction}: {what}")
-
-    async def _requeue(self, item: _Item, *, front: bool) -> None:
-        await self._journal.outbox_set(item.outbox_id, "queued")
-        if front:
-            self._queue.appendleft(item)
-        else:
-            self._queue.append(item)
-
-    async def _stopped_by(self, item: _Item, what: str) -> None:
-        """Meta refused the message because of the number (a revoked token, a paused
-        number, an account problem), not the recipient: it was never accepted, so it is
-        cancelled — not failed — and the caller may send it from another number."""
-        self.failed += 1
-        await self._finish(item, Refused(f"chip paused: {what}", item.outbox_id), "cancelled")
-
-    async def _fail(self, item: _Item, reason: str) -> None:
-        self.failed += 1
-        await self._finish(item, Refused(reason, item.outbox_id), "failed")
-
-    async def _finish(self, item: _Item, result: SendResult, state: str) -> None:
-        if item.reserved and self._budget is not None:
-            await self._budget.release(f"o:{item.outbox_id}")
-            item.reserved = False
-        reason = result.reason if isinstance(result, Refused | Uncertain) else ""
-        await self._journal.outbox_set(item.outbox_id, state, error={"reason": reason})
-        item.request.reply.ok(result)
-
-    async def _refuse_queue(self, reason: str) -> None:
-        while self._queue:
-            await self._finish(self._queue.popleft(), Refused(reason), "cancelled")
 
     # --- webhooks -----------------------------------------------------------------------
 
