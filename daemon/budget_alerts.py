@@ -10,14 +10,24 @@ or the retries run out, the alert is dropped with a warning in the log: it is al
 in the log and on the bus, the webhook is a convenience, not the record.
 
 Alerts still queued when the daemon stops are lost (logged as such).
+
+Why a claim before the bus (:class:`OncePerFleet`): with several daemons on one
+PostgreSQL, each one's ledger sees the fleet's bookings, so two of them booking at once
+can each see the same threshold crossed and announce it, and a ledger rebuilt on another
+node knows only what its journal says. Each alert is first claimed in PostgreSQL by
+(scope, period, threshold), ``INSERT ... ON CONFLICT DO NOTHING``; only the daemon whose
+row went in publishes it, so the console and the webhook hear it once per crossing per
+period, fleet-wide, across restarts and failovers. A single daemon claims too (same
+path, one write per alert).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, TypeAlias
 
 import httpx
 import trio
@@ -25,7 +35,13 @@ import trio
 from config.model import BudgetConfig
 from daemon.bus import Bus
 
-__all__ = ["AlertWebhook", "backoff_delays", "forward_budget_alerts", "serve_alert_webhook"]
+__all__ = [
+    "AlertWebhook",
+    "OncePerFleet",
+    "backoff_delays",
+    "forward_budget_alerts",
+    "serve_alert_webhook",
+]
 
 log = logging.getLogger("metad.budget.webhook")
 
@@ -103,6 +119,81 @@ class AlertWebhook:
             log.info("budget alert webhook: attempt %d failed (%s)", attempt, problem)
         self.dropped += 1
         log.warning("budget alert webhook: gave up on %r (%s)", alert.get("message"), problem)
+
+
+AlertKey: TypeAlias = tuple[str, str, Decimal]
+"""(scope, period key, threshold): what fires once per period."""
+Claim: TypeAlias = Callable[[Sequence[AlertKey]], Awaitable[set[AlertKey]]]
+
+
+def alert_key(alert: dict[str, Any]) -> AlertKey | None:
+    """The claim key of a published budget alert; None for any other budget event."""
+    try:
+        return (str(alert["scope"]), str(alert["period_key"]), Decimal(str(alert["threshold"])))
+    except (KeyError, InvalidOperation):
+        return None
+
+
+class OncePerFleet:
+    """Stands between the budget coordinator and the bus: an alert is published only
+    once claimed in PostgreSQL (see the module docstring); anything else passes."""
+
+    def __init__(
+        self,
+        publish: Callable[[str, dict[str, Any]], None],
+        claim: Claim,
+        *,
+        capacity: int = QUEUE_CAPACITY,
+        retry_s: float = 1.0,
+    ) -> None:
+        self._publish = publish
+        self._claim = claim
+        self._retry_s = retry_s
+        self._send, self._receive = trio.open_memory_channel[tuple[AlertKey, dict[str, Any]]](
+            capacity
+        )
+        self.announced = 0
+        self.elsewhere = 0
+        """Alerts another daemon (or this one before a restart) had announced already."""
+
+    def publish(self, kind: str, data: dict[str, Any]) -> None:
+        """The coordinator's ``publish``: never blocks."""
+        key = alert_key(data) if kind == "budget" else None
+        if key is None:
+            self._publish(kind, data)
+            return
+        try:
+            self._send.send_nowait((key, dict(data)))
+        except trio.WouldBlock:
+            log.warning("budget alerts: queue full, dropped: %s", data.get("message"))
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        async for first in self._receive:
+            batch = [first]
+            while True:
+                try:
+                    batch.append(self._receive.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            won = await self._claimed([key for key, _ in batch])
+            for key, alert in batch:
+                if key in won:
+                    won.discard(key)  # once, even if this node queued it twice
+                    self.announced += 1
+                    self._publish("budget", alert)
+                else:
+                    self.elsewhere += 1
+                    log.info("budget alert already announced: %s", alert.get("message"))
+
+    async def _claimed(self, keys: list[AlertKey]) -> set[AlertKey]:
+        """Claim until the store answers (an outage delays alerts, it loses none)."""
+        while True:
+            try:
+                return await self._claim(keys)
+            except Exception as exc:
+                log.warning("budget alerts: cannot claim (%s); retrying", exc)
+                await trio.sleep(self._retry_s)
 
 
 async def forward_budget_alerts(

@@ -20,6 +20,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import trio
@@ -27,7 +28,7 @@ import trio
 from actors.waba import SyncTemplates
 from config import MetadConfig, ResolvedSecrets, resolve_secrets
 from config.errors import ConfigError, ConfigIssue
-from daemon.budget_alerts import serve_alert_webhook
+from daemon.budget_alerts import OncePerFleet, serve_alert_webhook
 from daemon.bus import Bus, BusLogHandler
 from daemon.campaigns.actor import Campaigns
 from daemon.campaigns.taps import CampaignTaps
@@ -167,6 +168,9 @@ async def _serve_with(
         live_graph_client(cfg, tokens) as graph,
     ):
         store.writer.on_flush = metrics.writer_flushed
+        node_id = cfg.cluster.node_id or default_node_id()
+        # Budget alerts reach the bus once claimed: once per crossing, fleet-wide.
+        alerts = OncePerFleet(bus.publish, partial(store.budget_journal.claim_alerts, node=node_id))
         addressing = Addressing(cfg.contacts.send_to)
         addressing.load(await ContactKeys(store).bsuids())
         fleet = Fleet(
@@ -179,7 +183,7 @@ async def _serve_with(
             supervisor=supervisor,
             templates=store.templates,
             template_source=WabaGraph(graph),
-            publish=bus.publish,
+            publish=alerts.publish,
         )
         # Counted where events reach the actors (the taps around it only observe).
         routed = CountingSink(FleetRouter(fleet), metrics)
@@ -191,7 +195,7 @@ async def _serve_with(
         processor = InboxProcessor(store, CampaignTaps(router, store, bus.publish))
         leases = Leases(
             store,
-            node_id=cfg.cluster.node_id or default_node_id(),
+            node_id=node_id,
             chips=[c.phone_number_id for c in cfg.chips],
             mode=cfg.cluster.chips,
             lease_s=cfg.cluster.lease_s,
@@ -231,6 +235,7 @@ async def _serve_with(
                     )
                 )
             await nursery.start(serve_alert_webhook, cfg.budget, bus)
+            await nursery.start(alerts.run)
             # The first renewal leases the chips this daemon starts with (every chip when
             # it runs alone); later changes go through the reloader's start/stop.
             try:

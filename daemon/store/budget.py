@@ -87,6 +87,25 @@ class BudgetJournalRepository:
                 high = max([high, *(int(r["id"]) for r in ids)])
         return high
 
+    async def claim_alerts(
+        self, keys: Sequence[tuple[str, str, Decimal]], node: str | None = None
+    ) -> set[tuple[str, str, Decimal]]:
+        """Claim budget alerts by (scope, period key, threshold); return those claimed
+        now, i.e. announced by nobody before (not by another daemon, nor before a
+        restart). One statement: two daemons claiming at once get one each."""
+        if not keys:
+            return set()
+        rows = await self._db.fetch(
+            "INSERT INTO budget_alerts (scope, period_key, threshold, node)"
+            " SELECT s, p, t, $4 FROM unnest($1::text[], $2::text[], $3::numeric[]) AS k(s, p, t)"
+            " ON CONFLICT DO NOTHING RETURNING scope, period_key, threshold",
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] for k in keys],
+            node,
+        )
+        return {(r["scope"], r["period_key"], Decimal(r["threshold"])) for r in rows}
+
     async def save_entry(self, entry: dict[str, Any]) -> None:
         await self.save_entries([entry])
 
