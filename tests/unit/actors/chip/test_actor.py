@@ -27,7 +27,7 @@ from actors.chip import (
 )
 from actors.chip.quality import QualityObservation, Rating
 from actors.core import ActorCrashed, Mailbox, open_mailbox
-from actors.ports import ChipRecord, SendFailed, SendInDoubt
+from actors.ports import ChipRecord, SendAccepted, SendFailed, SendInDoubt
 from actors.reactions import Reaction
 from config.model import LimitsConfig, QualityConfig, WindowsConfig
 from tests.fakes import FakeChipRepo, FakeGraph, FakeJournal
@@ -42,6 +42,20 @@ INITIAL = ChipRecord(
     phone_number_id=PNID, waba_id="100000000000001", display_number="+55 11 94000-0001"
 )
 SETTINGS = ChipSettings(WindowsConfig(), LimitsConfig(pair_interval_s=0), QualityConfig())
+
+
+def _actor(box: Mailbox[ChipMsg], **ports: Any) -> ChipActor:
+    """An actor on fresh in-memory ports (``ports`` overrides them and adds options)."""
+    kwargs: dict[str, Any] = {
+        "initial": INITIAL,
+        "repo": FakeChipRepo(),
+        "journal": FakeJournal(),
+        "graph": FakeGraph(),
+        "settings": SETTINGS,
+        "inbox": box.inbox,
+        "now": lambda: T0 + trio.current_time(),
+    }
+    return ChipActor(**{**kwargs, **ports})
 
 
 @dataclass
@@ -117,15 +131,65 @@ async def test_template_outside_the_window_is_business_initiated(
     assert h.graph.sent[0]["type"] == "template"
 
 
-async def test_fallback_template_reaction_resends_as_template(
-    h: Harness, autojump_clock: trio.testing.MockClock
+@pytest.mark.parametrize(
+    ("outcomes", "window", "kind", "posts", "state", "mps"),
+    [
+        pytest.param(
+            [SendFailed(131047, "re-engagement", Reaction.FALLBACK_TEMPLATE)],
+            True,
+            Sent,
+            ["text", "template"],
+            "accepted",
+            80,
+            id="fallback-resends-as-template",
+        ),
+        pytest.param(
+            [SendFailed(130429, "throughput", Reaction.SLOW_CHIP)],
+            False,
+            Sent,
+            ["template", "template"],
+            "accepted",
+            40,
+            id="throughput-slows-and-requeues",
+        ),
+        pytest.param(
+            [SendFailed(131000, "oops", Reaction.RETRY_BACKOFF)] * 10,
+            False,
+            Refused,
+            ["template"] * 6,  # first try + 5 retries
+            "failed",
+            80,
+            id="retries-give-up-after-the-limit",
+        ),
+        pytest.param(
+            [SendInDoubt("timeout after sending")],
+            False,
+            Uncertain,
+            ["template"],
+            "in_doubt",
+            80,
+            id="in-doubt-is-never-resent",
+        ),
+    ],
+)
+async def test_send_failure_reactions(
+    h: Harness,
+    autojump_clock: trio.testing.MockClock,
+    outcomes: list[SendAccepted | SendFailed | SendInDoubt],
+    window: bool,
+    kind: type,
+    posts: list[str],
+    state: str,
+    mps: int,
 ) -> None:
-    await _open_window(h)
-    h.graph.outcomes = [SendFailed(131047, "re-engagement", Reaction.FALLBACK_TEMPLATE)]
-    result = await h.call(lambda r: Send(to=CONTACT, content=TEXT, template=TEMPLATE, reply=r))
-    assert isinstance(result, Sent)
-    assert result.method == "template"
-    assert [p["type"] for p in h.graph.sent] == ["text", "template"]
+    if window:
+        await _open_window(h)
+    h.graph.outcomes = list(outcomes)
+    result: Any = await h.call(lambda r: Send(to=CONTACT, content=TEXT, template=TEMPLATE, reply=r))
+    assert isinstance(result, kind)
+    assert [p["type"] for p in h.graph.sent] == posts
+    assert h.journal.outbox[result.outbox_id]["state"] == state
+    assert (await h.call(lambda r: GetSnapshot(reply=r))).mps == mps
 
 
 async def test_async_131047_closes_the_window_and_sends_the_template(
@@ -148,42 +212,25 @@ async def test_async_131047_closes_the_window_and_sends_the_template(
     assert h.journal.windows == {}
 
 
-async def test_throughput_error_slows_and_requeues(
-    h: Harness, autojump_clock: trio.testing.MockClock
+@pytest.mark.parametrize(
+    ("code", "reaction"),
+    [
+        (190, Reaction.STOP_TOKEN),
+        (131031, Reaction.STOP_WABA),
+        (131042, Reaction.STOP_PAID_SENDS),
+    ],
+)
+async def test_an_error_of_the_number_pauses_it_and_cancels_the_message(
+    h: Harness, autojump_clock: trio.testing.MockClock, code: int, reaction: Reaction
 ) -> None:
-    h.graph.outcomes = [SendFailed(130429, "throughput", Reaction.SLOW_CHIP)]
-    result = await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
-    assert isinstance(result, Sent)
-    assert len(h.graph.sent) == 2
-    snap = await h.call(lambda r: GetSnapshot(reply=r))
-    assert snap.mps == 40
-
-
-async def test_retries_give_up_after_the_limit(
-    h: Harness, autojump_clock: trio.testing.MockClock
-) -> None:
-    h.graph.outcomes = [SendFailed(131000, "oops", Reaction.RETRY_BACKOFF)] * 10
-    result = await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
-    assert isinstance(result, Refused)
-    assert len(h.graph.sent) == 6  # first try + 5 retries
-
-
-async def test_in_doubt_is_never_resent(h: Harness, autojump_clock: trio.testing.MockClock) -> None:
-    h.graph.outcomes = [SendInDoubt("timeout after sending")]
-    result = await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
-    assert isinstance(result, Uncertain)
-    assert len(h.graph.sent) == 1
-    assert h.journal.outbox[result.outbox_id]["state"] == "in_doubt"
-
-
-async def test_token_failure_pauses_the_chip(
-    h: Harness, autojump_clock: trio.testing.MockClock
-) -> None:
-    h.graph.outcomes = [SendFailed(190, "token expired", Reaction.STOP_TOKEN)]
-    result = await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
-    assert isinstance(result, Refused)
+    h.graph.outcomes = [SendFailed(code, "stopped", reaction)]
+    refused = await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
+    assert isinstance(refused, Refused)
+    assert refused.reason.startswith(f"chip paused: {code}")  # campaigns reroute these
+    assert refused.outbox_id is not None
+    assert h.journal.outbox[refused.outbox_id]["state"] == "cancelled"  # never accepted
     assert h.repo.rows[PNID].paused
-    assert "190" in (h.repo.rows[PNID].pause_reason or "")
+    assert str(code) in (h.repo.rows[PNID].pause_reason or "")
     again = await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
     assert isinstance(again, Refused)
     assert again.reason.startswith("chip paused")
@@ -249,16 +296,8 @@ async def test_marketing_intent_uses_the_marketing_messages_api_when_onboarded(
 
     graph = FakeGraph()
     box: Mailbox[ChipMsg] = open_mailbox("chip")
-    actor = ChipActor(
-        initial=INITIAL,
-        repo=FakeChipRepo(),
-        journal=FakeJournal(),
-        graph=graph,
-        settings=SETTINGS,
-        inbox=box.inbox,
-        now=lambda: T0 + trio.current_time(),
-        prices=PriceTable.from_config(PricingConfig()),
-        marketing_messages=True,
+    actor = _actor(
+        box, graph=graph, prices=PriceTable.from_config(PricingConfig()), marketing_messages=True
     )
     offer = TemplateRecord(
         waba_id="100000000000001",
@@ -300,15 +339,7 @@ async def test_a_crash_answers_every_call_the_instance_held(
     """Sends journalled side by side, queued in the internal channel or in the batch
     being handled when the journal fails: every caller gets an answer, none hangs."""
     box: Mailbox[ChipMsg] = open_mailbox("chip")
-    actor = ChipActor(
-        initial=INITIAL,
-        repo=FakeChipRepo(),
-        journal=_FailingJournal(),
-        graph=FakeGraph(),
-        settings=SETTINGS,
-        inbox=box.inbox,
-        now=lambda: T0 + trio.current_time(),
-    )
+    actor = _actor(box, journal=_FailingJournal())
     answers: list[object] = []
 
     async def caller(i: int) -> None:
@@ -367,17 +398,7 @@ async def test_a_budget_that_is_down_refuses_the_send_without_crashing_the_chip(
     budget = _UnavailableBudget()
     graph = FakeGraph()
     box: Mailbox[ChipMsg] = open_mailbox("chip")
-    actor = ChipActor(
-        initial=INITIAL,
-        repo=FakeChipRepo(),
-        journal=FakeJournal(),
-        graph=graph,
-        settings=SETTINGS,
-        inbox=box.inbox,
-        now=lambda: T0 + trio.current_time(),
-        budget=budget,
-        prices=PriceTable.from_config(PricingConfig()),
-    )
+    actor = _actor(box, graph=graph, budget=budget, prices=PriceTable.from_config(PricingConfig()))
     async with trio.open_nursery() as n:
         await n.start(actor.run)
         refused = await box.address.call(
@@ -391,15 +412,3 @@ async def test_a_budget_that_is_down_refuses_the_send_without_crashing_the_chip(
         snap = await box.address.call(lambda r: GetSnapshot(reply=r))  # still serving
         assert snap.record.phone_number_id == PNID
         n.cancel_scope.cancel()
-
-
-async def test_a_revoked_token_cancels_the_message_for_another_number(
-    h: Harness, autojump_clock: trio.testing.MockClock
-) -> None:
-    h.graph.outcomes = [SendFailed(190, "token expired", Reaction.STOP_TOKEN)]
-    refused = await h.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
-    assert isinstance(refused, Refused)
-    assert refused.reason.startswith("chip paused: 190")  # campaigns reroute these
-    assert h.journal.outbox[refused.outbox_id]["state"] == "cancelled"  # never accepted
-    snap = await h.call(lambda r: GetSnapshot(reply=r))
-    assert snap.record.paused
