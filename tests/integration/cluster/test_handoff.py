@@ -7,15 +7,25 @@ and a recording sink in place of the actors.
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import trio
 
+from config import MetadConfig
+from config.model import ClusterConfig
 from daemon.cluster import InboxPlacement, Leases
+from daemon.main import Daemon, run_daemon
 from daemon.store import Store
 from daemon.webhook import events as e
 from daemon.webhook.processor import InboxProcessor
-from tests.integration.webhook.conftest import add_outbox, outbox_state
+from sim.knobs import SimKnobs
+from sim.server import build_sim, serve_sim
+from tests.integration.daemon.conftest import wait_until
+from tests.integration.webhook.conftest import add_outbox, outbox_state, signature, webhook_config
 from tests.integration.webhook.support import (
     OTHER_PNID,
     UNKNOWN_PNID,
@@ -198,3 +208,64 @@ async def test_a_quality_update_goes_to_the_chip_of_its_display_number(store: St
     assert await _handoffs(store) == [(B, False)]
     assert await node_b.drain() == 1
     assert [ev.kind for ev in _sink(node_b).events] == ["phone_quality"]
+
+
+# --- through daemons ------------------------------------------------------------------
+
+
+async def test_daemons_hand_each_other_their_events_and_a_takeover_gets_the_rest(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    """Meta posts a body naming chips of two daemons to one of them; each chip's events
+    reach its own daemon. One left for a daemon that is gone goes to the one after it."""
+    sim_cfg = webhook_config(db_dsn, tmp_path / "sim")
+    sim = build_sim(sim_cfg, webhook_url=None, seed=3, knobs=SimKnobs.quiet())
+
+    def config(node: str, chips: str | list[str], graph_url: str) -> MetadConfig:
+        cfg = webhook_config(db_dsn, tmp_path / node, graph_url=graph_url)
+        cluster = ClusterConfig(node_id=node, chips=chips, lease_s=3)
+        return cfg.model_copy(update={"cluster": cluster})
+
+    scopes: dict[str, trio.CancelScope] = {}
+
+    async def run(cfg: MetadConfig, *, task_status: trio.TaskStatus[Daemon]) -> None:
+        with trio.CancelScope() as scopes[cfg.cluster.node_id]:
+            await run_daemon(cfg, handle_signals=False, task_status=task_status)
+
+    async with trio.open_nursery() as nursery, httpx.AsyncClient(timeout=10) as http:
+        url = await nursery.start(partial(serve_sim, sim_cfg, sim=sim, listen="127.0.0.1:0"))
+        node_a: Daemon = await nursery.start(run, config("a", [A], url))
+        node_b: Daemon = await nursery.start(run, config("b", "all", url))
+        assert node_a.leases is not None
+        assert node_b.leases is not None
+        await wait_until(lambda: node_b.leases is not None and node_b.leases.running == {B})
+
+        async def post(raw: bytes) -> None:
+            response = await http.post(node_a.webhook_url, content=raw, headers=signature(raw))
+            assert response.status_code == 200
+
+        await post(
+            _mixed(
+                _value(A, messages=("wamid.A.IN",)),
+                _value(B, messages=("wamid.B.IN",)),
+            )
+        )
+        await wait_until(lambda: node_b.processor.stats.handoffs == 1, timeout=10)
+        assert node_a.processor.stats.unknown_number == 0
+        assert node_b.processor.stats.events == 1
+        assert await _handoffs(node_a.store) == [(B, True)]
+        assert {"m:wamid.A.IN", "m:wamid.B.IN"} <= set(await _seen(node_a.store))
+
+        # b dies; a body naming B is handed off to nobody yet, then to b's successor.
+        scopes["b"].cancel()
+        await post(_mixed(_value(A, messages=("wamid.A.2",)), _value(B, messages=("wamid.B.2",))))
+        await wait_until(lambda: node_a.processor.stats.handed_off == 2, timeout=10)
+        assert await _handoffs(node_a.store) == [(B, False), (B, True)]
+        node_c: Daemon = await nursery.start(run, config("c", "all", url))
+        await wait_until(lambda: node_c.processor.stats.handoffs == 1, timeout=10)
+        assert await _handoffs(node_a.store) == [(B, True), (B, True)]
+        assert "m:wamid.B.2" in await _seen(node_a.store)
+        assert await node_a.store.fetchval("SELECT count(*) FROM webhook_orphans") == 0
+        for d in (node_a, node_c):
+            d.stop.set()
+        nursery.cancel_scope.cancel()
