@@ -308,7 +308,9 @@ def httpx_load(url: str, bodies: Path, offset: int, seconds: float, connections:
 # --- the two servers --------------------------------------------------------------------------
 
 
-def write_config(directory: Path, state_dir: Path, dsn: str, port: int, sim_port: int) -> Path:
+def write_config(
+    directory: Path, state_dir: Path, dsn: str, port: int, sim_port: int, ingest_workers: int
+) -> Path:
     chips = "\n".join(
         f"""
 [[chips]]
@@ -333,6 +335,7 @@ base_url = "http://127.0.0.1:{sim_port}"
 
 [webhook]
 listen = "127.0.0.1:{port}"
+ingest_workers = {ingest_workers}
 
 [sandbox]
 enabled = true
@@ -495,6 +498,12 @@ def main() -> int:
     )
     parser.add_argument("--dsn", default=os.environ.get("METAD_TEST_DSN", ""))
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument(
+        "--ingest-workers",
+        type=int,
+        default=2,
+        help="[webhook] ingest_workers for the daemon (0: it takes the POSTs itself)",
+    )
     args = parser.parse_args()
 
     from bench.webhook_peer import available
@@ -530,7 +539,7 @@ def main() -> int:
         # --- metad ---------------------------------------------------------------------
         state_dir = workdir / "state" if args.dsn else stack.enter_context(embedded_state_dir())
         port = free_port()
-        config = write_config(workdir, state_dir, args.dsn, port, free_port())
+        config = write_config(workdir, state_dir, args.dsn, port, free_port(), args.ingest_workers)
         stack.enter_context(graph_sim(config))
         started = time.monotonic()
         with metad(config) as daemon:
@@ -618,6 +627,7 @@ def _print(results: dict[str, str], args: argparse.Namespace, with_peer: bool) -
     for key, value in results.items():
         if key not in aliased and key not in lines:
             print(f"{key}={value}")
+    print(f"ingest_workers={args.ingest_workers}")
     print(f"load_generator={args.load}")
     print(f"connections={args.connections}")
     print(f"seconds={args.seconds:g}")

@@ -155,6 +155,12 @@ class WebhookConfig(_Model):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     verify_token: SecretRef | None = None
     """Token Meta echoes in the GET verification handshake. Required outside sandbox mode."""
+    ingest_workers: int = Field(default=0, ge=0, le=32)
+    """Separate processes that take the webhook POSTs (0: the daemon takes them itself).
+
+    Each worker verifies and commits bodies to the inbox on its own interpreter, so a
+    flood of webhooks does not starve the daemon's actors; the daemon still parses and
+    routes them. One or two per spare core (see README, Operations)."""
 
 
 class SandboxConfig(_Model):

@@ -158,6 +158,12 @@ class Store(Queries):
         self.templates = TemplateRepository(self)
         self.campaigns = CampaignRepository(self)
 
+    @property
+    def dsn(self) -> str:
+        """Where this store connects (the embedded server's socket URI when embedded): for
+        helper processes of the daemon, such as the webhook ingest workers."""
+        return self._dsn
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """Hold one connection in a transaction: COMMIT on success, ROLLBACK on error.

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from daemon.webhook.signature import verify
 
-__all__ = ["ASGIApp", "Inbox", "IngestCounters", "WebhookIngest"]
+__all__ = ["REASONS", "ASGIApp", "Inbox", "IngestCounters", "WebhookIngest"]
 
 log = logging.getLogger("metad.webhook")
 
@@ -91,6 +91,14 @@ class WebhookIngest:
         except _TooLarge:
             self.counters.too_large += 1
             return 413
+        return await self.take(body, signature)
+
+    async def take(self, body: bytes, signature: str | None) -> int:
+        """Decide and store one complete body; the status to answer.
+
+        Shared by this ASGI path and the ingest worker processes
+        (:mod:`daemon.webhook.worker`), which bound and read the body themselves.
+        """
         if not verify(self.app_secret, body, signature):
             self.counters.bad_signature += 1
             try:
@@ -138,7 +146,7 @@ def _length(value: bytes) -> int:
         return 0  # hypercorn itself rejects a malformed length; the read bound still holds
 
 
-_REASONS = {
+REASONS = {
     200: b"OK",
     400: b"body is not a JSON object",
     401: b"missing or wrong X-Hub-Signature-256",
@@ -148,7 +156,7 @@ _REASONS = {
 
 
 async def _respond(send: Send, status: int) -> None:
-    body = _REASONS[status]
+    body = REASONS[status]
     headers = _CLOSE if status == 413 else _HEADERS
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,236 @@
+"""A small HTTP/1.1 server for one job: taking webhook POSTs as cheaply as Python can.
+
+Why not hypercorn here: on its trio worker a bare ASGI handler peaks at ~3.5k POSTs/s on
+this machine, where uvicorn with the httptools parser does ~7k (stack-notes §3). The
+ingest worker processes (:mod:`daemon.webhook.worker`) only ever answer a handful of
+fixed responses, so they speak HTTP/1.1 themselves: the C parser ``httptools`` (the one
+uvicorn uses) turns bytes into requests, and each request costs one ``receive_some``
+and one ``send_all`` on the trio stream. Keep-alive and pipelining are kept, chunked
+bodies are decoded by the parser, ``Expect: 100-continue`` is answered, bodies are
+bounded (413 and close), anything unparsable gets 400 and close.
+
+Everything that is not the hot path is relayed to the daemon's own ASGI server
+(:func:`relay`), so this module never grows into a web framework.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httptools
+import trio
+
+__all__ = ["Request", "Response", "relay", "reply", "serve_connection"]
+
+log = logging.getLogger("metad.webhook")
+
+_STATUS_TEXT = {
+    200: b"OK",
+    400: b"Bad Request",
+    401: b"Unauthorized",
+    403: b"Forbidden",
+    413: b"Payload Too Large",
+    500: b"Internal Server Error",
+    502: b"Bad Gateway",
+    503: b"Service Unavailable",
+}
+
+
+@dataclass(slots=True)
+class Request:
+    method: bytes
+    path: bytes
+    query: bytes
+    target: bytes
+    """The request target as sent (path and query), for relaying."""
+    headers: list[tuple[bytes, bytes]]
+    """Names lower-cased, in the order received."""
+    body: bytes
+    keep_alive: bool
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """Bytes ready to write, and whether the connection ends after them."""
+
+    data: bytes
+    close: bool = False
+
+
+def reply(
+    status: int, body: bytes, *, content_type: bytes = b"text/plain; charset=utf-8", close: bool
+) -> Response:
+    head = b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n" % (
+        status,
+        _STATUS_TEXT.get(status, b"Status"),
+        content_type,
+        len(body),
+    )
+    if close:
+        head += b"connection: close\r\n"
+    return Response(head + b"\r\n" + body, close)
+
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_BAD_REQUEST = reply(400, b"malformed HTTP request", close=True)
+_TOO_LARGE = reply(413, b"body too large", close=True)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class _Collector:
+    """httptools' callback object: assembles complete requests in ``done``."""
+
+    max_body: int
+    parser: httptools.HttpRequestParser | None = None
+    url: bytes = b""
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+    expect_continue: bool = False
+    too_large: bool = False
+    done: deque[Request] = field(default_factory=deque)
+
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = []
+        self.chunks = []
+        self.size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        self.headers.append((name, value))
+        if name == b"content-length":
+            try:
+                length = int(value)
+            except ValueError:
+                return  # the parser itself rejects a malformed length
+            if length > self.max_body:
+                self.too_large = True
+                raise _TooLarge
+        elif name == b"expect" and value.lower() == b"100-continue":
+            self.expect_continue = True
+
+    def on_body(self, body: bytes) -> None:
+        self.size += len(body)
+        if self.size > self.max_body:
+            self.too_large = True
+            raise _TooLarge
+        self.chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        parser = self.parser
+        assert parser is not None
+        url = httptools.parse_url(self.url)
+        self.done.append(
+            Request(
+                method=parser.get_method(),
+                path=url.path,
+                query=url.query or b"",
+                target=self.url,
+                headers=self.headers,
+                body=b"".join(self.chunks),
+                keep_alive=parser.should_keep_alive(),
+            )
+        )
+        self.expect_continue = False
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+async def serve_connection(
+    stream: trio.abc.Stream,
+    handle: Handler,
+    *,
+    max_body: int,
+    idle_timeout_s: float = 75.0,
+    on_too_large: Callable[[], None] = lambda: None,
+) -> None:
+    """Serve one client connection until it closes, idles out or must be closed."""
+    collector = _Collector(max_body)
+    parser = httptools.HttpRequestParser(collector)
+    collector.parser = parser
+    try:
+        while True:
+            data = b""
+            with trio.move_on_after(idle_timeout_s):
+                data = bytes(await stream.receive_some(65536))
+            if not data:  # closed by the client, or idle: Meta reconnects when it needs to
+                return
+            try:
+                parser.feed_data(data)
+            except httptools.HttpParserCallbackError:
+                if not collector.too_large:
+                    raise
+                on_too_large()
+                await stream.send_all(_TOO_LARGE.data)
+                return
+            except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+                await stream.send_all(_BAD_REQUEST.data)
+                return
+            if collector.expect_continue and not collector.done:
+                collector.expect_continue = False
+                await stream.send_all(_CONTINUE)
+            while collector.done:
+                request = collector.done.popleft()
+                response = await handle(request)
+                await stream.send_all(response.data)
+                if response.close or not request.keep_alive:
+                    return
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        return  # the client went away; nothing to answer
+    finally:
+        await trio.aclose_forcefully(stream)
+
+
+_HOP_BY_HOP = frozenset(
+    {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"expect", b"te"}
+)
+
+
+async def relay(request: Request, upstream: str, *, timeout_s: float = 30.0) -> Response:
+    """Forward ``request`` to the ASGI server on the Unix socket ``upstream``; its answer.
+
+    For the few requests that are not webhook POSTs (the verification handshake, Flows,
+    health): one connection per request, ``connection: close`` both ways, so the answer
+    is simply everything the upstream writes until it closes. The body was already read
+    and de-chunked, so it goes on with a plain length.
+    """
+    head = [b"%s %s HTTP/1.1\r\n" % (request.method, request.target)]
+    head += [b"%s: %s\r\n" % kv for kv in request.headers if kv[0] not in _HOP_BY_HOP]
+    head.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(request.body))
+    try:
+        with trio.fail_after(timeout_s):
+            stream = await trio.open_unix_socket(upstream)
+            async with stream:
+                await stream.send_all(b"".join(head) + request.body)
+                parts: list[bytes] = []
+                while chunk := await stream.receive_some(65536):
+                    parts.append(chunk)
+    except (OSError, trio.BrokenResourceError, trio.TooSlowError) as exc:
+        log.warning("relay of %s %r to the daemon failed: %s", request.method, request.path, exc)
+        return reply(502, b"daemon unavailable", close=True)
+    answer = b"".join(parts)
+    end = answer.find(b"\r\n\r\n")
+    if end < 0:
+        return reply(502, b"daemon gave no answer", close=True)
+    if b"\r\nconnection: close" not in answer[:end].lower():
+        first = answer.find(b"\r\n")
+        answer = answer[:first] + b"\r\nconnection: close" + answer[first:]
+    return Response(answer, close=True)
