@@ -173,6 +173,7 @@ async def serve_connection(
                 data = bytes(await stream.receive_some(65536))
             if not data:  # closed by the client, or idle: Meta reconnects when it needs to
                 return
+            malformed = False
             try:
                 parser.feed_data(data)
             except httptools.HttpParserCallbackError:
@@ -182,8 +183,9 @@ async def serve_connection(
                 await stream.send_all(_TOO_LARGE.data)
                 return
             except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-                await stream.send_all(_BAD_REQUEST.data)
-                return
+                # Requests completed before the bad bytes are still answered (llhttp
+                # also lands here for bytes after a request that said close).
+                malformed = True
             if collector.expect_continue and not collector.done:
                 collector.expect_continue = False
                 await stream.send_all(_CONTINUE)
@@ -193,6 +195,9 @@ async def serve_connection(
                 await stream.send_all(response.data)
                 if response.close or not request.keep_alive:
                     return
+            if malformed:
+                await stream.send_all(_BAD_REQUEST.data)
+                return
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         return  # the client went away; nothing to answer
     finally:
@@ -204,33 +209,59 @@ _HOP_BY_HOP = frozenset(
 )
 
 
+@dataclass(slots=True)
+class _ResponseEnd:
+    """httptools' callback object for the upstream's answer: notes where it ends."""
+
+    head_only: bool = False
+    """The request was HEAD: the answer ends with its headers, whatever length they say."""
+    complete: bool = False
+
+    def on_headers_complete(self) -> None:
+        if self.head_only:
+            self.complete = True
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
 async def relay(request: Request, upstream: str, *, timeout_s: float = 30.0) -> Response:
     """Forward ``request`` to the ASGI server on the Unix socket ``upstream``; its answer.
 
     For the few requests that are not webhook POSTs (the verification handshake, Flows,
-    health): one connection per request, ``connection: close`` both ways, so the answer
-    is simply everything the upstream writes until it closes. The body was already read
-    and de-chunked, so it goes on with a plain length.
+    health): one connection per request, ``connection: close`` both ways. The answer is
+    read until the response parser says it is complete (hypercorn does not close its end
+    after answering a ``connection: close`` request over a Unix socket). The body was
+    already read and de-chunked, so it goes on with a plain length.
     """
     head = [b"%s %s HTTP/1.1\r\n" % (request.method, request.target)]
     head += [b"%s: %s\r\n" % kv for kv in request.headers if kv[0] not in _HOP_BY_HOP]
     head.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(request.body))
+    end = _ResponseEnd(head_only=request.method == b"HEAD")
+    parser = httptools.HttpResponseParser(end)
+    parts: list[bytes] = []
     try:
         with trio.fail_after(timeout_s):
             stream = await trio.open_unix_socket(upstream)
             async with stream:
                 await stream.send_all(b"".join(head) + request.body)
-                parts: list[bytes] = []
-                while chunk := await stream.receive_some(65536):
+                while not end.complete:
+                    chunk = bytes(await stream.receive_some(65536))
+                    if not chunk:
+                        break
                     parts.append(chunk)
+                    parser.feed_data(chunk)
     except (OSError, trio.BrokenResourceError, trio.TooSlowError) as exc:
         log.warning("relay of %s %r to the daemon failed: %s", request.method, request.path, exc)
         return reply(502, b"daemon unavailable", close=True)
+    except httptools.HttpParserError as exc:
+        log.warning("the daemon's answer to %r did not parse: %s", request.path, exc)
+        return reply(502, b"daemon gave a malformed answer", close=True)
+    if not end.complete:
+        return reply(502, b"daemon gave no complete answer", close=True)
     answer = b"".join(parts)
-    end = answer.find(b"\r\n\r\n")
-    if end < 0:
-        return reply(502, b"daemon gave no answer", close=True)
-    if b"\r\nconnection: close" not in answer[:end].lower():
+    head_end = answer.find(b"\r\n\r\n")
+    if b"\r\nconnection: close" not in answer[:head_end].lower():
         first = answer.find(b"\r\n")
         answer = answer[:first] + b"\r\nconnection: close" + answer[first:]
     return Response(answer, close=True)

@@ -42,6 +42,7 @@ def webhook_config(
     *,
     graph_url: str = "http://127.0.0.1:1",
     max_body_bytes: int = MAX_BODY,
+    ingest_workers: int = 0,
 ) -> MetadConfig:
     return parse_config(
         f"""
@@ -59,6 +60,7 @@ base_url = "{graph_url}"
 [webhook]
 listen = "127.0.0.1:0"
 max_body_bytes = {max_body_bytes}
+ingest_workers = {ingest_workers}
 [sandbox]
 enabled = true
 serve = false

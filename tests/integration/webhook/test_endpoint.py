@@ -1,15 +1,19 @@
-"""The webhook endpoint over real HTTP (hypercorn) in a running daemon on PostgreSQL.
+"""The webhook endpoint over real HTTP in a running daemon on PostgreSQL.
 
 Each answer is checked together with what it left in the store: a 200 means the body is
 committed in ``webhook_inbox`` and later processed; 401 leaves only a rejected counter
-row; 400 and 413 leave nothing.
+row; 400 and 413 leave nothing. Every test runs twice: with the daemon taking the POSTs
+itself (hypercorn) and with ``[webhook] ingest_workers`` processes taking them (their
+own HTTP/1.1 server, relaying the GET handshake to the daemon); both must answer alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
+import pytest
 import trio
 
 from daemon.webhook.payloads import parse
@@ -19,9 +23,17 @@ from tests.integration.webhook.conftest import (
     Hook,
     add_outbox,
     outbox_state,
+    running,
     signature,
 )
 from tests.unit.daemon.webhook.samples import FIXTURES, fixture
+
+
+@pytest.fixture(params=[0, 2], ids=["in-daemon", "ingest-workers"])
+async def hook(db_dsn: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Hook]:
+    async with running(db_dsn, tmp_path, ingest_workers=request.param) as h:
+        yield h
+
 
 # Without the shared directory, one name remains and ``fixture`` skips what uses it.
 FIXTURE_NAMES = sorted(p.name for p in FIXTURES.glob("*.json")) or ["message_text.json"]

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import trio
 
 from actors.chip import GetSnapshot
@@ -47,8 +48,17 @@ async def _quiet(hook: Hook) -> None:
     await hook.daemon.fleet.waba(WABA).call(lambda r: GetWabaSnapshot(reply=r))
 
 
+async def _counted_unavailable(hook: Hook, expected: int) -> int:
+    """The daemon's 503 counter; ingest workers report theirs every half second."""
+    with trio.move_on_after(3):
+        while hook.daemon.webhook.counters.unavailable < expected:
+            await trio.sleep(0.05)
+    return hook.daemon.webhook.counters.unavailable
+
+
+@pytest.mark.parametrize("ingest_workers", [0, 2], ids=["in-daemon", "ingest-workers"])
 async def test_storage_outage_is_503_then_the_retries_go_in(
-    db_dsn: str, pg_admin_dsn: str, tmp_path: Path
+    db_dsn: str, pg_admin_dsn: str, tmp_path: Path, ingest_workers: int
 ) -> None:
     database = urlsplit(db_dsn).path.lstrip("/")
     admin_cfg = StorageConfig(dsn=pg_admin_dsn, pool_min_size=1, pool_max_size=1)
@@ -56,7 +66,7 @@ async def test_storage_outage_is_503_then_the_retries_go_in(
     during = [message_body(f"wamid.OUTAGE.{i}", at=1764000000) for i in range(3)]
     async with (
         open_store(admin_cfg, state_dir=tmp_path, run_migrations=False) as admin,
-        running(db_dsn, tmp_path / "state") as hook,
+        running(db_dsn, tmp_path / "state", ingest_workers=ingest_workers) as hook,
     ):
         assert await hook.post(before) == 200
         await _quiet(hook)
@@ -66,7 +76,7 @@ async def test_storage_outage_is_503_then_the_retries_go_in(
                 assert await hook.post(raw) == 503
                 await trio.sleep(0.5)  # outlasts the processor's 1 s idle poll
             assert await hook.post(fixture("status_read.json"), signed=False) == 401
-            assert hook.daemon.webhook.counters.unavailable == len(during)
+            assert await _counted_unavailable(hook, len(during)) == len(during)
 
         # Meta retries each delivery; the first attempts may still meet dead pooled
         # connections, and answer 503 again rather than lose anything.

@@ -1,0 +1,206 @@
+"""The ingest workers' HTTP/1.1 server on in-memory streams: framing, limits, relaying."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from daemon.webhook.http1 import Request, Response, relay, reply, serve_connection
+
+MAX = 1000
+
+
+async def _exchange(
+    raw: bytes | list[bytes],
+    *,
+    max_body: int = MAX,
+    answer: Callable[[Request], Response] | None = None,
+) -> tuple[bytes, list[Request], int]:
+    """Feed ``raw`` (one or several writes) to a connection; what came back, the
+    requests the handler saw, and how many 413s were counted."""
+    client, server = trio.testing.memory_stream_pair()
+    seen: list[Request] = []
+    too_large = 0
+
+    async def handle(request: Request) -> Response:
+        seen.append(request)
+        if answer is not None:
+            return answer(request)
+        return reply(200, b"OK", close=False)
+
+    def count() -> None:
+        nonlocal too_large
+        too_large += 1
+
+    received = b""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(
+            lambda: serve_connection(server, handle, max_body=max_body, on_too_large=count)
+        )
+        for part in raw if isinstance(raw, list) else [raw]:
+            await client.send_all(part)
+            await trio.testing.wait_all_tasks_blocked()
+        with trio.move_on_after(1):
+            while chunk := await client.receive_some(65536):
+                received += chunk
+        nursery.cancel_scope.cancel()
+    return received, seen, too_large
+
+
+def _post(body: bytes, *, extra: bytes = b"", path: bytes = b"/webhook") -> bytes:
+    return b"POST %s HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n%s\r\n%s" % (
+        path,
+        len(body),
+        extra,
+        body,
+    )
+
+
+async def test_keep_alive_and_pipelined_requests_are_answered_in_order() -> None:
+    raw = _post(b'{"a":1}') + _post(b'{"b":2}', path=b"/webhook?x=1")
+    got, seen, _ = await _exchange([raw[:30], raw[30:], _post(b"{}")])
+    assert got.count(b"HTTP/1.1 200 OK") == 3
+    assert [r.body for r in seen] == [b'{"a":1}', b'{"b":2}', b"{}"]
+    assert (seen[1].path, seen[1].query, seen[1].target) == (b"/webhook", b"x=1", b"/webhook?x=1")
+    assert seen[0].header(b"host") == b"x"
+    assert all(r.method == b"POST" and r.keep_alive for r in seen)
+
+
+async def test_chunked_body_is_decoded() -> None:
+    raw = (
+        b"POST /webhook HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+        b'3\r\n{"a\r\n4\r\n":1}\r\n0\r\n\r\n'
+    )
+    got, seen, _ = await _exchange(raw)
+    assert [r.body for r in seen] == [b'{"a":1}']
+    assert got.startswith(b"HTTP/1.1 200 OK")
+
+
+async def test_expect_100_continue_is_answered_before_the_body() -> None:
+    head = b"POST /webhook HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n"
+    got, seen, _ = await _exchange([head, b"{}"])
+    assert got.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK")
+    assert [r.body for r in seen] == [b"{}"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _post(b"x" * (MAX + 1)),  # declared length over the bound: refused unread
+        b"POST /webhook HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+        + (b"190\r\n" + b"x" * 400 + b"\r\n") * 3
+        + b"0\r\n\r\n",  # no length, the stream itself goes over
+    ],
+    ids=["declared", "chunked"],
+)
+async def test_a_body_over_the_bound_is_413_and_the_connection_closes(raw: bytes) -> None:
+    got, seen, too_large = await _exchange(raw + _post(b"{}"))
+    assert got.startswith(b"HTTP/1.1 413 ")
+    assert b"connection: close" in got
+    assert got.count(b"HTTP/1.1") == 1  # nothing after it is read
+    assert (seen, too_large) == ([], 1)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"NOT HTTP AT ALL\r\n\r\n", b"POST /webhook HTTP/1.1\r\ncontent-length: nope\r\n\r\n"],
+)
+async def test_malformed_requests_are_400_and_close(raw: bytes) -> None:
+    got, seen, _ = await _exchange(raw)
+    assert got.startswith(b"HTTP/1.1 400 ")
+    assert b"connection: close" in got
+    assert seen == []
+
+
+async def test_connection_close_from_either_side_ends_the_connection() -> None:
+    asked = _post(b"{}", extra=b"connection: close\r\n") + _post(b"{}")
+    got, seen, _ = await _exchange(asked)
+    assert len(seen) == 1  # the client said close: the second request is not read
+    got, seen, _ = await _exchange(
+        _post(b"{}") + _post(b"{}"), answer=lambda r: reply(503, b"later", close=True)
+    )
+    assert got.count(b"HTTP/1.1 503") == 1
+    assert len(seen) == 1
+    http10 = b"POST /webhook HTTP/1.0\r\ncontent-length: 2\r\n\r\n{}"
+    _, seen, _ = await _exchange(http10 + http10)
+    assert [r.keep_alive for r in seen] == [False]
+
+
+async def test_a_client_that_goes_away_mid_request_is_no_error() -> None:
+    client, server = trio.testing.memory_stream_pair()
+
+    async def handle(request: Request) -> Response:  # pragma: no cover - never reached
+        raise AssertionError("no complete request")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lambda: serve_connection(server, handle, max_body=MAX))
+        await client.send_all(b"POST /webhook HTTP/1.1\r\ncontent-length: 10\r\n\r\n{")
+        await client.aclose()
+
+
+# --- relaying to the daemon's app --------------------------------------------------------------
+
+
+async def _upstream(
+    path: str, answer: bytes, seen: list[bytes], *, task_status: trio.TaskStatus[None]
+) -> None:
+    """A Unix-socket server that records one request and answers ``answer`` without
+    closing its end (as hypercorn does)."""
+    with trio.socket.socket(trio.socket.AF_UNIX) as sock:
+        await sock.bind(path)
+        sock.listen()
+        task_status.started()
+        while True:
+            conn, _ = await sock.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += await conn.recv(65536)
+                seen.append(data)
+                await conn.send(answer)
+                await trio.sleep_forever()  # hold the connection open, as hypercorn does
+
+
+@pytest.fixture
+def socket_path() -> str:
+    return os.path.join(tempfile.mkdtemp(prefix="metad-relay-"), "app.sock")
+
+
+async def test_relay_forwards_the_request_and_returns_the_complete_answer(socket_path: str) -> None:
+    seen: list[bytes] = []
+    answer = b"HTTP/1.1 200 \r\ncontent-length: 4\r\n\r\n8841"
+    async with trio.open_nursery() as nursery:
+        await nursery.start(_upstream, socket_path, answer, seen)
+        request = Request(
+            method=b"GET",
+            path=b"/webhook",
+            query=b"hub.challenge=8841",
+            target=b"/webhook?hub.challenge=8841",
+            headers=[(b"host", b"x"), (b"connection", b"keep-alive"), (b"x-a", b"1")],
+            body=b"",
+            keep_alive=True,
+        )
+        with trio.fail_after(5):
+            response = await relay(request, socket_path)
+        nursery.cancel_scope.cancel()
+    assert response.close
+    assert response.data.startswith(b"HTTP/1.1 200 \r\nconnection: close\r\n")
+    assert response.data.endswith(b"\r\n\r\n8841")
+    sent = seen[0]
+    assert sent.startswith(b"GET /webhook?hub.challenge=8841 HTTP/1.1\r\n")
+    assert b"x-a: 1\r\n" in sent
+    assert b"keep-alive" not in sent  # hop-by-hop headers are the relay's own
+    assert sent.endswith(b"content-length: 0\r\nconnection: close\r\n\r\n")
+
+
+async def test_relay_without_a_daemon_is_502(tmp_path: Path) -> None:
+    request = Request(b"GET", b"/healthz", b"", b"/healthz", [], b"", True)
+    response = await relay(request, str(tmp_path / "nobody.sock"))
+    assert response.data.startswith(b"HTTP/1.1 502 ")
+    assert response.close
