@@ -5,6 +5,13 @@ fifty chips reserving at once could all see the same headroom. Here reservations
 handled one at a time against the pure :class:`~actors.budget.ledger.Ledger`, each
 booking is journalled before it is answered, and a restart replays the journal.
 Chips only call it (it never calls a chip), so there is no call cycle.
+
+Why the mailbox is read in batches: every paid send reserves here and every status
+webhook with a price settles here, so at fleet rate this actor gets a message per
+send and two more per delivery. Read one at a time, each costs a trio scheduling round
+(and the journal writer a wake-up); what has queued meanwhile is handled at once, in
+order, without yielding (:data:`MAILBOX_BATCH`), so the writer finds the whole batch's
+entries together and journals them in one transaction.
 """
 
 from __future__ import annotations
@@ -39,6 +46,10 @@ log = logging.getLogger("metad.budget")
 
 REPLAY_WINDOW_S = 40 * 86_400.0
 """Entries older than this cannot touch a current period (a month plus retries)."""
+MAILBOX_BATCH = 256
+"""Messages handled per scheduling step (see the module docstring)."""
+SETTLED_MEMORY = 50_000
+"""Settlements remembered to skip a repeat (Meta prices both ``sent`` and ``delivered``)."""
 
 
 class BudgetJournal(Protocol):
@@ -145,6 +156,8 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         self._journal = journal
         self._now = now
         self._publish = publish
+        self._settled: dict[str, tuple[Any, ...]] = {}
+        """Message id → the pricing it was last settled with (at most SETTLED_MEMORY)."""
 
     async def run(self, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
         """The mailbox loop beside one journal writer (see :meth:`_journal_writer`)."""
@@ -155,9 +168,36 @@ class BudgetCoordinator(Actor[BudgetMsg]):
             if self._shared is not None:
                 nursery.start_soon(self._catch_up)
             try:
-                await super().run(task_status=task_status)
+                await self._mailbox_loop(task_status)
             finally:
                 send.close()  # the writer drains what is queued, then ends
+
+    async def _mailbox_loop(self, task_status: trio.TaskStatus[Any]) -> None:
+        """:class:`~actors.base.Actor`'s loop (same crash contract), in batches."""
+        await self.load()
+        task_status.started()
+        inbox = self._inbox
+        while True:
+            try:
+                first = await inbox.receive()
+            except trio.EndOfChannel:
+                break
+            batch = [first]
+            while len(batch) < MAILBOX_BATCH:
+                try:
+                    batch.append(inbox.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            for n, msg in enumerate(batch):
+                try:
+                    await self.handle(msg)
+                except BaseException:  # the rest of the batch dies with this instance
+                    for rest in batch[n:]:
+                        reply = getattr(rest, "reply", None)
+                        if isinstance(reply, ReplyTo):
+                            reply.fail(ActorCrashed(self.actor_id))
+                    raise
+        await self.stopped()
 
     async def _journal_writer(self, recv: trio.MemoryReceiveChannel[_Journalled]) -> None:
         """Group commit, in order: every entry queued while one transaction was being
@@ -256,6 +296,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
 
     async def load(self) -> None:
         self.ledger = self._new_ledger()
+        self._settled.clear()
         for campaign_id, caps in self._campaign_caps.items():
             self.ledger.set_caps(Scope.campaign(campaign_id), caps)
         if self._shared is not None:
@@ -283,6 +324,18 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                 if released is not None:
                     self._persist(released.entry)
             case Settle(id=rid, pricing=pricing, wa_id=wa_id, waba=waba, campaign=campaign):
+                # The same price again (``sent`` then ``delivered``): settled already,
+                # the ledger would book nothing (and, had it pruned the message, would
+                # count it twice).
+                seen = (
+                    wa_id,
+                    pricing.billable,
+                    pricing.pricing_model,
+                    pricing.category,
+                    pricing.type,
+                )
+                if self._settled.get(rid) == seen:
+                    return
                 try:
                     actual = self._prices.settle(pricing, wa_id)
                 except (UnknownDestination, ValueError) as exc:
@@ -291,6 +344,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                 settled = self.ledger.settle(rid, actual, now, waba=waba, campaign=campaign)
                 if settled.entry is not None:
                     self._persist(settled.entry, settled.alerts)
+                self._remember(rid, seen)
             case GetBudget(reply=reply):
                 reply.ok(self.status(now))
             case SetCampaignCap(campaign_id=campaign_id, caps=caps, reply=reply):
@@ -311,6 +365,13 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                 reply.ok(None)
             case _:
                 assert_never(msg)
+
+    def _remember(self, rid: str, pricing: tuple[Any, ...]) -> None:
+        settled = self._settled
+        settled.pop(rid, None)
+        settled[rid] = pricing
+        if len(settled) > SETTLED_MEMORY:
+            del settled[next(iter(settled))]  # the oldest
 
     def status(self, now: float) -> dict[str, Any]:
         out: dict[str, Any] = {}

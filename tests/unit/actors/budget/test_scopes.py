@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,7 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import trio
 
-from actors.budget.coordinator import BudgetClient, BudgetCoordinator, BudgetMsg, GetBudget
+from actors.budget.coordinator import (
+    BudgetClient,
+    BudgetCoordinator,
+    BudgetMsg,
+    GetBudget,
+    Release,
+    Settle,
+)
 from actors.budget.ledger import GLOBAL, Caps, Ledger, Refusal, Reservation, Scope
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
@@ -221,3 +229,54 @@ async def test_reserving_a_message_already_held_books_it_once() -> None:
         box.close()
     assert D(status["day"]["reserved"]) == D("0.0625")
     assert [e["op"] for e in journal.entries] == ["reserve"]
+
+
+class CountingJournal(MemoryJournal):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    async def save_entries(self, entries: Sequence[dict[str, Any]]) -> None:
+        self.writes += 1
+        await super().save_entries(entries)
+
+
+async def test_a_burst_in_the_mailbox_is_booked_in_one_journal_write() -> None:
+    journal, published = CountingJournal(), list[dict[str, Any]]()
+    async with trio.open_nursery() as nursery:
+        client, box = await _coordinator(nursery, BudgetConfig(), journal, {}, published)
+        for i in range(100):  # queued before the actor runs again
+            box.address.try_cast(Release(id=f"none:{i}"))  # books nothing
+        outcomes: list[str | None] = []
+
+        async def chip(i: int) -> None:
+            outcomes.append(await client.reserve(f"o:{i}", D("0.01"), waba=None, campaign=None))
+
+        async with trio.open_nursery() as chips:
+            for i in range(40):
+                chips.start_soon(chip, i)
+        box.close()
+    assert outcomes == [None] * 40
+    assert len(journal.entries) == 40
+    assert journal.writes <= 2  # the burst shares one transaction (two: one started early)
+
+
+@dataclass(frozen=True)
+class _Pricing:
+    billable: bool | None = True
+    pricing_model: str | None = "PMP"
+    category: str | None = "marketing"
+    type: str | None = "regular"
+
+
+async def test_the_same_price_twice_is_settled_once() -> None:
+    journal, published = MemoryJournal(), list[dict[str, Any]]()
+    async with trio.open_nursery() as nursery:
+        client, box = await _coordinator(nursery, BudgetConfig(), journal, {}, published)
+        assert await client.reserve("o:1", D("0.0625"), waba=None, campaign=None) is None
+        for status_pricing in (_Pricing(), _Pricing(), _Pricing(category="utility")):
+            await box.address.cast(Settle(id="o:1", pricing=status_pricing, wa_id="5511999990001"))
+        status = await box.address.call(lambda r: GetBudget(reply=r))
+        box.close()
+    assert [e["op"] for e in journal.entries] == ["reserve", "settle", "settle"]
+    assert D(status["day"]["reserved"]) == 0
