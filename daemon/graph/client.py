@@ -205,21 +205,21 @@ class GraphClient(ManagementCalls, UploadCalls):
 
     async def _post_send(self, path: str, owner: str, payload: dict[str, Any]) -> SendOutcome:
         try:
-            resp = await self.once("POST", path, owner=owner, send=True, json_body=payload)
+            status, content = await self.post_send(path, owner=owner, json_body=payload)
         except GraphError as err:
             if err.sent:
                 return InDoubt(f"no answer: {err.transport or err.message}", err)
             return Failed(err, err.reaction)
-        if resp.is_success:
+        if 200 <= status < 300:
             try:
-                parsed = SendResponse.model_validate_json(resp.content)
+                parsed = SendResponse.model_validate_json(content)
             except ValidationError:
-                odd = GraphError.unexpected(resp.status_code, resp.content, "not a send answer")
+                odd = GraphError.unexpected(status, content, "not a send answer")
                 return InDoubt("accepted with an unreadable answer", odd)
             first = parsed.messages[0]
             wa_id = parsed.contacts[0].wa_id if parsed.contacts else str(payload.get("to", ""))
             return Accepted(first.id, wa_id, first.message_status)
-        error = GraphError.from_response(resp.status_code, resp.content)
-        if not error.explicit and resp.status_code >= 500:
-            return InDoubt(f"HTTP {resp.status_code} without a Graph error", error)
+        error = GraphError.from_response(status, content)
+        if not error.explicit and status >= 500:
+            return InDoubt(f"HTTP {status} without a Graph error", error)
         return Failed(error, error.reaction)

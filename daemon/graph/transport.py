@@ -7,12 +7,25 @@ non-idempotent POST is retried only when it surely did not happen (the connectio
 opened, or Meta answered with an explicit retryable error). A message send is never
 retried here at all: its outcome goes back to the chip, which owns rate limits and the
 in-doubt bookkeeping.
+
+Why requests wait for a connection here and not in httpx's pool: httpcore hands a freed
+connection over by scanning every queued request against every connection, so with a
+fleet's sends queued (20 chips × 64 in flight behind 64 connections) that scan was ~19 %
+of the daemon's CPU. A trio limiter as wide as the pool keeps httpx's own queue empty;
+the wait for it is bounded by the same pool timeout, and a request that times out there
+never left (``sent=False``), as with httpx's ``PoolTimeout``.
+
+Why message sends do not go through httpx at all when this object owns its HTTP client:
+see :mod:`daemon.graph.h1` (httpx was half of the daemon's CPU in a campaign). Every
+other call (management, uploads, retries) still uses httpx; an injected httpx client (the
+tests' mock transports) takes the sends too.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +34,7 @@ import httpx
 import trio
 
 from daemon.graph.errors import GraphError, Reaction
+from daemon.graph.h1 import H1Pool
 from daemon.graph.retry import RetryPolicy
 
 __all__ = ["GraphTimeouts", "OneShotBody", "TokenSource", "Transport"]
@@ -99,8 +113,13 @@ class Transport:
         self.base_url = base_url.rstrip("/")
         self.api_version = version
         self._root = f"{self.base_url}/{version}/"
+        self._root_path = urllib.parse.urlsplit(self._root).path
         self._token_for = token_for
         self._owns_http = http is None
+        self._slots = trio.CapacityLimiter(max_connections)
+        """One per connection of the pool (see the module docstring)."""
+        self._h1 = H1Pool(self.base_url) if http is None else None
+        """The sends' own connections (None: sends go through the injected client)."""
         self._http = http or httpx.AsyncClient(
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
@@ -119,6 +138,8 @@ class Transport:
         """Close the HTTP client if this object created it (an injected one is yours)."""
         if self._owns_http:
             await self._http.aclose()
+        if self._h1 is not None:
+            self._h1.close()
 
     def token(self, owner: str) -> str:
         """The access token for ``owner``; LookupError when none is configured."""
@@ -169,7 +190,49 @@ class Transport:
             )
             if content is not None:
                 request.stream = content  # as is: httpx would wrap it in a generator
-            return await self._http.send(request)
+            with trio.move_on_after(self.timeouts.connect_s) as waited:
+                await self._slots.acquire()
+            if waited.cancelled_caught:
+                raise httpx.PoolTimeout("no free connection", request=request)
+            try:
+                return await self._http.send(request)
+            finally:
+                self._slots.release()
+        except _NOT_SENT as exc:
+            raise GraphError.from_transport(exc, sent=False) from exc
+        except httpx.HTTPError as exc:
+            raise GraphError.from_transport(exc, sent=True) from exc
+
+    async def post_send(
+        self, path: str, *, owner: str, json_body: Mapping[str, Any]
+    ) -> tuple[int, bytes]:
+        """A message send: one attempt, never retried; (HTTP status, answer body).
+
+        Raises GraphError with ``sent`` set when there is no answer, like :meth:`once`."""
+        if self._h1 is None:
+            resp = await self.once("POST", path, owner=owner, send=True, json_body=json_body)
+            return resp.status_code, resp.content
+        try:
+            token = self.token(owner)
+        except LookupError as exc:
+            raise GraphError(str(exc), type="NoToken", sent=False, code=190) from None
+        if "\r" in token or "\n" in token:
+            raise GraphError("access token holds a line break", sent=False, code=190)
+        raw = json.dumps(json_body, separators=(",", ":")).encode()
+        target = self._root_path + urllib.parse.quote(path.lstrip("/"), safe="/:@,;=")
+        headers = (("Authorization", f"Bearer {token}"), ("Content-Type", "application/json"))
+        t = self.timeouts
+        try:
+            with trio.move_on_after(t.connect_s) as waited:
+                await self._slots.acquire()
+            if waited.cancelled_caught:
+                raise httpx.PoolTimeout("no free connection")
+            try:
+                return await self._h1.post(
+                    target, headers, raw, connect_s=t.connect_s, timeout_s=t.send_s
+                )
+            finally:
+                self._slots.release()
         except _NOT_SENT as exc:
             raise GraphError.from_transport(exc, sent=False) from exc
         except httpx.HTTPError as exc:

@@ -7,8 +7,18 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+import trio
 
-from daemon.graph import Accepted, Failed, GraphClient, GraphError, InDoubt, Reaction, RetryPolicy
+from daemon.graph import (
+    Accepted,
+    Failed,
+    GraphClient,
+    GraphError,
+    GraphTimeouts,
+    InDoubt,
+    Reaction,
+    RetryPolicy,
+)
 
 ERR_500 = (
     b'{"error":{"message":"(#131000) Something went wrong","code":131000,"type":"OAuthException"}}'
@@ -158,3 +168,53 @@ async def test_from_config_takes_tokens_and_timeouts_from_the_config() -> None:
         assert client.token("11") == client.token("1") == "metad-sandbox-token-1"
         assert client.timeouts.send_s == 3.0
         assert client.url("11/messages") == "http://127.0.0.1:8089/v21.0/11/messages"
+
+
+def _slow_client(max_connections: int, connect_s: float, busy: list[int]) -> GraphClient:
+    async def handler(req: httpx.Request) -> httpx.Response:
+        busy.append(busy[-1] + 1)
+        await trio.sleep(0.05)
+        busy.append(busy[-1] - 1)
+        return httpx.Response(200, content=OK_SEND)
+
+    return GraphClient(
+        "http://graph.test/",
+        "21.0",
+        token_for=lambda owner: "t",
+        http=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        timeouts=GraphTimeouts(connect_s=connect_s),
+        max_connections=max_connections,
+    )
+
+
+async def test_requests_wait_for_a_connection_slot_outside_httpx() -> None:
+    busy = [0]
+    c = _slow_client(3, 5.0, busy)
+    outs: list[object] = []
+
+    async def one() -> None:
+        outs.append(await c.send_text("1", "55", "oi"))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(10):
+            nursery.start_soon(one)
+    assert max(busy) == 3
+    assert len(outs) == 10
+    assert all(isinstance(o, Accepted) for o in outs)
+
+
+async def test_a_send_that_never_gets_a_connection_was_not_sent() -> None:
+    busy = [0]
+    c = _slow_client(1, 0.01, busy)
+    outs: list[object] = []
+
+    async def one() -> None:
+        outs.append(await c.send_text("1", "55", "oi"))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(one)
+        nursery.start_soon(one)
+    failed = [o for o in outs if isinstance(o, Failed)]
+    assert len(failed) == 1
+    assert not failed[0].error.sent
+    assert failed[0].error.transport == "PoolTimeout"
