@@ -204,3 +204,23 @@ async def test_relay_without_a_daemon_is_502(tmp_path: Path) -> None:
     response = await relay(request, str(tmp_path / "nobody.sock"))
     assert response.data.startswith(b"HTTP/1.1 502 ")
     assert response.close
+
+
+async def test_an_idle_connection_is_closed_after_the_timeout_and_not_before() -> None:
+    client, server = trio.testing.memory_stream_pair()
+
+    async def handle(request: Request) -> Response:
+        return reply(200, b"OK", close=False)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(
+            lambda: serve_connection(server, handle, max_body=MAX, idle_timeout_s=0.3)
+        )
+        for _ in range(3):  # each request restarts the idle time
+            await trio.sleep(0.2)
+            await client.send_all(_post(b"{}"))
+            assert (await client.receive_some(65536)).startswith(b"HTTP/1.1 200 OK")
+        started = trio.current_time()
+        with trio.fail_after(2):
+            assert await client.receive_some(65536) == b""  # closed by the server
+        assert trio.current_time() - started >= 0.25
