@@ -179,11 +179,16 @@ class FleetTable(CellCachedTable):
         if before is None or pnid not in self.rows:
             return
         self._shown[pnid] = chip
+        changed: dict[str, Text] = {}
         for key, fields, make in FLEET_CELLS:
             if any(getattr(before, f) != getattr(chip, f) for f in fields):
                 cell = make(chip, waba)
-                width = self.columns[ColumnKey(key)].content_width
-                self.update_cell(pnid, key, cell, update_width=cell.cell_len > width)
+                if cell.cell_len > self.columns[ColumnKey(key)].content_width:
+                    self.update_cell(pnid, key, cell, update_width=True)
+                else:
+                    changed[key] = cell
+        if changed:
+            self.set_cells(pnid, changed)  # repaints this row alone
 
 
 class EventTable(DataTable[Text]):

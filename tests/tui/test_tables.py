@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.geometry import Region
+from textual.widgets.data_table import CellDoesNotExist
 
 from tests.tui.fakes import PNIDS, fleet_snapshot
 from tui.model import Snapshot
@@ -62,13 +64,13 @@ async def test_the_fleet_table_writes_only_the_cells_whose_fields_changed() -> N
         table.show(snapshot.chips, wabas)
         await pilot.pause()
         written: list[str] = []
-        update_cell = table.update_cell
+        set_cells = table.set_cells
 
-        def counted(row: Any, column: Any, value: Any, *, update_width: bool = False) -> None:
-            written.append(str(column))
-            update_cell(row, column, value, update_width=update_width)
+        def counted(row: str, cells: Mapping[str, Text]) -> None:
+            written.extend(cells)
+            set_cells(row, cells)
 
-        table.update_cell = counted  # type: ignore[method-assign,assignment]
+        table.set_cells = counted  # type: ignore[method-assign]
         chip = snapshot.chips[0]
         changed = dataclasses.replace(chip, queued=99, paused=True, accepted=5)
         table.update_chip(changed, wabas[chip.waba_id])
@@ -78,3 +80,37 @@ async def test_the_fleet_table_writes_only_the_cells_whose_fields_changed() -> N
         assert row[8] == "99+1"
         await pilot.pause()
         assert "99+1" in _line(table, 1)
+
+
+async def test_a_cell_write_repaints_its_row_alone_and_only_when_in_view() -> None:
+    async with _Host(lambda: KeyedTable([("a", "A"), ("b", "B")])).run_test(size=(40, 6)) as pilot:
+        table = pilot.app.query_one(KeyedTable)
+        rows = [(str(n), [Text(f"r{n}"), Text("x")]) for n in range(20)]
+        table.show_rows(rows)
+        await pilot.pause()
+        repainted: list[Region] = []
+        refresh = table.refresh
+
+        def spy(*regions: Region, **kwargs: Any) -> Any:
+            repainted.extend(regions or [Region(0, 0, 0, 0)])
+            return refresh(*regions, **kwargs)
+
+        table.refresh = spy  # type: ignore[method-assign]
+        table.set_cells("2", {"a": Text("two")})
+        assert [(r.y, r.height) for r in repainted] == [(3, 1)]  # header, rows 0 and 1
+        assert table.get_row("2")[0].plain == "two"
+        repainted.clear()
+        table.set_cells("15", {"b": Text("y")})  # below the fold: nothing to repaint
+        assert repainted == []
+        await pilot.pause()
+        assert "two" in _line(table, 3)
+        table.sort("a", key=lambda cell: cell.plain, reverse=True)  # rows move: the map follows
+        await pilot.pause()
+        assert table.get_row_index("2") == 0  # "two" sorts first, descending
+        repainted.clear()
+        table.set_cells("2", {"a": Text("dos")})
+        assert [(r.y, r.height) for r in repainted] == [(1, 1)]
+        await pilot.pause()
+        assert "dos" in _line(table, 1)
+        with pytest.raises(CellDoesNotExist):
+            table.set_cells("nope", {"a": Text("x")})
