@@ -7,8 +7,9 @@ handler that only checks the signature (``ratio`` = metad / peer >= 1.0).
 
 What it does:
 1. starts ``python -m daemon run -c <tmp config>`` as its own process (sandbox with
-   ``serve = false``, 4 numbers), on an embedded PostgreSQL in a temp state dir, or on
-   ``--dsn`` / ``METAD_TEST_DSN`` when given, and waits for its READY line. The Graph
+   ``serve = false``, 4 numbers, ``[webhook] ingest_workers = --ingest-workers``, default
+   2), on an embedded PostgreSQL in a temp state dir, or on ``--dsn`` /
+   ``METAD_TEST_DSN`` when given, and waits for its READY line. The Graph
    API is ``python -m sim --webhook-url none``, apart: it answers the daemon's template
    sync and quality polls and sends no webhook, so every webhook is the load's;
 2. pre-signs bodies the way Meta batches them (``--per-body`` statuses in one
@@ -24,11 +25,18 @@ What it does:
    those are shown as ``stored_unacknowledged``), then waits for the processor to drain;
 5. runs the same load against ``bench/webhook_peer.py`` (FastAPI + uvicorn, installed
    for the benchmark only: ``pip install fastapi uvicorn``; without them the peer lines
-   are skipped with a message).
+   are skipped with a message), with as many processes as metad has ingest workers
+   (``--peer-processes`` to change it), so process counts compare like for like;
+6. reads from /proc the CPU each side used during the timed runs and prints it per
+   answered POST by role (``*_cpu_us_per_post_ingest`` the workers,
+   ``_daemon`` the daemon with its inbox processing, ``_postgres`` the embedded server;
+   ``peer_cpu_us_per_post`` the peer): the ratio says how fast, these say where the
+   time of one webhook goes.
 
 Events are counted, not requests: events/s = 200 answers x events per body / seconds.
 Usage: ``python bench/webhook_ingest.py [--seconds 10] [--warmup 2] [--connections 32]
-[--per-body 20] [--load wrk|httpx] [--dsn DSN] [--no-peer]``. Output lines are
+[--per-body 20] [--load wrk|httpx] [--dsn DSN] [--no-peer] [--ingest-workers 2]
+[--peer-processes N]``. Output lines are
 ``name=value``.
 """
 
@@ -405,7 +413,7 @@ def _drain(daemon: Daemon) -> None:
 
 
 @contextmanager
-def peer(port: int) -> Iterator[str]:
+def peer(port: int, processes: int) -> Iterator[tuple[str, int]]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -414,6 +422,8 @@ def peer(port: int) -> Iterator[str]:
             str(port),
             "--secret",
             SECRET,
+            "--processes",
+            str(processes),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -426,7 +436,7 @@ def peer(port: int) -> Iterator[str]:
         if not line.startswith("PEER READY"):
             _, err = proc.communicate(timeout=10)
             raise SystemExit(f"peer did not start: {line!r} {err}")
-        yield line.removeprefix("PEER READY ")
+        yield line.removeprefix("PEER READY "), proc.pid
     finally:
         proc.terminate()
         try:
@@ -467,6 +477,70 @@ class Measured:
         return self.load.ok / self.load.seconds
 
 
+# --- where the CPU goes --------------------------------------------------------------------
+
+
+def _proc_table() -> dict[int, tuple[int, bytes, float]]:
+    """pid -> (parent pid, command line, CPU seconds so far), from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        table[int(entry.name)] = (
+            int(fields[1]),
+            cmdline,
+            (int(fields[11]) + int(fields[12])) / tick,
+        )
+    return table
+
+
+def _descendants(root: int, table: dict[int, tuple[int, bytes, float]]) -> set[int]:
+    found, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, (ppid, _, _) in table.items() if ppid == parent]
+        found.update(children)
+        frontier.extend(children)
+    return found
+
+
+Roles = Callable[[dict[int, tuple[int, bytes, float]]], dict[str, set[int]]]
+
+
+def cpu_seconds(roles: Roles) -> dict[str, float]:
+    table = _proc_table()
+    return {
+        role: sum(table[pid][2] for pid in pids if pid in table)
+        for role, pids in roles(table).items()
+    }
+
+
+def metad_roles(daemon_pid: int, state_dir: Path | None) -> Roles:
+    """The daemon, its ingest workers, and the embedded PostgreSQL (its server and
+    backends: every process whose command line names the state directory, and their
+    children). With an external server PostgreSQL's CPU is not attributable, so left out."""
+
+    def roles(table: dict[int, tuple[int, bytes, float]]) -> dict[str, set[int]]:
+        family = _descendants(daemon_pid, table)
+        workers = {p for p in family if b"daemon.webhook.worker" in table[p][1]}
+        out = {"daemon": family - workers, "ingest": workers}
+        if state_dir is not None:
+            marker = str(state_dir).encode()
+            servers = [
+                p for p, (_, cmd, _) in table.items() if marker in cmd and b"postgres" in cmd
+            ]
+            out["postgres"] = set().union(*(_descendants(p, table) for p in servers)) - family
+        return out
+
+    return roles
+
+
 def measure(
     run: Callable[[Path, int, float], Load],
     bodies: Path,
@@ -474,16 +548,21 @@ def measure(
     warmup: float,
     seconds: float,
     connections: int,
-) -> tuple[Measured, int]:
-    """Warm-up then the timed run: the timed run and the 200s of both together."""
+    roles: Roles | None = None,
+) -> tuple[Measured, int, dict[str, float]]:
+    """Warm-up then the timed run: the timed run, the 200s of both together, and the CPU
+    seconds each role used during the timed run."""
     offset = 0
     acked = 0
     if warmup > 0:
         w = run(bodies, 0, warmup)
         offset = w.ok + w.other + connections  # fresh bodies for the timed run
         acked = w.ok
+    before = cpu_seconds(roles) if roles else {}
     load = run(bodies, offset, seconds)
-    return Measured(load, events_per_body), acked + load.ok
+    after = cpu_seconds(roles) if roles else {}
+    used = {role: after[role] - before.get(role, 0.0) for role in after}
+    return Measured(load, events_per_body), acked + load.ok, used
 
 
 def main() -> int:
@@ -503,6 +582,12 @@ def main() -> int:
         type=int,
         default=2,
         help="[webhook] ingest_workers for the daemon (0: it takes the POSTs itself)",
+    )
+    parser.add_argument(
+        "--peer-processes",
+        type=int,
+        default=0,
+        help="uvicorn processes for the peer (0: as many as --ingest-workers, at least 1)",
     )
     args = parser.parse_args()
 
@@ -550,9 +635,16 @@ def main() -> int:
                 ("metad_single", single_bodies, 1),
             ):
                 before = inbox_stats(config)
-                measured, acked = measure(
-                    run, bodies, per, args.warmup, args.seconds, args.connections
+                measured, acked, cpu = measure(
+                    run,
+                    bodies,
+                    per,
+                    args.warmup,
+                    args.seconds,
+                    args.connections,
+                    metad_roles(daemon.proc.pid, None if args.dsn else state_dir),
                 )
+                _report_cpu(results, name, cpu, measured.load.ok)
                 time.sleep(0.5)  # let what was in flight when the load stopped commit
                 after = inbox_stats(config)
                 _report(results, name, measured)
@@ -577,20 +669,35 @@ def main() -> int:
         # --- the peer -----------------------------------------------------------------
         if peer_problem is None:
             port = free_port()
-            with peer(port) as description:
+            processes = args.peer_processes or max(1, args.ingest_workers)
+            with peer(port, processes) as (description, peer_pid):
                 results["peer"] = "fastapi+uvicorn " + description.split(" ", 1)[1]
                 run = runner(f"http://127.0.0.1:{port}{PATH}")
                 for name, bodies, per in (
                     ("peer", batch_bodies, args.per_body),
                     ("peer_single", single_bodies, 1),
                 ):
-                    measured, _ = measure(
-                        run, bodies, per, args.warmup, args.seconds, args.connections
+                    measured, _, cpu = measure(
+                        run,
+                        bodies,
+                        per,
+                        args.warmup,
+                        args.seconds,
+                        args.connections,
+                        lambda table: {"peer": _descendants(peer_pid, table)},
                     )
                     _report(results, name, measured)
+                    _report_cpu(results, name, cpu, measured.load.ok)
 
     _print(results, args, peer_problem is None)
     return 0
+
+
+def _report_cpu(results: dict[str, str], name: str, cpu: dict[str, float], posts: int) -> None:
+    """CPU-µs per answered POST by role: where the time of one webhook goes."""
+    for role, seconds in cpu.items():
+        key = f"{name}_cpu_us_per_post" if role == "peer" else f"{name}_cpu_us_per_post_{role}"
+        results[key] = f"{seconds / max(1, posts) * 1e6:.0f}"
 
 
 def _report(results: dict[str, str], name: str, m: Measured) -> None:
