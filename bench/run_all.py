@@ -139,6 +139,9 @@ BENCHES: tuple[Bench, ...] = (
                 ratio="single_ratio",
             ),
             Metric("p99_ms"),
+            Metric("metad_cpu_us_per_post_ingest", peer="peer_cpu_us_per_post"),
+            Metric("metad_cpu_us_per_post_postgres"),
+            Metric("metad_cpu_us_per_post_daemon"),
         ),
     ),
     Bench(
