@@ -696,8 +696,15 @@ def main() -> int:
 def _report_cpu(results: dict[str, str], name: str, cpu: dict[str, float], posts: int) -> None:
     """CPU-µs per answered POST by role: where the time of one webhook goes."""
     for role, seconds in cpu.items():
-        key = f"{name}_cpu_us_per_post" if role == "peer" else f"{name}_cpu_us_per_post_{role}"
-        results[key] = f"{seconds / max(1, posts) * 1e6:.0f}"
+        results[name + _CPU_KEYS[role]] = f"{seconds / max(1, posts) * 1e6:.0f}"
+
+
+_CPU_KEYS = {
+    "ingest": "_cpu_us_per_post_ingest",
+    "daemon": "_cpu_us_per_post_daemon",
+    "postgres": "_cpu_us_per_post_postgres",
+    "peer": "_cpu_us_per_post",
+}
 
 
 def _report(results: dict[str, str], name: str, m: Measured) -> None:
