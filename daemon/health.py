@@ -50,6 +50,8 @@ async def readiness(daemon: Daemon, *, timeout: float = STORE_TIMEOUT_S) -> list
     if down:
         shown = ", ".join(down[:10]) + (f" and {len(down) - 10} more" if len(down) > 10 else "")
         reasons.append(f"actors not up: {shown}")
+    if daemon.ingest_workers is not None:
+        reasons.extend(daemon.ingest_workers.reasons())
     answered = False
     with trio.move_on_after(timeout):
         try:
@@ -104,7 +106,14 @@ async def fleet_state(daemon: Daemon) -> FleetState:
         restarts={cid: supervisor.restarts(cid) for cid in supervisor.child_ids},
         down=tuple(supervisor.down),
         counters=counters,
-        gauges={"metad_bus_subscribers": float(daemon.bus.subscribers)},
+        gauges={
+            "metad_bus_subscribers": float(daemon.bus.subscribers),
+            **(
+                {"metad_webhook_ingest_workers_up": float(len(daemon.ingest_workers.up))}
+                if daemon.ingest_workers is not None
+                else {}
+            ),
+        },
     )
 
 

@@ -58,7 +58,7 @@ from daemon.webhook.processor import InboxProcessor
 from daemon.webhook.route import FleetRouter
 from daemon.webhook.server import serve_asgi
 from daemon.webhook.worker import WorkerSettings
-from daemon.webhook.workers import serve_ingest_workers
+from daemon.webhook.workers import WorkerStatus, serve_ingest_workers
 
 __all__ = ["Daemon", "run_daemon"]
 
@@ -88,6 +88,8 @@ class Daemon:
     metrics: Metrics = field(default_factory=Metrics)
     metrics_url: str = ""
     """Base URL of the operations listener (``/metrics``, ``/healthz``, ``/readyz``)."""
+    ingest_workers: WorkerStatus | None = None
+    """The webhook ingest workers' state, when ``[webhook] ingest_workers`` is set."""
 
 
 async def _watch_signals(stop: trio.Event, *, task_status: trio.TaskStatus[None]) -> None:
@@ -249,6 +251,8 @@ async def _serve_with(
             )
             processor_scope = trio.CancelScope()
             await nursery.start(_run_processor, processor, processor_scope)
+            if cfg.webhook.ingest_workers:
+                daemon.ingest_workers = WorkerStatus(cfg.webhook.ingest_workers)
             base = await _serve_webhooks(
                 nursery,
                 cfg,
@@ -257,6 +261,7 @@ async def _serve_with(
                 store,
                 secrets,
                 http_stop,
+                daemon.ingest_workers,
             )
             daemon.webhook_url = f"{base}{cfg.webhook.path}"
             control = ControlContext(
@@ -331,6 +336,7 @@ async def _serve_webhooks(
     store: Store,
     secrets: ResolvedSecrets,
     stop: trio.Event,
+    status: WorkerStatus | None,
 ) -> str:
     """Open the webhook endpoint; its base URL.
 
@@ -338,7 +344,7 @@ async def _serve_webhooks(
     and the app (handshake, Flows, health) listens on a Unix socket they relay to.
     """
     workers = cfg.webhook.ingest_workers
-    if not workers:
+    if not workers or status is None:
         return str(
             await nursery.start(
                 lambda task_status: serve_asgi(
@@ -379,6 +385,7 @@ async def _serve_webhooks(
                 workers,
                 ingest.counters,
                 shutdown=stop,
+                status=status,
                 task_status=task_status,
             )
         )

@@ -267,6 +267,7 @@ COUNTER_HELP = {
 }
 GAUGE_HELP = {
     "metad_bus_subscribers": "Console subscribers attached now",
+    "metad_webhook_ingest_workers_up": "Webhook ingest worker processes accepting now",
 }
 
 

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import trio
@@ -25,13 +26,35 @@ from daemon.webhook.ingest import IngestCounters
 from daemon.webhook.server import PortInUse
 from daemon.webhook.worker import GRACE_S, WorkerSettings
 
-__all__ = ["IngestWorkerError", "add_delta", "bind_listeners", "serve_ingest_workers"]
+__all__ = [
+    "IngestWorkerError",
+    "WorkerStatus",
+    "add_delta",
+    "bind_listeners",
+    "serve_ingest_workers",
+]
 
 log = logging.getLogger("metad.webhook")
 
 RESTART_BACKOFF_S = (0.2, 5.0)
 """First and longest wait before restarting a worker that died."""
 READY_TIMEOUT_S = 30.0
+
+
+@dataclass(slots=True)
+class WorkerStatus:
+    """What readiness and metrics see of the workers."""
+
+    wanted: int
+    up: set[int] = field(default_factory=set)
+    """Indexes of the workers accepting now."""
+    restarts: int = 0
+
+    def reasons(self) -> list[str]:
+        """Why the endpoint is not fully up; empty when every worker accepts."""
+        if len(self.up) >= self.wanted:
+            return []
+        return [f"webhook ingest workers up: {len(self.up)} of {self.wanted}"]
 
 
 class IngestWorkerError(Exception):
@@ -89,17 +112,19 @@ async def serve_ingest_workers(
     counters: IngestCounters,
     *,
     shutdown: trio.Event,
+    status: WorkerStatus | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run ``count`` workers on ``listen`` until ``shutdown``; started with the base URL
     once every worker is accepting."""
     sockets = bind_listeners(listen, count)
+    status = status if status is not None else WorkerStatus(count)
     try:
         host, port = sockets[0].getsockname()[:2]
         async with trio.open_nursery() as nursery:
             for index, sock in enumerate(sockets):
                 await nursery.start(
-                    _keep_running, index, sock.fileno(), settings, counters, shutdown
+                    _keep_running, index, sock.fileno(), settings, counters, shutdown, status
                 )
             task_status.started(f"http://{host}:{port}")
     finally:
@@ -113,6 +138,7 @@ async def _keep_running(
     settings: WorkerSettings,
     counters: IngestCounters,
     shutdown: trio.Event,
+    status: WorkerStatus,
     *,
     task_status: trio.TaskStatus[None],
 ) -> None:
@@ -122,7 +148,7 @@ async def _keep_running(
     while not shutdown.is_set():
         started_at = trio.current_time()
         code = await _run_once(
-            index, fd, settings, counters, shutdown, task_status if first else None
+            index, fd, settings, counters, shutdown, status, task_status if first else None
         )
         first = False
         if shutdown.is_set():
@@ -138,6 +164,7 @@ async def _keep_running(
         with trio.move_on_after(backoff):
             await shutdown.wait()
         backoff = min(backoff * 2, RESTART_BACKOFF_S[1])
+        status.restarts += 1
 
 
 async def _run_once(
@@ -146,6 +173,7 @@ async def _run_once(
     settings: WorkerSettings,
     counters: IngestCounters,
     shutdown: trio.Event,
+    status: WorkerStatus,
     task_status: trio.TaskStatus[None] | None,
 ) -> int | None:
     proc = await trio.lowlevel.open_process(
@@ -169,6 +197,7 @@ async def _run_once(
                     f"{proc.poll()}; its error is above)"
                 )
             return proc.poll()
+        status.up.add(index)
         if task_status is not None:
             task_status.started()
         async with trio.open_nursery() as nursery:
@@ -187,6 +216,7 @@ async def _run_once(
         log.warning("webhook ingest worker %d did not stop in time; killing it", index)
         return None
     finally:
+        status.up.discard(index)
         with trio.CancelScope(shield=True):
             if proc.returncode is None:
                 proc.kill()

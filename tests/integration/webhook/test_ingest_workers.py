@@ -13,6 +13,7 @@ from pathlib import Path
 
 import trio
 
+from daemon.health import readiness
 from tests.integration.webhook.conftest import running
 from tests.integration.webhook.support import message_body
 
@@ -68,6 +69,11 @@ async def test_a_killed_worker_is_restarted_and_nothing_acknowledged_is_lost(
                         pass
                     await trio.sleep(0.05)
         await _until(lambda: len(worker_pids()) == 2 and victim not in worker_pids())
+        status = hook.daemon.ingest_workers
+        assert status is not None
+        await _until(lambda: len(status.up) == 2)
+        assert status.restarts == 1
+        assert await readiness(hook.daemon) == []
         stats = await hook.processed()
         assert stats.received == stats.parsed == 10 + acknowledged == 50
         await _until(lambda: hook.daemon.webhook.counters.stored >= 50)

@@ -10,7 +10,7 @@ import pytest
 from daemon.webhook.ingest import IngestCounters
 from daemon.webhook.server import PortInUse
 from daemon.webhook.worker import WorkerSettings, counter_delta
-from daemon.webhook.workers import add_delta, bind_listeners
+from daemon.webhook.workers import WorkerStatus, add_delta, bind_listeners
 
 
 def test_listeners_share_one_port_resolved_once() -> None:
@@ -55,3 +55,10 @@ def test_settings_travel_as_one_json_line() -> None:
     assert line.count(b"\n") == 1
 
     assert WorkerSettings(**json.loads(line)) == settings
+
+
+def test_readiness_names_the_workers_that_are_not_up() -> None:
+    status = WorkerStatus(2, up={0})
+    assert status.reasons() == ["webhook ingest workers up: 1 of 2"]
+    status.up.add(1)
+    assert status.reasons() == []
