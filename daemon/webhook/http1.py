@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import httptools
 import trio
 
-__all__ = ["Request", "Response", "relay", "reply", "serve_connection"]
+__all__ = ["Handler", "Request", "Response", "relay", "reply", "serve_connection"]
 
 log = logging.getLogger("metad.webhook")
 

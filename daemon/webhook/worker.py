@@ -30,7 +30,6 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ import trio
 from config.model import StorageConfig
 from daemon.logs import LogFormat, configure_logging
 from daemon.store import open_store
-from daemon.webhook.http1 import Request, Response, relay, reply, serve_connection
+from daemon.webhook.http1 import Handler, Request, Response, relay, reply, serve_connection
 from daemon.webhook.ingest import REASONS, IngestCounters, WebhookIngest
 
 __all__ = ["WorkerSettings", "counter_delta", "main"]
@@ -105,7 +104,7 @@ async def _asgi_unused(scope: Any, receive: Any, send: Any) -> None:  # pragma: 
     raise RuntimeError("the worker relays everything that is not a webhook POST")
 
 
-def handler(ingest: WebhookIngest, upstream: str) -> Callable[[Request], Any]:
+def handler(ingest: WebhookIngest, upstream: str) -> Handler:
     """The worker's whole routing: webhook POSTs here, the rest to the daemon."""
     path = ingest.path.encode()
     answers = _answers()
