@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from tui.model import SORT_BY_COLUMN, SORT_KEYS, Chip, chip_matches, sort_chips
+from tui.model import SORT_BY_COLUMN, SORT_KEYS, Chip, Waba, chip_matches, sort_chips
 from tui.state import LogEntry, entry_matches
 from tui.widgets import EventTable, FleetTable, HeaderBar, StatusLine
 
@@ -190,7 +190,9 @@ class FleetScreen(ConsoleScreen):
         state = self.console.state
         spec = SORT_BY_COLUMN[self.sort_column]
         query = self.filter_text
-        rows = self.table.rows
+        table = self.table
+        rows = table.rows
+        stay: list[tuple[Chip, Waba | None]] = []
         for old, chip in changes.values():
             waba = state.wabas.get(chip.waba_id)
             shown = chip.phone_number_id in rows
@@ -198,7 +200,8 @@ class FleetScreen(ConsoleScreen):
             if moved or shown != chip_matches(chip, waba, query):
                 self._schedule_rebuild()
             else:
-                self.table.update_chip(chip, waba)
+                stay.append((chip, waba))
+        table.update_chips(stay)
         self._schedule_info()
 
     def _schedule_info(self) -> None:

@@ -68,33 +68,55 @@ class CellCachedTable(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=zebra_stripes)
 
     def set_cells(self, row_key: str, cells: Mapping[str, Text]) -> None:
-        """Write cells of one row and repaint that row only (nothing when it is out of
-        view). The cells must fit their columns: one that outgrows its column goes
-        through ``update_cell(update_width=True)``, which re-measures the column."""
-        key = RowKey(row_key)
-        row = self._data.get(key)
-        if row is None or key not in self._row_locations:
-            raise CellDoesNotExist(f"No row with key={row_key!r}.")
-        columns = self._column_keys
-        for column in cells:
-            if column not in columns:
-                if ColumnKey(column) not in self._column_locations:
-                    raise CellDoesNotExist(f"No column with key={column!r}.")
-                columns[column] = ColumnKey(column)
-        if self.rows[key].auto_height:
-            for column, value in cells.items():  # its height may change: the full path
-                self.update_cell(key, column, value)
+        """Write cells of one row and repaint that row only: see :meth:`write_rows`."""
+        self.write_rows({row_key: cells})
+
+    def write_rows(self, rows: Mapping[str, Mapping[str, Text]]) -> None:
+        """Write cells of several rows (row key → column key → cell) and repaint those
+        rows only, nothing for a row out of view. The cells must fit their columns: one
+        that outgrows its column goes through ``update_cell(update_width=True)``, which
+        re-measures the column. Raises ``CellDoesNotExist`` (writing nothing) for an
+        unknown row or column."""
+        data, columns = self._data, self._column_keys
+        keys: list[RowKey] = []
+        for row_key, cells in rows.items():
+            key = RowKey(row_key)
+            if key not in data or key not in self._row_locations:
+                raise CellDoesNotExist(f"No row with key={row_key!r}.")
+            for column in cells:
+                if column not in columns:
+                    if ColumnKey(column) not in self._column_locations:
+                        raise CellDoesNotExist(f"No column with key={column!r}.")
+                    columns[column] = ColumnKey(column)
+            keys.append(key)
+        dirty: list[RowKey] = []
+        for key, cells in zip(keys, rows.values(), strict=True):
+            if self.rows[key].auto_height:
+                for column, value in cells.items():  # its height may change: the full path
+                    self.update_cell(key, column, value)
+                continue
+            row = data[key]
+            for column, value in cells.items():
+                row[columns[column]] = value
+            dirty.append(key)
+        if not dirty:
             return
-        for column, value in cells.items():
-            row[columns[column]] = value
         # Textual's line caches are keyed on the update counter: step it, so the repainted
-        # row is drawn from the new values. Rows did not move: the layout maps stay.
+        # rows are drawn from the new values. Rows did not move: the layout maps stay.
         self._update_count += 1
         self._cell_writes += 1
-        top = self._row_top(key)
-        if top is not None:
-            width = max(self.size.width, self.virtual_size.width)
-            self._refresh_region(Region(0, top, width, self.rows[key].height))
+        window = self.window_region  # in the table's virtual space, as the row tops
+        width = max(self.size.width, self.virtual_size.width)
+        regions: list[Region] = []
+        for key in dirty:
+            top = self._row_top(key)
+            if top is None:
+                continue
+            region = Region(0, top, width, self.rows[key].height)
+            if window.overlaps(region):
+                regions.append(region.translate(-self.scroll_offset))
+        if regions:
+            self.refresh(*regions)
 
     def _check_layout(self) -> None:
         layout = (self._update_count - self._cell_writes, self.row_count)

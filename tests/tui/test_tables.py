@@ -64,13 +64,13 @@ async def test_the_fleet_table_writes_only_the_cells_whose_fields_changed() -> N
         table.show(snapshot.chips, wabas)
         await pilot.pause()
         written: list[str] = []
-        set_cells = table.set_cells
+        write_rows = table.write_rows
 
-        def counted(row: str, cells: Mapping[str, Text]) -> None:
-            written.extend(cells)
-            set_cells(row, cells)
+        def counted(rows: Mapping[str, Mapping[str, Text]]) -> None:
+            written.extend(column for cells in rows.values() for column in cells)
+            write_rows(rows)
 
-        table.set_cells = counted  # type: ignore[method-assign]
+        table.write_rows = counted  # type: ignore[method-assign]
         chip = snapshot.chips[0]
         changed = dataclasses.replace(chip, queued=99, paused=True, accepted=5)
         table.update_chip(changed, wabas[chip.waba_id])
@@ -114,3 +114,28 @@ async def test_a_cell_write_repaints_its_row_alone_and_only_when_in_view() -> No
         assert "dos" in _line(table, 1)
         with pytest.raises(CellDoesNotExist):
             table.set_cells("nope", {"a": Text("x")})
+
+
+async def test_rows_written_together_repaint_once_and_an_unknown_key_writes_nothing() -> None:
+    async with _Host(lambda: KeyedTable([("a", "A"), ("b", "B")])).run_test(size=(40, 6)) as pilot:
+        table = pilot.app.query_one(KeyedTable)
+        table.show_rows([(str(n), [Text(f"r{n}"), Text("x")]) for n in range(20)])
+        await pilot.pause()
+        calls: list[tuple[Region, ...]] = []
+        refresh = table.refresh
+
+        def spy(*regions: Region, **kwargs: Any) -> Any:
+            calls.append(regions)
+            return refresh(*regions, **kwargs)
+
+        table.refresh = spy  # type: ignore[method-assign]
+        with pytest.raises(CellDoesNotExist):
+            table.write_rows({"0": {"a": Text("r0!")}, "1": {"nope": Text("x")}})
+        assert table.get_row("0")[0].plain == "r0"
+        assert calls == []
+        table.write_rows({"0": {"a": Text("s0")}, "18": {"a": Text("s18")}, "1": {"b": Text("z")}})
+        assert [[(r.y, r.height) for r in regions] for regions in calls] == [[(1, 1), (2, 1)]]
+        await pilot.pause()
+        assert "s0" in _line(table, 1)
+        assert "z" in _line(table, 2)
+        assert table.get_row("18")[0].plain == "s18"
