@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -44,13 +46,14 @@ async def test_a_burst_writes_each_row_once_and_logs_every_change() -> None:
         await wait_until(pilot, lambda: len(app.state.chips) == 5)
         table = app.screen.query_one(FleetTable)
         writes: list[tuple[str, int]] = []
-        original = table.update_chip
+        original = table.update_chips
 
-        def update_chip(chip: Chip, waba: Any) -> None:
-            writes.append((chip.phone_number_id, chip.queued))
-            original(chip, waba)
+        def update_chips(chips: Iterable[tuple[Chip, Any]]) -> None:
+            batch = list(chips)
+            writes.extend((chip.phone_number_id, chip.queued) for chip, _ in batch)
+            original(batch)
 
-        table.update_chip = update_chip  # type: ignore[method-assign]
+        table.update_chips = update_chips  # type: ignore[method-assign]
         before = len(app.state.entries)
         base = fake.chip(PNIDS[0])
         for n in range(1, 201):  # between two frames: the client hands them over at once
@@ -76,3 +79,22 @@ async def test_a_console_that_falls_behind_resyncs_from_a_snapshot() -> None:
         assert any("fell behind" in e.message for e in app.state.entries)
         fake.connect()  # the client's fresh session: a snapshot
         await wait_until(pilot, lambda: app.state.chips[PNIDS[0]].queued == base["queued"])
+
+
+@pytest.mark.asyncio
+async def test_the_collector_is_frozen_once_the_first_snapshot_is_drawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeControlClient()
+    app = make_console(fake, freeze_gc=True)
+    frozen: list[int] = []
+    monkeypatch.setattr(
+        gc, "freeze", lambda: frozen.append(app.screen.query_one(FleetTable).row_count)
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: bool(frozen))
+        fake.disconnect()
+        fake.connect()  # a second snapshot: nothing more to freeze
+        await wait_until(pilot, lambda: app.state.connected)
+        await pilot.pause()
+        assert frozen == [5]
