@@ -19,6 +19,8 @@ Prints, one per line (``name=value``):
   console_subscribed_at_window_end 0 if the console was cut off and had not come back:
                            then send_rate_with_console was measured with nothing to send
   console_resyncs          sessions the console opened after the first (resync/reconnect)
+  console_cpu_share        CPU seconds per second the console process used while the
+                           daemon published to it (its warm-up second included)
   control_server_crashes   times serve_control died (a subscriber going away must never
                            do that; the bench starts it again to finish its figures)
   send_rate_alone          the daemon's stand-in send loop, sends/s, nobody subscribed:
@@ -62,16 +64,19 @@ Three processes, so that nothing shares an event loop that does not in productio
     quiet in between, so each subscriber can drain and leave without losing data; the
     console subscribes and draws the fleet while it is quiet.
 
-How the console is observed (nothing in ``tui`` is changed): the client's listener is
-wrapped (a subclass's ``run`` passes a proxy that notes ``bench_ts`` and the arrival time,
-then forwards); the fleet table's ``update_chip`` is wrapped on that one instance (after
-the write it notes which event the row now shows, and older events of that chip it
-covers, should a console coalesce); and the first write after a frame asks for Textual's
-public ``call_after_refresh``, which runs once the screen has been refreshed: that time
-is "on screen" for every write before it (late by at most a frame, never early).
-Headless Textual still lays out and renders every frame (the compositor runs); only
-writing escape codes to a terminal is skipped. A row scrolled out of view counts as
-shown once that frame is done, as scrolling to it shows the new value. The console's
+How the console is observed (nothing in ``tui`` is changed; the probe only appends to
+lists on the console's loop, and the latencies are worked out afterwards): the client's
+listener is wrapped (a subclass's ``run`` passes a proxy that notes ``bench_ts`` and the
+arrival time, then forwards); the fleet table's ``update_chips`` is wrapped on that one
+instance (after the write it notes which event each row now shows, which covers older
+events of that chip should a console coalesce, and whether the row was in view); and the
+fleet screen's compositor refresh (the render of a frame) and the table's ``render_lines``
+are wrapped: an event is "on screen" at the end of the first render that began after its
+write and drew the fleet table (never early: a write waiting for a repaint the screen has
+not taken up yet is not counted by a render that leaves the table out). A row out of view
+counts as shown at the end of the first render after its write, as scrolling to it shows
+the new value. Headless Textual still lays out and renders every frame (the compositor
+runs); only writing escape codes to a terminal is skipped. The console's
 report is made by a thread, so a console too busy to run its event loop still reports.
 
 Not modelled: ``publish_forever``'s own cost with a real fleet (it asks every chip actor
@@ -80,7 +85,9 @@ not a steady stream). The daemon side serves only ``status.snapshot`` and
 ``webhooks.stats``: the console's budget, campaign and template calls get "method not
 found" (its screens then say "not available"), as the stand-in fleet has none of them.
 
-``METAD_BENCH_PROFILE_CONSOLE=FILE`` writes a cProfile of the console process to FILE.
+``METAD_BENCH_PROFILE_CONSOLE=FILE`` writes a cProfile of the console process to FILE;
+``METAD_BENCH_TRACE=FILE`` writes each event of the window (seq, published, arrived,
+written, shown: monotonic seconds) as CSV, to see when the slow ones happened.
 
 Usage: ``python bench/console_load.py [--chips 1000] [--rate 2000] [--seconds 10]
 [--alone-seconds 5] [--drain-seconds 5]``. Runs in about 40 s.
@@ -89,6 +96,8 @@ Usage: ``python bench/console_load.py [--chips 1000] [--rate 2000] [--seconds 10
 from __future__ import annotations
 
 import argparse
+import bisect
+import collections
 import json
 import math
 import os
@@ -100,6 +109,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO, cast
 
@@ -341,6 +351,9 @@ def daemon_main(args: argparse.Namespace) -> None:
 def console_main(args: argparse.Namespace) -> None:
     import asyncio
 
+    from textual.geometry import Region
+    from textual.strip import Strip
+
     from tui.app import MetadConsole
     from tui.client import ConnectionStatus, ControlEvent, ControlListener, SocketControlClient
     from tui.model import Chip, Waba
@@ -349,42 +362,96 @@ def console_main(args: argparse.Namespace) -> None:
     out = os.fdopen(os.dup(1), "w")  # Textual may take sys.stdout over
 
     class Probe:
+        """Appends only, on the console's loop (a few list appends per event: the probe's
+        own cost is console CPU too); :func:`summarise` works the latencies out."""
+
         def __init__(self) -> None:
-            self.arrived: dict[int, tuple[float, float]] = {}
-            """seq → (bench_ts, when the client handed the event to the app)."""
-            self.applied: dict[int, float] = {}
-            self.framed: dict[int, float] = {}
-            self.unwritten: dict[str, list[int]] = {}
-            """Per chip, events that arrived and whose value no table write has covered."""
-            self.pending: list[int] = []
-            self.frames: list[float] = []
+            self.arrivals: list[tuple[int, str, float, float]] = []
+            """(seq, chip, bench_ts, when the client handed the event to the app)."""
+            self.writes: list[tuple[str, int, float, bool]] = []
+            """(chip, the event the row now shows, when written, row in view then)."""
+            self.frames: list[tuple[float, int, bool]] = []
+            """(when a screen render ended, writes made before it began, it drew the table)."""
+            self.table_rendered = False
             self.snapshots = 0
-            self.table: FleetTable | None = None
 
         def arrive(self, pnid: str, seq: int, bench_ts: float) -> None:
-            self.arrived[seq] = (bench_ts, time.monotonic())
-            self.unwritten.setdefault(pnid, []).append(seq)
+            self.arrivals.append((seq, pnid, bench_ts, time.monotonic()))
 
-        def frame_done(self) -> None:
-            now = time.monotonic()
-            self.frames.append(now)
-            for seq in self.pending:
-                self.framed[seq] = now
-            self.pending.clear()
+    def summarise(wanted: range) -> dict[str, Any]:
+        """Latency per stage; an event never shown counts as infinitely late.
 
-        def wrote(self, pnid: str, seq: int) -> None:
-            """A row now shows ``seq``: that event, and any older one of the same chip a
-            console that coalesces updates skipped, is written."""
-            now, first_since_frame = time.monotonic(), not self.pending
-            waiting = self.unwritten.get(pnid, [])
-            covered = 0
-            while covered < len(waiting) and waiting[covered] <= seq:
-                self.applied[waiting[covered]] = now
-                self.pending.append(waiting[covered])
-                covered += 1
-            del waiting[:covered]
-            if first_since_frame and self.pending and self.table is not None:
-                self.table.call_after_refresh(self.frame_done)
+        An event is written when its chip's row is written with it or a later event of
+        that chip (a console may coalesce); it is on screen at the end of the first render
+        that began after that write and drew the fleet table (a row out of view: the end
+        of the first render after the write, as scrolling to it shows the new value).
+        Runs on the control thread: the lists are copied first (a copy holds the GIL).
+        """
+        arrivals, writes = probe.arrivals.copy(), probe.writes.copy()
+        frames = probe.frames.copy()
+        arrived_at = {seq: (ts, at) for seq, _, ts, at in arrivals}
+        waiting: dict[str, collections.deque[int]] = {}
+        for seq, pnid, _, _ in arrivals:
+            waiting.setdefault(pnid, collections.deque()).append(seq)
+        # For each frame, the next one (itself included) that drew the table.
+        next_drawn: list[int | None] = [None] * len(frames)
+        following: int | None = None
+        for j in range(len(frames) - 1, -1, -1):
+            if frames[j][2]:
+                following = j
+            next_drawn[j] = following
+        begun = [n for _, n, _ in frames]
+        applied_at: dict[int, float] = {}
+        framed_at: dict[int, float] = {}
+        for i, (pnid, seq, when, in_view) in enumerate(writes):
+            queue = waiting.get(pnid)
+            covered: list[int] = []
+            while queue and queue[0] <= seq:
+                covered.append(queue.popleft())
+            j: int | None = bisect.bisect_right(begun, i)  # first render begun after it
+            if j is not None and in_view:
+                j = next_drawn[j] if j < len(frames) else None
+            for s in covered:
+                applied_at[s] = when
+                if j is not None and j < len(frames):
+                    framed_at[s] = frames[j][0]
+        arrived = [s for s in wanted if s in arrived_at]
+        applied = [s for s in arrived if s in applied_at]
+        shown = [s for s in applied if s in framed_at]
+        total = [(framed_at[s] - arrived_at[s][0]) * 1000 for s in shown]
+        total += [float("inf")] * (len(wanted) - len(shown))
+        stages = {
+            "transport": [(arrived_at[s][1] - arrived_at[s][0]) * 1000 for s in arrived],
+            "app_queue": [(applied_at[s] - arrived_at[s][1]) * 1000 for s in applied],
+            "render": [(framed_at[s] - applied_at[s]) * 1000 for s in shown],
+        }
+        start = arrived_at[shown[0]][0] if shown else 0.0
+        end = max((framed_at[s] for s in shown), default=0.0)
+        span = end - start
+        drawn = sum(1 for t, _, table in frames if table and start <= t <= end)
+        doc: dict[str, Any] = {
+            "events": len(shown),
+            "arrived": len(arrived),
+            "missing": len(wanted) - len(shown),
+            "last_shown": wanted[-1] in framed_at if wanted else True,
+            "events_per_s": len(shown) / span if span > 0 else 0.0,
+            "frames_per_s": drawn / span if span > 0 else 0.0,
+            "p50_ms": _percentile(total, 50),
+            "p99_ms": _percentile(total, 99),
+            "max_ms": max(total, default=float("nan")),
+            "snapshots": probe.snapshots,
+        }
+        for name, values in stages.items():
+            doc[f"{name}_p50_ms"] = _percentile(values, 50)
+            doc[f"{name}_p99_ms"] = _percentile(values, 99)
+        trace = os.environ.get("METAD_BENCH_TRACE")
+        if trace and doc["last_shown"]:
+            with open(trace, "w") as f:
+                f.write("seq,published,arrived,written,shown\n")
+                for s in shown:
+                    ts, at = arrived_at[s]
+                    f.write(f"{s},{ts:.6f},{at:.6f},{applied_at[s]:.6f},{framed_at[s]:.6f}\n")
+        return doc
 
     probe = Probe()
 
@@ -410,43 +477,6 @@ def console_main(args: argparse.Namespace) -> None:
         async def run(self, listener: ControlListener) -> None:
             await super().run(ProbeListener(listener))
 
-    def summarise(wanted: range) -> dict[str, Any]:
-        """Latency per stage; an event never shown counts as infinitely late.
-
-        Runs on the control thread: the dicts are copied first (``dict.copy`` holds the GIL).
-        """
-        arrived_at, applied_at = probe.arrived.copy(), probe.applied.copy()
-        framed_at = probe.framed.copy()
-        arrived = [s for s in wanted if s in arrived_at]
-        applied = [s for s in arrived if s in applied_at]
-        shown = [s for s in applied if s in framed_at]
-        total = [(framed_at[s] - arrived_at[s][0]) * 1000 for s in shown]
-        total += [float("inf")] * (len(wanted) - len(shown))
-        stages = {
-            "transport": [(arrived_at[s][1] - arrived_at[s][0]) * 1000 for s in arrived],
-            "app_queue": [(applied_at[s] - arrived_at[s][1]) * 1000 for s in applied],
-            "render": [(framed_at[s] - applied_at[s]) * 1000 for s in shown],
-        }
-        start = arrived_at[shown[0]][0] if shown else 0.0
-        end = max((framed_at[s] for s in shown), default=0.0)
-        span = end - start
-        frames = sum(1 for t in probe.frames.copy() if start <= t <= end)
-        doc: dict[str, Any] = {
-            "events": len(shown),
-            "arrived": len(arrived),
-            "missing": len(wanted) - len(shown),
-            "events_per_s": len(shown) / span if span > 0 else 0.0,
-            "frames_per_s": frames / span if span > 0 else 0.0,
-            "p50_ms": _percentile(total, 50),
-            "p99_ms": _percentile(total, 99),
-            "max_ms": max(total, default=float("nan")),
-            "snapshots": probe.snapshots,
-        }
-        for name, values in stages.items():
-            doc[f"{name}_p50_ms"] = _percentile(values, 50)
-            doc[f"{name}_p99_ms"] = _percentile(values, 99)
-        return doc
-
     def control(loop: asyncio.AbstractEventLoop, done: asyncio.Event) -> None:
         """Waits for ``stop FIRST LAST`` and reports, on a thread: a console too busy to
         run its loop (the figure this bench exists to catch) still gets its result out."""
@@ -455,14 +485,16 @@ def console_main(args: argparse.Namespace) -> None:
             if len(line) == 3:
                 first, last = int(line[1]), int(line[2])
                 deadline = time.monotonic() + args.drain_seconds
-                while last not in probe.framed and time.monotonic() < deadline:
-                    time.sleep(0.02)
-                _emit(out, event="result", **summarise(range(first, last + 1)))
+                result = summarise(range(first, last + 1))
+                while not result["last_shown"] and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    result = summarise(range(first, last + 1))
+                _emit(out, event="result", **result)
         finally:
             loop.call_soon_threadsafe(done.set)
 
     async def run() -> None:
-        app = MetadConsole(ProbedClient(args.socket))
+        app = MetadConsole(ProbedClient(args.socket), freeze_gc=True)  # as `metad tui`
         async with app.run_test(size=(200, 60)):
             deadline = time.monotonic() + 30
             while not (
@@ -472,15 +504,34 @@ def console_main(args: argparse.Namespace) -> None:
                 if time.monotonic() > deadline:
                     raise SystemExit("the console did not show the fleet within 30 s")
                 await asyncio.sleep(0.05)
-            table = app.screen.query_one(FleetTable)
-            probe.table = table
-            original = table.update_chip
+            screen, table = app.screen, app.screen.query_one(FleetTable)
+            write_rows, render_lines = table.update_chips, table.render_lines
+            compositor_refresh = screen._compositor_refresh
+            header = table.header_height if table.show_header else 0
 
-            def update_chip(chip: Chip, waba: Waba | None) -> None:
-                original(chip, waba)
-                probe.wrote(chip.phone_number_id, chip.queued)
+            def update_chips(chips: Iterable[tuple[Chip, Waba | None]]) -> None:
+                batch = list(chips)
+                write_rows(batch)
+                now, top = time.monotonic(), table.scroll_offset.y
+                bottom = top + table.size.height - header  # rows are one line high
+                for chip, _ in batch:
+                    index = table.get_row_index(chip.phone_number_id)
+                    probe.writes.append(
+                        (chip.phone_number_id, chip.queued, now, top <= index < bottom)
+                    )
 
-            table.update_chip = update_chip  # type: ignore[method-assign]
+            def drawn(crop: Region) -> list[Strip]:
+                probe.table_rendered = True
+                return render_lines(crop)
+
+            def refreshed() -> None:
+                begun, probe.table_rendered = len(probe.writes), False
+                compositor_refresh()
+                probe.frames.append((time.monotonic(), begun, probe.table_rendered))
+
+            table.update_chips = update_chips  # type: ignore[method-assign]
+            table.render_lines = drawn  # type: ignore[method-assign]
+            screen._compositor_refresh = refreshed  # type: ignore[method-assign]
             await asyncio.sleep(0.2)
             done = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -583,6 +634,12 @@ class RawReader(threading.Thread):
         self.sock.close()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def orchestrate(args: argparse.Namespace) -> None:
     children: list[Child] = []
     with tempfile.TemporaryDirectory(prefix="metad-bench-") as tmp:
@@ -599,8 +656,10 @@ def orchestrate(args: argparse.Namespace) -> None:
             console = Child("console", args, socket)
             children.append(console)
             console.expect("ready", 45)
+            cpu0, wall0 = _cpu_seconds(console.proc.pid), time.monotonic()
             daemon.tell("console")
             with_console = daemon.expect("with", args.seconds + 15)
+            console_cpu = (_cpu_seconds(console.proc.pid) - cpu0) / (time.monotonic() - wall0)
             console.tell(f"stop {with_console['seq_first']} {with_console['seq_last']}")
             result = console.expect("result", args.drain_seconds + 30)
             try:
@@ -636,6 +695,7 @@ def orchestrate(args: argparse.Namespace) -> None:
     print(f"console_dropped_in_window={with_console['dropped']}")
     print(f"console_subscribed_at_window_end={with_console['subscribers']}")
     print(f"console_resyncs={max(0, result['snapshots'] - 1)}")
+    print(f"console_cpu_share={console_cpu:.2f}")
     print(f"control_server_crashes={after['server_crashes']}")
     print(f"send_rate_alone={alone:.0f}")
     print(f"send_rate_alone_before={before['rate']:.0f}")
