@@ -7,8 +7,8 @@ no Unix listener helper, so it is built from ``trio.socket`` + ``SocketListener`
 Each connection handles requests concurrently (a slow ``send.test`` does not hold up a
 ``status.snapshot``); writes are serialised. ``subscribe`` turns the connection into an
 event stream fed by the bus, written in batches (one ``send_all`` per 10 ms at most, not
-one per event); a subscriber that falls behind gets ``resync`` and is disconnected — it
-never slows the daemon.
+one per event), each event encoded once whatever the number of subscribers; a subscriber
+that falls behind gets ``resync`` and is disconnected — it never slows the daemon.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from daemon.bus import BusEvent, Subscription
 from daemon.control import protocol as p
 from daemon.control.methods import METHODS, ControlContext, MethodError, chips, refresh_daily
 
-__all__ = ["ControlSocketError", "publish_forever", "serve_control"]
+__all__ = ["ControlSocketError", "EventLines", "publish_forever", "serve_control"]
 
 log = logging.getLogger("metad.control")
 
@@ -82,20 +82,53 @@ async def serve_control(
 ) -> None:
     sock = await _bind(path)
     listener = trio.SocketListener(sock)
+    lines = EventLines()
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(
-                trio.serve_listeners, lambda stream: _Connection(ctx, stream).run(), [listener]
+                trio.serve_listeners,
+                lambda stream: _Connection(ctx, stream, lines).run(),
+                [listener],
             )
             task_status.started(path)
     finally:
         _unlink(path)
 
 
+class EventLines:
+    """Each bus event encoded once, its line shared by every subscriber's batch.
+
+    The bus hands every subscriber the same :class:`BusEvent` object, so the line is
+    looked up by identity (the entry holds the event: its ``id`` cannot be reused while
+    it is cached). The last :data:`ENCODED_KEPT` lines are kept: more than a
+    subscriber's whole buffer, so a subscriber that lags by a full buffer still finds
+    the line another one made. With one subscriber it costs a dict lookup per event.
+    """
+
+    def __init__(self, kept: int | None = None) -> None:
+        self._kept = ENCODED_KEPT if kept is None else kept
+        self._lines: dict[int, tuple[BusEvent, bytes]] = {}
+        self.encoded = 0
+
+    def line(self, event: BusEvent) -> bytes:
+        key = id(event)
+        cached = self._lines.get(key)
+        if cached is not None and cached[0] is event:
+            return cached[1]
+        line = p.notification("event", {"kind": event.kind, "at": event.at, "data": event.data})
+        self.encoded += 1
+        self._lines.pop(key, None)  # a stale entry (an id reused): to the end, as new
+        self._lines[key] = (event, line)
+        if len(self._lines) > self._kept:
+            del self._lines[next(iter(self._lines))]  # the oldest
+        return line
+
+
 class _Connection:
-    def __init__(self, ctx: ControlContext, stream: trio.SocketStream) -> None:
+    def __init__(self, ctx: ControlContext, stream: trio.SocketStream, lines: EventLines) -> None:
         self._ctx = ctx
         self._stream = stream
+        self._lines = lines
         self._lock = trio.Lock()
 
     async def _send(self, data: bytes) -> None:
@@ -157,7 +190,7 @@ class _Connection:
         sub = self._ctx.bus.subscribe()
         try:
             await self._send(p.result_response(req.id, {"subscribed": True}))
-            while (batch := await _next_batch(sub)) is not None:
+            while (batch := await _next_batch(sub, self._lines)) is not None:
                 await self._send(batch)
                 await trio.sleep(FLUSH_INTERVAL_S)  # let the next batch gather
             if sub.lagged:
@@ -179,7 +212,11 @@ RESYNC_SEND_TIMEOUT_S = 1.0
 the notice soon, else just close."""
 
 
-async def _next_batch(sub: Subscription) -> bytes | None:
+ENCODED_KEPT = 4096
+"""Encoded event lines kept for the other subscribers (see :class:`EventLines`)."""
+
+
+async def _next_batch(sub: Subscription, lines: EventLines) -> bytes | None:
     """The encoded notifications of every event waiting (at least one), or None at the
     end of the stream. A subscription the bus cut off ends at once: the events still
     buffered are stale, and the subscriber resyncs from a snapshot anyway."""
@@ -189,17 +226,13 @@ async def _next_batch(sub: Subscription) -> bytes | None:
         return None
     if sub.lagged:
         return None
-    lines = [_event_line(first)]
-    while len(lines) < MAX_BATCH:
+    batch = [lines.line(first)]
+    while len(batch) < MAX_BATCH:
         try:
-            lines.append(_event_line(sub.receive.receive_nowait()))
+            batch.append(lines.line(sub.receive.receive_nowait()))
         except (trio.WouldBlock, trio.EndOfChannel):
             break
-    return b"".join(lines)
-
-
-def _event_line(event: BusEvent) -> bytes:
-    return p.notification("event", {"kind": event.kind, "at": event.at, "data": event.data})
+    return b"".join(batch)
 
 
 async def publish_forever(ctx: ControlContext, interval_s: float = 1.0) -> None:

@@ -13,7 +13,7 @@ from typing import Any, cast
 import pytest
 import trio
 
-from daemon.bus import Bus
+from daemon.bus import Bus, BusEvent
 from daemon.control import protocol as p, server
 from daemon.control.methods import ControlContext
 from daemon.control.server import serve_control
@@ -127,3 +127,45 @@ async def test_a_subscriber_that_reads_nothing_never_holds_up_publish(served: Se
                 await trio.sleep(0)
     assert served.bus.dropped_subscribers == 1
     await stream.aclose()
+
+
+async def test_each_event_is_encoded_once_for_all_its_subscribers(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded: list[str] = []
+    notification = p.notification
+
+    def counted(method: str, params: dict[str, Any]) -> bytes:
+        encoded.append(method)
+        return notification(method, params)
+
+    monkeypatch.setattr(p, "notification", counted)
+    streams = [await _subscribe(served.path) for _ in range(3)]
+    await _until_subscribed(served.bus, 3)
+    for n in range(5):
+        served.bus.publish("chip", {"n": n})
+    received: list[list[bytes]] = []
+    for stream in streams:
+        decoder, lines = p.LineDecoder(), []
+        with trio.fail_after(5):
+            while len(lines) < 6:  # the answer to subscribe, then the five events
+                lines += decoder.feed(await stream.receive_some(65536))
+        received.append(lines[1:])
+        await stream.aclose()
+    assert received[0] == received[1] == received[2]  # the same bytes for everyone
+    assert [p.decode(line).params["data"]["n"] for line in received[0]] == list(range(5))  # type: ignore[union-attr]
+    assert encoded == ["event"] * 5  # once per event, not once per subscriber
+
+
+def test_encoded_lines_are_shared_by_identity_and_bounded() -> None:
+    lines = server.EventLines(kept=2)
+    first, second, third = (BusEvent("chip", {"n": n}, at=1.0) for n in range(3))
+    assert lines.line(first) is lines.line(first)
+    equal = BusEvent("chip", {"n": 0}, at=1.0)  # equal, but another event: encoded anew
+    assert lines.line(equal) == lines.line(first)
+    assert lines.encoded == 2
+    lines.line(second)
+    lines.line(third)  # the oldest kept lines make room
+    assert lines.encoded == 4
+    lines.line(first)
+    assert lines.encoded == 5
