@@ -121,6 +121,7 @@ class MetadConsole(App[None]):
         self._poll_webhooks = True
         self._polls = 0
         self._frame_pending = False
+        self._applied_at = 0.0
         self._freeze_gc = freeze_gc
         self._fetching: set[str] = set()
         self._views: list[ConsoleScreen] = []
@@ -170,12 +171,19 @@ class MetadConsole(App[None]):
         if urgent:
             self.call_later(self.apply_inbox)
         elif not self._frame_pending:
+            # At most one application per FRAME_S, and no later than that: the first
+            # event after a quiet spell (the daemon's once-a-second burst) goes at once.
             self._frame_pending = True
-            self.set_timer(FRAME_S, self.apply_inbox)
+            wait = self._applied_at + FRAME_S - time.monotonic()
+            if wait > 0:
+                self.set_timer(wait, self.apply_inbox)
+            else:
+                self.call_later(self.apply_inbox)
 
     def apply_inbox(self) -> None:
         """Apply everything gathered since the last frame, in arrival order."""
         self._frame_pending = False
+        self._applied_at = time.monotonic()
         changes = Changes()
         for item in self.inbox.take():
             if isinstance(item, ConnectionStatus):

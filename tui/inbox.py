@@ -25,7 +25,8 @@ __all__ = ["FRAME_S", "Changes", "Inbox", "InboxItem", "SnapshotArrived"]
 
 FRAME_S = 0.05
 """Events are applied at most this often: 20 frames a second, 25 ms of added latency on
-average, which the event-to-screen budget (p99 <= 250 ms) affords."""
+average under a steady stream (none for the first event after a quiet spell), which the
+event-to-screen budget (p99 <= 250 ms) affords."""
 
 
 @dataclass(frozen=True, slots=True)

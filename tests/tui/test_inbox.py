@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,7 +12,7 @@ import pytest
 
 from tests.tui.fakes import PNIDS, FakeControlClient, cells, make_console, wait_until
 from tui.client import ConnectionStatus, ControlEvent, LinkState
-from tui.inbox import Changes, Inbox, SnapshotArrived
+from tui.inbox import FRAME_S, Changes, Inbox, SnapshotArrived
 from tui.model import Chip
 from tui.widgets import FleetTable
 
@@ -98,3 +100,30 @@ async def test_the_collector_is_frozen_once_the_first_snapshot_is_drawn(
         await wait_until(pilot, lambda: app.state.connected)
         await pilot.pause()
         assert frozen == [5]
+
+
+@pytest.mark.asyncio
+async def test_an_event_after_a_quiet_spell_is_applied_at_once_then_one_frame_apart() -> None:
+    fake = FakeControlClient()
+    app = make_console(fake)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: len(app.state.chips) == 5)
+        table = app.screen.query_one(FleetTable)
+        timers: list[float] = []
+        set_timer = app.set_timer
+
+        def recorded(delay: float, callback: Any = None, **kwargs: Any) -> Any:
+            timers.append(delay)
+            return set_timer(delay, callback, **kwargs)
+
+        app.set_timer = recorded  # type: ignore[method-assign]
+        await asyncio.sleep(FRAME_S * 2)  # quiet for longer than a frame
+        base = fake.chip(PNIDS[0])
+        fake.push("chip", dict(base, queued=7))
+        await wait_until(pilot, lambda: cells(table, PNIDS[0])[8] == "7+1")
+        assert timers == []  # applied at once, not a frame later
+        app._applied_at = time.monotonic()  # as if just applied (a slow machine may lag)
+        fake.push("chip", dict(base, queued=8))  # within a frame of the last: waits for it
+        await wait_until(pilot, lambda: cells(table, PNIDS[0])[8] == "8+1")
+        assert len(timers) == 1
+        assert 0 < timers[0] <= FRAME_S
