@@ -92,8 +92,13 @@ class Notification:
 Message = Request | Response | Notification
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+"""Made once: ``json.dumps`` with these options builds a new encoder per call (a tenth of
+the cost of encoding a chip event, which a subscribed daemon does 2,000 times a second)."""
+
+
 def encode(doc: dict[str, Any]) -> bytes:
-    line = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    line = _ENCODER.encode(doc).encode()
     if len(line) >= MAX_LINE:
         raise LineTooLong(f"message of {len(line)} bytes exceeds {MAX_LINE}")
     return line + b"\n"
