@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +26,7 @@ Reply = Callable[[trio.SocketStream, dict[str, Any]], Awaitable[bool]]
 """Answers one request; False closes the connection."""
 
 
-async def _read_request(stream: trio.SocketStream, buf: bytearray) -> dict[str, Any] | None:
+async def _read_request(stream: trio.abc.Stream, buf: bytearray) -> dict[str, Any] | None:
     while b"\r\n\r\n" not in buf:
         data = await stream.receive_some(65536)
         if not data:
@@ -215,3 +217,79 @@ async def test_a_pool_refuses_non_http_urls() -> None:
     closed.close()
     with pytest.raises(httpx.ConnectError):
         await closed.post("/", [], b"", connect_s=1.0, timeout_s=1.0)
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (the certificate is its own CA)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_tls_connections_are_verified_and_kept_alive(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    seen: list[dict[str, Any]] = []
+
+    async def handler(tcp: trio.SocketStream) -> None:
+        stream = trio.SSLStream(tcp, server_ctx, server_side=True)
+        buf = bytearray()
+        try:
+            while (req := await _read_request(stream, buf)) is not None:
+                seen.append(req)
+                await stream.send_all(_answer(OK_SEND))
+        except trio.BrokenResourceError:
+            pass
+        finally:
+            tcp.socket.close()
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        trusted = ssl.create_default_context(cafile=str(cert))
+        pool = H1Pool(f"https://127.0.0.1:{port}", ssl_context=trusted)
+        for _ in range(3):
+            status, body = await pool.post("/v21.0/1/messages", [], b"{}", connect_s=5, timeout_s=5)
+            assert (status, body) == (200, OK_SEND)
+        assert pool.opened == 1
+        pool.close()
+        untrusting = H1Pool(f"https://127.0.0.1:{port}", ssl_context=ssl.create_default_context())
+        with pytest.raises(httpx.ConnectError):  # an unknown CA: never sent
+            await untrusting.post("/", [], b"{}", connect_s=5, timeout_s=5)
+        nursery.cancel_scope.cancel()
+    assert len(seen) == 3
+    assert seen[0]["headers"]["host"] == f"127.0.0.1:{port}"
