@@ -41,7 +41,8 @@ __all__ = ["PHONE_FIELDS", "TEMPLATE_FIELDS", "GraphClient"]
 
 
 class GraphClient(ManagementCalls, UploadCalls):
-    """Async Graph API client (httpx on trio).
+    """Async Graph API client on trio: message sends on keep-alive connections of their
+    own (:mod:`daemon.graph.h1`), every other call through httpx.
 
     ``GraphClient(base_url, api_version, *, token_for, http=None, timeouts=None,
     retry=None, rng=None, sleep=None, max_connections=64)``; ``token_for`` is a mapping
