@@ -5,8 +5,10 @@ Runs a campaign of ``--recipients`` (20,000) simulator contacts over 20 chips (4
 message sent, delivered and read (three status webhooks each), and prints, one per line:
 
   msgs_per_s          recipients / seconds from ``campaign start`` to the last accepted send
-  cpu_us_per_msg      the daemon process's user+system CPU from start to the last
+  cpu_us_per_msg      the daemon's user+system CPU (its ingest worker processes
+                      included, with ``--ingest-workers``) from start to the last
                       ``read`` status stored, per message (its three webhooks included)
+  ingest_cpu_us_per_msg  the ingest workers' part of it
   pg_cpu_us_per_msg   the same for the PostgreSQL server processes (embedded only), for
                       the whole picture: the daemon's SQL runs there
   statuses_per_s      status webhooks the daemon took per second over the same span
@@ -15,7 +17,8 @@ message sent, delivered and read (three status webhooks each), and prints, one p
 Goals (issue M6): msgs_per_s >= 1000, cpu_us_per_msg <= 250. The simulator shares the
 machine, so on a small one it competes with the daemon for the same cores.
 
-Usage: ``python bench/campaign_throughput.py [--recipients N] [--rate R] [--dsn DSN]``.
+Usage: ``python bench/campaign_throughput.py [--recipients N] [--rate R] [--dsn DSN]
+[--ingest-workers N]``.
 """
 
 from __future__ import annotations
@@ -35,12 +38,13 @@ from campaign_harness import (
     Daemon,
     campaign_cli,
     campaign_file,
-    proc_cpu_seconds,
+    control_call,
     start_sim,
     stop,
     write_audience,
     write_config,
 )
+from procstat import cpu_seconds, daemon_roles
 
 SIM_KNOBS = [
     *CALM_KNOBS,
@@ -54,41 +58,28 @@ SIM_KNOBS = [
 ]
 
 
-def _postgres_cpu(state: Path) -> float:
-    """CPU seconds of the PostgreSQL processes serving ``state`` (0 when external)."""
-    total = 0.0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-            if b"postgres" not in cmdline:
-                continue
-            if str(state).encode() not in cmdline and not _child_of_postmaster(proc, state):
-                continue
-            total += proc_cpu_seconds(int(proc.name))
-        except (OSError, ValueError):
-            continue
-    return total
-
-
-def _child_of_postmaster(proc: Path, state: Path) -> bool:
-    try:
-        ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        return str(state).encode() in Path(f"/proc/{ppid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=2000.0, help="campaign cap, msg/s")
     parser.add_argument("--dsn", default="", help="external PostgreSQL (default: embedded)")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--ingest-workers",
+        type=int,
+        default=0,
+        help="[webhook] ingest_workers (their CPU counts in cpu_us_per_msg)",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="metad-tput-"))
-    config = write_config(tmp, wabas=4, chips_per_waba=5, contacts=args.recipients, dsn=args.dsn)
+    config = write_config(
+        tmp,
+        wabas=4,
+        chips_per_waba=5,
+        contacts=args.recipients,
+        dsn=args.dsn,
+        ingest_workers=args.ingest_workers,
+    )
     from config import load_config
 
     cfg = load_config(config)
@@ -105,11 +96,14 @@ def main() -> None:
         )
         daemon.start()
         time.sleep(2.0)  # template sync and the chips' first poll
-        cpu0, pg0, t0 = daemon.cpu_seconds(), _postgres_cpu(cfg.daemon.state_dir), time.monotonic()
+        assert daemon.proc is not None
+        roles = daemon_roles(daemon.proc.pid, None if args.dsn else cfg.daemon.state_dir)
+        cpu0, t0 = cpu_seconds(roles), time.monotonic()
         campaign_cli(config, "start", str(tmp / "campaigns" / "tput.toml"))
+        socket_path = cfg.daemon.runtime_dir / "metad.sock"
         sent_at = None
         while True:
-            status = campaign_cli(config, "status", "tput")
+            status = control_call(socket_path, "campaign.status", {"name": "tput"})
             # A message left in doubt (a crash mid-POST) or dropped is handled too:
             # counting only "sent" would wait out the 20 minutes for it.
             done = sum(status[k] for k in ("sent", "skipped", "refused", "dropped", "in_doubt"))
@@ -121,14 +115,18 @@ def main() -> None:
                 raise SystemExit(f"not done after 20 min: {status}")
             time.sleep(0.25)
         t1 = time.monotonic()
-        cpu = daemon.cpu_seconds() - cpu0
-        pg = _postgres_cpu(cfg.daemon.state_dir) - pg0
+        cpu1 = cpu_seconds(roles)
+        used = {role: cpu1[role] - cpu0.get(role, 0.0) for role in cpu1}
+        cpu = used["daemon"] + used["ingest"]  # the workers' intake is the daemon's work
+        pg = used.get("postgres", 0.0)
         n = status["sent"]
         assert sent_at is not None
         print(f"recipients={args.recipients}")
         print(f"msgs_per_s={n / (sent_at - t0):.0f}")
         print(f"cpu_us_per_msg={cpu / n * 1e6:.0f}")
         print(f"pg_cpu_us_per_msg={pg / n * 1e6:.0f}")
+        print(f"ingest_cpu_us_per_msg={used['ingest'] / n * 1e6:.0f}")
+        print(f"ingest_workers={args.ingest_workers}")
         print(f"statuses_per_s={3 * n / (t1 - t0):.0f}")
         print(f"seconds={t1 - t0:.1f}")
     finally:

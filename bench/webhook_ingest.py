@@ -62,6 +62,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.procstat import Roles, cpu_seconds, daemon_roles, descendants
 from config.secrets import SANDBOX_APP_SECRET
 from daemon.webhook.signature import sign
 from tests.support import REPO, Daemon, embedded_state_dir, free_port, metad_command
@@ -477,70 +478,6 @@ class Measured:
         return self.load.ok / self.load.seconds
 
 
-# --- where the CPU goes --------------------------------------------------------------------
-
-
-def _proc_table() -> dict[int, tuple[int, bytes, float]]:
-    """pid -> (parent pid, command line, CPU seconds so far), from /proc (Linux)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        table[int(entry.name)] = (
-            int(fields[1]),
-            cmdline,
-            (int(fields[11]) + int(fields[12])) / tick,
-        )
-    return table
-
-
-def _descendants(root: int, table: dict[int, tuple[int, bytes, float]]) -> set[int]:
-    found, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, (ppid, _, _) in table.items() if ppid == parent]
-        found.update(children)
-        frontier.extend(children)
-    return found
-
-
-Roles = Callable[[dict[int, tuple[int, bytes, float]]], dict[str, set[int]]]
-
-
-def cpu_seconds(roles: Roles) -> dict[str, float]:
-    table = _proc_table()
-    return {
-        role: sum(table[pid][2] for pid in pids if pid in table)
-        for role, pids in roles(table).items()
-    }
-
-
-def metad_roles(daemon_pid: int, state_dir: Path | None) -> Roles:
-    """The daemon, its ingest workers, and the embedded PostgreSQL (its server and
-    backends: every process whose command line names the state directory, and their
-    children). With an external server PostgreSQL's CPU is not attributable, so left out."""
-
-    def roles(table: dict[int, tuple[int, bytes, float]]) -> dict[str, set[int]]:
-        family = _descendants(daemon_pid, table)
-        workers = {p for p in family if b"daemon.webhook.worker" in table[p][1]}
-        out = {"daemon": family - workers, "ingest": workers}
-        if state_dir is not None:
-            marker = str(state_dir).encode()
-            servers = [
-                p for p, (_, cmd, _) in table.items() if marker in cmd and b"postgres" in cmd
-            ]
-            out["postgres"] = set().union(*(_descendants(p, table) for p in servers)) - family
-        return out
-
-    return roles
-
-
 def measure(
     run: Callable[[Path, int, float], Load],
     bodies: Path,
@@ -642,7 +579,7 @@ def main() -> int:
                     args.warmup,
                     args.seconds,
                     args.connections,
-                    metad_roles(daemon.proc.pid, None if args.dsn else state_dir),
+                    daemon_roles(daemon.proc.pid, None if args.dsn else state_dir),
                 )
                 _report_cpu(results, name, cpu, measured.load.ok)
                 time.sleep(0.5)  # let what was in flight when the load stopped commit
@@ -684,7 +621,7 @@ def main() -> int:
                         args.warmup,
                         args.seconds,
                         args.connections,
-                        lambda table: {"peer": _descendants(peer_pid, table)},
+                        lambda table: {"peer": descendants(peer_pid, table)},
                     )
                     _report(results, name, measured)
                     _report_cpu(results, name, cpu, measured.load.ok)
