@@ -200,6 +200,10 @@ class CellCachedTable(DataTable[Text]):
         self._forget_layout()
         return result
 
+    def remove_column(self, column_key: Any) -> None:
+        self._column_keys.clear()  # write_rows must not find the removed one
+        super().remove_column(column_key)
+
     def notify_style_update(self) -> None:
         self._cells.clear()  # a theme or CSS change restyles every cell
         super().notify_style_update()

@@ -139,3 +139,6 @@ async def test_rows_written_together_repaint_once_and_an_unknown_key_writes_noth
         assert "s0" in _line(table, 1)
         assert "z" in _line(table, 2)
         assert table.get_row("18")[0].plain == "s18"
+        table.remove_column("b")
+        with pytest.raises(CellDoesNotExist):
+            table.write_rows({"0": {"b": Text("gone")}})
