@@ -188,22 +188,25 @@ class ChipActor(SendPipeline):
     async def run(self, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
         await self.load()
         lane_done = trio.Event()
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            nursery.start_soon(self._pump)
-            nursery.start_soon(self._ticker)
-            nursery.start_soon(self._poller)
-            nursery.start_soon(self._alias_lane, lane_done)
-            task_status.started()
-            try:
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._pump)
+                nursery.start_soon(self._ticker)
+                nursery.start_soon(self._poller)
+                nursery.start_soon(self._alias_lane, lane_done)
+                task_status.started()
                 await self._loop()
                 self._aliases_send.close()
                 await lane_done.wait()  # what the lane holds is written before we stop
-            except BaseException:
-                self._fail_all_held()
-                self._fail_unread()
-                raise
-            nursery.cancel_scope.cancel()
+                nursery.cancel_scope.cancel()
+        except BaseException:
+            # Only once the nursery's tasks are done: the pump, woken with a message
+            # before the cancellation reached it, may still move it into the internal
+            # channel, and a journalling task may still hand back its send.
+            self._fail_all_held()
+            self._fail_unread()
+            raise
 
     async def _loop(self) -> None:
         """Handle messages in order until the daemon stops and nothing is held.
