@@ -60,9 +60,11 @@ __all__ = ["MAX_IN_FLIGHT", "MAX_PREPARING", "MAX_RETRIES", "SendPipeline"]
 log = logging.getLogger("metad.chip")
 
 MAX_IN_FLIGHT = 64
-MAX_PREPARING = 8
+MAX_PREPARING = 32
 """Sends journalled at once per chip (each holds a budget call: a burst of thousands
-must not fill the budget's mailbox)."""
+must not fill the budget's mailbox). 32 × 20 chips stays under the budget mailbox's
+1,024. With 8, a chip journalled at most 8 / (outbox write + reservation, ~0.2 s when
+the daemon is busy) ≈ 40 messages a second, half its 80 msg/s."""
 MAX_RETRIES = 5
 
 
