@@ -35,7 +35,7 @@ from actors.campaign.coordinator import (
     ResolveInDoubt,
 )
 from actors.campaign.ports import CampaignStore, FleetPort
-from actors.campaign.runner import CampaignRunner, render_text
+from actors.campaign.runner import PACE_CREDIT_S, YIELD_EVERY, CampaignRunner, render_text
 from actors.campaign.schedule import next_open
 from actors.chip.messages import (
     ChipMsg,
@@ -1315,3 +1315,37 @@ async def test_resolve_in_doubt(
         with pytest.raises(CampaignError, match="resend or drop"):
             await resolve()
         assert world.store.resolved == []
+
+
+async def test_a_late_pacing_wake_up_is_made_up_for(
+    world: World, autojump_clock: MockClock
+) -> None:
+    runner = world.runner(people(1), limits={"rate_per_s": 100})
+    now = runner._now()
+    # On time: the next slot is one interval on.
+    assert await runner._pace(now, 100) == pytest.approx(now + 0.01)
+    # Woken 30 ms late: the 3 slots missed go now, one after the other, without waiting.
+    late = now - 0.03
+    slots = [late]
+    for _ in range(3):
+        before = trio.current_time()
+        slots.append(await runner._pace(slots[-1], 100))
+        assert trio.current_time() == before
+    assert slots[-1] == pytest.approx(now)
+    # More lateness than PACE_CREDIT_S is not made up beyond it.
+    assert await runner._pace(now - 10.0, 100) == pytest.approx(now - PACE_CREDIT_S + 0.01)
+
+
+async def test_free_in_flight_slots_are_taken_without_yielding_each_time(
+    world: World, autojump_clock: MockClock
+) -> None:
+    runner = world.runner(people(1))
+    limit = trio.Semaphore(100)
+    yields = 0
+    for _ in range(YIELD_EVERY * 2):
+        task = trio.lowlevel.current_task()
+        before = task._schedule_points  # type: ignore[attr-defined]
+        await runner._slot(limit)
+        yields += task._schedule_points - before  # type: ignore[attr-defined]
+    assert limit.value == 100 - YIELD_EVERY * 2
+    assert yields == 2
