@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import outcome
 import trio
 
 from actors.budget.coordinator import BudgetMsg, SetCampaignCap
@@ -110,6 +111,30 @@ class _State:
     """Why the runner is not sending right now (schedule, no healthy chip), for the console."""
 
 
+class _Answer(ReplyTo[SendResult]):
+    """A send's reply slot that queues the chip's answer on the runner (no task, no
+    channel per recipient: one collector task takes them all, see ``_collect``)."""
+
+    __slots__ = ("deadline", "key", "pnid", "result", "runner")
+
+    def __init__(self, runner: CampaignRunner, key: str, pnid: str, deadline: float) -> None:
+        # ReplyTo's channel is not made: the answer goes to the runner's list instead.
+        self.answered = False
+        self.runner = runner
+        self.key = key
+        self.pnid = pnid
+        self.deadline = deadline
+        self.result: outcome.Outcome[SendResult] | None = None
+
+    def _put(self, result: outcome.Outcome[SendResult]) -> None:
+        if self.answered:
+            return
+        self.answered = True
+        self.result = result
+        self.runner._answered.append(self)
+        self.runner._answer_wake.set()
+
+
 class CampaignRunner:
     def __init__(
         self,
@@ -143,6 +168,11 @@ class CampaignRunner:
         self._affinity: dict[str, str] = {}
         self._turn = 0
         self._since_yield = 0
+        self._answers: dict[int, _Answer] = {}
+        """Sends whose answer is awaited, oldest first (their deadlines in that order)."""
+        self._answered: list[_Answer] = []
+        self._answer_wake = trio.Event()
+        self._limit: trio.Semaphore | None = None
         self._open_until = dt.datetime.min.replace(tzinfo=dt.UTC)
         """End of the sending interval last found open."""
         self.state = _State()
@@ -190,6 +220,7 @@ class CampaignRunner:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._refresher)
             nursery.start_soon(self._flusher)
+            nursery.start_soon(self._collect)
             try:
                 await self._feed(nursery)
                 await self._drained()
@@ -200,6 +231,7 @@ class CampaignRunner:
 
     async def _feed(self, nursery: trio.Nursery) -> None:
         limit = trio.Semaphore(self.spec.limits.max_in_flight)
+        self._limit = limit
         after = (-1, -1)
         next_at = self._now()
         while not self.stopping():
@@ -396,17 +428,67 @@ class CampaignRunner:
             )
 
         # Into the chip's mailbox from this task, so recipients handed over in one step
-        # reach the chip in file order (tasks started together run in any order); only
-        # the wait for the answer is a task of its own. A full mailbox: the task waits.
-        reply: ReplyTo[SendResult] = ReplyTo()
+        # reach the chip in file order, with a reply slot that queues the answer for
+        # the collector (``_collect``). A full mailbox: a task waits for room, as
+        # ``call`` does, and for the answer.
+        answer = _Answer(self, r.key, chip.pnid, trio.current_time() + SEND_TIMEOUT_S)
         try:
-            queued = address.try_cast(build(reply))
+            queued = address.try_cast(build(answer))
         except ActorStopped:
             queued = False  # the task's call meets it again and leaves the recipient
-        nursery.start_soon(
-            self._send_one, r.key, chip.pnid, address, build, limit, reply if queued else None
-        )
+        if queued:
+            self._answers[id(answer)] = answer
+        else:
+            answer.answered = True  # never sent: a late answer to it has no meaning
+            nursery.start_soon(self._send_one, r.key, chip.pnid, address, build)
         return True
+
+    async def _collect(self) -> None:
+        """Settle the chips' answers as they come, a batch per wake-up; give up on those
+        past their deadline (left pending, like a ``call`` that timed out)."""
+        while True:
+            deadline = next(iter(self._answers.values())).deadline if self._answers else math.inf
+            with trio.move_on_at(deadline):
+                await self._answer_wake.wait()
+            self._answer_wake = trio.Event()
+            answered, self._answered = self._answered, []
+            for answer in answered:
+                if self._answers.pop(id(answer), None) is None:
+                    continue  # given up on already
+                assert answer.result is not None
+                try:
+                    result: SendResult | None = answer.result.unwrap()
+                except (ActorCrashed, ActorStopped) as exc:
+                    self._lost(answer.key, answer.pnid, exc)
+                    result = None
+                self._done(answer.pnid)
+                if result is not None:
+                    self._settle(answer.key, answer.pnid, result)
+            now = trio.current_time()
+            while self._answers:
+                oldest = next(iter(self._answers.values()))
+                if oldest.deadline > now:
+                    break
+                del self._answers[id(oldest)]
+                oldest.answered = True  # an answer after this is ignored
+                self._lost(oldest.key, oldest.pnid, CallTimeout(oldest.pnid, SEND_TIMEOUT_S))
+                self._done(oldest.pnid)
+
+    def _lost(self, key: str, pnid: str, exc: Exception) -> None:
+        # Left pending: a later pass hands it over again, and the outbox's unique
+        # row turns that into "duplicate" if the chip did journal it.
+        log.info("campaign %s: %s via %s: %s", self.id, key, pnid, exc)
+        if self._sharing is not None:  # claimed: give it back for any daemon
+            self.state.marks.append((key, "pending", None, None))
+
+    def _done(self, pnid: str) -> None:
+        """One send is over (answered, failed or given up): its slot goes back."""
+        assert self._limit is not None
+        self._limit.release()
+        self.state.in_flight -= 1
+        self.state.assigned[pnid] -= 1
+        if self.state.in_flight == 0:
+            self._idle.set()
 
     async def _send_one(
         self,
@@ -414,28 +496,14 @@ class CampaignRunner:
         pnid: str,
         address: Any,
         build: Callable[[Any], Send],
-        limit: trio.Semaphore,
-        queued: ReplyTo[SendResult] | None,
     ) -> None:
+        result: SendResult | None = None
         try:
-            result: SendResult | None
-            if queued is not None:
-                result = await queued.wait(address.actor_id, SEND_TIMEOUT_S)
-            else:
-                result = await address.call(build, timeout=SEND_TIMEOUT_S)
+            result = await address.call(build, timeout=SEND_TIMEOUT_S)
         except (CallTimeout, ActorStopped, ActorCrashed) as exc:
-            # Left pending: a later pass hands it over again, and the outbox's unique
-            # row turns that into "duplicate" if the chip did journal it.
-            log.info("campaign %s: %s via %s: %s", self.id, key, pnid, exc)
-            result = None
-            if self._sharing is not None:  # claimed: give it back for any daemon
-                self.state.marks.append((key, "pending", None, None))
+            self._lost(key, pnid, exc)
         finally:
-            limit.release()
-            self.state.in_flight -= 1
-            self.state.assigned[pnid] -= 1
-            if self.state.in_flight == 0:
-                self._idle.set()
+            self._done(pnid)
         if result is not None:
             self._settle(key, pnid, result)
 

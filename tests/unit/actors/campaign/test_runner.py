@@ -47,7 +47,7 @@ from actors.chip.messages import (
     Sent,
     Uncertain,
 )
-from actors.core import Address, Mailbox, open_mailbox
+from actors.core import ActorCrashed, Address, Mailbox, open_mailbox
 from actors.ports import ChipRecord, TemplateRecord
 from config.campaign import CampaignSpec
 
@@ -1349,3 +1349,32 @@ async def test_free_in_flight_slots_are_taken_without_yielding_each_time(
         yields += task._schedule_points - before  # type: ignore[attr-defined]
     assert limit.value == 100 - YIELD_EVERY * 2
     assert yields == 2
+
+
+async def test_a_chip_that_crashes_on_a_send_leaves_it_pending_for_the_next_pass(
+    world: World, autojump_clock: MockClock
+) -> None:
+    def crash_once(msg: Send, attempt: int) -> SendResult | None:
+        if msg.recipient_id == "2/SP" and attempt == 0:
+            msg.reply.fail(ActorCrashed("chip A"))
+            return None
+        return sent(msg, attempt)
+
+    chip = world.chip(A, answer=crash_once)
+    runner = world.runner(people(3))
+    await run_to_end(runner)
+    assert chip.keys() == ["1/SP", "2/SP", "3/SP", "2/SP"]
+    assert world.store.state_of() == dict.fromkeys(("1/SP", "2/SP", "3/SP"), "handed")
+    assert runner.state.in_flight == 0
+    assert runner.finished
+
+
+async def test_a_full_chip_mailbox_is_waited_for(world: World, autojump_clock: MockClock) -> None:
+    chip = world.chip(A)
+    chip.box = open_mailbox("chip A", capacity=1)  # the runner's hand-overs overflow it
+    runner = world.runner(people(40), limits={"rate_per_s": 1000})
+    await run_to_end(runner)
+    assert sorted(chip.keys()) == sorted(f"{i}/SP" for i in range(1, 41))
+    assert len(world.store.keys_in("handed")) == 40
+    assert runner.state.in_flight == 0
+    assert runner.finished
