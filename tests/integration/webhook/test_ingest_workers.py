@@ -11,6 +11,7 @@ import os
 import signal
 from pathlib import Path
 
+import httpx
 import trio
 
 from daemon.health import readiness
@@ -59,14 +60,12 @@ async def test_a_killed_worker_is_restarted_and_nothing_acknowledged_is_lost(
             for i in range(40):
                 while True:
                     try:
-                        if (
-                            await hook.post(message_body(f"wamid.W.after.{i}", at=1764000000))
-                            == 200
-                        ):
-                            acknowledged += 1
-                            break
-                    except OSError:
-                        pass
+                        answer = await hook.post(message_body(f"wamid.W.after.{i}", at=1764000000))
+                    except httpx.TransportError:
+                        answer = None  # a kept-alive connection to the killed worker: reset
+                    if answer == 200:
+                        acknowledged += 1
+                        break
                     await trio.sleep(0.05)
         await _until(lambda: len(worker_pids()) == 2 and victim not in worker_pids())
         status = hook.daemon.ingest_workers
@@ -75,9 +74,15 @@ async def test_a_killed_worker_is_restarted_and_nothing_acknowledged_is_lost(
         assert status.restarts == 1
         assert await readiness(hook.daemon) == []
         stats = await hook.processed()
-        assert stats.received == stats.parsed == 10 + acknowledged == 50
-        await _until(lambda: hook.daemon.webhook.counters.stored >= 50)
-        assert hook.daemon.webhook.counters.by_status.get(200, 0) >= 50
+        assert acknowledged == 40
+        # A body committed just before its worker died was answered by nobody: its
+        # retry is stored again and counted a duplicate, never applied twice.
+        assert stats.parsed == 50
+        assert stats.received == stats.parsed + stats.duplicates
+        # The in-memory counters reach the daemon every half second: the killed worker's
+        # last half second is lost with it (the store keeps the durable counts above).
+        await _until(lambda: hook.daemon.webhook.counters.stored >= 40)
+        assert hook.daemon.webhook.counters.by_status.get(200, 0) >= 40
     assert worker_pids() == set()  # gone with the daemon
 
 
