@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -22,7 +21,9 @@ from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support import REPO, start_until_ready, stop_process
 
 CALM_KNOBS = [
     "initial_tier=TIER_UNLIMITED",
@@ -127,15 +128,7 @@ def _sim_listen(config: Path) -> str:
     return load_config(config).sandbox.listen
 
 
-def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+stop = stop_process
 
 
 class Daemon:
@@ -147,24 +140,7 @@ class Daemon:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 120.0) -> None:
-        offset = self.log.stat().st_size if self.log.exists() else 0
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daemon", "run", "-c", str(self.config)],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log.open("ab"),
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.log.open("rb") as f:
-                f.seek(offset)
-                if b"READY" in f.read():
-                    return
-            if self.proc.poll() is not None:
-                raise SystemExit(f"metad exited {self.proc.returncode}; see {self.log}")
-            time.sleep(0.05)
-        raise SystemExit(f"metad not READY within {timeout}s; see {self.log}")
+        self.proc = start_until_ready(self.config, self.log, timeout=timeout)
 
     def kill9(self) -> None:
         assert self.proc is not None

@@ -71,6 +71,49 @@ waba = "100000000000001"
     return path
 
 
+class NotReady(RuntimeError):
+    """``metad run`` exited, or printed no READY line in time; the message names its log."""
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> int | None:
+    """SIGTERM, then SIGKILL after ``timeout``; the exit code (None: never started)."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def start_until_ready(config: Path, log: Path, *, timeout: float) -> subprocess.Popen[bytes]:
+    """``metad run -c config`` with its stderr appended to ``log``; returns once the
+    READY line of this start (not an earlier one in the same log) is there."""
+    offset = log.stat().st_size if log.exists() else 0
+    with log.open("ab") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "daemon", "run", "-c", str(config)],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with log.open("rb") as f:
+            f.seek(offset)
+            if b"READY" in f.read():
+                return proc
+        if proc.poll() is not None:
+            raise NotReady(f"metad exited {proc.returncode}; see {log}")
+        time.sleep(0.05)
+    stop_process(proc)
+    raise NotReady(f"metad not READY within {timeout}s; see {log}")
+
+
 def metad_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "daemon", *args]
 

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import REPO, start_until_ready, stop_process
 
 CALM_KNOBS = (
     "initial_tier=TIER_UNLIMITED",
@@ -196,17 +196,7 @@ in_doubt_hold_s = 0
 # --- processes -------------------------------------------------------------------------
 
 
-def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> int | None:
-    if proc is None:
-        return None
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
+_stop = stop_process
 
 
 def rss_kib(pid: int) -> int:
@@ -310,26 +300,8 @@ class Stack:
     # daemon ------------------------------------------------------------------------
 
     def start_daemon(self, timeout: float = 90.0) -> None:
-        offset = self.log.stat().st_size if self.log.exists() else 0
-        with self.log.open("ab") as log:
-            self.daemon = subprocess.Popen(
-                [sys.executable, "-m", "daemon", "run", "-c", str(self.config)],
-                cwd=REPO,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
         self.starts += 1
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.log.open("rb") as f:
-                f.seek(offset)
-                if b"READY" in f.read():
-                    return
-            if self.daemon.poll() is not None:
-                raise AssertionError(f"metad exited {self.daemon.returncode}; see {self.log}")
-            time.sleep(0.05)
-        raise AssertionError(f"metad not READY within {timeout}s; see {self.log}")
+        self.daemon = start_until_ready(self.config, self.log, timeout=timeout)
 
     def kill9(self) -> None:
         assert self.daemon is not None
