@@ -39,6 +39,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final, TypeAlias
 
 from actors.templates.schema import VARIABLE, Slot, TemplateSchema
@@ -193,7 +194,14 @@ def _default_spec(key: str) -> FieldSpec:
 def _raw_value(fields: Mapping[str, object], spec: FieldSpec) -> object | None:
     for col in spec.columns:
         v = fields.get(col)
-        if v is None or isinstance(v, bool):
+        if v is None:
+            continue
+        if type(v) is str:  # the usual case, without the ABC check and the join
+            # str.isspace and str.split agree on what whitespace is.
+            if v and not v.isspace():
+                return v
+            continue
+        if isinstance(v, bool):
             continue
         if isinstance(v, Mapping) or normalise_text(str(v)):
             return v
@@ -207,7 +215,10 @@ def _url_prefix(source: str) -> str:
 
 def _has_shortener(value: str) -> bool:
     low = value.lower()
-    return any(m in low for m in SHORTENER_MARKERS)
+    for marker in SHORTENER_MARKERS:  # noqa: SIM110 (any() over a generator costs more)
+        if marker in low:
+            return True
+    return False
 
 
 class _Bad(Exception):
@@ -218,9 +229,11 @@ def _param(slot: Slot, raw: object) -> JsonDict:
     """The send parameter for ``slot`` from a non-blank raw value, or raise _Bad."""
     if slot.type == "location":
         return {"type": "location", "location": _location(raw)}
-    if isinstance(raw, Mapping):
-        raise _Bad("expected a text value, got an object")
-    value = normalise_text(str(raw))
+    if type(raw) is not str:
+        if isinstance(raw, Mapping):
+            raise _Bad("expected a text value, got an object")
+        raw = str(raw)
+    value = " ".join(raw.split())  # normalise_text, inline
     if slot.type in ("image", "video", "document"):
         if _LINK.fullmatch(value):
             media: JsonDict = {"link": value}
@@ -287,11 +300,50 @@ def _render(source: str, values: Mapping[str, str]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class _Source:
+    """A text with variables, measured once: its rendered length without rendering it."""
+
+    length: int
+    variables: tuple[tuple[str, int, int], ...]
+    """(variable, occurrences, total length of its placeholders), in first-seen order."""
+
+    def rendered_len(self, values: Mapping[str, str]) -> int:
+        """``len(_render(source, values))``."""
+        n = self.length
+        for var, count, placeholders in self.variables:
+            value = values.get(var)
+            if value is not None:
+                n += count * len(value) - placeholders
+        return n
+
+
+@lru_cache(maxsize=4096)
+def _source(text: str) -> _Source:
+    seen: dict[str, tuple[int, int]] = {}
+    for m in VARIABLE.finditer(text):
+        count, total = seen.get(m.group(1), (0, 0))
+        seen[m.group(1)] = (count + 1, total + len(m.group(0)))
+    return _Source(len(text), tuple((v, c, t) for v, (c, t) in seen.items()))
+
+
+@dataclass(frozen=True, slots=True)
 class _Plan:
-    """One slot and where its value comes from."""
+    """One slot and where its value comes from, with what fill needs of it per recipient."""
 
     slot: Slot
     spec: FieldSpec
+    text_var: str | None = None
+    """The variable a text parameter fills in the header or body text (for its length)."""
+    url: _Source | None = None
+    """The button URL a ``url`` parameter completes (for its length)."""
+
+
+def _plan(slot: Slot, spec: FieldSpec) -> _Plan:
+    text_var = None
+    if slot.component in ("header", "body"):
+        text_var = slot.name if slot.name is not None else str(slot.position)
+    url = _source(slot.source) if slot.sub_type == "url" and slot.source else None
+    return _Plan(slot, spec, text_var, url)
 
 
 class TemplateMapper:
@@ -313,12 +365,15 @@ class TemplateMapper:
             raise MappingError(f"{schema.name}: the template has no slots {unknown}")
         if unknown := sorted(set(card_specs) - card_keys):
             raise MappingError(f"{schema.name}: the carousel cards have no slots {unknown}")
+        # Everything that does not depend on the recipient is worked out here, once per
+        # template + mapping: the slots' columns, the variables they fill, the texts'
+        # lengths. Per recipient, fill only looks values up and substitutes them.
         self._plans = tuple(
-            _Plan(s, specs.get(s.key) or _default_spec(s.key)) for s in schema.slots_for(None)
+            _plan(s, specs.get(s.key) or _default_spec(s.key)) for s in schema.slots_for(None)
         )
         self._card_plans = tuple(
             tuple(
-                _Plan(s, card_specs.get(s.key) or _default_spec(s.key)) for s in schema.slots_for(c)
+                _plan(s, card_specs.get(s.key) or _default_spec(s.key)) for s in schema.slots_for(c)
             )
             for c in range(schema.card_count)
         )
@@ -367,18 +422,13 @@ def _part(
             problems[slot.qualified_key] = str(exc)
             continue
         params.append((slot, p))
-        if slot.component in texts and p["type"] == "text":
-            var = slot.name if slot.name is not None else str(slot.position)
-            texts[slot.component][var] = p["text"]
-        if (
-            slot.sub_type == "url"
-            and slot.source
-            and len(_render(slot.source, {"1": p["text"]})) > URL_MAX
-        ):
+        if plan.text_var is not None and p["type"] == "text":
+            texts[slot.component][plan.text_var] = p["text"]
+        if plan.url is not None and plan.url.rendered_len({"1": p["text"]}) > URL_MAX:
             problems[slot.qualified_key] = f"the URL would be longer than {URL_MAX} characters"
     for kind, limit in (("header", HEADER_TEXT_MAX), ("body", body_max)):
         src = next((s.source for s, _ in params if s.component == kind and s.source), None)
-        if src is not None and len(_render(src, texts[kind])) > limit:
+        if src is not None and _source(src).rendered_len(texts[kind]) > limit:
             keys = [s.qualified_key for s, _ in params if s.component == kind]
             problems[keys[0]] = f"the {kind} would be longer than {limit} characters"
     out: list[JsonDict] = []

@@ -712,3 +712,60 @@ def test_mapping_errors(
 ) -> None:
     with pytest.raises(MappingError, match=message):
         TemplateMapper(POSITIONAL, mapping, card_mapping)
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("Olá {{1}}, temos um plantão em {{2}}.", {"1": "Ana", "2": "UTI"}),
+        ("Olá {{1}}, {{ 1 }} de novo e {{2}}", {"1": "Bruno"}),
+        ("Sem variáveis", {"1": "x"}),
+        ("{{nome}}{{data}}{{nome}}", {"nome": "", "data": "12/03"}),
+        ("https://example.com/p/{{1}}", {"1": "abc/def?x=1"}),
+        ("{{1}} {{2}} {{3}}", {}),
+    ],
+)
+def test_measured_source_agrees_with_rendering(text: str, values: dict[str, str]) -> None:
+    """The length worked out once per template text is the rendered text's length."""
+    from actors.templates.mapper import _render, _source
+
+    assert _source(text).rendered_len(values) == len(_render(text, values))
+
+
+def test_one_mapper_for_a_whole_audience_agrees_with_a_fresh_one_per_row() -> None:
+    """What TemplateMapper prepares once gives byte-identical sends, in any order."""
+    import json
+
+    header = {"type": "HEADER", "format": "TEXT", "text": "Vaga em {{1}}"}
+    body = {"type": "BODY", "text": "Olá {{1}}, plantão de {{2}} em {{3}}; {{1}}, aceita?"}
+    buttons = {
+        "type": "BUTTONS",
+        "buttons": [
+            {"type": "URL", "text": "Ver", "url": "https://example.com/v/{{1}}"},
+            {"type": "QUICK_REPLY", "text": "Sim"},
+        ],
+    }
+    schema = _schema(header, body, buttons)
+    mapping: MappingConfig = {
+        "header.1": "uf",
+        "1": {"column": "primeiro_nome", "aliases": ["nome"]},
+        "2": "especialidade",
+        "3": {"column": "hospital", "default": "nosso hospital"},
+        "button.0": "crm",
+        "button.1": "crm",
+    }
+    mapper = TemplateMapper(schema, mapping)
+    rows = [*DOCTORS, {"primeiro_nome": "x" * 1100}, {"primeiro_nome": " \t "}]
+    fresh = [json.dumps(_as_json(fill(schema, r, mapping)), ensure_ascii=False) for r in rows]
+    for order in (rows, rows[::-1]):
+        cached = [json.dumps(_as_json(mapper.fill(r)), ensure_ascii=False) for r in order]
+        expect = fresh if order is rows else fresh[::-1]
+        assert cached == expect
+    assert any('"type": "body"' in s for s in fresh)
+    assert any('"names"' in s for s in fresh)
+
+
+def _as_json(result: Filled | Missing) -> dict[str, Any]:
+    if isinstance(result, Filled):
+        return {"components": result.components}
+    return {"names": list(result.names), "reason": result.reason}
