@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 import random
 import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,18 +191,25 @@ class Transport:
             )
             if content is not None:
                 request.stream = content  # as is: httpx would wrap it in a generator
-            with trio.move_on_after(self.timeouts.connect_s) as waited:
-                await self._slots.acquire()
-            if waited.cancelled_caught:
-                raise httpx.PoolTimeout("no free connection", request=request)
-            try:
+            async with self._slot(request):
                 return await self._http.send(request)
-            finally:
-                self._slots.release()
         except _NOT_SENT as exc:
             raise GraphError.from_transport(exc, sent=False) from exc
         except httpx.HTTPError as exc:
             raise GraphError.from_transport(exc, sent=True) from exc
+
+    @asynccontextmanager
+    async def _slot(self, request: httpx.Request | None = None) -> AsyncIterator[None]:
+        """One of the shared connection slots, waited for up to the connect timeout (then
+        ``PoolTimeout``: nothing was sent); both send paths go through it."""
+        with trio.move_on_after(self.timeouts.connect_s) as waited:
+            await self._slots.acquire()
+        if waited.cancelled_caught:
+            raise httpx.PoolTimeout("no free connection", request=request)
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     async def post_send(
         self, path: str, *, owner: str, json_body: Mapping[str, Any]
@@ -223,16 +231,10 @@ class Transport:
         headers = (("Authorization", f"Bearer {token}"), ("Content-Type", "application/json"))
         t = self.timeouts
         try:
-            with trio.move_on_after(t.connect_s) as waited:
-                await self._slots.acquire()
-            if waited.cancelled_caught:
-                raise httpx.PoolTimeout("no free connection")
-            try:
+            async with self._slot():
                 return await self._h1.post(
                     target, headers, raw, connect_s=t.connect_s, timeout_s=t.send_s
                 )
-            finally:
-                self._slots.release()
         except _NOT_SENT as exc:
             raise GraphError.from_transport(exc, sent=False) from exc
         except httpx.HTTPError as exc:
