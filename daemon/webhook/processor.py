@@ -25,14 +25,15 @@ next owner.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import trio
 
 from daemon.store import InboxRow, Outcome, Store
-from daemon.store.inbox import Handoff
+from daemon.store.inbox import Handoff, InboxRepository
 from daemon.store.outbox import OutboxRepository, StatusChange, outbox_id_from
 from daemon.webhook import events as e
 from daemon.webhook.payloads import MalformedBody, body_dedupe_key, parse, status_rank
@@ -245,11 +246,7 @@ class InboxProcessor:
             state = "parsed" if events or not unknown_count else "unparsed"
             outcomes.append(Outcome(row.id, state, len(events), unknown_count, unknown_number))
 
-        async with self._store.transaction() as tx:
-            in_tx = inbox.on(tx)
-            await in_tx.first_sightings([k for ev in applied if (k := event_key(ev))])
-            await OutboxRepository(tx).apply_statuses(highest_per_message(statuses))
-            await in_tx.record_orphans(orphans)
+        async with self._applying(applied, statuses, orphans) as in_tx:
             await in_tx.hand_off(handoffs)
             await in_tx.mark(outcomes, keys)
         self.stats.rows += len(rows)
@@ -292,14 +289,26 @@ class InboxProcessor:
             ]
             self.stats.events += len(fresh)
             self.stats.unknown_number += reached.count(False)
-        async with self._store.transaction() as tx:
-            in_tx = inbox.on(tx)
-            await in_tx.first_sightings([k for ev in applied if (k := event_key(ev))])
-            await OutboxRepository(tx).apply_statuses(highest_per_message(statuses))
-            await in_tx.record_orphans(orphans)
+        async with self._applying(applied, statuses, orphans) as in_tx:
             await in_tx.handoffs_done(closed)
         self.stats.handoffs += len(closed)
         return len(closed)
+
+    @asynccontextmanager
+    async def _applying(
+        self,
+        applied: Sequence[e.Event],
+        statuses: Sequence[StatusChange],
+        orphans: Sequence[tuple[int, str | None, str | None, str]],
+    ) -> AsyncIterator[InboxRepository]:
+        """One transaction recording what was applied (seen keys, outbox moves, orphans);
+        the caller adds its own bookkeeping (rows marked, hand-offs left or closed) to it."""
+        async with self._store.transaction() as tx:
+            in_tx = self._store.inbox.on(tx)
+            await in_tx.first_sightings([k for ev in applied if (k := event_key(ev))])
+            await OutboxRepository(tx).apply_statuses(highest_per_message(statuses))
+            await in_tx.record_orphans(orphans)
+            yield in_tx
 
     async def _deliver_all(self, events: Sequence[e.Event]) -> list[bool]:
         """Deliver ``events``; whether each reached an actor, in order.
