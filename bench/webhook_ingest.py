@@ -485,7 +485,7 @@ def measure(
     warmup: float,
     seconds: float,
     connections: int,
-    roles: Roles | None = None,
+    roles: Roles,
 ) -> tuple[Measured, int, dict[str, float]]:
     """Warm-up then the timed run: the timed run, the 200s of both together, and the CPU
     seconds each role used during the timed run."""
@@ -495,9 +495,9 @@ def measure(
         w = run(bodies, 0, warmup)
         offset = w.ok + w.other + connections  # fresh bodies for the timed run
         acked = w.ok
-    before = cpu_seconds(roles) if roles else {}
+    before = cpu_seconds(roles)
     load = run(bodies, offset, seconds)
-    after = cpu_seconds(roles) if roles else {}
+    after = cpu_seconds(roles)
     used = {role: after[role] - before.get(role, 0.0) for role in after}
     return Measured(load, events_per_body), acked + load.ok, used
 
@@ -558,6 +558,21 @@ def main() -> int:
                 return lambda b, off, s: wrk_load(url, b, off, s, args.connections, workdir)
             return lambda b, off, s: httpx_load(url, b, off, s, args.connections)
 
+        def timed(
+            run: Callable[[Path, int, float], Load],
+            name: str,
+            bodies: Path,
+            per: int,
+            roles: Roles,
+        ) -> int:
+            """One warm-up and timed run, its figures reported as ``name``; the 200s."""
+            measured, acked, cpu = measure(
+                run, bodies, per, args.warmup, args.seconds, args.connections, roles
+            )
+            _report(results, name, measured)
+            _report_cpu(results, name, cpu, measured.load.ok)
+            return acked
+
         # --- metad ---------------------------------------------------------------------
         state_dir = workdir / "state" if args.dsn else stack.enter_context(embedded_state_dir())
         port = free_port()
@@ -572,19 +587,15 @@ def main() -> int:
                 ("metad_single", single_bodies, 1),
             ):
                 before = inbox_stats(config)
-                measured, acked, cpu = measure(
+                acked = timed(
                     run,
+                    name,
                     bodies,
                     per,
-                    args.warmup,
-                    args.seconds,
-                    args.connections,
                     daemon_roles(daemon.proc.pid, None if args.dsn else state_dir),
                 )
-                _report_cpu(results, name, cpu, measured.load.ok)
                 time.sleep(0.5)  # let what was in flight when the load stopped commit
                 after = inbox_stats(config)
-                _report(results, name, measured)
                 # Durable: every 200 (warm-up and timed run) is a row. wrk may stop with
                 # requests in flight that the daemon stored but wrk never counted.
                 stored = after["received"] - before["received"]
@@ -614,17 +625,13 @@ def main() -> int:
                     ("peer", batch_bodies, args.per_body),
                     ("peer_single", single_bodies, 1),
                 ):
-                    measured, _, cpu = measure(
+                    timed(
                         run,
+                        name,
                         bodies,
                         per,
-                        args.warmup,
-                        args.seconds,
-                        args.connections,
                         lambda table: {"peer": descendants(peer_pid, table)},
                     )
-                    _report(results, name, measured)
-                    _report_cpu(results, name, cpu, measured.load.ok)
 
     _print(results, args, peer_problem is None)
     return 0
