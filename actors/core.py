@@ -12,7 +12,7 @@ The mailbox channel belongs to the supervisor, not to the actor task, so an
 
 from __future__ import annotations
 
-import contextlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -28,6 +28,8 @@ __all__ = [
     "Mailbox",
     "ReplyTo",
     "open_mailbox",
+    "put",
+    "take_token",
 ]
 
 M = TypeVar("M")
@@ -62,14 +64,17 @@ class CallTimeout(Exception):
 class ReplyTo(Generic[T]):
     """One-shot reply slot carried inside a message.
 
-    Buffer of one, and every put is non-blocking, so an actor never waits on a caller
-    that has already given up.
+    Every put is non-blocking, so an actor never waits on a caller that has already
+    given up. A slot and an event rather than a channel of one: a reply is made for
+    every call (several per campaign message), and an event is the cheapest thing a
+    caller can park on.
     """
 
-    __slots__ = ("_recv", "_send", "answered")
+    __slots__ = ("_done", "_result", "answered")
 
     def __init__(self) -> None:
-        self._send, self._recv = trio.open_memory_channel[outcome.Outcome[T]](1)
+        self._done = trio.Event()
+        self._result: outcome.Outcome[T] | None = None
         self.answered = False
 
     def ok(self, value: T) -> None:
@@ -82,16 +87,48 @@ class ReplyTo(Generic[T]):
         if self.answered:
             return
         self.answered = True
-        with contextlib.suppress(
-            trio.BrokenResourceError, trio.ClosedResourceError, trio.WouldBlock
-        ):
-            self._send.send_nowait(result)
+        self._result = result
+        self._done.set()
 
     async def wait(self, actor_id: str, timeout: float) -> T:
-        with trio.move_on_after(timeout):
-            result = await self._recv.receive()
-            return result.unwrap()
-        raise CallTimeout(actor_id, timeout)
+        if self._result is None:
+            with trio.move_on_after(timeout):
+                await self._done.wait()
+        if self._result is None:
+            raise CallTimeout(actor_id, timeout)
+        return self._result.unwrap()
+
+
+async def take_token(limiter: trio.CapacityLimiter, timeout: float = math.inf) -> bool:
+    """Take a token of ``limiter`` for the current task; False if none came in ``timeout``.
+
+    Why not ``async with limiter``: that parks and reschedules the task even when a
+    token is free (a trio checkpoint), and a timeout arms a cancel scope; on a path taken
+    several times per message both cost more than what they guard. A free token is taken
+    at once (no checkpoint: callers do I/O next); only a wait pays for the scheduler and
+    the timer. Release with ``limiter.release()`` from the same task.
+    """
+    try:
+        limiter.acquire_nowait()
+        return True
+    except trio.WouldBlock:
+        pass
+    with trio.move_on_after(timeout):
+        await limiter.acquire()
+        return True
+    return False
+
+
+async def put(channel: trio.MemorySendChannel[M], msg: M) -> None:
+    """``channel.send(msg)`` without its scheduler round trip when there is room.
+
+    For a task's last word (a worker reporting back, then ending): the task's exit is
+    the scheduling point, so the checkpoint ``send`` always makes buys nothing. A full
+    channel still waits (backpressure, never a drop)."""
+    try:
+        channel.send_nowait(msg)
+    except trio.WouldBlock:
+        await channel.send(msg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +158,12 @@ class Address(Generic[M]):
     async def call(self, build: Callable[[ReplyTo[T]], M], *, timeout: float = 5.0) -> T:
         """Send the message ``build(reply)`` and wait for the actor's answer."""
         reply: ReplyTo[T] = ReplyTo()
-        with trio.move_on_after(timeout) as scope:
-            await self.cast(build(reply))
-        if scope.cancelled_caught:
-            raise CallTimeout(self.actor_id, timeout)
+        msg = build(reply)
+        if not self.try_cast(msg):  # a full mailbox: wait for room, not forever
+            with trio.move_on_after(timeout) as scope:
+                await self.cast(msg)
+            if scope.cancelled_caught:
+                raise CallTimeout(self.actor_id, timeout)
         return await reply.wait(self.actor_id, timeout)
 
     def statistics(self) -> trio.MemoryChannelStatistics:

@@ -42,7 +42,7 @@ from actors.chip.plan import plan_send
 from actors.chip.ratelimit import RateGate
 from actors.chip.templates import TemplateBook
 from actors.chip.window import WindowBook
-from actors.core import ActorCrashed, ActorStopped, CallTimeout
+from actors.core import ActorCrashed, ActorStopped, CallTimeout, put, take_token
 from actors.policy.pricing import PriceTable, UnknownDestination
 from actors.ports import (
     BudgetPort,
@@ -193,12 +193,14 @@ class SendPipeline:
     async def _prepare(self, prep: _Prep, verdict: Decision) -> None:
         """Journal the send (outbox ``queued``) and reserve its budget, off the actor's
         loop; the actor takes it from there in arrival order (:meth:`_prepared`)."""
+        await take_token(self._prepare_slots)
         try:
-            async with self._prepare_slots:
-                await self._journal_new(prep, verdict)
+            await self._journal_new(prep, verdict)
         except Exception as exc:
             prep.error = exc  # raised in the actor's loop: a storage failure crashes it
-        await self._events_send.send(_Prepared(prep))
+        finally:
+            self._prepare_slots.release()
+        await put(self._events_send, _Prepared(prep))
 
     async def _journal_new(self, prep: _Prep, verdict: Decision) -> None:
         req, key = prep.request, prep.key
@@ -368,7 +370,7 @@ class SendPipeline:
                 await self._journal.outbox_set(oid, "in_doubt", error={"reason": reason})
             case _:
                 pass
-        await self._events_send.send(SendDone(outbox_id=oid, outcome=outcome))
+        await put(self._events_send, SendDone(outbox_id=oid, outcome=outcome))
 
     def _schedule_wake(self, at: float) -> None:
         if at >= self._wake_at or self._nursery is None:

@@ -26,14 +26,15 @@ from __future__ import annotations
 import json
 import random
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 import trio
 
+from actors.core import take_token
 from daemon.graph.errors import GraphError, Reaction
 from daemon.graph.h1 import H1Pool
 from daemon.graph.retry import RetryPolicy
@@ -175,7 +176,7 @@ class Transport:
         content: OneShotBody | None = None
         headers = {"Authorization": f"Bearer {token}"}
         if json_body is not None:
-            raw = json.dumps(json_body, separators=(",", ":")).encode()
+            raw = orjson.dumps(dict(json_body))
             content = OneShotBody(raw)
             headers["Content-Type"] = "application/json"
             headers["Content-Length"] = str(len(raw))
@@ -191,25 +192,21 @@ class Transport:
             )
             if content is not None:
                 request.stream = content  # as is: httpx would wrap it in a generator
-            async with self._slot(request):
+            await self._take_slot(request)
+            try:
                 return await self._http.send(request)
+            finally:
+                self._slots.release()
         except _NOT_SENT as exc:
             raise GraphError.from_transport(exc, sent=False) from exc
         except httpx.HTTPError as exc:
             raise GraphError.from_transport(exc, sent=True) from exc
 
-    @asynccontextmanager
-    async def _slot(self, request: httpx.Request | None = None) -> AsyncIterator[None]:
+    async def _take_slot(self, request: httpx.Request | None = None) -> None:
         """One of the shared connection slots, waited for up to the connect timeout (then
-        ``PoolTimeout``: nothing was sent); both send paths go through it."""
-        with trio.move_on_after(self.timeouts.connect_s) as waited:
-            await self._slots.acquire()
-        if waited.cancelled_caught:
+        ``PoolTimeout``: nothing was sent); both send paths take one and release it."""
+        if not await take_token(self._slots, self.timeouts.connect_s):
             raise httpx.PoolTimeout("no free connection", request=request)
-        try:
-            yield
-        finally:
-            self._slots.release()
 
     async def post_send(
         self, path: str, *, owner: str, json_body: Mapping[str, Any]
@@ -226,15 +223,18 @@ class Transport:
             raise GraphError(str(exc), type="NoToken", sent=False, code=190) from None
         if "\r" in token or "\n" in token:
             raise GraphError("access token holds a line break", sent=False, code=190)
-        raw = json.dumps(json_body, separators=(",", ":")).encode()
+        raw = orjson.dumps(dict(json_body))
         target = self._root_path + urllib.parse.quote(path.lstrip("/"), safe="/:@,;=")
         headers = (("Authorization", f"Bearer {token}"), ("Content-Type", "application/json"))
         t = self.timeouts
         try:
-            async with self._slot():
+            await self._take_slot()
+            try:
                 return await self._h1.post(
                     target, headers, raw, connect_s=t.connect_s, timeout_s=t.send_s
                 )
+            finally:
+                self._slots.release()
         except _NOT_SENT as exc:
             raise GraphError.from_transport(exc, sent=False) from exc
         except httpx.HTTPError as exc:

@@ -15,10 +15,11 @@ is retried one operation at a time, so only the offending call fails.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from actors.ports import RecentSend
 from daemon.store.writer import GroupCommit
@@ -35,8 +36,13 @@ def _ts(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
+def _text(value: Mapping[str, Any]) -> str:
+    """JSON text for a jsonb column (orjson: these are written for every message)."""
+    return orjson.dumps(dict(value), option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def _json(value: Mapping[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else _text(value)
 
 
 _NEW_ONE = (
@@ -308,8 +314,8 @@ class ChipJournalRepository:
             chip,
             key,
             kind,
-            json.dumps(dict(payload), separators=(",", ":")),
-            json.dumps(dict(decision), separators=(",", ":")),
+            _text(payload),
+            _text(decision),
             campaign_id,
             recipient_id,
         )
@@ -359,7 +365,7 @@ class ChipJournalRepository:
                     op.outbox_id,
                     op.state,
                     op.wamid,
-                    None if op.error is None else json.loads(op.error),
+                    None if op.error is None else orjson.loads(op.error),
                 )
                 return None
             outbox_id: int | None = await self._db.fetchval(
@@ -367,8 +373,8 @@ class ChipJournalRepository:
                 op.chip,
                 op.key,
                 op.kind,
-                json.loads(op.payload),
-                json.loads(op.decision),
+                orjson.loads(op.payload),
+                orjson.loads(op.decision),
                 op.campaign_id,
                 op.recipient_id,
             )

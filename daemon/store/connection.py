@@ -4,16 +4,18 @@ Why one base: asyncpg's Pool and Connection have the same query methods; both ar
 reached through the bridge, so the trio-facing wrappers are written once. Every method
 is one bridge hop (one asyncio task) and is cancellable from trio.
 
-jsonb values are Python objects on both sides (encoded with ``json.dumps``): a ``str``
-passed for a jsonb column is stored as a JSON string, not parsed.
+jsonb values are Python objects on both sides (encoded with orjson, which is several
+times faster than ``json`` on the rows every message writes and reads): a ``str`` passed
+for a jsonb column is stored as a JSON string, not parsed.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar, TypeVarTuple
+
+import orjson
 
 from daemon.store.bridge import AsyncioThread
 from daemon.store.errors import StoreError
@@ -54,11 +56,15 @@ def check_identifier(name: str) -> str:
 
 
 def _jsonb_encode(value: Any) -> bytes:
-    return b"\x01" + json.dumps(value, separators=(",", ":")).encode()
+    return b"\x01" + orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _jsonb_decode(data: bytes) -> Any:
-    return json.loads(data[1:])
+    return orjson.loads(memoryview(data)[1:])
+
+
+def _json_encode(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 async def init_connection(con: Any) -> None:
@@ -74,7 +80,7 @@ async def init_connection(con: Any) -> None:
         format="binary",
     )
     await con.set_type_codec(
-        "json", schema="pg_catalog", encoder=json.dumps, decoder=json.loads, format="text"
+        "json", schema="pg_catalog", encoder=_json_encode, decoder=orjson.loads, format="text"
     )
 
 
