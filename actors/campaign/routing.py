@@ -15,8 +15,8 @@ itself assigned since) and keeps the round-robin counter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
 __all__ = ["ChipView", "Route", "route"]
 
@@ -42,18 +42,36 @@ class ChipView:
     tier_room: int | None = None
     """New contacts the number may still reach in its messaging-limit tier (None: no
     limit); a number at its limit takes no campaign messages until the 24 h roll."""
+    # What route() asks of every chip for every message, derived once per view: a view is
+    # frozen, and a refresh or ``dataclasses.replace`` (the runner's backlog bump) builds a
+    # new one, whose __post_init__ derives them again from its own fields.
+    _fit: tuple[bool, bool] = field(init=False, repr=False, compare=False)
+    """``healthy(False)``, ``healthy(True)``."""
+    _order: tuple[int, float, float] = field(init=False, repr=False, compare=False)
+    """Quality rank (unknown ones rank as UNKNOWN), cost rounded (sub-micro-dollar
+    differences are ties) and the rate the backlog drains at (a stopped chip counts
+    0.1/s): the backlog-independent parts of the best-chip order."""
+
+    def __post_init__(self) -> None:
+        fit = not (
+            self.paused
+            or self.draining
+            or not self.has_template
+            or self.mps <= 0
+            or (self.tier_room is not None and self.tier_room <= 0)
+            or self.mode.startswith("PAUSED")
+            or self.quality == "RED"
+        )
+        # A YELLOW number stops marketing (quality protection, actors/chip/quality.py).
+        object.__setattr__(self, "_fit", (fit, fit and self.quality != "YELLOW"))
+        object.__setattr__(
+            self,
+            "_order",
+            (_QUALITY_RANK.get(self.quality, 1), round(self.cost, 6), max(self.mps, 0.1)),
+        )
 
     def healthy(self, marketing: bool) -> bool:
-        if self.paused or self.draining or not self.has_template or self.mps <= 0:
-            return False
-        if self.tier_room is not None and self.tier_room <= 0:
-            return False
-        if self.mode.startswith("PAUSED"):
-            return False
-        if self.quality == "RED":
-            return False
-        # A YELLOW number stops marketing (quality protection, actors/chip/quality.py).
-        return not (marketing and self.quality == "YELLOW")
+        return self._fit[1 if marketing else 0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,32 +80,44 @@ class Route:
     reason: str
 
 
-def _load(c: ChipView) -> float:
-    return c.backlog / max(c.mps, 0.1)
-
-
 def route(
     key: str,
-    chips: Sequence[ChipView],
+    chips: Collection[ChipView],
     *,
     affinity: Mapping[str, str],
     strategy: str = "affinity",
     marketing: bool = True,
     turn: int = 0,
 ) -> Route:
-    """The chip for ``key`` (a recipient's number), or None with the reason."""
-    healthy = [c for c in chips if c.healthy(marketing)]
+    """The chip for ``key`` (a recipient's number), or None with the reason.
+
+    Called once per message over the whole pool, so it only reads what each view derived
+    when it was built (health, quality rank, rounded cost, drain rate) and compares
+    inline: no per-chip method call, key function or rounding here."""
+    fit = 1 if marketing else 0  # the index of healthy(marketing) in a view's _fit
+    if strategy == "affinity":
+        # Before the healthy list: a contact with a healthy affinity chip (the usual
+        # case once a campaign is under way) needs nothing else. The first healthy chip
+        # with that pnid, as the healthy list's order would have given it.
+        known = affinity.get(key)
+        if known is not None:
+            for c in chips:
+                if c.pnid == known and c._fit[fit]:
+                    return Route(c, "affinity")
+    healthy = [c for c in chips if c._fit[fit]]
     if not healthy:
         why = "no chip in the pool is healthy with the template approved"
         return Route(None, why if chips else "the campaign's pool has no chips")
-    if strategy == "affinity":
-        known = affinity.get(key)
-        for c in healthy:
-            if c.pnid == known:
-                return Route(c, "affinity")
     if strategy == "round_robin":
         return Route(healthy[turn % len(healthy)], "round robin")
-    best = min(
-        healthy, key=lambda c: (_QUALITY_RANK.get(c.quality, 1), round(c.cost, 6), _load(c), c.pnid)
-    )
+    # Best quality, then cost, then load (backlog over drain rate), then pnid; the first
+    # of equals wins, as min() would.
+    best = healthy[0]
+    rank, cost, speed = best._order
+    best_key = (rank, cost, best.backlog / speed, best.pnid)
+    for c in healthy:
+        rank, cost, speed = c._order
+        k = (rank, cost, c.backlog / speed, c.pnid)
+        if k < best_key:
+            best, best_key = c, k
     return Route(best, "best quality, cost and room")

@@ -373,7 +373,7 @@ class CampaignRunner:
         while True:
             chosen = route(
                 r.to,
-                list(self._views.values()),
+                self._views.values(),
                 affinity=self._affinity,
                 strategy=self.spec.routing.strategy,
                 marketing=self._marketing,

@@ -37,7 +37,7 @@ Pure: no I/O. A :class:`TemplateMapper` parses the config once for a whole campa
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final, TypeAlias
@@ -191,8 +191,8 @@ def _default_spec(key: str) -> FieldSpec:
     return FieldSpec(key, aliases)
 
 
-def _raw_value(fields: Mapping[str, object], spec: FieldSpec) -> object | None:
-    for col in spec.columns:
+def _raw_value(fields: Mapping[str, object], plan: _Plan) -> object | None:
+    for col in plan.columns:
         v = fields.get(col)
         if v is None:
             continue
@@ -205,7 +205,7 @@ def _raw_value(fields: Mapping[str, object], spec: FieldSpec) -> object | None:
             continue
         if isinstance(v, Mapping) or normalise_text(str(v)):
             return v
-    return spec.default
+    return plan.default
 
 
 def _url_prefix(source: str) -> str:
@@ -225,50 +225,84 @@ class _Bad(Exception):
     """A value unusable for its slot; the message says why."""
 
 
-def _param(slot: Slot, raw: object) -> JsonDict:
-    """The send parameter for ``slot`` from a non-blank raw value, or raise _Bad."""
-    if slot.type == "location":
-        return {"type": "location", "location": _location(raw)}
+def _text_value(raw: object) -> str:
+    """A non-blank raw value as normalised text, or raise _Bad (objects are not text)."""
     if type(raw) is not str:
         if isinstance(raw, Mapping):
             raise _Bad("expected a text value, got an object")
         raw = str(raw)
-    value = " ".join(raw.split())  # normalise_text, inline
-    if slot.type in ("image", "video", "document"):
-        if _LINK.fullmatch(value):
-            media: JsonDict = {"link": value}
-        elif _DIGITS.fullmatch(value):
-            media = {"id": value}
-        else:
-            raise _Bad(f"{value[:40]!r} is neither an http(s) link nor a media id")
-        return {"type": slot.type, slot.type: media}
-    if slot.type == "payload":
-        if len(value) > PAYLOAD_MAX:
-            raise _Bad(f"payload longer than {PAYLOAD_MAX} characters")
-        return {"type": "payload", "payload": value}
-    if slot.type == "action":
-        return {"type": "action", "action": {"flow_token": value}}
-    if slot.type == "coupon_code" or (slot.sub_type == "url" and slot.source is None):
-        # Copy code, or an authentication OTP button (url sub_type, no URL of its own).
-        if " " in value or len(value) > CODE_MAX:
-            raise _Bad(f"a code is at most {CODE_MAX} characters without spaces")
-        if slot.type == "coupon_code":
-            return {"type": "coupon_code", "coupon_code": value}
-        return {"type": "text", "text": value}
+    return " ".join(raw.split())  # normalise_text, inline
+
+
+Build: TypeAlias = Callable[[object], JsonDict]
+"""The send parameter for one slot from a non-blank raw value, or raise _Bad."""
+
+
+def _builder(slot: Slot) -> Build:
+    """The parameter builder for ``slot``, chosen once per template from its type and
+    sub-type (they never change per recipient): the rules are checked in this order."""
+    kind = slot.type
+    if kind == "location":
+        return lambda raw: {"type": "location", "location": _location(raw)}
+    if kind in ("image", "video", "document"):
+        return lambda raw: {"type": kind, kind: _media(_text_value(raw))}
+    if kind == "payload":
+        return _payload
+    if kind == "action":
+        return lambda raw: {"type": "action", "action": {"flow_token": _text_value(raw)}}
+    if kind == "coupon_code":
+        return lambda raw: {"type": "coupon_code", "coupon_code": _code(_text_value(raw))}
+    if slot.sub_type == "url" and slot.source is None:
+        # An authentication OTP button: a url sub_type with no URL of its own.
+        return lambda raw: {"type": "text", "text": _code(_text_value(raw))}
+    if slot.sub_type == "url":
+        prefix = _url_prefix(slot.source or "")
+        return lambda raw: {"type": "text", "text": _url_suffix(prefix, _linkless(raw))}
+    name = slot.name
+
+    def text(raw: object) -> JsonDict:
+        value = _linkless(raw)
+        if len(value) > TEXT_PARAM_MAX:
+            raise _Bad(f"longer than {TEXT_PARAM_MAX} characters")
+        param: JsonDict = {"type": "text", "text": value}
+        if name is not None:
+            param["parameter_name"] = name
+        return param
+
+    return text
+
+
+def _media(value: str) -> JsonDict:
+    if _LINK.fullmatch(value):
+        return {"link": value}
+    if _DIGITS.fullmatch(value):
+        return {"id": value}
+    raise _Bad(f"{value[:40]!r} is neither an http(s) link nor a media id")
+
+
+def _payload(raw: object) -> JsonDict:
+    value = _text_value(raw)
+    if len(value) > PAYLOAD_MAX:
+        raise _Bad(f"payload longer than {PAYLOAD_MAX} characters")
+    return {"type": "payload", "payload": value}
+
+
+def _code(value: str) -> str:
+    """A copy code or a one-time passcode."""
+    if " " in value or len(value) > CODE_MAX:
+        raise _Bad(f"a code is at most {CODE_MAX} characters without spaces")
+    return value
+
+
+def _linkless(raw: object) -> str:
+    """Text for a text or URL parameter: link shorteners are refused."""
+    value = _text_value(raw)
     if _has_shortener(value):
         raise _Bad("link shorteners are refused by Meta's policy check")
-    if slot.sub_type == "url":
-        return {"type": "text", "text": _url_suffix(slot, value)}
-    if len(value) > TEXT_PARAM_MAX:
-        raise _Bad(f"longer than {TEXT_PARAM_MAX} characters")
-    param: JsonDict = {"type": "text", "text": value}
-    if slot.name is not None:
-        param["parameter_name"] = slot.name
-    return param
+    return value
 
 
-def _url_suffix(slot: Slot, value: str) -> str:
-    prefix = _url_prefix(slot.source or "")
+def _url_suffix(prefix: str, value: str) -> str:
     if prefix and value.startswith(prefix):
         value = value[len(prefix) :]
     if "://" in value:
@@ -326,24 +360,45 @@ def _source(text: str) -> _Source:
     return _Source(len(text), tuple((v, c, t) for v, (c, t) in seen.items()))
 
 
+_TEXTS: Final = ("header", "body")
+"""The components whose parameters land in a text with a length limit, in payload order."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """One slot and where its value comes from, with what fill needs of it per recipient."""
+    """One slot compiled for fill: everything about it that is the same for every
+    recipient (its columns, its parameter builder, the texts its value lands in) is
+    worked out here once, so fill per recipient only looks values up and builds."""
 
     slot: Slot
-    spec: FieldSpec
+    columns: tuple[str, ...]
+    """The spec's column then its aliases."""
+    default: str | None
+    build: Build
+    text_index: int = 0
+    """The slot's component's index in :data:`_TEXTS` (header or body; not a button)."""
     text_var: str | None = None
     """The variable a text parameter fills in the header or body text (for its length)."""
+    text: _Source | None = None
+    """The header or body text the slot sits in, measured (for the rendered length)."""
     url: _Source | None = None
     """The button URL a ``url`` parameter completes (for its length)."""
+    button: JsonDict | None = None
+    """A button's component without its parameter (``type``, ``sub_type``, ``index``)."""
 
 
 def _plan(slot: Slot, spec: FieldSpec) -> _Plan:
-    text_var = None
-    if slot.component in ("header", "body"):
+    text_index, text_var, text, button = 0, None, None, None
+    if slot.component in _TEXTS:
+        text_index = _TEXTS.index(slot.component)
         text_var = slot.name if slot.name is not None else str(slot.position)
+        text = _source(slot.source) if slot.source else None
+    else:
+        button = {"type": "button", "sub_type": slot.sub_type, "index": str(slot.index)}
     url = _source(slot.source) if slot.sub_type == "url" and slot.source else None
-    return _Plan(slot, spec, text_var, url)
+    return _Plan(
+        slot, spec.columns, spec.default, _builder(slot), text_index, text_var, text, url, button
+    )
 
 
 class TemplateMapper:
@@ -405,47 +460,55 @@ def _part(
     body_max: int,
     problems: dict[str, str],
 ) -> list[JsonDict]:
-    """Header, body and button components of the template or of one card."""
-    params: list[tuple[Slot, JsonDict]] = []
-    texts: dict[str, dict[str, str]] = {"header": {}, "body": {}}
+    """Header, body and button components of the template or of one card.
+
+    One pass over the compiled plans, per recipient: each parameter goes straight to its
+    component (header and body parameters in slot order, then one component per
+    button), and the header and body keep their first filled slot and the first text
+    one of their slots sits in, for the rendered-length checks after the pass."""
+    params: tuple[list[JsonDict], list[JsonDict]] = ([], [])
+    texts: tuple[dict[str, str], dict[str, str]] = ({}, {})
+    first: list[_Plan | None] = [None, None]
+    measured: list[_Source | None] = [None, None]
+    buttons: list[JsonDict] = []
     for plan in plans:
-        slot = plan.slot
-        raw = _raw_value(fields, plan.spec)
+        raw = _raw_value(fields, plan)
         if raw is None:
-            if slot.required:
-                tried = ", ".join(plan.spec.columns)
-                problems[slot.qualified_key] = f"no value in {tried}"
+            if plan.slot.required:
+                problems[plan.slot.qualified_key] = f"no value in {', '.join(plan.columns)}"
             continue
         try:
-            p = _param(slot, raw)
+            p = plan.build(raw)
         except _Bad as exc:
-            problems[slot.qualified_key] = str(exc)
+            problems[plan.slot.qualified_key] = str(exc)
             continue
-        params.append((slot, p))
-        if plan.text_var is not None and p["type"] == "text":
-            texts[slot.component][plan.text_var] = p["text"]
+        if plan.button is not None:
+            buttons.append({**plan.button, "parameters": [p]})
+        else:
+            g = plan.text_index
+            if first[g] is None:
+                first[g] = plan
+            params[g].append(p)
+            if measured[g] is None:
+                measured[g] = plan.text
+            if plan.text_var is not None and p["type"] == "text":
+                texts[g][plan.text_var] = p["text"]
         if plan.url is not None and plan.url.rendered_len({"1": p["text"]}) > URL_MAX:
-            problems[slot.qualified_key] = f"the URL would be longer than {URL_MAX} characters"
-    for kind, limit in (("header", HEADER_TEXT_MAX), ("body", body_max)):
-        src = next((s.source for s, _ in params if s.component == kind and s.source), None)
-        if src is not None and _source(src).rendered_len(texts[kind]) > limit:
-            keys = [s.qualified_key for s, _ in params if s.component == kind]
-            problems[keys[0]] = f"the {kind} would be longer than {limit} characters"
-    out: list[JsonDict] = []
-    for kind in ("header", "body"):
-        ps = [p for s, p in params if s.component == kind]
-        if ps:
-            out.append({"type": kind, "parameters": ps})
-    for slot, p in params:
-        if slot.component == "button":
-            out.append(
-                {
-                    "type": "button",
-                    "sub_type": slot.sub_type,
-                    "index": str(slot.index),
-                    "parameters": [p],
-                }
+            problems[plan.slot.qualified_key] = f"the URL would be longer than {URL_MAX} characters"
+    for g, kind, limit in ((0, "header", HEADER_TEXT_MAX), (1, "body", body_max)):
+        text = measured[g]
+        if text is not None and text.rendered_len(texts[g]) > limit:
+            head = first[g]
+            assert head is not None  # a text is measured only once a slot of it is filled
+            problems[head.slot.qualified_key] = (
+                f"the {kind} would be longer than {limit} characters"
             )
+    out: list[JsonDict] = []
+    if params[0]:
+        out.append({"type": "header", "parameters": params[0]})
+    if params[1]:
+        out.append({"type": "body", "parameters": params[1]})
+    out += buttons
     return out
 
 

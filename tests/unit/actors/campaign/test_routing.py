@@ -212,3 +212,54 @@ def test_none_healthy(strategy: str) -> None:
 def test_views_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         chip("a").paused = True  # type: ignore[misc]
+
+
+# --- what a view derives once for route() ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("bad", "marketing"), UNHEALTHY)
+def test_a_replaced_view_derives_its_health_again(bad: dict[str, Any], marketing: bool) -> None:
+    """A view made from another (a refresh, the runner's backlog bump) works its health
+    out from its own fields, never the original's."""
+    good = chip("sticky")
+    assert good.healthy(marketing)
+    worse = dataclasses.replace(good, **bad)
+    assert not worse.healthy(marketing)
+    assert pick([worse], affinity={KEY: "sticky"}, marketing=marketing) is None
+    assert dataclasses.replace(worse, **{k: getattr(good, k) for k in bad}).healthy(marketing)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        pytest.param({"backlog": 50}, "b", id="backlog"),
+        pytest.param({"mps": 1.0}, "b", id="mps"),
+        pytest.param({"cost": 0.1}, "b", id="cost"),
+        pytest.param({"quality": "UNKNOWN"}, "b", id="quality"),
+        pytest.param({"waba": "w2"}, "a", id="unrelated"),
+    ],
+)
+def test_a_replaced_view_is_ordered_by_its_own_fields(
+    change: dict[str, Any], expected: str
+) -> None:
+    a, b = chip("a", backlog=1), chip("b", backlog=2)
+    assert pick([a, b]) == "a"
+    assert pick([dataclasses.replace(a, **change), b]) == expected
+
+
+def test_derived_state_is_not_part_of_a_view() -> None:
+    """Equality, hashing and repr are the view's fields only."""
+    a = chip("a")
+    b = dataclasses.replace(chip("a", backlog=7), backlog=0)
+    assert a == b
+    assert hash(a) == hash(b)
+    assert "_fit" not in repr(a)
+    assert "_order" not in repr(a)
+
+
+def test_affinity_takes_the_first_healthy_view_of_the_known_chip() -> None:
+    """Affinity is looked up before the healthy list is built, with the same answer."""
+    stale, fresh = chip("sticky", paused=True), chip("sticky", backlog=9)
+    r = route(KEY, [stale, chip("other"), fresh], affinity={KEY: "sticky"})
+    assert r.chip is fresh
+    assert r.reason == "affinity"

@@ -19,7 +19,7 @@ from actors.templates.mapper import (
     fill,
     normalise_text,
 )
-from actors.templates.schema import TemplateSchema
+from actors.templates.schema import Slot, TemplateSchema
 
 FIXTURES = Path(__file__).resolve().parents[5] / "shared" / "fixtures"
 
@@ -769,3 +769,82 @@ def _as_json(result: Filled | Missing) -> dict[str, Any]:
     if isinstance(result, Filled):
         return {"components": result.components}
     return {"names": list(result.names), "reason": result.reason}
+
+
+# --- what TemplateMapper compiles once per template + mapping --------------------------------
+
+
+def _url_schema(prefix: str) -> TemplateSchema:
+    return _schema(
+        {"type": "BODY", "text": "Temos uma vaga nova para você."},
+        {
+            "type": "BUTTONS",
+            "buttons": [{"type": "URL", "text": "Ver", "url": prefix + "{{1}}"}],
+        },
+    )
+
+
+def test_a_compiled_mapper_keeps_its_own_templates_url_prefix() -> None:
+    """Each slot's builder carries the prefix of its own button URL: two templates with
+    the same slot key but different URLs cut (or refuse) the same value differently."""
+    row = {"v": "https://a.example.com/v/V1"}
+    a = TemplateMapper(_url_schema("https://a.example.com/v/"), {"button.0": "v"})
+    b = TemplateMapper(_url_schema("https://b.example.com/w/"), {"button.0": "v"})
+    assert a.fill(row) == Filled(
+        [
+            {
+                "type": "button",
+                "sub_type": "url",
+                "index": "0",
+                "parameters": [{"type": "text", "text": "V1"}],
+            }
+        ]
+    )
+    missing = b.fill(row)
+    assert isinstance(missing, Missing)
+    assert missing.names == ("button.0",)
+    assert "not a whole URL" in missing.reason
+
+
+def test_sends_from_one_mapper_share_no_component() -> None:
+    """The button component's fixed part is compiled once; each send gets its own copy
+    (the chip adds to what it is handed)."""
+    mapper = TemplateMapper(_url_schema("https://a.example.com/v/"), {"button.0": "v"})
+    first = mapper.fill({"v": "V1"})
+    assert isinstance(first, Filled)
+    first.components[0]["sub_type"] = "changed"
+    first.components[0]["parameters"].append({"type": "text", "text": "extra"})
+    second = mapper.fill({"v": "V2"})
+    assert second == Filled(
+        [
+            {
+                "type": "button",
+                "sub_type": "url",
+                "index": "0",
+                "parameters": [{"type": "text", "text": "V2"}],
+            }
+        ]
+    )
+
+
+def test_a_length_problem_names_the_first_filled_slot_of_its_text() -> None:
+    """The body's first slot may be left out (optional here): the rendered-length
+    problem goes to the first slot that was filled, per recipient."""
+    text = "{{1}} {{2}}"
+    schema = TemplateSchema(
+        name="t",
+        language="pt_BR",
+        category="MARKETING",
+        parameter_format="positional",
+        slots=(
+            Slot(key="1", component="body", type="text", required=False, position=1, source=text),
+            Slot(key="2", component="body", type="text", required=True, position=2, source=text),
+        ),
+    )
+    mapper = TemplateMapper(schema, {"1": "a", "2": "b"})
+    missing = mapper.fill({"b": "x" * 1024})
+    assert isinstance(missing, Missing)
+    assert missing.names == ("2",)
+    missing = mapper.fill({"a": "y", "b": "x" * 1024})
+    assert isinstance(missing, Missing)
+    assert missing.names == ("1",)
