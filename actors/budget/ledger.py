@@ -149,15 +149,65 @@ def _local_date(now: float, tz: ZoneInfo) -> dt.date:
     return dt.datetime.fromtimestamp(now, tz).date()
 
 
+_DAY_S: Final = 86400.0
+_EDGE_S: Final = 0.001
+"""Left out at the end of a cached day: ``fromtimestamp`` rounds to the microsecond, so
+an instant just before midnight may already name the next day."""
+_PERIOD_CACHE: dict[ZoneInfo, tuple[float, float, PeriodKeys]] = {}
+"""Per zone, the last local day seen: ``[start, end)`` and its keys."""
+_PERIOD_CACHE_MAX: Final = 64
+
+
 def period_keys(now: float, tz: ZoneInfo) -> PeriodKeys:
-    """Name the local day, ISO week (Monday start) and month of epoch second ``now``."""
+    """Name the local day, ISO week (Monday start) and month of epoch second ``now``.
+
+    Every reservation asks for its periods and converting ``now`` to a local date was
+    the costliest step of one. The keys only change at local midnight, so the current
+    day's span is remembered per zone: an instant inside it gets the same keys without
+    a zone conversion. Time still comes in as the argument; the cache only answers for
+    the span it was filled for.
+    """
+    span = _PERIOD_CACHE.get(tz)
+    if span is not None and span[0] <= now < span[1]:
+        return span[2]
     d = _local_date(now, tz)
     iso = d.isocalendar()
-    return PeriodKeys(
+    keys = PeriodKeys(
         day=f"day:{d.isoformat()}",
         week=f"week:{iso.year:04d}-W{iso.week:02d}",
         month=f"month:{d.year:04d}-{d.month:02d}",
     )
+    bounds = _plain_day(d, tz)
+    if bounds is not None and bounds[0] <= now < bounds[1]:
+        if len(_PERIOD_CACHE) >= _PERIOD_CACHE_MAX and tz not in _PERIOD_CACHE:
+            _PERIOD_CACHE.clear()  # many throwaway zone objects (ZoneInfo.no_cache)
+        _PERIOD_CACHE[tz] = (bounds[0], bounds[1], keys)
+    return keys
+
+
+def _plain_day(d: dt.date, tz: ZoneInfo) -> tuple[float, float] | None:
+    """``[start, end)`` of local day ``d`` if every instant in it is on ``d``, else None.
+
+    Only a day of exactly 24 h with the same UTC offset at both ends qualifies: no zone
+    in tzdata changes its offset twice within 24 h and back, so such a day holds no
+    transition at all. A DST-change day, or one at the edge of what datetime can
+    represent, is not cached and is converted on every call.
+    """
+    try:
+        start = _local_midnight(d, tz)
+        end = _local_midnight(d + dt.timedelta(days=1), tz)
+        first = dt.datetime.fromtimestamp(start, tz)
+        last = dt.datetime.fromtimestamp(end - 1.0, tz)
+    except (OverflowError, ValueError, OSError):
+        return None
+    if (
+        end - start != _DAY_S
+        or first.utcoffset() != last.utcoffset()
+        or first.date() != d
+        or last.date() != d
+    ):
+        return None
+    return start, end - _EDGE_S
 
 
 def _local_midnight(d: dt.date, tz: ZoneInfo) -> float:
@@ -476,9 +526,6 @@ class _Item:
         self.campaign = campaign
         self.settled = settled
 
-    def scopes(self) -> tuple[Scope, ...]:
-        return _scopes(self.waba, self.campaign)
-
 
 def _scopes(waba: str | None, campaign: str | None) -> tuple[Scope, ...]:
     out = [GLOBAL]
@@ -487,6 +534,25 @@ def _scopes(waba: str | None, campaign: str | None) -> tuple[Scope, ...]:
     if campaign is not None:
         out.append(Scope.campaign(campaign))
     return tuple(out)
+
+
+_BucketKey: TypeAlias = tuple[str, str, str]
+"""``(scope kind, scope id, period key)``: plain strings, whose hashes Python caches,
+where a :class:`Scope` in the key cost a call to its dataclass ``__hash__`` on every
+lookup, dozens of times per message."""
+
+_Capped: TypeAlias = tuple[tuple[PeriodKind, int, Decimal], ...]
+"""A scope's caps that are set: period, its index in :func:`_key_seq`, amount."""
+
+_Route: TypeAlias = tuple[Scope, str, str, _Capped]
+"""One scope a message counts in: the scope, its kind and id, and its set caps."""
+
+_ROUTES_MAX: Final = 4096
+"""Bound on the remembered (waba, campaign) pairs; campaigns come and go."""
+
+
+def _key_seq(keys: PeriodKeys) -> tuple[str, str, str]:
+    return (keys.day, keys.week, keys.month)
 
 
 def _thresholds(alert_at: Iterable[Decimal | float]) -> tuple[Decimal, ...]:
@@ -512,7 +578,7 @@ class Ledger:
     :meth:`release` and :meth:`settle`.
     """
 
-    __slots__ = ("_buckets", "_caps", "_items", "_thresholds", "_tz")
+    __slots__ = ("_buckets", "_caps", "_items", "_routes", "_thresholds", "_tz")
 
     def __init__(
         self,
@@ -524,8 +590,12 @@ class Ledger:
         self._tz = tz
         self._caps: dict[Scope, Caps] = {GLOBAL: caps}
         self._thresholds = _thresholds(alert_at)
-        self._buckets: dict[tuple[Scope, str], _Bucket] = {}
+        self._buckets: dict[_BucketKey, _Bucket] = {}
         self._items: dict[str, _Item] = {}
+        # The scopes and set caps of a (waba, campaign) pair, so a message does not
+        # rebuild Scope objects and look its caps up each time. Caps change only through
+        # set_caps, which forgets them.
+        self._routes: dict[tuple[str | None, str | None], tuple[_Route, ...]] = {}
 
     @classmethod
     def from_config(cls, cfg: BudgetConfig, tz: ZoneInfo | str) -> Ledger:
@@ -563,12 +633,13 @@ class Ledger:
             self._caps.pop(scope, None)
         else:
             self._caps[scope] = caps
+        self._routes.clear()
 
     # ------------------------------------------------------------------ queries
 
     def usage(self, scope: Scope, kind: PeriodKind, now: float) -> Usage:
         """What ``scope`` has booked in the ``kind`` period holding ``now``."""
-        bucket = self._buckets.get((scope, period_keys(now, self._tz).of(kind)))
+        bucket = self._buckets.get((scope.kind, scope.id, period_keys(now, self._tz).of(kind)))
         cap = self.caps(scope).of(kind)
         if bucket is None:
             return Usage(ZERO, ZERO, cap)
@@ -580,15 +651,11 @@ class Ledger:
         """What is left under every cap a send in these scopes is subject to, by cap
         label (negative after an overshoot). Feed it to
         :meth:`actors.policy.cost.BudgetState.from_remaining`."""
-        keys = period_keys(now, self._tz)
+        ks = _key_seq(period_keys(now, self._tz))
         out: dict[str, Decimal] = {}
-        for scope in _scopes(waba, campaign):
-            caps = self.caps(scope)
-            for kind, key in keys.items():
-                cap = caps.of(kind)
-                if cap is None:
-                    continue
-                bucket = self._buckets.get((scope, key))
+        for scope, sk, sid, capped in self._route(waba, campaign):
+            for kind, i, cap in capped:
+                bucket = self._buckets.get((sk, sid, ks[i]))
                 used = ZERO if bucket is None else bucket.spent + bucket.reserved
                 out[CapRef(scope, kind).label] = cap - used
         return out
@@ -608,10 +675,11 @@ class Ledger:
     def alerts(self, now: float) -> list[Alert]:
         """Thresholds of the current periods reached but not yet fired (e.g. after
         :meth:`set_caps` lowered a cap). Marks them fired."""
-        keys = period_keys(now, self._tz)
+        ks = _key_seq(period_keys(now, self._tz))
         out: list[Alert] = []
         for scope in sorted(self._caps, key=lambda s: (s != GLOBAL, s)):
-            out.extend(self._check(scope, keys, now, create=False))
+            capped = self._capped(scope)
+            self._check(out, (scope, scope.kind, scope.id, capped), ks, now)
         return out
 
     # ------------------------------------------------------------------ changes
@@ -638,13 +706,12 @@ class Ledger:
             raise ValueError(f"reservation {reservation_id!r} is already held")
         keys = period_keys(now, self._tz)
         if amount > ZERO:
-            for scope in _scopes(waba, campaign):
-                caps = self.caps(scope)
-                for kind, key in keys.items():
-                    cap = caps.of(kind)
-                    if cap is None:
-                        continue
-                    bucket = self._buckets.get((scope, key))
+            ks = _key_seq(keys)
+            buckets = self._buckets
+            for scope, sk, sid, capped in self._route(waba, campaign):
+                for kind, i, cap in capped:
+                    key = ks[i]
+                    bucket = buckets.get((sk, sid, key))
                     used = ZERO if bucket is None else bucket.spent + bucket.reserved
                     if used + amount > cap:
                         return Refusal(
@@ -766,9 +833,9 @@ class Ledger:
         are kept whatever their age. Returns how many buckets and messages were
         dropped. Later adjustments to a dropped period are not booked (it is closed).
         """
-        current_keys = {key for _, key in period_keys(now, self._tz).items()}
+        current_keys = set(_key_seq(period_keys(now, self._tz)))
         dead_buckets = [
-            k for k, b in self._buckets.items() if k[1] not in current_keys and b.reserved == ZERO
+            k for k, b in self._buckets.items() if k[2] not in current_keys and b.reserved == ZERO
         ]
         for k in dead_buckets:
             del self._buckets[k]
@@ -780,46 +847,73 @@ class Ledger:
 
     # ------------------------------------------------------------------ internals
 
-    def _bucket(self, scope: Scope, key: str, *, create: bool) -> _Bucket | None:
-        bucket = self._buckets.get((scope, key))
-        if bucket is None and create:
-            bucket = self._buckets[(scope, key)] = _Bucket()
-        return bucket
+    def _capped(self, scope: Scope) -> _Capped:
+        caps = self._caps.get(scope)
+        if caps is None:
+            return ()
+        return tuple(
+            (kind, i, cap) for i, kind in enumerate(PERIODS) if (cap := caps.of(kind)) is not None
+        )
+
+    def _route(self, waba: str | None, campaign: str | None) -> tuple[_Route, ...]:
+        routes = self._routes.get((waba, campaign))
+        if routes is None:
+            if len(self._routes) >= _ROUTES_MAX:
+                self._routes.clear()
+            routes = tuple(
+                (scope, scope.kind, scope.id, self._capped(scope))
+                for scope in _scopes(waba, campaign)
+            )
+            self._routes[(waba, campaign)] = routes
+        return routes
 
     def _apply_reserve(self, entry: LedgerEntry) -> list[Alert]:
         keys = period_keys(entry.at, self._tz)
         item = _Item(entry.amount, entry.at, keys, entry.waba, entry.campaign, settled=False)
         self._items[entry.id] = item
-        for scope in item.scopes():
-            for _, key in keys.items():
-                bucket = self._bucket(scope, key, create=True)
-                assert bucket is not None
-                bucket.reserved += entry.amount
-        return self._check_item(item, entry.at)
+        routes = self._route(entry.waba, entry.campaign)
+        ks = _key_seq(keys)
+        buckets = self._buckets
+        amount = entry.amount
+        for _, sk, sid, _ in routes:
+            for key in ks:
+                bucket = buckets.get((sk, sid, key))
+                if bucket is None:
+                    bucket = buckets[(sk, sid, key)] = _Bucket()
+                bucket.reserved += amount
+        return self._check_routes(routes, ks, entry.at)
 
     def _apply_release(self, entry: LedgerEntry) -> None:
         item = self._items.pop(entry.id)
-        for scope in item.scopes():
-            for _, key in item.keys.items():
-                bucket = self._bucket(scope, key, create=False)
+        ks = _key_seq(item.keys)
+        buckets = self._buckets
+        for _, sk, sid, _ in self._route(item.waba, item.campaign):
+            for key in ks:
+                bucket = buckets.get((sk, sid, key))
                 if bucket is not None:
                     bucket.reserved -= item.amount
 
     def _apply_settle(self, entry: LedgerEntry) -> list[Alert]:
         item = self._items.get(entry.id)
+        buckets = self._buckets
         if item is None:
             keys = period_keys(entry.at, self._tz)
             item = _Item(entry.amount, entry.at, keys, entry.waba, entry.campaign, settled=True)
             self._items[entry.id] = item
-            for scope in item.scopes():
-                for _, key in keys.items():
-                    bucket = self._bucket(scope, key, create=True)
-                    assert bucket is not None
+            routes = self._route(entry.waba, entry.campaign)
+            ks = _key_seq(keys)
+            for _, sk, sid, _ in routes:
+                for key in ks:
+                    bucket = buckets.get((sk, sid, key))
+                    if bucket is None:
+                        bucket = buckets[(sk, sid, key)] = _Bucket()
                     bucket.spent += entry.amount
         else:
-            for scope in item.scopes():
-                for _, key in item.keys.items():
-                    bucket = self._bucket(scope, key, create=False)
+            routes = self._route(item.waba, item.campaign)
+            ks = _key_seq(item.keys)
+            for _, sk, sid, _ in routes:
+                for key in ks:
+                    bucket = buckets.get((sk, sid, key))
                     if bucket is None:
                         continue  # pruned: that period is closed
                     if item.settled:
@@ -829,31 +923,37 @@ class Ledger:
                         bucket.spent += entry.amount
             item.amount = entry.amount
             item.settled = True
-        return self._check_item(item, entry.at)
+        return self._check_routes(routes, ks, entry.at)
 
-    def _check_item(self, item: _Item, now: float) -> list[Alert]:
+    def _check_routes(
+        self, routes: tuple[_Route, ...], ks: tuple[str, str, str], now: float
+    ) -> list[Alert]:
         out: list[Alert] = []
-        for scope in item.scopes():
-            out.extend(self._check(scope, item.keys, now, create=False))
+        for route in routes:
+            if route[3]:
+                self._check(out, route, ks, now)
         return out
 
-    def _check(self, scope: Scope, keys: PeriodKeys, now: float, *, create: bool) -> list[Alert]:
-        caps = self._caps.get(scope)
-        if caps is None:
-            return []
-        out: list[Alert] = []
-        for kind, key in keys.items():
-            cap = caps.of(kind)
-            if cap is None:
-                continue
-            bucket = self._bucket(scope, key, create=create)
+    def _check(self, out: list[Alert], route: _Route, ks: tuple[str, str, str], now: float) -> None:
+        """Append to ``out`` the alerts of ``route``'s caps that usage reached.
+
+        Thresholds ascend and so does ``threshold * cap``, so the first one not reached
+        ends the scan: most calls, far below every threshold, do one comparison per cap.
+        """
+        scope, sk, sid, capped = route
+        for kind, i, cap in capped:
+            key = ks[i]
+            bucket = self._buckets.get((sk, sid, key))
             if bucket is None:
                 continue
             used = bucket.spent + bucket.reserved
+            fired = bucket.fired
             for threshold in self._thresholds:
-                if threshold in bucket.fired or not _reached(used, cap, threshold):
+                if not _reached(used, cap, threshold):
+                    break
+                if threshold in fired:
                     continue
-                bucket.fired.add(threshold)
+                fired.add(threshold)
                 out.append(
                     Alert(
                         cap=CapRef(scope, kind),
@@ -864,15 +964,13 @@ class Ledger:
                         at=now,
                     )
                 )
-        return out
 
     def _over(self, item: _Item) -> tuple[CapRef, ...]:
         out: list[CapRef] = []
-        for scope in item.scopes():
-            caps = self.caps(scope)
-            for kind, key in item.keys.items():
-                cap = caps.of(kind)
-                bucket = self._buckets.get((scope, key))
-                if cap is not None and bucket is not None and bucket.spent + bucket.reserved > cap:
+        ks = _key_seq(item.keys)
+        for scope, sk, sid, capped in self._route(item.waba, item.campaign):
+            for kind, i, cap in capped:
+                bucket = self._buckets.get((sk, sid, ks[i]))
+                if bucket is not None and bucket.spent + bucket.reserved > cap:
                     out.append(CapRef(scope, kind))
         return tuple(out)

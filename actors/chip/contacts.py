@@ -178,6 +178,29 @@ def _clean_wa_id(wa_id: str) -> str:
     return w
 
 
+def _is_clean_wa_id(wa_id: str) -> bool:
+    """True exactly when :func:`_clean_wa_id` returns ``wa_id`` unchanged."""
+    return wa_id.isascii() and wa_id.isdigit() and _E164_MIN <= len(wa_id) <= _E164_MAX
+
+
+def _is_normal_phone(number: str) -> bool:
+    """True only when :func:`normalize_phone` (default country Brazil) returns ``number``
+    unchanged: digits in international form, a Brazilian one with a valid national
+    number, any other not readable as a Brazilian national one. False for some numbers
+    that are normal too (a cheap test, not a second normalizer): they take the long way.
+    """
+    if not (
+        number.isascii()
+        and number.isdigit()
+        and _E164_MIN <= len(number) <= _E164_MAX
+        and number[0] != "0"
+    ):
+        return False
+    if number.startswith(_BR):
+        return _br_national_ok(number[2:])
+    return not _br_national_ok(number)
+
+
 @dataclass(frozen=True, slots=True)
 class Learned:
     """What :meth:`ContactBook.learn_detailed` concluded.
@@ -278,6 +301,10 @@ class ContactBook:
 
         Raises ValueError if no identifier is valid.
         """
+        if wa_id:
+            known = self._known(wa_id, phone, bsuid)
+            if known is not None:
+                return Learned(known)
         wa = _clean_wa_id(wa_id) if wa_id else None
         number = normalize_phone(phone) if phone else None
         if phone and number is None:
@@ -325,6 +352,33 @@ class ContactBook:
             points_here = pending.setdefault(key, [])
             points_here.extend(a for a in new_aliases if a not in points_here)
         return Learned(key, tuple(dict.fromkeys(merged)), tuple(dict.fromkeys(new_aliases)))
+
+    def _known(self, wa_id: str, phone: str | None, bsuid: str | None) -> str | None:
+        """The key if :meth:`learn_detailed` would find everything already recorded.
+
+        After every accepted send Meta repeats a ``wa_id`` the book already holds next to
+        the ``to`` we sent to, and normalizing, validating and resolving it all again
+        only to change nothing cost more than the send's other bookkeeping. Each test
+        here is what the full path needs to merge nothing and add no alias: the
+        identifiers are already in their cleaned form and all point at the key, the key
+        is ``canonical_key(wa_id)`` and maps to itself. Anything else (a new ``wa_id``
+        for a known phone, a provisional key, a ninth-digit variant seen for the first
+        time, an identifier written differently) returns None and takes the full path.
+        """
+        alias = self._alias
+        key = alias.get(wa_id)
+        if key is None or alias.get(key) != key or not _is_clean_wa_id(wa_id):
+            return None
+        if len(wa_id) == 12:  # maybe a pre-ninth-digit mobile, keyed by its 13-digit form
+            if brazil_variants(wa_id)[0] != key:
+                return None
+        elif key != wa_id:  # any other wa_id is its own canonical key
+            return None
+        if phone and (alias.get(phone) != key or not _is_normal_phone(phone)):
+            return None
+        if bsuid and (alias.get(bsuid) != key or not is_bsuid(bsuid)):
+            return None
+        return key
 
     def load(self, rows: Iterable[tuple[str, str]]) -> int:
         """Rebuild from journaled ``(alias, key)`` rows, in journal order (later rows win).

@@ -536,3 +536,117 @@ def test_stale_reservations_and_prune() -> None:
     s = lg.settle("done", D("1"), later)
     assert s.previous is None
     assert lg.usage(GLOBAL, "day", later).spent == D("1")
+
+
+# --------------------------------------------------------------------------- cached periods
+# period_keys remembers the current local day per zone; these would fail if it answered
+# for an instant outside the day it was filled for.
+
+
+def _uncached_keys(now: float, tz: ZoneInfo) -> PeriodKeys:
+    d = dt.datetime.fromtimestamp(now, tz).date()
+    iso = d.isocalendar()
+    return PeriodKeys(
+        day=f"day:{d.isoformat()}",
+        week=f"week:{iso.year:04d}-W{iso.week:02d}",
+        month=f"month:{d.year:04d}-{d.month:02d}",
+    )
+
+
+NY = ZoneInfo("America/New_York")
+
+
+@pytest.mark.parametrize(
+    ("tz", "midnight"),
+    [
+        (SP, utc(2026, 11, 26, 3)),  # an ordinary day
+        (SP, utc(2026, 11, 30, 3)),  # a new ISO week
+        (SP, utc(2027, 1, 1, 3)),  # a new month and year, same ISO week
+        (UTC, utc(2026, 11, 26)),
+        (SP, utc(2018, 11, 4, 3)),  # DST start: local midnight did not exist
+        (SP, utc(2019, 2, 17, 3)),  # DST end: 23:00-24:00 of the 16th happened twice
+        (NY, utc(2026, 3, 8, 5)),  # 23-hour day
+        (NY, utc(2026, 11, 1, 4)),  # 25-hour day
+    ],
+)
+def test_period_keys_cache_turns_over_at_local_midnight(tz: ZoneInfo, midnight: float) -> None:
+    # Walk from a day and a half before to a day and a half after, in the order a
+    # running daemon sees time, so every answer may come from the cache.
+    instants = [midnight + k * 599.9 for k in range(-216, 217)]
+    instants += [midnight - 0.002, midnight - 0.0004, midnight - 4e-7, midnight, midnight + 1e-6]
+    for now in sorted(instants):
+        assert period_keys(now, tz) == _uncached_keys(now, tz), now
+    # The last instant of the day, then the first of the next, back to back.
+    before = period_keys(midnight - 1, tz)
+    after = period_keys(midnight, tz)
+    assert before.day != after.day
+    assert period_keys(midnight - 1, tz) == before  # time going back is not stale either
+
+
+def test_period_keys_sub_microsecond_before_midnight_is_the_next_day() -> None:
+    # fromtimestamp rounds to the microsecond: the cache must not claim this instant.
+    midnight = utc(2026, 11, 26, 3)
+    period_keys(midnight - 60, SP)
+    assert period_keys(midnight - 1e-7, SP).day == "day:2026-11-26"
+    assert period_keys(midnight - 1e-7, SP) == _uncached_keys(midnight - 1e-7, SP)
+
+
+def test_period_keys_cache_is_per_zone() -> None:
+    instant = utc(2026, 11, 25, 2, 30)  # 23:30 the day before in São Paulo
+    for _ in range(3):
+        assert period_keys(instant, SP).day == "day:2026-11-24"
+        assert period_keys(instant, UTC).day == "day:2026-11-25"
+        assert period_keys(instant, ZoneInfo("Asia/Tokyo")).day == "day:2026-11-25"
+        assert period_keys(instant, ZoneInfo("Pacific/Honolulu")).day == "day:2026-11-24"
+
+
+def test_reservations_across_local_midnight_book_each_day() -> None:
+    lg = ledger("1")
+    midnight = utc(2026, 11, 26, 3)
+    reserved(lg.reserve("a", D("1"), midnight - 1))
+    refused(lg.reserve("b", D("0.01"), midnight - 0.5))
+    r = reserved(lg.reserve("c", D("1"), midnight))
+    assert r.periods.day == "day:2026-11-26"
+    # a late timestamp of the day before still counts there, after the new day was seen
+    refused(lg.reserve("d", D("0.01"), midnight - 0.25))
+    assert lg.usage(GLOBAL, "day", midnight - 1).reserved == D("1")
+    assert lg.usage(GLOBAL, "day", midnight).reserved == D("1")
+    assert lg.usage(GLOBAL, "week", midnight).reserved == D("2")
+
+
+def test_caps_set_after_reservations_apply_to_the_next_one() -> None:
+    # The ledger remembers each (waba, campaign)'s scopes and caps; set_caps must
+    # invalidate that, both ways.
+    lg = ledger()
+    waba = Scope.waba("w1")
+    reserved(lg.reserve("a", D("1"), NOW, waba="w1", campaign="c1"))
+    lg.set_caps(waba, Caps(daily=D("1.5")))
+    r = refused(lg.reserve("b", D("1"), NOW, waba="w1", campaign="c1"))
+    assert r.cap == CapRef(waba, "day")
+    lg.set_caps(waba, Caps())
+    reserved(lg.reserve("b", D("1"), NOW, waba="w1", campaign="c1"))
+    lg.set_caps(Scope.campaign("c1"), Caps(monthly=D("2")))
+    assert refused(lg.reserve("c", D("1"), NOW, campaign="c1")).cap == CapRef(
+        Scope.campaign("c1"), "month"
+    )
+    assert lg.remaining(NOW, waba="w1", campaign="c1") == {"campaign c1 monthly": D("0")}
+
+
+@pytest.mark.parametrize(
+    ("steps", "fired"),
+    [
+        # one reservation past three thresholds fires them all, ascending
+        (["0.96"], ["0.5", "0.8", "0.95"]),
+        (["0.5", "0.29", "0.01"], ["0.5", "0.8"]),
+        (["0.49", "0.01", "0.3", "0.2"], ["0.5", "0.8", "0.95", "1"]),
+    ],
+)
+def test_thresholds_fire_in_order_each_once(steps: list[str], fired: list[str]) -> None:
+    lg = ledger("1")
+    got: list[Decimal] = []
+    for i, amount in enumerate(steps):
+        got += [a.threshold for a in reserved(lg.reserve(f"m{i}", D(amount), NOW)).alerts]
+    assert got == [D(f) for f in fired]
+    lg.release("m0", NOW)  # falling back under does not re-arm a threshold
+    got = [a.threshold for a in reserved(lg.reserve("again", D(steps[0]), NOW)).alerts]
+    assert got == []

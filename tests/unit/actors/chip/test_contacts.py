@@ -301,3 +301,144 @@ def test_load_rebuilds_the_book_in_journal_order() -> None:
     assert rebuilt.learn_detailed(wa_id="5521998765432", bsuid="US.1").merged == ("US.1",)
     # A merged one is not.
     assert rebuilt.learn_detailed(bsuid="BR.9").key == MOBILE13
+
+
+# --------------------------------------------------------------------------- repeats
+# After an accepted send learn_detailed takes a short path when everything is already
+# recorded; these would fail if it answered from the book when something did change.
+
+
+def test_repeated_send_response_changes_nothing() -> None:
+    book = ContactBook()
+    book.learn_detailed(wa_id=MOBILE12, phone=MOBILE13)
+    before = dict(book._alias)
+    for _ in range(3):
+        assert book.learn_detailed(wa_id=MOBILE12, phone=MOBILE13) == Learned(MOBILE13)
+        assert book.learn_detailed(wa_id=MOBILE13, phone=MOBILE13) == Learned(MOBILE13)
+        assert book.learn_detailed(wa_id=MOBILE12) == Learned(MOBILE13)
+    assert book._alias == before
+
+
+@pytest.mark.parametrize("phone", [None, MOBILE13])
+def test_journal_row_filing_the_legacy_form_under_itself_is_refiled(phone: str | None) -> None:
+    book = ContactBook()
+    book.load([(MOBILE12, MOBILE12)])
+    learned = book.learn_detailed(wa_id=MOBILE12, phone=phone)
+    assert learned == Learned(MOBILE13, (), (MOBILE13, MOBILE12))
+
+
+def test_journal_row_with_an_uncleaned_wa_id_is_refiled() -> None:
+    book = ContactBook()
+    book.load([("+14155550123", "+14155550123")])
+    learned = book.learn_detailed(wa_id="+14155550123")
+    assert learned == Learned("14155550123", (), ("14155550123",))
+
+
+def test_legacy_wa_id_whose_key_another_user_took_points_it_back() -> None:
+    book = ContactBook()
+    book.learn_detailed(wa_id=MOBILE12, phone=MOBILE13)
+    book.learn_detailed(wa_id="5511987650000", phone=MOBILE13)  # the number changed hands
+    assert book.resolve(MOBILE13) == "5511987650000"
+    assert book.learn_detailed(wa_id=MOBILE12) == Learned(MOBILE13, (), (MOBILE13,))
+
+
+Call = tuple[str | None, str | None, str | None]
+"""``(wa_id, phone, bsuid)`` of one learn_detailed call."""
+
+
+@pytest.mark.parametrize(
+    ("calls", "last"),
+    [
+        # a new wa_id for a known phone: a different user now holds that number
+        (
+            [(MOBILE13, MOBILE13, None), ("5511987650000", MOBILE13, None)],
+            Learned("5511987650000", (), ("5511987650000", MOBILE13)),
+        ),
+        # Meta answers with the pre-ninth-digit form the first time: a new alias
+        (
+            [(MOBILE13, MOBILE13, None), (MOBILE12, MOBILE13, None)],
+            Learned(MOBILE13, (), (MOBILE12,)),
+        ),
+        (
+            [(MOBILE13, MOBILE13, None), (MOBILE12, MOBILE13, None), (MOBILE12, MOBILE13, None)],
+            Learned(MOBILE13),
+        ),
+        # the phone is a provisional (BSUID) key's alias, the wa_id equals the phone
+        (
+            [(None, MOBILE13, "BR.7"), (MOBILE13, MOBILE13, None)],
+            Learned(MOBILE13, ("BR.7",), ("BR.7", MOBILE13)),
+        ),
+        # a foreign wa_id that reads as a Brazilian national number
+        (
+            [("11987654321", "11987654321", None)],
+            Learned("11987654321", (MOBILE13,), ("11987654321", MOBILE13)),
+        ),
+        ([("11987654321", "11987654321", None)] * 2, Learned("11987654321")),
+        # the phone's normal form is not recorded yet
+        (
+            [("11987654321", None, None), ("11987654321", "11987654321", None)],
+            Learned("11987654321", (MOBILE13,), (MOBILE13,)),
+        ),
+        # a known wa_id, sent to as another known contact's number
+        (
+            [
+                (MOBILE13, MOBILE13, None),
+                ("551133334444", None, None),
+                (MOBILE13, "551133334444", None),
+            ],
+            Learned(MOBILE13, (), ("551133334444",)),
+        ),
+        # ... as a number Meta never reported: its provisional key is folded in
+        (
+            [(MOBILE13, None, None), (MOBILE13, "5521998765432", None)],
+            Learned(MOBILE13, ("5521998765432",), ("5521998765432",)),
+        ),
+        # a recorded phone that normalizes to another number (read as Brazilian national)
+        (
+            [(MOBILE13, "+01234567890", None), (MOBILE13, "01234567890", None)],
+            Learned(MOBILE13, ("551234567890",), ("551234567890",)),
+        ),
+        (
+            [("14155550123", "+1987654321", None), ("14155550123", "1987654321", None)],
+            Learned("14155550123", ("5519987654321",), ("551987654321",)),
+        ),
+        # written differently: the long way, same answer
+        (
+            [(MOBILE13, MOBILE13, None), (" +" + MOBILE13, "+55 11 98765-4321", None)],
+            Learned(MOBILE13),
+        ),
+        # a known wa_id with a BSUID seen before, then a new BSUID
+        ([(MOBILE13, None, "BR.7")] * 2, Learned(MOBILE13)),
+        ([(MOBILE13, None, "BR.7"), (MOBILE13, None, "BR.8")], Learned(MOBILE13, (), ("BR.8",))),
+        # a landline (12 digits, its own key) and a foreign number, repeated
+        ([("551133334444", "551133334444", None)] * 2, Learned("551133334444")),
+        (
+            [("14155550123", "+1 415 555 0123", None), ("14155550123", "14155550123", None)],
+            Learned("14155550123"),
+        ),
+        # a known contact, then an invalid identifier next to it: still rejected
+        ([(MOBILE13, MOBILE13, None), ("+", MOBILE13, None)], None),
+        ([(MOBILE13, MOBILE13, None), (MOBILE13, "abc", None)], None),
+        ([(MOBILE13, MOBILE13, "BR.7"), (MOBILE13, MOBILE13, "br7")], None),
+        ([(MOBILE13, None, None), (MOBILE13, None, MOBILE13)], None),  # a phone is no BSUID
+        # a wa_id of a shape no Brazilian phone has, repeated as the phone
+        ([("55119876543", None, None), ("55119876543", "55119876543", None)], None),
+    ],
+)
+def test_learn_after_a_known_contact(calls: list[Call], last: Learned | None) -> None:
+    """``last`` None: the last call raises ValueError."""
+    book = ContactBook()
+    for call in calls[:-1]:
+        book.learn_detailed(*call)
+    if last is None:
+        with pytest.raises(ValueError, match="not a"):
+            book.learn_detailed(*calls[-1])
+    else:
+        assert book.learn_detailed(*calls[-1]) == last
+
+
+def test_journal_row_with_an_overlong_phone_is_still_rejected_as_a_phone() -> None:
+    book = ContactBook()
+    book.load([(MOBILE13, MOBILE13), ("1234567890123456", MOBILE13)])
+    with pytest.raises(ValueError, match="not a phone"):
+        book.learn_detailed(wa_id=MOBILE13, phone="1234567890123456")
