@@ -163,6 +163,9 @@ class CampaignRunner:
         self._wake = trio.Event()
         self._idle = trio.Event()
         self._views: dict[str, ChipView] = {}
+        self._addresses: dict[str, Address[Any]] = {}
+        """Each viewed chip's mailbox, taken with its view (an address outlives restarts;
+        a chip gone from the fleet has its mailbox closed: a send to it is refused)."""
         self._templates: dict[str, _Template | None] = {}
         self._template_problems: dict[str, str] = {}
         self._affinity: dict[str, str] = {}
@@ -410,7 +413,7 @@ class CampaignRunner:
         content = None
         if self.spec.text is not None and not self.cards:
             content = {"type": "text", "text": {"body": render_text(self.spec.text, r.fields)}}
-        _, address = self._fleet.chips()[chip.pnid]
+        address = self._addresses[chip.pnid]
         self.state.in_flight += 1
         self.state.assigned[chip.pnid] = self.state.assigned.get(chip.pnid, 0) + 1
         self._idle = trio.Event()
@@ -591,9 +594,10 @@ class CampaignRunner:
 
     async def _refresh_views(self) -> None:
         views: dict[str, ChipView] = {}
+        addresses: dict[str, Address[Any]] = {}
         allowed_wabas = set(self.spec.routing.wabas)
         allowed_chips = set(self.spec.routing.chips)
-        for pnid, (waba, _) in self._fleet.chips().items():
+        for pnid, (waba, address) in self._fleet.chips().items():
             if allowed_wabas and waba not in allowed_wabas:
                 continue
             if allowed_chips and pnid not in allowed_chips:
@@ -618,7 +622,8 @@ class CampaignRunner:
                     else snap.tier_limit - snap.tier_used - self.state.assigned.get(pnid, 0)
                 ),
             )
-        self._views = views
+            addresses[pnid] = address
+        self._views, self._addresses = views, addresses
 
     def template_problems(self) -> dict[str, str]:
         return dict(self._template_problems)
