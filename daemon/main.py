@@ -28,6 +28,7 @@ import trio
 from actors.waba import SyncTemplates
 from config import MetadConfig, ResolvedSecrets, resolve_secrets
 from config.errors import ConfigError, ConfigIssue
+from daemon import gctune
 from daemon.budget_alerts import OncePerFleet, serve_alert_webhook
 from daemon.bus import Bus, BusLogHandler
 from daemon.campaigns.actor import Campaigns
@@ -107,7 +108,11 @@ async def run_daemon(
     handle_signals: bool = True,
     task_status: trio.TaskStatus[Daemon] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run until stopped; raises on a failure to start or on a crash loop."""
+    """Run until stopped; raises on a failure to start or on a crash loop.
+
+    ``handle_signals``: the daemon owns its process (``metad run``): it takes SIGTERM,
+    SIGINT and SIGHUP, and tunes the garbage collector once started
+    (:mod:`daemon.gctune`). Tests that run daemons inside their own process say False."""
     cfg = _graph_in_sandbox(cfg)
     secrets = resolve_secrets(cfg)  # fail before anything starts when a secret is unreadable
     with state_dir_lock(cfg.daemon.state_dir):
@@ -299,6 +304,8 @@ async def _serve_with(
                     )
                 )
             chips, wabas = fleet.counts
+            if handle_signals:  # our process: start-up is over, what it made lives on
+                gctune.settle()
             log.info(
                 "READY",
                 extra=fields(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import gc
 import signal
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 
 from config import ConfigError, MetadConfig, load_config
 from config.secrets import SANDBOX_APP_SECRET, sandbox_token
+from daemon import gctune
 from sim.knobs import SimKnobs, parse_knob_args
 from sim.server import DEFAULT_WEBHOOK, serve_sim
 from sim.world import FIRST_CONTACT
@@ -130,8 +130,7 @@ async def _serve(
     # The world is built once and then only grows (messages): keep the start-up objects
     # out of every collection, and collect the young generation less often, so that a
     # burst of sends does not stall on the garbage collector (p99 latency).
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    gctune.settle()
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

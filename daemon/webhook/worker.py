@@ -37,6 +37,7 @@ from typing import Any
 import trio
 
 from config.model import StorageConfig
+from daemon import gctune
 from daemon.logs import LogFormat, configure_logging
 from daemon.store import open_store
 from daemon.webhook.http1 import Handler, Request, Response, relay, reply, serve_connection
@@ -159,6 +160,7 @@ async def serve(settings: WorkerSettings, listen_fd: int) -> None:
                     nursery.start_soon(_stop_on_parent_exit, accepting)
                     nursery.start_soon(_stop_on_sigterm, accepting)
                     nursery.start_soon(reporter.run)
+                    gctune.settle()
                     await reporter.line(b"READY\n")
                     await trio.serve_listeners(connection, [listener], handler_nursery=connections)
             connections.cancel_scope.deadline = trio.current_time() + GRACE_S
