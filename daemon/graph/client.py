@@ -45,7 +45,7 @@ class GraphClient(ManagementCalls, UploadCalls):
     own (:mod:`daemon.graph.h1`), every other call through httpx.
 
     ``GraphClient(base_url, api_version, *, token_for, http=None, timeouts=None,
-    retry=None, rng=None, sleep=None, max_connections=64)``; ``token_for`` is a mapping
+    retry=None, rng=None, sleep=None, max_connections=256)``; ``token_for`` is a mapping
     or a function from owner id to token. Use as an async context manager, or call
     :meth:`aclose`.
     """
