@@ -150,6 +150,9 @@ class FakeStore:
         self.recovered = 0
         self.in_doubt_rows: list[dict[str, Any]] = []
         self.resolved: list[tuple[str, str, str]] = []
+        self.progress_calls = 0
+        self.progress_s = 0.0
+        """How long a count takes (a big campaign's takes long)."""
 
     def add(self, cid: str, stored: dict[str, Any], recs: Sequence[Rec], state: str) -> None:
         self.rows[cid] = Row(cid, stored, state)
@@ -195,6 +198,8 @@ class FakeStore:
         return self.recovered
 
     async def progress(self, campaign_id: str) -> dict[str, Any]:
+        self.progress_calls += 1
+        await trio.sleep(self.progress_s)
         counts: dict[str, Any] = {"total": len(self.recipients[campaign_id]), "spent": 0.0}
         for state in ("pending", "handed", "skipped", "refused", "dropped"):
             counts[state] = len(self.keys_in(state, campaign_id))
@@ -1293,6 +1298,24 @@ async def test_list_and_status(world: World, autojump_clock: MockClock) -> None:
     assert one["in_doubt_overdue"] == [{"recipient": "1/SP", "outbox_id": 9, "chip": A}]
     assert listed[1]["eta_s"] is None
     assert listed[1]["rate_per_s"] == 0.0
+
+
+async def test_a_count_that_takes_long_is_made_less_often(
+    world: World, autojump_clock: MockClock
+) -> None:
+    world.chip(A, gate=trio.Event())  # the sends hang: the campaign keeps running
+    add_campaign(world, people(3))
+    world.store.progress_s = 0.5  # fresh for ten times that: 5 s
+    co = await coordinator(world)
+    await co.command("start")
+    await co.status()
+    counted = world.store.progress_calls
+    await trio.sleep(4.0)  # the reporter asked every second meanwhile
+    await co.status()
+    assert world.store.progress_calls == counted
+    await trio.sleep(1.5)
+    await co.status()
+    assert world.store.progress_calls == counted + 1
 
 
 @pytest.mark.parametrize(("action", "ok"), [("resend", True), ("drop", True), ("retry", False)])
