@@ -153,8 +153,9 @@ class CountingGraph:
         else:
             result = "in_doubt"
         self._metrics.sends.labels(phone_number_id, method, result).inc()
-        ids = {"chip": phone_number_id, "wamid": wamid, "ref": callback_data, "method": method}
-        log.debug("send %s", result, extra=fields(**{k: v for k, v in ids.items() if v}))
+        if log.isEnabledFor(logging.DEBUG):  # a send's hot path: no fields built for nothing
+            ids = {"chip": phone_number_id, "wamid": wamid, "ref": callback_data, "method": method}
+            log.debug("send %s", result, extra=fields(**{k: v for k, v in ids.items() if v}))
         return outcome
 
     async def phone_number(self, phone_number_id: str) -> Mapping[str, object]:
