@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import hmac
-import json
 import logging
 import math
 import random
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 import trio
 
 from daemon.graph.h1 import H1Pool
@@ -297,9 +297,7 @@ class Dispatcher:
 
     async def _deliver(self, http: H1Pool, group: list[_Pending]) -> None:
         assert self.url is not None
-        body = json.dumps(
-            envelope(group[0].waba_id, [p.change for p in group]), ensure_ascii=False
-        ).encode()
+        body = orjson.dumps(envelope(group[0].waba_id, [p.change for p in group]))
         headers = (
             ("Content-Type", "application/json"),
             ("X-Hub-Signature-256", sign(self.secret, body)),
