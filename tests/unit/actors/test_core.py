@@ -7,7 +7,16 @@ import trio
 import trio.testing
 
 from actors.base import Actor
-from actors.core import ActorCrashed, ActorStopped, CallTimeout, Mailbox, ReplyTo, open_mailbox
+from actors.core import (
+    ActorCrashed,
+    ActorStopped,
+    CallTimeout,
+    Mailbox,
+    ReplyTo,
+    open_mailbox,
+    put,
+    take_token,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,3 +108,85 @@ async def test_late_reply_is_discarded_without_blocking() -> None:
     reply.ok(1)
     reply.ok(2)  # second answer ignored, never blocks the actor
     assert await reply.wait("x", 1) == 1
+
+
+async def test_a_call_into_a_full_mailbox_waits_for_room_then_for_the_answer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    box: Mailbox[Msg] = open_mailbox("busy", capacity=1)
+    assert box.address.try_cast(Add(n=1, reply=ReplyTo()))
+    answers: list[int] = []
+
+    async def caller() -> None:
+        answers.append(await box.address.call(lambda r: Add(n=2, reply=r), timeout=5))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(caller)
+        await trio.sleep(1)
+        first = await box.inbox.receive()  # room: the call's message goes in
+        first.reply.ok(1)
+        second = await box.inbox.receive()
+        assert isinstance(second, Add)
+        assert second.n == 2
+        second.reply.ok(3)
+    assert answers == [3]
+
+
+async def test_a_call_times_out_when_the_mailbox_stays_full(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    box: Mailbox[Msg] = open_mailbox("stuck", capacity=1)
+    assert box.address.try_cast(Add(n=1, reply=ReplyTo()))
+    with pytest.raises(CallTimeout):
+        await box.address.call(lambda r: Add(n=2, reply=r), timeout=2)
+
+
+async def test_take_token_takes_a_free_one_and_waits_for_a_taken_one(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = trio.CapacityLimiter(1)
+    assert await take_token(limiter)
+    assert limiter.borrowed_tokens == 1
+    got: list[bool] = []
+
+    async def other() -> None:
+        got.append(await take_token(limiter, timeout=5))
+        limiter.release()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other)
+        await trio.sleep(3)
+        assert got == []  # still waiting
+        limiter.release()
+    assert got == [True]
+
+
+async def test_take_token_gives_up_after_its_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = trio.CapacityLimiter(1)
+    await limiter.acquire_on_behalf_of("someone")
+    started = trio.current_time()
+    assert not await take_token(limiter, timeout=2)
+    assert trio.current_time() - started == pytest.approx(2)
+    assert limiter.borrowed_tokens == 1
+
+
+async def test_put_sends_at_once_when_there_is_room_and_waits_when_full(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    send, recv = trio.open_memory_channel[int](1)
+    await put(send, 1)
+    done: list[int] = []
+
+    async def second() -> None:
+        await put(send, 2)
+        done.append(2)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(second)
+        await trio.sleep(1)
+        assert done == []  # full: it waits, nothing is dropped
+        assert await recv.receive() == 1
+    assert done == [2]
+    assert await recv.receive() == 2
