@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from actors.ports import RecentSend
+from daemon.store.connection import json_text
 from daemon.store.writer import GroupCommit
 
 if TYPE_CHECKING:
@@ -36,13 +37,8 @@ def _ts(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
-def _text(value: Mapping[str, Any]) -> str:
-    """JSON text for a jsonb column (orjson: these are written for every message)."""
-    return orjson.dumps(dict(value), option=orjson.OPT_NON_STR_KEYS).decode()
-
-
 def _json(value: Mapping[str, Any] | None) -> str | None:
-    return None if value is None else _text(value)
+    return None if value is None else json_text(dict(value))
 
 
 _NEW_ONE = (
@@ -314,8 +310,8 @@ class ChipJournalRepository:
             chip,
             key,
             kind,
-            _text(payload),
-            _text(decision),
+            json_text(dict(payload)),
+            json_text(dict(decision)),
             campaign_id,
             recipient_id,
         )

@@ -20,7 +20,7 @@ import orjson
 from daemon.store.bridge import AsyncioThread
 from daemon.store.errors import StoreError
 
-__all__ = ["Connection", "Queries", "Row", "check_identifier"]
+__all__ = ["Connection", "Queries", "Row", "check_identifier", "json_text"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -63,7 +63,9 @@ def _jsonb_decode(data: bytes) -> Any:
     return orjson.loads(memoryview(data)[1:])
 
 
-def _json_encode(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """JSON text as the jsonb codec writes it, for a value passed as text (a ``json``
+    column, or a ``text[]`` cast to jsonb by a batched statement)."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
@@ -80,7 +82,7 @@ async def init_connection(con: Any) -> None:
         format="binary",
     )
     await con.set_type_codec(
-        "json", schema="pg_catalog", encoder=_json_encode, decoder=orjson.loads, format="text"
+        "json", schema="pg_catalog", encoder=json_text, decoder=orjson.loads, format="text"
     )
 
 

@@ -12,11 +12,12 @@ still settled by its status webhook.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from daemon.store.connection import json_text
 
 if TYPE_CHECKING:
     from daemon.store.connection import Queries
@@ -101,6 +102,6 @@ class OutboxRepository:
             [c.status for c in usable],
             [c.outbox_id for c in usable],
             [OUTBOX_RANK[c.status] for c in usable],
-            [json.dumps(c.error) if c.error is not None else None for c in usable],
+            [json_text(c.error) if c.error is not None else None for c in usable],
         )
         return [Applied(r["id"], r["chip"], r["wa_id"], r["state"]) for r in rows]
