@@ -129,8 +129,8 @@ class CampaignCoordinator(Actor[CampaignMsg]):
         self.runners: dict[str, CampaignRunner] = {}
         self._nursery: trio.Nursery | None = None
         self._counted: dict[str, tuple[float, dict[str, Any], list[dict[str, Any]]]] = {}
-        """Per running campaign: (until when it is fresh, counts, overdue in-doubt)."""
-        """Running campaigns: (trio time, counts, overdue in-doubt) of the last count."""
+        """Per running campaign: (trio time until which it is fresh, counts, overdue
+        in-doubt) of the last count."""
 
     async def run(self, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
