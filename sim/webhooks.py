@@ -193,6 +193,9 @@ class Dispatcher:
         counters: Counter[str],
     ) -> None:
         self.url = url
+        parts = urllib.parse.urlsplit(url or "")
+        self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        """The webhook URL's path and query: what each POST's request line names."""
         self.secret = secret
         self._knobs = knobs
         self._rng = rng
@@ -202,12 +205,6 @@ class Dispatcher:
         self._wake = trio.Event()
         self.recent: deque[dict[str, Any]] = deque(maxlen=500)
         self._inflight = 0
-
-    @property
-    def _target(self) -> str:
-        """The webhook URL's path and query: what the request line names."""
-        url = urllib.parse.urlsplit(self.url or "")
-        return (url.path or "/") + (f"?{url.query}" if url.query else "")
 
     @property
     def pending(self) -> int:
