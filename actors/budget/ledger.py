@@ -678,8 +678,7 @@ class Ledger:
         ks = _key_seq(period_keys(now, self._tz))
         out: list[Alert] = []
         for scope in sorted(self._caps, key=lambda s: (s != GLOBAL, s)):
-            capped = self._capped(scope)
-            self._check(out, (scope, scope.kind, scope.id, capped), ks, now)
+            self._check(out, self._route_of(scope), ks, now)
         return out
 
     # ------------------------------------------------------------------ changes
@@ -855,17 +854,40 @@ class Ledger:
             (kind, i, cap) for i, kind in enumerate(PERIODS) if (cap := caps.of(kind)) is not None
         )
 
+    def _route_of(self, scope: Scope) -> _Route:
+        return (scope, scope.kind, scope.id, self._capped(scope))
+
     def _route(self, waba: str | None, campaign: str | None) -> tuple[_Route, ...]:
         routes = self._routes.get((waba, campaign))
         if routes is None:
             if len(self._routes) >= _ROUTES_MAX:
                 self._routes.clear()
-            routes = tuple(
-                (scope, scope.kind, scope.id, self._capped(scope))
-                for scope in _scopes(waba, campaign)
-            )
+            routes = tuple(self._route_of(scope) for scope in _scopes(waba, campaign))
             self._routes[(waba, campaign)] = routes
         return routes
+
+    def _open(self, routes: tuple[_Route, ...], ks: tuple[str, str, str]) -> list[_Bucket]:
+        """Every bucket a new message counts in, created where missing."""
+        buckets = self._buckets
+        out: list[_Bucket] = []
+        for _, sk, sid, _ in routes:
+            for key in ks:
+                bucket = buckets.get((sk, sid, key))
+                if bucket is None:
+                    bucket = buckets[(sk, sid, key)] = _Bucket()
+                out.append(bucket)
+        return out
+
+    def _held(self, routes: tuple[_Route, ...], ks: tuple[str, str, str]) -> list[_Bucket]:
+        """The buckets a booked message still counts in (a pruned one is a closed
+        period: nothing more is booked there)."""
+        buckets = self._buckets
+        return [
+            bucket
+            for _, sk, sid, _ in routes
+            for key in ks
+            if (bucket := buckets.get((sk, sid, key))) is not None
+        ]
 
     def _apply_reserve(self, entry: LedgerEntry) -> list[Alert]:
         keys = period_keys(entry.at, self._tz)
@@ -873,54 +895,34 @@ class Ledger:
         self._items[entry.id] = item
         routes = self._route(entry.waba, entry.campaign)
         ks = _key_seq(keys)
-        buckets = self._buckets
-        amount = entry.amount
-        for _, sk, sid, _ in routes:
-            for key in ks:
-                bucket = buckets.get((sk, sid, key))
-                if bucket is None:
-                    bucket = buckets[(sk, sid, key)] = _Bucket()
-                bucket.reserved += amount
+        for bucket in self._open(routes, ks):
+            bucket.reserved += entry.amount
         return self._check_routes(routes, ks, entry.at)
 
     def _apply_release(self, entry: LedgerEntry) -> None:
         item = self._items.pop(entry.id)
-        ks = _key_seq(item.keys)
-        buckets = self._buckets
-        for _, sk, sid, _ in self._route(item.waba, item.campaign):
-            for key in ks:
-                bucket = buckets.get((sk, sid, key))
-                if bucket is not None:
-                    bucket.reserved -= item.amount
+        for bucket in self._held(self._route(item.waba, item.campaign), _key_seq(item.keys)):
+            bucket.reserved -= item.amount
 
     def _apply_settle(self, entry: LedgerEntry) -> list[Alert]:
         item = self._items.get(entry.id)
-        buckets = self._buckets
         if item is None:
             keys = period_keys(entry.at, self._tz)
             item = _Item(entry.amount, entry.at, keys, entry.waba, entry.campaign, settled=True)
             self._items[entry.id] = item
             routes = self._route(entry.waba, entry.campaign)
             ks = _key_seq(keys)
-            for _, sk, sid, _ in routes:
-                for key in ks:
-                    bucket = buckets.get((sk, sid, key))
-                    if bucket is None:
-                        bucket = buckets[(sk, sid, key)] = _Bucket()
-                    bucket.spent += entry.amount
+            for bucket in self._open(routes, ks):
+                bucket.spent += entry.amount
         else:
             routes = self._route(item.waba, item.campaign)
             ks = _key_seq(item.keys)
-            for _, sk, sid, _ in routes:
-                for key in ks:
-                    bucket = buckets.get((sk, sid, key))
-                    if bucket is None:
-                        continue  # pruned: that period is closed
-                    if item.settled:
-                        bucket.spent += entry.amount - item.amount
-                    else:
-                        bucket.reserved -= item.amount
-                        bucket.spent += entry.amount
+            for bucket in self._held(routes, ks):
+                if item.settled:
+                    bucket.spent += entry.amount - item.amount
+                else:
+                    bucket.reserved -= item.amount
+                    bucket.spent += entry.amount
             item.amount = entry.amount
             item.settled = True
         return self._check_routes(routes, ks, entry.at)
