@@ -73,6 +73,17 @@ class ChipView:
     def healthy(self, marketing: bool) -> bool:
         return self._fit[1 if marketing else 0]
 
+    def with_backlog(self, backlog: int) -> ChipView:
+        """This view with another backlog, what the runner bumps for every recipient it
+        assigns. Copied slot by slot: nothing derived depends on the backlog, and
+        ``dataclasses.replace`` (keywords, ``__init__``, ``__post_init__``) cost 2 % of
+        the daemon's CPU at campaign rate."""
+        view = object.__new__(ChipView)
+        for name in ChipView.__slots__:
+            object.__setattr__(view, name, getattr(self, name))
+        object.__setattr__(view, "backlog", backlog)
+        return view
+
 
 @dataclass(frozen=True, slots=True)
 class Route:

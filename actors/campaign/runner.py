@@ -16,7 +16,6 @@ marks loses nothing, the outbox is the truth) or why one was skipped or refused.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import math
@@ -395,7 +394,7 @@ class CampaignRunner:
         chip = chosen.chip
         # The views are refreshed once a second: count this one in the chosen chip's
         # backlog now, or every recipient until the next refresh goes to the same chip.
-        self._views[chip.pnid] = dataclasses.replace(chip, backlog=chip.backlog + 1)
+        self._views[chip.pnid] = chip.with_backlog(chip.backlog + 1)
         tpl = self._templates.get(chip.waba)
         if tpl is None:  # route() only picks chips whose WABA has it; a race with a refresh
             return False

@@ -25,10 +25,11 @@ Pure and sans-IO: bytes in, values out; no clock, no logging.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
+
+import orjson
 
 from daemon.webhook import _messages, _read, events as e
 from daemon.webhook._fields import SINGLE_VALUE_READERS
@@ -80,8 +81,8 @@ def body_dedupe_key(body: bytes) -> str:
 def parse(body: bytes) -> ParseResult:
     """Parse one webhook body; raises only :class:`MalformedBody` (not a JSON object)."""
     try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        doc = orjson.loads(body)
+    except ValueError as exc:  # orjson's: not JSON, not UTF-8, or nested deeper than 1,024
         raise MalformedBody(f"body is not JSON: {type(exc).__name__}") from None
     if not isinstance(doc, dict):
         raise MalformedBody(f"body is a JSON {type(doc).__name__}, not an object")
