@@ -57,7 +57,13 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 # Modules under bench/ that are not benchmarks (imported or started by one).
-HELPERS = {"run_all.py", "campaign_harness.py", "webhook_peer.py", "procstat.py"}
+HELPERS = {
+    "run_all.py",
+    "campaign_harness.py",
+    "webhook_peer.py",
+    "webhook_load.py",
+    "procstat.py",
+}
 LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$")
 STDERR_TAIL = 12
 
