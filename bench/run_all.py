@@ -16,7 +16,12 @@ are parsed and the table shows, per metric:
   ratio      metad / peer as that run computed it (median over runs)
   runs       runs that produced the figure / runs made
   result     met, missed, failed (the benchmark exited non-zero, timed out or did not
-             print the figure) or info
+             print the figure), skipped or info
+
+A comparison peer that a benchmark could not run (webhook ingest without FastAPI and
+uvicorn installed) is not a failure of the benchmark: it prints ``peer_skipped=<why>``
+and its own figures, which the table keeps; the figures only the peer yields (the ratio)
+show as skipped, and why is printed below the table.
 
 A benchmark that fails or times out is reported as such in the table, with the last lines
 of its stderr below it; each has a timeout (scaled by ``--timeout-factor``), after which
@@ -65,6 +70,8 @@ HELPERS = {
     "procstat.py",
 }
 LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$")
+PEER_SKIPPED = "peer_skipped"
+"""The line a benchmark prints, with the reason, when it measured itself but not its peer."""
 STDERR_TAIL = 12
 
 Value = float | str
@@ -82,6 +89,7 @@ class Metric:
     peer: str = ""  # the peer's figure from the same run
     ratio: str = ""  # metad / peer, as the run computed it
     goal_text: str = ""  # how to show the goal, when not just "op target"
+    needs_peer: bool = False  # only a run that measured the peer prints it (the ratio)
 
 
 @dataclass(frozen=True)
@@ -136,7 +144,7 @@ BENCHES: tuple[Bench, ...] = (
                 peer="peer_events_per_s",
                 ratio="ratio",
             ),
-            Metric("ratio", ">=", 1.0, goal_text=">= 1.0 x peer"),
+            Metric("ratio", ">=", 1.0, goal_text=">= 1.0 x peer", needs_peer=True),
             Metric("metad_durable", "==", "yes", worst=True),
             Metric("metad_single_durable", "==", "yes", worst=True),
             Metric(
@@ -300,11 +308,20 @@ def run_bench(bench: Bench, args: Sequence[str], timeout_s: float) -> RunResult:
         stderr = err.read().decode(errors="replace")
     tail = [line for line in stderr.splitlines() if line.strip()][-STDERR_TAIL:]
     result = RunResult(bench.name, status, seconds, parse_output(stdout), proc.returncode, tail)
-    missing = [m.key for m in bench.metrics if m.op and m.key not in result.values]
+    missing = [
+        m.key
+        for m in bench.metrics
+        if m.op and m.key not in result.values and not _excused(m, result)
+    ]
     if status == "ok" and missing:
         result.status = "failed"
         result.stderr_tail = [f"(exit 0 but no {', '.join(missing)} line)", *tail]
     return result
+
+
+def _excused(metric: Metric, run: RunResult) -> bool:
+    """``metric`` is missing from ``run`` because the run skipped the peer it needs."""
+    return metric.needs_peer and PEER_SKIPPED in run.values and metric.key not in run.values
 
 
 # --- aggregation and the table ---------------------------------------------------------
@@ -385,18 +402,24 @@ def evaluate(metric: Metric, runs: Sequence[RunResult], made: int) -> Row:
     have = len(nums) + len(texts)
     peer = numbers(runs, metric.peer) if metric.peer else []
     ratio = numbers(runs, metric.ratio) if metric.ratio else []
+    skipped = sum(1 for r in runs if _excused(metric, r))
+    # Without a peer in any run, its columns say so rather than "n/a".
+    no_peer = "skipped" if runs and all(PEER_SKIPPED in r.values for r in runs) else "n/a"
     row = Row(
         metric=metric.key,
         goal=goal,
         measured="-",
         range="",
-        peer=fmt(median(peer)) if peer else ("n/a" if metric.peer and runs else ""),
-        ratio=fmt(median(ratio)) if ratio else ("n/a" if metric.ratio and runs else ""),
+        peer=fmt(median(peer)) if peer else (no_peer if metric.peer and runs else ""),
+        ratio=fmt(median(ratio)) if ratio else (no_peer if metric.ratio and runs else ""),
         runs=f"{have}/{made}",
         result="info",
     )
     if not have:
-        row.result = "failed" if metric.op else "-"
+        if skipped:
+            row.measured = row.result = "skipped"
+        else:
+            row.result = "failed" if metric.op else "-"
         return row
     if texts and not nums:
         row.measured = str(texts[-1]) if len(set(texts)) == 1 else "/".join(map(str, texts))
@@ -428,10 +451,14 @@ def evaluate(metric: Metric, runs: Sequence[RunResult], made: int) -> Row:
         value = median(nums)
         row.measured = fmt(value)
         met = compare(value, metric.op, target)
-    if len(nums) < made and metric.op:
-        row.result = ("met" if met else "missed") + f" ({made - len(nums)} failed)"
-    else:
-        row.result = "met" if met else "missed"
+    row.result = "met" if met else "missed"
+    notes = []
+    if failed := made - len(nums) - skipped:
+        notes.append(f"{failed} failed")
+    if skipped:
+        notes.append(f"{skipped} peer skipped")
+    if notes:
+        row.result += f" ({', '.join(notes)})"
     return row
 
 
@@ -457,6 +484,16 @@ def rows_for(bench: Bench, runs: Sequence[RunResult]) -> list[Row]:
             row.measured = "/".join(states)
             row.result = "/".join(states)
     return rows
+
+
+def peer_skips(bench: Bench, runs: Sequence[RunResult]) -> list[str]:
+    """One line per reason the runs of ``bench`` gave for skipping their peer."""
+    reasons: dict[str, int] = {}
+    for run in runs:
+        if run.status == "ok" and PEER_SKIPPED in run.values:
+            reason = str(run.values[PEER_SKIPPED])
+            reasons[reason] = reasons.get(reason, 0) + 1
+    return [f"{bench.name}: peer skipped in {n}/{len(runs)} runs: {r}" for r, n in reasons.items()]
 
 
 COLUMNS = ("metric", "goal", "measured", "range", "peer", "ratio", "runs", "result")
@@ -553,6 +590,7 @@ def markdown_section(
     info: dict[str, str],
     header: str,
     not_run: Sequence[str],
+    skipped: Sequence[str] = (),
 ) -> str:
     parts = [
         f"## {header}",
@@ -572,6 +610,8 @@ def markdown_section(
             parts.append(f"- `{run.bench}`: {_describe(run)}")
             if run.stderr_tail:
                 parts += ["", "  ```", *(f"  {ln}" for ln in run.stderr_tail), "  ```", ""]
+    if skipped:
+        parts += ["", *(f"- {line}" for line in skipped)]
     if not_run:
         parts += ["", "Not run: " + ", ".join(f"`{n}`" for n in not_run)]
     return "\n".join(parts) + "\n"
@@ -648,11 +688,14 @@ def main(argv: Sequence[str] | None = None, runner: Callable[..., RunResult] = r
 
     rows = [row for b in present for row in rows_for(b, results[b.name])]
     failures = [r for b in present for r in results[b.name] if r.status != "ok"]
+    skipped = [line for b in present for line in peer_skips(b, results[b.name])]
     print(text_table(rows))
     for run in failures:
         print(f"\n{run.bench}: {_describe(run)}; last lines of stderr:")
         for line in run.stderr_tail or ["(nothing)"]:
             print(f"  {line}")
+    for line in skipped:
+        print(f"\n{line}")
     for name in not_run:
         print(f"\nnot run: {name}")
     print()
@@ -675,7 +718,7 @@ def main(argv: Sequence[str] | None = None, runner: Callable[..., RunResult] = r
         now = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
         mode = "quick run" if args.quick else "full run"
         header = f"{now}: {mode}, {runs} run{'s' if runs > 1 else ''} per benchmark"
-        section = markdown_section(rows, failures, info, header, not_run)
+        section = markdown_section(rows, failures, info, header, not_run, skipped)
         with args.markdown.open("a") as f:
             f.write("\n" + section)
         log(f"appended to {args.markdown}")

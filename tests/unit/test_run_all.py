@@ -130,3 +130,87 @@ def test_main_prints_the_table_then_medians_and_appends_markdown(
     assert "| decision.p99_us | <= 50 | 7 |" in text
     assert "cores" in text
     assert "commit:" in text
+
+
+# --- a benchmark that measured itself but not its comparison peer ---------------------------
+
+PEER_MISSING = "the peer needs FastAPI and uvicorn, installed for the benchmark only: pip install"
+
+
+def _webhook_ingest() -> Bench:
+    (bench,) = run_all.select("webhook_ingest")
+    return bench
+
+
+def test_a_skipped_peer_keeps_the_figures_and_skips_only_the_ratio() -> None:
+    runs = [ok(metad_events_per_s=6000, metad_durable="yes", peer_skipped=PEER_MISSING)] * 2
+    rows = {r.metric: r for r in rows_for(_webhook_ingest(), runs)}
+    rate = rows["webhook_ingest.metad_events_per_s"]
+    assert (rate.measured, rate.peer, rate.ratio, rate.result) == (
+        "6000",
+        "skipped",
+        "skipped",
+        "met",
+    )
+    ratio = rows["webhook_ingest.ratio"]
+    assert (ratio.measured, ratio.runs, ratio.result) == ("skipped", "0/2", "skipped")
+    assert rows["webhook_ingest.metad_durable"].result == "met"
+
+
+def test_a_ratio_missing_without_a_skipped_peer_still_fails() -> None:
+    (row,) = rows_for(Bench("x", metrics=(Metric("ratio", ">=", 1.0, needs_peer=True),)), [ok(a=1)])
+    assert row.result == "failed"
+
+
+def test_runs_with_and_without_the_peer() -> None:
+    metric = Metric("ratio", ">=", 1.0, needs_peer=True)
+    runs = [ok(ratio=0.3), ok(peer_skipped=PEER_MISSING)]
+    row = evaluate(metric, runs, 3)  # the third run failed
+    assert (row.measured, row.runs, row.result) == (
+        "0.30",
+        "1/3",
+        "missed (1 failed, 1 peer skipped)",
+    )
+
+
+def test_run_bench_accepts_a_run_that_says_its_peer_was_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_all, "BENCH_DIR", tmp_path)
+    bench = Bench(
+        "fake", metrics=(Metric("rate", ">=", 1), Metric("ratio", ">=", 1, needs_peer=True))
+    )
+    script = bench.script
+    script.write_text(f"print('rate=5')\nprint('peer_skipped={PEER_MISSING}')\n")
+    result = run_all.run_bench(bench, (), 60)
+    assert (result.status, result.values["rate"]) == ("ok", 5.0)
+    script.write_text("print('rate=5')\n")  # no ratio and no reason: a broken run
+    result = run_all.run_bench(bench, (), 60)
+    assert result.status == "failed"
+    assert result.stderr_tail[0] == "(exit 0 but no ratio line)"
+
+
+def test_main_reports_a_skipped_peer_without_failing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def runner(bench: Bench, args: Sequence[str], timeout: float) -> RunResult:
+        values: dict[str, float | str] = {
+            "metad_events_per_s": 6000.0,
+            "metad_durable": "yes",
+            "metad_single_durable": "yes",
+            "peer_skipped": PEER_MISSING,
+        }
+        return RunResult(bench.name, "ok", 1.0, values)
+
+    md = tmp_path / "RESULTS.md"
+    argv = ["--only", "webhook_ingest", "--runs", "1", "--markdown", str(md)]
+    code = run_all.main(argv, runner=runner)
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert "webhook_ingest.status=ok" in lines
+    assert "webhook_ingest.metad_events_per_s=6000" in lines
+    assert f"webhook_ingest.peer_skipped={PEER_MISSING}" in lines
+    assert f"webhook_ingest: peer skipped in 1/1 runs: {PEER_MISSING}" in lines
+    text = md.read_text()
+    assert "| webhook_ingest.ratio | >= 1.0 x peer | skipped |" in text
+    assert f"- webhook_ingest: peer skipped in 1/1 runs: {PEER_MISSING}" in text
