@@ -16,11 +16,13 @@ from typing import Any, Protocol
 from actors.reactions import Reaction
 
 __all__ = [
+    "Booking",
     "BudgetPort",
     "ChipJournal",
     "ChipRecord",
     "ChipRepo",
     "GraphPort",
+    "OutboxRow",
     "PortError",
     "PortOutcome",
     "RecentSend",
@@ -161,17 +163,43 @@ class GraphPort(Protocol):
 # --- what a chip asks of the budget -------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """One message's estimated cost, to be reserved before it is sent."""
+
+    ref: str
+    amount: Decimal
+    waba: str | None = None
+    campaign: str | None = None
+
+
 class BudgetPort(Protocol):
-    async def reserve(
-        self, ref: str, amount: Decimal, *, waba: str | None, campaign: str | None
-    ) -> str | None:
-        """Book ``amount`` for message ``ref``; None when booked, else why not."""
+    async def reserve(self, bookings: Sequence[Booking]) -> list[str | None]:
+        """Book each of ``bookings`` in order; per booking None when booked, else why not.
+
+        Several at once because a chip journals its sends in batches: one call (one
+        mailbox hop, one wait) for the batch instead of one per message."""
         ...
 
     async def release(self, ref: str) -> None: ...
 
 
 # --- what a chip journals ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A message a chip journals before anything else happens to it."""
+
+    chip: str
+    key: str
+    """The contact key (wa_id, or the normalised phone)."""
+    kind: str
+    """How it goes: ``free_form`` or ``template``."""
+    payload: Mapping[str, Any]
+    decision: Mapping[str, Any]
+    campaign_id: str | None = None
+    recipient_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,19 +234,14 @@ class ChipJournal(Protocol):
         """After a restart: held rows are cancelled, rows caught mid-POST are in doubt."""
         ...
 
-    async def outbox_new(
-        self,
-        *,
-        chip: str,
-        key: str,
-        kind: str,
-        payload: Mapping[str, Any],
-        decision: Mapping[str, Any],
-        campaign_id: str | None,
-        recipient_id: str | None,
-    ) -> int | None:
-        """Journal a new message as ``queued``; None when the campaign recipient already
-        has a live outbox row (the database's exactly-once guard)."""
+    async def outbox_new(self, rows: Sequence[OutboxRow]) -> list[int | None]:
+        """Journal new messages as ``queued``, in one commit; per row its outbox id, or
+        None when its campaign recipient already has a live outbox row (the database's
+        exactly-once guard). Raises the first row's failure, if one failed."""
+        ...
+
+    async def outbox_sending(self, outbox_ids: Sequence[int]) -> None:
+        """Mark rows ``sending`` in one commit, before their POSTs (see ``outbox_set``)."""
         ...
 
     async def outbox_set(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from actors.ports import (
     ChipRecord,
+    OutboxRow,
     PortOutcome,
     RecentSend,
     SendAccepted,
@@ -87,7 +89,10 @@ class FakeJournal:
             if row["state"] in ("queued", "sending"):
                 row["state"] = "in_doubt" if row["state"] == "sending" else "cancelled"
 
-    async def outbox_new(self, **row: Any) -> int | None:
+    async def outbox_new(self, rows: Sequence[OutboxRow]) -> list[int | None]:
+        return [self._new(dataclasses.asdict(r)) for r in rows]
+
+    def _new(self, row: dict[str, Any]) -> int | None:
         if row.get("campaign_id") is not None:
             for oid, old in self.outbox.items():
                 same = (old.get("campaign_id"), old.get("recipient_id"))
@@ -99,6 +104,10 @@ class FakeJournal:
         outbox_id = len(self.outbox) + 1
         self.outbox[outbox_id] = {**row, "state": "queued"}
         return outbox_id
+
+    async def outbox_sending(self, outbox_ids: Sequence[int]) -> None:
+        for outbox_id in outbox_ids:
+            await self.outbox_set(outbox_id, "sending")
 
     async def outbox_set(
         self, outbox_id: int, state: str, *, wamid: str | None = None, error: Any = None

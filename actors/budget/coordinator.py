@@ -26,9 +26,11 @@ from typing import Any, Protocol, TypeAlias, assert_never
 import trio
 
 from actors.base import Actor
-from actors.budget.ledger import GLOBAL, PERIODS, Caps, Ledger, LedgerEntry, Refusal, Scope
+from actors.budget.ledger import GLOBAL, Caps, Ledger, LedgerEntry, Refusal, Scope
+from actors.budget.periods import PERIODS
 from actors.core import ActorCrashed, ReplyTo
 from actors.policy.pricing import PriceTable, PricingInfo, UnknownDestination
+from actors.ports import Booking
 
 __all__ = [
     "BudgetClient",
@@ -72,12 +74,12 @@ class SharedJournal(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reserve:
-    id: str
-    amount: Decimal
-    waba: str | None = None
-    campaign: str | None = None
-    reply: ReplyTo[str | None]
-    """None when booked; else the refusal's reason."""
+    """Reservations of several messages, booked in order, answered together: a chip
+    journals its sends in batches, and one message per batch is one mailbox hop."""
+
+    bookings: tuple[Booking, ...]
+    reply: ReplyTo[list[str | None]]
+    """Per booking: None when booked; else the refusal's reason."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,13 +115,56 @@ class SetCampaignCap:
     reply: ReplyTo[None]
 
 
+class _Answers:
+    """The answer to one :class:`Reserve`: sent once every booking has its own.
+
+    A booking is answered at once (a refusal, or one held already) or once its entry is
+    committed (or, with shared caps, refused after all by the writer); :meth:`part` is
+    what each booking's answer goes to."""
+
+    __slots__ = ("_left", "_reply", "_results")
+
+    def __init__(self, reply: ReplyTo[list[str | None]], n: int) -> None:
+        self._reply = reply
+        self._results: list[str | None] = [None] * n
+        self._left = n
+        if n == 0:
+            reply.ok([])
+
+    def part(self, n: int) -> _Part:
+        return _Part(self, n)
+
+    def put(self, n: int, value: str | None) -> None:
+        self._results[n] = value
+        self._left -= 1
+        if self._left == 0:
+            self._reply.ok(self._results)
+
+    def fail(self, exc: BaseException) -> None:
+        self._reply.fail(exc)
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One booking's place in an :class:`_Answers` (a reply slot's ``ok``/``fail``)."""
+
+    answers: _Answers
+    n: int
+
+    def ok(self, value: str | None) -> None:
+        self.answers.put(self.n, value)
+
+    def fail(self, exc: BaseException) -> None:
+        self.answers.fail(exc)
+
+
 @dataclass(frozen=True, slots=True)
 class _Journalled:
     """An entry waiting for the journal writer, with what to do once it is committed."""
 
     entry: LedgerEntry
     alerts: tuple[Any, ...]
-    reply: ReplyTo[str | None] | None
+    reply: _Part | None
 
 
 BudgetMsg: TypeAlias = Reserve | Release | Settle | GetBudget | SetCampaignCap
@@ -290,7 +335,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         self,
         entry: LedgerEntry,
         alerts: Sequence[Any] = (),
-        reply: ReplyTo[str | None] | None = None,
+        reply: _Part | None = None,
     ) -> None:
         self._journal_send.send_nowait(_Journalled(entry, tuple(alerts), reply))
 
@@ -308,17 +353,21 @@ class BudgetCoordinator(Actor[BudgetMsg]):
     async def handle(self, msg: BudgetMsg) -> None:
         now = self._now()
         match msg:
-            case Reserve(id=rid, amount=amount, waba=waba, campaign=campaign, reply=reply):
-                if self.ledger.reserved(rid) is not None:
-                    # The same message again (an operator's resend of one in doubt):
-                    # its cost is booked already, once is enough.
-                    reply.ok(None)
-                    return
-                booked = self.ledger.reserve(rid, amount, now, waba=waba, campaign=campaign)
-                if isinstance(booked, Refusal):
-                    reply.ok(booked.reason)
-                    return
-                self._persist(booked.entry, booked.alerts, reply)  # answered once durable
+            case Reserve(bookings=bookings, reply=reply):
+                answers = _Answers(reply, len(bookings))
+                for n, b in enumerate(bookings):
+                    if self.ledger.reserved(b.ref) is not None:
+                        # The same message again (an operator's resend of one in doubt):
+                        # its cost is booked already, once is enough.
+                        answers.put(n, None)
+                        continue
+                    booked = self.ledger.reserve(
+                        b.ref, b.amount, now, waba=b.waba, campaign=b.campaign
+                    )
+                    if isinstance(booked, Refusal):
+                        answers.put(n, booked.reason)
+                    else:  # answered once durable
+                        self._persist(booked.entry, booked.alerts, answers.part(n))
             case Release(id=rid):
                 released = self.ledger.release(rid, now)
                 if released is not None:
@@ -391,13 +440,11 @@ class BudgetClient:
     def __init__(self, address: Any) -> None:
         self._address = address
 
-    async def reserve(
-        self, ref: str, amount: Decimal, *, waba: str | None, campaign: str | None
-    ) -> str | None:
-        reason: str | None = await self._address.call(
-            lambda r: Reserve(id=ref, amount=amount, waba=waba, campaign=campaign, reply=r)
+    async def reserve(self, bookings: Sequence[Booking]) -> list[str | None]:
+        reasons: list[str | None] = await self._address.call(
+            lambda r: Reserve(bookings=tuple(bookings), reply=r)
         )
-        return reason
+        return reasons
 
     async def release(self, ref: str) -> None:
         await self._address.cast(Release(id=ref))

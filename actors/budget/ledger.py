@@ -60,7 +60,6 @@ from config.model import BudgetConfig, CapsConfig
 __all__ = [
     "DEFAULT_ALERT_AT",
     "GLOBAL",
-    "PERIODS",  # re-exported from actors.budget.periods: the budget coordinator imports it here
     "Alert",
     "CapRef",
     "Caps",

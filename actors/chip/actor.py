@@ -54,7 +54,7 @@ from actors.chip.messages import (
     WabaTemplates,
 )
 from actors.chip.ratelimit import RateGate
-from actors.chip.send import MAX_IN_FLIGHT, MAX_PREPARING, SendPipeline, _Prepared
+from actors.chip.send import MAX_IN_FLIGHT, SendPipeline, _Prepared, _Wake
 from actors.chip.templates import TemplateBook
 from actors.chip.window import WindowBook
 from actors.core import ActorCrashed, Address
@@ -139,7 +139,10 @@ class ChipActor(SendPipeline):
         self._queue = deque()
         self._preparing = deque()
         """Sends being journalled, in arrival order (they join the queue in this order)."""
-        self._prepare_slots = trio.CapacityLimiter(MAX_PREPARING)
+        self._unjournalled = []
+        """Sends accepted and not yet taken by the journal lane (a part of ``_preparing``)."""
+        self._journalling = False
+        """The journal lane is running (:meth:`_journal_lane`)."""
         self._in_flight = {}
         self._awaiting_fallback = {}
         self._draining = False
@@ -147,8 +150,9 @@ class ChipActor(SendPipeline):
         self.accepted = 0
         self.failed = 0
         self._wake_at = math.inf
+        self._wake_scope = trio.CancelScope()
         self._events_send, self._events_recv = trio.open_memory_channel[
-            ChipMsg | _MailboxClosed | _Prepared
+            ChipMsg | _MailboxClosed | _Prepared | _Wake
         ](MAX_IN_FLIGHT * 2)
         self._aliases_send, self._aliases_recv = trio.open_memory_channel[
             tuple[list[tuple[str, str]], trio.Event | None]
@@ -193,6 +197,7 @@ class ChipActor(SendPipeline):
                 self._nursery = nursery
                 nursery.start_soon(self._pump)
                 nursery.start_soon(self._ticker)
+                nursery.start_soon(self._waker)
                 nursery.start_soon(self._poller)
                 nursery.start_soon(self._alias_lane, lane_done)
                 task_status.started()
@@ -233,7 +238,9 @@ class ChipActor(SendPipeline):
                         self._closing = True
                         await self._refuse_queue("daemon stopping")
                     elif isinstance(msg, _Prepared):
-                        await self._prepared(msg.prep)
+                        await self._prepared(msg.preps)
+                    elif isinstance(msg, _Wake):
+                        pass  # the dispatch after this batch is what it is for
                     else:
                         await self._handle_guarded(msg)
                 except BaseException:  # the rest of the batch dies with this instance

@@ -9,14 +9,20 @@ The order, per message (each step durable before the next, see ``actors.chip.act
 
 1. ``_accept`` (the actor's loop): contact key, plan, decision, template check,
    estimate; a refusal is answered at once.
-2. ``_prepare`` (a task of its own, at most ``MAX_PREPARING`` per chip): outbox row
-   ``queued`` (unique per campaign and recipient: a second hand-over is a duplicate),
-   then the budget reservation.
+2. ``_journal_lane`` (one task per chip while there is work, off the actor's loop): the
+   sends that arrived meanwhile, a batch at a time: their outbox rows ``queued`` in one
+   commit (unique per campaign and recipient: a second hand-over is a duplicate), then
+   their budget reservations in one call.
 3. ``_prepared`` (the actor's loop): journalled sends join the queue in arrival order.
 4. ``_dispatch`` (the actor's loop, once per batch of messages): the decision again,
-   the rate gate; what passes goes to ``_post``.
-5. ``_post`` (a task of its own): row ``sending``, the POST, row ``accepted`` or
-   ``in_doubt``; the outcome comes back as a ``SendDone`` message.
+   the rate gate; what passes goes to ``_post_all``.
+5. ``_post_all`` (a task per dispatch): the rows ``sending`` in one commit, then a POST
+   each (``_post``, a task each): row ``accepted`` or ``in_doubt``; the outcome comes
+   back as a ``SendDone`` message.
+
+Why batches in steps 2 and 5: per message, each wait (a commit, a budget answer) is a
+trio scheduling round and each task a spawn; at campaign rate those rounds were a
+quarter of the daemon's CPU. A batch waits once.
 6. ``_settle`` (the actor's loop): answer the caller and learn the contact, or apply
    the error table's reaction (``_react``).
 """
@@ -37,44 +43,45 @@ import trio
 from actors.chip import quality as q, wire
 from actors.chip.contacts import ContactBook
 from actors.chip.decision import Decision, decide
-from actors.chip.messages import Refused, Send, SendDone, SendResult, Sent, Tick, Uncertain
+from actors.chip.messages import Refused, Send, SendDone, SendResult, Sent, Uncertain
 from actors.chip.plan import plan_send
 from actors.chip.ratelimit import RateGate
 from actors.chip.templates import TemplateBook
 from actors.chip.window import WindowBook
-from actors.core import ActorCrashed, ActorStopped, CallTimeout, put, take_token
+from actors.core import ActorCrashed, ActorStopped, CallTimeout, put
 from actors.policy.pricing import PriceTable, UnknownDestination
 from actors.ports import (
+    Booking,
     BudgetPort,
     ChipJournal,
     ChipRecord,
     GraphPort,
+    OutboxRow,
     SendAccepted,
     SendFailed,
     SendInDoubt,
 )
 from actors.reactions import Reaction
 
-__all__ = ["MAX_IN_FLIGHT", "MAX_PREPARING", "MAX_RETRIES", "SendPipeline"]
+__all__ = ["JOURNAL_BATCH", "MAX_IN_FLIGHT", "MAX_RETRIES", "SendPipeline"]
 
 log = logging.getLogger("metad.chip")
 
 MAX_IN_FLIGHT = 64
-MAX_PREPARING = 32
-"""Sends journalled at once per chip (each holds a budget call: a burst of thousands
-must not fill the budget's mailbox). 32 × 20 chips stays under the budget mailbox's
-1,024. With 8, a chip journalled at most 8 / (outbox write + reservation, ~0.2 s when
-the daemon is busy) ≈ 40 messages a second, half its 80 msg/s."""
+JOURNAL_BATCH = 256
+"""Sends journalled together at most (one outbox statement, one budget call). A chip
+journals one batch at a time, so its rate is a batch per (outbox commit + budget
+commit): batches grow with the load, and a burst never floods the budget's mailbox."""
 MAX_RETRIES = 5
 
 
 @dataclass(slots=True)
 class _Prep:
-    """A send being journalled (outbox row, budget reservation) by a task of its own."""
+    """A send being journalled (outbox row, budget reservation) by the journal lane."""
 
     request: Send
     key: str
-    method: str
+    verdict: Decision
     estimate: Decimal | None
     item: _Item | None = None
     done: bool = False
@@ -83,9 +90,14 @@ class _Prep:
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    """Internal message: a :class:`_Prep` is journalled (or refused, or failed)."""
+    """Internal message: a batch of :class:`_Prep` is journalled (or refused, or failed)."""
 
-    prep: _Prep
+    preps: list[_Prep]
+
+
+@dataclass(frozen=True, slots=True)
+class _Wake:
+    """Internal message: a held send may go now (the loop dispatches after every batch)."""
 
 
 @dataclass(slots=True)
@@ -127,12 +139,14 @@ class SendPipeline:
     _now: Callable[[], float]
     _queue: deque[_Item]
     _preparing: deque[_Prep]
-    _prepare_slots: trio.CapacityLimiter
+    _unjournalled: list[_Prep]
+    _journalling: bool
     _in_flight: dict[int, _Item]
     _awaiting_fallback: dict[int, _Item]
     _draining: bool
     _closing: bool
     _wake_at: float
+    _wake_scope: trio.CancelScope
     _events_send: trio.MemorySendChannel[Any]
     _nursery: trio.Nursery | None
 
@@ -185,30 +199,55 @@ class SendPipeline:
                 req.reply.ok(Refused(priced))
                 return
             estimate = priced
-        prep = _Prep(req, key, verdict.method, estimate)
+        prep = _Prep(req, key, verdict, estimate)
         self._preparing.append(prep)
-        assert self._nursery is not None
-        self._nursery.start_soon(self._prepare, prep, verdict)
+        self._unjournalled.append(prep)
+        if not self._journalling:
+            self._journalling = True
+            assert self._nursery is not None
+            self._nursery.start_soon(self._journal_lane)
 
-    async def _prepare(self, prep: _Prep, verdict: Decision) -> None:
-        """Journal the send (outbox ``queued``) and reserve its budget, off the actor's
-        loop; the actor takes it from there in arrival order (:meth:`_prepared`)."""
-        await take_token(self._prepare_slots)
+    async def _journal_lane(self) -> None:
+        """Journal the sends that have arrived, a batch at a time, until none is left:
+        what arrives while a batch is written goes into the next one."""
         try:
-            await self._journal_new(prep, verdict)
-        except Exception as exc:
-            prep.error = exc  # raised in the actor's loop: a storage failure crashes it
+            while self._unjournalled:
+                batch = self._unjournalled[:JOURNAL_BATCH]
+                del self._unjournalled[:JOURNAL_BATCH]
+                try:
+                    await self._journal_batch(batch)
+                except Exception as exc:
+                    for prep in batch:  # raised in the actor's loop: storage lost crashes it
+                        prep.error = exc
+                await put(self._events_send, _Prepared(batch))
         finally:
-            self._prepare_slots.release()
-        await put(self._events_send, _Prepared(prep))
+            self._journalling = False
 
-    async def _journal_new(self, prep: _Prep, verdict: Decision) -> None:
-        req, key = prep.request, prep.key
-        outbox_id = await self._journal.outbox_new(
+    async def _journal_batch(self, batch: list[_Prep]) -> None:
+        """Outbox rows ``queued`` (one commit), then the budget reservations (one call)."""
+        ids = await self._journal.outbox_new([self._outbox_row(p) for p in batch])
+        held: list[tuple[_Prep, _Item]] = []
+        for prep, outbox_id in zip(batch, ids, strict=True):
+            req = prep.request
+            if outbox_id is None:
+                why = f"campaign {req.campaign_id} already sent to recipient {req.recipient_id}"
+                req.reply.ok(Refused(f"duplicate: {why}"))
+            else:
+                held.append((prep, _Item(req, prep.key, outbox_id)))
+        refusals = await self._reserve([(item, prep.estimate) for prep, item in held])
+        for (prep, item), refusal in zip(held, refusals, strict=True):
+            if refusal is not None:
+                await self._finish(item, Refused(refusal, item.outbox_id), "cancelled")
+            else:
+                prep.item = item
+
+    def _outbox_row(self, prep: _Prep) -> OutboxRow:
+        req, verdict = prep.request, prep.verdict
+        return OutboxRow(
             chip=self.pnid,
-            key=key,
+            key=prep.key,
             kind=verdict.method,
-            payload=wire.payload(req, key, verdict.method),
+            payload=wire.payload(req, prep.key, verdict.method),
             decision={
                 "method": verdict.method,
                 "business_initiated": verdict.business_initiated,
@@ -220,20 +259,11 @@ class SendPipeline:
             campaign_id=req.campaign_id,
             recipient_id=req.recipient_id,
         )
-        if outbox_id is None:
-            why = f"campaign {req.campaign_id} already sent to recipient {req.recipient_id}"
-            req.reply.ok(Refused(f"duplicate: {why}"))
-            return
-        item = _Item(req, key, outbox_id)
-        refusal = await self._reserve(item, prep.estimate)
-        if refusal is not None:
-            await self._finish(item, Refused(refusal, outbox_id), "cancelled")
-        else:
-            prep.item = item
 
-    async def _prepared(self, prep: _Prep) -> None:
+    async def _prepared(self, preps: list[_Prep]) -> None:
         """Queue the journalled sends at the head of the arrival order."""
-        prep.done = True
+        for prep in preps:
+            prep.done = True
         while self._preparing and self._preparing[0].done:
             head = self._preparing.popleft()
             if head.error is not None:
@@ -282,24 +312,32 @@ class SendPipeline:
             return f"pricing: {exc}"
         return estimate if estimate > 0 else None
 
-    async def _reserve(self, item: _Item, estimate: Decimal | None) -> str | None:
-        """Book the template's estimated cost; the reason when the budget says no."""
-        if self._budget is None or estimate is None:
-            return None
-        ref = f"o:{item.outbox_id}"
+    async def _reserve(self, held: list[tuple[_Item, Decimal | None]]) -> list[str | None]:
+        """Book the templates' estimated costs in one call; per item None, or the reason
+        the budget said no."""
+        refusals: list[str | None] = [None] * len(held)
+        paid = [(n, item, cost) for n, (item, cost) in enumerate(held) if cost is not None]
+        if self._budget is None or not paid:
+            return refusals
+        waba = self.record.waba_id
+        bookings = [
+            Booking(f"o:{item.outbox_id}", cost, waba, item.request.campaign_id)
+            for _, item, cost in paid
+        ]
         try:
-            refusal = await self._budget.reserve(
-                ref, estimate, waba=self.record.waba_id, campaign=item.request.campaign_id
-            )
+            answers = await self._budget.reserve(bookings)
         except (ActorCrashed, ActorStopped, CallTimeout) as exc:
             # The budget is restarting or slow: not this chip's fault, and no reason to
-            # crash it. The message is not sent now (the caller may try again), and a
-            # reservation the budget might still book late is released.
-            with contextlib.suppress(ActorStopped):
-                await self._budget.release(ref)
-            return f"budget unavailable: {exc}"
-        item.reserved = refusal is None
-        return refusal
+            # crash it. The messages are not sent now (the caller may try again), and
+            # reservations the budget might still book late are released.
+            for booking in bookings:
+                with contextlib.suppress(ActorStopped):
+                    await self._budget.release(booking.ref)
+            answers = [f"budget unavailable: {exc}"] * len(bookings)
+        for (n, item, _), answer in zip(paid, answers, strict=True):
+            item.reserved = answer is None
+            refusals[n] = answer
+        return refusals
 
     def _decide(self, req: Send, key: str, *, force_template: bool) -> Decision:
         return decide(
@@ -318,6 +356,7 @@ class SendPipeline:
         now = self._now()
         earliest = math.inf
         kept: deque[_Item] = deque()
+        go: list[tuple[_Item, dict[str, Any]]] = []
         while self._queue:
             item = self._queue.popleft()
             if len(self._in_flight) >= MAX_IN_FLIGHT:  # nothing more can go: keep order
@@ -349,19 +388,27 @@ class SendPipeline:
             self.gate.commit(item.key, now, verdict.business_initiated)
             item.method, item.business_initiated = verdict.method, verdict.business_initiated
             self._in_flight[item.outbox_id] = item
+            go.append((item, wire.payload(item.request, item.key, item.method)))
+        if go:
             assert self._nursery is not None
-            self._nursery.start_soon(
-                self._post, item, wire.payload(item.request, item.key, item.method)
-            )
+            self._nursery.start_soon(self._post_all, go)
         self._queue = kept
         if earliest < math.inf:
             self._schedule_wake(earliest)
 
+    async def _post_all(self, go: list[tuple[_Item, dict[str, Any]]]) -> None:
+        """``sending`` durable for every send of one dispatch (one commit), then their
+        POSTs side by side: the row never says less than Meta may know (exactly once),
+        and the actor's loop never waits."""
+        await self._journal.outbox_sending([item.outbox_id for item, _ in go])
+        assert self._nursery is not None
+        for item, payload in go[1:]:
+            self._nursery.start_soon(self._post, item, payload)
+        await self._post(*go[0])
+
     async def _post(self, item: _Item, payload: dict[str, Any]) -> None:
-        """``sending`` durable, then the POST, then its answer journalled: the row never
-        says less than Meta may know (exactly once), and the actor's loop never waits."""
+        """The POST of a send marked ``sending``, then its answer journalled."""
         oid = item.outbox_id
-        await self._journal.outbox_set(oid, "sending")
         outcome = await self._graph.send(self.pnid, payload, f"metad:o:{oid}", item.request.via)
         match outcome:
             case SendAccepted(wamid=wamid):
@@ -373,18 +420,25 @@ class SendPipeline:
         await put(self._events_send, SendDone(outbox_id=oid, outcome=outcome))
 
     def _schedule_wake(self, at: float) -> None:
-        if at >= self._wake_at or self._nursery is None:
+        """Have the waker dispatch again at ``at`` (actor time), unless it will earlier."""
+        if at >= self._wake_at:
             return
         self._wake_at = at
-        delay = max(0.0, at - self._now())
+        self._wake_scope.deadline = trio.current_time() + max(0.0, at - self._now())
 
-        async def wake() -> None:
-            await trio.sleep(delay)
-            if self._wake_at == at:
-                self._wake_at = math.inf
-            await self._events_send.send(Tick())
+    async def _waker(self) -> None:
+        """One task per chip that wakes the loop when the earliest held send may go.
 
-        self._nursery.start_soon(wake)
+        Why not a task per wake, or a ``Tick``: a rate-gated chip waits a few
+        milliseconds between sends, and at campaign rate spawning a sleeper for each
+        wait and running the quality and window rules of a ``Tick`` each time cost 4 %
+        of the daemon's CPU. The pending wake is this task's cancel-scope deadline."""
+        while True:
+            with self._wake_scope:
+                await trio.sleep_forever()
+            self._wake_scope = trio.CancelScope()
+            self._wake_at = math.inf
+            await self._events_send.send(_Wake())
 
     async def _settle(self, outbox_id: int, outcome: Any) -> None:
         item = self._in_flight.pop(outbox_id)

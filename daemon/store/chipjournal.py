@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from actors.ports import RecentSend
+from actors.ports import OutboxRow, RecentSend
 from daemon.store.connection import json_text
 from daemon.store.writer import GroupCommit
 
@@ -292,30 +292,28 @@ class ChipJournalRepository:
             chip,
         )
 
-    async def outbox_new(
-        self,
-        *,
-        chip: str,
-        key: str,
-        kind: str,
-        payload: Mapping[str, Any],
-        decision: Mapping[str, Any],
-        campaign_id: str | None,
-        recipient_id: str | None,
-    ) -> int | None:
+    async def outbox_new(self, rows: Sequence[OutboxRow]) -> list[int | None]:
         # A campaign recipient has one outbox row, ever (a unique index): a second send
         # finds it and gets None, unless the row was cancelled before its POST — then
         # it never reached Meta and is taken over for this attempt.
-        op = _New(
-            chip,
-            key,
-            kind,
-            json_text(dict(payload)),
-            json_text(dict(decision)),
-            campaign_id,
-            recipient_id,
-        )
-        return await self.outbox_writes.submit(op)
+        ops = [
+            _New(
+                r.chip,
+                r.key,
+                r.kind,
+                json_text(dict(r.payload)),
+                json_text(dict(r.decision)),
+                r.campaign_id,
+                r.recipient_id,
+            )
+            for r in rows
+        ]
+        return [o.unwrap() for o in await self.outbox_writes.submit_many(ops)]
+
+    async def outbox_sending(self, outbox_ids: Sequence[int]) -> None:
+        ops = [_Set(oid, "sending", None, None) for oid in outbox_ids]
+        for o in await self.outbox_writes.submit_many(ops):
+            o.unwrap()
 
     async def outbox_set(
         self,

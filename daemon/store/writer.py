@@ -246,16 +246,19 @@ class BatchWriter:
 
 
 class _Slot(Generic[Op, R]):
-    __slots__ = ("key", "op", "result", "taken", "wake")
+    """One caller's operations: they go into one batch together (their keys differ)."""
 
-    def __init__(self, op: Op, key: Hashable) -> None:
-        self.op = op
-        self.key = key
+    __slots__ = ("keys", "ops", "results", "taken", "wake")
+
+    def __init__(self, ops: list[Op], keys: set[Hashable]) -> None:
+        self.ops = ops
+        self.keys = keys
+        """The operations' keys, None ones left out."""
         self.taken = False
         """In a batch being written (it may commit whatever its caller does now)."""
-        self.result: outcome.Outcome[R] | None = None
+        self.results: list[outcome.Outcome[R]] | None = None
         self.wake = trio.Event()
-        """Set when ``result`` is in, or (``result`` still None) when this caller leads."""
+        """Set when ``results`` are in, or (``results`` still None) when this caller leads."""
 
 
 class GroupCommit(Generic[Op, R]):
@@ -272,7 +275,8 @@ class GroupCommit(Generic[Op, R]):
     exception to raise) per operation; if it raises, every caller of the batch gets
     the error. Operations with the same ``key`` never share a batch (the later one
     waits for the next), so one statement never touches one row twice; a ``None`` key
-    conflicts with nothing.
+    conflicts with nothing. A caller with many operations (:meth:`submit_many`) waits
+    once for all of them: per operation, a wait is a trio scheduling round.
     """
 
     def __init__(
@@ -299,7 +303,31 @@ class GroupCommit(Generic[Op, R]):
         If the caller is cancelled while its operation is being written, the operation
         may still be committed (as with a single statement cancelled mid-flight).
         """
-        slot: _Slot[Op, R] = _Slot(op, self._key(op))
+        key = self._key(op)
+        (result,) = await self._submit([op], set() if key is None else {key})
+        return result.unwrap()
+
+    async def submit_many(self, ops: Sequence[Op]) -> list[outcome.Outcome[R]]:
+        """Write ``ops``, in order, in one batch when their keys differ (else in as many
+        as their repeated keys need); one outcome per operation, once all are committed.
+        """
+        results: list[outcome.Outcome[R]] = []
+        part: list[Op] = []
+        keys: set[Hashable] = set()
+        for op in ops:
+            key = self._key(op)
+            if key is not None and key in keys:
+                results += await self._submit(part, keys)
+                part, keys = [], set()
+            part.append(op)
+            if key is not None:
+                keys.add(key)
+        if part:
+            results += await self._submit(part, keys)
+        return results
+
+    async def _submit(self, ops: list[Op], keys: set[Hashable]) -> list[outcome.Outcome[R]]:
+        slot: _Slot[Op, R] = _Slot(ops, keys)
         self._pending.append(slot)
         if self._busy:
             try:
@@ -310,8 +338,8 @@ class GroupCommit(Generic[Op, R]):
                     if slot.wake.is_set():
                         self._hand_off()
                 raise
-            if slot.result is not None:
-                return slot.result.unwrap()
+            if slot.results is not None:
+                return slot.results
         else:
             self._busy = True
             # Let the callers woken in this same scheduling round join the batch.
@@ -322,22 +350,25 @@ class GroupCommit(Generic[Op, R]):
                 await self._run(batch)
         finally:
             self._hand_off()
-        assert slot.result is not None
-        return slot.result.unwrap()
+        assert slot.results is not None
+        return slot.results
 
     def _take(self) -> list[_Slot[Op, R]]:
+        """The next batch: pending slots in order, each whole, skipping one that holds a
+        key already taken or (unless it comes first) would overfill the batch."""
         batch: list[_Slot[Op, R]] = []
         keys: set[Hashable] = set()
         kept: deque[_Slot[Op, R]] = deque()
-        while self._pending and len(batch) < self._max:
+        count = 0
+        while self._pending and count < self._max:
             slot = self._pending.popleft()
-            if slot.key is not None:
-                if slot.key in keys:
-                    kept.append(slot)
-                    continue
-                keys.add(slot.key)
+            if (batch and count + len(slot.ops) > self._max) or not keys.isdisjoint(slot.keys):
+                kept.append(slot)
+                continue
+            keys.update(slot.keys)
             slot.taken = True
             batch.append(slot)
+            count += len(slot.ops)
         kept.extend(self._pending)
         self._pending = kept
         return batch
@@ -349,22 +380,30 @@ class GroupCommit(Generic[Op, R]):
             self._busy = False
 
     async def _run(self, batch: list[_Slot[Op, R]]) -> None:
+        ops = [op for s in batch for op in s.ops]
         try:
-            results = await self._write([s.op for s in batch])
-            if len(results) != len(batch):
-                raise StoreError(f"group commit: {len(results)} results for {len(batch)}")
+            results = await self._write(ops)
+            if len(results) != len(ops):
+                raise StoreError(f"group commit: {len(results)} results for {len(ops)}")
         except Exception as exc:
             for s in batch:
                 error = BatchWriteError(f"group commit failed: {exc}")
                 error.__cause__ = exc
-                s.result = outcome.Error(error)
+                s.results = [outcome.Error(error) for _ in s.ops]  # an outcome is single-use
         else:
             self.batches += 1
-            self.ops += len(batch)
-            for s, r in zip(batch, results, strict=True):
-                s.result = outcome.Error(r) if isinstance(r, BaseException) else outcome.Value(r)
+            self.ops += len(ops)
+            n = 0
+            for s in batch:
+                s.results = [
+                    outcome.Error(r) if isinstance(r, BaseException) else outcome.Value(r)
+                    for r in results[n : n + len(s.ops)]
+                ]
+                n += len(s.ops)
         finally:
             for s in batch:
-                if s.result is None:  # a BaseException (KeyboardInterrupt) went through
-                    s.result = outcome.Error(StoreError("group commit interrupted"))
+                if s.results is None:  # a BaseException (KeyboardInterrupt) went through
+                    s.results = [
+                        outcome.Error(StoreError("group commit interrupted")) for _ in s.ops
+                    ]
                 s.wake.set()

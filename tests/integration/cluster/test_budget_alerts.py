@@ -19,6 +19,7 @@ from actors.budget.coordinator import BudgetClient, BudgetCoordinator, BudgetMsg
 from actors.budget.ledger import Caps, Ledger
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
+from actors.ports import Booking
 from config.model import PricingConfig
 from daemon.budget_alerts import OncePerFleet
 from daemon.store import Store
@@ -71,8 +72,8 @@ async def test_two_daemons_crossing_one_threshold_announce_it_once(store: Store)
         b, gate_b = await _node(nursery, store, "b", seen_b)
         # Each books half the daily cap: each one's ledger sees 50 % reached by its own
         # booking; together they fit the cap, so both are booked.
-        assert await a.reserve("o:1", Decimal("0.5"), waba=None, campaign=None) is None
-        assert await b.reserve("o:2", Decimal("0.5"), waba=None, campaign=None) is None
+        assert (await a.reserve([Booking("o:1", Decimal("0.5"), None, None)]))[0] is None
+        assert (await b.reserve([Booking("o:2", Decimal("0.5"), None, None)]))[0] is None
         await _settle(gate_a, gate_b)
         assert sorted(_alerts(seen_a) + _alerts(seen_b)) == ["0.5"]
         assert (gate_a.announced + gate_b.announced, gate_a.elsewhere + gate_b.elsewhere) == (1, 1)

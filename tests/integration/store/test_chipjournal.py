@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import trio
 
-from actors.ports import ChipRecord
+from actors.ports import ChipRecord, OutboxRow
 from daemon.store import Store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.trio]
@@ -23,7 +23,12 @@ async def _setup(store: Store) -> None:
 
 
 async def _new(store: Store, recipient: str | None = None, key: str = "5511") -> int | None:
-    return await store.chip_journal.outbox_new(
+    (outbox_id,) = await store.chip_journal.outbox_new([_row_of(recipient, key)])
+    return outbox_id
+
+
+def _row_of(recipient: str | None, key: str = "5511") -> OutboxRow:
+    return OutboxRow(
         chip=CHIP,
         key=key,
         kind="template",
@@ -168,3 +173,30 @@ async def test_aliases_share_the_outbox_commit_and_the_latest_wins(store: Store)
     assert got["x"][0] in ("1", "2")
     await store.chip_journal.save_aliases([("x", "3"), ("x", "4")])
     assert await store.fetchval("SELECT wa_id FROM contact_aliases WHERE alias = 'x'") == "4"
+
+
+async def test_a_batch_of_rows_is_one_commit_with_an_answer_per_row(store: Store) -> None:
+    """What a chip's journal lane writes: a new row, a live recipient (None), the same
+    recipient twice in one batch (the second is a duplicate, not an error), a cancelled
+    row taken over with its id; then the rows marked ``sending`` together."""
+    await _setup(store)
+    live = await _new(store, "r1")
+    cancelled = await _new(store, "r2")
+    assert live is not None
+    assert cancelled is not None
+    await store.chip_journal.outbox_set(cancelled, "cancelled", error={"reason": "budget"})
+    before = store.chip_journal.outbox_writes.batches
+    ids = await store.chip_journal.outbox_new(
+        [_row_of("r3"), _row_of("r1"), _row_of("r4"), _row_of("r4"), _row_of("r2")]
+    )
+    new3, dup1, new4, dup4, taken = ids
+    assert (dup1, dup4, taken) == (None, None, cancelled)
+    assert new3 is not None
+    assert new4 is not None
+    # Two batches: the repeated r4 waits for the next one (one statement, one row once).
+    assert store.chip_journal.outbox_writes.batches - before == 2
+    await store.chip_journal.outbox_sending([new3, new4, taken])
+    for oid in (new3, new4, taken):
+        row = await _row(store, oid)
+        assert (row["state"], row["attempts"]) == ("sending", 1)
+    assert (await _row(store, live))["state"] == "queued"

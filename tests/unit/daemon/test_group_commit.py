@@ -187,3 +187,68 @@ async def test_plain_operations_share_a_batch() -> None:
         await trio.testing.wait_all_tasks_blocked()
         w.gate.set()
     assert w.batches == [["lead"], ["same", "same", "same"]]
+
+
+# --- many operations from one caller --------------------------------------------------------
+
+
+async def test_many_operations_of_one_caller_share_a_batch_with_the_others() -> None:
+    w = Writer()
+    gc = GroupCommit(w.write, key=_key)
+    w.gate = trio.Event()
+    got: list[object] = []
+
+    async def many() -> None:
+        outcomes = await gc.submit_many(["a:1", "b:1", "bad:1", "c:1"])
+        got.extend(o.value if hasattr(o, "value") else type(o.error).__name__ for o in outcomes)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(gc.submit, "first:1")
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(many)
+        nursery.start_soon(gc.submit, "d:1")
+        await trio.testing.wait_all_tasks_blocked()
+        w.gate.set()
+    first, second = w.batches  # trio may start "many" or "d" first: either order is fine
+    assert first == ["first:1"]
+    assert sorted(second) == ["a:1", "b:1", "bad:1", "c:1", "d:1"]
+    assert [op for op in second if op != "d:1"] == ["a:1", "b:1", "bad:1", "c:1"]
+    assert got == ["A:1", "B:1", "ValueError", "C:1"]  # a bad one fails alone, in its place
+    assert (gc.batches, gc.ops) == (2, 6)
+
+
+async def test_a_repeated_key_splits_one_callers_operations_in_order() -> None:
+    w = Writer()
+    gc = GroupCommit(w.write, key=_key)
+    outcomes = await gc.submit_many(["x:1", "y:1", "x:2", "x:3"])
+    assert [o.unwrap() for o in outcomes] == ["X:1", "Y:1", "X:2", "X:3"]
+    assert w.batches == [["x:1", "y:1"], ["x:2"], ["x:3"]]
+
+
+async def test_a_caller_with_more_than_a_batch_goes_alone_and_others_fill_the_rest() -> None:
+    w = Writer()
+    gc = GroupCommit(w.write, key=lambda op: op, max_batch=3)
+    w.gate = trio.Event()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(gc.submit, "a")
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(gc.submit, "b")
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(gc.submit_many, ["c", "d", "e", "f"])
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(gc.submit, "g")
+        await trio.testing.wait_all_tasks_blocked()
+        w.gate.set()
+    # b and g fill a batch; c..f (more than max_batch) is written whole, never split.
+    assert w.batches == [["a"], ["b", "g"], ["c", "d", "e", "f"]]
+
+
+async def test_a_failed_write_fails_every_operation_of_the_caller() -> None:
+    w = Writer()
+    gc = GroupCommit(w.write, key=lambda op: op)
+    w.fail = "boom"
+    outcomes = await gc.submit_many(["ok", "boom"])
+    for o in outcomes:
+        with pytest.raises(BatchWriteError, match="connection lost"):
+            o.unwrap()
+    assert await gc.submit("after") == "AFTER"

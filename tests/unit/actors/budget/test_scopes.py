@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import trio
+import trio.testing
 
 from actors.budget.coordinator import (
     BudgetClient,
@@ -23,6 +24,7 @@ from actors.budget.coordinator import (
 from actors.budget.ledger import GLOBAL, Caps, Ledger, Refusal, Reservation, Scope
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
+from actors.ports import Booking
 from config import parse_config
 from config.model import BudgetConfig, CampaignBudget, PricingConfig, WabaBudget
 
@@ -157,7 +159,7 @@ async def test_fifty_concurrent_chips_never_cross_a_scope_cap(scope: str) -> Non
         async def chip(i: int) -> None:
             waba, campaign = ("w1", None) if scope == "waba" else ("w9", "c1")
             outcomes.append(
-                await client.reserve(f"o:{i}", D("0.0625"), waba=waba, campaign=campaign)
+                (await client.reserve([Booking(f"o:{i}", D("0.0625"), waba, campaign)]))[0]
             )
 
         async with trio.open_nursery() as chips:
@@ -185,15 +187,15 @@ async def test_a_campaign_cap_survives_a_restart_of_the_coordinator() -> None:
     async with trio.open_nursery() as nursery:
         client, box = await _coordinator(nursery, cfg, journal, caps, published)
         await client.set_campaign_cap("c1", monthly_usd=D("0.10"))
-        assert await client.reserve("o:1", D("0.0625"), waba=None, campaign="c1") is None
+        assert (await client.reserve([Booking("o:1", D("0.0625"), None, "c1")]))[0] is None
         box.close()
     async with trio.open_nursery() as nursery:  # a new actor, same registry and journal
         client, box = await _coordinator(nursery, cfg, journal, caps, published)
-        reason = await client.reserve("o:2", D("0.0625"), waba=None, campaign="c1")
+        reason = (await client.reserve([Booking("o:2", D("0.0625"), None, "c1")]))[0]
         assert reason is not None
         assert reason.startswith("budget: campaign c1 monthly cap would be crossed")
         await client.set_campaign_cap("c1")  # cleared
-        assert await client.reserve("o:3", D("0.0625"), waba=None, campaign="c1") is None
+        assert (await client.reserve([Booking("o:3", D("0.0625"), None, "c1")]))[0] is None
         status = await box.address.call(lambda r: GetBudget(reply=r))
         assert D(status["day"]["reserved"]) == D("0.125")
         box.close()
@@ -206,7 +208,7 @@ async def test_a_daemon_restart_does_not_announce_a_campaigns_crossed_thresholds
     async with trio.open_nursery() as nursery:
         client, box = await _coordinator(nursery, cfg, journal, {}, published)
         await client.set_campaign_cap("c1", monthly_usd=D("0.10"))
-        assert await client.reserve("o:1", D("0.0625"), waba=None, campaign="c1") is None
+        assert (await client.reserve([Booking("o:1", D("0.0625"), None, "c1")]))[0] is None
         box.close()
     assert {p["threshold"] for p in published} == {"0.5"}
     published.clear()
@@ -223,8 +225,8 @@ async def test_reserving_a_message_already_held_books_it_once() -> None:
     journal, published = MemoryJournal(), list[dict[str, Any]]()
     async with trio.open_nursery() as nursery:
         client, box = await _coordinator(nursery, BudgetConfig(), journal, {}, published)
-        assert await client.reserve("o:1", D("0.0625"), waba=None, campaign=None) is None
-        assert await client.reserve("o:1", D("0.0625"), waba=None, campaign=None) is None
+        assert (await client.reserve([Booking("o:1", D("0.0625"), None, None)]))[0] is None
+        assert (await client.reserve([Booking("o:1", D("0.0625"), None, None)]))[0] is None
         status = await box.address.call(lambda r: GetBudget(reply=r))
         box.close()
     assert D(status["day"]["reserved"]) == D("0.0625")
@@ -250,7 +252,7 @@ async def test_a_burst_in_the_mailbox_is_booked_in_one_journal_write() -> None:
         outcomes: list[str | None] = []
 
         async def chip(i: int) -> None:
-            outcomes.append(await client.reserve(f"o:{i}", D("0.01"), waba=None, campaign=None))
+            outcomes.append((await client.reserve([Booking(f"o:{i}", D("0.01"), None, None)]))[0])
 
         async with trio.open_nursery() as chips:
             for i in range(40):
@@ -273,10 +275,53 @@ async def test_the_same_price_twice_is_settled_once() -> None:
     journal, published = MemoryJournal(), list[dict[str, Any]]()
     async with trio.open_nursery() as nursery:
         client, box = await _coordinator(nursery, BudgetConfig(), journal, {}, published)
-        assert await client.reserve("o:1", D("0.0625"), waba=None, campaign=None) is None
+        assert (await client.reserve([Booking("o:1", D("0.0625"), None, None)]))[0] is None
         for status_pricing in (_Pricing(), _Pricing(), _Pricing(category="utility")):
             await box.address.cast(Settle(id="o:1", pricing=status_pricing, wa_id="5511999990001"))
         status = await box.address.call(lambda r: GetBudget(reply=r))
         box.close()
     assert [e["op"] for e in journal.entries] == ["reserve", "settle", "settle"]
     assert D(status["day"]["reserved"]) == 0
+
+
+async def test_several_bookings_are_answered_together_in_order_once_journalled() -> None:
+    """What a chip reserves for a batch of sends: refusals in their places, a repeated
+    message booked once, and no answer before the bookings are durable."""
+    cfg = BudgetConfig(daily_usd=0.15)
+    journal, published = MemoryJournal(), list[dict[str, Any]]()
+    gate = trio.Event()
+    save = journal.save_entries
+
+    async def slow_save(entries: Sequence[dict[str, Any]]) -> None:
+        await gate.wait()
+        await save(entries)
+
+    journal.save_entries = slow_save  # type: ignore[method-assign]
+    async with trio.open_nursery() as nursery:
+        client, box = await _coordinator(nursery, cfg, journal, {}, published)
+        got: list[list[str | None]] = []
+
+        async def reserve() -> None:
+            got.append(
+                await client.reserve(
+                    [
+                        Booking("o:1", D("0.0625")),
+                        Booking("o:2", D("0.0625")),
+                        Booking("o:1", D("0.0625")),  # the same message again
+                        Booking("o:3", D("0.0625")),  # 0.1875 > 0.15
+                    ]
+                )
+            )
+
+        nursery.start_soon(reserve)
+        await trio.testing.wait_all_tasks_blocked()
+        assert got == []  # nothing answered while the journal has not committed
+        gate.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert (await client.reserve([])) == []
+        box.close()
+    [(one, two, again, three)] = got
+    assert (one, two, again) == (None, None, None)
+    assert three is not None
+    assert three.startswith("budget: daily cap would be crossed")
+    assert [e["id"] for e in journal.entries if e["op"] == "reserve"] == ["o:1", "o:2"]

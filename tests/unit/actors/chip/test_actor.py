@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,14 @@ from actors.chip import (
 )
 from actors.chip.quality import QualityObservation, Rating
 from actors.core import ActorCrashed, Mailbox, open_mailbox
-from actors.ports import ChipRecord, SendAccepted, SendFailed, SendInDoubt
+from actors.ports import (
+    Booking,
+    ChipRecord,
+    OutboxRow,
+    SendAccepted,
+    SendFailed,
+    SendInDoubt,
+)
 from actors.reactions import Reaction
 from config.model import LimitsConfig, QualityConfig, WindowsConfig
 from tests.fakes import FakeChipRepo, FakeGraph, FakeJournal
@@ -326,11 +333,11 @@ async def test_marketing_intent_uses_the_marketing_messages_api_when_onboarded(
 
 
 class _FailingJournal(FakeJournal):
-    async def outbox_new(self, **row: Any) -> int | None:
+    async def outbox_new(self, rows: Sequence[OutboxRow]) -> list[int | None]:
         await trio.sleep(0.01)
-        if row.get("recipient_id") == "r7":
+        if any(r.recipient_id == "r7" for r in rows):
             raise RuntimeError("storage lost")
-        return await super().outbox_new(**row)
+        return await super().outbox_new(rows)
 
 
 async def test_a_crash_answers_every_call_the_instance_held(
@@ -380,9 +387,7 @@ class _UnavailableBudget:
     def __init__(self) -> None:
         self.released: list[str] = []
 
-    async def reserve(
-        self, ref: str, amount: Any, *, waba: str | None, campaign: str | None
-    ) -> str | None:
+    async def reserve(self, bookings: Sequence[Booking]) -> list[str | None]:
         raise ActorCrashed("budget")
 
     async def release(self, ref: str) -> None:
@@ -412,3 +417,76 @@ async def test_a_budget_that_is_down_refuses_the_send_without_crashing_the_chip(
         snap = await box.address.call(lambda r: GetSnapshot(reply=r))  # still serving
         assert snap.record.phone_number_id == PNID
         n.cancel_scope.cancel()
+
+
+class _RecordingBudget:
+    """Books everything but ``refuse``; records each call's bookings."""
+
+    def __init__(self, refuse: str) -> None:
+        self.calls: list[list[str]] = []
+        self.refuse = refuse
+
+    async def reserve(self, bookings: Sequence[Booking]) -> list[str | None]:
+        self.calls.append([b.ref for b in bookings])
+        return ["budget: no" if b.ref == self.refuse else None for b in bookings]
+
+    async def release(self, ref: str) -> None:
+        raise AssertionError("nothing to release")
+
+
+class _RecordingJournal(FakeJournal):
+    def __init__(self) -> None:
+        super().__init__()
+        self.new_calls: list[int] = []
+        self.sending_calls: list[int] = []
+
+    async def outbox_new(self, rows: Sequence[OutboxRow]) -> list[int | None]:
+        self.new_calls.append(len(rows))
+        return await super().outbox_new(rows)
+
+    async def outbox_sending(self, outbox_ids: Sequence[int]) -> None:
+        self.sending_calls.append(len(outbox_ids))
+        await super().outbox_sending(outbox_ids)
+
+
+async def test_sends_that_arrive_together_are_journalled_and_reserved_together(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """One outbox write and one budget call per batch, not per message; a refusal
+    stays with its own message, and each send is ``sending`` before its POST."""
+    from actors.policy.pricing import PriceTable
+    from config.model import PricingConfig
+
+    budget, journal, graph = _RecordingBudget(refuse="o:3"), _RecordingJournal(), FakeGraph()
+    box: Mailbox[ChipMsg] = open_mailbox("chip")
+    actor = _actor(
+        box,
+        graph=graph,
+        journal=journal,
+        budget=budget,
+        prices=PriceTable.from_config(PricingConfig()),
+    )
+    answers: dict[int, object] = {}
+
+    async def send(i: int) -> None:
+        answers[i] = await box.address.call(
+            lambda r: Send(
+                to=f"+55119999900{i:02d}", template=TEMPLATE, category="marketing", reply=r
+            ),
+            timeout=60,
+        )
+
+    async with trio.open_nursery() as n:
+        await n.start(actor.run)
+        async with trio.open_nursery() as senders:
+            for i in range(6):
+                senders.start_soon(send, i)
+        n.cancel_scope.cancel()
+    assert journal.new_calls == [6]
+    assert budget.calls == [[f"o:{i}" for i in range(1, 7)]]
+    refused = [a for a in answers.values() if isinstance(a, Refused)]
+    assert [(r.outbox_id, r.reason) for r in refused] == [(3, "budget: no")]
+    assert sum(isinstance(a, Sent) for a in answers.values()) == 5
+    assert sum(journal.sending_calls) == 5
+    assert len(graph.sent) == 5
+    assert journal.outbox[3]["state"] == "cancelled"
