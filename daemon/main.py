@@ -54,6 +54,7 @@ from daemon.store.otp import ContactKeys
 from daemon.supervisor import Intensity, Supervisor, SupervisorEvent
 from daemon.systemd import Notifier, watchdog
 from daemon.webhook.app import create_app
+from daemon.webhook.front import serve_front
 from daemon.webhook.ingest import WebhookIngest
 from daemon.webhook.processor import InboxProcessor
 from daemon.webhook.route import FleetRouter
@@ -267,6 +268,7 @@ async def _serve_with(
                 secrets,
                 http_stop,
                 daemon.ingest_workers,
+                metrics,
             )
             daemon.webhook_url = f"{base}{cfg.webhook.path}"
             control = ControlContext(
@@ -344,25 +346,15 @@ async def _serve_webhooks(
     secrets: ResolvedSecrets,
     stop: trio.Event,
     status: WorkerStatus | None,
+    metrics: Metrics,
 ) -> str:
     """Open the webhook endpoint; its base URL.
 
-    With ``ingest_workers`` the POSTs go to worker processes on the configured address
-    and the app (handshake, Flows, health) listens on a Unix socket they relay to.
+    The app (handshake, Flows, health) listens on a Unix socket; the configured address
+    is taken by the front door (:mod:`daemon.webhook.front`), in this process or, with
+    ``ingest_workers``, in worker processes: webhook POSTs are taken there, the rest is
+    relayed to the app.
     """
-    workers = cfg.webhook.ingest_workers
-    if not workers or status is None:
-        return str(
-            await nursery.start(
-                lambda task_status: serve_asgi(
-                    asgi,
-                    cfg.webhook.listen,
-                    what="webhook endpoint",
-                    shutdown=stop,
-                    task_status=task_status,
-                )
-            )
-        )
     upstream = (cfg.daemon.runtime_dir / "webhook-app.sock").resolve()
     upstream.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
@@ -372,6 +364,20 @@ async def _serve_webhooks(
             asgi, f"unix:{upstream}", what="webhook app", shutdown=stop, task_status=task_status
         )
     )
+    workers = cfg.webhook.ingest_workers
+    if not workers or status is None:
+        return str(
+            await nursery.start(
+                lambda task_status: serve_front(
+                    cfg.webhook.listen,
+                    ingest,
+                    str(upstream),
+                    shutdown=stop,
+                    observe=metrics.webhook_posted,
+                    task_status=task_status,
+                )
+            )
+        )
     assert secrets.app_secret is not None
     settings = WorkerSettings(
         dsn=store.dsn,

@@ -106,6 +106,10 @@ class Metrics:
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
 
+    def webhook_posted(self, status: int, seconds: float) -> None:
+        """The webhook front door's hook: one POST to the webhook path answered."""
+        self.webhook_seconds.labels("webhook", "POST", str(status)).observe(seconds)
+
     def writer_flushed(self, rows: int, seconds: float) -> None:
         """The store writer's ``on_flush`` hook."""
         self.writer_flush_seconds.observe(seconds)

@@ -2,8 +2,9 @@
 
 Why not hypercorn here: on its trio worker a bare ASGI handler peaks at ~3.5k POSTs/s on
 this machine, where uvicorn with the httptools parser does ~7k (stack-notes §3). The
-ingest worker processes (:mod:`daemon.webhook.worker`) only ever answer a handful of
-fixed responses, so they speak HTTP/1.1 themselves: the C parser ``httptools`` (the one
+webhook port's front door (:mod:`daemon.webhook.front`, in the daemon or in its ingest
+worker processes) only ever answers a handful of fixed responses, so it speaks HTTP/1.1
+itself: the C parser ``httptools`` (the one
 uvicorn uses) turns bytes into requests, and each request costs one ``receive_some``
 and one ``send_all`` on the trio stream. Keep-alive and pipelining are kept, chunked
 bodies are decoded by the parser, ``Expect: 100-continue`` is answered, bodies are

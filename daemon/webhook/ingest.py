@@ -97,8 +97,8 @@ class WebhookIngest:
     async def take(self, body: bytes, signature: str | None) -> int:
         """Decide and store one complete body; the status to answer.
 
-        Shared by this ASGI path and the ingest worker processes
-        (:mod:`daemon.webhook.worker`), which bound and read the body themselves.
+        Shared by this ASGI path and the front door (:mod:`daemon.webhook.front`, in
+        the daemon or its ingest workers), which bounds and reads the body itself.
         """
         if not verify(self.app_secret, body, signature):
             self.counters.bad_signature += 1

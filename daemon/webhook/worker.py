@@ -40,16 +40,14 @@ from config.model import StorageConfig
 from daemon import gctune
 from daemon.logs import LogFormat, configure_logging
 from daemon.store import open_store
-from daemon.webhook.http1 import Handler, Request, Response, relay, reply, serve_connection
-from daemon.webhook.ingest import REASONS, IngestCounters, WebhookIngest
+from daemon.webhook.front import serve_listener
+from daemon.webhook.ingest import IngestCounters, WebhookIngest
 
 __all__ = ["WorkerSettings", "counter_delta", "main"]
 
 log = logging.getLogger("metad.webhook")
 
 REPORT_EVERY_S = 0.5
-GRACE_S = 1.0
-"""After a stop: how long open connections may finish the request they are in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,31 +95,8 @@ def _snapshot(counters: IngestCounters) -> IngestCounters:
     )
 
 
-def _answers() -> dict[int, Response]:
-    return {status: reply(status, text, close=False) for status, text in REASONS.items()}
-
-
 async def _asgi_unused(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover
     raise RuntimeError("the worker relays everything that is not a webhook POST")
-
-
-def handler(ingest: WebhookIngest, upstream: str) -> Handler:
-    """The worker's whole routing: webhook POSTs here, the rest to the daemon."""
-    path = ingest.path.encode()
-    answers = _answers()
-    by_status = ingest.counters.by_status
-
-    async def handle(request: Request) -> Response:
-        if request.method == b"POST" and request.path == path:
-            signature = request.header(b"x-hub-signature-256")
-            status = await ingest.take(
-                request.body, signature.decode("latin-1") if signature is not None else None
-            )
-            by_status[status] = by_status.get(status, 0) + 1
-            return answers[status]
-        return await relay(request, upstream)
-
-    return handle
 
 
 async def serve(settings: WorkerSettings, listen_fd: int) -> None:
@@ -142,43 +117,31 @@ async def serve(settings: WorkerSettings, listen_fd: int) -> None:
             inbox=store.inbox,
             fallback=_asgi_unused,
         )
-        handle = handler(ingest, settings.upstream)
-
-        def too_large() -> None:
-            ingest.counters.too_large += 1
-            ingest.counters.by_status[413] = ingest.counters.by_status.get(413, 0) + 1
-
-        async def connection(stream: trio.SocketStream) -> None:
-            await serve_connection(
-                stream, handle, max_body=settings.max_body_bytes, on_too_large=too_large
-            )
-
         reporter = _Reporter(ingest.counters)
-        async with trio.open_nursery() as connections:
-            with trio.CancelScope() as accepting:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(_stop_on_parent_exit, accepting)
-                    nursery.start_soon(_stop_on_sigterm, accepting)
-                    nursery.start_soon(reporter.run)
-                    gctune.settle()
-                    await reporter.line(b"READY\n")
-                    await trio.serve_listeners(connection, [listener], handler_nursery=connections)
-            connections.cancel_scope.deadline = trio.current_time() + GRACE_S
+        stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_stop_on_parent_exit, stop)
+            nursery.start_soon(_stop_on_sigterm, stop)
+            nursery.start_soon(reporter.run)
+            gctune.settle()
+            await reporter.line(b"READY\n")
+            await serve_listener(listener, ingest, settings.upstream, shutdown=stop)
+            nursery.cancel_scope.cancel()
         await reporter.flush()
 
 
-async def _stop_on_parent_exit(scope: trio.CancelScope) -> None:
+async def _stop_on_parent_exit(stop: trio.Event) -> None:
     """stdin is the daemon's pipe: EOF means the daemon exited (even by ``kill -9``)."""
     stdin = trio.lowlevel.FdStream(os.dup(0))
     while await stdin.receive_some(4096):
         pass
-    scope.cancel()
+    stop.set()
 
 
-async def _stop_on_sigterm(scope: trio.CancelScope) -> None:
+async def _stop_on_sigterm(stop: trio.Event) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for _ in signals:
-            scope.cancel()
+            stop.set()
             return
 
 

@@ -10,10 +10,8 @@ benchmarks) resolves to one port for all. Each worker inherits its listening soc
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
-import socket
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -22,9 +20,9 @@ from typing import Any
 
 import trio
 
+from daemon.webhook.front import GRACE_S, bind_listeners
 from daemon.webhook.ingest import IngestCounters
-from daemon.webhook.server import PortInUse
-from daemon.webhook.worker import GRACE_S, WorkerSettings
+from daemon.webhook.worker import WorkerSettings
 
 __all__ = [
     "IngestWorkerError",
@@ -59,40 +57,6 @@ class WorkerStatus:
 
 class IngestWorkerError(Exception):
     """A worker could not start: the daemon does not claim to be ready without it."""
-
-
-def bind_listeners(listen: str, count: int, *, backlog: int = 1024) -> list[socket.socket]:
-    """``count`` listening TCP sockets on one ``HOST:PORT`` (``SO_REUSEPORT``), one per
-    worker, inheritable.
-
-    Why one each rather than one shared: with a shared accept queue the busiest worker
-    kept winning the accepts (measured: one worker served ~5x the connections of the
-    other); the kernel spreads connections over ``SO_REUSEPORT`` sockets evenly. The
-    daemon keeps every socket open, so a restarting worker's connections wait in its
-    backlog instead of being refused.
-    """
-    host, _, port = listen.rpartition(":")
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(family, kind, proto)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind(address)
-            sock.listen(backlog)
-            sock.set_inheritable(True)
-            address = sock.getsockname()  # a port of 0 resolves once, for all
-    except OSError as exc:
-        for sock in sockets:
-            sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise PortInUse(listen, "webhook endpoint") from None
-        raise
-    return sockets
 
 
 def add_delta(counters: IngestCounters, delta: Mapping[str, Any]) -> None:

@@ -3,32 +3,10 @@
 from __future__ import annotations
 
 import json
-import socket
-
-import pytest
 
 from daemon.webhook.ingest import IngestCounters
-from daemon.webhook.server import PortInUse
 from daemon.webhook.worker import WorkerSettings, counter_delta
-from daemon.webhook.workers import WorkerStatus, add_delta, bind_listeners
-
-
-def test_listeners_share_one_port_resolved_once() -> None:
-    sockets = bind_listeners("127.0.0.1:0", 3)
-    try:
-        ports = {s.getsockname()[1] for s in sockets}
-        assert len(ports) == 1
-        assert ports != {0}
-        assert all(s.get_inheritable() for s in sockets)
-        # Another program on the port is a clear error, not a silent share.
-        with socket.socket() as other:
-            other.bind(("127.0.0.1", 0))
-            other.listen()
-            with pytest.raises(PortInUse, match="webhook endpoint"):
-                bind_listeners(f"127.0.0.1:{other.getsockname()[1]}", 2)
-    finally:
-        for s in sockets:
-            s.close()
+from daemon.webhook.workers import WorkerStatus, add_delta
 
 
 def test_counter_reports_add_up_in_the_daemon() -> None:
