@@ -239,15 +239,12 @@ async def publish_forever(ctx: ControlContext, interval_s: float = 1.0) -> None:
     """Chip changes and per-second send counts onto the bus (only while someone listens)."""
     last: dict[str, dict[str, Any]] = {}
     last_counts: dict[str, int] = {}
-    ticks = 0
     while True:
         await trio.sleep(interval_s)
         if ctx.bus.subscribers == 0:
             continue
-        ticks += 1
         try:
-            if ticks % 5 == 1:
-                await refresh_daily(ctx)
+            await refresh_daily(ctx)  # a no-op until the last figures are due
             current = await chips(ctx)
         except (MethodError, ActorCrashed, ActorStopped, CallTimeout):
             continue
