@@ -134,6 +134,9 @@ class ChipActor(SendPipeline):
         self.windows = WindowBook(settings.windows)
         self.gate = RateGate(initial.throughput_mps, settings.limits, initial.messaging_limit_tier)
         self.quality = q.QualityState()
+        self._policy_of: q.QualityState | None = None
+        """The quality state ``_quality_policy`` was derived from (see ``_policy``)."""
+        self._quality_policy = q.policy(self.quality, settings.quality)
         self.switch = KillSwitch()
         self.templates = TemplateBook()
         self._queue = deque()
@@ -484,7 +487,12 @@ class ChipActor(SendPipeline):
     # --- quality --------------------------------------------------------------------------
 
     def _policy(self) -> q.SendPolicy:
-        return restrict(q.policy(self.quality, self._cfg.quality), self.switch, self._now())
+        # The quality policy depends on the quality state alone, which is replaced, never
+        # changed: derived once per state, not on every send decision.
+        if self._policy_of is not self.quality:
+            self._quality_policy = q.policy(self.quality, self._cfg.quality)
+            self._policy_of = self.quality
+        return restrict(self._quality_policy, self.switch, self._now())
 
     def _apply_policy(self) -> None:
         self.gate.set_quality_fraction(self._policy().throughput_fraction, self._now())

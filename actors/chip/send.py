@@ -47,7 +47,7 @@ from actors.chip.messages import Refused, Send, SendDone, SendResult, Sent, Unce
 from actors.chip.plan import plan_send
 from actors.chip.ratelimit import RateGate
 from actors.chip.templates import TemplateBook
-from actors.chip.window import WindowBook
+from actors.chip.window import WindowBook, WindowState
 from actors.core import ActorCrashed, ActorStopped, CallTimeout, put
 from actors.policy.pricing import PriceTable, UnknownDestination
 from actors.ports import (
@@ -178,13 +178,14 @@ class SendPipeline:
         except ValueError:
             req.reply.ok(Refused(f"not a phone number or user id: {req.to!r}"))
             return
+        window = self.windows.state(key, self._now())  # one reading for plan, rule, price
         if req.intent is not None and req.template is None:
-            planned = self._plan(req, key)
+            planned = self._plan(req, key, window)
             if isinstance(planned, str):
                 req.reply.ok(Refused(planned))
                 return
             req = planned
-        verdict = self._decide(req, key, force_template=False)
+        verdict = self._decide(req, key, window, force_template=False)
         if verdict.method == "refuse":
             req.reply.ok(Refused(verdict.reason))
             return
@@ -194,7 +195,7 @@ class SendPipeline:
             return
         estimate: Decimal | None = None
         if verdict.method == "template":
-            priced = self._estimate(req, key)
+            priced = self._estimate(req, key, window)
             if isinstance(priced, str):
                 req.reply.ok(Refused(priced))
                 return
@@ -287,25 +288,24 @@ class SendPipeline:
             return None
         return f"template {name}/{code} is {status} in WABA {self.record.waba_id}"
 
-    def _plan(self, req: Send, key: str) -> Send | str:
+    def _plan(self, req: Send, key: str, window: WindowState) -> Send | str:
         """Choose method and template for an intent; the refusal's reason otherwise."""
         if self._prices is None:
             return "no price table: cannot choose a method by cost"
         return plan_send(
             req,
             key,
-            window=self.windows.state(key, self._now()),
+            window=window,
             templates=self.templates,
             policy=self._policy(),
             prices=self._prices,
             marketing_messages=self._marketing_messages,
         )
 
-    def _estimate(self, req: Send, key: str) -> Decimal | str | None:
+    def _estimate(self, req: Send, key: str, window: WindowState) -> Decimal | str | None:
         """The template's estimated cost (None: nothing to book); a refusal's reason."""
         if self._budget is None or self._prices is None:
             return None
-        window = self.windows.state(key, self._now())
         try:
             estimate = self._prices.estimate(key, req.category, window)
         except UnknownDestination as exc:
@@ -339,11 +339,13 @@ class SendPipeline:
             refusals[n] = answer
         return refusals
 
-    def _decide(self, req: Send, key: str, *, force_template: bool) -> Decision:
+    def _decide(
+        self, req: Send, key: str, window: WindowState, *, force_template: bool
+    ) -> Decision:
         return decide(
             has_content=req.content is not None,
             template_category=req.category if req.template is not None else None,
-            window=self.windows.state(key, self._now()),
+            window=window,
             policy=self._policy(),
             paused_reason=self.record.pause_reason if self.record.paused else None,
             force_template=force_template,
@@ -369,7 +371,12 @@ class SendPipeline:
                 earliest = min(earliest, item.not_before if item.not_before > now else now + 0.05)
                 kept.append(item)
                 continue
-            verdict = self._decide(item.request, item.key, force_template=item.force_template)
+            verdict = self._decide(
+                item.request,
+                item.key,
+                self.windows.state(item.key, now),
+                force_template=item.force_template,
+            )
             if verdict.method == "refuse":
                 await self._finish(item, Refused(verdict.reason, item.outbox_id), "cancelled")
                 continue
