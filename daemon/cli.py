@@ -13,19 +13,10 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
-
-import trio
-
-from config import ConfigError, MetadConfig, load_config
-from daemon.campaigns.cli import add_arguments as add_campaign_arguments
-from daemon.catalog.cli import add_arguments as add_catalog_arguments, run as run_catalog
-from daemon.ctl import add_arguments as add_ctl_arguments
-from daemon.flows.cli import add_arguments as add_flows_arguments, run as run_flows
-from daemon.templates_cli import add_arguments as add_templates_arguments
-from sim.cli import add_arguments as add_sim_arguments
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
+    from config import MetadConfig
     from daemon.store import Store
 
 __all__ = ["main"]
@@ -46,12 +37,105 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     )
 
 
+AddArguments = Callable[[argparse.ArgumentParser], None]
+
+
+if TYPE_CHECKING:
+    _SubParsersAction = argparse._SubParsersAction[argparse.ArgumentParser]
+else:  # not subscriptable at run time
+    _SubParsersAction = argparse._SubParsersAction
+
+
+class _Subcommands(_SubParsersAction):
+    """``metad``'s subcommands, whose own arguments are added once one is chosen.
+
+    Why: a subcommand's arguments are defined in its module (``sim.cli``,
+    ``daemon.ctl``, ``daemon.campaigns.cli``…), and importing one loads its package
+    (``sim`` loads the whole simulator with quart and hypercorn). Adding them up front
+    would make every ``metad`` command, ``metad campaign start`` included, wait for the
+    imports of all the others. ``metad --help`` lists the commands from their one-line
+    help alone; ``metad COMMAND --help`` shows the same text as before, since the chosen
+    command's parser is completed before it parses anything.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deferred: dict[str, AddArguments] = {}
+
+    def defer(self, name: str, add_arguments: AddArguments) -> None:
+        """Add ``name``'s remaining arguments with ``add_arguments`` when it is chosen."""
+        self._deferred[name] = add_arguments
+
+    def complete(self, name: str) -> argparse.ArgumentParser:
+        """``name``'s parser with all of its arguments."""
+        add_arguments = self._deferred.pop(name, None)
+        if add_arguments is not None:
+            add_arguments(self._name_parser_map[name])
+        return self._name_parser_map[name]
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        if isinstance(values, list) and values and values[0] in self._name_parser_map:
+            self.complete(values[0])
+        super().__call__(parser, namespace, values, option_string)
+
+
+# Each command's own arguments, imported only when that command runs (see _Subcommands).
+
+
+def _sim_arguments(p: argparse.ArgumentParser) -> None:
+    from sim.cli import add_arguments
+
+    add_arguments(p)
+
+
+def _ctl_arguments(p: argparse.ArgumentParser) -> None:
+    from daemon.ctl import add_arguments
+
+    add_arguments(p)
+
+
+def _templates_arguments(p: argparse.ArgumentParser) -> None:
+    from daemon.templates_cli import add_arguments
+
+    add_arguments(p, _add_config)
+
+
+def _campaign_arguments(p: argparse.ArgumentParser) -> None:
+    from daemon.campaigns.cli import add_arguments
+
+    add_arguments(p)
+
+
+def _catalog_arguments(p: argparse.ArgumentParser) -> None:
+    from daemon.catalog.cli import add_arguments
+
+    add_arguments(p)
+
+
+def _flows_arguments(p: argparse.ArgumentParser) -> None:
+    from daemon.flows.cli import add_arguments
+
+    add_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """``metad``'s parser; a subcommand's own arguments are added when it is chosen."""
     parser = argparse.ArgumentParser(
         prog="metad",
         description="Run a fleet of WhatsApp Business numbers on Meta's Cloud API.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = cast(
+        _Subcommands,
+        parser.add_subparsers(
+            dest="command", required=True, metavar="COMMAND", action=_Subcommands
+        ),
+    )
 
     run = sub.add_parser("run", help="run the daemon in the foreground (systemd runs this)")
     _add_config(run)
@@ -70,25 +154,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("sim", help="serve the local Graph API simulator (sandbox mode)")
     _add_config(sim)
-    add_sim_arguments(sim)
+    sub.defer("sim", _sim_arguments)
 
     ctl = sub.add_parser("ctl", help="talk to the running daemon (status, chips, test sends)")
     _add_config(ctl)
-    add_ctl_arguments(ctl)
+    sub.defer("ctl", _ctl_arguments)
 
-    templates = sub.add_parser(
+    sub.add_parser(
         "templates", help="lint, create, edit, delete and list templates; report their results"
     )
-    add_templates_arguments(templates, _add_config)
+    sub.defer("templates", _templates_arguments)
 
     campaign = sub.add_parser(
         "campaign", help="plan a campaign file; start, pause, resume, cancel, status, list"
     )
     _add_config(campaign)
-    add_campaign_arguments(campaign)
+    sub.defer("campaign", _campaign_arguments)
 
-    add_catalog_arguments(sub.add_parser("catalog", help="push listings to a Meta catalog"))
-    add_flows_arguments(sub.add_parser("flows", help="manage WhatsApp Flows and their key pair"))
+    sub.add_parser("catalog", help="push listings to a Meta catalog")
+    sub.defer("catalog", _catalog_arguments)
+    sub.add_parser("flows", help="manage WhatsApp Flows and their key pair")
+    sub.defer("flows", _flows_arguments)
     tui = sub.add_parser("tui", help="the operator console (attaches to the running daemon)")
     _add_config(tui)
     tui.add_argument("--socket", metavar="PATH", help="control socket (default: runtime dir)")
@@ -104,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(path: str) -> MetadConfig:
+    from config import load_config
+
     return load_config(Path(path))
 
 
@@ -114,6 +202,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import trio
+
     from daemon.logs import configure_logging
     from daemon.main import run_daemon
 
@@ -130,6 +220,8 @@ def _with_store(
 ) -> T:
     """Run one query on the configured store, beside a daemon that may be running: an
     embedded server it already runs is used and left running."""
+    import trio
+
     from daemon.store import open_store
 
     async def run() -> T:
@@ -197,6 +289,18 @@ def _cmd_campaign(args: argparse.Namespace) -> int:
     return run_campaign(args, _load(args.config))
 
 
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    from daemon.catalog.cli import run as run_catalog
+
+    return run_catalog(args)
+
+
+def _cmd_flows(args: argparse.Namespace) -> int:
+    from daemon.flows.cli import run as run_flows
+
+    return run_flows(args)
+
+
 def _cmd_tui(args: argparse.Namespace) -> int:
     from tui import main as run_tui
 
@@ -214,8 +318,8 @@ _COMMANDS = {
     "templates": _cmd_templates,
     "ctl": _cmd_ctl,
     "tui": _cmd_tui,
-    "catalog": run_catalog,
-    "flows": run_flows,
+    "catalog": _cmd_catalog,
+    "flows": _cmd_flows,
     "campaign": _cmd_campaign,
 }
 
@@ -246,6 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     except Exception as exc:
+        from config import ConfigError
+
         leaves = _leaf_errors(exc)
         config_errors = [e for e in leaves if isinstance(e, ConfigError)]
         if config_errors:

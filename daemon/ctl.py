@@ -14,15 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import trio
-
-from daemon.control.client import ControlError, NotRunning, connect
-from daemon.otp.ctl import (
-    COMMANDS as FEATURE_COMMANDS,
-    add_arguments as add_feature_arguments,
-    run as run_feature,
-)
-
 __all__ = ["add_arguments", "run"]
 
 CHIP_COLUMNS = (
@@ -74,10 +65,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     templates.add_argument("action", choices=["list", "sync"])
     sub.add_parser("events", help="stream live events (JSON lines) until interrupted")
-    add_feature_arguments(sub, common)
+    _add_otp_arguments(sub, common)
     sub.add_parser(
         "reload", help="re-read the config file and apply it (as SIGHUP does)", parents=[common]
     )
+
+
+def _add_otp_arguments(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The calls of :mod:`daemon.otp.ctl` (``otp``, ``shift``, ``keep``, ``kept``).
+
+    Why here and not there: importing anything under :mod:`daemon.otp` runs its package,
+    which loads the OTP service, the store and the Graph client, ~120 ms that every
+    ``metad ctl`` call would wait for; only these calls import :mod:`daemon.otp.ctl`.
+    """
+    otp = sub.add_parser("otp", help="send or verify a one-time passcode", parents=[common])
+    otp.add_argument("action", choices=["send", "verify"])
+    otp.add_argument("--chip", metavar="PHONE_NUMBER_ID", help="the chip that sends (send)")
+    otp.add_argument("--to", required=True, metavar="NUMBER", help="the contact")
+    otp.add_argument("--purpose", default="login", help="what the code is for (login)")
+    otp.add_argument("--code", help="the code the contact typed (verify)")
+    shift = sub.add_parser(
+        "shift", help="offer a shift to confirm, or its answer", parents=[common]
+    )
+    shift.add_argument("action", choices=["send", "status"])
+    shift.add_argument("--chip", metavar="PHONE_NUMBER_ID")
+    shift.add_argument("--to", required=True, metavar="NUMBER")
+    shift.add_argument("--shift", required=True, metavar="ID", dest="shift_id")
+    shift.add_argument("--param", action="append", default=[], help="body parameter (repeat)")
+    keep = sub.add_parser(
+        "keep", help="mark a conversation for the window keeper (--off to unmark)", parents=[common]
+    )
+    keep.add_argument("--chip", required=True, metavar="PHONE_NUMBER_ID")
+    keep.add_argument("--contact", required=True, metavar="NUMBER")
+    keep.add_argument("--off", action="store_true")
+    sub.add_parser("kept", help="the conversations the window keeper watches", parents=[common])
 
 
 def _table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> str:
@@ -88,6 +109,8 @@ def _table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> 
 
 
 async def _run(args: argparse.Namespace, path: Path) -> int:
+    from daemon.control.client import connect
+
     async with connect(path) as client:
         match args.ctl_command:
             case "status":
@@ -144,7 +167,9 @@ async def _run(args: argparse.Namespace, path: Path) -> int:
                         print(f"WABA {waba}: {count} templates")
                 else:
                     print(_table(found, TEMPLATE_COLUMNS))
-            case command if command in FEATURE_COMMANDS:
+            case "otp" | "shift" | "keep" | "kept":
+                from daemon.otp.ctl import run as run_feature
+
                 return await run_feature(client, args)
             case "events":
                 async for event in client.events():
@@ -181,6 +206,10 @@ def _print_reload(result: dict[str, Any], *, quiet: bool) -> int:
 
 
 def run(args: argparse.Namespace, runtime_dir: Path) -> int:
+    import trio
+
+    from daemon.control.client import ControlError, NotRunning
+
     path = Path(args.socket) if args.socket else runtime_dir / "metad.sock"
     try:
         return trio.run(_run, args, path)

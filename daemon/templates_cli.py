@@ -20,8 +20,6 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import trio
-
 if TYPE_CHECKING:
     from config import MetadConfig
     from daemon.graph import GraphClient
@@ -198,6 +196,8 @@ def _components(defn: dict[str, Any]) -> list[Any]:
 
 
 def _manage(args: argparse.Namespace, cfg: MetadConfig) -> int:
+    import trio
+
     from daemon.graph.errors import GraphError
 
     async def go() -> int:

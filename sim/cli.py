@@ -4,7 +4,9 @@ Why these exit codes: like the rest of ``metad``, 2 means the configuration is w
 (restarting will not help), 1 a runtime failure such as the port being taken, 0 a clean
 stop on SIGINT/SIGTERM. Expected failures print one line, never a traceback.
 
-The lead's parser adds ``-c/--config``; :func:`add_arguments` adds the rest.
+The lead's parser adds ``-c/--config``; :func:`add_arguments` adds the rest. It needs
+only argparse: the simulator, the config and pydantic are imported by :func:`run`, so
+that building ``metad``'s parser does not load them.
 """
 
 from __future__ import annotations
@@ -14,17 +16,13 @@ import errno
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
-from pydantic import ValidationError
 
-from config import ConfigError, MetadConfig, load_config
-from config.secrets import SANDBOX_APP_SECRET, sandbox_token
-from daemon import gctune
-from sim.knobs import SimKnobs, parse_knob_args
-from sim.server import DEFAULT_WEBHOOK, serve_sim
-from sim.world import FIRST_CONTACT
+if TYPE_CHECKING:
+    from config import MetadConfig
+    from sim.knobs import SimKnobs
 
 __all__ = ["add_arguments", "load", "print_env", "run"]
 
@@ -59,10 +57,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load(path: str | Path) -> MetadConfig:
     """The config, checked by ``config.load_config`` (errors name the file and line)."""
+    from config import load_config
+
     return load_config(Path(path))
 
 
 def print_env(cfg: MetadConfig, listen: str) -> None:
+    from config.secrets import SANDBOX_APP_SECRET, sandbox_token
+    from sim.world import FIRST_CONTACT
+
     chip = cfg.chips[0]
     print(f"METAD_SIM_URL=http://{listen}")
     print(f"METAD_SIM_TOKEN={sandbox_token(chip.waba)}")
@@ -74,6 +77,10 @@ def print_env(cfg: MetadConfig, listen: str) -> None:
 
 
 def _config_error(exc: BaseException) -> str | None:
+    from pydantic import ValidationError
+
+    from config import ConfigError
+
     if isinstance(exc, ConfigError | ValidationError | ValueError):
         return str(exc)
     return None
@@ -81,6 +88,9 @@ def _config_error(exc: BaseException) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; see the module docstring for the exit codes."""
+    from sim.knobs import SimKnobs, parse_knob_args
+    from sim.server import DEFAULT_WEBHOOK
+
     try:
         cfg = load(args.config)
         knobs = SimKnobs().patched(parse_knob_args(getattr(args, "knob", []) or []))
@@ -130,6 +140,8 @@ async def _serve(
     # The world is built once and then only grows (messages): keep the start-up objects
     # out of every collection, and collect the young generation less often, so that a
     # burst of sends does not stall on the garbage collector (p99 latency).
+    from daemon import gctune
+
     gctune.settle()
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
@@ -157,6 +169,8 @@ async def _serve_sim(
     *,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
+    from sim.server import serve_sim
+
     await serve_sim(
         cfg,
         listen=listen,

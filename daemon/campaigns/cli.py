@@ -13,11 +13,10 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import trio
-
-from config import MetadConfig
+if TYPE_CHECKING:
+    from config import MetadConfig
 
 __all__ = ["add_arguments", "run"]
 
@@ -56,6 +55,8 @@ def run(args: argparse.Namespace, cfg: MetadConfig) -> int:
 
 
 def _plan(args: argparse.Namespace, cfg: MetadConfig) -> int:
+    import trio
+
     from daemon.campaigns.service import find_campaign_file, load_prepared, plan
     from daemon.store import Store, open_store
 
@@ -139,6 +140,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def _remote(args: argparse.Namespace, cfg: MetadConfig) -> int:
+    import trio
+
     from daemon.control.client import ControlError, NotRunning, connect
 
     path = Path(args.socket) if args.socket else cfg.daemon.runtime_dir / "metad.sock"

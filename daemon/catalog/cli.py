@@ -15,11 +15,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import trio
-
-from config import MetadConfig, load_config
-
 if TYPE_CHECKING:
+    from config import MetadConfig
     from daemon.catalog.listings import Listing
     from daemon.catalog.push import PushReport
 
@@ -77,6 +74,9 @@ async def _push(cfg: MetadConfig, listings: list[Listing], catalog: str, waba: s
 
 
 def run(args: argparse.Namespace) -> int:
+    import trio
+
+    from config import load_config
     from daemon.catalog.listings import parse_listings
 
     cfg = load_config(Path(args.config))

@@ -1,7 +1,10 @@
 """``metad ctl`` subcommands for OTP, shift confirmation and the window keeper.
 
-Kept here so :mod:`daemon.ctl` only registers them: ``otp send|verify``,
-``shift send|status``, ``keep`` (mark/unmark a conversation) and ``kept``.
+Kept here so :mod:`daemon.ctl` only dispatches them: ``otp send|verify``,
+``shift send|status``, ``keep`` (mark/unmark a conversation) and ``kept``. Their
+arguments are declared in :mod:`daemon.ctl`, because importing this module runs
+:mod:`daemon.otp`, which loads the OTP service: ``metad ctl`` imports it only to run
+one of these calls.
 """
 
 from __future__ import annotations
@@ -10,33 +13,9 @@ import argparse
 import json
 from typing import Any
 
-__all__ = ["COMMANDS", "add_arguments", "run"]
+__all__ = ["COMMANDS", "run"]
 
 COMMANDS = ("otp", "shift", "keep", "kept")
-
-
-def add_arguments(sub: Any, common: argparse.ArgumentParser) -> None:
-    otp = sub.add_parser("otp", help="send or verify a one-time passcode", parents=[common])
-    otp.add_argument("action", choices=["send", "verify"])
-    otp.add_argument("--chip", metavar="PHONE_NUMBER_ID", help="the chip that sends (send)")
-    otp.add_argument("--to", required=True, metavar="NUMBER", help="the contact")
-    otp.add_argument("--purpose", default="login", help="what the code is for (login)")
-    otp.add_argument("--code", help="the code the contact typed (verify)")
-    shift = sub.add_parser(
-        "shift", help="offer a shift to confirm, or its answer", parents=[common]
-    )
-    shift.add_argument("action", choices=["send", "status"])
-    shift.add_argument("--chip", metavar="PHONE_NUMBER_ID")
-    shift.add_argument("--to", required=True, metavar="NUMBER")
-    shift.add_argument("--shift", required=True, metavar="ID", dest="shift_id")
-    shift.add_argument("--param", action="append", default=[], help="body parameter (repeat)")
-    keep = sub.add_parser(
-        "keep", help="mark a conversation for the window keeper (--off to unmark)", parents=[common]
-    )
-    keep.add_argument("--chip", required=True, metavar="PHONE_NUMBER_ID")
-    keep.add_argument("--contact", required=True, metavar="NUMBER")
-    keep.add_argument("--off", action="store_true")
-    sub.add_parser("kept", help="the conversations the window keeper watches", parents=[common])
 
 
 def _call(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
