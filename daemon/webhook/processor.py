@@ -86,6 +86,20 @@ def event_key(event: e.Event) -> str | None:
     return None
 
 
+def _fresh(events: Sequence[e.Event], seen: set[str]) -> list[e.Event]:
+    """The events not seen before (stored, or earlier in this batch), in order; ``seen``
+    learns their keys. One key per event: it is built for every status webhook."""
+    fresh: list[e.Event] = []
+    for ev in events:
+        key = event_key(ev)
+        if key is None:
+            fresh.append(ev)
+        elif key not in seen:
+            seen.add(key)
+            fresh.append(ev)
+    return fresh
+
+
 def _status_change(event: e.StatusUpdate) -> StatusChange:
     error = None
     if event.errors:
@@ -221,10 +235,8 @@ class InboxProcessor:
         handoffs: list[tuple[int, str]] = []
         here_of: list[list[e.Event]] = []
         for row, events, _ in parsed:
-            fresh = [ev for ev in events if (k := event_key(ev)) is None or k not in seen]
-            seen.update(k for ev in fresh if (k := event_key(ev)))
             here: list[e.Event] = []
-            for ev in fresh:
+            for ev in _fresh(events, seen):
                 chip = self._elsewhere(ev)
                 if chip is None:
                     here.append(ev)
@@ -268,9 +280,7 @@ class InboxProcessor:
         seen = await inbox.seen([k for evs in events_of for ev in evs if (k := event_key(ev))])
         fresh_of: list[list[e.Event]] = []
         for mine in events_of:
-            fresh = [ev for ev in mine if (k := event_key(ev)) is None or k not in seen]
-            seen.update(k for ev in fresh if (k := event_key(ev)))
-            fresh_of.append(fresh)
+            fresh_of.append(_fresh(mine, seen))
         routed = iter(await self._deliver_all([ev for fresh in fresh_of for ev in fresh]))
         running = placement.running()
         closed: list[tuple[int, str]] = []
