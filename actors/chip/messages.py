@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from actors.chip.quality import QualityObservation
 from actors.core import ReplyTo
@@ -16,6 +16,7 @@ from actors.ports import ChipRecord, PortOutcome, TemplateRecord
 from actors.waba.killswitch import KillSwitch
 
 __all__ = [
+    "STATUSES_A_CHIP_TAKES",
     "ChipMsg",
     "ChipSnapshot",
     "Drain",
@@ -130,9 +131,16 @@ class Inbound:
     referral: bool = False
 
 
+STATUSES_A_CHIP_TAKES: Final = frozenset({"delivered", "read", "failed"})
+"""The statuses a chip acts on: a delivery or read ends a free-form send's wait for its
+template fallback, a failure may call for the fallback or a quality hold. A ``sent`` changes
+nothing in it (the processor moves the outbox row, the budget settles the price), and at
+campaign rate telling it anyway was a third of the status messages of every chip."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StatusEvent:
-    """A status webhook for a message this chip sent."""
+    """A status webhook for a message this chip sent (one of :data:`STATUSES_A_CHIP_TAKES`)."""
 
     outbox_id: int | None
     wamid: str

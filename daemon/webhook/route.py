@@ -12,6 +12,7 @@ import time
 
 from actors.budget.coordinator import Settle
 from actors.chip import Inbound, QualityEvent, StatusEvent
+from actors.chip.messages import STATUSES_A_CHIP_TAKES
 from actors.chip.quality import observation_from_webhook
 from actors.waba import AccountEvent, TemplateEvent
 from actors.waba.killswitch import account_update_effect
@@ -55,15 +56,16 @@ class FleetRouter:
                         waba=event.waba_id,
                     )
                 )
-            await chip.cast(
-                StatusEvent(
-                    outbox_id=outbox_id,
-                    wamid=event.wamid,
-                    status=event.status,
-                    at=float(event.timestamp),
-                    error_code=event.errors[0].code if event.errors else None,
+            if event.status in STATUSES_A_CHIP_TAKES:
+                await chip.cast(
+                    StatusEvent(
+                        outbox_id=outbox_id,
+                        wamid=event.wamid,
+                        status=event.status,
+                        at=float(event.timestamp),
+                        error_code=event.errors[0].code if event.errors else None,
+                    )
                 )
-            )
             return True
         if isinstance(event, e.PhoneQualityUpdate):
             chip = fleet.chip_by_display(event.display_phone_number or "")
