@@ -94,6 +94,9 @@ class Fleet:
         self._publish = publish
         self._prices = PriceTable.from_config(cfg.pricing)
         self._budget: Mailbox[BudgetMsg] = open_mailbox("budget")
+        self._chips_running = 0
+        """Chip actors running now (see :meth:`close`)."""
+        self._closing = False
         self._campaign_caps: dict[str, Caps] = {}  # outlives budget actor restarts
         self._supervisor = supervisor
         self._now = now
@@ -200,8 +203,14 @@ class Fleet:
                 marketing_messages=self._cfg.waba(record.waba_id).marketing_messages,
             )
             self.actors[record.phone_number_id] = actor
-            with log_context(chip=phone_number_id, waba=record.waba_id):
-                await actor.run(task_status=task_status)
+            self._chips_running += 1
+            try:
+                with log_context(chip=phone_number_id, waba=record.waba_id):
+                    await actor.run(task_status=task_status)
+            finally:
+                self._chips_running -= 1
+                if self._closing and not self._chips_running:
+                    self._budget.close()
 
         return run
 
@@ -271,12 +280,18 @@ class Fleet:
         return len(self._chips), len(self._wabas)
 
     def close(self) -> None:
-        """Stop accepting messages; every actor drains its mailbox and returns."""
+        """Stop accepting messages; every actor drains its mailbox and returns.
+
+        The budget's mailbox closes only once every chip has returned: a chip stopping
+        releases the reservations of the sends it still holds, and with the budget gone
+        first it crashed on the first release, leaving those rows queued."""
+        self._closing = True
         for chip in self._chips.values():
             chip.close()
         for waba in self._wabas.values():
             waba.close()
-        self._budget.close()
+        if not self._chips_running:
+            self._budget.close()
 
     async def snapshot(self, timeout: float = 2.0) -> FleetSnapshot:
         wabas: list[WabaSnapshot] = [

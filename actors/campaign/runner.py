@@ -86,8 +86,9 @@ class Sharing:
 
     claim: Callable[[str, int, float], Awaitable[Sequence[Pending]]]
     """(campaign, limit, stale_s) → recipients now this daemon's (the store's ``claim``)."""
-    unclaimed: Callable[[str], Awaitable[int]]
-    """Recipients no chip has journalled yet, on any daemon (the store's ``unclaimed``)."""
+    outstanding: Callable[[str], Awaitable[int]]
+    """Recipients whose message has not left a chip yet, on any daemon (the store's
+    ``outstanding``): the campaign is finished when none is left."""
     share: Callable[[], float]
     stale_s: float
     batch: int = 50
@@ -316,10 +317,10 @@ class CampaignRunner:
         batch = await sharing.claim(self.id, sharing.batch, sharing.stale_s)
         if not batch:
             await self._drained()
-            if not await sharing.unclaimed(self.id):
+            if not await sharing.outstanding(self.id):
                 self.finished = True
                 return False
-            await self._sleep(REFRESH_CHIPS_S)  # others' claims in flight, or stale later
+            await self._sleep(REFRESH_CHIPS_S)  # others' claims or sends in flight, or stale
             return True
         next_at = self._now()
         for r in batch:

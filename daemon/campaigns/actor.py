@@ -77,7 +77,7 @@ class Campaigns:
 
         return Sharing(
             claim=claim,
-            unclaimed=repo.unclaimed,
+            outstanding=repo.outstanding,
             share=self.share,
             stale_s=self._cfg.cluster.lease_s * 1.5,
         )

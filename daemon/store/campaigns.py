@@ -116,10 +116,15 @@ UPDATE campaign_recipients r SET updated_at = now()
 RETURNING r.recipient_key, r.wa_id, r.variables, r.seq, r.part
 """
 
-_UNCLAIMED = f"""
+_HELD_BY_A_CHIP = """EXISTS (
+    SELECT 1 FROM outbox o WHERE o.campaign_id = r.campaign_id
+       AND o.recipient_id = r.recipient_key AND o.state IN ('queued', 'sending'))"""
+
+_OUTSTANDING = f"""
 SELECT count(*) FROM campaign_recipients r
  WHERE campaign_id = $1
-   AND (state = 'pending' OR (state = 'handed' AND {_NOT_JOURNALLED}))
+   AND (state = 'pending'
+        OR (state = 'handed' AND ({_NOT_JOURNALLED} OR {_HELD_BY_A_CHIP})))
 """
 
 
@@ -250,10 +255,16 @@ class CampaignRepository:
             key=lambda p: (p.seq, p.part),
         )
 
-    async def unclaimed(self, campaign_id: str) -> int:
-        """Recipients not yet journalled by a chip: pending, or handed without a live
-        outbox row (claimed by a daemon that has not sent it yet, or that died)."""
-        return int(await self._db.fetchval(_UNCLAIMED, campaign_id))
+    async def outstanding(self, campaign_id: str) -> int:
+        """Recipients whose message has not left a chip yet, on any daemon: pending,
+        handed without a live outbox row (claimed by a daemon that has not journalled it
+        yet, or that died), or journalled and still queued or being sent by a chip.
+
+        Why the last ones: a daemon that finds nothing left to claim must not call the
+        campaign finished while another daemon's chips still hold its messages. It did,
+        and a daemon stopped at "finished" cancelled them (a finished campaign is not
+        resumed: they were never sent)."""
+        return int(await self._db.fetchval(_OUTSTANDING, campaign_id))
 
     async def mark(
         self,
