@@ -770,14 +770,25 @@ class Ledger:
             if (bucket := buckets.get((sk, sid, key))) is not None
         ]
 
-    def _apply_reserve(self, entry: LedgerEntry) -> list[Alert]:
+    def _book_new(
+        self, entry: LedgerEntry, *, settled: bool
+    ) -> tuple[tuple[_Route, ...], tuple[str, str, str]]:
+        """Remember the message first seen in ``entry`` and add its amount to every bucket
+        it opens: to what is reserved, or to what is spent when Meta's price comes first."""
         keys = period_keys(entry.at, self._tz)
-        item = _Item(entry.amount, entry.at, keys, entry.waba, entry.campaign, settled=False)
+        item = _Item(entry.amount, entry.at, keys, entry.waba, entry.campaign, settled=settled)
         self._items[entry.id] = item
         routes = self._route(entry.waba, entry.campaign)
         ks = _key_seq(keys)
         for bucket in self._open(routes, ks):
-            bucket.reserved += entry.amount
+            if settled:
+                bucket.spent += entry.amount
+            else:
+                bucket.reserved += entry.amount
+        return routes, ks
+
+    def _apply_reserve(self, entry: LedgerEntry) -> list[Alert]:
+        routes, ks = self._book_new(entry, settled=False)
         return self._check_routes(routes, ks, entry.at)
 
     def _apply_release(self, entry: LedgerEntry) -> None:
@@ -788,13 +799,7 @@ class Ledger:
     def _apply_settle(self, entry: LedgerEntry) -> list[Alert]:
         item = self._items.get(entry.id)
         if item is None:
-            keys = period_keys(entry.at, self._tz)
-            item = _Item(entry.amount, entry.at, keys, entry.waba, entry.campaign, settled=True)
-            self._items[entry.id] = item
-            routes = self._route(entry.waba, entry.campaign)
-            ks = _key_seq(keys)
-            for bucket in self._open(routes, ks):
-                bucket.spent += entry.amount
+            routes, ks = self._book_new(entry, settled=True)
         else:
             routes = self._route(item.waba, item.campaign)
             ks = _key_seq(item.keys)
