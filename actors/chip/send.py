@@ -84,7 +84,6 @@ class _Prep:
     verdict: Decision
     estimate: Decimal | None
     item: _Item | None = None
-    done: bool = False
     error: BaseException | None = None
 
 
@@ -262,11 +261,11 @@ class SendPipeline:
         )
 
     async def _prepared(self, preps: list[_Prep]) -> None:
-        """Queue the journalled sends at the head of the arrival order."""
+        """Queue a journalled batch: the oldest sends held (one lane journals them in
+        arrival order, so a batch is always the head of ``_preparing``)."""
         for prep in preps:
-            prep.done = True
-        while self._preparing and self._preparing[0].done:
             head = self._preparing.popleft()
+            assert head is prep
             if head.error is not None:
                 head.request.reply.fail(ActorCrashed(self.actor_id))
                 raise head.error
