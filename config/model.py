@@ -42,6 +42,7 @@ __all__ = [
     "PriceRate",
     "PricingConfig",
     "QualityConfig",
+    "RetentionConfig",
     "SandboxConfig",
     "ShiftsConfig",
     "StorageConfig",
@@ -110,6 +111,59 @@ class SupervisorConfig(_Model):
         return self
 
 
+META_RETRY_DAYS = 7
+"""Meta retries an unanswered webhook for up to 7 days (docs/cloud-api.md, Webhooks)."""
+LONGEST_BUDGET_PERIOD_DAYS = 32
+"""A budget month (31 days) plus a day for the zone's offset and DST: a budget alert's
+claim must outlive the period it was raised in, or the alert is raised again."""
+
+
+class RetentionConfig(_Model):
+    """How long rows that only ever grow are kept (``[storage.retention]``).
+
+    Why minimums: a row is deleted only when nothing needs it any more. An event key in
+    ``webhook_seen`` and a processed body in ``webhook_inbox`` (its hash catches an
+    identical retry) are what make one of Meta's retries harmless, so they must outlive
+    Meta's retry horizon; a budget alert's claim must outlive its longest period.
+    """
+
+    webhook_seen_days: int = Field(default=8, gt=0)
+    """Webhook event keys (dedup); at least Meta's 7-day retry horizon."""
+    webhook_inbox_days: int = Field(default=8, gt=0)
+    """Processed webhook bodies (and refused-signature counts) after processing; at least
+    7 days. Unprocessed bodies and bodies with pending hand-offs are always kept."""
+    webhook_handoff_days: int = Field(default=2, gt=0)
+    """Hand-offs between daemons, once applied; pending ones are always kept."""
+    budget_alerts_days: int = Field(default=90, gt=0)
+    """Budget alert claims; at least 32 days (a month, with a day to spare)."""
+    interval_s: float = Field(default=3600.0, gt=0)
+    """How often the leader prunes (a backlog is worked through one bounded run a minute)."""
+    batch_rows: int = Field(default=5000, ge=1, le=100_000)
+    """Rows deleted per statement: each batch commits on its own, so no delete holds its
+    locks for long whatever the backlog."""
+
+    @field_validator("webhook_seen_days", "webhook_inbox_days")
+    @classmethod
+    def _outlive_meta_retries(cls, v: int) -> int:
+        if v < META_RETRY_DAYS:
+            raise ValueError(
+                f"must be at least {META_RETRY_DAYS} days: Meta retries a webhook for up to"
+                f" {META_RETRY_DAYS} days, and a retry that outlives its dedup record is"
+                " applied twice"
+            )
+        return v
+
+    @field_validator("budget_alerts_days")
+    @classmethod
+    def _outlive_budget_periods(cls, v: int) -> int:
+        if v < LONGEST_BUDGET_PERIOD_DAYS:
+            raise ValueError(
+                f"must be at least {LONGEST_BUDGET_PERIOD_DAYS} days: an alert's claim must"
+                " outlive its budget month, or the alert is raised again"
+            )
+        return v
+
+
 class StorageConfig(_Model):
     dsn: str = ""
     """PostgreSQL DSN; empty starts a private embedded server in ``<state_dir>/pg``."""
@@ -117,6 +171,8 @@ class StorageConfig(_Model):
     pool_max_size: int = Field(default=10, ge=1)
     writer_batch_rows: int = Field(default=500, ge=1)
     writer_flush_ms: float = Field(default=5.0, gt=0)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    """When rows that only grow are pruned (``[storage.retention]``)."""
 
     @model_validator(mode="after")
     def _pool_bounds(self) -> StorageConfig:
