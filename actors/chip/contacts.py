@@ -27,10 +27,12 @@ hold one string object.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar, cast
 
 __all__ = [
     "ContactBook",
@@ -54,6 +56,20 @@ _NON_DIGITS = re.compile(r"[^0-9]", re.ASCII)
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 _BSUID = re.compile(r"[A-Za-z]{2}\.[A-Za-z0-9]{1,128}", re.ASCII)
 """Two-letter country code, a period, an alphanumeric id (kept exactly as received)."""
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _memo(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Remember the last few thousand answers of a pure per-number rule.
+
+    Why: a send asks these rules about the same number when it is decided, answered and
+    settled, a few seconds apart; a small cache of recent numbers takes them off the
+    per-message path (about 2 % of the daemon's CPU in a campaign). The cast keeps the
+    rule's own signature for the type checker (``lru_cache`` would erase it).
+    """
+    return cast("Callable[_P, _R]", functools.lru_cache(maxsize=4096)(fn))
 
 
 def is_bsuid(identifier: str) -> bool:
@@ -88,6 +104,7 @@ def _br_national_ok(national: str) -> bool:
     return n == 10 or national[2] == "9"
 
 
+@_memo
 def normalize_phone(raw: str, default_country: str = _BR) -> str | None:
     """Digits of ``raw`` in international form (country code, no ``+``), or None.
 
@@ -132,6 +149,7 @@ def normalize_phone(raw: str, default_country: str = _BR) -> str | None:
     return number
 
 
+@_memo
 def brazil_variants(wa_id: str) -> tuple[str, ...]:
     """Both forms of a Brazilian mobile, the 13-digit one (with the ninth digit) first.
 
@@ -154,6 +172,7 @@ def brazil_variants(wa_id: str) -> tuple[str, ...]:
     return (wa_id,)
 
 
+@_memo
 def canonical_key(identifier: str) -> str | None:
     """The key a contact is stored under when nothing else is known about it.
 
