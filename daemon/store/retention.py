@@ -1,0 +1,271 @@
+"""``RetentionRepository``: delete the rows of ever-growing tables once nothing needs them.
+
+Why: nothing else ever deletes webhook dedup keys, processed webhook bodies, applied
+hand-offs or budget alert claims, so a busy daemon's database grew for ever. What each
+row is for, and so when it may go (the ages come from ``[storage.retention]``, whose
+minimums :mod:`config.model` enforces):
+
+* ``webhook_seen``: an event key makes a retried event apply once. Meta retries for up
+  to 7 days, so a key older than the retention (>= 7 days) guards nothing.
+* ``webhook_inbox``: a body is needed until processed, and then its hash
+  (``dedupe_key``) catches an identical retry, so a row goes only once processed longer
+  ago than the retention (>= 7 days), and never while a hand-off of it is pending (the
+  other node reads the body from it). A refused-signature row (empty body, only counted)
+  goes by its arrival time. Its orphans (events of unknown numbers, read by nothing) and
+  its applied hand-offs go with it, in the same statement, as the foreign keys demand.
+  ``metad webhooks stats`` counts the rows that are kept.
+* ``webhook_handoff``: an applied hand-off is a trace only (its events' keys are in
+  ``webhook_seen``); pending ones are work and always stay.
+* ``budget_alerts``: a claim stops an alert from being raised twice in its period, so it
+  must outlive the longest period, a month (the retention is >= 32 days).
+
+How: every statement deletes at most ``batch_rows`` rows and commits on its own, so a
+backlog never holds locks or a snapshot for long; the caller's ``keep_going`` is asked
+between batches, so one run has a bounded duration too. No batch scans a whole table:
+``webhook_seen`` and ``budget_alerts`` are found by age (an index on ``seen_at``,
+migration 0011; the alerts are a few rows a period), the inbox and the hand-offs by
+walking their primary keys in windows from the oldest (ids grow with time) until a
+window reaches rows younger than the retention. Ages are measured with the server's
+clock, the one that stamped the rows.
+
+Several daemons (:mod:`daemon.cluster`): the leader prunes, but two may overlap while
+leadership moves. That is harmless: every row is deleted by one statement only (the
+other finds it gone, or waits for its lock and then finds it gone), counts come from
+``RETURNING`` so nothing is counted twice, and no decision rests on a row that another
+statement could change (a processed body stays processed; a hand-off only goes from
+pending to applied).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from config.model import RetentionConfig
+    from daemon.store.connection import Queries
+
+__all__ = ["TABLES", "Pruned", "RetentionRepository", "Swept"]
+
+TABLES: Final = (
+    "webhook_inbox",
+    "webhook_orphans",
+    "webhook_handoff",
+    "webhook_seen",
+    "budget_alerts",
+)
+"""The tables pruning deletes from (the keys of :attr:`Pruned.rows`)."""
+
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _always() -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    """What pruning one table deleted. ``complete``: no expired row is known to be left
+    (false when ``keep_going`` stopped it between batches)."""
+
+    rows: int
+    complete: bool
+    orphans: int = 0
+    """Inbox only: ``webhook_orphans`` rows of the deleted bodies."""
+    handoffs: int = 0
+    """Inbox only: applied ``webhook_handoff`` rows of the deleted bodies."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """One pruning of every table: rows deleted per table (:data:`TABLES`)."""
+
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    complete: bool = True
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+# Candidates oldest first along the seen_at index, from the previous batch's newest (so
+# a batch does not walk the index entries its predecessors left dead), deleted by ctid
+# (a TID scan: an ``IN (subquery)`` may be planned as a scan of the whole table); the
+# age test is repeated on the row deleted. ``found`` (not the rows deleted, which a
+# concurrent pruner may have taken) says whether more may be left.
+_SEEN = """
+WITH doomed AS MATERIALIZED (
+    SELECT ctid, seen_at FROM webhook_seen
+    WHERE seen_at >= $3 AND seen_at < now() - $1::interval
+    ORDER BY seen_at LIMIT $2
+), gone AS (
+    DELETE FROM webhook_seen
+    WHERE ctid = ANY (ARRAY (SELECT ctid FROM doomed)) AND seen_at < now() - $1::interval
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) AS n,
+       (SELECT count(*) FROM doomed) AS found,
+       (SELECT max(seen_at) FROM doomed) AS newest
+"""
+
+# A window of the next $3 rows by id; of those, the bodies processed before the cutoff
+# (or refused-signature rows received before it) with no pending hand-off go, with their
+# orphans and applied hand-offs (sibling deletes: the foreign keys are checked at the
+# end of the statement). ``recent``: the window reached bodies younger than the cutoff,
+# and the ones after it are younger still. ``= ANY (ARRAY (...))`` keeps every delete an
+# index lookup.
+_INBOX = """
+WITH win AS MATERIALIZED (
+    SELECT id, received_at, processed_at, state FROM webhook_inbox
+    WHERE id > $1 ORDER BY id LIMIT $3
+), doomed AS MATERIALIZED (
+    SELECT id FROM win
+    WHERE (processed_at < now() - $2::interval
+           OR (state = 'rejected' AND received_at < now() - $2::interval))
+      AND NOT EXISTS (
+          SELECT 1 FROM webhook_handoff h WHERE h.inbox_id = win.id AND h.done_at IS NULL)
+), orphans AS (
+    DELETE FROM webhook_orphans WHERE inbox_id = ANY (ARRAY (SELECT id FROM doomed))
+    RETURNING 1
+), handoffs AS (
+    DELETE FROM webhook_handoff
+    WHERE inbox_id = ANY (ARRAY (SELECT id FROM doomed)) AND done_at IS NOT NULL
+    RETURNING 1
+), gone AS (
+    DELETE FROM webhook_inbox WHERE id = ANY (ARRAY (SELECT id FROM doomed)) RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) AS n,
+       (SELECT count(*) FROM orphans) AS orphans,
+       (SELECT count(*) FROM handoffs) AS handoffs,
+       (SELECT count(*) FROM win) AS walked,
+       (SELECT max(id) FROM win) AS last_id,
+       coalesce((SELECT bool_or(received_at >= now() - $2::interval) FROM win), true)
+           AS recent
+"""
+
+# The same walk along (inbox_id, chip); a hand-off goes once applied before the cutoff.
+_HANDOFF = """
+WITH win AS MATERIALIZED (
+    SELECT ctid, inbox_id, chip, created_at, done_at FROM webhook_handoff
+    WHERE (inbox_id, chip) > ($1::bigint, $2::text) ORDER BY inbox_id, chip LIMIT $4
+), gone AS (
+    DELETE FROM webhook_handoff
+    WHERE ctid = ANY (ARRAY (SELECT ctid FROM win WHERE done_at < now() - $3::interval))
+      AND done_at < now() - $3::interval
+    RETURNING 1
+), last AS (
+    SELECT inbox_id, chip FROM win ORDER BY inbox_id DESC, chip DESC LIMIT 1
+)
+SELECT (SELECT count(*) FROM gone) AS n,
+       (SELECT count(*) FROM win) AS walked,
+       (SELECT inbox_id FROM last) AS last_inbox_id,
+       (SELECT chip FROM last) AS last_chip,
+       coalesce((SELECT bool_or(created_at >= now() - $3::interval) FROM win), true)
+           AS recent
+"""
+
+# A few rows per period and scope: a scan is cheaper than an index to keep.
+_ALERTS = """
+WITH doomed AS MATERIALIZED (
+    SELECT ctid FROM budget_alerts WHERE at < now() - $1::interval LIMIT $2
+), gone AS (
+    DELETE FROM budget_alerts
+    WHERE ctid = ANY (ARRAY (SELECT ctid FROM doomed)) AND at < now() - $1::interval
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) AS n, (SELECT count(*) FROM doomed) AS found
+"""
+
+
+class RetentionRepository:
+    def __init__(self, db: Queries) -> None:
+        self._db = db
+
+    async def prune(
+        self, keep: RetentionConfig, keep_going: Callable[[], bool] = _always
+    ) -> Pruned:
+        """Prune every table by ``keep``; stops between batches once ``keep_going()`` is
+        false (``complete`` is then false: call again later to go on)."""
+        days = dt.timedelta(days=1)
+        batch = keep.batch_rows
+        inbox = await self.prune_inbox(keep.webhook_inbox_days * days, batch, keep_going)
+        handoff = await self.prune_handoffs(keep.webhook_handoff_days * days, batch, keep_going)
+        seen = await self.prune_seen(keep.webhook_seen_days * days, batch, keep_going)
+        alerts = await self.prune_alerts(keep.budget_alerts_days * days, batch, keep_going)
+        return Pruned(
+            rows={
+                "webhook_inbox": inbox.rows,
+                "webhook_orphans": inbox.orphans,
+                "webhook_handoff": inbox.handoffs + handoff.rows,
+                "webhook_seen": seen.rows,
+                "budget_alerts": alerts.rows,
+            },
+            complete=all(s.complete for s in (inbox, handoff, seen, alerts)),
+        )
+
+    async def prune_seen(
+        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = _always
+    ) -> Swept:
+        """Delete webhook event keys recorded more than ``older_than`` ago."""
+        total, after = 0, _EPOCH
+        while True:
+            if not keep_going():
+                return Swept(total, complete=False)
+            row = await self._db.fetchrow(_SEEN, older_than, batch_rows, after)
+            assert row is not None
+            total += row["n"]
+            if row["found"] < batch_rows:
+                return Swept(total, complete=True)
+            after = row["newest"]
+
+    async def prune_inbox(
+        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = _always
+    ) -> Swept:
+        """Delete webhook bodies processed more than ``older_than`` ago (and refused ones
+        received that long ago) with no pending hand-off, with their orphans and
+        applied hand-offs. Unprocessed bodies are never touched."""
+        total = orphans = handoffs = 0
+        after = 0
+        while True:
+            if not keep_going():
+                return Swept(total, False, orphans, handoffs)
+            row = await self._db.fetchrow(_INBOX, after, older_than, batch_rows)
+            assert row is not None
+            total += row["n"]
+            orphans += row["orphans"]
+            handoffs += row["handoffs"]
+            if row["walked"] < batch_rows or row["recent"]:
+                return Swept(total, True, orphans, handoffs)
+            after = row["last_id"]
+
+    async def prune_handoffs(
+        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = _always
+    ) -> Swept:
+        """Delete hand-offs applied more than ``older_than`` ago; pending ones stay."""
+        total = 0
+        after: tuple[int, str] = (0, "")
+        while True:
+            if not keep_going():
+                return Swept(total, complete=False)
+            row = await self._db.fetchrow(_HANDOFF, after[0], after[1], older_than, batch_rows)
+            assert row is not None
+            total += row["n"]
+            if row["walked"] < batch_rows or row["recent"]:
+                return Swept(total, complete=True)
+            after = (row["last_inbox_id"], row["last_chip"])
+
+    async def prune_alerts(
+        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = _always
+    ) -> Swept:
+        """Delete budget alert claims made more than ``older_than`` ago."""
+        total = 0
+        while True:
+            if not keep_going():
+                return Swept(total, complete=False)
+            row = await self._db.fetchrow(_ALERTS, older_than, batch_rows)
+            assert row is not None
+            total += row["n"]
+            if row["found"] < batch_rows:
+                return Swept(total, complete=True)
