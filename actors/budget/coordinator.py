@@ -12,6 +12,15 @@ send and two more per delivery. Read one at a time, each costs a trio scheduling
 (and the journal writer a wake-up); what has queued meanwhile is handled at once, in
 order, without yielding (:data:`MAILBOX_BATCH`), so the writer finds the whole batch's
 entries together and journals them in one transaction.
+
+Why a reconciliation beside the mailbox: chips release what they give up on, but a
+message can end outside any chip (a restart cancels the rows a dead chip held, the
+operator drops or re-sends one in doubt, a status webhook fails one Meta accepted).
+The outbox row is the truth about a message, so :meth:`BudgetCoordinator._reconciler`
+reads the rows of the reservations held longer than a grace period, at start and every
+``reconcile_every_s``, and releases those that can no longer be charged
+(:mod:`actors.budget.reconcile`); a :class:`Reconcile` message asks for given messages
+at once (the operator's decision). No query is added to a send's path.
 """
 
 from __future__ import annotations
@@ -21,13 +30,22 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol, TypeAlias, assert_never
+from typing import Any, Protocol, TypeAlias, assert_never, runtime_checkable
 
 import trio
 
 from actors.base import Actor
-from actors.budget.ledger import GLOBAL, Caps, Ledger, LedgerEntry, Refusal, Scope
+from actors.budget.ledger import (
+    GLOBAL,
+    Caps,
+    Ledger,
+    LedgerEntry,
+    Refusal,
+    Release as LedgerRelease,
+    Scope,
+)
 from actors.budget.periods import PERIODS
+from actors.budget.reconcile import RowState, outbox_ref, to_release
 from actors.core import ActorCrashed, ReplyTo
 from actors.policy.pricing import PriceTable, PricingInfo, UnknownDestination
 from actors.ports import Booking
@@ -38,6 +56,8 @@ __all__ = [
     "BudgetJournal",
     "BudgetMsg",
     "GetBudget",
+    "OutboxStates",
+    "Reconcile",
     "Release",
     "Reserve",
     "SetCampaignCap",
@@ -52,6 +72,11 @@ MAILBOX_BATCH = 256
 """Messages handled per scheduling step (see the module docstring)."""
 SETTLED_MEMORY = 50_000
 """Settlements remembered to skip a repeat (Meta prices both ``sent`` and ``delivered``)."""
+RECONCILE_EVERY_S = 60.0
+"""How often held reservations are checked against their outbox rows."""
+RECONCILE_GRACE_S = 30.0
+"""A reservation this young, or a row that ended this recently, is left to the send path
+(which releases within milliseconds of ending a row, see :mod:`actors.budget.reconcile`)."""
 
 
 class BudgetJournal(Protocol):
@@ -71,6 +96,25 @@ class SharedJournal(Protocol):
         self, after_id: int, decide: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
     ) -> int: ...
 
+    async def reconciled(
+        self,
+        after_id: int,
+        outbox_ids: Sequence[int],
+        decide: Callable[[list[dict[str, Any]], dict[int, RowState]], list[dict[str, Any]]],
+    ) -> int:
+        """Like :meth:`serialized`, with the outbox rows ``outbox_ids`` read under the
+        lock too (absent ids: no such row)."""
+        ...
+
+
+@runtime_checkable
+class OutboxStates(Protocol):
+    """Where the reconciliation reads the outbox rows of held reservations."""
+
+    async def outbox_states(self, outbox_ids: Sequence[int]) -> dict[int, RowState]:
+        """The rows that exist among ``outbox_ids``: state and seconds since it changed."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reserve:
@@ -85,6 +129,16 @@ class Reserve:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Release:
     id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reconcile:
+    """Check these reservations against their outbox rows now, without the grace period:
+    the sender knows no send holds them (an operator just dropped or re-sent the
+    message). Idempotent: a reservation gone already, or still chargeable, is kept as
+    it is."""
+
+    refs: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +167,11 @@ class SetCampaignCap:
     campaign_id: str
     caps: Caps
     reply: ReplyTo[None]
+
+
+class _Diverged(Exception):
+    """A shared reconciliation failed after it had changed the ledger (see
+    :meth:`BudgetCoordinator._reconciler`)."""
 
 
 class _Answers:
@@ -165,9 +224,13 @@ class _Journalled:
     entry: LedgerEntry
     alerts: tuple[Any, ...]
     reply: _Part | None
+    reuse: bool = False
+    """Shared caps: a reservation the ledger held when a send asked for it again. It is
+    confirmed under the shared lock (another daemon may have released it meanwhile:
+    then it is booked afresh) instead of being answered at once."""
 
 
-BudgetMsg: TypeAlias = Reserve | Release | Settle | GetBudget | SetCampaignCap
+BudgetMsg: TypeAlias = Reserve | Release | Reconcile | Settle | GetBudget | SetCampaignCap
 
 
 class BudgetCoordinator(Actor[BudgetMsg]):
@@ -183,8 +246,22 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         campaign_caps: dict[str, Caps] | None = None,
         shared: SharedJournal | None = None,
         catch_up_s: float = 1.0,
+        outbox: OutboxStates | None = None,
+        reconcile_every_s: float = RECONCILE_EVERY_S,
+        reconcile_grace_s: float = RECONCILE_GRACE_S,
     ) -> None:
         super().__init__("budget", inbox)
+        if outbox is None and isinstance(journal, OutboxStates):
+            outbox = journal  # the store's journal reads the outbox too
+        self._outbox = outbox
+        """Where the reconciliation reads outbox rows; None: no reconciliation."""
+        self._reconcile_every_s = reconcile_every_s
+        self._reconcile_grace_s = reconcile_grace_s
+        self._reused: dict[str, float] = {}
+        """Reservation id → when a send last found it held and reused it (one daemon,
+        with reconciliation): kept by a reconciliation that read rows before then."""
+        self._asked_send, self._asked = trio.open_memory_channel[tuple[str, ...]](math.inf)
+        self._loaded = trio.Event()
         self._shared = shared
         """Set when several daemons share the caps: each batch is booked under one
         advisory lock after the other daemons' entries (a reservation that no longer
@@ -212,14 +289,19 @@ class BudgetCoordinator(Actor[BudgetMsg]):
             nursery.start_soon(self._journal_writer, recv)
             if self._shared is not None:
                 nursery.start_soon(self._catch_up)
+            reconciling = trio.CancelScope()
+            if self._outbox is not None:
+                nursery.start_soon(self._reconciler, reconciling)
             try:
                 await self._mailbox_loop(task_status)
             finally:
+                reconciling.cancel()
                 send.close()  # the writer drains what is queued, then ends
 
     async def _mailbox_loop(self, task_status: trio.TaskStatus[Any]) -> None:
         """:class:`~actors.base.Actor`'s loop (same crash contract), in batches."""
         await self.load()
+        self._loaded.set()
         task_status.started()
         inbox = self._inbox
         while True:
@@ -259,7 +341,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                         batch.append(recv.receive_nowait())
                     except (trio.WouldBlock, trio.EndOfChannel):
                         break
-                refused: dict[int, str] = {}
+                refused: dict[int, str | None] = {}
                 try:
                     if self._shared is None:
                         await self._journal.save_entries([j.entry.to_json() for j in batch])
@@ -281,18 +363,38 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                     if j.reply is not None:
                         j.reply.ok(None)
 
-    async def _book_shared(self, batch: Sequence[_Journalled]) -> dict[int, str]:
+    async def _book_shared(self, batch: Sequence[_Journalled]) -> dict[int, str | None]:
         """Book ``batch`` after what other daemons booked (under the shared lock); the
-        reservations that no longer fit are taken back and their refusals returned."""
+        reservations that no longer fit are taken back and their refusals returned, with
+        None for a reused reservation that was still held (nothing written for it)."""
         assert self._shared is not None
-        refused: dict[int, str] = {}
+        refused: dict[int, str | None] = {}
+        reused: set[int] = set()
+        fresh: list[Any] = []
 
         def decide(others: list[dict[str, Any]]) -> list[dict[str, Any]]:
             refused.clear()
+            reused.clear()
+            fresh.clear()
             self._apply_others(others)
             keep: list[dict[str, Any]] = []
             for n, j in enumerate(batch):
                 e = j.entry
+                if j.reuse:
+                    if self.ledger.reserved(e.id) is not None:
+                        reused.add(n)  # still held: nothing to write
+                        continue
+                    # Released meanwhile (by another daemon's reconciliation): this send
+                    # needs its own reservation, checked against the caps like any.
+                    booked = self.ledger.reserve(
+                        e.id, e.amount, e.at, waba=e.waba, campaign=e.campaign
+                    )
+                    if isinstance(booked, Refusal):
+                        refused[n] = booked.reason
+                    else:
+                        fresh.extend(booked.alerts)
+                        keep.append(e.to_json())
+                    continue
                 if e.op == "reserve" and e.amount > 0:
                     left = self.ledger.remaining(e.at, waba=e.waba, campaign=e.campaign)
                     over = sorted(label for label, amount in left.items() if amount < 0)
@@ -308,6 +410,11 @@ class BudgetCoordinator(Actor[BudgetMsg]):
 
         async with self._shared_lock:
             self._high_water = await self._shared.serialized(self._high_water, decide)
+        for n in reused:
+            refused[n] = None
+        for alert in fresh:
+            log.warning("budget alert: %s", alert.message)
+            self._publish("budget", alert.to_json())
         return refused
 
     def _apply_others(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -330,6 +437,111 @@ class BudgetCoordinator(Actor[BudgetMsg]):
 
             async with self._shared_lock:
                 self._high_water = await self._shared.serialized(self._high_water, learn)
+
+    async def _reconciler(self, scope: trio.CancelScope) -> None:
+        """Release the reservations of messages that can no longer be charged: a pass
+        over every reservation older than the grace period once the ledger is loaded
+        and every ``reconcile_every_s``, and one over the messages a :class:`Reconcile`
+        names as soon as it comes (those without the grace period).
+
+        A pass whose reading fails is logged and left to the next one, unless shared
+        caps had already changed the ledger for it: then the ledger no longer matches
+        the journal, and the actor crashes to rebuild it (as a failed booking does)."""
+        with scope:
+            await self._loaded.wait()
+            asked: tuple[str, ...] | None = None
+            while True:
+                try:
+                    released = await self._reconcile(asked)
+                except _Diverged:
+                    raise
+                except Exception as exc:
+                    log.warning("budget reconciliation failed (retried later): %r", exc)
+                else:
+                    if released:
+                        log.info(
+                            "budget: released %d reservation(s) of messages that will"
+                            " not be charged",
+                            released,
+                        )
+                asked = None
+                with trio.move_on_after(self._reconcile_every_s):
+                    asked = await self._asked.receive()
+                    more = [asked]
+                    while True:
+                        try:
+                            more.append(self._asked.receive_nowait())
+                        except trio.WouldBlock:
+                            break
+                    asked = tuple(ref for refs in more for ref in refs)
+
+    async def _reconcile(self, asked: tuple[str, ...] | None) -> int:
+        """One pass (see :meth:`_reconciler`): all reservations older than the grace
+        period when ``asked`` is None, else those named. Returns how many were released."""
+        assert self._outbox is not None
+        grace = self._reconcile_grace_s if asked is None else 0.0
+        read_at = self._now()
+        if asked is None:
+            held = self.ledger.stale_reservations(read_at - grace)
+        else:
+            held = [r for r in dict.fromkeys(asked) if self.ledger.reserved(r) is not None]
+        ids = [oid for ref in held if (oid := outbox_ref(ref)) is not None]
+        try:
+            if not ids:
+                return 0
+            if self._shared is None:
+                rows = await self._outbox.outbox_states(ids)
+                return len(self._release_unchargeable(held, rows, grace, read_at))
+            released = 0
+
+            def decide(
+                others: list[dict[str, Any]], rows: dict[int, RowState]
+            ) -> list[dict[str, Any]]:
+                nonlocal released
+                decided.set()
+                self._apply_others(others)  # a release by another daemon is seen here
+                entries = [
+                    r.entry.to_json()
+                    for r in self._release_unchargeable(held, rows, grace, read_at, persist=False)
+                ]
+                released = len(entries)
+                return entries
+
+            decided = trio.Event()
+            try:
+                async with self._shared_lock:
+                    self._high_water = await self._shared.reconciled(self._high_water, ids, decide)
+            except Exception as exc:
+                if decided.is_set():
+                    raise _Diverged(str(exc)) from exc
+                raise
+            return released
+        finally:
+            # A reuse noted before this reading cannot matter to any later pass.
+            self._reused = {r: t for r, t in self._reused.items() if t >= read_at}
+
+    def _release_unchargeable(
+        self,
+        held: Sequence[str],
+        rows: dict[int, RowState],
+        grace: float,
+        read_at: float,
+        *,
+        persist: bool = True,
+    ) -> list[LedgerRelease]:
+        """Release what :func:`~actors.budget.reconcile.to_release` names among ``held``
+        and is still held, in one step (nothing can interleave): journalled through the
+        writer, or (shared caps, ``persist=False``) by the caller."""
+        now = self._now()
+        out: list[LedgerRelease] = []
+        for ref in to_release(held, rows, grace_s=grace, reused=self._reused, read_at=read_at):
+            released = self.ledger.release(ref, now)
+            if released is None:  # released or settled meanwhile: nothing to do
+                continue
+            if persist:
+                self._persist(released.entry)
+            out.append(released)
+        return out
 
     def _persist(
         self,
@@ -357,8 +569,26 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                 answers = _Answers(reply, len(bookings))
                 for n, b in enumerate(bookings):
                     if self.ledger.reserved(b.ref) is not None:
-                        # The same message again (an operator's resend of one in doubt):
-                        # its cost is booked already, once is enough.
+                        # The same message again (a cancelled row taken over by a new
+                        # attempt): its cost is booked already, once is enough. Noted so
+                        # that a reconciliation that read the row before it was taken
+                        # over does not release it; with shared caps, confirmed under the
+                        # lock (see _Journalled.reuse).
+                        if self._shared is not None:
+                            entry = LedgerEntry(
+                                op="reserve",
+                                id=b.ref,
+                                amount=b.amount,
+                                at=now,
+                                waba=b.waba,
+                                campaign=b.campaign,
+                            )
+                            self._journal_send.send_nowait(
+                                _Journalled(entry, (), answers.part(n), reuse=True)
+                            )
+                            continue
+                        if self._outbox is not None:
+                            self._reused[b.ref] = now
                         answers.put(n, None)
                         continue
                     booked = self.ledger.reserve(
@@ -372,6 +602,9 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                 released = self.ledger.release(rid, now)
                 if released is not None:
                     self._persist(released.entry)
+            case Reconcile(refs=refs):
+                if self._outbox is not None and refs:
+                    self._asked_send.send_nowait(refs)
             case Settle(id=rid, pricing=pricing, wa_id=wa_id, waba=waba, campaign=campaign):
                 # The same price again (``sent`` then ``delivered``): settled already,
                 # the ledger would book nothing (and, had it pruned the message, would

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from actors.budget.reconcile import RowState
+
 if TYPE_CHECKING:
     from daemon.store.connection import Queries
 
@@ -61,6 +63,43 @@ class BudgetJournalRepository:
         hw = int(rows[0]["hw"]) if rows else 0
         return [_entry(r) for r in rows if r["kind"] is not None], hw
 
+    async def outbox_states(self, outbox_ids: Sequence[int]) -> dict[int, RowState]:
+        """The state of each outbox row that exists among ``outbox_ids``, and how long it
+        has not changed by the database's clock (the budget's reconciliation)."""
+        out: dict[int, RowState] = {}
+        for start in range(0, len(outbox_ids), _STATES_CHUNK):
+            rows = await self._db.fetch(_STATES, list(outbox_ids[start : start + _STATES_CHUNK]))
+            out.update(_states(rows))
+        return out
+
+    async def reconciled(
+        self,
+        after_id: int,
+        outbox_ids: Sequence[int],
+        decide: Callable[[list[dict[str, Any]], dict[int, RowState]], list[dict[str, Any]]],
+    ) -> int:
+        """:meth:`serialized` for the budget's reconciliation: the outbox rows are read
+        inside the locked transaction, after the lock is held. Why: a daemon whose send
+        takes over a cancelled row and reuses its reservation first commits the row,
+        then books under this lock; read here, the row is seen taken over whenever that
+        booking came first, and when it comes after, it sees this release. Returns
+        the new high-water id."""
+        transaction = getattr(self._db, "transaction", None)
+        assert transaction is not None, "reconciled needs the Store (it opens a transaction)"
+        async with transaction() as con:
+            await con.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+            rows = await con.fetch(_SINCE, after_id)
+            high = max([after_id, *(int(r["hw"]) for r in rows)])
+            states: dict[int, RowState] = {}
+            for start in range(0, len(outbox_ids), _STATES_CHUNK):
+                chunk = list(outbox_ids[start : start + _STATES_CHUNK])
+                states.update(_states(await con.fetch(_STATES, chunk)))
+            entries = decide([_entry(r) for r in rows], states)
+            if entries:
+                ids = await con.fetch(_INSERT + " RETURNING id", *_columns(entries))
+                high = max([high, *(int(r["id"]) for r in ids)])
+        return high
+
     async def serialized(
         self,
         after_id: int,
@@ -75,11 +114,7 @@ class BudgetJournalRepository:
         assert transaction is not None, "serialized needs the Store (it opens a transaction)"
         async with transaction() as con:
             await con.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
-            rows = await con.fetch(
-                "SELECT id AS hw, kind, ref, amount_usd, extract(epoch FROM at)::float8 AS at,"
-                " waba_id, campaign_id FROM budget_ledger WHERE id > $1 ORDER BY id",
-                after_id,
-            )
+            rows = await con.fetch(_SINCE, after_id)
             high = max([after_id, *(int(r["hw"]) for r in rows)])
             entries = decide([_entry(r) for r in rows])
             if entries:
@@ -127,6 +162,18 @@ _INSERT = (
     " ORDER BY e.n"
 )
 
+_SINCE = (
+    "SELECT id AS hw, kind, ref, amount_usd, extract(epoch FROM at)::float8 AS at,"
+    " waba_id, campaign_id FROM budget_ledger WHERE id > $1 ORDER BY id"
+)
+
+_STATES = (
+    "SELECT id, state, extract(epoch FROM now() - updated_at)::float8 AS idle_s"
+    " FROM outbox WHERE id = ANY($1::bigint[])"
+)
+_STATES_CHUNK = 10_000
+"""Outbox ids read per statement (a reconciliation after a long outage may hold many)."""
+
 # int.from_bytes(b"metadbud"): the budget's advisory transaction lock (several daemons).
 _LOCK_KEY = int.from_bytes(b"metadbud", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
@@ -141,6 +188,10 @@ def _columns(entries: Sequence[dict[str, Any]]) -> tuple[list[Any], ...]:
         [e.get("waba") for e in entries],
         [e.get("campaign") for e in entries],
     )
+
+
+def _states(rows: Sequence[Any]) -> dict[int, RowState]:
+    return {int(r["id"]): RowState(str(r["state"]), float(r["idle_s"])) for r in rows}
 
 
 def _entry(r: Any) -> dict[str, Any]:
