@@ -8,6 +8,7 @@ campaign that was running, where it stopped (see :mod:`actors.campaign.runner`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -18,10 +19,10 @@ from zoneinfo import ZoneInfo
 import trio
 
 from actors.base import Actor
-from actors.budget.coordinator import BudgetMsg
+from actors.budget.coordinator import BudgetMsg, Reconcile
 from actors.campaign.ports import CampaignStore, FleetPort
 from actors.campaign.runner import CampaignRunner, Sharing
-from actors.core import Address, ReplyTo
+from actors.core import ActorStopped, Address, ReplyTo
 
 __all__ = [
     "CampaignCmd",
@@ -169,7 +170,10 @@ class CampaignCoordinator(Actor[CampaignMsg]):
                 if action not in ("resend", "drop"):
                     reply.fail(CampaignError(f"action must be resend or drop, not {action!r}"))
                     return
-                done = await self._store.resolve_in_doubt(cid, key, action)
+                outbox_id = await self._store.resolve_in_doubt(cid, key, action)
+                done = outbox_id is not None
+                if outbox_id is not None:
+                    await self._release(outbox_id)
                 row = await self._store.get(cid)
                 if done and action == "resend" and row is not None and row.state == "finished":
                     # The recipient is pending again: the campaign has work to do.
@@ -194,6 +198,17 @@ class CampaignCoordinator(Actor[CampaignMsg]):
                         self._publish_progress(await self.status(await self._store.get(cid)))
             case _:
                 assert_never(msg)
+
+    async def _release(self, outbox_id: int) -> None:
+        """Have the budget release the reservation of a message the operator resolved:
+        dropped, it will not be charged; re-sent, the new attempt books its own. Asked as
+        a :class:`~actors.budget.coordinator.Reconcile`, which checks the row first (a
+        re-send may already have taken it over and reused the reservation). Without the
+        budget now (restarting), its periodic reconciliation releases it later."""
+        if self._budget is None:
+            return
+        with contextlib.suppress(ActorStopped):
+            await self._budget.cast(Reconcile(refs=(f"o:{outbox_id}",)))
 
     async def resume_running(self) -> None:
         """Start a runner for every campaign the store says is running (after a restart)."""

@@ -315,23 +315,25 @@ class CampaignRepository:
         )
         return [dict(r.items()) for r in rows]
 
-    async def resolve_in_doubt(self, campaign_id: str, recipient: str, action: str) -> bool:
+    async def resolve_in_doubt(self, campaign_id: str, recipient: str, action: str) -> int | None:
         """The operator's answer for one in-doubt message: ``drop`` it (counted as
-        dropped) or ``resend`` it (the old row is cancelled, the recipient pending)."""
+        dropped) or ``resend`` it (the old row is cancelled, the recipient pending).
+        Returns the id of the outbox row cancelled, None when none was in doubt: its
+        budget reservation is the caller's to have released (a resend books afresh)."""
         transaction = getattr(self._db, "transaction", None)
         assert transaction is not None
         async with transaction() as con:
-            done = await con.fetchval(
+            outbox_id = await con.fetchval(
                 "UPDATE outbox SET state = 'cancelled', updated_at = now(),"
                 " error = jsonb_build_object('operator', $3::text)"
                 " WHERE campaign_id = $1 AND recipient_id = $2 AND state = 'in_doubt'"
-                " RETURNING true",
+                " RETURNING id",
                 campaign_id,
                 recipient,
                 action,
             )
-            if not done:
-                return False
+            if outbox_id is None:
+                return None
             await con.execute(
                 "UPDATE campaign_recipients SET state = $3, reason = $4, updated_at = now()"
                 " WHERE campaign_id = $1 AND recipient_key = $2",
@@ -340,7 +342,7 @@ class CampaignRepository:
                 "pending" if action == "resend" else "dropped",
                 None if action == "resend" else "in doubt: dropped by the operator",
             )
-        return True
+        return int(outbox_id)
 
     async def affinity(self, campaign_id: str, chips: Sequence[str]) -> dict[str, str]:
         """Recipient number → the chip of ours that talked with it last (recent outbox

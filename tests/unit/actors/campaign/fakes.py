@@ -32,6 +32,8 @@ from config.campaign import CampaignSpec
 SP = ZoneInfo("America/Sao_Paulo")
 NOON = dt.datetime(2026, 12, 1, 12, 0, tzinfo=SP)  # a Tuesday
 CID = "offer"
+IN_DOUBT_OUTBOX_ID = 4242
+"""The outbox id the fake store's in-doubt rows have (see ``resolve_in_doubt``)."""
 W1, W2 = "100000000000001", "100000000000002"
 A, B, C = "200000000000001", "200000000000002", "200000000000003"
 
@@ -186,9 +188,12 @@ class FakeStore:
     async def in_doubt(self, campaign_id: str, *, older_than: dt.datetime) -> list[dict[str, Any]]:
         return list(self.in_doubt_rows)
 
-    async def resolve_in_doubt(self, campaign_id: str, recipient: str, action: str) -> bool:
+    async def resolve_in_doubt(self, campaign_id: str, recipient: str, action: str) -> int | None:
+        """Every recipient is in doubt once, its outbox id ``IN_DOUBT_OUTBOX_ID``."""
+        if (campaign_id, recipient) in {(c, r) for c, r, _ in self.resolved}:
+            return None
         self.resolved.append((campaign_id, recipient, action))
-        return True
+        return IN_DOUBT_OUTBOX_ID
 
     async def affinity(self, campaign_id: str, chips: Sequence[str]) -> dict[str, str]:
         return {to: chip for to, chip in self.affinities.items() if chip in chips}

@@ -12,6 +12,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
+from actors.budget.coordinator import BudgetMsg, Reconcile
 from actors.campaign.coordinator import (
     CampaignCmd,
     CampaignCoordinator,
@@ -22,10 +23,11 @@ from actors.campaign.coordinator import (
     ResolveInDoubt,
 )
 from actors.chip.messages import Refused
-from actors.core import Mailbox, open_mailbox
+from actors.core import Address, Mailbox, open_mailbox
 from tests.unit.actors.campaign.fakes import (
     BUDGET_REFUSAL,
     CID,
+    IN_DOUBT_OUTBOX_ID,
     SP,
     A,
     Rec,
@@ -55,7 +57,9 @@ class Coordinated:
         )
 
 
-async def coordinator(world: World, **kw: Any) -> Coordinated:
+async def coordinator(
+    world: World, budget: Address[BudgetMsg] | None = None, **kw: Any
+) -> Coordinated:
     box: Mailbox[CampaignMsg] = open_mailbox("campaigns")
     published: list[tuple[str, dict[str, Any]]] = []
     actor = CampaignCoordinator(
@@ -63,7 +67,7 @@ async def coordinator(world: World, **kw: Any) -> Coordinated:
         fleet=world.fleet,
         inbox=box.inbox,
         address=box.address,
-        budget=None,
+        budget=budget,
         now=world.now,
         tz=SP,
         publish=lambda kind, data: published.append((kind, data)),
@@ -241,7 +245,31 @@ async def test_resolve_in_doubt(
     if ok:
         assert await resolve() is True
         assert world.store.resolved == [(CID, "1/SP", action)]
+        assert await resolve() is False  # resolved already: nothing in doubt
     else:
         with pytest.raises(CampaignError, match="resend or drop"):
             await resolve()
         assert world.store.resolved == []
+
+
+@pytest.mark.parametrize("action", ["resend", "drop"])
+async def test_resolving_in_doubt_asks_the_budget_to_release_the_old_reservation(
+    world: World, action: str, autojump_clock: MockClock
+) -> None:
+    """The cancelled row's reservation is the budget's to release at once (a Reconcile,
+    which checks the row first); nothing is asked when nothing was in doubt."""
+    budget: Mailbox[BudgetMsg] = open_mailbox("budget")
+    add_campaign(world, people(1))
+    co = await coordinator(world, budget=budget.address)
+
+    async def resolve() -> Any:
+        return await co.box.address.call(
+            lambda r: ResolveInDoubt(campaign_id=CID, recipient="1/SP", action=action, reply=r),
+            timeout=5,
+        )
+
+    assert await resolve() is True
+    assert budget.inbox.receive_nowait() == Reconcile(refs=(f"o:{IN_DOUBT_OUTBOX_ID}",))
+    assert await resolve() is False
+    with pytest.raises(trio.WouldBlock):
+        budget.inbox.receive_nowait()
