@@ -291,7 +291,11 @@ async def _serve_with(
             daemon.control_socket = str(socket_path)
             nursery.start_soon(publish_forever, control)
             nursery.start_soon(_sync_templates, fleet)
-            nursery.start_soon(while_leader, leases, lambda: run_jobs(store, cfg.tz))
+            nursery.start_soon(
+                while_leader,
+                leases,
+                lambda: run_jobs(store, cfg.tz, cfg.storage.retention, metrics.pruned),
+            )
             nursery.start_soon(WindowKeeper.for_fleet(cfg, store, fleet, bus.publish).run)
             if handle_signals:
                 await nursery.start(reload_on_sighup, daemon.reloader)

@@ -102,6 +102,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.store_pruned = Counter(
+            "metad_store_pruned_rows",
+            "Rows deleted by storage retention ([storage.retention]), by table",
+            ["table"],
+            registry=r,
+        )
         self.fleet = FleetCollector()
         r.register(self.fleet)
         ProcessCollector(registry=r)
@@ -124,6 +130,10 @@ class Metrics:
     def writer_flushed(self, rows: int, seconds: float) -> None:
         """The store writer's ``on_flush`` hook."""
         self.writer_flush_seconds.observe(seconds)
+
+    def pruned(self, table: str, rows: int) -> None:
+        """The retention job's hook: ``rows`` deleted from ``table``."""
+        self.child(self.store_pruned, table).inc(rows)
 
     async def exposition(self, state: Callable[[], Awaitable[FleetState]]) -> bytes:
         """The text format, with the fleet read now (one scrape at a time)."""
