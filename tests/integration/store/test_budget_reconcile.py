@@ -1,0 +1,177 @@
+"""Budget reservations of messages that will not be charged go back, against PostgreSQL.
+
+The budget coordinator runs on the real journal (``budget_ledger``) and reads the real
+outbox: after a crash cancelled what a chip held, after the operator dropped or re-sent
+a message in doubt, after Meta failed one by webhook, what is reserved falls back to
+what live sends hold, on one daemon and on two sharing the journal.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import trio
+
+from actors.budget.coordinator import (
+    BudgetClient,
+    BudgetCoordinator,
+    BudgetMsg,
+    GetBudget,
+    Reconcile,
+)
+from actors.budget.ledger import Caps, Ledger
+from actors.core import Mailbox, open_mailbox
+from actors.policy.pricing import PriceTable
+from actors.ports import Booking, ChipRecord, OutboxRow
+from config.model import PricingConfig
+from daemon.store import Store
+from daemon.store.campaigns import RecipientInput
+from daemon.store.outbox import StatusChange
+
+pytestmark = [pytest.mark.postgres, pytest.mark.trio]
+
+CHIP = "555"
+COST = Decimal("0.0625")
+
+
+async def _campaign(store: Store, keys: list[str]) -> None:
+    await store.chips.save(ChipRecord(phone_number_id=CHIP, waba_id="200", display_number="+1"))
+    await store.campaigns.create(
+        campaign_id="c1",
+        spec={},
+        file=None,
+        cap_usd=None,
+        recipients=[RecipientInput(k, f"55119{n:08d}", {}, n) for n, k in enumerate(keys)],
+    )
+    await store.campaigns.set_state("c1", "running")
+    await store.campaigns.claim("c1", limit=len(keys), stale_s=60)
+
+
+async def _journal(store: Store, *keys: str) -> list[int]:
+    rows = [OutboxRow(CHIP, k, "template", {"to": k}, {}, "c1", k) for k in keys]
+    ids = await store.chip_journal.outbox_new(rows)
+    assert None not in ids
+    return [i for i in ids if i is not None]
+
+
+async def _budget(
+    nursery: trio.Nursery, store: Store, *, shared: bool = False, name: str = "budget"
+) -> tuple[BudgetClient, Mailbox[BudgetMsg]]:
+    box: Mailbox[BudgetMsg] = open_mailbox(name)
+    actor = BudgetCoordinator(
+        ledger=lambda: Ledger(tz=ZoneInfo("UTC"), caps=Caps(daily=Decimal(10))),
+        prices=PriceTable.from_config(PricingConfig()),
+        journal=store.budget_journal,
+        inbox=box.inbox,
+        now=time.time,
+        shared=store.budget_journal if shared else None,
+        catch_up_s=0.1,
+        reconcile_every_s=0.2,
+        reconcile_grace_s=0.0,
+    )
+    await nursery.start(actor.run)
+    return BudgetClient(box.address), box
+
+
+async def _reserve(client: BudgetClient, *ids: int) -> None:
+    bookings = [Booking(f"o:{i}", COST, "200", "c1") for i in ids]
+    assert await client.reserve(bookings) == [None] * len(ids)
+
+
+async def _reserved(box: Mailbox[BudgetMsg]) -> Decimal:
+    status: dict[str, Any] = await box.address.call(lambda r: GetBudget(reply=r))
+    return Decimal(status["day"]["reserved"])
+
+
+async def _until_reserved(box: Mailbox[BudgetMsg], amount: Decimal) -> None:
+    with trio.fail_after(5):
+        while await _reserved(box) != amount:
+            await trio.sleep(0.05)
+
+
+async def _journalled(store: Store) -> dict[str, list[str]]:
+    rows = await store.fetch("SELECT ref, kind FROM budget_ledger ORDER BY id")
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        out.setdefault(r["ref"], []).append(r["kind"])
+    return out
+
+
+async def test_a_crash_a_drop_a_resend_and_a_failure_give_their_reservations_back(
+    store: Store,
+) -> None:
+    await _campaign(store, ["r1", "r2", "r3", "r4", "r5"])
+    queued, dropped, resent, failed, live = await _journal(store, "r1", "r2", "r3", "r4", "r5")
+    async with trio.open_nursery() as nursery:
+        client, box = await _budget(nursery, store)
+        await _reserve(client, queued, dropped, resent, failed, live)
+        await store.chip_journal.outbox_sending([dropped, resent, failed, live])
+        await store.chip_journal.outbox_set(failed, "accepted", wamid="wamid.4")
+        await store.chip_journal.outbox_set(live, "accepted", wamid="wamid.5")
+        box.close()  # the daemon dies here ...
+
+    await store.chip_journal.settle_abandoned(CHIP)  # ... its chip restarts
+    assert await store.campaigns.recover("c1") == 1  # r1 never reached Meta
+    async with trio.open_nursery() as nursery:
+        client, box = await _budget(nursery, store)  # the budget restarts
+        # r1 was cancelled by the restart: released; r2 and r3 are in doubt, r4 and r5
+        # accepted: they may still be charged.
+        await _until_reserved(box, 4 * COST)
+        progress = await store.campaigns.progress("c1")
+        assert progress["reserved"] == pytest.approx(float(4 * COST))
+
+        assert await store.campaigns.resolve_in_doubt("c1", "r2", "drop") == dropped
+        assert await store.campaigns.resolve_in_doubt("c1", "r3", "resend") == resent
+        await box.address.cast(Reconcile(refs=(f"o:{dropped}", f"o:{resent}")))
+        await _until_reserved(box, 2 * COST)
+
+        # The re-send takes its cancelled row over (same outbox id) and books afresh.
+        assert await _journal(store, "r3") == [resent]
+        await _reserve(client, resent)
+        assert await _reserved(box) == 3 * COST
+
+        # Meta fails r4 after accepting it: a status webhook, no price.
+        await store.outbox.apply_statuses([StatusChange("wamid.4", "failed", failed)])
+        await _until_reserved(box, 2 * COST)  # r3's new attempt and r5
+        await trio.sleep(0.5)  # more passes change nothing
+        assert await _reserved(box) == 2 * COST
+        box.close()
+
+    journalled = await _journalled(store)
+    assert journalled[f"o:{queued}"] == ["reservation", "release"]
+    assert journalled[f"o:{dropped}"] == ["reservation", "release"]
+    assert journalled[f"o:{resent}"] == ["reservation", "release", "reservation"]
+    assert journalled[f"o:{failed}"] == ["reservation", "release"]
+    assert journalled[f"o:{live}"] == ["reservation"]
+    progress = await store.campaigns.progress("c1")
+    assert progress["reserved"] == pytest.approx(float(2 * COST))
+
+
+async def test_two_daemons_release_a_cancelled_message_once(store: Store) -> None:
+    """Both reconcile the same journal and outbox: one release row, and both ledgers
+    fall back to what the live send holds."""
+    await _campaign(store, ["r1", "r2"])
+    cancelled, live = await _journal(store, "r1", "r2")
+    async with trio.open_nursery() as nursery:
+        a, a_box = await _budget(nursery, store, shared=True, name="budget-a")
+        _, b_box = await _budget(nursery, store, shared=True, name="budget-b")
+        await _reserve(a, cancelled, live)
+        await _until_reserved(b_box, 2 * COST)  # B learnt A's bookings
+        await store.chip_journal.settle_abandoned(CHIP)  # both rows cancelled ...
+        await store.chip_journal.outbox_new(  # ... and r2 taken over by a new attempt
+            [OutboxRow(CHIP, "r2", "template", {"to": "r2"}, {}, "c1", "r2")]
+        )
+        await _until_reserved(a_box, COST)
+        await _until_reserved(b_box, COST)
+        await trio.sleep(0.5)
+        assert (await _reserved(a_box), await _reserved(b_box)) == (COST, COST)
+        a_box.close()
+        b_box.close()
+        nursery.cancel_scope.cancel()  # the catch-up loops
+    journalled = await _journalled(store)
+    assert journalled[f"o:{cancelled}"] == ["reservation", "release"]
+    assert journalled[f"o:{live}"] == ["reservation"]
