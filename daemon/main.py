@@ -215,16 +215,19 @@ async def _serve_with(
             campaigns.share = lambda: len(leases.running) / max(1, len(leases.chips))
         assert secrets.app_secret is not None  # resolve_secrets guarantees both
         assert secrets.verify_token is not None
-        app = create_app(
+        ingest = WebhookIngest(
             path=cfg.webhook.path,
-            app_secret=secrets.app_secret,
-            verify_token=secrets.verify_token,
+            app_secret=secrets.app_secret.encode(),
             max_body_bytes=cfg.webhook.max_body_bytes,
             inbox=store.inbox,
             on_stored=processor.wake,
+        )
+        app = create_app(
+            path=cfg.webhook.path,
+            verify_token=secrets.verify_token,
             flows=endpoint.in_front_of if (endpoint := build_endpoint(cfg, secrets)) else None,
         )
-        daemon = Daemon(cfg, store, supervisor, fleet, graph, processor, app, bus, events=events)
+        daemon = Daemon(cfg, store, supervisor, fleet, graph, processor, ingest, bus, events=events)
         daemon.metrics = metrics
         daemon.leases = leases
         http_stop = trio.Event()
@@ -263,7 +266,7 @@ async def _serve_with(
                 nursery,
                 cfg,
                 instrument_asgi(app, metrics, path=cfg.webhook.path),
-                app,
+                ingest,
                 store,
                 secrets,
                 http_stop,

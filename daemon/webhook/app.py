@@ -1,9 +1,11 @@
-"""The webhook HTTP app: the lean ingest path in front of a Quart app for the rest.
+"""The webhook port's app: everything on the port that is not a webhook POST.
 
-Why two layers: ``POST /webhook`` is the fleet's hot path and is served by
-:class:`~daemon.webhook.ingest.WebhookIngest` directly; everything else (the GET
-verification handshake, health, later the Flows endpoint and metrics) is ordinary
-routing, which Quart does well.
+Why a Quart app behind the front door: the webhook POST is the fleet's hot path and the
+front door (:mod:`daemon.webhook.front`) takes it itself; what it relays here (the GET
+verification handshake, health, the Flows endpoint) is ordinary routing, which Quart does
+well. Served by hypercorn on the daemon's Unix socket ``<runtime_dir>/webhook-app.sock``.
+A ``POST`` to the webhook path that reaches this app directly (a client on that socket)
+gets 405: only the front door stores webhooks.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from typing import Any
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from daemon.webhook.ingest import ASGIApp, Inbox, WebhookIngest
+from daemon.webhook.ingest import ASGIApp
 from daemon.webhook.signature import verify_token_matches
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_quart_app"]
 
 
 def create_quart_app(*, path: str, verify_token: str) -> QuartTrio:
@@ -40,23 +42,10 @@ def create_quart_app(*, path: str, verify_token: str) -> QuartTrio:
 
 
 def create_app(
-    *,
-    path: str,
-    app_secret: str,
-    verify_token: str,
-    max_body_bytes: int,
-    inbox: Inbox,
-    on_stored: Callable[[], None] = lambda: None,
-    flows: Callable[[ASGIApp], ASGIApp] | None = None,
-) -> WebhookIngest:
-    """``flows`` puts the Flows endpoint (``/flows/…``) in front of the Quart app."""
+    *, path: str, verify_token: str, flows: Callable[[ASGIApp], ASGIApp] | None = None
+) -> ASGIApp:
+    """The ASGI app the front door relays to; ``flows`` puts the Flows endpoint
+    (``/flows/…``) in front of the Quart app."""
     quart_app: Any = create_quart_app(path=path, verify_token=verify_token)
-    fallback: ASGIApp = quart_app if flows is None else flows(quart_app)
-    return WebhookIngest(
-        path=path,
-        app_secret=app_secret.encode(),
-        max_body_bytes=max_body_bytes,
-        inbox=inbox,
-        fallback=fallback,
-        on_stored=on_stored,
-    )
+    app: ASGIApp = quart_app
+    return app if flows is None else flows(app)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import errno
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -23,7 +23,14 @@ from daemon.webhook.http1 import Handler, Request, Response, relay, reply, serve
 from daemon.webhook.ingest import REASONS, WebhookIngest
 from daemon.webhook.server import PortInUse
 
-__all__ = ["GRACE_S", "bind_listeners", "handler", "serve_front", "serve_listener"]
+__all__ = [
+    "GRACE_S",
+    "bind_listeners",
+    "connection_server",
+    "handler",
+    "serve_front",
+    "serve_listener",
+]
 
 GRACE_S = 1.0
 """After a stop: how long open connections may finish the request they are in (as
@@ -104,6 +111,22 @@ def _too_large_counter(ingest: WebhookIngest) -> Callable[[], None]:
     return count
 
 
+def connection_server(
+    ingest: WebhookIngest, upstream: str, observe: Observe | None = None
+) -> Callable[[trio.abc.Stream], Awaitable[None]]:
+    """What serves one client connection of the port, until it closes: the HTTP/1.1
+    layer bounding bodies to ``ingest.max_body_bytes`` (a 413 is counted in
+    ``ingest.counters``), then :func:`handler`. Tests drive it on in-memory streams."""
+    handle = handler(ingest, upstream, observe)
+    too_large = _too_large_counter(ingest)
+    max_body = ingest.max_body_bytes
+
+    async def serve(stream: trio.abc.Stream) -> None:
+        await serve_connection(stream, handle, max_body=max_body, on_too_large=too_large)
+
+    return serve
+
+
 async def serve_front(
     listen: str,
     ingest: WebhookIngest,
@@ -132,12 +155,7 @@ async def serve_listener(
 ) -> None:
     """Serve ``listener`` until ``shutdown``, then give the open connections
     :data:`GRACE_S` to finish the request they are in. The ingest workers run this too."""
-    handle = handler(ingest, upstream, observe)
-    too_large = _too_large_counter(ingest)
-    max_body = ingest.max_body_bytes
-
-    async def connection(stream: trio.SocketStream) -> None:
-        await serve_connection(stream, handle, max_body=max_body, on_too_large=too_large)
+    serve = connection_server(ingest, upstream, observe)
 
     async def stop(accepting: trio.CancelScope) -> None:
         await shutdown.wait()
@@ -147,5 +165,5 @@ async def serve_listener(
         with trio.CancelScope() as accepting:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(stop, accepting)
-                await trio.serve_listeners(connection, [listener], handler_nursery=connections)
+                await trio.serve_listeners(serve, [listener], handler_nursery=connections)
         connections.cancel_scope.deadline = trio.current_time() + GRACE_S

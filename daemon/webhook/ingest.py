@@ -1,13 +1,15 @@
-"""The hot path: ``POST /webhook`` as a lean ASGI handler in front of the Quart app.
+"""The hot path's rules: what a webhook POST's body must be before Meta gets its 200.
 
-Why not a Quart route: every Meta event of the fleet comes through here and Quart's
-request machinery costs ~40 % of the throughput on hypercorn's trio worker (measured,
-stack-notes §3). The handler does only what must happen before the 200: bound the body,
-check the signature, check it is a JSON object, and commit it to the inbox (group
+Why a plain object and not an HTTP handler: every webhook POST reaches the port's front
+door (:mod:`daemon.webhook.front`, in the daemon or in its ingest worker processes), whose
+small HTTP/1.1 server (:mod:`daemon.webhook.http1`) has already framed, bounded (413) and
+read the body. What is left is the same whoever serves the port, so it is written once
+here: check the signature, check it is a JSON object, and commit it to the inbox (group
 commit with its neighbours). Parsing and routing happen afterwards, from the inbox.
 
-Answers: 200 stored; 400 not a JSON object; 401 signature missing or wrong; 413 too
-large; 503 storage unavailable (Meta retries later, so nothing is lost).
+Answers (:data:`REASONS`): 200 stored; 400 not a JSON object; 401 signature missing or
+wrong; 503 storage unavailable (Meta retries later, so nothing is lost). The 413 for a
+body over ``max_body_bytes`` is the HTTP layer's, counted here in :class:`IngestCounters`.
 """
 
 from __future__ import annotations
@@ -21,10 +23,23 @@ import orjson
 
 from daemon.webhook.signature import verify
 
-__all__ = ["REASONS", "ASGIApp", "Inbox", "IngestCounters", "WebhookIngest"]
+__all__ = [
+    "REASONS",
+    "ASGIApp",
+    "Inbox",
+    "IngestCounters",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "WebhookIngest",
+]
 
 log = logging.getLogger("metad.webhook")
 
+# ASGI's shapes, for the app behind the front door (daemon.webhook.app) and the Flows
+# endpoint (daemon.flows.endpoint imports them from here). Nothing in this module
+# speaks ASGI any more.
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -40,7 +55,11 @@ class Inbox(Protocol):
 
 @dataclass(slots=True)
 class IngestCounters:
-    """In-memory counts since start, for metrics; the store keeps the durable ones."""
+    """In-memory counts since start, for metrics; the store keeps the durable ones.
+
+    ``by_status`` and ``too_large`` are counted by the front door, which sees every
+    answer (the 413 included); the rest by :meth:`WebhookIngest.take`.
+    """
 
     stored: int = 0
     bad_json: int = 0
@@ -50,55 +69,33 @@ class IngestCounters:
     by_status: dict[int, int] = field(default_factory=dict)
 
 
-_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
-_CLOSE = [*_HEADERS, (b"connection", b"close")]
-"""For a 413: the rest of the body is left unread, so the server drops the connection
-after answering; saying so keeps a keep-alive client from sending its next webhook on a
-dead connection (found by tests/reliability: the next delivery failed without answer)."""
-
-
-class _TooLarge(Exception):
-    pass
+REASONS = {
+    200: b"OK",
+    400: b"body is not a JSON object",
+    401: b"missing or wrong X-Hub-Signature-256",
+    413: b"body too large",
+    503: b"storage unavailable, retry later",
+}
+"""The body of each answer a webhook POST can get."""
 
 
 @dataclass(slots=True)
 class WebhookIngest:
     path: str
+    """The webhook path: the front door takes ``POST`` to it, and relays anything else."""
     app_secret: bytes
     max_body_bytes: int
+    """The bound the front door's HTTP layer holds every request body to."""
     inbox: Inbox
-    fallback: ASGIApp
     on_stored: Callable[[], None] = lambda: None
     counters: IngestCounters = field(default_factory=IngestCounters)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path:
-            status = await self._post(scope, receive)
-            self.counters.by_status[status] = self.counters.by_status.get(status, 0) + 1
-            await _respond(send, status)
-        else:
-            await self.fallback(scope, receive, send)
-
-    async def _post(self, scope: Scope, receive: Receive) -> int:
-        signature: str | None = None
-        for name, value in scope["headers"]:
-            if name == b"x-hub-signature-256":
-                signature = value.decode("latin-1")
-            elif name == b"content-length" and _length(value) > self.max_body_bytes:
-                self.counters.too_large += 1
-                return 413
-        try:
-            body = await self._read(receive)
-        except _TooLarge:
-            self.counters.too_large += 1
-            return 413
-        return await self.take(body, signature)
 
     async def take(self, body: bytes, signature: str | None) -> int:
         """Decide and store one complete body; the status to answer.
 
-        Shared by this ASGI path and the front door (:mod:`daemon.webhook.front`, in
-        the daemon or its ingest workers), which bounds and reads the body itself.
+        ``signature`` is the ``X-Hub-Signature-256`` header as sent (``None`` when
+        absent). It is checked first, so nothing about an unsigned body is trusted or
+        parsed; a body is stored only when the answer is 200.
         """
         if not verify(self.app_secret, body, signature):
             self.counters.bad_signature += 1
@@ -123,41 +120,3 @@ class WebhookIngest:
         self.counters.stored += 1
         self.on_stored()
         return 200
-
-    async def _read(self, receive: Receive) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # client went away
-                raise _TooLarge  # pragma: no cover - nothing to answer anyway
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise _TooLarge
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
-
-def _length(value: bytes) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        return 0  # hypercorn itself rejects a malformed length; the read bound still holds
-
-
-REASONS = {
-    200: b"OK",
-    400: b"body is not a JSON object",
-    401: b"missing or wrong X-Hub-Signature-256",
-    413: b"body too large",
-    503: b"storage unavailable, retry later",
-}
-
-
-async def _respond(send: Send, status: int) -> None:
-    body = REASONS[status]
-    headers = _CLOSE if status == 413 else _HEADERS
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -41,7 +41,8 @@ async def serve_asgi(
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.keep_alive_timeout = 75  # Meta reuses connections; don't churn them
-    # Our own bound is enforced by the app; hypercorn's stays a generous backstop.
+    # Bodies are bounded by the front door before it relays a request (and by the Flows
+    # endpoint itself); hypercorn's stays a generous backstop for headers.
     config.h11_max_incomplete_size = 64 * 1024
     try:
         await serve(app, config, shutdown_trigger=shutdown.wait, task_status=_Started(task_status))

@@ -12,7 +12,7 @@ parses and routes from the inbox, woken by the inbox's NOTIFY trigger.
 The daemon owns the listening sockets (one per worker on the same port, see
 :func:`daemon.webhook.workers.bind_listeners`) and passes each its own (``--fd``).
 Anything but ``POST <path>`` (the GET handshake, Flows, health)
-is relayed to the daemon's ASGI app on a Unix socket.
+is relayed to the daemon's app on a Unix socket.
 
 Protocol with the daemon: settings arrive as one JSON line on stdin (the app secret
 never appears in ``ps``); stdin reaching EOF means the daemon is gone, and the worker
@@ -57,7 +57,7 @@ class WorkerSettings:
     app_secret: str
     max_body_bytes: int
     upstream: str
-    """Unix socket of the daemon's ASGI app, for everything that is not a webhook POST."""
+    """Unix socket of the daemon's app, for everything that is not a webhook POST."""
     writer_batch_rows: int = 500
     writer_flush_ms: float = 5.0
     log_level: str = "info"
@@ -95,10 +95,6 @@ def _snapshot(counters: IngestCounters) -> IngestCounters:
     )
 
 
-async def _asgi_unused(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover
-    raise RuntimeError("the worker relays everything that is not a webhook POST")
-
-
 async def serve(settings: WorkerSettings, listen_fd: int) -> None:
     storage = StorageConfig(
         dsn=settings.dsn,
@@ -115,7 +111,6 @@ async def serve(settings: WorkerSettings, listen_fd: int) -> None:
             app_secret=settings.app_secret.encode(),
             max_body_bytes=settings.max_body_bytes,
             inbox=store.inbox,
-            fallback=_asgi_unused,
         )
         reporter = _Reporter(ingest.counters)
         stop = trio.Event()
