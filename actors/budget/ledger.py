@@ -548,9 +548,9 @@ class Ledger:
 
     def stale_reservations(self, before: float) -> list[str]:
         """Reservations made before ``before`` and neither settled nor released: sends
-        whose outcome never came back. The coordinator decides what to do with them
-        (usually: release when the outbox row says failed, settle at the estimate when
-        it says delivered without pricing)."""
+        whose outcome never came back, or came back outside the send path. The
+        coordinator's reconciliation reads their outbox rows and releases those that
+        can no longer be charged (:mod:`actors.budget.reconcile`)."""
         return sorted(i for i, it in self._items.items() if not it.settled and it.at < before)
 
     def alerts(self, now: float) -> list[Alert]:
