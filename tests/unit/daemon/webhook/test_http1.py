@@ -1,4 +1,5 @@
-"""The ingest workers' HTTP/1.1 server on in-memory streams: framing, limits, relaying."""
+"""The front door's HTTP/1.1 server on in-memory streams: framing, limits; and the relay
+to the daemon's app over a stand-in Unix-socket server (real sockets: test_front.py)."""
 
 from __future__ import annotations
 
@@ -148,10 +149,15 @@ async def test_a_client_that_goes_away_mid_request_is_no_error() -> None:
 
 
 async def _upstream(
-    path: str, answer: bytes, seen: list[bytes], *, task_status: trio.TaskStatus[None]
+    path: str,
+    answer: bytes,
+    seen: list[bytes],
+    *,
+    hold: bool = True,
+    task_status: trio.TaskStatus[None],
 ) -> None:
-    """A Unix-socket server that records one request and answers ``answer`` without
-    closing its end (as hypercorn does)."""
+    """A Unix-socket server that records each request's head and answers ``answer``,
+    then holds the connection open (as hypercorn does) or, with ``hold=False``, closes."""
     with trio.socket.socket(trio.socket.AF_UNIX) as sock:
         await sock.bind(path)
         sock.listen()
@@ -163,8 +169,10 @@ async def _upstream(
                 while b"\r\n\r\n" not in data:
                     data += await conn.recv(65536)
                 seen.append(data)
-                await conn.send(answer)
-                await trio.sleep_forever()  # hold the connection open, as hypercorn does
+                if answer:
+                    await conn.send(answer)
+                if hold:
+                    await trio.sleep_forever()
 
 
 @pytest.fixture
@@ -172,38 +180,177 @@ def socket_path() -> str:
     return os.path.join(tempfile.mkdtemp(prefix="metad-relay-"), "app.sock")
 
 
-async def test_relay_forwards_the_request_and_returns_the_complete_answer(socket_path: str) -> None:
+def _get(
+    target: bytes = b"/healthz", *, method: bytes = b"GET", keep_alive: bool = True
+) -> Request:
+    path, _, query = target.partition(b"?")
+    return Request(method, path, query, target, [(b"host", b"x")], b"", keep_alive)
+
+
+async def _relayed(
+    socket_path: str,
+    answer: bytes,
+    request: Request | None = None,
+    *,
+    hold: bool = True,
+    **kw: float,
+) -> tuple[Response, list[bytes]]:
     seen: list[bytes] = []
-    answer = b"HTTP/1.1 200 \r\ncontent-length: 4\r\n\r\n8841"
     async with trio.open_nursery() as nursery:
-        await nursery.start(_upstream, socket_path, answer, seen)
-        request = Request(
-            method=b"GET",
-            path=b"/webhook",
-            query=b"hub.challenge=8841",
-            target=b"/webhook?hub.challenge=8841",
-            headers=[(b"host", b"x"), (b"connection", b"keep-alive"), (b"x-a", b"1")],
-            body=b"",
-            keep_alive=True,
+        await nursery.start(
+            lambda task_status: _upstream(
+                socket_path, answer, seen, hold=hold, task_status=task_status
+            )
         )
         with trio.fail_after(5):
-            response = await relay(request, socket_path)
+            response = await relay(request or _get(), socket_path, **kw)  # type: ignore[arg-type]
         nursery.cancel_scope.cancel()
-    assert response.close
-    assert response.data.startswith(b"HTTP/1.1 200 \r\nconnection: close\r\n")
-    assert response.data.endswith(b"\r\n\r\n8841")
+    return response, seen
+
+
+async def test_relay_forwards_the_request_and_reframes_the_answer(socket_path: str) -> None:
+    request = Request(
+        method=b"GET",
+        path=b"/webhook",
+        query=b"hub.challenge=8841",
+        target=b"/webhook?hub.challenge=8841",
+        headers=[
+            (b"host", b"x"),
+            (b"connection", b"keep-alive, x-hop"),
+            (b"x-hop", b"mine"),
+            (b"upgrade", b"h2c"),
+            (b"x-a", b"1"),
+        ],
+        body=b"",
+        keep_alive=True,
+    )
+    answer = b"HTTP/1.1 200 \r\ncontent-length: 4\r\ndate: today\r\n\r\n8841"
+    response, seen = await _relayed(socket_path, answer, request)
+    assert not response.close  # the client's connection goes on
+    assert response.data == b"HTTP/1.1 200 OK\r\ndate: today\r\ncontent-length: 4\r\n\r\n8841"
     sent = seen[0]
     assert sent.startswith(b"GET /webhook?hub.challenge=8841 HTTP/1.1\r\n")
     assert b"x-a: 1\r\n" in sent
-    assert b"keep-alive" not in sent  # hop-by-hop headers are the relay's own
+    for hop in (b"keep-alive", b"x-hop", b"upgrade"):  # hop-by-hop headers are the relay's own
+        assert hop not in sent
     assert sent.endswith(b"content-length: 0\r\nconnection: close\r\n\r\n")
 
 
-async def test_relay_without_a_daemon_is_502(tmp_path: Path) -> None:
-    request = Request(b"GET", b"/healthz", b"", b"/healthz", [], b"", True)
-    response = await relay(request, str(tmp_path / "nobody.sock"))
-    assert response.data.startswith(b"HTTP/1.1 502 ")
+async def test_relay_says_close_when_the_client_asked_to(socket_path: str) -> None:
+    answer = b"HTTP/1.1 200 \r\ncontent-length: 2\r\n\r\nok"
+    response, _ = await _relayed(socket_path, answer, _get(keep_alive=False))
     assert response.close
+    assert response.data == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+
+
+@pytest.mark.parametrize(
+    ("answer", "hold", "method", "expected"),
+    [
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nx-a: 1\r\n\r\n"
+            b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+            True,
+            b"GET",
+            b"HTTP/1.1 200 OK\r\nx-a: 1\r\ncontent-length: 5\r\n\r\nabcde",
+            id="chunked",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nx-a: 1\r\n\r\nabc",
+            False,
+            b"GET",
+            b"HTTP/1.1 200 OK\r\nx-a: 1\r\ncontent-length: 3\r\n\r\nabc",
+            id="until-close",
+        ),
+        pytest.param(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Done\r\ncontent-length: 2\r\n\r\nok",
+            True,
+            b"POST",
+            b"HTTP/1.1 201 Done\r\ncontent-length: 2\r\n\r\nok",
+            id="interim-first",
+        ),
+        pytest.param(
+            b"HTTP/1.1 204 \r\ndate: today\r\n\r\n",
+            True,
+            b"POST",
+            b"HTTP/1.1 204 No Content\r\ndate: today\r\n\r\n",
+            id="no-content",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 42\r\n\r\n",
+            True,
+            b"HEAD",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 42\r\n\r\n",
+            id="head",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nconnection: x-private\r\nx-private: 1\r\nx-a: 1\r\n"
+            b"content-length: 0\r\n\r\n",
+            True,
+            b"GET",
+            b"HTTP/1.1 200 OK\r\nx-a: 1\r\ncontent-length: 0\r\n\r\n",
+            id="connection-named",
+        ),
+    ],
+)
+async def test_every_complete_answer_is_reframed_with_a_length(
+    socket_path: str, answer: bytes, hold: bool, method: bytes, expected: bytes
+) -> None:
+    """Whatever framing the upstream chose, the client gets one it can keep reading
+    after: a length (or none, where no body may follow), never a close."""
+    response, _ = await _relayed(socket_path, answer, _get(method=method), hold=hold)
+    assert (response.data, response.close) == (expected, False)
+
+
+@pytest.mark.parametrize(
+    ("answer", "hold", "reason"),
+    [
+        pytest.param(b"", False, b"daemon gave no complete answer", id="closes-unanswered"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc",
+            False,
+            b"daemon gave no complete answer",
+            id="closes-early",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n",
+            False,
+            b"daemon gave no complete answer",
+            id="closes-mid-chunks",
+        ),
+        pytest.param(b"SMTP ready\r\n\r\n", True, b"daemon gave a malformed answer", id="garbage"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5000\r\n\r\n" + b"x" * 5000,
+            True,
+            b"daemon's answer too large",
+            id="too-large",
+        ),
+        pytest.param(b"", True, b"daemon unavailable", id="never-answers"),
+    ],
+)
+@pytest.mark.parametrize("keep_alive", [True, False])
+async def test_an_upstream_that_fails_is_a_framed_502(
+    socket_path: str, answer: bytes, hold: bool, reason: bytes, keep_alive: bool
+) -> None:
+    """The client's request was read whole, so a 502 leaves its connection in step: it
+    stays open unless the client asked to close."""
+    response, _ = await _relayed(
+        socket_path,
+        answer,
+        _get(keep_alive=keep_alive),
+        hold=hold,
+        timeout_s=0.3,
+        max_answer_bytes=4096,
+    )
+    assert response.data.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
+    assert response.data.endswith(b"\r\n\r\n" + reason)
+    assert response.close is not keep_alive
+    assert (b"connection: close" in response.data) is not keep_alive
+
+
+async def test_relay_without_a_daemon_is_502(tmp_path: Path) -> None:
+    response = await relay(_get(), str(tmp_path / "nobody.sock"))
+    assert response.data.startswith(b"HTTP/1.1 502 ")
+    assert not response.close
 
 
 async def test_an_idle_connection_is_closed_after_the_timeout_and_not_before() -> None:
@@ -224,3 +371,12 @@ async def test_an_idle_connection_is_closed_after_the_timeout_and_not_before() -
         with trio.fail_after(2):
             assert await client.receive_some(65536) == b""  # closed by the server
         assert trio.current_time() - started >= 0.25
+
+
+async def test_a_request_without_host_gets_one_upstream(socket_path: str) -> None:
+    """HTTP/1.0 allows a request without Host; the relay speaks HTTP/1.1 upstream."""
+    answer = b"HTTP/1.1 200 \r\ncontent-length: 2\r\n\r\nok"
+    request = Request(b"GET", b"/healthz", b"", b"/healthz", [], b"", False)
+    response, seen = await _relayed(socket_path, answer, request)
+    assert b"\r\nhost: localhost\r\n" in seen[0]
+    assert response.close
