@@ -2,9 +2,10 @@
 
 Each answer is checked together with what it left in the store: a 200 means the body is
 committed in ``webhook_inbox`` and later processed; 401 leaves only a rejected counter
-row; 400 and 413 leave nothing. Every test runs twice: with the daemon taking the POSTs
-itself (hypercorn) and with ``[webhook] ingest_workers`` processes taking them (their
-own HTTP/1.1 server, relaying the GET handshake to the daemon); both must answer alike.
+row; 400 and 413 leave nothing. Every test runs twice: with the daemon's own front door
+taking the POSTs and with ``[webhook] ingest_workers`` processes taking them (the same
+HTTP/1.1 server in another process); both relay the GET handshake to the daemon's app
+and must answer alike.
 """
 
 from __future__ import annotations
