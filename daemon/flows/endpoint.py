@@ -41,7 +41,7 @@ from daemon.flows.protocol import (
     answer,
     parse_request,
 )
-from daemon.webhook.ingest import ASGIApp, Message, Receive, Scope, Send
+from daemon.webhook.asgi import ASGIApp, Message, Receive, Scope, Send
 from daemon.webhook.signature import verify
 
 __all__ = ["PREFIX", "FlowsCounters", "FlowsEndpoint"]

@@ -16,7 +16,7 @@ from typing import Any
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from daemon.webhook.ingest import ASGIApp
+from daemon.webhook.asgi import ASGIApp
 from daemon.webhook.signature import verify_token_matches
 
 __all__ = ["create_app", "create_quart_app"]

@@ -15,36 +15,17 @@ body over ``max_body_bytes`` is the HTTP layer's, counted here in :class:`Ingest
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
 from daemon.webhook.signature import verify
 
-__all__ = [
-    "REASONS",
-    "ASGIApp",
-    "Inbox",
-    "IngestCounters",
-    "Message",
-    "Receive",
-    "Scope",
-    "Send",
-    "WebhookIngest",
-]
+__all__ = ["REASONS", "Inbox", "IngestCounters", "WebhookIngest"]
 
 log = logging.getLogger("metad.webhook")
-
-# ASGI's shapes, for the app behind the front door (daemon.webhook.app) and the Flows
-# endpoint (daemon.flows.endpoint imports them from here). Nothing in this module
-# speaks ASGI any more.
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class Inbox(Protocol):
