@@ -11,13 +11,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from daemon.store.connection import Queries
     from daemon.store.writer import BatchWriter
 
-__all__ = ["Handoff", "InboxRepository", "InboxRow", "InboxStats", "Outcome"]
+__all__ = [
+    "COUNTED",
+    "COUNTED_COLUMNS",
+    "Handoff",
+    "InboxRepository",
+    "InboxRow",
+    "InboxStats",
+    "Outcome",
+    "pruned_counts_sql",
+]
 
 _COLUMNS = ("body", "signature_ok", "state")
 
@@ -60,17 +69,51 @@ class InboxStats:
     rejected_signature: int
 
 
-_STATS = """
-SELECT
-    count(*) FILTER (WHERE signature_ok) AS received,
-    count(*) FILTER (WHERE state = 'duplicate') AS duplicates,
-    count(*) FILTER (WHERE state = 'parsed') AS parsed,
-    count(*) FILTER (WHERE state = 'unparsed') AS unparsed,
-    count(*) FILTER (WHERE state = 'pending') AS pending,
-    coalesce(sum(unknown_number), 0) AS unknown_number,
-    count(*) FILTER (WHERE NOT signature_ok) AS rejected_signature
-FROM webhook_inbox
+# What stats() counts: per inbox row, one integer for each InboxStats field, summed.
+# Why one table of expressions: the same sums are taken over the rows kept (_STATS) and
+# over the rows retention deletes (pruned_counts_sql), so "ever received" = pruned +
+# kept holds by construction. The expressions read only COUNTED_COLUMNS.
+COUNTED: Final = (
+    ("received", "signature_ok::int"),
+    ("duplicates", "(state = 'duplicate')::int"),
+    ("parsed", "(state = 'parsed')::int"),
+    ("unparsed", "(state = 'unparsed')::int"),
+    ("pending", "(state = 'pending')::int"),
+    ("unknown_number", "unknown_number"),
+    ("rejected_signature", "(NOT signature_ok)::int"),
+)
+COUNTED_COLUMNS: Final = ("signature_ok", "state", "unknown_number")
+
+# One statement, so one snapshot: a prune batch deletes rows and adds their counts to
+# webhook_pruned_counts in one commit, and this sees both or neither.
+_KEPT = ", ".join(f"coalesce(sum({expr}), 0) AS {name}" for name, expr in COUNTED)
+_PRUNED = ", ".join(
+    f"coalesce(sum(n) FILTER (WHERE outcome = '{name}'), 0)::bigint AS {name}"
+    for name, _ in COUNTED
+)
+_BOTH = ", ".join(f"kept.{name} + pruned.{name} AS {name}" for name, _ in COUNTED)
+_STATS = f"""
+WITH kept AS (SELECT {_KEPT} FROM webhook_inbox),
+     pruned AS (SELECT {_PRUNED} FROM webhook_pruned_counts)
+SELECT {_BOTH} FROM kept, pruned
 """
+
+
+def pruned_counts_sql(rows: str) -> str:
+    """An ``INSERT`` (for a CTE of the pruning statement) that adds what :meth:`stats`
+    counted in the deleted inbox rows of CTE ``rows`` (``RETURNING`` at least
+    :data:`COUNTED_COLUMNS`) to ``webhook_pruned_counts``.
+
+    Why in the deleting statement: the delete and the counts commit together, and
+    ``RETURNING`` holds only the rows this statement deleted, so a row another pruner
+    took is counted by that one alone. Outcome rows are locked in outcome order (the
+    ``ORDER BY``) so two pruners cannot deadlock on them; zero counts write nothing."""
+    values = ", ".join(f"('{name}', {expr})" for name, expr in COUNTED)
+    return f"""INSERT INTO webhook_pruned_counts AS p (outcome, n)
+    SELECT c.outcome, sum(c.n) FROM {rows}, LATERAL (VALUES {values}) AS c (outcome, n)
+    GROUP BY c.outcome HAVING sum(c.n) > 0 ORDER BY c.outcome
+    ON CONFLICT (outcome) DO UPDATE SET n = p.n + excluded.n"""
+
 
 # The processor has already decided duplicates (against earlier rows and within the
 # batch), so the first copy of a body takes its key and later copies take none.
@@ -210,6 +253,8 @@ class InboxRepository:
         )
 
     async def stats(self) -> InboxStats:
+        """Counts of every webhook request ever stored: the rows kept plus those that
+        retention deleted (``webhook_pruned_counts``), so pruning changes no number."""
         row = await self._db.fetchrow(_STATS)
         assert row is not None
         return InboxStats(**{k: int(row[k]) for k in InboxStats.__dataclass_fields__})

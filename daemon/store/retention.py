@@ -13,7 +13,9 @@ minimums :mod:`config.model` enforces):
   other node reads the body from it). A refused-signature row (empty body, only counted)
   goes by its arrival time. Its orphans (events of unknown numbers, read by nothing) and
   its applied hand-offs go with it, in the same statement, as the foreign keys demand.
-  ``metad webhooks stats`` counts the rows that are kept.
+  ``metad webhooks stats`` counts every request ever received, so that statement also
+  adds what the deleted rows counted to ``webhook_pruned_counts`` (migration 0012),
+  which :meth:`InboxRepository.stats` adds to the rows kept.
 * ``webhook_handoff``: an applied hand-off is a trace only (its events' keys are in
   ``webhook_seen``); pending ones are work and always stay.
 * ``budget_alerts``: a claim stops an alert from being raised twice in its period, so it
@@ -31,9 +33,10 @@ clock, the one that stamped the rows.
 Several daemons (:mod:`daemon.cluster`): the leader prunes, but two may overlap while
 leadership moves. That is harmless: every row is deleted by one statement only (the
 other finds it gone, or waits for its lock and then finds it gone), counts come from
-``RETURNING`` so nothing is counted twice, and no decision rests on a row that another
-statement could change (a processed body stays processed; a hand-off only goes from
-pending to applied).
+``RETURNING`` so nothing is counted twice (the webhook counts too: they are added from
+the same ``RETURNING``, in the deleting statement, so they commit with the delete), and
+no decision rests on a row that another statement could change (a processed body stays
+processed; a hand-off only goes from pending to applied).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
+
+from daemon.store.inbox import COUNTED_COLUMNS, pruned_counts_sql
 
 if TYPE_CHECKING:
     from config.model import RetentionConfig
@@ -115,8 +120,11 @@ SELECT (SELECT count(*) FROM gone) AS n,
 # orphans and applied hand-offs (sibling deletes: the foreign keys are checked at the
 # end of the statement). ``recent``: the window reached bodies younger than the cutoff,
 # and the ones after it are younger still. ``= ANY (ARRAY (...))`` keeps every delete an
-# index lookup.
-_INBOX = """
+# index lookup. ``counted`` adds what the deleted bodies counted in the webhook stats to
+# webhook_pruned_counts. It is read last, so its row locks come after every delete and
+# are held only until the commit; they are taken in outcome order, so a second pruner
+# queues behind the first rather than deadlocking with it.
+_INBOX = f"""
 WITH win AS MATERIALIZED (
     SELECT id, received_at, processed_at, state FROM webhook_inbox
     WHERE id > $1 ORDER BY id LIMIT $3
@@ -134,7 +142,11 @@ WITH win AS MATERIALIZED (
     WHERE inbox_id = ANY (ARRAY (SELECT id FROM doomed)) AND done_at IS NOT NULL
     RETURNING 1
 ), gone AS (
-    DELETE FROM webhook_inbox WHERE id = ANY (ARRAY (SELECT id FROM doomed)) RETURNING 1
+    DELETE FROM webhook_inbox WHERE id = ANY (ARRAY (SELECT id FROM doomed))
+    RETURNING {", ".join(COUNTED_COLUMNS)}
+), counted AS (
+    {pruned_counts_sql("gone")}
+    RETURNING 1
 )
 SELECT (SELECT count(*) FROM gone) AS n,
        (SELECT count(*) FROM orphans) AS orphans,
@@ -142,7 +154,8 @@ SELECT (SELECT count(*) FROM gone) AS n,
        (SELECT count(*) FROM win) AS walked,
        (SELECT max(id) FROM win) AS last_id,
        coalesce((SELECT bool_or(received_at >= now() - $2::interval) FROM win), true)
-           AS recent
+           AS recent,
+       (SELECT count(*) FROM counted) AS outcomes
 """
 
 # The same walk along (inbox_id, chip); a hand-off goes once applied before the cutoff.

@@ -35,6 +35,7 @@ EXPECTED_TABLES = {
     "webhook_handoff",
     "webhook_inbox",
     "webhook_orphans",
+    "webhook_pruned_counts",
     "webhook_seen",
     "windows",
 }

@@ -3,7 +3,8 @@
 Why against PostgreSQL: what matters is SQL (which rows a statement picks, foreign keys
 checked at the end of a statement, batches that each commit, two pruners at once), and a
 fake would test the fake. Rows are written with ages relative to the server's clock,
-the one pruning measures with.
+the one pruning measures with. Pruning must not change ``metad webhooks stats``: the
+counts of the bodies it deletes are kept (``webhook_pruned_counts``), exactly once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import trio
 
 from config.model import RetentionConfig
 from daemon.store import Store
+from daemon.store.inbox import COUNTED, InboxStats
 from daemon.store.retention import TABLES, RetentionRepository
 
 pytestmark = [pytest.mark.postgres, pytest.mark.trio]
@@ -37,16 +39,19 @@ async def _inbox(
     *,
     state: str = "parsed",
     signature_ok: bool = True,
+    unknown_number: int = 0,
 ) -> int:
     """One inbox row received ``received`` ago, processed ``processed`` ago (or not)."""
     row_id: int = await store.fetchval(
-        "INSERT INTO webhook_inbox (received_at, body, signature_ok, state, processed_at)"
-        " VALUES (now() - $1::interval, $2, $3, $4, now() - $5::interval) RETURNING id",
+        "INSERT INTO webhook_inbox"
+        " (received_at, body, signature_ok, state, processed_at, unknown_number)"
+        " VALUES (now() - $1::interval, $2, $3, $4, now() - $5::interval, $6) RETURNING id",
         received,
         b"" if not signature_ok else b'{"object":"whatsapp_business_account"}',
         signature_ok,
         state,
         processed,
+        unknown_number,
     )
     return row_id
 
@@ -227,31 +232,152 @@ async def test_keep_going_bounds_a_run_and_the_next_goes_on(store: Store) -> Non
     assert (rest.rows["webhook_inbox"], rest.rows["webhook_seen"]) == (3, 5)
 
 
+async def _pruned_counts(store: Store) -> dict[str, int]:
+    return {r["outcome"]: r["n"] for r in await store.fetch("SELECT * FROM webhook_pruned_counts")}
+
+
+async def test_stats_count_every_field_of_inbox_stats() -> None:
+    """One expression per field: a field without one would be counted by no one."""
+    assert [name for name, _ in COUNTED] == list(InboxStats.__dataclass_fields__)
+
+
+async def test_webhook_stats_are_the_same_before_and_after_pruning(store: Store) -> None:
+    """Every outcome ``metad webhooks stats`` reports counts what was ever received:
+    pruning moves the deleted bodies' counts to webhook_pruned_counts, once."""
+    old, young = KEEP + 2 * DAY, DAY
+    await _orphan(store, await _inbox(store, old, old, unknown_number=1))
+    for age in (old, young):
+        await _inbox(store, age, age, state="parsed", unknown_number=2)
+        await _inbox(store, age, age, state="parsed")
+        await _inbox(store, age, age, state="unparsed")
+        await _inbox(store, age, age, state="duplicate", unknown_number=1)
+        await _inbox(store, age, None, state="rejected", signature_ok=False)
+        await _inbox(store, age, None, state="pending")
+    before = await store.inbox.stats()
+    assert before == InboxStats(
+        received=11,
+        duplicates=2,
+        parsed=5,
+        unparsed=2,
+        pending=2,
+        unknown_number=7,
+        rejected_signature=2,
+    )
+
+    swept = await RetentionRepository(store).prune_inbox(KEEP, batch_rows=3)
+
+    assert (swept.rows, swept.orphans, swept.complete) == (6, 1, True)
+    assert await store.fetchval("SELECT count(*) FROM webhook_inbox") == 7
+    assert await store.inbox.stats() == before
+    deleted = {
+        "received": 5,
+        "duplicates": 1,
+        "parsed": 3,
+        "unparsed": 1,
+        "unknown_number": 4,
+        "rejected_signature": 1,
+    }  # no "pending": an unprocessed body is never deleted
+    assert await _pruned_counts(store) == deleted
+    # Pruning again deletes nothing and adds nothing.
+    again = await RetentionRepository(store).prune(RetentionConfig(batch_rows=3))
+    assert again.rows["webhook_inbox"] == 0
+    assert await _pruned_counts(store) == deleted
+    assert await store.inbox.stats() == before
+    # New requests count on top of the pruned ones...
+    await _inbox(store, young, young, state="duplicate")
+    await _inbox(store, young, None, state="rejected", signature_ok=False)
+    after = InboxStats(
+        received=12,
+        duplicates=3,
+        parsed=5,
+        unparsed=2,
+        pending=2,
+        unknown_number=7,
+        rejected_signature=3,
+    )
+    assert await store.inbox.stats() == after
+    # ... and nine days later, every processed body pruned, the counts are the same.
+    await store.execute(
+        "UPDATE webhook_inbox SET received_at = received_at - interval '9 days',"
+        " processed_at = processed_at - interval '9 days'"
+    )
+    assert (await RetentionRepository(store).prune_inbox(KEEP, batch_rows=3)).rows == 7
+    assert await store.fetchval("SELECT count(*) FROM webhook_inbox") == 2  # the pending
+    assert await store.inbox.stats() == after
+    assert await _pruned_counts(store) == {
+        "received": 10,
+        "duplicates": 3,
+        "parsed": 5,
+        "unparsed": 2,
+        "unknown_number": 7,
+        "rejected_signature": 3,
+    }
+
+
 async def test_two_pruners_at_once_delete_each_row_once(store: Store) -> None:
-    """Two daemons overlapping while leadership moves: no error, no row counted twice."""
+    """Daemons overlapping while leadership moves: no error, no row counted twice, no
+    webhook count lost or doubled, not even for a moment (the counts move with the
+    delete that frees them, in one commit, and stats() reads both in one snapshot)."""
     await store.execute(
         "INSERT INTO webhook_seen (key, seen_at)"
         " SELECT 'old' || g, now() - interval '9 days' - g * interval '1 second'"
         " FROM generate_series(1, 3000) g"
     )
+    # Every outcome, interleaved, so each batch of each pruner adds to every count row.
     await store.execute(
-        "INSERT INTO webhook_inbox (received_at, body, signature_ok, state, processed_at)"
-        " SELECT now() - interval '9 days', '{}', true, 'parsed', now() - interval '9 days'"
-        " FROM generate_series(1, 3000)"
+        "INSERT INTO webhook_inbox"
+        " (received_at, body, signature_ok, state, processed_at, unknown_number)"
+        " SELECT now() - interval '9 days', '{}', s <> 'rejected', s,"
+        "        CASE WHEN s <> 'rejected' THEN now() - interval '9 days' END, g % 3"
+        " FROM generate_series(1, 3000) g,"
+        "      LATERAL (SELECT (ARRAY['parsed', 'unparsed', 'duplicate', 'rejected'])[g % 4 + 1]"
+        "               AS s) s"
     )
     await _seen(store, "young", DAY)
+    await _inbox(store, DAY, DAY, unknown_number=5)
+    await _inbox(store, 30 * DAY, None, state="pending")
+    before = await store.inbox.stats()
+    assert before == InboxStats(
+        received=2252,
+        duplicates=750,
+        parsed=751,
+        unparsed=750,
+        pending=1,
+        unknown_number=3005,
+        rejected_signature=750,
+    )
     counts: list[tuple[int, int]] = []
+    readings: list[InboxStats] = []
+    pruning = 3
 
     async def prune() -> None:
+        nonlocal pruning
         repo = RetentionRepository(store)
         seen = await repo.prune_seen(KEEP, 100)
-        inbox = await repo.prune_inbox(KEEP, 100)
+        inbox = await repo.prune_inbox(KEEP, 50)
         counts.append((seen.rows, inbox.rows))
+        pruning -= 1
+
+    async def read() -> None:
+        while pruning:
+            readings.append(await store.inbox.stats())
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(prune)
-        nursery.start_soon(prune)
+        for _ in range(pruning):
+            nursery.start_soon(prune)
+        nursery.start_soon(read)
     assert sum(s for s, _ in counts) == 3000
     assert sum(i for _, i in counts) == 3000
     assert await _ids(store, "webhook_seen", "key") == {"young"}
-    assert await store.fetchval("SELECT count(*) FROM webhook_inbox") == 0
+    assert await store.fetchval("SELECT count(*) FROM webhook_inbox") == 2
+    assert await store.inbox.stats() == before
+    assert readings
+    assert all(r == before for r in readings)
+    assert await _pruned_counts(store) == {
+        "received": 2250,
+        "duplicates": 750,
+        "parsed": 750,
+        "unparsed": 750,
+        "unknown_number": 3000,
+        "rejected_signature": 750,
+    }
