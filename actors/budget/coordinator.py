@@ -72,6 +72,10 @@ MAILBOX_BATCH = 256
 """Messages handled per scheduling step (see the module docstring)."""
 SETTLED_MEMORY = 50_000
 """Settlements remembered to skip a repeat (Meta prices both ``sent`` and ``delivered``)."""
+PRUNE_EVERY_S = 3600.0
+"""How often the ledger forgets settled messages past its retention and closed periods
+(:meth:`~actors.budget.ledger.Ledger.prune`): at a million messages a day it would
+otherwise hold every message since the daemon started."""
 RECONCILE_EVERY_S = 60.0
 """How often held reservations are checked against their outbox rows."""
 RECONCILE_GRACE_S = 30.0
@@ -262,6 +266,9 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         with reconciliation): kept by a reconciliation that read rows before then."""
         self._asked_send, self._asked = trio.open_memory_channel[tuple[str, ...]](math.inf)
         self._loaded = trio.Event()
+        self._prune_at = -math.inf
+        """When the ledger is next pruned; the first batch after a start prunes what
+        the journal's load brought back."""
         self._shared = shared
         """Set when several daemons share the caps: each batch is booked under one
         advisory lock after the other daemons' entries (a reservation that no longer
@@ -324,7 +331,19 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                         if isinstance(reply, ReplyTo):
                             reply.fail(ActorCrashed(self.actor_id))
                     raise
+            self._prune(self._now())
         await self.stopped()
+
+    def _prune(self, now: float) -> None:
+        """Forget, at most every :data:`PRUNE_EVERY_S`, what the ledger no longer needs.
+        Between batches (a pass costs what it drops): only when messages flow does the
+        ledger grow."""
+        if now < self._prune_at:
+            return
+        self._prune_at = now + PRUNE_EVERY_S
+        dropped = self.ledger.prune(now)
+        if dropped:
+            log.info("budget: forgot %d settled message(s) and closed period(s)", dropped)
 
     async def _journal_writer(self, recv: trio.MemoryReceiveChannel[_Journalled]) -> None:
         """Group commit, in order: every entry queued while one transaction was being

@@ -10,6 +10,7 @@ import pytest
 from actors.budget.ledger import (
     DEFAULT_ALERT_AT,
     GLOBAL,
+    RETAIN_SETTLED_S,
     Alert,
     CapRef,
     Caps,
@@ -517,3 +518,18 @@ def test_thresholds_fire_in_order_each_once(steps: list[str], fired: list[str]) 
     lg.release("m0", NOW)  # falling back under does not re-arm a threshold
     got = [a.threshold for a in reserved(lg.reserve("again", D(steps[0]), NOW)).alerts]
     assert got == []
+
+
+def test_prune_walks_from_the_oldest_and_stops_at_the_first_young_message() -> None:
+    lg = ledger("1000")
+    reserved(lg.reserve("open", D("1"), NOW))  # an old open reservation: kept, passed
+    for n in range(5):
+        reserved(lg.reserve(f"m{n}", D("1"), NOW + n * 86400))
+        lg.settle(f"m{n}", D("1"), NOW + n * 86400 + 1)
+    assert len(lg) == 6
+    # Eight days after m1 was booked: m0 and m1 are past retention, m2.. are not.
+    lg.prune(NOW + 86400 + RETAIN_SETTLED_S + 1)
+    assert len(lg) == 4
+    assert lg.reserved("open") == D("1")
+    assert lg.settle("m2", D("1"), NOW + 9 * 86400).previous is not None  # still known
+    assert lg.settle("m1", D("1"), NOW + 9 * 86400).previous is None  # forgotten

@@ -28,6 +28,7 @@ from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
 from actors.ports import Booking
 from config.model import BudgetConfig, PricingConfig
+from tests.unit.actors.budget.fakes import MemoryJournal
 
 D = Decimal
 SP = ZoneInfo("America/Sao_Paulo")
@@ -97,21 +98,6 @@ class Outbox:
             await hook()
         await trio.sleep(0)
         return snapshot
-
-
-class MemoryJournal:
-    def __init__(self) -> None:
-        self.entries: list[dict[str, Any]] = []
-
-    async def load_entries(self, since: float) -> list[dict[str, Any]]:
-        return [e for e in self.entries if float(e["at"]) >= since]
-
-    async def save_entries(self, entries: Sequence[dict[str, Any]]) -> None:
-        await trio.sleep(0)
-        self.entries.extend(entries)
-
-    def ops(self, ref: str) -> list[str]:
-        return [e["op"] for e in self.entries if e["id"] == ref]
 
 
 class SharedMemory:

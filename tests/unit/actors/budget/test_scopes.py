@@ -27,6 +27,7 @@ from actors.policy.pricing import PriceTable
 from actors.ports import Booking
 from config import parse_config
 from config.model import BudgetConfig, CampaignBudget, PricingConfig, WabaBudget
+from tests.unit.actors.budget.fakes import MemoryJournal
 
 D = Decimal
 SP = ZoneInfo("America/Sao_Paulo")
@@ -111,18 +112,6 @@ def test_a_waba_cap_refuses_only_that_wabas_sends_and_names_it() -> None:
 
 
 # --------------------------------------------------------------------------- the actor
-
-
-class MemoryJournal:
-    def __init__(self) -> None:
-        self.entries: list[dict[str, Any]] = []
-
-    async def load_entries(self, since: float) -> list[dict[str, Any]]:
-        return [e for e in self.entries if float(e["at"]) >= since]
-
-    async def save_entries(self, entries: Sequence[dict[str, Any]]) -> None:
-        await trio.sleep(0)  # a real journal yields: let other reservations interleave
-        self.entries.extend(entries)
 
 
 async def _coordinator(

@@ -1,0 +1,68 @@
+"""The budget coordinator's own upkeep: what it keeps in memory over a long run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import trio
+
+from actors.budget.coordinator import (
+    PRUNE_EVERY_S,
+    BudgetClient,
+    BudgetCoordinator,
+    BudgetMsg,
+    GetBudget,
+    Settle,
+)
+from actors.budget.ledger import RETAIN_SETTLED_S, Ledger
+from actors.core import Mailbox, open_mailbox
+from actors.policy.pricing import PriceTable
+from actors.ports import Booking
+from config.model import BudgetConfig, PricingConfig
+from tests.unit.actors.budget.fakes import MemoryJournal
+
+D = Decimal
+SP = ZoneInfo("America/Sao_Paulo")
+NOW = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC).timestamp()
+
+
+@dataclass(frozen=True)
+class _Pricing:
+    billable: bool | None = True
+    pricing_model: str | None = "PMP"
+    category: str | None = "marketing"
+    type: str | None = "regular"
+
+
+async def test_settled_messages_past_retention_are_forgotten_as_messages_flow() -> None:
+    clock = [NOW]
+    box: Mailbox[BudgetMsg] = open_mailbox("budget")
+    actor = BudgetCoordinator(
+        ledger=lambda: Ledger.from_config(BudgetConfig(), SP),
+        prices=PriceTable.from_config(PricingConfig()),
+        journal=MemoryJournal(),
+        inbox=box.inbox,
+        now=lambda: clock[0],
+    )
+    client = BudgetClient(box.address)
+
+    async def book(ref: str) -> None:
+        assert (await client.reserve([Booking(ref, D("0.0625"), None, None)]))[0] is None
+        await box.address.cast(Settle(id=ref, pricing=_Pricing(), wa_id="5511999990001"))
+        await box.address.call(lambda r: GetBudget(reply=r))  # the settle is handled
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(actor.run)
+        await book("o:1")
+        await book("o:2")
+        assert len(actor.ledger) == 2
+        clock[0] += RETAIN_SETTLED_S + 1  # past retention, and past the next prune
+        await book("o:3")
+        assert len(actor.ledger) == 1  # o:1 and o:2 forgotten, o:3 kept
+        clock[0] += PRUNE_EVERY_S / 2  # not yet time for the next pass
+        await book("o:4")
+        assert len(actor.ledger) == 2
+        box.close()
