@@ -294,15 +294,17 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         self._journal_send = send
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._journal_writer, recv)
-            if self._shared is not None:
-                nursery.start_soon(self._catch_up)
-            reconciling = trio.CancelScope()
-            if self._outbox is not None:
-                nursery.start_soon(self._reconciler, reconciling)
             try:
-                await self._mailbox_loop(task_status)
+                # The periodic helpers end with the mailbox; the writer outlives it to
+                # journal what the last batch booked.
+                async with trio.open_nursery() as helpers:
+                    if self._shared is not None:
+                        helpers.start_soon(self._catch_up)
+                    if self._outbox is not None:
+                        helpers.start_soon(self._reconciler)
+                    await self._mailbox_loop(task_status)
+                    helpers.cancel_scope.cancel()
             finally:
-                reconciling.cancel()
                 send.close()  # the writer drains what is queued, then ends
 
     async def _mailbox_loop(self, task_status: trio.TaskStatus[Any]) -> None:
@@ -447,17 +449,18 @@ class BudgetCoordinator(Actor[BudgetMsg]):
     async def _catch_up(self) -> None:
         """Learn other daemons' bookings while this one books nothing (status, caps)."""
         assert self._shared is not None
+        shared = self._shared
+
+        def learn(others: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            self._apply_others(others)
+            return []
+
         while True:
             await trio.sleep(self._catch_up_s)
-
-            def learn(others: list[dict[str, Any]]) -> list[dict[str, Any]]:
-                self._apply_others(others)
-                return []
-
             async with self._shared_lock:
-                self._high_water = await self._shared.serialized(self._high_water, learn)
+                self._high_water = await shared.serialized(self._high_water, learn)
 
-    async def _reconciler(self, scope: trio.CancelScope) -> None:
+    async def _reconciler(self) -> None:
         """Release the reservations of messages that can no longer be charged: a pass
         over every reservation older than the grace period once the ledger is loaded
         and every ``reconcile_every_s``, and one over the messages a :class:`Reconcile`
@@ -466,33 +469,31 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         A pass whose reading fails is logged and left to the next one, unless shared
         caps had already changed the ledger for it: then the ledger no longer matches
         the journal, and the actor crashes to rebuild it (as a failed booking does)."""
-        with scope:
-            await self._loaded.wait()
-            asked: tuple[str, ...] | None = None
-            while True:
-                try:
-                    released = await self._reconcile(asked)
-                except _Diverged:
-                    raise
-                except Exception as exc:
-                    log.warning("budget reconciliation failed (retried later): %r", exc)
-                else:
-                    if released:
-                        log.info(
-                            "budget: released %d reservation(s) of messages that will"
-                            " not be charged",
-                            released,
-                        )
-                asked = None
-                with trio.move_on_after(self._reconcile_every_s):
-                    asked = await self._asked.receive()
-                    more = [asked]
-                    while True:
-                        try:
-                            more.append(self._asked.receive_nowait())
-                        except trio.WouldBlock:
-                            break
-                    asked = tuple(ref for refs in more for ref in refs)
+        await self._loaded.wait()
+        asked: tuple[str, ...] | None = None
+        while True:
+            try:
+                released = await self._reconcile(asked)
+            except _Diverged:
+                raise
+            except Exception as exc:
+                log.warning("budget reconciliation failed (retried later): %r", exc)
+            else:
+                if released:
+                    log.info(
+                        "budget: released %d reservation(s) of messages that will not be charged",
+                        released,
+                    )
+            asked = None
+            with trio.move_on_after(self._reconcile_every_s):
+                asked = await self._asked.receive()
+                more = [asked]
+                while True:
+                    try:
+                        more.append(self._asked.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+                asked = tuple(ref for refs in more for ref in refs)
 
     async def _reconcile(self, asked: tuple[str, ...] | None) -> int:
         """One pass (see :meth:`_reconciler`): all reservations older than the grace

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import trio
+import trio.testing
 
 from actors.budget.coordinator import (
     PRUNE_EVERY_S,
@@ -66,3 +69,43 @@ async def test_settled_messages_past_retention_are_forgotten_as_messages_flow() 
         await book("o:4")
         assert len(actor.ledger) == 2
         box.close()
+
+
+class _SharedJournal(MemoryJournal):
+    """Caps shared with other daemons (none here): the journal read under its lock."""
+
+    async def load_marked(self, since: float) -> tuple[list[dict[str, Any]], int]:
+        return await self.load_entries(since), len(self.entries)
+
+    async def serialized(
+        self, after_id: int, decide: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+    ) -> int:
+        await trio.sleep(0)
+        self.entries.extend(decide(self.entries[after_id:]))
+        return len(self.entries)
+
+
+async def test_with_shared_caps_the_actor_ends_when_its_mailbox_closes(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Its catch-up with the other daemons' bookings used to outlive the mailbox, so the
+    actor never returned by itself."""
+    journal = _SharedJournal()
+    box: Mailbox[BudgetMsg] = open_mailbox("budget")
+    actor = BudgetCoordinator(
+        ledger=lambda: Ledger.from_config(BudgetConfig(), SP),
+        prices=PriceTable.from_config(PricingConfig()),
+        journal=journal,
+        inbox=box.inbox,
+        now=lambda: NOW,
+        shared=journal,
+        catch_up_s=0.5,
+    )
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(actor.run)
+            client = BudgetClient(box.address)
+            assert (await client.reserve([Booking("o:1", D("0.0625"), None, None)]))[0] is None
+            await trio.sleep(2)  # a few catch-ups
+            box.close()
+    assert [e["op"] for e in journal.entries] == ["reserve"]
