@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import difflib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -161,7 +162,7 @@ class CampaignCoordinator(Actor[CampaignMsg]):
             case CampaignStatus(campaign_id=cid, reply=reply):
                 row = await self._store.get(cid)
                 if row is None:
-                    reply.fail(CampaignError(f"no campaign {cid!r}"))
+                    reply.fail(await self._unknown(cid))
                 else:
                     reply.ok(await self.status(row))
             case ListCampaigns(reply=reply):
@@ -223,10 +224,19 @@ class CampaignCoordinator(Actor[CampaignMsg]):
             await trio.sleep(PROGRESS_EVERY_S)
             await self._address.cast(_Sync(reply=ReplyTo()))
 
+    async def _unknown(self, cid: str) -> CampaignError:
+        """The "no campaign" error, naming the closest one there is: a campaign is named by its
+        file's ``name``, which is easy to confuse with the file's own name
+        (``demo_carousel.toml`` holds ``demo-carousel``)."""
+        names = [row.id for row in await self._store.all()]
+        close = difflib.get_close_matches(cid, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return CampaignError(f"no campaign {cid!r}{hint}")
+
     async def _command(self, action: str, cid: str, reason: str | None) -> dict[str, Any]:
         row = await self._store.get(cid)
         if row is None:
-            raise CampaignError(f"no campaign {cid!r}")
+            raise await self._unknown(cid)
         allowed = _ALLOWED.get(action)
         if allowed is None:
             raise CampaignError(f"unknown action {action!r}")

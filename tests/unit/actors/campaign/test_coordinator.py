@@ -173,10 +173,24 @@ async def test_commands_not_allowed_in_a_state(
 
 async def test_unknown_campaigns(world: World, autojump_clock: MockClock) -> None:
     co = await coordinator(world)
-    with pytest.raises(CampaignError, match="no campaign 'nope'"):
+    with pytest.raises(CampaignError, match=r"no campaign 'nope'$"):
         await co.command("start", cid="nope")
-    with pytest.raises(CampaignError, match="no campaign 'nope'"):
+    with pytest.raises(CampaignError, match=r"no campaign 'nope'$"):
         await co.status("nope")
+
+
+async def test_an_unknown_name_close_to_a_campaign_names_it(
+    world: World, autojump_clock: MockClock
+) -> None:
+    add_campaign(world, people(1), state="paused", cid="demo-carousel")
+    co = await coordinator(world)
+    hint = r"no campaign 'demo_carousel'; did you mean 'demo-carousel'\?"
+    with pytest.raises(CampaignError, match=hint):
+        await co.status("demo_carousel")
+    with pytest.raises(CampaignError, match=hint):
+        await co.command("resume", cid="demo_carousel")
+    with pytest.raises(CampaignError, match=r"no campaign 'zzz'$"):
+        await co.status("zzz")
 
 
 async def test_load_resumes_the_running_campaigns(world: World, autojump_clock: MockClock) -> None:
