@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from actors.budget.coordinator import GetBudget
+from actors.budget.messages import GetBudget
 from actors.core import ActorCrashed, ActorStopped, CallTimeout
 from daemon.metrics import CONTENT_TYPE, FleetState, Metrics, chip_snapshots
 from daemon.webhook.server import serve_asgi

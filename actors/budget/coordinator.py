@@ -29,8 +29,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, Protocol, TypeAlias, assert_never, runtime_checkable
+from typing import Any, assert_never
 
 import trio
 
@@ -44,25 +43,22 @@ from actors.budget.ledger import (
     Release as LedgerRelease,
     Scope,
 )
+from actors.budget.messages import (
+    BudgetMsg,
+    GetBudget,
+    Reconcile,
+    Release,
+    Reserve,
+    SetCampaignCap,
+    Settle,
+)
 from actors.budget.periods import PERIODS
+from actors.budget.ports import BudgetJournal, OutboxStates, SharedJournal
 from actors.budget.reconcile import RowState, outbox_ref, to_release
 from actors.core import ActorCrashed, ReplyTo
-from actors.policy.pricing import PriceTable, PricingInfo, UnknownDestination
-from actors.ports import Booking
+from actors.policy.pricing import PriceTable, UnknownDestination
 
-__all__ = [
-    "BudgetClient",
-    "BudgetCoordinator",
-    "BudgetJournal",
-    "BudgetMsg",
-    "GetBudget",
-    "OutboxStates",
-    "Reconcile",
-    "Release",
-    "Reserve",
-    "SetCampaignCap",
-    "Settle",
-]
+__all__ = ["BudgetCoordinator"]
 
 log = logging.getLogger("metad.budget")
 
@@ -81,96 +77,6 @@ RECONCILE_EVERY_S = 60.0
 RECONCILE_GRACE_S = 30.0
 """A reservation this young, or a row that ended this recently, is left to the send path
 (which releases within milliseconds of ending a row, see :mod:`actors.budget.reconcile`)."""
-
-
-class BudgetJournal(Protocol):
-    async def load_entries(self, since: float) -> list[dict[str, Any]]: ...
-
-    async def save_entries(self, entries: Sequence[dict[str, Any]]) -> None:
-        """Append ``entries`` in order, in one transaction (all or none)."""
-        ...
-
-
-class SharedJournal(Protocol):
-    """The journal when several daemons book against the same caps (daemon.cluster)."""
-
-    async def load_marked(self, since: float) -> tuple[list[dict[str, Any]], int]: ...
-
-    async def serialized(
-        self, after_id: int, decide: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
-    ) -> int: ...
-
-    async def reconciled(
-        self,
-        after_id: int,
-        outbox_ids: Sequence[int],
-        decide: Callable[[list[dict[str, Any]], dict[int, RowState]], list[dict[str, Any]]],
-    ) -> int:
-        """Like :meth:`serialized`, with the outbox rows ``outbox_ids`` read under the
-        lock too (absent ids: no such row)."""
-        ...
-
-
-@runtime_checkable
-class OutboxStates(Protocol):
-    """Where the reconciliation reads the outbox rows of held reservations."""
-
-    async def outbox_states(self, outbox_ids: Sequence[int]) -> dict[int, RowState]:
-        """The rows that exist among ``outbox_ids``: state and seconds since it changed."""
-        ...
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reserve:
-    """Reservations of several messages, booked in order, answered together: a chip
-    journals its sends in batches, and one message per batch is one mailbox hop."""
-
-    bookings: tuple[Booking, ...]
-    reply: ReplyTo[list[str | None]]
-    """Per booking: None when booked; else the refusal's reason."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Release:
-    id: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reconcile:
-    """Check these reservations against their outbox rows now, without the grace period:
-    the sender knows no send holds them (an operator just dropped or re-sent the
-    message). Idempotent: a reservation gone already, or still chargeable, is kept as
-    it is."""
-
-    refs: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Settle:
-    """A status webhook's ``pricing``: what Meta really charged for message ``id``."""
-
-    id: str
-    pricing: PricingInfo
-    wa_id: str
-    waba: str | None = None
-    campaign: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GetBudget:
-    reply: ReplyTo[dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SetCampaignCap:
-    """Caps of one campaign, registered when it starts (``Caps()`` clears them).
-
-    Per period like every cap (local day, ISO week, month): a campaign that must not
-    spend more than X in all sets ``monthly`` (and runs within one month)."""
-
-    campaign_id: str
-    caps: Caps
-    reply: ReplyTo[None]
 
 
 class _Diverged(Exception):
@@ -232,9 +138,6 @@ class _Journalled:
     """Shared caps: a reservation the ledger held when a send asked for it again. It is
     confirmed under the shared lock (another daemon may have released it meanwhile:
     then it is booked afresh) instead of being answered at once."""
-
-
-BudgetMsg: TypeAlias = Reserve | Release | Reconcile | Settle | GetBudget | SetCampaignCap
 
 
 class BudgetCoordinator(Actor[BudgetMsg]):
@@ -685,34 +588,3 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                 "cap": None if usage.cap is None else str(usage.cap),
             }
         return out
-
-
-class BudgetClient:
-    """What a chip holds: reserve and release through the coordinator's address."""
-
-    def __init__(self, address: Any) -> None:
-        self._address = address
-
-    async def reserve(self, bookings: Sequence[Booking]) -> list[str | None]:
-        reasons: list[str | None] = await self._address.call(
-            lambda r: Reserve(bookings=tuple(bookings), reply=r)
-        )
-        return reasons
-
-    async def release(self, ref: str) -> None:
-        await self._address.cast(Release(id=ref))
-
-    async def set_campaign_cap(
-        self,
-        campaign_id: str,
-        *,
-        daily_usd: Decimal | None = None,
-        weekly_usd: Decimal | None = None,
-        monthly_usd: Decimal | None = None,
-    ) -> None:
-        """Cap what ``campaign_id``'s sends (``campaign=`` on reserve) may spend per
-        period; all None clears its caps. Raises ValueError for a negative amount."""
-        caps = Caps(daily=daily_usd, weekly=weekly_usd, monthly=monthly_usd)
-        await self._address.call(
-            lambda r: SetCampaignCap(campaign_id=campaign_id, caps=caps, reply=r)
-        )

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import trio
 
 from actors.base import Actor
-from actors.budget.coordinator import BudgetMsg, Reconcile
+from actors.budget.messages import BudgetMsg, Reconcile
 from actors.campaign.ports import CampaignStore, FleetPort
 from actors.campaign.runner import CampaignRunner, Sharing
 from actors.core import ActorStopped, Address, ReplyTo
@@ -203,7 +203,7 @@ class CampaignCoordinator(Actor[CampaignMsg]):
     async def _release(self, outbox_id: int) -> None:
         """Have the budget release the reservation of a message the operator resolved:
         dropped, it will not be charged; re-sent, the new attempt books its own. Asked as
-        a :class:`~actors.budget.coordinator.Reconcile`, which checks the row first (a
+        a :class:`~actors.budget.messages.Reconcile`, which checks the row first (a
         re-send may already have taken it over and reused the reservation). Without the
         budget now (restarting), its periodic reconciliation releases it later."""
         if self._budget is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import trio
 
-from actors.budget.coordinator import GetBudget
+from actors.budget.messages import GetBudget
 from actors.campaign.coordinator import CampaignMsg
 from actors.chip import ChipSnapshot, Drain, GetSnapshot, Pause, Refused, Resume, Send, Sent
 from actors.core import ActorCrashed, ActorStopped, Address, CallTimeout

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from actors.budget.coordinator import Settle
+from actors.budget.messages import Settle
 from actors.chip import Inbound, QualityEvent, StatusEvent
 from actors.chip.messages import STATUSES_A_CHIP_TAKES
 from actors.chip.quality import observation_from_webhook

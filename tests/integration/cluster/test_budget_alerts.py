@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 import trio
 
-from actors.budget.coordinator import BudgetClient, BudgetCoordinator, BudgetMsg
+from actors.budget.coordinator import BudgetCoordinator
 from actors.budget.ledger import Caps, Ledger
+from actors.budget.messages import BudgetClient, BudgetMsg
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
 from actors.ports import Booking

@@ -10,7 +10,7 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from actors.budget.coordinator import GetBudget
+from actors.budget.messages import GetBudget
 from actors.chip import Send, Sent
 from config.model import StorageConfig
 from daemon.store import open_store

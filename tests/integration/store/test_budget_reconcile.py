@@ -16,14 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import trio
 
-from actors.budget.coordinator import (
-    BudgetClient,
-    BudgetCoordinator,
-    BudgetMsg,
-    GetBudget,
-    Reconcile,
-)
+from actors.budget.coordinator import BudgetCoordinator
 from actors.budget.ledger import Caps, Ledger
+from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget, Reconcile
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
 from actors.ports import Booking, ChipRecord, OutboxRow

@@ -12,15 +12,9 @@ from zoneinfo import ZoneInfo
 import trio
 import trio.testing
 
-from actors.budget.coordinator import (
-    PRUNE_EVERY_S,
-    BudgetClient,
-    BudgetCoordinator,
-    BudgetMsg,
-    GetBudget,
-    Settle,
-)
+from actors.budget.coordinator import PRUNE_EVERY_S, BudgetCoordinator
 from actors.budget.ledger import RETAIN_SETTLED_S, Ledger
+from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget, Settle
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
 from actors.ports import Booking

@@ -15,14 +15,9 @@ import trio
 import trio.testing
 from trio.testing import MockClock
 
-from actors.budget.coordinator import (
-    BudgetClient,
-    BudgetCoordinator,
-    BudgetMsg,
-    GetBudget,
-    Reconcile,
-)
+from actors.budget.coordinator import BudgetCoordinator
 from actors.budget.ledger import Ledger
+from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget, Reconcile
 from actors.budget.reconcile import NEVER_CHARGED, RowState, outbox_ref, to_release
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable

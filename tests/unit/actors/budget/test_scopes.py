@@ -13,15 +13,9 @@ import pytest
 import trio
 import trio.testing
 
-from actors.budget.coordinator import (
-    BudgetClient,
-    BudgetCoordinator,
-    BudgetMsg,
-    GetBudget,
-    Release,
-    Settle,
-)
+from actors.budget.coordinator import BudgetCoordinator
 from actors.budget.ledger import GLOBAL, Caps, Ledger, Refusal, Reservation, Scope
+from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget, Release, Settle
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
 from actors.ports import Booking

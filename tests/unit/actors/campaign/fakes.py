@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import trio
 
-from actors.budget.coordinator import BudgetMsg
+from actors.budget.messages import BudgetMsg
 from actors.campaign.ports import CampaignStore, FleetPort
 from actors.campaign.runner import CampaignRunner
 from actors.chip.messages import ChipMsg, ChipSnapshot, GetSnapshot, Send, SendResult, Sent

@@ -12,7 +12,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from actors.budget.coordinator import BudgetMsg, Reconcile
+from actors.budget.messages import BudgetMsg, Reconcile
 from actors.campaign.coordinator import (
     CampaignCmd,
     CampaignCoordinator,

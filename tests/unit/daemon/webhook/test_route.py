@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from actors.budget.coordinator import Settle
+from actors.budget.messages import Settle
 from actors.chip import StatusEvent
 from daemon.webhook import events as e
 from daemon.webhook.content import ErrorDetail
