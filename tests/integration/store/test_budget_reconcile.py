@@ -21,28 +21,20 @@ from actors.budget.ledger import Caps, Ledger
 from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget, Reconcile
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
-from actors.ports import Booking, ChipRecord, OutboxRow
+from actors.ports import Booking, OutboxRow
 from config.model import PricingConfig
 from daemon.store import Store
-from daemon.store.campaigns import RecipientInput
 from daemon.store.outbox import StatusChange
+from tests.integration.store.support import CHIP, running_campaign
 
 pytestmark = [pytest.mark.postgres, pytest.mark.trio]
 
-CHIP = "555"
 COST = Decimal("0.0625")
 
 
 async def _campaign(store: Store, keys: list[str]) -> None:
-    await store.chips.save(ChipRecord(phone_number_id=CHIP, waba_id="200", display_number="+1"))
-    await store.campaigns.create(
-        campaign_id="c1",
-        spec={},
-        file=None,
-        cap_usd=None,
-        recipients=[RecipientInput(k, f"55119{n:08d}", {}, n) for n, k in enumerate(keys)],
-    )
-    await store.campaigns.set_state("c1", "running")
+    """:func:`running_campaign`, every recipient handed to :data:`CHIP`."""
+    await running_campaign(store, keys)
     await store.campaigns.claim("c1", limit=len(keys), stale_s=60)
 
 

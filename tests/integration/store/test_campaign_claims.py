@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from actors.ports import ChipRecord, OutboxRow
+from actors.ports import OutboxRow
 from daemon.store import Store
-from daemon.store.campaigns import RecipientInput
+from tests.integration.store.support import CHIP, running_campaign
 
 pytestmark = [pytest.mark.postgres, pytest.mark.trio]
-
-CHIP = "555"
-
-
-async def _campaign(store: Store, keys: list[str]) -> None:
-    await store.chips.save(ChipRecord(phone_number_id=CHIP, waba_id="200", display_number="+1"))
-    await store.campaigns.create(
-        campaign_id="c1",
-        spec={},
-        file=None,
-        cap_usd=None,
-        recipients=[RecipientInput(k, f"55119{n:08d}", {}, n) for n, k in enumerate(keys)],
-    )
-    await store.campaigns.set_state("c1", "running")
 
 
 async def _journal(store: Store, key: str) -> int:
@@ -35,7 +21,7 @@ async def _journal(store: Store, key: str) -> int:
 async def test_a_message_a_chip_still_holds_keeps_the_campaign_outstanding(store: Store) -> None:
     """Nothing left to claim is not the end: a daemon that called the campaign finished
     while another's chips still held its messages let a stop cancel them for good."""
-    await _campaign(store, ["r1", "r2"])
+    await running_campaign(store, ["r1", "r2"])
     claimed = await store.campaigns.claim("c1", limit=10, stale_s=60)
     assert [r.key for r in claimed] == ["r1", "r2"]
     assert await store.campaigns.outstanding("c1") == 2  # handed, nothing journalled
@@ -49,7 +35,7 @@ async def test_a_message_a_chip_still_holds_keeps_the_campaign_outstanding(store
 
 
 async def test_a_cancelled_message_is_outstanding_and_reclaimed_once_stale(store: Store) -> None:
-    await _campaign(store, ["r1"])
+    await running_campaign(store, ["r1"])
     await store.campaigns.claim("c1", limit=10, stale_s=60)
     outbox_id = await _journal(store, "r1")
     await store.chip_journal.outbox_set(outbox_id, "cancelled", error={"reason": "stopped"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -23,3 +24,13 @@ class MemoryJournal:
 
     def ops(self, ref: str) -> list[str]:
         return [e["op"] for e in self.entries if e["id"] == ref]
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """A status webhook's ``pricing`` object, as the parser hands it on."""
+
+    billable: bool | None = True
+    pricing_model: str | None = "PMP"
+    category: str | None = "marketing"
+    type: str | None = "regular"

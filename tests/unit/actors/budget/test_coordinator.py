@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,19 +18,11 @@ from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
 from actors.ports import Booking
 from config.model import BudgetConfig, PricingConfig
-from tests.unit.actors.budget.fakes import MemoryJournal
+from tests.unit.actors.budget.fakes import MemoryJournal, Pricing
 
 D = Decimal
 SP = ZoneInfo("America/Sao_Paulo")
 NOW = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC).timestamp()
-
-
-@dataclass(frozen=True)
-class _Pricing:
-    billable: bool | None = True
-    pricing_model: str | None = "PMP"
-    category: str | None = "marketing"
-    type: str | None = "regular"
 
 
 async def test_settled_messages_past_retention_are_forgotten_as_messages_flow() -> None:
@@ -48,7 +39,7 @@ async def test_settled_messages_past_retention_are_forgotten_as_messages_flow() 
 
     async def book(ref: str) -> None:
         assert (await client.reserve([Booking(ref, D("0.0625"), None, None)]))[0] is None
-        await box.address.cast(Settle(id=ref, pricing=_Pricing(), wa_id="5511999990001"))
+        await box.address.cast(Settle(id=ref, pricing=Pricing(), wa_id="5511999990001"))
         await box.address.call(lambda r: GetBudget(reply=r))  # the settle is handled
 
     async with trio.open_nursery() as nursery:

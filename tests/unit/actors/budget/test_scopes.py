@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +20,7 @@ from actors.policy.pricing import PriceTable
 from actors.ports import Booking
 from config import parse_config
 from config.model import BudgetConfig, CampaignBudget, PricingConfig, WabaBudget
-from tests.unit.actors.budget.fakes import MemoryJournal
+from tests.unit.actors.budget.fakes import MemoryJournal, Pricing
 
 D = Decimal
 SP = ZoneInfo("America/Sao_Paulo")
@@ -246,20 +245,12 @@ async def test_a_burst_in_the_mailbox_is_booked_in_one_journal_write() -> None:
     assert journal.writes <= 2  # the burst shares one transaction (two: one started early)
 
 
-@dataclass(frozen=True)
-class _Pricing:
-    billable: bool | None = True
-    pricing_model: str | None = "PMP"
-    category: str | None = "marketing"
-    type: str | None = "regular"
-
-
 async def test_the_same_price_twice_is_settled_once() -> None:
     journal, published = MemoryJournal(), list[dict[str, Any]]()
     async with trio.open_nursery() as nursery:
         client, box = await _coordinator(nursery, BudgetConfig(), journal, {}, published)
         assert (await client.reserve([Booking("o:1", D("0.0625"), None, None)]))[0] is None
-        for status_pricing in (_Pricing(), _Pricing(), _Pricing(category="utility")):
+        for status_pricing in (Pricing(), Pricing(), Pricing(category="utility")):
             await box.address.cast(Settle(id="o:1", pricing=status_pricing, wa_id="5511999990001"))
         status = await box.address.call(lambda r: GetBudget(reply=r))
         box.close()

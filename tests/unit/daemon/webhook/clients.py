@@ -13,6 +13,7 @@ and three ways to talk to what serves the port.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -293,3 +294,13 @@ async def front_exchange(ingest: WebhookIngest, raw: bytes) -> list[Reply]:
             while data := await client.receive_some(65536):
                 responses.feed(data)
     return list(responses.done)
+
+
+def oracle(raw: bytes) -> int:
+    """What a correctly signed body of at most the bound must be answered: 200 for a JSON
+    object, else 400 (the standard library's parser as the reference)."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return 400
+    return 200 if isinstance(doc, dict) else 400

@@ -45,6 +45,7 @@ from tests.unit.daemon.webhook.clients import (
     front_call,
     front_exchange,
     make_app,
+    oracle,
     request_bytes,
     signature_of,
     signed,
@@ -510,17 +511,6 @@ PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 def run(coro_fn: Any, *args: Any, **kwargs: Any) -> Any:
     return trio.run(lambda: coro_fn(*args, **kwargs))
-
-
-def oracle(raw: bytes) -> int:
-    """What a correctly signed body of at most the bound must be answered (as take's)."""
-    import json
-
-    try:
-        doc = json.loads(raw)
-    except (ValueError, RecursionError):
-        return 400
-    return 200 if isinstance(doc, dict) else 400
 
 
 field_values = st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))

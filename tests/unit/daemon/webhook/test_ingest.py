@@ -34,6 +34,7 @@ from tests.unit.daemon.webhook.clients import (
     asgi_call,
     call,
     make_app,
+    oracle,
     signature_of,
     signed,
 )
@@ -293,15 +294,6 @@ signatures = st.one_of(
     st.builds(lambda h: "sha256=" + h, st.text(max_size=70)),
     st.binary(max_size=80).map(lambda b: b.decode("latin-1")),
 )
-
-
-def oracle(raw: bytes) -> int:
-    """What a correctly signed body of at most the limit must be answered."""
-    try:
-        doc = json.loads(raw)
-    except (ValueError, RecursionError):
-        return 400
-    return 200 if isinstance(doc, dict) else 400
 
 
 def mutate(raw: bytes, data: st.DataObject) -> bytes:
