@@ -17,9 +17,10 @@ from typing import Any
 import trio
 
 from actors.budget.coordinator import BudgetCoordinator
-from actors.budget.ledger import Caps, Ledger
+from actors.budget.ledger import Ledger
 from actors.budget.messages import BudgetClient, BudgetMsg
 from actors.budget.ports import BudgetJournal, SharedJournal
+from actors.budget.values import Caps
 from actors.chip import (
     ChipActor,
     ChipMsg,

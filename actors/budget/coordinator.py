@@ -34,15 +34,7 @@ from typing import Any, assert_never
 import trio
 
 from actors.base import Actor
-from actors.budget.ledger import (
-    GLOBAL,
-    Caps,
-    Ledger,
-    LedgerEntry,
-    Refusal,
-    Release as LedgerRelease,
-    Scope,
-)
+from actors.budget.ledger import Ledger
 from actors.budget.messages import (
     BudgetMsg,
     GetBudget,
@@ -55,6 +47,7 @@ from actors.budget.messages import (
 from actors.budget.periods import PERIODS
 from actors.budget.ports import BudgetJournal, OutboxStates, SharedJournal
 from actors.budget.reconcile import RowState, outbox_ref, to_release
+from actors.budget.values import GLOBAL, Caps, LedgerEntry, Refusal, Release as LedgerRelease, Scope
 from actors.core import ActorCrashed, ReplyTo
 from actors.policy.pricing import PriceTable, UnknownDestination
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeAlias
 
-from actors.budget.ledger import Caps
+from actors.budget.values import Caps
 from actors.core import ReplyTo
 from actors.policy.pricing import PricingInfo
 from actors.ports import Booking

@@ -28,8 +28,8 @@ from zoneinfo import ZoneInfo
 import outcome
 import trio
 
-from actors.budget.ledger import Caps
 from actors.budget.messages import BudgetMsg, SetCampaignCap
+from actors.budget.values import Caps
 from actors.campaign.cards import tap_payload
 from actors.campaign.ports import CampaignStore, FleetPort, Pending
 from actors.campaign.routing import ChipView, route

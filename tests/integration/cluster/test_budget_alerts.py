@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 import trio
 
 from actors.budget.coordinator import BudgetCoordinator
-from actors.budget.ledger import Caps, Ledger
+from actors.budget.ledger import Ledger
 from actors.budget.messages import BudgetClient, BudgetMsg
+from actors.budget.values import Caps
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
 from actors.ports import Booking

@@ -17,8 +17,9 @@ import pytest
 import trio
 
 from actors.budget.coordinator import BudgetCoordinator
-from actors.budget.ledger import Caps, Ledger
+from actors.budget.ledger import Ledger
 from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget, Reconcile
+from actors.budget.values import Caps
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
 from actors.ports import Booking, OutboxRow

@@ -7,14 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actors.budget.ledger import (
-    DEFAULT_ALERT_AT,
+from actors.budget.ledger import DEFAULT_ALERT_AT, RETAIN_SETTLED_S, Ledger
+from actors.budget.values import (
     GLOBAL,
-    RETAIN_SETTLED_S,
     Alert,
     CapRef,
     Caps,
-    Ledger,
     LedgerEntry,
     Refusal,
     Release,

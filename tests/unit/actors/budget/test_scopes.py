@@ -13,8 +13,9 @@ import trio
 import trio.testing
 
 from actors.budget.coordinator import BudgetCoordinator
-from actors.budget.ledger import GLOBAL, Caps, Ledger, Refusal, Reservation, Scope
+from actors.budget.ledger import Ledger
 from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget, Release, Settle
+from actors.budget.values import GLOBAL, Caps, Refusal, Reservation, Scope
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
 from actors.ports import Booking

@@ -18,8 +18,8 @@ import trio
 import trio.testing
 from trio.testing import MockClock
 
-from actors.budget.ledger import Caps
 from actors.budget.messages import BudgetMsg, SetCampaignCap
+from actors.budget.values import Caps
 from actors.campaign.cards import plan_cards
 from actors.campaign.runner import PACE_CREDIT_S, YIELD_EVERY, CampaignRunner, render_text
 from actors.campaign.schedule import next_open

@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actors.budget.ledger import Caps, Ledger, Reservation
+from actors.budget.ledger import Ledger
+from actors.budget.values import Caps, Reservation
 from actors.chip.quality import Mode, QualityState, Rating, SendPolicy, policy
 from actors.chip.window import WindowState
 from actors.policy.cost import (
