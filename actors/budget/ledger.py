@@ -176,7 +176,7 @@ class Ledger:
     :meth:`release` and :meth:`settle`.
     """
 
-    __slots__ = ("_buckets", "_caps", "_items", "_routes", "_thresholds", "_tz")
+    __slots__ = ("_buckets", "_caps", "_items", "_routes", "_thresholds", "_tz", "_unsettled")
 
     def __init__(
         self,
@@ -190,6 +190,9 @@ class Ledger:
         self._thresholds = _thresholds(alert_at)
         self._buckets: dict[_BucketKey, _Bucket] = {}
         self._items: dict[str, _Item] = {}
+        self._unsettled: dict[str, _Item] = {}
+        """The items still reserved (neither settled nor released): a few in flight, and
+        those the reconciliation is looking for, so it need not walk days of messages."""
         # The scopes and set caps of a (waba, campaign) pair, so a message does not
         # rebuild Scope objects and look its caps up each time. Caps change only through
         # set_caps, which forgets them.
@@ -272,7 +275,7 @@ class Ledger:
         whose outcome never came back, or came back outside the send path. The
         coordinator's reconciliation reads their outbox rows and releases those that
         can no longer be charged (:mod:`actors.budget.reconcile`)."""
-        return sorted(i for i, it in self._items.items() if not it.settled and it.at < before)
+        return sorted(i for i, it in self._unsettled.items() if it.at < before)
 
     def alerts(self, now: float) -> list[Alert]:
         """Thresholds of the current periods reached but not yet fired (e.g. after
@@ -508,6 +511,8 @@ class Ledger:
         keys = period_keys(entry.at, self._tz)
         item = _Item(entry.amount, entry.at, keys, entry.waba, entry.campaign, settled=settled)
         self._items[entry.id] = item
+        if not settled:
+            self._unsettled[entry.id] = item
         routes = self._route(entry.waba, entry.campaign)
         ks = _key_seq(keys)
         for bucket in self._open(routes, ks):
@@ -523,6 +528,7 @@ class Ledger:
 
     def _apply_release(self, entry: LedgerEntry) -> None:
         item = self._items.pop(entry.id)
+        self._unsettled.pop(entry.id, None)
         for bucket in self._held(self._route(item.waba, item.campaign), _key_seq(item.keys)):
             bucket.reserved -= item.amount
 
@@ -541,6 +547,7 @@ class Ledger:
                     bucket.spent += entry.amount
             item.amount = entry.amount
             item.settled = True
+            self._unsettled.pop(entry.id, None)
         return self._check_routes(routes, ks, entry.at)
 
     def _check_routes(

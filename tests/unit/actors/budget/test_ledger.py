@@ -531,3 +531,21 @@ def test_prune_walks_from_the_oldest_and_stops_at_the_first_young_message() -> N
     assert lg.reserved("open") == D("1")
     assert lg.settle("m2", D("1"), NOW + 9 * 86400).previous is not None  # still known
     assert lg.settle("m1", D("1"), NOW + 9 * 86400).previous is None  # forgotten
+
+
+def test_stale_reservations_are_those_still_held_and_survive_a_replay() -> None:
+    lg = ledger("1000")
+    entries = []
+    for n in range(4):
+        entries.append(reserved(lg.reserve(f"m{n}", D("1"), NOW + n)).entry)
+    settle = lg.settle("m1", D("1"), NOW + 10).entry
+    release = lg.release("m2", NOW + 10)
+    assert settle is not None
+    assert release is not None
+    entries += [settle, release.entry]
+    lg.settle("late", D("1"), NOW + 11)  # a price with no reservation: settled at once
+    assert lg.stale_reservations(NOW + 100) == ["m0", "m3"]
+    assert lg.stale_reservations(NOW + 3) == ["m0"]
+    again = ledger("1000")
+    again.replay(entries)
+    assert again.stale_reservations(NOW + 100) == ["m0", "m3"]
