@@ -55,8 +55,6 @@ __all__ = ["BudgetCoordinator"]
 
 log = logging.getLogger("metad.budget")
 
-REPLAY_WINDOW_S = 40 * 86_400.0
-"""Entries older than this cannot touch a current period (a month plus retries)."""
 MAILBOX_BATCH = 256
 """Messages handled per scheduling step (see the module docstring)."""
 SETTLED_MEMORY = 50_000
@@ -472,10 +470,11 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         self._settled.clear()
         for campaign_id, caps in self._campaign_caps.items():
             self.ledger.set_caps(Scope.campaign(campaign_id), caps)
+        since = self.ledger.replay_from(self._now())
         if self._shared is not None:
-            rows, self._high_water = await self._shared.load_marked(self._now() - REPLAY_WINDOW_S)
+            rows, self._high_water = await self._shared.load_marked(since)
         else:
-            rows = await self._journal.load_entries(self._now() - REPLAY_WINDOW_S)
+            rows = await self._journal.load_entries(since)
         self.ledger.replay(LedgerEntry.from_json(r) for r in rows)
 
     async def handle(self, msg: BudgetMsg) -> None:

@@ -53,7 +53,7 @@ from decimal import Decimal
 from typing import Final, TypeAlias
 from zoneinfo import ZoneInfo
 
-from actors.budget.periods import PERIODS, PeriodKeys, PeriodKind, period_keys
+from actors.budget.periods import PERIODS, PeriodKeys, PeriodKind, period_bounds, period_keys
 from actors.budget.values import (
     GLOBAL,
     NO_CAPS,
@@ -260,6 +260,19 @@ class Ledger:
                 used = ZERO if bucket is None else bucket.spent + bucket.reserved
                 out[CapRef(scope, kind).label] = cap - used
         return out
+
+    def replay_from(self, now: float) -> float:
+        """Where rebuilding this ledger from the journal must start at ``now``.
+
+        The oldest start of a current period (local day, ISO week, month): older entries
+        only count in closed periods. And at least :data:`RETAIN_SETTLED_S` back, so a
+        message still remembered for a late price has its reservation replayed with it
+        (its price would otherwise count anew in today's periods). Why not a fixed 40
+        days, as before: a daemon's start replays every entry since, about 5 µs each, so
+        early in a month it now reads 8 days of history instead of 40.
+        """
+        starts = [period_bounds(now, self._tz, kind)[0] for kind in PERIODS]
+        return min(*starts, now - RETAIN_SETTLED_S)
 
     def __len__(self) -> int:
         """How many messages the ledger remembers, reserved or settled."""

@@ -549,3 +549,24 @@ def test_stale_reservations_are_those_still_held_and_survive_a_replay() -> None:
     again = ledger("1000")
     again.replay(entries)
     assert again.stale_reservations(NOW + 100) == ["m0", "m3"]
+
+
+@pytest.mark.parametrize(
+    ("local_now", "expected_start"),
+    [
+        # Wednesday 25 Nov: the month began on the 1st, before the week (23rd) and
+        # before 8 days ago (17th).
+        ((2026, 11, 25, 15, 0), (2026, 11, 1, 0, 0)),
+        # Wednesday 2 Dec: the week began on Monday 30 Nov, the month on the 1st; 8 days
+        # back (24 Nov, 15:00) is older than both.
+        ((2026, 12, 2, 15, 0), (2026, 11, 24, 15, 0)),
+        # Friday 1 Jan 2027: ISO week 2026-W53 began on Monday 28 Dec; 8 days back wins.
+        ((2027, 1, 1, 9, 30), (2026, 12, 24, 9, 30)),
+    ],
+)
+def test_a_rebuild_replays_from_the_oldest_current_period_or_eight_days_back(
+    local_now: tuple[int, ...], expected_start: tuple[int, ...]
+) -> None:
+    tz = ZoneInfo("America/Sao_Paulo")
+    now = dt.datetime(*local_now, tzinfo=tz).timestamp()
+    assert ledger("10").replay_from(now) == dt.datetime(*expected_start, tzinfo=tz).timestamp()
