@@ -11,8 +11,30 @@ fates), :mod:`sim.graph_api` / :mod:`sim.flows` (management endpoints), :mod:`si
 
 from __future__ import annotations
 
-from sim.engine import Sim
-from sim.knobs import SimKnobs
-from sim.server import DEFAULT_WEBHOOK, build_sim, default_webhook_url, serve_sim
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.engine import Sim
+    from sim.knobs import SimKnobs
+    from sim.server import DEFAULT_WEBHOOK, build_sim, default_webhook_url, serve_sim
 
 __all__ = ["DEFAULT_WEBHOOK", "Sim", "SimKnobs", "build_sim", "default_webhook_url", "serve_sim"]
+
+_HOME = {
+    "Sim": "sim.engine",
+    "SimKnobs": "sim.knobs",
+    "DEFAULT_WEBHOOK": "sim.server",
+    "build_sim": "sim.server",
+    "default_webhook_url": "sim.server",
+    "serve_sim": "sim.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names above, imported when first used: ``metad sim --help`` (through
+    :mod:`sim.cli`) then loads neither the simulator nor quart and hypercorn."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

@@ -18,8 +18,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import trio
-
 if TYPE_CHECKING:
     from config import MetadConfig
     from sim.knobs import SimKnobs
@@ -110,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     webhook: Any = DEFAULT_WEBHOOK
     if args.webhook_url is not None:
         webhook = None if args.webhook_url.lower() in ("", "none") else args.webhook_url
+    import trio
+
     try:
         trio.run(_serve, cfg, listen, webhook, args.seed, knobs)
     except KeyboardInterrupt:
@@ -140,7 +140,12 @@ async def _serve(
     # The world is built once and then only grows (messages): keep the start-up objects
     # out of every collection, and collect the young generation less often, so that a
     # burst of sends does not stall on the garbage collector (p99 latency).
+    import functools
+
+    import trio
+
     from daemon import gctune
+    from sim.server import serve_sim
 
     gctune.settle()
     stop = trio.Event()
@@ -153,30 +158,16 @@ async def _serve(
                     return
 
             nursery.start_soon(watch)
-            url = await nursery.start(_serve_sim, cfg, listen, webhook, seed, knobs, stop.wait)
+            serve = functools.partial(
+                serve_sim,
+                cfg,
+                listen=listen,
+                webhook_url=webhook,
+                seed=seed,
+                knobs=knobs,
+                shutdown_trigger=stop.wait,
+            )
+            url = await nursery.start(serve)
             print(f"SIM READY url={url}", flush=True)
             await stop.wait()
         nursery.cancel_scope.cancel()
-
-
-async def _serve_sim(
-    cfg: MetadConfig,
-    listen: str,
-    webhook: Any,
-    seed: int | None,
-    knobs: SimKnobs,
-    trigger: Any,
-    *,
-    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    from sim.server import serve_sim
-
-    await serve_sim(
-        cfg,
-        listen=listen,
-        webhook_url=webhook,
-        seed=seed,
-        knobs=knobs,
-        shutdown_trigger=trigger,
-        task_status=task_status,
-    )

@@ -91,6 +91,18 @@ def test_a_commands_help_loads_nothing_heavy(argv: list[str]) -> None:
     assert _loaded_after(code) == "[]"
 
 
+def test_sim_help_loads_only_its_own_arguments() -> None:
+    """``sim.cli`` declares ``metad sim``'s arguments, so it is loaded; the simulator
+    (its engine, quart, hypercorn) and trio are not."""
+    code = (
+        "import contextlib, io\n"
+        "from daemon.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['sim', '--help'])\n"
+    )
+    assert _loaded_after(code) == "['sim', 'sim.cli']"
+
+
 def _subcommands(
     parser: argparse.ArgumentParser,
 ) -> argparse._SubParsersAction[argparse.ArgumentParser]:
