@@ -48,9 +48,9 @@ the zone turns it into local periods.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 from zoneinfo import ZoneInfo
 
 from actors.budget.periods import PERIODS, PeriodKeys, PeriodKind, period_bounds, period_keys
@@ -443,6 +443,61 @@ class Ledger:
             self.apply(entry)
             n += 1
         return n
+
+    def checkpoint(self, now: float) -> dict[str, Any]:
+        """The state a restart needs besides the journal's last days, JSON-safe: the
+        totals of the periods current at ``now`` (alerts fired included) and every
+        reservation still held.
+
+        Why: rebuilding from the journal alone replays every entry back to the oldest
+        current period, up to a month of them. With a checkpoint taken when the ledger
+        held exactly the journal's entries up to some position, :meth:`restore` needs
+        only the entries after it, and those of :data:`RETAIN_SETTLED_S` before it for the
+        settled messages a late price may still adjust.
+        """
+        current = set(_key_seq(period_keys(now, self._tz)))
+        return {
+            "tz": self._tz.key,
+            "at": now,
+            "buckets": [
+                [sk, sid, key, str(b.spent), str(b.reserved), sorted(str(t) for t in b.fired)]
+                for (sk, sid, key), b in self._buckets.items()
+                if key in current
+            ],
+            "held": [
+                [ref, str(it.amount), it.at, it.waba, it.campaign]
+                for ref, it in self._unsettled.items()
+            ],
+        }
+
+    def restore(self, checkpoint: Mapping[str, Any], recent: Iterable[LedgerEntry]) -> None:
+        """Rebuild from a :meth:`checkpoint` and the journal's entries of the
+        :data:`RETAIN_SETTLED_S` before it (``recent``, up to its position, in order);
+        then :meth:`replay` the entries after it. Raises ValueError for a checkpoint of
+        another time zone (its period keys name other days) or a malformed one."""
+        if checkpoint.get("tz") != self._tz.key:
+            raise ValueError(f"budget checkpoint of zone {checkpoint.get('tz')!r}")
+        scratch = Ledger(tz=self._tz)  # its messages, not its totals
+        scratch.replay(recent)
+        self._buckets = {}
+        for sk, sid, key, spent, reserved, fired in checkpoint["buckets"]:
+            bucket = self._buckets[(str(sk), str(sid), str(key))] = _Bucket()
+            bucket.spent = money(spent, "checkpoint spent")
+            bucket.reserved = money(reserved, "checkpoint reserved")
+            bucket.fired = {Decimal(t) for t in fired}
+        self._items = {ref: it for ref, it in scratch._items.items() if it.settled}
+        self._unsettled = {}
+        for ref, amount, at, waba, campaign in checkpoint["held"]:
+            when = float(at)
+            item = _Item(
+                money(amount, "checkpoint amount"),
+                when,
+                period_keys(when, self._tz),
+                waba,
+                campaign,
+                settled=False,
+            )
+            self._items[str(ref)] = self._unsettled[str(ref)] = item
 
     def prune(self, now: float, retain_s: float = RETAIN_SETTLED_S) -> int:
         """Forget what no longer matters at ``now``: buckets of ended periods holding no
