@@ -120,8 +120,9 @@ BENCHES: tuple[Bench, ...] = (
         metrics=(
             Metric("startup_to_ready_s", "<=", 2),
             Metric("startup_cold_to_ready_s"),
-            Metric("startup_with_budget_history_s"),
+            Metric("startup_first_with_budget_history_s"),
             Metric("budget_replay_us_per_entry"),
+            Metric("startup_with_budget_history_s"),
         ),
     ),
     Bench(

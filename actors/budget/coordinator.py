@@ -25,6 +25,7 @@ at once (the operator's decision). No query is added to a send's path.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -34,7 +35,7 @@ from typing import Any, assert_never
 import trio
 
 from actors.base import Actor
-from actors.budget.ledger import Ledger
+from actors.budget.ledger import RETAIN_SETTLED_S, Ledger
 from actors.budget.messages import (
     BudgetMsg,
     GetBudget,
@@ -45,7 +46,7 @@ from actors.budget.messages import (
     Settle,
 )
 from actors.budget.periods import PERIODS
-from actors.budget.ports import BudgetJournal, OutboxStates, SharedJournal
+from actors.budget.ports import BudgetJournal, Checkpoints, OutboxStates, SharedJournal
 from actors.budget.reconcile import RowState, outbox_ref, to_release
 from actors.budget.values import GLOBAL, Caps, LedgerEntry, Refusal, Release as LedgerRelease, Scope
 from actors.core import ActorCrashed, ReplyTo
@@ -59,6 +60,11 @@ MAILBOX_BATCH = 256
 """Messages handled per scheduling step (see the module docstring)."""
 SETTLED_MEMORY = 50_000
 """Settlements remembered to skip a repeat (Meta prices both ``sent`` and ``delivered``)."""
+CHECKPOINT_EVERY_S = 3600.0
+"""How often the ledger's checkpoint is stored (:meth:`Ledger.checkpoint`): a start
+replays the journal after the latest one, and the 8 days before it."""
+CHECKPOINT_WAIT_S = 1.0
+"""The longest the mailbox waits for the journal writer to take a checkpoint."""
 PRUNE_EVERY_S = 3600.0
 """How often the ledger forgets settled messages past its retention and closed periods
 (:meth:`~actors.budget.ledger.Ledger.prune`): at a million messages a day it would
@@ -160,6 +166,16 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         with reconciliation): kept by a reconciliation that read rows before then."""
         self._asked_send, self._asked = trio.open_memory_channel[tuple[str, ...]](math.inf)
         self._loaded = trio.Event()
+        self._checkpoints = journal if isinstance(journal, Checkpoints) else None
+        """Where checkpoints are kept; None (a journal without them): every start
+        replays the journal back to the oldest current period."""
+        self._checkpoint_at = math.inf
+        self._position: int | None = None
+        """The last journal entry the ledger holds, once the writer has said (one daemon);
+        with shared caps that is ``_high_water``."""
+        self._saves_send, self._saves = trio.open_memory_channel[tuple[int, dict[str, Any]]](1)
+        self._drained: trio.Event | None = None
+        """Set by the journal writer when it has written everything (a checkpoint waits)."""
         self._prune_at = -math.inf
         """When the ledger is next pruned; the first batch after a start prunes what
         the journal's load brought back."""
@@ -196,10 +212,24 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                         helpers.start_soon(self._catch_up)
                     if self._outbox is not None:
                         helpers.start_soon(self._reconciler)
+                    if self._checkpoints is not None:
+                        helpers.start_soon(self._checkpointer, self._checkpoints)
                     await self._mailbox_loop(task_status)
                     helpers.cancel_scope.cancel()
             finally:
                 send.close()  # the writer drains what is queued, then ends
+        await self._last_checkpoint()
+
+    async def _last_checkpoint(self) -> None:
+        """A clean stop has written everything: a checkpoint now is all the next start
+        needs besides the 8 days before it (a restart under systemd reads no month)."""
+        position = self._position if self._shared is None else self._high_water
+        if self._checkpoints is None or position is None:
+            return
+        try:
+            await self._checkpoints.save_checkpoint(position, self.ledger.checkpoint(self._now()))
+        except Exception as exc:
+            log.warning("budget checkpoint not stored at stop (the journal has it): %r", exc)
 
     async def _mailbox_loop(self, task_status: trio.TaskStatus[Any]) -> None:
         """:class:`~actors.base.Actor`'s loop (same crash contract), in batches."""
@@ -227,8 +257,51 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                         if isinstance(reply, ReplyTo):
                             reply.fail(ActorCrashed(self.actor_id))
                     raise
-            self._prune(self._now())
+            now = self._now()
+            self._prune(now)
+            await self._checkpoint(now)
         await self.stopped()
+
+    async def _checkpoint(self, now: float) -> None:
+        """Hand the ledger's checkpoint to the saver, at most every
+        :data:`CHECKPOINT_EVERY_S`, at a moment it stands for one journal position.
+
+        Why the mailbox waits for the writer: the ledger runs ahead of the journal (an
+        entry is applied, then committed), so under load there is never a batch end at
+        which both agree. Once an hour the loop stops taking messages until the writer
+        has committed what it was given (one commit, a few milliseconds; at most
+        :data:`CHECKPOINT_WAIT_S`), and with shared caps holds the lock, so no other
+        daemon's entries are half applied. Then the ledger is exactly the journal up to
+        the last entry written."""
+        if self._checkpoints is None or now < self._checkpoint_at:
+            return
+        self._checkpoint_at = now + CHECKPOINT_EVERY_S
+        if not self._writer_parked():
+            self._drained = trio.Event()
+            with trio.move_on_after(CHECKPOINT_WAIT_S):
+                await self._drained.wait()
+            self._drained = None
+        async with self._shared_lock:
+            position = self._position if self._shared is None else self._high_water
+            if position is None or not self._writer_parked():
+                return  # busy for too long, or nothing written yet: the next hour
+            data = self.ledger.checkpoint(now)
+        with contextlib.suppress(trio.WouldBlock):  # the previous one still being saved
+            self._saves_send.send_nowait((position, data))
+
+    def _writer_parked(self) -> bool:
+        """The journal writer waits for entries: it has written all it was given (an
+        entry handed to it un-parks it at once, before it even runs)."""
+        return self._journal_send.statistics().tasks_waiting_receive > 0
+
+    async def _checkpointer(self, checkpoints: Checkpoints) -> None:
+        """Store the checkpoints handed over; one that fails is logged, the next hour's
+        replaces it (the journal alone still rebuilds everything)."""
+        async for position, data in self._saves:
+            try:
+                await checkpoints.save_checkpoint(position, data)
+            except Exception as exc:
+                log.warning("budget checkpoint not stored (the journal still has it): %r", exc)
 
     def _prune(self, now: float) -> None:
         """Forget, at most every :data:`PRUNE_EVERY_S`, what the ledger no longer needs.
@@ -259,7 +332,9 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                 refused: dict[int, str | None] = {}
                 try:
                     if self._shared is None:
-                        await self._journal.save_entries([j.entry.to_json() for j in batch])
+                        last = await self._journal.save_entries([j.entry.to_json() for j in batch])
+                        if last is not None:
+                            self._position = last
                     else:
                         refused = await self._book_shared(batch)
                 except BaseException:
@@ -277,6 +352,8 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                         self._publish("budget", alert.to_json())
                     if j.reply is not None:
                         j.reply.ok(None)
+                if self._drained is not None and not recv.statistics().current_buffer_used:
+                    self._drained.set()
 
     async def _book_shared(self, batch: Sequence[_Journalled]) -> dict[int, str | None]:
         """Book ``batch`` after what other daemons booked (under the shared lock); the
@@ -465,17 +542,57 @@ class BudgetCoordinator(Actor[BudgetMsg]):
     ) -> None:
         self._journal_send.send_nowait(_Journalled(entry, tuple(alerts), reply))
 
-    async def load(self) -> None:
-        self.ledger = self._new_ledger()
-        self._settled.clear()
+    def _empty_ledger(self) -> Ledger:
+        ledger = self._new_ledger()
         for campaign_id, caps in self._campaign_caps.items():
-            self.ledger.set_caps(Scope.campaign(campaign_id), caps)
-        since = self.ledger.replay_from(self._now())
+            ledger.set_caps(Scope.campaign(campaign_id), caps)
+        return ledger
+
+    async def load(self) -> None:
+        self.ledger = self._empty_ledger()
+        self._settled.clear()
+        now = self._now()
+        self._checkpoint_at = now + CHECKPOINT_EVERY_S
+        if await self._restore(now):
+            return
+        since = self.ledger.replay_from(now)
         if self._shared is not None:
             rows, self._high_water = await self._shared.load_marked(since)
+        elif self._checkpoints is not None:  # the position, for the first checkpoint
+            rows, self._position = await self._checkpoints.load_marked(since)
         else:
             rows = await self._journal.load_entries(since)
         self.ledger.replay(LedgerEntry.from_json(r) for r in rows)
+
+    async def _restore(self, now: float) -> bool:
+        """Rebuild from the latest checkpoint and the journal around it; False when there
+        is none worth it (none, another zone's, or older than the oldest current period:
+        then replaying from that period reads less)."""
+        if self._checkpoints is None:
+            return False
+        latest = await self._checkpoints.latest_checkpoint()
+        if latest is None:
+            return False
+        position, data = latest
+        taken_at = float(data.get("at", 0.0))
+        if taken_at < self.ledger.replay_from(now):
+            return False
+        before, after, high = await self._checkpoints.entries_around(
+            position, taken_at - RETAIN_SETTLED_S
+        )
+        try:
+            self.ledger.restore(data, (LedgerEntry.from_json(r) for r in before))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("budget checkpoint %d not usable (%s): replaying", position, exc)
+            self.ledger = self._empty_ledger()
+            return False
+        self.ledger.replay(LedgerEntry.from_json(r) for r in after)
+        self._high_water = high
+        self._position = high
+        log.info(
+            "budget: restored from checkpoint %d and %d entries after it", position, len(after)
+        )
+        return True
 
     async def handle(self, msg: BudgetMsg) -> None:
         now = self._now()

@@ -9,14 +9,15 @@ from typing import Any, Protocol, runtime_checkable
 
 from actors.budget.reconcile import RowState
 
-__all__ = ["BudgetJournal", "OutboxStates", "SharedJournal"]
+__all__ = ["BudgetJournal", "Checkpoints", "OutboxStates", "SharedJournal"]
 
 
 class BudgetJournal(Protocol):
     async def load_entries(self, since: float) -> list[dict[str, Any]]: ...
 
-    async def save_entries(self, entries: Sequence[dict[str, Any]]) -> None:
-        """Append ``entries`` in order, in one transaction (all or none)."""
+    async def save_entries(self, entries: Sequence[dict[str, Any]]) -> int | None:
+        """Append ``entries`` in order, in one transaction (all or none); the last
+        entry's position in the journal when the journal keeps :class:`Checkpoints`."""
         ...
 
 
@@ -46,4 +47,26 @@ class OutboxStates(Protocol):
 
     async def outbox_states(self, outbox_ids: Sequence[int]) -> dict[int, RowState]:
         """The rows that exist among ``outbox_ids``: state and seconds since it changed."""
+        ...
+
+
+@runtime_checkable
+class Checkpoints(Protocol):
+    """Where the ledger's checkpoints are kept (:meth:`~actors.budget.ledger.Ledger.
+    checkpoint`), so that a start reads days of the journal instead of a month."""
+
+    async def save_checkpoint(self, position: int, data: dict[str, Any]) -> None: ...
+
+    async def load_marked(self, since: float) -> tuple[list[dict[str, Any]], int]:
+        """The entries since ``since`` and the journal's highest position (a start
+        without a usable checkpoint)."""
+        ...
+
+    async def latest_checkpoint(self) -> tuple[int, dict[str, Any]] | None: ...
+
+    async def entries_around(
+        self, position: int, since: float
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+        """The entries up to ``position`` written since ``since``, those after it, and
+        the journal's highest position."""
         ...

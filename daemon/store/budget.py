@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["BudgetJournalRepository"]
 
 _KINDS = {"reserve": "reservation", "settle": "settlement", "release": "release"}
+_CHECKPOINTS_KEPT = 3
 _OPS = {v: k for k, v in _KINDS.items()}
 
 
@@ -144,12 +145,61 @@ class BudgetJournalRepository:
     async def save_entry(self, entry: dict[str, Any]) -> None:
         await self.save_entries([entry])
 
-    async def save_entries(self, entries: Sequence[dict[str, Any]]) -> None:
+    async def save_entries(self, entries: Sequence[dict[str, Any]]) -> int | None:
         """One statement, one commit, rows in the given order (ids follow it: replay
-        reads them back ``ORDER BY id``)."""
+        reads them back ``ORDER BY id``). Returns the last id written: the position a
+        checkpoint taken now stands for."""
         if not entries:
-            return
-        await self._db.execute(_INSERT, *_columns(entries))
+            return None
+        last = await self._db.fetchval(
+            f"WITH w AS ({_INSERT} RETURNING id) SELECT max(id) FROM w", *_columns(entries)
+        )
+        return int(last)
+
+    async def save_checkpoint(self, position: int, data: dict[str, Any]) -> None:
+        """Keep the ledger's checkpoint as of entry ``position``; the older ones but the
+        last few go (a start only reads the newest)."""
+        async with self._transaction() as con:
+            await con.execute(
+                "INSERT INTO budget_checkpoints (position, data) VALUES ($1, $2)"
+                " ON CONFLICT (position) DO UPDATE SET data = EXCLUDED.data, taken_at = now()",
+                position,
+                data,
+            )
+            await con.execute(
+                "DELETE FROM budget_checkpoints WHERE position < (SELECT min(position) FROM"
+                " (SELECT position FROM budget_checkpoints ORDER BY position DESC LIMIT $1) k)",
+                _CHECKPOINTS_KEPT,
+            )
+
+    async def latest_checkpoint(self) -> tuple[int, dict[str, Any]] | None:
+        row = await self._db.fetchrow(
+            "SELECT position, data FROM budget_checkpoints ORDER BY position DESC LIMIT 1"
+        )
+        return None if row is None else (int(row["position"]), dict(row["data"]))
+
+    async def entries_around(
+        self, position: int, since: float
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+        """For a start from the checkpoint at ``position``: the entries up to it written
+        since ``since``, every entry after it, and the highest id (one snapshot)."""
+        rows = await self._db.fetch(
+            "WITH m AS (SELECT coalesce(max(id), 0) AS hw FROM budget_ledger)"
+            " SELECT m.hw, b.id, b.kind, b.ref, b.amount_usd,"
+            " extract(epoch FROM b.at)::float8 AS at, b.waba_id, b.campaign_id"
+            " FROM m LEFT JOIN budget_ledger b ON b.id > $1 OR b.at >= $2 ORDER BY b.id",
+            position,
+            dt.datetime.fromtimestamp(since, dt.UTC),
+        )
+        hw = max(position, int(rows[0]["hw"])) if rows else position
+        before = [_entry(r) for r in rows if r["kind"] is not None and r["id"] <= position]
+        after = [_entry(r) for r in rows if r["kind"] is not None and r["id"] > position]
+        return before, after, hw
+
+    def _transaction(self) -> Any:
+        transaction = getattr(self._db, "transaction", None)
+        assert transaction is not None, "needs the Store (it opens a transaction)"
+        return transaction()
 
 
 _INSERT = (

@@ -13,6 +13,7 @@ from daemon.store.migrate import MIGRATIONS_DIR, load_migrations
 
 EXPECTED_TABLES = {
     "budget_alerts",
+    "budget_checkpoints",
     "budget_ledger",
     "campaign_recipients",
     "campaigns",

@@ -1,0 +1,133 @@
+"""The budget's checkpoints against PostgreSQL: a coordinator restarted from one has the
+totals of one that replays the whole journal, and the store keeps only the last few."""
+
+from __future__ import annotations
+
+import logging
+import time
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import trio
+
+from actors.budget.coordinator import CHECKPOINT_EVERY_S, BudgetCoordinator
+from actors.budget.ledger import Ledger
+from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget
+from actors.budget.values import Caps
+from actors.core import Mailbox, open_mailbox
+from actors.policy.pricing import PriceTable
+from actors.ports import Booking
+from config.model import PricingConfig
+from daemon.store import Store
+
+pytestmark = [pytest.mark.postgres, pytest.mark.trio]
+
+COST = Decimal("0.0625")
+
+
+async def _status(store: Store, clock: list[float], shared: bool) -> dict[str, Any]:
+    """Start a coordinator on ``store``, read its totals, stop it."""
+    async with trio.open_nursery() as nursery:
+        client, box = await _budget(nursery, store, clock, shared)
+        status: dict[str, Any] = await box.address.call(lambda r: GetBudget(reply=r))
+        box.close()
+    del client
+    return status
+
+
+async def _budget(
+    nursery: trio.Nursery, store: Store, clock: list[float], shared: bool
+) -> tuple[BudgetClient, Mailbox[BudgetMsg]]:
+    box: Mailbox[BudgetMsg] = open_mailbox("budget")
+    actor = BudgetCoordinator(
+        ledger=lambda: Ledger(tz=ZoneInfo("America/Sao_Paulo"), caps=Caps(daily=Decimal(100))),
+        prices=PriceTable.from_config(PricingConfig()),
+        journal=store.budget_journal,
+        inbox=box.inbox,
+        now=lambda: clock[0],
+        shared=store.budget_journal if shared else None,
+    )
+    await nursery.start(actor.run)
+    return BudgetClient(box.address), box
+
+
+def _totals(status: dict[str, Any]) -> dict[str, tuple[Decimal, Decimal]]:
+    return {
+        k: (Decimal(status[k]["spent"]), Decimal(status[k]["reserved"]))
+        for k in ("day", "week", "month")
+    }
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["one daemon", "shared caps"])
+async def test_a_restart_from_the_checkpoint_has_the_journals_totals(
+    store: Store, caplog: pytest.LogCaptureFixture, shared: bool
+) -> None:
+    # Refs the reconciliation leaves alone ("x:", not an outbox row's "o:").
+    clock = [time.time()]
+    async with trio.open_nursery() as nursery:
+        client, box = await _budget(nursery, store, clock, shared)
+        assert (
+            await client.reserve([Booking(f"x:{n}", COST, "200", None) for n in range(5)])
+            == [None] * 5
+        )
+        await client.release("x:0")
+        clock[0] += CHECKPOINT_EVERY_S + 1  # the next batch stores a checkpoint
+        await box.address.call(lambda r: GetBudget(reply=r))
+        with trio.fail_after(5):
+            while await store.fetchval("SELECT count(*) FROM budget_checkpoints") == 0:
+                await trio.sleep(0.02)
+        # After the checkpoint: more bookings, one of them released.
+        assert (
+            await client.reserve([Booking(f"x:{n}", COST, "200", None) for n in (5, 6, 7)])
+            == [None] * 3
+        )
+        await client.release("x:6")
+        before: dict[str, Any] = await box.address.call(lambda r: GetBudget(reply=r))
+        box.close()
+    assert Decimal(before["day"]["reserved"]) == 6 * COST
+
+    # A clean stop wrote a checkpoint of everything: the restart replays nothing after it.
+    with caplog.at_level(logging.INFO, logger="metad.budget"):
+        restored = await _status(store, clock, shared)
+    assert "restored from checkpoint 10 and 0 entries after it" in caplog.text
+    assert _totals(restored) == _totals(before)
+
+    # Without it, the hourly one: four entries came after it.
+    caplog.clear()
+    await store.execute("DELETE FROM budget_checkpoints WHERE position = 10")
+    with caplog.at_level(logging.INFO, logger="metad.budget"):
+        restored = await _status(store, clock, shared)
+    assert "restored from checkpoint 6 and 4 entries after it" in caplog.text
+    assert _totals(restored) == _totals(before)
+
+    await store.execute("DELETE FROM budget_checkpoints")
+    replayed = await _status(store, clock, shared)
+    assert _totals(replayed) == _totals(before)
+
+
+async def test_the_store_keeps_the_last_three_checkpoints_and_reads_around_one(
+    store: Store,
+) -> None:
+    journal = store.budget_journal
+    now = time.time()
+    entries = [
+        {"op": "reserve", "id": f"x:{n}", "amount": "0.0625", "at": now - 10 + n} for n in range(6)
+    ]
+    first = await journal.save_entries(entries[:3])
+    last = await journal.save_entries(entries[3:])
+    assert first is not None
+    assert last is not None
+    assert last > first
+    for position in range(1, 6):
+        await journal.save_checkpoint(position, {"at": now, "n": position})
+    kept = await store.fetch("SELECT position FROM budget_checkpoints ORDER BY position")
+    assert [r["position"] for r in kept] == [3, 4, 5]
+    latest = await journal.latest_checkpoint()
+    assert latest == (5, {"at": now, "n": 5})
+
+    before, after, high = await journal.entries_around(first, now - 8.5)
+    assert [e["id"] for e in before] == ["x:2"]  # up to the position, since the bound
+    assert [e["id"] for e in after] == ["x:3", "x:4", "x:5"]
+    assert high == last
