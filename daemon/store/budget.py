@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from actors.budget.reconcile import RowState
+from daemon.store.connection import transaction_of
 
 if TYPE_CHECKING:
     from daemon.store.connection import Queries
@@ -85,9 +86,7 @@ class BudgetJournalRepository:
         then books under this lock; read here, the row is seen taken over whenever that
         booking came first, and when it comes after, it sees this release. Returns
         the new high-water id."""
-        transaction = getattr(self._db, "transaction", None)
-        assert transaction is not None, "reconciled needs the Store (it opens a transaction)"
-        async with transaction() as con:
+        async with transaction_of(self._db, "reconciled") as con:
             await con.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
             rows = await con.fetch(_SINCE, after_id)
             high = max([after_id, *(int(r["hw"]) for r in rows)])
@@ -111,9 +110,7 @@ class BudgetJournalRepository:
         choose what to write (the reservations that still fit), and writes it. Returns
         the new high-water id. Every daemon books under the same lock, so ids follow
         commit order and no cap check ever misses another daemon's booking."""
-        transaction = getattr(self._db, "transaction", None)
-        assert transaction is not None, "serialized needs the Store (it opens a transaction)"
-        async with transaction() as con:
+        async with transaction_of(self._db, "serialized") as con:
             await con.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
             rows = await con.fetch(_SINCE, after_id)
             high = max([after_id, *(int(r["hw"]) for r in rows)])
@@ -159,7 +156,7 @@ class BudgetJournalRepository:
     async def save_checkpoint(self, position: int, data: dict[str, Any]) -> None:
         """Keep the ledger's checkpoint as of entry ``position``; the older ones but the
         last few go (a start only reads the newest)."""
-        async with self._transaction() as con:
+        async with transaction_of(self._db, "save_checkpoint") as con:
             await con.execute(
                 "INSERT INTO budget_checkpoints (position, data) VALUES ($1, $2)"
                 " ON CONFLICT (position) DO UPDATE SET data = EXCLUDED.data, taken_at = now()",
@@ -195,11 +192,6 @@ class BudgetJournalRepository:
         before = [_entry(r) for r in rows if r["kind"] is not None and r["id"] <= position]
         after = [_entry(r) for r in rows if r["kind"] is not None and r["id"] > position]
         return before, after, hw
-
-    def _transaction(self) -> Any:
-        transaction = getattr(self._db, "transaction", None)
-        assert transaction is not None, "needs the Store (it opens a transaction)"
-        return transaction()
 
 
 _INSERT = (

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from daemon.store.connection import transaction_of
+
 if TYPE_CHECKING:
     from daemon.store.connection import Queries
 
@@ -143,9 +145,7 @@ class CampaignRepository:
     ) -> bool:
         """Store a new campaign with its recipients, in one transaction; False when a
         campaign with this id exists already (nothing is changed then)."""
-        transaction = getattr(self._db, "transaction", None)
-        assert transaction is not None, "create needs the Store (it opens a transaction)"
-        async with transaction() as con:
+        async with transaction_of(self._db, "create") as con:
             created = await con.fetchval(
                 "INSERT INTO campaigns (id, name, spec, state, file, cap_usd)"
                 " VALUES ($1, $1, $2, 'draft', $3, $4) ON CONFLICT (id) DO NOTHING"
@@ -320,9 +320,7 @@ class CampaignRepository:
         dropped) or ``resend`` it (the old row is cancelled, the recipient pending).
         Returns the id of the outbox row cancelled, None when none was in doubt: its
         budget reservation is the caller's to have released (a resend books afresh)."""
-        transaction = getattr(self._db, "transaction", None)
-        assert transaction is not None
-        async with transaction() as con:
+        async with transaction_of(self._db, "resolve_in_doubt") as con:
             outbox_id = await con.fetchval(
                 "UPDATE outbox SET state = 'cancelled', updated_at = now(),"
                 " error = jsonb_build_object('operator', $3::text)"

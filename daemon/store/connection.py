@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar, TypeVarTuple
 
 import orjson
@@ -20,7 +21,7 @@ import orjson
 from daemon.store.bridge import AsyncioThread
 from daemon.store.errors import StoreError
 
-__all__ = ["Connection", "Queries", "Row", "check_identifier", "json_text"]
+__all__ = ["Connection", "Queries", "Row", "check_identifier", "json_text", "transaction_of"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -157,3 +158,14 @@ class Connection(Queries):
 
     def _release(self) -> None:
         self._released = True
+
+
+def transaction_of(db: Queries, who: str) -> AbstractAsyncContextManager[Connection]:
+    """A transaction of ``db``, for the few repository methods that must run several
+    statements atomically. Repositories hold the store as :class:`Queries` (so they also
+    work on a transaction's connection); these need the :class:`~daemon.store.pool.Store`
+    itself, and ``who`` names the method in the error when they are given anything else."""
+    transaction = getattr(db, "transaction", None)
+    assert transaction is not None, f"{who} needs the Store (it opens a transaction)"
+    opened: AbstractAsyncContextManager[Connection] = transaction()
+    return opened
