@@ -170,9 +170,6 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         """Where checkpoints are kept; None (a journal without them): every start
         replays the journal back to the oldest current period."""
         self._checkpoint_at = math.inf
-        self._position: int | None = None
-        """The last journal entry the ledger holds, once the writer has said (one daemon);
-        with shared caps that is ``_high_water``."""
         self._saves_send, self._saves = trio.open_memory_channel[tuple[int, dict[str, Any]]](1)
         self._drained: trio.Event | None = None
         """Set by the journal writer when it has written everything (a checkpoint waits)."""
@@ -184,6 +181,9 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         advisory lock after the other daemons' entries (a reservation that no longer
         fits is refused), and the ledger catches up every ``catch_up_s``."""
         self._high_water = 0
+        """The last journal entry the ledger holds: where a checkpoint stands, and with
+        shared caps where the next booking reads the other daemons' entries from. One
+        daemon learns it from a journal that keeps :class:`Checkpoints` (0 otherwise)."""
         self._catch_up_s = catch_up_s
         self._shared_lock = trio.Lock()
         self._campaign_caps = {} if campaign_caps is None else campaign_caps
@@ -223,11 +223,12 @@ class BudgetCoordinator(Actor[BudgetMsg]):
     async def _last_checkpoint(self) -> None:
         """A clean stop has written everything: a checkpoint now is all the next start
         needs besides the 8 days before it (a restart under systemd reads no month)."""
-        position = self._position if self._shared is None else self._high_water
-        if self._checkpoints is None or position is None:
+        if self._checkpoints is None:
             return
         try:
-            await self._checkpoints.save_checkpoint(position, self.ledger.checkpoint(self._now()))
+            await self._checkpoints.save_checkpoint(
+                self._high_water, self.ledger.checkpoint(self._now())
+            )
         except Exception as exc:
             log.warning("budget checkpoint not stored at stop (the journal has it): %r", exc)
 
@@ -282,10 +283,9 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                 await self._drained.wait()
             self._drained = None
         async with self._shared_lock:
-            position = self._position if self._shared is None else self._high_water
-            if position is None or not self._writer_parked():
-                return  # busy for too long, or nothing written yet: the next hour
-            data = self.ledger.checkpoint(now)
+            if not self._writer_parked():
+                return  # busy for too long: the next hour
+            position, data = self._high_water, self.ledger.checkpoint(now)
         with contextlib.suppress(trio.WouldBlock):  # the previous one still being saved
             self._saves_send.send_nowait((position, data))
 
@@ -334,7 +334,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                     if self._shared is None:
                         last = await self._journal.save_entries([j.entry.to_json() for j in batch])
                         if last is not None:
-                            self._position = last
+                            self._high_water = last
                     else:
                         refused = await self._book_shared(batch)
                 except BaseException:
@@ -559,7 +559,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         if self._shared is not None:
             rows, self._high_water = await self._shared.load_marked(since)
         elif self._checkpoints is not None:  # the position, for the first checkpoint
-            rows, self._position = await self._checkpoints.load_marked(since)
+            rows, self._high_water = await self._checkpoints.load_marked(since)
         else:
             rows = await self._journal.load_entries(since)
         self.ledger.replay(LedgerEntry.from_json(r) for r in rows)
@@ -588,7 +588,6 @@ class BudgetCoordinator(Actor[BudgetMsg]):
             return False
         self.ledger.replay(LedgerEntry.from_json(r) for r in after)
         self._high_water = high
-        self._position = high
         log.info(
             "budget: restored from checkpoint %d and %d entries after it", position, len(after)
         )
