@@ -116,6 +116,10 @@ META_RETRY_DAYS = 7
 LONGEST_BUDGET_PERIOD_DAYS = 32
 """A budget month (31 days) plus a day for the zone's offset and DST: a budget alert's
 claim must outlive the period it was raised in, or the alert is raised again."""
+MESSAGE_HISTORY_MIN_DAYS = 45
+"""A start with no budget checkpoint replays the journal back to the oldest current period
+(a month, or an ISO week begun the month before: up to 37 days) and 8 days of message
+prices before it; 45 covers both with a week to spare."""
 
 
 class RetentionConfig(_Model):
@@ -136,6 +140,10 @@ class RetentionConfig(_Model):
     """Hand-offs between daemons, once applied; pending ones are always kept."""
     budget_alerts_days: int = Field(default=90, gt=0)
     """Budget alert claims; at least 32 days (a month, with a day to spare)."""
+    messages_days: int = Field(default=180, gt=0)
+    """Finished messages (outbox rows, their budget entries) and finished campaigns'
+    recipients, counted from the last change; at least 45 days. A campaign keeps its
+    row and its totals."""
     interval_s: float = Field(default=3600.0, gt=0)
     """How often the leader prunes (a backlog is worked through one bounded run a minute)."""
     batch_rows: int = Field(default=5000, ge=1, le=100_000)
@@ -150,6 +158,17 @@ class RetentionConfig(_Model):
                 f"must be at least {META_RETRY_DAYS} days: Meta retries a webhook for up to"
                 f" {META_RETRY_DAYS} days, and a retry that outlives its dedup record is"
                 " applied twice"
+            )
+        return v
+
+    @field_validator("messages_days")
+    @classmethod
+    def _outlive_budget_replay(cls, v: int) -> int:
+        if v < MESSAGE_HISTORY_MIN_DAYS:
+            raise ValueError(
+                f"must be at least {MESSAGE_HISTORY_MIN_DAYS} days: a start without a budget"
+                " checkpoint replays the budget journal from the oldest current period"
+                " (up to 37 days back), and this month's reports read these rows"
             )
         return v
 
@@ -302,6 +321,10 @@ class BudgetConfig(CapsConfig):
     alert_webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
     alert_webhook_retries: int = Field(default=3, ge=0, le=10)
     """Attempts after the first, with doubling backoff, before an alert is dropped (logged)."""
+    unpriced_settle_days: float = Field(default=8.0, ge=META_RETRY_DAYS)
+    """A message Meta accepted whose price never arrived (its status webhooks were lost
+    past Meta's 7 days of retries) is settled at its estimate after this many days, so
+    its reservation does not stay open for ever."""
 
     @field_validator("alert_webhook_url")
     @classmethod

@@ -167,6 +167,13 @@ def test_budget_caps_must_grow_with_the_period(in_tmp: Path) -> None:
     )
 
 
+def test_unpriced_messages_settle_only_after_meta_stops_retrying(in_tmp: Path) -> None:
+    """Settling before Meta's last retry could settle a message whose price is on its way."""
+    assert errors("[budget]\nunpriced_settle_days = 6.5\n").startswith(
+        "metad.toml:2: budget.unpriced_settle_days: Input should be greater than or equal to 7"
+    )
+
+
 def test_sandbox_and_webhook_need_their_own_addresses(in_tmp: Path) -> None:
     text = (
         '[webhook]\nlisten = "0.0.0.0:9000"\n[sandbox]\nenabled = true\nlisten = "127.0.0.1:9000"\n'

@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 from config import ConfigError, load_config
-from config.model import META_RETRY_DAYS, RetentionConfig, StorageConfig
+from config.model import (
+    MESSAGE_HISTORY_MIN_DAYS,
+    META_RETRY_DAYS,
+    RetentionConfig,
+    StorageConfig,
+)
 
 DEFAULT = Path(__file__).parents[3] / "metad.toml"
 
@@ -37,6 +42,7 @@ def test_defaults_keep_dedup_past_meta_retries() -> None:
     assert r.webhook_inbox_days > META_RETRY_DAYS
     assert r.budget_alerts_days >= 32
     assert r.webhook_handoff_days > 0
+    assert r.messages_days >= MESSAGE_HISTORY_MIN_DAYS
     assert r.interval_s == 3600.0
 
 
@@ -49,12 +55,13 @@ def test_settings_are_read(in_tmp: Path) -> None:
     Path("metad.toml").write_text(
         "[storage.retention]\nwebhook_seen_days = 30\nwebhook_inbox_days = 7\n"
         "webhook_handoff_days = 1\nbudget_alerts_days = 400\ninterval_s = 600\n"
-        "batch_rows = 1000\n",
+        "batch_rows = 1000\nmessages_days = 45\n",
         encoding="utf-8",
     )
     r = load_config("metad.toml").storage.retention
     assert (r.webhook_seen_days, r.webhook_inbox_days, r.webhook_handoff_days) == (30, 7, 1)
     assert (r.budget_alerts_days, r.interval_s, r.batch_rows) == (400, 600.0, 1000)
+    assert r.messages_days == 45
 
 
 def test_dedup_shorter_than_meta_retries_is_refused(in_tmp: Path) -> None:
@@ -74,6 +81,12 @@ def test_budget_alerts_shorter_than_a_month_is_refused(in_tmp: Path) -> None:
     assert line.startswith(
         "metad.toml:2: storage.retention.budget_alerts_days: must be at least 32"
     )
+
+
+def test_message_history_shorter_than_the_budget_replay_is_refused(in_tmp: Path) -> None:
+    (line,) = errors("[storage.retention]\nmessages_days = 44\n")
+    assert line.startswith("metad.toml:2: storage.retention.messages_days: must be at least 45")
+    assert "replays the budget journal" in line
 
 
 @pytest.mark.parametrize(
