@@ -363,6 +363,7 @@ def _report(args: argparse.Namespace, cfg: MetadConfig, with_store: WithStore) -
         return {
             "by": args.by,
             "days": args.days,
+            "kept_days": cfg.storage.retention.messages_days,
             "rows": await report(store, by=args.by, days=args.days, now=now),
             "recommendations": await RecommendationRepository(store).latest(),
             "marketing_messages": await marketing_messages_report(store, days=args.days, now=now),
@@ -406,6 +407,13 @@ def format_report(result: dict[str, Any]) -> str:
             f"Marketing Messages API: sent {mm['sent']}, delivered {mm['delivered']}, "
             f"read {mm['read']}, failed {mm['failed']}, clicked n/a, "
             f"cost {mm['cost_usd']:.4f} USD",
+        ]
+    kept = result.get("kept_days")
+    if kept is not None and result["days"] > kept:
+        lines += [
+            "",
+            f"note: messages are kept {kept} days ([storage.retention] messages_days);"
+            f" the last {result['days']} days are counted from what is left",
         ]
     recs = result["recommendations"]
     lines.append("")

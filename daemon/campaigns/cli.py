@@ -172,13 +172,24 @@ def _remote(args: argparse.Namespace, cfg: MetadConfig) -> int:
     elif command == "resolve":
         print("resolved" if result["resolved"] else "nothing in doubt for that recipient")
     else:
-        rows = result if isinstance(result, list) else [result]
-        print(_table(rows))
-        for row in rows:
-            if row.get("reason"):
-                print(f"{row['id']}: {row['reason']}")
-            if row.get("waiting"):
-                print(f"{row['id']}: waiting: {row['waiting']}")
-            for item in row.get("in_doubt_overdue", []):
-                print(f"{row['id']}: in doubt: {item['recipient']} (outbox {item['outbox_id']})")
+        print(status_text(result if isinstance(result, list) else [result]))
     return EXIT_OK
+
+
+def status_text(rows: list[dict[str, Any]]) -> str:
+    """``metad campaign status|list`` for a person: the table, then a line per thing to
+    know about a campaign (why it stopped, what it waits for, messages in doubt)."""
+    lines = [_table(rows)]
+    for row in rows:
+        if row.get("reason"):
+            lines.append(f"{row['id']}: {row['reason']}")
+        if row.get("waiting"):
+            lines.append(f"{row['id']}: waiting: {row['waiting']}")
+        for item in row.get("in_doubt_overdue", []):
+            lines.append(f"{row['id']}: in doubt: {item['recipient']} (outbox {item['outbox_id']})")
+        if row.get("history_pruned"):
+            lines.append(
+                f"{row['id']}: figures as frozen when its message history was pruned"
+                " ([storage.retention] messages_days)"
+            )
+    return "\n".join(lines)

@@ -58,7 +58,7 @@ class CampaignRow:
 
 _COLUMNS = "id, name, state, spec, file, reason, cap_usd, created_at, started_at, finished_at"
 
-_PROGRESS = """
+PROGRESS_SQL = """
 WITH r AS (
     SELECT count(*) AS total,
            count(*) FILTER (WHERE state = 'pending') AS pending,
@@ -300,7 +300,12 @@ class CampaignRepository:
         return int(status.split()[-1])
 
     async def progress(self, campaign_id: str) -> dict[str, Any]:
-        row = await self._db.fetchrow(_PROGRESS, campaign_id)
+        frozen = await self._db.fetchval(
+            "SELECT summary FROM campaigns WHERE id = $1 AND summary IS NOT NULL", campaign_id
+        )
+        if frozen is not None:  # its rows were pruned (daemon.store.history)
+            return {**frozen, "history_pruned": True}
+        row = await self._db.fetchrow(PROGRESS_SQL, campaign_id)
         assert row is not None
         return {k: (float(v) if isinstance(v, float) else int(v)) for k, v in row.items()}
 

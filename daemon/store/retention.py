@@ -20,6 +20,8 @@ minimums :mod:`config.model` enforces):
   ``webhook_seen``); pending ones are work and always stay.
 * ``budget_alerts``: a claim stops an alert from being raised twice in its period, so it
   must outlive the longest period, a month (the retention is >= 32 days).
+* the message history (``outbox``, ``budget_ledger``, ``campaign_recipients``): see
+  :mod:`daemon.store.history`, which follows the same rules for batches and daemons.
 
 How: every statement deletes at most ``batch_rows`` rows and commits on its own, so a
 backlog never holds locks or a snapshot for long; the caller's ``keep_going`` is asked
@@ -46,6 +48,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from daemon.store.campaigns import PROGRESS_SQL
+from daemon.store.history import HISTORY_TABLES, HistoryRepository
 from daemon.store.inbox import COUNTED_COLUMNS, pruned_counts_sql
 
 if TYPE_CHECKING:
@@ -60,6 +64,7 @@ TABLES: Final = (
     "webhook_handoff",
     "webhook_seen",
     "budget_alerts",
+    *HISTORY_TABLES,
 )
 """The tables pruning deletes from (the keys of :attr:`Pruned.rows`)."""
 
@@ -195,6 +200,7 @@ SELECT (SELECT count(*) FROM gone) AS n, (SELECT count(*) FROM doomed) AS found
 class RetentionRepository:
     def __init__(self, db: Queries) -> None:
         self._db = db
+        self._history = HistoryRepository(db, PROGRESS_SQL)
 
     async def prune(
         self, keep: RetentionConfig, keep_going: Callable[[], bool] = _always
@@ -207,6 +213,7 @@ class RetentionRepository:
         handoff = await self.prune_handoffs(keep.webhook_handoff_days * days, batch, keep_going)
         seen = await self.prune_seen(keep.webhook_seen_days * days, batch, keep_going)
         alerts = await self.prune_alerts(keep.budget_alerts_days * days, batch, keep_going)
+        history = await self._history.prune(keep.messages_days * days, batch, keep_going)
         return Pruned(
             rows={
                 "webhook_inbox": inbox.rows,
@@ -214,8 +221,9 @@ class RetentionRepository:
                 "webhook_handoff": inbox.handoffs + handoff.rows,
                 "webhook_seen": seen.rows,
                 "budget_alerts": alerts.rows,
+                **history.rows,
             },
-            complete=all(s.complete for s in (inbox, handoff, seen, alerts)),
+            complete=history.complete and all(s.complete for s in (inbox, handoff, seen, alerts)),
         )
 
     async def prune_seen(

@@ -19,6 +19,7 @@ from config.model import RetentionConfig
 from daemon.store import Store
 from daemon.store.inbox import COUNTED, InboxStats
 from daemon.store.retention import TABLES, RetentionRepository
+from tests.integration.store.support import CHIP, running_campaign
 
 pytestmark = [pytest.mark.postgres, pytest.mark.trio]
 
@@ -202,6 +203,14 @@ async def test_prune_covers_every_table_with_the_config(store: Store) -> None:
         " VALUES ('global:day', '2026-01-01', 1, now() - $1::interval)",
         old,
     )
+    await running_campaign(store, [])
+    await store.execute(
+        "INSERT INTO outbox (chip, wa_id, kind, payload, state, created_at, updated_at)"
+        " VALUES ($1, '5511900000000', 'text', '{}', 'read', now() - $2::interval,"
+        " now() - $2::interval)",
+        CHIP,
+        2 * old,  # past the 180 days of messages_days
+    )
     pruned = await RetentionRepository(store).prune(RetentionConfig())
     assert pruned.complete
     assert pruned.rows == {
@@ -210,9 +219,12 @@ async def test_prune_covers_every_table_with_the_config(store: Store) -> None:
         "webhook_handoff": 2,
         "webhook_seen": 1,
         "budget_alerts": 1,
+        "outbox": 1,
+        "budget_ledger": 0,
+        "campaign_recipients": 0,
     }
     assert set(pruned.rows) == set(TABLES)
-    assert pruned.total == 6
+    assert pruned.total == 7
     assert await _ids(store, "webhook_inbox") == {other}
 
 

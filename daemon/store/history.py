@@ -1,0 +1,263 @@
+"""``HistoryRepository``: prune the message history once nothing needs it.
+
+Why: every message leaves an outbox row (its payload included), two or three budget
+journal entries and, in a campaign, a recipient row. At a million messages a day that is
+gigabytes a month, and nothing deleted any of it. What each row is for, and so when it
+may go (``messages_days`` of ``[storage.retention]``, at least 45 days, see
+:data:`config.model.MESSAGE_HISTORY_MIN_DAYS`):
+
+* An outbox row carries a message through its states; its id travels in
+  ``biz_opaque_callback_data`` so a status webhook finds it. Once the row is finished
+  (``accepted``, ``sent``, ``delivered``, ``read``, ``failed`` or ``cancelled``) and has
+  not changed for the retention, no webhook can still come for it (Meta retries for 7
+  days), so only reports read it. Rows ``queued`` or ``sending`` are live work and rows
+  ``in_doubt`` wait for the operator: those always stay.
+* A budget journal entry is replayed at a start only from the last checkpoint (or the
+  oldest current period, at most 37 days back), so entries older than the retention are
+  never replayed. A message whose reservation is still open (reserved, never settled nor
+  released) keeps its row and entries, so a budget never forgets money it holds.
+* A campaign's rows are what ``metad campaign status`` counts. A running or paused
+  campaign keeps all of them. Once a campaign has been finished or cancelled for the
+  retention, its figures are frozen into ``campaigns.summary`` (migration 0014), which
+  status reads from then on, and then its recipients, outbox rows and their budget
+  entries go. The campaign row stays: its name cannot be started again, and its totals
+  remain. A campaign with a message in doubt, live or with an open reservation waits.
+
+How: like :mod:`daemon.store.retention` (whose job runs this), every statement deletes at
+most ``batch_rows`` messages with their entries and commits on its own, and ``keep_going``
+is asked between batches. Messages outside campaigns are found by walking the outbox's
+primary key in windows from the oldest (ids grow with time) until a window reaches rows
+created after the cutoff; a row's entries go in the statement that deletes the row, and
+only if it did (``RETURNING``), so a row a late status webhook touched meanwhile stays
+whole. Budget entries of no outbox row go by age (the ``at`` index).
+
+Several daemons: freezing a summary happens once (``summary IS NULL``), every delete is
+by key and idempotent, and the counts come from ``RETURNING``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from daemon.store.connection import Queries
+
+__all__ = ["FINISHED", "HISTORY_TABLES", "HistoryPruned", "HistoryRepository"]
+
+FINISHED: Final = ("accepted", "sent", "delivered", "read", "failed", "cancelled")
+"""Outbox states no send will change again (``in_doubt`` waits for the operator)."""
+
+HISTORY_TABLES: Final = ("outbox", "budget_ledger", "campaign_recipients")
+"""The tables history pruning deletes from (the keys of :attr:`HistoryPruned.rows`)."""
+
+_FINISHED_SQL: Final = ", ".join(f"'{s}'" for s in FINISHED)
+
+# A message whose reservation is open: reserved, and neither settled nor released.
+_OPEN_RESERVATION: Final = """(
+    EXISTS (SELECT 1 FROM budget_ledger b
+             WHERE b.outbox_id = {o}.id AND b.kind = 'reservation')
+    AND NOT EXISTS (SELECT 1 FROM budget_ledger b
+                     WHERE b.outbox_id = {o}.id AND b.kind IN ('settlement', 'release')))"""
+
+# The next $3 outbox rows by id; of those, finished messages outside campaigns unchanged
+# since the cutoff and holding no budget go, and their budget entries with them, but
+# only the entries of rows the delete took (its state and age are checked again on the
+# row deleted, which a late webhook may have changed). ``recent``: the window reached
+# rows created after the cutoff, and every row after it is younger still.
+_MESSAGES = f"""
+WITH win AS MATERIALIZED (
+    SELECT id, created_at, updated_at, state, campaign_id FROM outbox
+    WHERE id > $1 ORDER BY id LIMIT $3
+), doomed AS MATERIALIZED (
+    SELECT id FROM win
+    WHERE campaign_id IS NULL AND state IN ({_FINISHED_SQL})
+      AND updated_at < now() - $2::interval
+      AND NOT {_OPEN_RESERVATION.format(o="win")}
+), gone AS (
+    DELETE FROM outbox
+    WHERE id = ANY (ARRAY (SELECT id FROM doomed))
+      AND state IN ({_FINISHED_SQL}) AND updated_at < now() - $2::interval
+    RETURNING id
+), entries AS (
+    DELETE FROM budget_ledger WHERE outbox_id = ANY (ARRAY (SELECT id FROM gone))
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) AS n,
+       (SELECT count(*) FROM entries) AS entries,
+       (SELECT count(*) FROM win) AS walked,
+       (SELECT max(id) FROM win) AS last_id,
+       coalesce((SELECT bool_or(created_at >= now() - $2::interval) FROM win), true)
+           AS recent
+"""
+
+# Budget entries of no outbox row (a message the journal knew by reference only), by age.
+_UNLINKED = """
+WITH doomed AS MATERIALIZED (
+    SELECT id FROM budget_ledger
+    WHERE at < now() - $1::interval AND outbox_id IS NULL ORDER BY at LIMIT $2
+), gone AS (
+    DELETE FROM budget_ledger WHERE id = ANY (ARRAY (SELECT id FROM doomed)) RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) AS n, (SELECT count(*) FROM doomed) AS found
+"""
+
+# Campaigns over for the retention whose rows are not all gone yet (a few rows: a scan),
+# unless one of their messages is live, in doubt or holds budget.
+_DUE_CAMPAIGNS = f"""
+SELECT c.id FROM campaigns c
+WHERE c.state IN ('finished', 'cancelled') AND c.finished_at < now() - $1::interval
+  AND (c.summary IS NULL
+       OR EXISTS (SELECT 1 FROM campaign_recipients r WHERE r.campaign_id = c.id)
+       OR EXISTS (SELECT 1 FROM outbox o WHERE o.campaign_id = c.id))
+  AND NOT EXISTS (
+      SELECT 1 FROM outbox o WHERE o.campaign_id = c.id
+         AND (o.state NOT IN ({_FINISHED_SQL}) OR {_OPEN_RESERVATION.format(o="o")}))
+ORDER BY c.finished_at
+"""
+
+# The next $2 recipients of campaign $1, their outbox rows and those rows' budget entries
+# (sibling deletes: the foreign keys are checked at the end of the statement).
+_CAMPAIGN_BATCH = """
+WITH doomed AS MATERIALIZED (
+    SELECT recipient_key FROM campaign_recipients WHERE campaign_id = $1 LIMIT $2
+), messages AS MATERIALIZED (
+    SELECT id FROM outbox
+    WHERE campaign_id = $1 AND recipient_id = ANY (ARRAY (SELECT recipient_key FROM doomed))
+), recipients AS (
+    DELETE FROM campaign_recipients
+    WHERE campaign_id = $1 AND recipient_key = ANY (ARRAY (SELECT recipient_key FROM doomed))
+    RETURNING 1
+), gone AS (
+    DELETE FROM outbox WHERE id = ANY (ARRAY (SELECT id FROM messages)) RETURNING 1
+), entries AS (
+    DELETE FROM budget_ledger WHERE outbox_id = ANY (ARRAY (SELECT id FROM messages))
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM recipients) AS recipients,
+       (SELECT count(*) FROM gone) AS n,
+       (SELECT count(*) FROM entries) AS entries,
+       (SELECT count(*) FROM doomed) AS found
+"""
+
+# Outbox rows of campaign $1 that no recipient row named (none are expected; a row
+# written by an older version, say), once its recipients are gone.
+_CAMPAIGN_LEFTOVERS = """
+WITH messages AS MATERIALIZED (
+    SELECT id FROM outbox WHERE campaign_id = $1 LIMIT $2
+), recipients AS (
+    UPDATE campaign_recipients SET outbox_id = NULL
+    WHERE outbox_id = ANY (ARRAY (SELECT id FROM messages))
+    RETURNING 1
+), gone AS (
+    DELETE FROM outbox WHERE id = ANY (ARRAY (SELECT id FROM messages)) RETURNING 1
+), entries AS (
+    DELETE FROM budget_ledger WHERE outbox_id = ANY (ARRAY (SELECT id FROM messages))
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) AS n,
+       (SELECT count(*) FROM entries) AS entries,
+       (SELECT count(*) FROM messages) AS found,
+       (SELECT count(*) FROM recipients) AS relinked
+"""
+
+
+def _always() -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPruned:
+    """What one history pruning deleted, per table (:data:`HISTORY_TABLES`), and the
+    campaigns whose figures it froze. ``complete``: nothing expired is known to be left
+    (false when ``keep_going`` stopped it between batches)."""
+
+    rows: dict[str, int]
+    frozen: int
+    complete: bool
+
+
+class HistoryRepository:
+    def __init__(self, db: Queries, progress_sql: str) -> None:
+        """``progress_sql``: the query of one campaign's figures (``$1``: its id), the one
+        ``metad campaign status`` runs, so a frozen summary holds the same figures."""
+        self._db = db
+        self._freeze = (
+            "UPDATE campaigns c SET summary = to_jsonb(p)"
+            f" FROM ({progress_sql}) p WHERE c.id = $1 AND c.summary IS NULL"
+        )
+
+    async def prune(
+        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = _always
+    ) -> HistoryPruned:
+        rows = dict.fromkeys(HISTORY_TABLES, 0)
+        frozen, done = await self._prune_campaigns(older_than, batch_rows, rows, keep_going)
+        done = await self._prune_messages(older_than, batch_rows, rows, keep_going) and done
+        done = await self._prune_unlinked(older_than, batch_rows, rows, keep_going) and done
+        return HistoryPruned(rows, frozen, done)
+
+    async def _prune_messages(
+        self,
+        older_than: dt.timedelta,
+        batch_rows: int,
+        rows: dict[str, int],
+        keep_going: Callable[[], bool],
+    ) -> bool:
+        after = 0
+        while True:
+            if not keep_going():
+                return False
+            row = await self._db.fetchrow(_MESSAGES, after, older_than, batch_rows)
+            assert row is not None
+            rows["outbox"] += row["n"]
+            rows["budget_ledger"] += row["entries"]
+            if row["walked"] < batch_rows or row["recent"]:
+                return True
+            after = row["last_id"]
+
+    async def _prune_unlinked(
+        self,
+        older_than: dt.timedelta,
+        batch_rows: int,
+        rows: dict[str, int],
+        keep_going: Callable[[], bool],
+    ) -> bool:
+        while True:
+            if not keep_going():
+                return False
+            row = await self._db.fetchrow(_UNLINKED, older_than, batch_rows)
+            assert row is not None
+            rows["budget_ledger"] += row["n"]
+            if row["found"] < batch_rows:
+                return True
+
+    async def _prune_campaigns(
+        self,
+        older_than: dt.timedelta,
+        batch_rows: int,
+        rows: dict[str, int],
+        keep_going: Callable[[], bool],
+    ) -> tuple[int, bool]:
+        frozen = 0
+        for due in await self._db.fetch(_DUE_CAMPAIGNS, older_than):
+            campaign_id: str = due["id"]
+            if not keep_going():
+                return frozen, False
+            # Freeze first: once the summary is there, status reads it, so deleting the
+            # rows in batches never shows a half-counted campaign.
+            if await self._db.execute(self._freeze, campaign_id) == "UPDATE 1":
+                frozen += 1
+            for sql in (_CAMPAIGN_BATCH, _CAMPAIGN_LEFTOVERS):
+                while True:
+                    if not keep_going():
+                        return frozen, False
+                    row = await self._db.fetchrow(sql, campaign_id, batch_rows)
+                    assert row is not None
+                    rows["campaign_recipients"] += row.get("recipients", 0)
+                    rows["outbox"] += row["n"]
+                    rows["budget_ledger"] += row["entries"]
+                    if row["found"] < batch_rows:
+                        break
+        return frozen, True
