@@ -16,8 +16,9 @@ entries together and journals them in one transaction.
 Why a reconciliation beside the mailbox: chips release what they give up on, but a
 message can end outside any chip (a restart cancels the rows a dead chip held, the
 operator drops or re-sends one in doubt, a status webhook fails one Meta accepted).
-The outbox row is the truth about a message, so :meth:`BudgetCoordinator._reconciler`
-reads the rows of the reservations held longer than a grace period, at start and every
+The outbox row is the truth about a message, so a
+:class:`~actors.budget.reconciliation.Reconciliation` beside the mailbox reads the rows
+of the reservations held longer than a grace period, at start and every
 ``reconcile_every_s``, and releases those that can no longer be charged
 (:mod:`actors.budget.reconcile`); a :class:`Reconcile` message asks for given messages
 at once (the operator's decision). No query is added to a send's path.
@@ -25,17 +26,17 @@ at once (the operator's decision). No query is added to a send's path.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, assert_never
 
 import trio
 
 from actors.base import Actor
-from actors.budget.ledger import RETAIN_SETTLED_S, Ledger
+from actors.budget.checkpointing import CHECKPOINT_EVERY_S, Checkpointing
+from actors.budget.ledger import Ledger
 from actors.budget.messages import (
     BudgetMsg,
     GetBudget,
@@ -47,12 +48,16 @@ from actors.budget.messages import (
 )
 from actors.budget.periods import PERIODS
 from actors.budget.ports import BudgetJournal, Checkpoints, OutboxStates, SharedJournal
-from actors.budget.reconcile import RowState, outbox_ref, to_release
-from actors.budget.values import GLOBAL, Caps, LedgerEntry, Refusal, Release as LedgerRelease, Scope
+from actors.budget.reconciliation import (
+    RECONCILE_EVERY_S,
+    RECONCILE_GRACE_S,
+    Reconciliation,
+)
+from actors.budget.values import GLOBAL, Alert, Caps, LedgerEntry, Refusal, Scope
 from actors.core import ActorCrashed, ReplyTo
 from actors.policy.pricing import PriceTable, UnknownDestination
 
-__all__ = ["BudgetCoordinator"]
+__all__ = ["CHECKPOINT_EVERY_S", "BudgetCoordinator"]
 
 log = logging.getLogger("metad.budget")
 
@@ -60,25 +65,10 @@ MAILBOX_BATCH = 256
 """Messages handled per scheduling step (see the module docstring)."""
 SETTLED_MEMORY = 50_000
 """Settlements remembered to skip a repeat (Meta prices both ``sent`` and ``delivered``)."""
-CHECKPOINT_EVERY_S = 3600.0
-"""How often the ledger's checkpoint is stored (:meth:`Ledger.checkpoint`): a start
-replays the journal after the latest one, and the 8 days before it."""
-CHECKPOINT_WAIT_S = 1.0
-"""The longest the mailbox waits for the journal writer to take a checkpoint."""
 PRUNE_EVERY_S = 3600.0
 """How often the ledger forgets settled messages past its retention and closed periods
 (:meth:`~actors.budget.ledger.Ledger.prune`): at a million messages a day it would
 otherwise hold every message since the daemon started."""
-RECONCILE_EVERY_S = 60.0
-"""How often held reservations are checked against their outbox rows."""
-RECONCILE_GRACE_S = 30.0
-"""A reservation this young, or a row that ended this recently, is left to the send path
-(which releases within milliseconds of ending a row, see :mod:`actors.budget.reconcile`)."""
-
-
-class _Diverged(Exception):
-    """A shared reconciliation failed after it had changed the ledger (see
-    :meth:`BudgetCoordinator._reconciler`)."""
 
 
 class _Answers:
@@ -157,22 +147,27 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         super().__init__("budget", inbox)
         if outbox is None and isinstance(journal, OutboxStates):
             outbox = journal  # the store's journal reads the outbox too
-        self._outbox = outbox
-        """Where the reconciliation reads outbox rows; None: no reconciliation."""
-        self._reconcile_every_s = reconcile_every_s
-        self._reconcile_grace_s = reconcile_grace_s
-        self._reused: dict[str, float] = {}
-        """Reservation id → when a send last found it held and reused it (one daemon,
-        with reconciliation): kept by a reconciliation that read rows before then."""
-        self._asked_send, self._asked = trio.open_memory_channel[tuple[str, ...]](math.inf)
+        self._reconciliation = (
+            None
+            if outbox is None
+            else Reconciliation(
+                self,
+                outbox,
+                now=now,
+                shared=shared,
+                every_s=reconcile_every_s,
+                grace_s=reconcile_grace_s,
+            )
+        )
+        """Reads the outbox rows of held reservations; None (no outbox): none."""
         self._loaded = trio.Event()
-        self._checkpoints = journal if isinstance(journal, Checkpoints) else None
-        """Where checkpoints are kept; None (a journal without them): every start
-        replays the journal back to the oldest current period."""
-        self._checkpoint_at = math.inf
-        self._saves_send, self._saves = trio.open_memory_channel[tuple[int, dict[str, Any]]](1)
-        self._drained: trio.Event | None = None
-        """Set by the journal writer when it has written everything (a checkpoint waits)."""
+        self._checkpoints = (
+            Checkpointing(journal, self, self._writer_parked)
+            if isinstance(journal, Checkpoints)
+            else None
+        )
+        """None (a journal without checkpoints): every start replays the journal back
+        to the oldest current period."""
         self._prune_at = -math.inf
         """When the ledger is next pruned; the first batch after a start prunes what
         the journal's load brought back."""
@@ -210,27 +205,16 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                 async with trio.open_nursery() as helpers:
                     if self._shared is not None:
                         helpers.start_soon(self._catch_up)
-                    if self._outbox is not None:
-                        helpers.start_soon(self._reconciler)
+                    if self._reconciliation is not None:
+                        helpers.start_soon(self._reconciliation.run, self._loaded)
                     if self._checkpoints is not None:
-                        helpers.start_soon(self._checkpointer, self._checkpoints)
+                        helpers.start_soon(self._checkpoints.saver)
                     await self._mailbox_loop(task_status)
                     helpers.cancel_scope.cancel()
             finally:
                 send.close()  # the writer drains what is queued, then ends
-        await self._last_checkpoint()
-
-    async def _last_checkpoint(self) -> None:
-        """A clean stop has written everything: a checkpoint now is all the next start
-        needs besides the 8 days before it (a restart under systemd reads no month)."""
-        if self._checkpoints is None:
-            return
-        try:
-            await self._checkpoints.save_checkpoint(
-                self._high_water, self.ledger.checkpoint(self._now())
-            )
-        except Exception as exc:
-            log.warning("budget checkpoint not stored at stop (the journal has it): %r", exc)
+        if self._checkpoints is not None:
+            await self._checkpoints.last(self._high_water, self._now())
 
     async def _mailbox_loop(self, task_status: trio.TaskStatus[Any]) -> None:
         """:class:`~actors.base.Actor`'s loop (same crash contract), in batches."""
@@ -260,48 +244,14 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                     raise
             now = self._now()
             self._prune(now)
-            await self._checkpoint(now)
+            if self._checkpoints is not None:
+                await self._checkpoints.take(now)
         await self.stopped()
-
-    async def _checkpoint(self, now: float) -> None:
-        """Hand the ledger's checkpoint to the saver, at most every
-        :data:`CHECKPOINT_EVERY_S`, at a moment it stands for one journal position.
-
-        Why the mailbox waits for the writer: the ledger runs ahead of the journal (an
-        entry is applied, then committed), so under load there is never a batch end at
-        which both agree. Once an hour the loop stops taking messages until the writer
-        has committed what it was given (one commit, a few milliseconds; at most
-        :data:`CHECKPOINT_WAIT_S`), and with shared caps holds the lock, so no other
-        daemon's entries are half applied. Then the ledger is exactly the journal up to
-        the last entry written."""
-        if self._checkpoints is None or now < self._checkpoint_at:
-            return
-        self._checkpoint_at = now + CHECKPOINT_EVERY_S
-        if not self._writer_parked():
-            self._drained = trio.Event()
-            with trio.move_on_after(CHECKPOINT_WAIT_S):
-                await self._drained.wait()
-            self._drained = None
-        async with self._shared_lock:
-            if not self._writer_parked():
-                return  # busy for too long: the next hour
-            position, data = self._high_water, self.ledger.checkpoint(now)
-        with contextlib.suppress(trio.WouldBlock):  # the previous one still being saved
-            self._saves_send.send_nowait((position, data))
 
     def _writer_parked(self) -> bool:
         """The journal writer waits for entries: it has written all it was given (an
         entry handed to it un-parks it at once, before it even runs)."""
         return self._journal_send.statistics().tasks_waiting_receive > 0
-
-    async def _checkpointer(self, checkpoints: Checkpoints) -> None:
-        """Store the checkpoints handed over; one that fails is logged, the next hour's
-        replaces it (the journal alone still rebuilds everything)."""
-        async for position, data in self._saves:
-            try:
-                await checkpoints.save_checkpoint(position, data)
-            except Exception as exc:
-                log.warning("budget checkpoint not stored (the journal still has it): %r", exc)
 
     def _prune(self, now: float) -> None:
         """Forget, at most every :data:`PRUNE_EVERY_S`, what the ledger no longer needs.
@@ -352,8 +302,8 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                         self._publish("budget", alert.to_json())
                     if j.reply is not None:
                         j.reply.ok(None)
-                if self._drained is not None and not recv.statistics().current_buffer_used:
-                    self._drained.set()
+                if self._checkpoints is not None:
+                    self._checkpoints.written(empty=not recv.statistics().current_buffer_used)
 
     async def _book_shared(self, batch: Sequence[_Journalled]) -> dict[int, str | None]:
         """Book ``batch`` after what other daemons booked (under the shared lock); the
@@ -368,7 +318,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
             refused.clear()
             reused.clear()
             fresh.clear()
-            self._apply_others(others)
+            self.apply_others(others)
             keep: list[dict[str, Any]] = []
             for n, j in enumerate(batch):
                 e = j.entry
@@ -400,8 +350,8 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                 keep.append(e.to_json())
             return keep
 
-        async with self._shared_lock:
-            self._high_water = await self._shared.serialized(self._high_water, decide)
+        shared = self._shared
+        await self.locked(lambda position: shared.serialized(position, decide))
         for n in reused:
             refused[n] = None
         for alert in fresh:
@@ -409,7 +359,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
             self._publish("budget", alert.to_json())
         return refused
 
-    def _apply_others(self, rows: Sequence[dict[str, Any]]) -> None:
+    def apply_others(self, rows: Sequence[dict[str, Any]]) -> None:
         for row in rows:
             entry = LedgerEntry.from_json(row)
             if entry.op == "reserve" and self.ledger.reserved(entry.id) is not None:
@@ -423,123 +373,27 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         shared = self._shared
 
         def learn(others: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            self._apply_others(others)
+            self.apply_others(others)
             return []
 
         while True:
             await trio.sleep(self._catch_up_s)
-            async with self._shared_lock:
-                self._high_water = await shared.serialized(self._high_water, learn)
+            await self.locked(lambda position: shared.serialized(position, learn))
 
-    async def _reconciler(self) -> None:
-        """Release the reservations of messages that can no longer be charged: a pass
-        over every reservation older than the grace period once the ledger is loaded
-        and every ``reconcile_every_s``, and one over the messages a :class:`Reconcile`
-        names as soon as it comes (those without the grace period).
+    async def locked(self, step: Callable[[int], Awaitable[int]]) -> None:
+        """Run ``step`` from the journal position under the shared lock and move the
+        position to what it returns (shared caps: a booking, a catch-up, a pass of the
+        reconciliation)."""
+        async with self._shared_lock:
+            self._high_water = await step(self._high_water)
 
-        A pass whose reading fails is logged and left to the next one, unless shared
-        caps had already changed the ledger for it: then the ledger no longer matches
-        the journal, and the actor crashes to rebuild it (as a failed booking does)."""
-        await self._loaded.wait()
-        asked: tuple[str, ...] | None = None
-        while True:
-            try:
-                released = await self._reconcile(asked)
-            except _Diverged:
-                raise
-            except Exception as exc:
-                log.warning("budget reconciliation failed (retried later): %r", exc)
-            else:
-                if released:
-                    log.info(
-                        "budget: released %d reservation(s) of messages that will not be charged",
-                        released,
-                    )
-            asked = None
-            with trio.move_on_after(self._reconcile_every_s):
-                asked = await self._asked.receive()
-                more = [asked]
-                while True:
-                    try:
-                        more.append(self._asked.receive_nowait())
-                    except trio.WouldBlock:
-                        break
-                asked = tuple(ref for refs in more for ref in refs)
-
-    async def _reconcile(self, asked: tuple[str, ...] | None) -> int:
-        """One pass (see :meth:`_reconciler`): all reservations older than the grace
-        period when ``asked`` is None, else those named. Returns how many were released."""
-        assert self._outbox is not None
-        grace = self._reconcile_grace_s if asked is None else 0.0
-        read_at = self._now()
-        if asked is None:
-            held = self.ledger.stale_reservations(read_at - grace)
-        else:
-            held = [r for r in dict.fromkeys(asked) if self.ledger.reserved(r) is not None]
-        ids = [oid for ref in held if (oid := outbox_ref(ref)) is not None]
-        try:
-            if not ids:
-                return 0
-            if self._shared is None:
-                rows = await self._outbox.outbox_states(ids)
-                return len(self._release_unchargeable(held, rows, grace, read_at))
-            released = 0
-
-            def decide(
-                others: list[dict[str, Any]], rows: dict[int, RowState]
-            ) -> list[dict[str, Any]]:
-                nonlocal released
-                decided.set()
-                self._apply_others(others)  # a release by another daemon is seen here
-                entries = [
-                    r.entry.to_json()
-                    for r in self._release_unchargeable(held, rows, grace, read_at, persist=False)
-                ]
-                released = len(entries)
-                return entries
-
-            decided = trio.Event()
-            try:
-                async with self._shared_lock:
-                    self._high_water = await self._shared.reconciled(self._high_water, ids, decide)
-            except Exception as exc:
-                if decided.is_set():
-                    raise _Diverged(str(exc)) from exc
-                raise
-            return released
-        finally:
-            # A reuse noted before this reading cannot matter to any later pass.
-            self._reused = {r: t for r, t in self._reused.items() if t >= read_at}
-
-    def _release_unchargeable(
-        self,
-        held: Sequence[str],
-        rows: dict[int, RowState],
-        grace: float,
-        read_at: float,
-        *,
-        persist: bool = True,
-    ) -> list[LedgerRelease]:
-        """Release what :func:`~actors.budget.reconcile.to_release` names among ``held``
-        and is still held, in one step (nothing can interleave): journalled through the
-        writer, or (shared caps, ``persist=False``) by the caller."""
-        now = self._now()
-        out: list[LedgerRelease] = []
-        for ref in to_release(held, rows, grace_s=grace, reused=self._reused, read_at=read_at):
-            released = self.ledger.release(ref, now)
-            if released is None:  # released or settled meanwhile: nothing to do
-                continue
-            if persist:
-                self._persist(released.entry)
-            out.append(released)
-        return out
-
-    def _persist(
+    def persist(
         self,
         entry: LedgerEntry,
-        alerts: Sequence[Any] = (),
+        alerts: Sequence[Alert] = (),
         reply: _Part | None = None,
     ) -> None:
+        """Hand ``entry`` to the journal writer (see :meth:`_journal_writer`)."""
         self._journal_send.send_nowait(_Journalled(entry, tuple(alerts), reply))
 
     def _empty_ledger(self) -> Ledger:
@@ -552,46 +406,20 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         self.ledger = self._empty_ledger()
         self._settled.clear()
         now = self._now()
-        self._checkpoint_at = now + CHECKPOINT_EVERY_S
-        if await self._restore(now):
-            return
+        if self._checkpoints is not None:
+            self._checkpoints.started(now)
+            restored = await self._checkpoints.restore(self._empty_ledger, now)
+            if restored is not None:
+                self.ledger, self._high_water = restored
+                return
         since = self.ledger.replay_from(now)
         if self._shared is not None:
             rows, self._high_water = await self._shared.load_marked(since)
         elif self._checkpoints is not None:  # the position, for the first checkpoint
-            rows, self._high_water = await self._checkpoints.load_marked(since)
+            rows, self._high_water = await self._checkpoints.store.load_marked(since)
         else:
             rows = await self._journal.load_entries(since)
         self.ledger.replay(LedgerEntry.from_json(r) for r in rows)
-
-    async def _restore(self, now: float) -> bool:
-        """Rebuild from the latest checkpoint and the journal around it; False when there
-        is none worth it (none, another zone's, or older than the oldest current period:
-        then replaying from that period reads less)."""
-        if self._checkpoints is None:
-            return False
-        latest = await self._checkpoints.latest_checkpoint()
-        if latest is None:
-            return False
-        position, data = latest
-        taken_at = float(data.get("at", 0.0))
-        if taken_at < self.ledger.replay_from(now):
-            return False
-        before, after, high = await self._checkpoints.entries_around(
-            position, taken_at - RETAIN_SETTLED_S
-        )
-        try:
-            self.ledger.restore(data, (LedgerEntry.from_json(r) for r in before))
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("budget checkpoint %d not usable (%s): replaying", position, exc)
-            self.ledger = self._empty_ledger()
-            return False
-        self.ledger.replay(LedgerEntry.from_json(r) for r in after)
-        self._high_water = high
-        log.info(
-            "budget: restored from checkpoint %d and %d entries after it", position, len(after)
-        )
-        return True
 
     async def handle(self, msg: BudgetMsg) -> None:
         now = self._now()
@@ -618,8 +446,8 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                                 _Journalled(entry, (), answers.part(n), reuse=True)
                             )
                             continue
-                        if self._outbox is not None:
-                            self._reused[b.ref] = now
+                        if self._reconciliation is not None:
+                            self._reconciliation.reused(b.ref, now)
                         answers.put(n, None)
                         continue
                     booked = self.ledger.reserve(
@@ -628,14 +456,14 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                     if isinstance(booked, Refusal):
                         answers.put(n, booked.reason)
                     else:  # answered once durable
-                        self._persist(booked.entry, booked.alerts, answers.part(n))
+                        self.persist(booked.entry, booked.alerts, answers.part(n))
             case Release(id=rid):
                 released = self.ledger.release(rid, now)
                 if released is not None:
-                    self._persist(released.entry)
+                    self.persist(released.entry)
             case Reconcile(refs=refs):
-                if self._outbox is not None and refs:
-                    self._asked_send.send_nowait(refs)
+                if self._reconciliation is not None:
+                    self._reconciliation.ask(refs)
             case Settle(id=rid, pricing=pricing, wa_id=wa_id, waba=waba, campaign=campaign):
                 # The same price again (``sent`` then ``delivered``): settled already,
                 # the ledger would book nothing (and, had it pruned the message, would
@@ -656,7 +484,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                     return
                 settled = self.ledger.settle(rid, actual, now, waba=waba, campaign=campaign)
                 if settled.entry is not None:
-                    self._persist(settled.entry, settled.alerts)
+                    self.persist(settled.entry, settled.alerts)
                 self._remember(rid, seen)
             case GetBudget(reply=reply):
                 reply.ok(self.status(now))

@@ -1,15 +1,20 @@
 """Where the budget coordinator keeps its journal and reads the outbox: the storage it
 needs, as protocols, so the actor is tested with in-memory fakes and the store
-(:mod:`daemon.store.budget`) provides the real ones."""
+(:mod:`daemon.store.budget`) provides the real ones. And :class:`Books`, what the
+coordinator's helpers (reconciliation, checkpoints) need of the coordinator itself."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from actors.budget.reconcile import RowState
 
-__all__ = ["BudgetJournal", "Checkpoints", "OutboxStates", "SharedJournal"]
+if TYPE_CHECKING:
+    from actors.budget.ledger import Ledger
+    from actors.budget.values import Alert, LedgerEntry
+
+__all__ = ["Books", "BudgetJournal", "Checkpoints", "OutboxStates", "SharedJournal"]
 
 
 class BudgetJournal(Protocol):
@@ -69,4 +74,26 @@ class Checkpoints(Protocol):
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
         """The entries up to ``position`` written since ``since``, those after it, and
         the journal's highest position."""
+        ...
+
+
+class Books(Protocol):
+    """What the coordinator's helpers (:mod:`actors.budget.reconciliation`,
+    :mod:`actors.budget.checkpointing`) need of the coordinator that owns the ledger:
+    every change goes through its journal writer or its lock, as a booking's does."""
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    def persist(self, entry: LedgerEntry, alerts: Sequence[Alert] = ()) -> None:
+        """Hand ``entry`` to the journal writer (one daemon)."""
+        ...
+
+    def apply_others(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Apply what other daemons journalled (shared caps)."""
+        ...
+
+    async def locked(self, step: Callable[[int], Awaitable[int]]) -> None:
+        """Run ``step`` from the journal position under the shared lock; it returns the
+        new position (unchanged when it wrote nothing)."""
         ...
