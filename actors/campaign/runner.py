@@ -12,6 +12,12 @@ for the operator; it is never re-sent silently.
 
 Recipient rows only say "handed to chip X" (written lazily in batches: losing those
 marks loses nothing, the outbox is the truth) or why one was skipped or refused.
+
+This module is the runner itself: feeding recipients in order (or claiming them when
+several daemons share the campaign, :mod:`actors.campaign.sharing`), pacing them to the
+rate and the schedule, and the sends in flight. What is sent is
+:mod:`actors.campaign.content`'s, what an answer means :mod:`actors.campaign.answers`',
+and its picture of the chips and templates :mod:`actors.campaign.fleet_view`'s.
 """
 
 from __future__ import annotations
@@ -19,25 +25,27 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import outcome
 import trio
 
 from actors.budget.messages import BudgetMsg, SetCampaignCap
 from actors.budget.values import Caps
+from actors.campaign.answers import Mark, PauseCampaign, QueuedAnswer, recipient_mark
 from actors.campaign.cards import tap_payload
+from actors.campaign.content import render_text, template_payload, text_content
+from actors.campaign.fleet_view import REFRESH_CHIPS_S, FleetView
 from actors.campaign.ports import CampaignStore, FleetPort, Pending
-from actors.campaign.routing import ChipView, route
+from actors.campaign.routing import route
 from actors.campaign.schedule import open_interval
-from actors.chip.messages import Refused, Send, SendResult, Sent, Uncertain
-from actors.chip.templates import TemplateBook
-from actors.core import ActorCrashed, ActorStopped, Address, CallTimeout, ReplyTo
-from actors.templates.mapper import Filled, MappingError, TemplateMapper
+from actors.campaign.sharing import Sharing
+from actors.chip.messages import Send, SendResult
+from actors.core import ActorCrashed, ActorStopped, Address, CallTimeout
+from actors.templates.mapper import Filled
 from config.campaign import CampaignSpec
 
 __all__ = ["CampaignRunner", "Sharing", "render_text"]
@@ -47,92 +55,20 @@ log = logging.getLogger(__name__)
 BATCH = 500
 SEND_TIMEOUT_S = 900.0
 """A chip answers once Meta has: its queue may hold a message a while under rate limits."""
-REFRESH_CHIPS_S = 1.0
-REFRESH_TEMPLATES_S = 30.0
 NO_CHIP_RETRY_S = 5.0
 PACE_CREDIT_S = 0.05
 """Lateness of the pacing wake-ups made up for (see ``CampaignRunner._pace``)."""
 YIELD_EVERY = 32
 """Recipients handed over at most between two yields to the scheduler."""
-_TRANSIENT = (
-    "daemon stopping",
-    "chip is draining",
-    "chip paused",
-    "messaging-limit tier reached",
-    "budget unavailable",
-)
-"""Refusals that say "not now, not here": the recipient stays pending for another chip
-or a later pass. A chip paused (by the operator, its quality, or an error such as a
-revoked token) after the runner's last look at the fleet refuses what it is handed (and
-cancels what it queued, before any POST): those recipients go to a healthy chip."""
-
-
-def render_text(text: str, fields: Mapping[str, str]) -> str:
-    """``{column}`` placeholders from the recipient's fields; unknown ones stay as they are."""
-
-    class _Keep(dict[str, str]):
-        def __missing__(self, key: str) -> str:
-            return "{" + key + "}"
-
-    return text.format_map(_Keep(fields))
-
-
-@dataclass(frozen=True, slots=True)
-class Sharing:
-    """Several daemons run this campaign (daemon.cluster): recipients are claimed
-    (``claim``) rather than read, ``share()`` is this daemon's part of the campaign's
-    rate (its chips over all chips), and a claim older than ``stale_s`` whose message
-    was never journalled (its daemon died) is taken over."""
-
-    claim: Callable[[str, int, float], Awaitable[Sequence[Pending]]]
-    """(campaign, limit, stale_s) → recipients now this daemon's (the store's ``claim``)."""
-    outstanding: Callable[[str], Awaitable[int]]
-    """Recipients whose message has not left a chip yet, on any daemon (the store's
-    ``outstanding``): the campaign is finished when none is left."""
-    share: Callable[[], float]
-    stale_s: float
-    batch: int = 50
-
-
-@dataclass(slots=True)
-class _Template:
-    name: str
-    language: str
-    category: str
-    mapper: TemplateMapper
 
 
 @dataclass(slots=True)
 class _State:
     in_flight: int = 0
     assigned: dict[str, int] = field(default_factory=dict)
-    marks: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
+    marks: list[Mark] = field(default_factory=list)
     waiting: str | None = None
     """Why the runner is not sending right now (schedule, no healthy chip), for the console."""
-
-
-class _Answer(ReplyTo[SendResult]):
-    """A send's reply slot that queues the chip's answer on the runner (no task, no
-    channel per recipient: one collector task takes them all, see ``_collect``)."""
-
-    __slots__ = ("deadline", "key", "pnid", "result", "runner")
-
-    def __init__(self, runner: CampaignRunner, key: str, pnid: str, deadline: float) -> None:
-        # ReplyTo's channel is not made: the answer goes to the runner's list instead.
-        self.answered = False
-        self.runner = runner
-        self.key = key
-        self.pnid = pnid
-        self.deadline = deadline
-        self.result: outcome.Outcome[SendResult] | None = None
-
-    def _put(self, result: outcome.Outcome[SendResult]) -> None:
-        if self.answered:
-            return
-        self.answered = True
-        self.result = result
-        self.runner._answered.append(self)
-        self.runner._answer_wake.set()
 
 
 class CampaignRunner:
@@ -162,24 +98,21 @@ class CampaignRunner:
         self._stop = False
         self._wake = trio.Event()
         self._idle = trio.Event()
-        self._views: dict[str, ChipView] = {}
-        self._addresses: dict[str, Address[Any]] = {}
-        """Each viewed chip's mailbox, taken with its view (an address outlives restarts;
-        a chip gone from the fleet has its mailbox closed: a send to it is refused)."""
-        self._templates: dict[str, _Template | None] = {}
-        self._template_problems: dict[str, str] = {}
         self._affinity: dict[str, str] = {}
         self._turn = 0
         self._since_yield = 0
-        self._answers: dict[int, _Answer] = {}
+        self._answers: dict[int, QueuedAnswer] = {}
         """Sends whose answer is awaited, oldest first (their deadlines in that order)."""
-        self._answered: list[_Answer] = []
+        self._answered: list[QueuedAnswer] = []
         self._answer_wake = trio.Event()
         self._limit: trio.Semaphore | None = None
         self._open_until = dt.datetime.min.replace(tzinfo=dt.UTC)
         """End of the sending interval last found open."""
         self.state = _State()
         self.finished = False
+        self._fleet_view = FleetView(
+            self.spec, fleet, lambda pnid: self.state.assigned.get(pnid, 0)
+        )
 
     # --- control ------------------------------------------------------------------------
 
@@ -196,7 +129,7 @@ class CampaignRunner:
         return self.state.waiting
 
     def rate(self) -> float:
-        chips = sum(v.mps for v in self._views.values() if v.healthy(self._marketing))
+        chips = sum(v.mps for v in self._fleet_view.views.values() if v.healthy(self._marketing))
         return min(self.spec.limits.rate_per_s, chips) if chips else 0.0
 
     @property
@@ -217,11 +150,11 @@ class CampaignRunner:
             await self._budget.call(
                 lambda r: SetCampaignCap(campaign_id=self.id, caps=Caps(monthly=cap), reply=r)
             )
-        await self._refresh_templates()
-        await self._refresh_views()
+        await self._fleet_view.refresh_templates()
+        await self._fleet_view.refresh_views()
         self._affinity = await self._store.affinity(self.id, list(self._fleet.chips()))
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._refresher)
+            nursery.start_soon(self._fleet_view.keep_fresh)
             nursery.start_soon(self._flusher)
             nursery.start_soon(self._collect)
             try:
@@ -310,7 +243,7 @@ class CampaignRunner:
         """One claimed batch sent (clustered); False when the campaign is done here."""
         sharing = self._sharing
         assert sharing is not None
-        if not self._views:  # no chip of ours for it: claim nothing, others may send
+        if not self._fleet_view.views:  # no chip of ours for it: claim nothing, others may send
             self.state.waiting = "no chip of this daemon can send it"
             await self._sleep(REFRESH_CHIPS_S)
             return True
@@ -376,7 +309,7 @@ class CampaignRunner:
         while True:
             chosen = route(
                 r.to,
-                self._views.values(),
+                self._fleet_view.views.values(),
                 affinity=self._affinity,
                 strategy=self.spec.routing.strategy,
                 marketing=self._marketing,
@@ -388,15 +321,15 @@ class CampaignRunner:
             await self._sleep(NO_CHIP_RETRY_S)
             if self.stopping():
                 return False
-            await self._refresh_templates()  # a sync or review may have made one usable
-            await self._refresh_views()
+            await self._fleet_view.refresh_templates()  # a sync or review may have made one usable
+            await self._fleet_view.refresh_views()
         self.state.waiting = None
         self._turn += 1
         chip = chosen.chip
         # The views are refreshed once a second: count this one in the chosen chip's
         # backlog now, or every recipient until the next refresh goes to the same chip.
-        self._views[chip.pnid] = chip.with_backlog(chip.backlog + 1)
-        tpl = self._templates.get(chip.waba)
+        self._fleet_view.views[chip.pnid] = chip.with_backlog(chip.backlog + 1)
+        tpl = self._fleet_view.templates.get(chip.waba)
         if tpl is None:  # route() only picks chips whose WABA has it; a race with a refresh
             return False
         fields = {**r.fields, "_tap": tap_payload(self.id, r.key)}
@@ -405,15 +338,9 @@ class CampaignRunner:
         if not isinstance(filled, Filled):
             self.state.marks.append((r.key, "skipped", f"missing variable: {filled.reason}", None))
             return False
-        template = {
-            "name": tpl.name,
-            "language": {"code": tpl.language},
-            "components": filled.components,
-        }
-        content = None
-        if self.spec.text is not None and not self.cards:
-            content = {"type": "text", "text": {"body": render_text(self.spec.text, r.fields)}}
-        address = self._addresses[chip.pnid]
+        template = template_payload(tpl, filled)
+        content = text_content(self.spec.text, r.fields, carousel=bool(self.cards))
+        address = self._fleet_view.addresses[chip.pnid]
         self.state.in_flight += 1
         self.state.assigned[chip.pnid] = self.state.assigned.get(chip.pnid, 0) + 1
         self._idle = trio.Event()
@@ -434,7 +361,9 @@ class CampaignRunner:
         # reach the chip in file order, with a reply slot that queues the answer for
         # the collector (``_collect``). A full mailbox: a task waits for room, as
         # ``call`` does, and for the answer.
-        answer = _Answer(self, r.key, chip.pnid, trio.current_time() + SEND_TIMEOUT_S)
+        answer = QueuedAnswer(
+            self._queue_answer, r.key, chip.pnid, trio.current_time() + SEND_TIMEOUT_S
+        )
         try:
             queued = address.try_cast(build(answer))
         except ActorStopped:
@@ -445,6 +374,10 @@ class CampaignRunner:
             answer.answered = True  # never sent: a late answer to it has no meaning
             nursery.start_soon(self._send_one, r.key, chip.pnid, address, build)
         return True
+
+    def _queue_answer(self, answer: QueuedAnswer) -> None:
+        self._answered.append(answer)
+        self._answer_wake.set()
 
     async def _collect(self) -> None:
         """Settle the chips' answers as they come, a batch per wake-up; give up on those
@@ -511,19 +444,11 @@ class CampaignRunner:
             self._settle(key, pnid, result)
 
     def _settle(self, key: str, pnid: str, result: SendResult) -> None:
-        match result:
-            case Sent() | Uncertain():
-                self.state.marks.append((key, "handed", None, pnid))
-            case Refused(reason=reason):
-                if reason.startswith("duplicate"):
-                    self.state.marks.append((key, "handed", None, pnid))
-                elif reason.startswith(_TRANSIENT):
-                    if self._sharing is not None:  # claimed: give it back
-                        self.state.marks.append((key, "pending", None, None))
-                elif reason.startswith("budget:"):  # a cap would be crossed: stop here
-                    self._on_pause(reason)
-                else:
-                    self.state.marks.append((key, "refused", reason, pnid))
+        mark = recipient_mark(key, pnid, result, claimed=self._sharing is not None)
+        if isinstance(mark, PauseCampaign):
+            self._on_pause(mark.reason)
+        elif mark is not None:
+            self.state.marks.append(mark)
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -547,86 +472,8 @@ class CampaignRunner:
             await trio.sleep(0.2)
             await self._flush()
 
-    async def _refresher(self) -> None:
-        since_templates = 0.0
-        while True:
-            await trio.sleep(REFRESH_CHIPS_S)
-            await self._refresh_views()
-            since_templates += REFRESH_CHIPS_S
-            if since_templates >= REFRESH_TEMPLATES_S:
-                since_templates = 0.0
-                await self._refresh_templates()
-
-    async def _refresh_templates(self) -> None:
-        wabas = {waba for waba, _ in self._fleet.chips().values()}
-        for waba in wabas:
-            self._templates[waba] = await self._template_for(waba)
-
-    async def _template_for(self, waba: str) -> _Template | None:
-        choice = self.spec.template_for(waba)
-        if choice is None:
-            self._template_problems[waba] = "no template configured for this WABA"
-            return None
-        book = TemplateBook(await self._fleet.templates(waba))
-        status = book.unusable(choice.name, choice.language)
-        if status is not None:
-            self._template_problems[waba] = f"{choice.name}/{choice.language} is {status}"
-            return None
-        try:
-            schema = book.schema(choice.name, choice.language)
-        except KeyError:
-            self._template_problems[waba] = f"{choice.name}/{choice.language} is not in the WABA"
-            return None
-        mapping: dict[str, Any] = dict(self.spec.variables)
-        card_mapping: dict[str, Any] = dict(self.spec.carousel.cards) if self.spec.carousel else {}
-        for slot in schema.slots:
-            if slot.sub_type != "quick_reply":
-                continue
-            target = card_mapping if slot.card is not None else mapping
-            target.setdefault(slot.key, "_payload" if slot.card is not None else "_tap")
-        try:
-            mapper = TemplateMapper(schema, mapping, card_mapping)
-        except MappingError as exc:
-            self._template_problems[waba] = str(exc)
-            return None
-        self._template_problems.pop(waba, None)
-        return _Template(choice.name, choice.language, schema.category.lower(), mapper)
-
-    async def _refresh_views(self) -> None:
-        views: dict[str, ChipView] = {}
-        addresses: dict[str, Address[Any]] = {}
-        allowed_wabas = set(self.spec.routing.wabas)
-        allowed_chips = set(self.spec.routing.chips)
-        for pnid, (waba, address) in self._fleet.chips().items():
-            if allowed_wabas and waba not in allowed_wabas:
-                continue
-            if allowed_chips and pnid not in allowed_chips:
-                continue
-            try:
-                snap = await self._fleet.snapshot(pnid)
-            except (CallTimeout, ActorStopped, ActorCrashed):
-                continue
-            views[pnid] = ChipView(
-                pnid=pnid,
-                waba=waba,
-                quality=snap.record.quality_rating,
-                mode=snap.mode,
-                paused=snap.record.paused,
-                draining=snap.draining,
-                mps=snap.mps,
-                backlog=snap.queued + snap.in_flight + self.state.assigned.get(pnid, 0),
-                has_template=self._templates.get(waba) is not None,
-                tier_room=(
-                    None
-                    if snap.tier_limit is None
-                    else snap.tier_limit - snap.tier_used - self.state.assigned.get(pnid, 0)
-                ),
-            )
-            addresses[pnid] = address
-        self._views, self._addresses = views, addresses
-
     def template_problems(self) -> dict[str, str]:
-        return dict(self._template_problems)
+        return dict(self._fleet_view.problems)
 
     def eta_s(self, pending: int) -> float | None:
         rate = self.rate()
