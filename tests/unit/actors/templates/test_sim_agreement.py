@@ -17,9 +17,25 @@ from actors.templates.lint import has_errors, lint
 from actors.templates.mapper import Filled, MappingConfig, fill
 from actors.templates.schema import TemplateSchema
 from sim.templates import TemplateRec, check_send, review, seed_templates
-from tests.unit.actors.templates.test_lint import BAD, GOOD
+from tests.unit.actors.templates import (
+    test_auth_rules,
+    test_carousel_rules,
+    test_component_rules,
+    test_lint,
+    test_variable_rules,
+)
+from tests.unit.actors.templates.test_lint import GOOD
 
 FIXTURES = Path(__file__).resolve().parents[5] / "shared" / "fixtures"
+
+BAD = [
+    *test_lint.BAD,
+    *test_variable_rules.BAD,
+    *test_component_rules.BAD,
+    *test_auth_rules.BAD,
+    *test_carousel_rules.BAD,
+]
+"""The linter's bad rows: the top level's and every rule family's."""
 
 # Where the simulator is knowingly simpler than Meta (reported, not hidden):
 # - it requires body text even for AUTHENTICATION, whose creation payload has none;
