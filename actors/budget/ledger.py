@@ -26,7 +26,8 @@ had weekly/monthly tiers nobody called, and never blocked a send at "block"
   threshold): the usage (spent + reserved) reaching a threshold fires it, falling back
   under it and rising again in the same period does not, the next period starts afresh.
   100 % is always among the thresholds, whatever the config lists: reaching a cap is
-  when sends start being refused, which the operator must hear about.
+  when sends start being refused, which the operator must hear about
+  (:mod:`actors.budget.thresholds`).
 * **Journal**: every change returns the :class:`LedgerEntry` to persist; a new ledger
   with the same caps rebuilds the same state (alert marks included) by
   :meth:`Ledger.replay` of the entries in order.
@@ -42,6 +43,9 @@ is refused. The overshoot is bounded by the estimate errors of the messages in f
 A message belongs to the periods of its reservation (when it was sent), even when its
 webhook arrives after midnight: the cap is about what we chose to spend in a period.
 
+What the ledger holds (a bucket per scope and period, an item per message) and its
+checkpoint form are :mod:`actors.budget.books`.
+
 Pure: no I/O, no clock. ``now`` is epoch seconds (float, UTC) as everywhere in actors;
 the zone turns it into local periods.
 """
@@ -50,14 +54,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from actors.budget.periods import PERIODS, PeriodKeys, PeriodKind, period_bounds, period_keys
+from actors.budget import books
+from actors.budget.books import Bucket, BucketKey, Capped, Item, Route, key_seq
+from actors.budget.periods import PERIODS, PeriodKind, period_bounds, period_keys
+from actors.budget.thresholds import DEFAULT_ALERT_AT, fire, thresholds
 from actors.budget.values import (
     GLOBAL,
     NO_CAPS,
-    ONE,
     ZERO,
     Alert,
     CapRef,
@@ -75,13 +81,6 @@ from config.model import BudgetConfig
 
 __all__ = ["DEFAULT_ALERT_AT", "RETAIN_SETTLED_S", "Ledger"]
 
-DEFAULT_ALERT_AT: Final[tuple[Decimal, ...]] = (
-    Decimal("0.5"),
-    Decimal("0.8"),
-    Decimal("0.95"),
-    ONE,
-)
-
 RETAIN_SETTLED_S: Final = 8 * 86400.0
 """How long :meth:`Ledger.prune` keeps settled messages: longer than Meta's 7 days of
 webhook retries, so a late duplicate status adjusts the message instead of counting it
@@ -89,40 +88,6 @@ twice."""
 
 
 # --------------------------------------------------------------------------- the ledger
-
-
-class _Bucket:
-    """Spent and reserved amounts of one (scope, period key), and the thresholds fired."""
-
-    __slots__ = ("fired", "reserved", "spent")
-
-    def __init__(self) -> None:
-        self.spent = ZERO
-        self.reserved = ZERO
-        self.fired: set[Decimal] = set()
-
-
-class _Item:
-    """One message the ledger holds: reserved or settled, and where it counts."""
-
-    __slots__ = ("amount", "at", "campaign", "keys", "settled", "waba")
-
-    def __init__(
-        self,
-        amount: Decimal,
-        at: float,
-        keys: PeriodKeys,
-        waba: str | None,
-        campaign: str | None,
-        *,
-        settled: bool,
-    ) -> None:
-        self.amount = amount
-        self.at = at
-        self.keys = keys
-        self.waba = waba
-        self.campaign = campaign
-        self.settled = settled
 
 
 def _scopes(waba: str | None, campaign: str | None) -> tuple[Scope, ...]:
@@ -134,38 +99,8 @@ def _scopes(waba: str | None, campaign: str | None) -> tuple[Scope, ...]:
     return tuple(out)
 
 
-_BucketKey: TypeAlias = tuple[str, str, str]
-"""``(scope kind, scope id, period key)``: plain strings, whose hashes Python caches,
-where a :class:`Scope` in the key cost a call to its dataclass ``__hash__`` on every
-lookup, dozens of times per message."""
-
-_Capped: TypeAlias = tuple[tuple[PeriodKind, int, Decimal], ...]
-"""A scope's caps that are set: period, its index in :func:`_key_seq`, amount."""
-
-_Route: TypeAlias = tuple[Scope, str, str, _Capped]
-"""One scope a message counts in: the scope, its kind and id, and its set caps."""
-
 _ROUTES_MAX: Final = 4096
 """Bound on the remembered (waba, campaign) pairs; campaigns come and go."""
-
-
-def _key_seq(keys: PeriodKeys) -> tuple[str, str, str]:
-    return (keys.day, keys.week, keys.month)
-
-
-def _thresholds(alert_at: Iterable[Decimal | float]) -> tuple[Decimal, ...]:
-    out = {money(t, "alert threshold") for t in alert_at}
-    if any(t <= ZERO or t > ONE for t in out):
-        raise ValueError("alert thresholds must be fractions in (0, 1]")
-    # Normalised so 0.80 and 0.8 are one threshold.
-    return tuple(sorted({t.normalize() for t in out} | {ONE}))
-
-
-def _reached(used: Decimal, cap: Decimal, threshold: Decimal) -> bool:
-    # A zero cap means "no paid sends": it is reached only once something is spent.
-    if cap == ZERO:
-        return used > ZERO
-    return used >= threshold * cap
 
 
 class Ledger:
@@ -187,16 +122,16 @@ class Ledger:
     ) -> None:
         self._tz = tz
         self._caps: dict[Scope, Caps] = {GLOBAL: caps}
-        self._thresholds = _thresholds(alert_at)
-        self._buckets: dict[_BucketKey, _Bucket] = {}
-        self._items: dict[str, _Item] = {}
-        self._unsettled: dict[str, _Item] = {}
+        self._thresholds = thresholds(alert_at)
+        self._buckets: dict[BucketKey, Bucket] = {}
+        self._items: dict[str, Item] = {}
+        self._unsettled: dict[str, Item] = {}
         """The items still reserved (neither settled nor released): a few in flight, and
         those the reconciliation is looking for, so it need not walk days of messages."""
         # The scopes and set caps of a (waba, campaign) pair, so a message does not
         # rebuild Scope objects and look its caps up each time. Caps change only through
         # set_caps, which forgets them.
-        self._routes: dict[tuple[str | None, str | None], tuple[_Route, ...]] = {}
+        self._routes: dict[tuple[str | None, str | None], tuple[Route, ...]] = {}
 
     @classmethod
     def from_config(cls, cfg: BudgetConfig, tz: ZoneInfo | str) -> Ledger:
@@ -252,7 +187,7 @@ class Ledger:
         """What is left under every cap a send in these scopes is subject to, by cap
         label (negative after an overshoot). Feed it to
         :meth:`actors.policy.cost.BudgetState.from_remaining`."""
-        ks = _key_seq(period_keys(now, self._tz))
+        ks = key_seq(period_keys(now, self._tz))
         out: dict[str, Decimal] = {}
         for scope, sk, sid, capped in self._route(waba, campaign):
             for kind, i, cap in capped:
@@ -293,10 +228,10 @@ class Ledger:
     def alerts(self, now: float) -> list[Alert]:
         """Thresholds of the current periods reached but not yet fired (e.g. after
         :meth:`set_caps` lowered a cap). Marks them fired."""
-        ks = _key_seq(period_keys(now, self._tz))
+        ks = key_seq(period_keys(now, self._tz))
         out: list[Alert] = []
         for scope in sorted(self._caps, key=lambda s: (s != GLOBAL, s)):
-            self._check(out, self._route_of(scope), ks, now)
+            fire(out, self._buckets, self._thresholds, self._route_of(scope), ks, now)
         return out
 
     # ------------------------------------------------------------------ changes
@@ -323,7 +258,7 @@ class Ledger:
             raise ValueError(f"reservation {reservation_id!r} is already held")
         keys = period_keys(now, self._tz)
         if amount > ZERO:
-            ks = _key_seq(keys)
+            ks = key_seq(keys)
             buckets = self._buckets
             for scope, sk, sid, capped in self._route(waba, campaign):
                 for kind, i, cap in capped:
@@ -455,20 +390,7 @@ class Ledger:
         only the entries after it, and those of :data:`RETAIN_SETTLED_S` before it for the
         settled messages a late price may still adjust.
         """
-        current = set(_key_seq(period_keys(now, self._tz)))
-        return {
-            "tz": self._tz.key,
-            "at": now,
-            "buckets": [
-                [sk, sid, key, str(b.spent), str(b.reserved), sorted(str(t) for t in b.fired)]
-                for (sk, sid, key), b in self._buckets.items()
-                if key in current
-            ],
-            "held": [
-                [ref, str(it.amount), it.at, it.waba, it.campaign]
-                for ref, it in self._unsettled.items()
-            ],
-        }
+        return books.dump(self._tz, now, self._buckets, self._unsettled)
 
     def restore(self, checkpoint: Mapping[str, Any], recent: Iterable[LedgerEntry]) -> None:
         """Rebuild from a :meth:`checkpoint` and the journal's entries of the
@@ -479,25 +401,10 @@ class Ledger:
             raise ValueError(f"budget checkpoint of zone {checkpoint.get('tz')!r}")
         scratch = Ledger(tz=self._tz)  # its messages, not its totals
         scratch.replay(recent)
-        self._buckets = {}
-        for sk, sid, key, spent, reserved, fired in checkpoint["buckets"]:
-            bucket = self._buckets[(str(sk), str(sid), str(key))] = _Bucket()
-            bucket.spent = money(spent, "checkpoint spent")
-            bucket.reserved = money(reserved, "checkpoint reserved")
-            bucket.fired = {Decimal(t) for t in fired}
+        self._buckets = books.load_buckets(checkpoint)
+        self._unsettled = books.load_held(checkpoint, self._tz)
         self._items = {ref: it for ref, it in scratch._items.items() if it.settled}
-        self._unsettled = {}
-        for ref, amount, at, waba, campaign in checkpoint["held"]:
-            when = float(at)
-            item = _Item(
-                money(amount, "checkpoint amount"),
-                when,
-                period_keys(when, self._tz),
-                waba,
-                campaign,
-                settled=False,
-            )
-            self._items[str(ref)] = self._unsettled[str(ref)] = item
+        self._items.update(self._unsettled)
 
     def prune(self, now: float, retain_s: float = RETAIN_SETTLED_S) -> int:
         """Forget what no longer matters at ``now``: buckets of ended periods holding no
@@ -505,7 +412,7 @@ class Ledger:
         are kept whatever their age. Returns how many buckets and messages were
         dropped. Later adjustments to a dropped period are not booked (it is closed).
         """
-        current_keys = set(_key_seq(period_keys(now, self._tz)))
+        current_keys = set(key_seq(period_keys(now, self._tz)))
         dead_buckets = [
             k for k, b in self._buckets.items() if k[2] not in current_keys and b.reserved == ZERO
         ]
@@ -528,7 +435,7 @@ class Ledger:
 
     # ------------------------------------------------------------------ internals
 
-    def _capped(self, scope: Scope) -> _Capped:
+    def _capped(self, scope: Scope) -> Capped:
         caps = self._caps.get(scope)
         if caps is None:
             return ()
@@ -536,10 +443,10 @@ class Ledger:
             (kind, i, cap) for i, kind in enumerate(PERIODS) if (cap := caps.of(kind)) is not None
         )
 
-    def _route_of(self, scope: Scope) -> _Route:
+    def _route_of(self, scope: Scope) -> Route:
         return (scope, scope.kind, scope.id, self._capped(scope))
 
-    def _route(self, waba: str | None, campaign: str | None) -> tuple[_Route, ...]:
+    def _route(self, waba: str | None, campaign: str | None) -> tuple[Route, ...]:
         routes = self._routes.get((waba, campaign))
         if routes is None:
             if len(self._routes) >= _ROUTES_MAX:
@@ -548,19 +455,19 @@ class Ledger:
             self._routes[(waba, campaign)] = routes
         return routes
 
-    def _open(self, routes: tuple[_Route, ...], ks: tuple[str, str, str]) -> list[_Bucket]:
+    def _open(self, routes: tuple[Route, ...], ks: tuple[str, str, str]) -> list[Bucket]:
         """Every bucket a new message counts in, created where missing."""
         buckets = self._buckets
-        out: list[_Bucket] = []
+        out: list[Bucket] = []
         for _, sk, sid, _ in routes:
             for key in ks:
                 bucket = buckets.get((sk, sid, key))
                 if bucket is None:
-                    bucket = buckets[(sk, sid, key)] = _Bucket()
+                    bucket = buckets[(sk, sid, key)] = Bucket()
                 out.append(bucket)
         return out
 
-    def _held(self, routes: tuple[_Route, ...], ks: tuple[str, str, str]) -> list[_Bucket]:
+    def _held(self, routes: tuple[Route, ...], ks: tuple[str, str, str]) -> list[Bucket]:
         """The buckets a booked message still counts in (a pruned one is a closed
         period: nothing more is booked there)."""
         buckets = self._buckets
@@ -573,16 +480,16 @@ class Ledger:
 
     def _book_new(
         self, entry: LedgerEntry, *, settled: bool
-    ) -> tuple[tuple[_Route, ...], tuple[str, str, str]]:
+    ) -> tuple[tuple[Route, ...], tuple[str, str, str]]:
         """Remember the message first seen in ``entry`` and add its amount to every bucket
         it opens: to what is reserved, or to what is spent when Meta's price comes first."""
         keys = period_keys(entry.at, self._tz)
-        item = _Item(entry.amount, entry.at, keys, entry.waba, entry.campaign, settled=settled)
+        item = Item(entry.amount, entry.at, keys, entry.waba, entry.campaign, settled=settled)
         self._items[entry.id] = item
         if not settled:
             self._unsettled[entry.id] = item
         routes = self._route(entry.waba, entry.campaign)
-        ks = _key_seq(keys)
+        ks = key_seq(keys)
         for bucket in self._open(routes, ks):
             if settled:
                 bucket.spent += entry.amount
@@ -597,7 +504,7 @@ class Ledger:
     def _apply_release(self, entry: LedgerEntry) -> None:
         item = self._items.pop(entry.id)
         self._unsettled.pop(entry.id, None)
-        for bucket in self._held(self._route(item.waba, item.campaign), _key_seq(item.keys)):
+        for bucket in self._held(self._route(item.waba, item.campaign), key_seq(item.keys)):
             bucket.reserved -= item.amount
 
     def _apply_settle(self, entry: LedgerEntry) -> list[Alert]:
@@ -606,7 +513,7 @@ class Ledger:
             routes, ks = self._book_new(entry, settled=True)
         else:
             routes = self._route(item.waba, item.campaign)
-            ks = _key_seq(item.keys)
+            ks = key_seq(item.keys)
             for bucket in self._held(routes, ks):
                 if item.settled:
                     bucket.spent += entry.amount - item.amount
@@ -619,48 +526,17 @@ class Ledger:
         return self._check_routes(routes, ks, entry.at)
 
     def _check_routes(
-        self, routes: tuple[_Route, ...], ks: tuple[str, str, str], now: float
+        self, routes: tuple[Route, ...], ks: tuple[str, str, str], now: float
     ) -> list[Alert]:
         out: list[Alert] = []
         for route in routes:
             if route[3]:
-                self._check(out, route, ks, now)
+                fire(out, self._buckets, self._thresholds, route, ks, now)
         return out
 
-    def _check(self, out: list[Alert], route: _Route, ks: tuple[str, str, str], now: float) -> None:
-        """Append to ``out`` the alerts of ``route``'s caps that usage reached.
-
-        Thresholds ascend and so does ``threshold * cap``, so the first one not reached
-        ends the scan: most calls, far below every threshold, do one comparison per cap.
-        """
-        scope, sk, sid, capped = route
-        for kind, i, cap in capped:
-            key = ks[i]
-            bucket = self._buckets.get((sk, sid, key))
-            if bucket is None:
-                continue
-            used = bucket.spent + bucket.reserved
-            fired = bucket.fired
-            for threshold in self._thresholds:
-                if not _reached(used, cap, threshold):
-                    break
-                if threshold in fired:
-                    continue
-                fired.add(threshold)
-                out.append(
-                    Alert(
-                        cap=CapRef(scope, kind),
-                        period_key=key,
-                        threshold=threshold,
-                        used=used,
-                        cap_amount=cap,
-                        at=now,
-                    )
-                )
-
-    def _over(self, item: _Item) -> tuple[CapRef, ...]:
+    def _over(self, item: Item) -> tuple[CapRef, ...]:
         out: list[CapRef] = []
-        ks = _key_seq(item.keys)
+        ks = key_seq(item.keys)
         for scope, sk, sid, capped in self._route(item.waba, item.campaign):
             for kind, i, cap in capped:
                 bucket = self._buckets.get((sk, sid, ks[i]))
