@@ -1,12 +1,14 @@
-"""The chip quality state machine: transitions, ramp, anti-flap, error holds, rebuild."""
+"""The chip quality state machine: transitions, ramp, anti-flap, error holds, rebuild.
+
+The policy per mode is in test_quality_policy.py, the reading of Meta's webhooks and
+polls in test_quality_observations.py (shared builders: quality_builders.py).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import random
-from pathlib import Path
 
 import pytest
 
@@ -16,65 +18,18 @@ from actors.chip.quality import (
     QualityState,
     QualityTransition,
     Rating,
-    SendPolicy,
     from_error,
     is_blocked,
-    normalize_status,
     observation_from_poll,
     observation_from_webhook,
     observe,
-    parse_rating,
     policy,
     rebuild,
     target_mode,
     tick,
 )
 from config.model import QualityConfig
-
-H = 3600.0
-T0 = 1_760_000_000.0
-CFG = QualityConfig()
-FIXTURES = Path(__file__).resolve().parents[5] / "shared" / "fixtures" / "webhooks"
-
-G, Y, R, U = Rating.GREEN, Rating.YELLOW, Rating.RED, Rating.UNKNOWN
-
-
-def poll(
-    rating: Rating | None = None, status: str | None = "CONNECTED", tier: str | None = None
-) -> QualityObservation:
-    return QualityObservation(source="poll", rating=rating, status=status, tier=tier)
-
-
-def hook(event: str, tier: str | None = None) -> QualityObservation:
-    return observation_from_webhook({"event": event, "current_limit": tier})
-
-
-def st(
-    rating: Rating = G,
-    mode: Mode = Mode.FULL,
-    status: str = "CONNECTED",
-    *,
-    ramp_step: int | None = None,
-    ramp_since: float | None = None,
-    tier: str | None = None,
-    hold: int | None = None,
-    hold_since: float | None = None,
-) -> QualityState:
-    return QualityState(
-        rating=rating,
-        status=status,
-        mode=mode,
-        ramp_step=ramp_step,
-        ramp_since=ramp_since,
-        tier=tier,
-        hold=hold,
-        hold_since=hold_since,
-    )
-
-
-def ramping(step: int = 0) -> QualityState:
-    return st(G, Mode.RAMPING, ramp_step=step, ramp_since=T0)
-
+from tests.unit.actors.chip.quality_builders import CFG, T0, G, H, R, U, Y, hook, poll, ramping, st
 
 # ----------------------------------------------------------------- single transitions
 
@@ -486,112 +441,7 @@ def test_spam_hold_allows_replies_then_ramps() -> None:
     assert "cleared" in trs[-1].reason
 
 
-# ----------------------------------------------------------------- policy
-
-POLICIES = [
-    # (state, business, marketing, free form, fraction)
-    (st(G), True, True, True, 1.0),
-    (st(U), True, True, True, 1.0),
-    (st(G, Mode.RAMPING, ramp_step=0, ramp_since=T0), True, True, True, 0.25),
-    (st(G, Mode.RAMPING, ramp_step=1, ramp_since=T0), True, True, True, 0.5),
-    (st(G, Mode.RAMPING, ramp_step=2, ramp_since=T0), True, True, True, 0.75),
-    (st(Y, Mode.SLOWED), True, False, True, 0.5),
-    (st(R, Mode.PAUSED_BUSINESS), False, False, True, 0.5),
-    (st(G, Mode.PAUSED_BUSINESS, "FLAGGED"), False, False, True, 0.5),
-    (st(G, Mode.PAUSED_ALL, "BANNED"), False, False, False, 0.0),
-]
-
-
-@pytest.mark.parametrize(("state", "business", "marketing", "free_form", "fraction"), POLICIES)
-def test_policy(
-    state: QualityState, business: bool, marketing: bool, free_form: bool, fraction: float
-) -> None:
-    p = policy(state, CFG)
-    assert (
-        p.business_initiated_allowed,
-        p.marketing_allowed,
-        p.free_form_allowed,
-        p.throughput_fraction,
-    ) == (business, marketing, free_form, fraction)
-    assert p.reason
-
-
-def test_policy_reasons_name_the_cause() -> None:
-    assert "UNKNOWN rating treated as GREEN" in policy(st(U), CFG).reason
-    assert "rating YELLOW" in policy(st(Y, Mode.SLOWED), CFG).reason
-    assert "status BANNED" in policy(st(G, Mode.PAUSED_ALL, "BANNED"), CFG).reason
-    assert isinstance(policy(st(G), CFG), SendPolicy)
-
-
-# ----------------------------------------------------------------- parsing and fixtures
-
-
-def _fixture_value(name: str) -> dict[str, object]:
-    body = json.loads((FIXTURES / name).read_text())
-    change = body["entry"][0]["changes"][0]
-    assert change["field"] == "phone_number_quality_update"
-    value: dict[str, object] = change["value"]
-    return value
-
-
-FIXTURE_CASES = [
-    # (file, observation, resulting mode from GREEN FULL TIER_10K, resulting status)
-    (
-        "phone_quality_downgrade.json",
-        QualityObservation(source="webhook", tier="TIER_1K", event="DOWNGRADE"),
-        Mode.FULL,
-        "CONNECTED",
-    ),
-    (
-        "phone_quality_flagged.json",
-        QualityObservation(source="webhook", flagged=True, tier="TIER_1K", event="FLAGGED"),
-        Mode.PAUSED_BUSINESS,
-        "FLAGGED",
-    ),
-]
-
-
-@pytest.mark.parametrize(("name", "expected", "mode", "status"), FIXTURE_CASES)
-def test_webhook_fixture_maps_to_observation(
-    name: str, expected: QualityObservation, mode: Mode, status: str
-) -> None:
-    obs = observation_from_webhook(_fixture_value(name))
-    assert obs == expected
-    state, trs = observe(st(G, tier="TIER_10K"), obs, T0, CFG)
-    assert (state.mode, state.status, state.tier) == (mode, status, "TIER_1K")
-    assert len(trs) == 1
-
-
-POLL_BODIES = [
-    (
-        {"quality_rating": "GREEN", "status": "CONNECTED", "messaging_limit_tier": "TIER_1K"},
-        poll(G, "CONNECTED", "TIER_1K"),
-    ),
-    ({"quality_rating": "yellow", "status": " flagged "}, poll(Y, "FLAGGED")),
-    ({"quality_rating": "NA", "status": ""}, poll(U, "UNKNOWN")),
-    ({"messaging_limit_tier": "TIER_250"}, poll(None, None, "TIER_250")),
-]
-
-
-@pytest.mark.parametrize(("body", "expected"), POLL_BODIES)
-def test_observation_from_poll(body: dict[str, object], expected: QualityObservation) -> None:
-    assert observation_from_poll(body) == expected
-
-
-@pytest.mark.parametrize(
-    ("raw", "rating"),
-    [("GREEN", G), ("red", R), (" Yellow ", Y), ("UNKNOWN", U), ("NA", U), (None, U), (3, U)],
-)
-def test_parse_rating(raw: object, rating: Rating) -> None:
-    assert parse_rating(raw) is rating
-
-
-@pytest.mark.parametrize(
-    ("raw", "status"),
-    [("connected", "CONNECTED"), (" BANNED", "BANNED"), ("", "UNKNOWN"), (None, "UNKNOWN")],
-)
-def test_normalize_status(raw: object, status: str) -> None:
-    assert normalize_status(raw) == status
+# ----------------------------------------------------------------- target mode
 
 
 @pytest.mark.parametrize(
