@@ -1,8 +1,8 @@
 """In-memory store, fleet and chip actors for the campaign runner's and coordinator's tests.
 
-Shared by test_runner.py and test_coordinator.py (the ``world`` fixture is in
-conftest.py), so both drive the real actors against one set of fakes instead of two
-copies that drift apart.
+Shared by the runner's tests (test_runner.py, test_answers.py, test_fleet_view.py,
+test_content.py) and test_coordinator.py (the ``world`` fixture is in conftest.py), so
+they drive the real actors against one set of fakes instead of copies that drift apart.
 
 The fake chips are trio tasks reading a real mailbox: they answer ``Send`` from a script
 (Sent, Refused, Uncertain, or no answer at all) and ``GetSnapshot`` from their state, so
@@ -398,3 +398,13 @@ def answer_for(special: Mapping[str, SendResult | None]) -> Answer:
         return sent(msg, attempt)
 
     return answer
+
+
+async def run_to_end(runner: CampaignRunner, limit_s: float = 24 * 3600) -> None:
+    with trio.fail_after(limit_s):
+        await runner.run()
+
+
+def components(send: Send) -> list[dict[str, Any]]:
+    assert send.template is not None
+    return list(send.template["components"])

@@ -1,16 +1,15 @@
 """The campaign runner against in-memory stores, fleets and chip actors (fakes.py).
 
 Time is trio's virtual clock; the runner's ``now`` is a fixed local instant plus the
-virtual time elapsed.
+virtual time elapsed. What a chip's answer does to a recipient is in test_answers.py,
+routing over the fleet view in test_fleet_view.py, carousels and texts in test_content.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,46 +17,25 @@ import trio
 import trio.testing
 from trio.testing import MockClock
 
-from actors.budget.messages import BudgetMsg, SetCampaignCap
-from actors.budget.values import Caps
-from actors.campaign.cards import plan_cards
-from actors.campaign.runner import PACE_CREDIT_S, YIELD_EVERY, CampaignRunner, render_text
+from actors.campaign.runner import PACE_CREDIT_S, YIELD_EVERY
 from actors.campaign.schedule import next_open
-from actors.chip.messages import Refused, Send, SendResult, Sent, Uncertain
-from actors.core import ActorCrashed, Mailbox, open_mailbox
-from actors.ports import TemplateRecord
+from actors.chip.messages import Send, SendResult
+from actors.core import ActorCrashed, open_mailbox
 from config.campaign import CampaignSpec
 from tests.unit.actors.campaign.fakes import (
-    BUDGET_REFUSAL,
     CID,
     NOON,
     SP,
-    W1,
     W2,
     A,
     B,
     C,
-    FakeChip,
-    FakeStore,
     World,
-    answer_for,
-    carrossel_vagas,
+    components,
     people,
+    run_to_end,
     sent,
-    stored_spec,
-    vaga_plantao,
 )
-
-
-async def run_to_end(runner: CampaignRunner, limit_s: float = 24 * 3600) -> None:
-    with trio.fail_after(limit_s):
-        await runner.run()
-
-
-def components(send: Send) -> list[dict[str, Any]]:
-    assert send.template is not None
-    return list(send.template["components"])
-
 
 # --- every recipient once ----------------------------------------------------------------------
 
@@ -144,142 +122,6 @@ async def test_a_utility_campaign_says_so(world: World, autojump_clock: MockCloc
     ((_, send),) = chip.sends
     assert send.intent == "utility"
     assert send.category == "marketing"  # the template's own category
-
-
-# --- what the chip answers ---------------------------------------------------------------------
-
-
-SETTLE = [
-    pytest.param(Sent(1, "wamid.1", "template"), "handed", None, id="sent"),
-    pytest.param(Uncertain(1, "timeout"), "handed", None, id="uncertain"),
-    pytest.param(Refused("duplicate: outbox 7 is sent", 7), "handed", None, id="duplicate"),
-    pytest.param(
-        Refused("not a phone number or user id: 'x'"),
-        "refused",
-        "not a phone number or user id: 'x'",
-        id="refused",
-    ),
-    pytest.param(
-        Refused("template vaga_plantao/pt_BR is PAUSED"),
-        "refused",
-        "template vaga_plantao/pt_BR is PAUSED",
-        id="refused-template",
-    ),
-]
-
-
-@pytest.mark.parametrize(("result", "state", "reason"), SETTLE)
-async def test_how_an_answer_settles_the_recipient(
-    world: World,
-    result: SendResult,
-    state: str,
-    reason: str | None,
-    autojump_clock: MockClock,
-) -> None:
-    chip = world.chip(A, answer=answer_for({"2/SP": result}))
-    runner = world.runner(people(3))
-    await run_to_end(runner)
-    assert runner.finished
-    rec = world.store.recipients[CID]["2/SP"]
-    assert (rec.state, rec.reason, rec.chip) == (state, reason, A)
-    assert chip.keys().count("2/SP") == 1  # never handed twice
-    assert world.store.state_of() == {"1/SP": "handed", "2/SP": state, "3/SP": "handed"}
-    assert world.pauses == []
-
-
-@pytest.mark.parametrize("reason", ["chip is draining", "daemon stopping"])
-async def test_a_transient_refusal_leaves_the_recipient_pending(
-    world: World, reason: str, autojump_clock: MockClock
-) -> None:
-    chip = world.chip(A, answer=answer_for({"2/SP": Refused(reason)}))
-    runner = world.runner(people(3))
-    await run_to_end(runner)
-    assert chip.keys().count("2/SP") == 2  # pending after the refusal, sent on the next pass
-    assert world.store.state_of() == dict.fromkeys(("1/SP", "2/SP", "3/SP"), "handed")
-    assert [m for m in world.store.marks if m[0] == "2/SP"] == [("2/SP", "handed", None, A)]
-    assert runner.finished
-
-
-async def test_a_refusal_that_keeps_coming_keeps_the_recipient_pending(
-    world: World, autojump_clock: MockClock
-) -> None:
-    def answer(msg: Send, attempt: int) -> SendResult:
-        return Refused("chip is draining") if msg.recipient_id == "2/SP" else sent(msg, attempt)
-
-    chip = world.chip(A, answer=answer)
-    runner = world.runner(people(3), limits={"rate_per_s": 10})
-    world.nursery.start_soon(runner.run)
-    await trio.sleep(30)
-    runner.stop()
-    await trio.sleep(1)
-    assert world.store.keys_in("pending") == ["2/SP"]
-    assert chip.keys().count("2/SP") > 2
-    assert not runner.finished
-
-
-async def test_a_budget_refusal_pauses_the_campaign(
-    world: World, autojump_clock: MockClock
-) -> None:
-    runner: CampaignRunner | None = None
-
-    def on_pause(reason: str) -> None:
-        world.pauses.append(reason)
-        assert runner is not None
-        runner.stop()  # what the coordinator does with the pause
-
-    chip = world.chip(A, answer=answer_for({"3/SP": Refused(BUDGET_REFUSAL)}))
-    runner = world.runner(people(10), on_pause=on_pause, limits={"rate_per_s": 1})
-    await run_to_end(runner)
-    assert len(world.pauses) == 1
-    assert world.pauses[0].startswith("budget:")
-    assert BUDGET_REFUSAL in world.pauses[0]
-    assert chip.keys() == ["1/SP", "2/SP", "3/SP"]
-    assert world.store.keys_in("handed") == ["1/SP", "2/SP"]
-    assert world.store.recipients[CID]["3/SP"].state == "pending"  # sent after a resume
-    assert not runner.finished
-
-
-async def test_no_answer_within_the_timeout_leaves_it_pending_for_the_next_pass(
-    world: World, autojump_clock: MockClock
-) -> None:
-    chip = world.chip(A, answer=answer_for({"2/SP": None}))
-    runner = world.runner(people(3))
-    await run_to_end(runner)
-    assert chip.keys() == ["1/SP", "2/SP", "3/SP", "2/SP"]
-    retry_at = chip.sends[-1][0] - world.start
-    assert retry_at >= 900  # SEND_TIMEOUT_S
-    assert world.store.state_of() == dict.fromkeys(("1/SP", "2/SP", "3/SP"), "handed")
-    assert runner.finished
-
-
-async def test_a_missing_template_variable_skips_the_recipient(
-    world: World, autojump_clock: MockClock
-) -> None:
-    chip = world.chip(A)
-    recs = people(3)
-    recs[1].fields = {"primeiro_nome": "Doc2"}  # no especialidade, no default
-    recs[2].fields = {"nome": "Dra. Três", "especialidade": "UTI"}  # the alias fills slot 1
-    runner = world.runner(recs)
-    await run_to_end(runner)
-    assert chip.keys() == ["1/SP", "3/SP"]
-    rec = world.store.recipients[CID]["2/SP"]
-    assert rec.state == "skipped"
-    assert rec.reason is not None
-    assert rec.reason.startswith("missing variable: ")
-    assert "2" in rec.reason
-    assert "especialidade" in rec.reason
-    assert rec.chip is None
-    assert runner.finished
-
-
-async def test_a_default_fills_a_missing_variable(world: World, autojump_clock: MockClock) -> None:
-    chip = world.chip(A)
-    recs = people(1)
-    recs[0].fields = {"especialidade": "UTI"}
-    variables = {"1": {"column": "primeiro_nome", "default": "doutor(a)"}, "2": "especialidade"}
-    await run_to_end(world.runner(recs, variables=variables))
-    body = components(chip.sends[0][1])[0]
-    assert body["parameters"][0] == {"type": "text", "text": "doutor(a)"}
 
 
 # --- stop, finish ------------------------------------------------------------------------------
@@ -557,197 +399,7 @@ async def test_no_send_after_the_hours_close_mid_batch(
     assert outside == []
 
 
-# --- routing inside the runner -----------------------------------------------------------------
-
-
-async def test_affinity_from_the_store_picks_the_chip(
-    world: World, autojump_clock: MockClock
-) -> None:
-    a, b = world.chip(A), world.chip(B, quality="UNKNOWN")  # best quality picks A
-    recs = people(4)
-    world.store.affinities = {recs[1].to: B, recs[3].to: "299999999999999"}
-    await run_to_end(world.runner(recs, limits={"rate_per_s": 1}))
-    assert b.keys() == ["2/SP"]
-    assert a.keys() == ["1/SP", "3/SP", "4/SP"]
-
-
-async def test_round_robin_takes_turns(world: World, autojump_clock: MockClock) -> None:
-    a, b = world.chip(A), world.chip(B)
-    await run_to_end(world.runner(people(6), routing={"strategy": "round_robin"}))
-    assert a.keys() == ["1/SP", "3/SP", "5/SP"]
-    assert b.keys() == ["2/SP", "4/SP", "6/SP"]
-
-
-async def test_routing_wabas_and_chips_limit_the_pool(
-    world: World, autojump_clock: MockClock
-) -> None:
-    a, b, c = world.chip(A), world.chip(B), world.chip(C, waba=W2)
-    await run_to_end(world.runner(people(3), routing={"wabas": [W2]}))
-    assert (a.keys(), b.keys(), c.keys()) == ([], [], ["1/SP", "2/SP", "3/SP"])
-    world.store = FakeStore()
-    for x in (a, b, c):
-        x.sends.clear()
-    await run_to_end(world.runner(people(3), routing={"chips": [B]}))
-    assert (a.keys(), b.keys(), c.keys()) == ([], ["1/SP", "2/SP", "3/SP"], [])
-
-
-@pytest.mark.parametrize(
-    ("records", "problem"),
-    [
-        pytest.param([], "vaga_plantao/pt_BR is not in the WABA", id="absent"),
-        pytest.param([vaga_plantao(W1, "PENDING")], "vaga_plantao/pt_BR is PENDING", id="pending"),
-        pytest.param([vaga_plantao(W1, "PAUSED")], "vaga_plantao/pt_BR is PAUSED", id="paused"),
-    ],
-)
-async def test_a_waba_without_the_approved_template_is_not_used(
-    world: World, records: list[TemplateRecord], problem: str, autojump_clock: MockClock
-) -> None:
-    a, c = world.chip(A), world.chip(C, waba=W2)
-    world.templates[W1] = records
-    runner = world.runner(people(3))
-    await run_to_end(runner)
-    assert (a.keys(), c.keys()) == ([], ["1/SP", "2/SP", "3/SP"])
-    assert runner.template_problems() == {W1: problem}
-
-
-async def test_a_template_chosen_per_waba(world: World, autojump_clock: MockClock) -> None:
-    a, c = world.chip(A), world.chip(C, waba=W2)
-    world.templates[W2] = [dataclasses.replace(vaga_plantao(W2), name="vaga_b")]
-    templates = [{"waba": W2, "name": "vaga_b"}, {"waba": "*", "name": "vaga_plantao"}]
-    await run_to_end(
-        world.runner(people(4), templates=templates, routing={"strategy": "round_robin"})
-    )
-    assert {s.template["name"] for _, s in a.sends if s.template} == {"vaga_plantao"}
-    assert {s.template["name"] for _, s in c.sends if s.template} == {"vaga_b"}
-
-
-@pytest.mark.parametrize(
-    "unhealthy",
-    [
-        pytest.param({"paused": True}, id="paused"),
-        pytest.param({"draining": True}, id="draining"),
-        pytest.param({"quality": "RED"}, id="red"),
-        pytest.param({"quality": "YELLOW"}, id="yellow-marketing"),
-        pytest.param({"mode": "PAUSED_ALL"}, id="paused-mode"),
-    ],
-)
-async def test_with_no_healthy_chip_it_waits_until_one_is(
-    world: World, unhealthy: dict[str, Any], autojump_clock: MockClock
-) -> None:
-    chip = world.chip(A, **unhealthy)
-    runner = world.runner(people(2))
-    world.nursery.start_soon(runner.run)
-    await trio.sleep(30)
-    assert chip.sends == []
-    assert runner.waiting == "no chip in the pool is healthy with the template approved"
-    for attr in unhealthy:
-        setattr(chip, attr, getattr(FakeChip(A, W1), attr))
-    await trio.sleep(10)
-    assert chip.keys() == ["1/SP", "2/SP"]
-    assert runner.finished
-    assert runner.waiting is None
-
-
-async def test_an_unhealthy_chip_is_left_for_a_healthy_one(
-    world: World, autojump_clock: MockClock
-) -> None:
-    sticky = world.chip(A, quality="RED")
-    other = world.chip(B)
-    recs = people(2)
-    world.store.affinities = {r.to: A for r in recs}
-    await run_to_end(world.runner(recs))
-    assert (sticky.keys(), other.keys()) == ([], ["1/SP", "2/SP"])
-
-
-async def test_a_campaign_cap_is_registered_with_the_budget(
-    world: World, autojump_clock: MockClock
-) -> None:
-    box: Mailbox[BudgetMsg] = open_mailbox("budget")
-    seen: list[SetCampaignCap] = []
-
-    async def budget() -> None:
-        async for msg in box.inbox:
-            assert isinstance(msg, SetCampaignCap)
-            seen.append(msg)
-            msg.reply.ok(None)
-
-    world.nursery.start_soon(budget)
-    world.budget = box.address
-    world.chip(A)
-    await run_to_end(world.runner(people(1), limits={"budget_usd": 5.0}))
-    assert [(m.campaign_id, m.caps) for m in seen] == [(CID, Caps(monthly=Decimal("5.0")))]
-
-
-# --- carousels ------------------------------------------------------------------------------
-
-
-async def test_each_carousel_part_sends_its_own_cards(
-    world: World, autojump_clock: MockClock
-) -> None:
-    listings = [
-        {
-            "vaga_id": f"V{i}",
-            "hospital": f"Hospital {i}",
-            "imagem_url": f"https://x.example/{i}.jpg",
-        }
-        for i in range(1, 5)
-    ]
-    plan = plan_cards(
-        listings,
-        campaign=CID,
-        card_count=2,
-        id_column="vaga_id",
-        status_column=None,
-        open_values=(),
-        overflow="split",
-        max_messages=3,
-    )
-    cards = [[dict(row) for row in group] for group in plan.groups]
-    stored = stored_spec(
-        cards,
-        templates=[{"name": "carrossel_vagas"}],
-        variables={"1": "primeiro_nome"},
-        carousel={
-            "listings": "shifts.csv",
-            "id_column": "vaga_id",
-            "overflow": "split",
-            "cards": {"header": "imagem_url", "1": "hospital"},
-        },
-    )
-    chip = world.chip(A)
-    world.templates[W1] = [carrossel_vagas(W1)]
-    base = people(1)[0]
-    recs = [dataclasses.replace(base, key=f"{base.key}#{part + 1}", part=part) for part in range(2)]
-    runner = world.runner(recs, stored=stored)
-    await run_to_end(runner)
-    assert runner.template_problems() == {}
-    assert chip.keys() == ["1/SP#1", "1/SP#2"]
-    for part, (_, send) in enumerate(chip.sends):
-        assert send.template is not None
-        assert send.template["name"] == "carrossel_vagas"
-        comps = components(send)
-        assert comps[0] == {"type": "body", "parameters": [{"type": "text", "text": "Doc1"}]}
-        carousel = comps[-1]
-        assert carousel["type"] == "carousel"
-        payloads = [c["components"][-1]["parameters"][0]["payload"] for c in carousel["cards"]]
-        ids = [f"V{2 * part + 1}", f"V{2 * part + 2}"]
-        assert payloads == [f"mc:{CID}:{i}" for i in ids]
-        images = [c["components"][0]["parameters"][0]["image"]["link"] for c in carousel["cards"]]
-        assert images == [f"https://x.example/{i[1:]}.jpg" for i in ids]
-        assert send.content is None
-
-
-@pytest.mark.parametrize(
-    ("text", "fields", "out"),
-    [
-        ("Oi {nome}!", {"nome": "Ana"}, "Oi Ana!"),
-        ("Oi {nome}, {x}", {"nome": "Ana"}, "Oi Ana, {x}"),
-        ("sem campos", {}, "sem campos"),
-        ("{a}{b}", {"a": "1", "b": "2"}, "12"),
-    ],
-)
-def test_render_text(text: str, fields: dict[str, str], out: str) -> None:
-    assert render_text(text, fields) == out
+# --- pacing and what is in flight --------------------------------------------------------------
 
 
 async def test_a_late_pacing_wake_up_is_made_up_for(
