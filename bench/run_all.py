@@ -126,6 +126,17 @@ BENCHES: tuple[Bench, ...] = (
         ),
     ),
     Bench(
+        "retention",
+        quick_args=("--messages", "60000"),
+        timeout_s=600,
+        metrics=(
+            Metric("kept_ok", "==", 1, worst=True),
+            Metric("rows_per_s"),
+            Metric("prune_s"),
+            Metric("idle_prune_s"),
+        ),
+    ),
+    Bench(
         "sim_throughput",
         timeout_s=240,
         metrics=(Metric("sim_sends_per_s", ">=", 3000),),
