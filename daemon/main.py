@@ -297,7 +297,13 @@ async def _serve_with(
             nursery.start_soon(
                 while_leader,
                 leases,
-                lambda: run_jobs(store, cfg.tz, cfg.storage.retention, metrics.pruned),
+                lambda: run_jobs(
+                    store,
+                    cfg.tz,
+                    cfg.storage.retention,
+                    metrics.pruned,
+                    lambda: leases.chip_set,
+                ),
             )
             nursery.start_soon(WindowKeeper.for_fleet(cfg, store, fleet, bus.publish).run)
             if handle_signals:

@@ -16,7 +16,7 @@ other jobs still running on time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
@@ -48,9 +48,13 @@ class RetentionJob:
         keep: RetentionConfig,
         *,
         on_pruned: Callable[[str, int], None] | None = None,
+        configured: Callable[[], Collection[str]] | None = None,
         run_budget_s: float = RUN_BUDGET_S,
         clock: Callable[[], float] = trio.current_time,
     ) -> None:
+        """``configured()``: the chips of the current configuration (their pending
+        hand-offs stay; see :meth:`RetentionRepository.prune`)."""
+        self._configured = configured
         self._repo = repo
         self._keep = keep
         self._on_pruned = on_pruned
@@ -69,7 +73,19 @@ class RetentionJob:
     async def run(self, now: float) -> Pruned:
         deadline = self._clock() + self._budget_s
         started = self._clock()
-        pruned = await self._repo.prune(self._keep, lambda: self._clock() < deadline)
+        pruned = await self._repo.prune(
+            self._keep,
+            lambda: self._clock() < deadline,
+            None if self._configured is None else self._configured(),
+        )
+        for chip, n in sorted(pruned.abandoned.items()):
+            log.warning(
+                "retention: dropped %d webhook hand-off(s) pending for chip %s, which is no"
+                " longer configured: no daemon will apply their events",
+                n,
+                chip,
+                extra=fields(chip=chip, handoffs=n),
+            )
         self._behind = not pruned.complete
         for table, rows in pruned.rows.items():
             if rows and self._on_pruned is not None:

@@ -17,7 +17,11 @@ minimums :mod:`config.model` enforces):
   adds what the deleted rows counted to ``webhook_pruned_counts`` (migration 0012),
   which :meth:`InboxRepository.stats` adds to the rows kept.
 * ``webhook_handoff``: an applied hand-off is a trace only (its events' keys are in
-  ``webhook_seen``); pending ones are work and always stay.
+  ``webhook_seen``); pending ones are work and stay, unless their chip has left the
+  configuration: a hand-off pending for longer than the inbox retention, for a chip the
+  leader no longer configures, has nobody left to apply it and would keep its body for
+  ever. It goes, with a warning naming the chip (its events are lost to that chip, which
+  no daemon runs).
 * ``budget_alerts``: a claim stops an alert from being raised twice in its period, so it
   must outlive the longest period, a month (the retention is >= 32 days).
 * the message history (``outbox``, ``budget_ledger``, ``campaign_recipients``): see
@@ -44,7 +48,7 @@ processed; a hand-off only goes from pending to applied).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -94,6 +98,9 @@ class Pruned:
 
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
     complete: bool = True
+    abandoned: dict[str, int] = field(default_factory=dict)
+    """Pending hand-offs deleted because their chip left the configuration, per chip
+    (counted in ``rows["webhook_handoff"]`` too)."""
 
     @property
     def total(self) -> int:
@@ -184,6 +191,22 @@ SELECT (SELECT count(*) FROM gone) AS n,
            AS recent
 """
 
+# Pending hand-offs of chips no longer configured (the pending index: a few rows).
+_ABANDONED = """
+WITH doomed AS MATERIALIZED (
+    SELECT inbox_id, chip FROM webhook_handoff
+    WHERE done_at IS NULL AND created_at < now() - $1::interval AND chip <> ALL ($2::text[])
+    LIMIT $3
+), gone AS (
+    DELETE FROM webhook_handoff h USING doomed d
+    WHERE h.inbox_id = d.inbox_id AND h.chip = d.chip AND h.done_at IS NULL
+    RETURNING h.chip
+)
+SELECT (SELECT count(*) FROM doomed) AS found,
+       coalesce((SELECT jsonb_object_agg(chip, n)
+                 FROM (SELECT chip, count(*) AS n FROM gone GROUP BY chip) c), '{}') AS chips
+"""
+
 # A few rows per period and scope: a scan is cheaper than an index to keep.
 _ALERTS = """
 WITH doomed AS MATERIALIZED (
@@ -203,12 +226,22 @@ class RetentionRepository:
         self._history = HistoryRepository(db, PROGRESS_SQL)
 
     async def prune(
-        self, keep: RetentionConfig, keep_going: Callable[[], bool] = _always
+        self,
+        keep: RetentionConfig,
+        keep_going: Callable[[], bool] = _always,
+        configured: Collection[str] | None = None,
     ) -> Pruned:
         """Prune every table by ``keep``; stops between batches once ``keep_going()`` is
-        false (``complete`` is then false: call again later to go on)."""
+        false (``complete`` is then false: call again later to go on). ``configured``:
+        the chips of the configuration, whose pending hand-offs are kept (None: keep
+        every pending hand-off)."""
         days = dt.timedelta(days=1)
         batch = keep.batch_rows
+        abandoned: dict[str, int] = {}
+        if configured is not None:
+            abandoned = await self.abandon_handoffs(
+                keep.webhook_inbox_days * days, configured, batch
+            )
         inbox = await self.prune_inbox(keep.webhook_inbox_days * days, batch, keep_going)
         handoff = await self.prune_handoffs(keep.webhook_handoff_days * days, batch, keep_going)
         seen = await self.prune_seen(keep.webhook_seen_days * days, batch, keep_going)
@@ -218,13 +251,28 @@ class RetentionRepository:
             rows={
                 "webhook_inbox": inbox.rows,
                 "webhook_orphans": inbox.orphans,
-                "webhook_handoff": inbox.handoffs + handoff.rows,
+                "webhook_handoff": inbox.handoffs + handoff.rows + sum(abandoned.values()),
                 "webhook_seen": seen.rows,
                 "budget_alerts": alerts.rows,
                 **history.rows,
             },
             complete=history.complete and all(s.complete for s in (inbox, handoff, seen, alerts)),
+            abandoned=abandoned,
         )
+
+    async def abandon_handoffs(
+        self, older_than: dt.timedelta, configured: Collection[str], batch_rows: int
+    ) -> dict[str, int]:
+        """Delete hand-offs pending for longer than ``older_than`` for chips not in
+        ``configured``; returns how many went per chip."""
+        chips: dict[str, int] = {}
+        while True:
+            row = await self._db.fetchrow(_ABANDONED, older_than, list(configured), batch_rows)
+            assert row is not None
+            for chip, n in row["chips"].items():
+                chips[chip] = chips.get(chip, 0) + int(n)
+            if row["found"] < batch_rows:
+                return chips
 
     async def prune_seen(
         self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = _always

@@ -190,6 +190,32 @@ async def test_budget_alert_claims_go_after_their_retention(store: Store) -> Non
     assert claimed == set()
 
 
+async def test_pending_handoffs_of_a_chip_that_left_the_configuration_go(store: Store) -> None:
+    """Nobody will apply them, and they would keep their bodies for ever; those of a
+    configured chip, or pending for less than the inbox retention, stay."""
+    old = KEEP + DAY
+    bodies = [await _inbox(store, old, old) for _ in range(3)]
+    for body in bodies:
+        await _handoff(store, body, "gone", old, None)
+    await _handoff(store, bodies[0], "here", old, None)
+    young = await _inbox(store, DAY, DAY)
+    await _handoff(store, young, "gone", DAY, None)
+
+    repo = RetentionRepository(store)
+    pruned = await repo.prune(RetentionConfig(batch_rows=2), configured={"here"})
+
+    assert pruned.abandoned == {"gone": 3}
+    assert pruned.rows["webhook_handoff"] == 3
+    assert await _ids(store, "webhook_handoff", "(inbox_id, chip)::text") == {
+        f"({bodies[0]},here)",
+        f"({young},gone)",
+    }
+    # Their bodies had nothing else waiting: they went in the same run.
+    assert await _ids(store, "webhook_inbox") == {bodies[0], young}
+    kept = await repo.prune(RetentionConfig(), configured=None)
+    assert (kept.abandoned, kept.rows["webhook_handoff"]) == ({}, 0)
+
+
 async def test_prune_covers_every_table_with_the_config(store: Store) -> None:
     old = 100 * DAY
     await _seen(store, "s:old", old)

@@ -8,7 +8,7 @@ batches so the job's own rules (interval, time budget, backlog, hooks) are seen 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import cast
 from zoneinfo import ZoneInfo
 
@@ -43,9 +43,17 @@ class FakeRepo:
         self.alerts = alerts
         self.batch_s = batch_s
         self.calls: list[RetentionConfig] = []
+        self.configured: list[Collection[str] | None] = []
+        self.abandoned: dict[str, int] = {}
 
-    async def prune(self, keep: RetentionConfig, keep_going: Callable[[], bool]) -> Pruned:
+    async def prune(
+        self,
+        keep: RetentionConfig,
+        keep_going: Callable[[], bool],
+        configured: Collection[str] | None = None,
+    ) -> Pruned:
         self.calls.append(keep)
+        self.configured.append(configured)
         rows = dict.fromkeys(TABLES, 0)
         while self.left:
             if not keep_going():
@@ -54,11 +62,16 @@ class FakeRepo:
             self.left -= 1
             rows["webhook_seen"] += keep.batch_rows
         rows["budget_alerts"], self.alerts = self.alerts, 0
-        return Pruned(rows, complete=True)
+        rows["webhook_handoff"] = sum(self.abandoned.values())
+        return Pruned(rows, complete=True, abandoned=self.abandoned)
 
 
 def job_with(
-    batches: int, *, alerts: int = 1, run_budget_s: float = 30.0
+    batches: int,
+    *,
+    alerts: int = 1,
+    run_budget_s: float = 30.0,
+    configured: Callable[[], Collection[str]] | None = None,
 ) -> tuple[RetentionJob, FakeRepo, list[tuple[str, int]]]:
     clock = FakeClock()
     repo = FakeRepo(clock, batches, alerts)
@@ -67,6 +80,7 @@ def job_with(
         cast("RetentionRepository", repo),
         RetentionConfig(batch_rows=100),
         on_pruned=lambda table, rows: heard.append((table, rows)),
+        configured=configured,
         run_budget_s=run_budget_s,
         clock=clock,
     )
@@ -115,6 +129,34 @@ async def test_a_backlog_is_worked_in_bounded_runs(caplog: pytest.LogCaptureFixt
     assert third.complete
     assert not job.due(180.0, 120.0, UTC)
     assert sum(rows for table, rows in heard if table == "webhook_seen") == 700
+
+
+async def test_each_run_asks_for_the_configured_chips_and_warns_of_dropped_handoffs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The chips are read at every run (a reload may have changed them), and a hand-off
+    dropped for a chip that left the configuration is a warning naming it."""
+    chips = {"1": ("111",), "2": ("111", "222")}
+    run = iter("12")
+    job, repo, heard = job_with(0, alerts=0, configured=lambda: chips[next(run)])
+    repo.abandoned = {"333": 2}
+    with caplog.at_level(logging.INFO, "metad.retention"):
+        await job.run(0.0)
+    repo.abandoned = {}
+    await job.run(HOUR)
+    assert repo.configured == [("111",), ("111", "222")]
+    assert heard == [("webhook_handoff", 2)]
+    warning = next(r for r in caplog.records if r.levelno == logging.WARNING)
+    assert warning.getMessage() == (
+        "retention: dropped 2 webhook hand-off(s) pending for chip 333, which is no longer"
+        " configured: no daemon will apply their events"
+    )
+
+
+async def test_without_the_configuration_every_pending_handoff_stays() -> None:
+    job, repo, _ = job_with(0)
+    await job.run(0.0)
+    assert repo.configured == [None]
 
 
 async def test_nothing_expired_is_quiet(caplog: pytest.LogCaptureFixture) -> None:
