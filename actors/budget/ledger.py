@@ -79,12 +79,14 @@ from actors.budget.values import (
 )
 from config.model import BudgetConfig
 
-__all__ = ["DEFAULT_ALERT_AT", "RETAIN_SETTLED_S", "Ledger"]
+__all__ = ["DEFAULT_ALERT_AT", "RETAIN_SETTLED_S", "UNPRICED_SETTLE_S", "Ledger"]
 
 RETAIN_SETTLED_S: Final = 8 * 86400.0
 """How long :meth:`Ledger.prune` keeps settled messages: longer than Meta's 7 days of
 webhook retries, so a late duplicate status adjusts the message instead of counting it
 twice."""
+UNPRICED_SETTLE_S: Final = 8 * 86400.0
+"""The default of ``[budget] unpriced_settle_days`` (:attr:`Ledger.unpriced_settle_s`)."""
 
 
 # --------------------------------------------------------------------------- the ledger
@@ -111,7 +113,16 @@ class Ledger:
     :meth:`release` and :meth:`settle`.
     """
 
-    __slots__ = ("_buckets", "_caps", "_items", "_routes", "_thresholds", "_tz", "_unsettled")
+    __slots__ = (
+        "_buckets",
+        "_caps",
+        "_items",
+        "_routes",
+        "_thresholds",
+        "_tz",
+        "_unsettled",
+        "unpriced_settle_s",
+    )
 
     def __init__(
         self,
@@ -119,8 +130,13 @@ class Ledger:
         tz: ZoneInfo,
         caps: Caps = NO_CAPS,
         alert_at: Iterable[Decimal | float] = DEFAULT_ALERT_AT,
+        unpriced_settle_s: float = UNPRICED_SETTLE_S,
     ) -> None:
         self._tz = tz
+        self.unpriced_settle_s = unpriced_settle_s
+        """How long a reservation of a message Meta accepted waits for its price before
+        the reconciliation settles it at its estimate (:func:`~actors.budget.reconcile.
+        to_settle`, :meth:`settle_estimate`)."""
         self._caps: dict[Scope, Caps] = {GLOBAL: caps}
         self._thresholds = thresholds(alert_at)
         self._buckets: dict[BucketKey, Bucket] = {}
@@ -139,7 +155,12 @@ class Ledger:
         periods in ``tz`` (the config's ``timezone``). 100 % is added to ``alert_at``
         (see the module docstring)."""
         zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
-        ledger = cls(tz=zone, caps=Caps.from_config(cfg), alert_at=cfg.alert_at)
+        ledger = cls(
+            tz=zone,
+            caps=Caps.from_config(cfg),
+            alert_at=cfg.alert_at,
+            unpriced_settle_s=cfg.unpriced_settle_days * 86400.0,
+        )
         for waba in cfg.wabas:
             ledger.set_caps(Scope.waba(waba.waba), Caps.from_config(waba))
         for campaign in cfg.campaigns:
@@ -217,6 +238,11 @@ class Ledger:
         """The amount ``reservation_id`` holds while reserved; None otherwise."""
         item = self._items.get(reservation_id)
         return None if item is None or item.settled else item.amount
+
+    def reserved_at(self, reservation_id: str) -> float | None:
+        """When ``reservation_id`` was reserved while it is; None otherwise."""
+        item = self._unsettled.get(reservation_id)
+        return None if item is None else item.at
 
     def stale_reservations(self, before: float) -> list[str]:
         """Reservations made before ``before`` and neither settled nor released: sends
@@ -348,6 +374,22 @@ class Ledger:
             alerts=tuple(alerts),
             entry=entry,
         )
+
+    def settle_estimate(self, reservation_id: str) -> Settlement | None:
+        """Settle a reservation at the amount it holds, for a message Meta accepted whose
+        price never came (:func:`~actors.budget.reconcile.to_settle`); None when it is
+        not held (released or settled meanwhile).
+
+        The entry is stamped with the reservation's time, not now. Why: a start replays
+        the journal from a time (:meth:`replay_from`), and this settlement comes days
+        after its reservation; stamped now, a replay starting between the two would book
+        it as a settlement without a reservation, in today's periods, where the running
+        ledger never counted it. Stamped like its reservation, the two are replayed, or
+        left out, together; and the message's periods are its reservation's anyway."""
+        item = self._unsettled.get(reservation_id)
+        if item is None:
+            return None
+        return self.settle(reservation_id, item.amount, item.at)
 
     # ------------------------------------------------------------------ journal
 

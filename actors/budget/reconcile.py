@@ -1,4 +1,5 @@
-"""Which budget reservations can no longer be charged, from their outbox rows.
+"""Which budget reservations can no longer be charged, or will never be priced, from
+their outbox rows.
 
 Why this exists: a reservation is released on the send path when the chip itself gives
 up on a message (a refusal, Meta's synchronous error, a cancelled queue). Outside that
@@ -21,6 +22,16 @@ A release after which Meta charges the message anyway (an in-doubt message the o
 dropped that had reached Meta) is not lost: the ledger books a settlement without a
 reservation as spent.
 
+The other way round, a message Meta accepted (``accepted``, ``sent``, ``delivered``,
+``read``: :data:`ACCEPTED`) is charged, but only its status webhook says how much. When
+those webhooks are lost for good (Meta retries for 7 days), nothing would ever end its
+reservation, and "reserved" would grow as "released" did before the reconciliation.
+:func:`to_settle` names such a reservation once it was made ``hold_s`` or more ago
+(``[budget] unpriced_settle_days``, at least Meta's 7 days): it is settled at its
+estimate, the best known price of a message that was charged. A price that still comes
+later replaces the estimate (a second settlement of a message the ledger remembers
+adjusts it by the difference: :meth:`~actors.budget.ledger.Ledger.settle`).
+
 Two guards keep a release from freeing money a live send holds. A row must have been
 in its final state for ``grace_s`` (the send path releases within milliseconds of
 ending a row, on whichever daemon holds the chip: the reconciliation leaves those to
@@ -38,10 +49,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["NEVER_CHARGED", "RowState", "outbox_ref", "to_release"]
+__all__ = ["ACCEPTED", "NEVER_CHARGED", "RowState", "outbox_ref", "to_release", "to_settle"]
 
 NEVER_CHARGED: Final = frozenset({"cancelled", "failed"})
 """Outbox states in which a message is never charged (see the module docstring)."""
+ACCEPTED: Final = frozenset({"accepted", "sent", "delivered", "read"})
+"""Outbox states of a message Meta accepted: charged at the price its status webhooks
+carry (see the module docstring)."""
 
 _PREFIX: Final = "o:"
 
@@ -88,5 +102,32 @@ def to_release(
             continue
         row = rows.get(oid)
         if row is None or (row.state in NEVER_CHARGED and row.idle_s >= grace_s):
+            out.append(ref)
+    return out
+
+
+def to_settle(
+    held: Mapping[str, float],
+    rows: Mapping[int, RowState],
+    *,
+    hold_s: float,
+    now: float,
+    reused: Mapping[str, float],
+    read_at: float,
+) -> list[str]:
+    """The reservations among ``held`` (id → when it was reserved) to settle at their
+    estimate, in the order given: Meta accepted the message (its row is in
+    :data:`ACCEPTED`) and it was reserved ``hold_s`` or more before ``now``, so no price
+    is coming any more. ``rows`` and ``reused``/``read_at`` as for :func:`to_release`.
+
+    A row in doubt, queued or sending is not settled however old: whether Meta has it
+    is the operator's call (``metad campaign resolve``)."""
+    out: list[str] = []
+    for ref, reserved_at in held.items():
+        oid = outbox_ref(ref)
+        if oid is None or reused.get(ref, -math.inf) >= read_at:
+            continue
+        row = rows.get(oid)
+        if row is not None and row.state in ACCEPTED and now - reserved_at >= hold_s:
             out.append(ref)
     return out

@@ -1,11 +1,17 @@
 """The budget coordinator's reconciliation: its reservations checked against the outbox.
 
+A pass releases the reservations of messages that will never be charged, and settles
+at their estimate those of messages Meta accepted whose price never came
+(``[budget] unpriced_settle_days`` after they were reserved): both end a reservation
+nothing else would end (:mod:`actors.budget.reconcile` says why and which).
+
 Why apart from the coordinator: the mailbox books money; the reconciliation is a loop
 beside it with its own state (the reservations a send reused, the messages asked about)
 and its own way of reading the outbox, under the shared lock when several daemons
 share the caps. It changes the ledger only through the coordinator it is given (its
 ledger, journal writer, lock and journal position: :class:`~actors.budget.ports.Books`),
-so a release here is journalled, replayed and seen by the other daemons like any other.
+so a release or settlement here is journalled, replayed and seen by the other daemons
+like any other.
 
 What it decides is the pure rule of :mod:`actors.budget.reconcile`; this module reads
 the rows and applies the decision in one step (nothing interleaves between the ledger
@@ -22,8 +28,8 @@ from typing import Any
 import trio
 
 from actors.budget.ports import Books, OutboxStates, SharedJournal
-from actors.budget.reconcile import RowState, outbox_ref, to_release
-from actors.budget.values import Release
+from actors.budget.reconcile import RowState, outbox_ref, to_release, to_settle
+from actors.budget.values import LedgerEntry
 
 __all__ = ["RECONCILE_EVERY_S", "RECONCILE_GRACE_S", "Diverged", "Reconciliation"]
 
@@ -34,6 +40,8 @@ RECONCILE_EVERY_S = 60.0
 RECONCILE_GRACE_S = 30.0
 """A reservation this young, or a row that ended this recently, is left to the send path
 (which releases within milliseconds of ending a row, see :mod:`actors.budget.reconcile`)."""
+_NAMED = 5
+"""Messages named in the log line of a pass that settled some at their estimate."""
 
 
 class Diverged(Exception):
@@ -42,10 +50,11 @@ class Diverged(Exception):
 
 
 class Reconciliation:
-    """Releases the reservations of messages that can no longer be charged: a pass over
-    every reservation older than the grace period once the ledger is loaded and every
-    ``every_s``, and one over the messages :meth:`ask` names as soon as they come
-    (those without the grace period)."""
+    """Releases the reservations of messages that can no longer be charged, and settles
+    those of messages accepted but never priced (:meth:`_apply`): a pass over every
+    reservation older than the grace period once the ledger is loaded and every
+    ``every_s``, and one over the messages :meth:`ask` names as soon as they come (those
+    without the grace period)."""
 
     def __init__(
         self,
@@ -90,17 +99,13 @@ class Reconciliation:
         asked: tuple[str, ...] | None = None
         while True:
             try:
-                released = await self.reconcile(asked)
+                entries = await self.reconcile(asked)
             except Diverged:
                 raise
             except Exception as exc:
                 log.warning("budget reconciliation failed (retried later): %r", exc)
             else:
-                if released:
-                    log.info(
-                        "budget: released %d reservation(s) of messages that will not be charged",
-                        released,
-                    )
+                self._log(entries)
             asked = None
             with trio.move_on_after(self._every_s):
                 asked = await self._asked.receive()
@@ -112,9 +117,29 @@ class Reconciliation:
                         break
                 asked = tuple(ref for refs in more for ref in refs)
 
-    async def reconcile(self, asked: tuple[str, ...] | None) -> int:
+    def _log(self, entries: Sequence[LedgerEntry]) -> None:
+        released = sum(1 for e in entries if e.op == "release")
+        if released:
+            log.info(
+                "budget: released %d reservation(s) of messages that will not be charged",
+                released,
+            )
+        settled = [e for e in entries if e.op == "settle"]
+        if settled:
+            log.warning(
+                "budget: settled %d reservation(s) at their estimate (%s USD): Meta accepted"
+                " the message(s) and no price came in %g days (%s)",
+                len(settled),
+                sum(e.amount for e in settled),
+                self._books.ledger.unpriced_settle_s / 86400,
+                ", ".join(e.id for e in settled[:_NAMED])
+                + (f" and {len(settled) - _NAMED} more" if len(settled) > _NAMED else ""),
+            )
+
+    async def reconcile(self, asked: tuple[str, ...] | None) -> list[LedgerEntry]:
         """One pass (see :meth:`run`): all reservations older than the grace period when
-        ``asked`` is None, else those named. Returns how many were released."""
+        ``asked`` is None, else those named. Returns the releases and settlements it
+        booked."""
         ledger = self._books.ledger
         grace = self._grace_s if asked is None else 0.0
         read_at = self._now()
@@ -125,10 +150,10 @@ class Reconciliation:
         ids = [oid for ref in held if (oid := outbox_ref(ref)) is not None]
         try:
             if not ids:
-                return 0
+                return []
             if self._shared is None:
                 rows = await self._outbox.outbox_states(ids)
-                return len(self._release(held, rows, grace, read_at))
+                return self._apply(held, rows, grace, read_at)
             return await self._reconcile_shared(self._shared, held, ids, grace, read_at)
         finally:
             # A reuse noted before this reading cannot matter to any later pass.
@@ -141,21 +166,17 @@ class Reconciliation:
         ids: Sequence[int],
         grace: float,
         read_at: float,
-    ) -> int:
+    ) -> list[LedgerEntry]:
         """The rows are read under the shared lock, after the other daemons' entries are
-        applied (a release by another daemon is seen there), and the releases written in
-        the same transaction."""
-        released = 0
+        applied (a release or settlement by another daemon is seen there), and what this
+        pass books is written in the same transaction."""
+        booked: list[LedgerEntry] = []
 
         def decide(others: list[dict[str, Any]], rows: dict[int, RowState]) -> list[dict[str, Any]]:
-            nonlocal released
             decided.set()
             self._books.apply_others(others)
-            entries = [
-                r.entry.to_json() for r in self._release(held, rows, grace, read_at, persist=False)
-            ]
-            released = len(entries)
-            return entries
+            booked[:] = self._apply(held, rows, grace, read_at, persist=False)
+            return [e.to_json() for e in booked]
 
         decided = trio.Event()
         try:
@@ -164,9 +185,9 @@ class Reconciliation:
             if decided.is_set():
                 raise Diverged(str(exc)) from exc
             raise
-        return released
+        return booked
 
-    def _release(
+    def _apply(
         self,
         held: Sequence[str],
         rows: dict[int, RowState],
@@ -174,18 +195,33 @@ class Reconciliation:
         read_at: float,
         *,
         persist: bool = True,
-    ) -> list[Release]:
-        """Release what :func:`~actors.budget.reconcile.to_release` names among ``held``
-        and is still held, in one step (nothing can interleave): journalled through the
-        writer, or (shared caps, ``persist=False``) by the caller."""
+    ) -> list[LedgerEntry]:
+        """Release what :func:`~actors.budget.reconcile.to_release` names among ``held``,
+        settle at their estimate those :func:`~actors.budget.reconcile.to_settle` names,
+        of what is still held, in one step (nothing can interleave): journalled through
+        the writer, or (shared caps, ``persist=False``) by the caller. Returns the
+        entries booked.
+
+        A settlement at the estimate moves an amount from reserved to spent, so it
+        reaches no threshold its reservation had not: an alert it returns can only be of
+        a cap lowered since, for a period that ended (a current one was announced when
+        the cap changed). It is not announced, on any daemon."""
         ledger = self._books.ledger
         now = self._now()
-        out: list[Release] = []
+        out: list[LedgerEntry] = []
         for ref in to_release(held, rows, grace_s=grace, reused=self._reused, read_at=read_at):
             released = ledger.release(ref, now)
-            if released is None:  # released or settled meanwhile: nothing to do
-                continue
-            if persist:
-                self._books.persist(released.entry)
-            out.append(released)
+            if released is not None:  # else released or settled meanwhile
+                out.append(released.entry)
+        ages = {r: at for r in held if (at := ledger.reserved_at(r)) is not None}
+        hold = ledger.unpriced_settle_s
+        for ref in to_settle(
+            ages, rows, hold_s=hold, now=now, reused=self._reused, read_at=read_at
+        ):
+            settled = ledger.settle_estimate(ref)
+            if settled is not None and settled.entry is not None:
+                out.append(settled.entry)
+        if persist:
+            for entry in out:
+                self._books.persist(entry)
         return out

@@ -3,11 +3,13 @@
 The budget coordinator runs on the real journal (``budget_ledger``) and reads the real
 outbox: after a crash cancelled what a chip held, after the operator dropped or re-sent
 a message in doubt, after Meta failed one by webhook, what is reserved falls back to
-what live sends hold, on one daemon and on two sharing the journal.
+what live sends hold, on one daemon and on two sharing the journal. And a message Meta
+accepted whose price never came is settled at its estimate once the hold has passed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from decimal import Decimal
 from typing import Any
@@ -17,9 +19,9 @@ import pytest
 import trio
 
 from actors.budget.coordinator import BudgetCoordinator
-from actors.budget.ledger import Ledger
+from actors.budget.ledger import UNPRICED_SETTLE_S, Ledger
 from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget, Reconcile
-from actors.budget.values import Caps
+from actors.budget.values import GLOBAL, Caps
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
 from actors.ports import Booking, OutboxRow
@@ -163,3 +165,91 @@ async def test_two_daemons_release_a_cancelled_message_once(store: Store) -> Non
     journalled = await _journalled(store)
     assert journalled[f"o:{cancelled}"] == ["reservation", "release"]
     assert journalled[f"o:{live}"] == ["reservation"]
+
+
+# --------------------------------------------------------------------------- never priced
+
+T0 = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC).timestamp()
+"""When the messages below are reserved: their settlement 8 days later is in the same
+month, so a restart's "month" shows both."""
+
+
+async def _budget_at(
+    nursery: trio.Nursery, store: Store, clock: list[float], *, shared: bool = False, name: str
+) -> tuple[BudgetCoordinator, BudgetClient, Mailbox[BudgetMsg]]:
+    box: Mailbox[BudgetMsg] = open_mailbox(name)
+    actor = BudgetCoordinator(
+        ledger=lambda: Ledger(tz=ZoneInfo("UTC"), caps=Caps(daily=Decimal(10))),
+        prices=PriceTable.from_config(PricingConfig()),
+        journal=store.budget_journal,
+        inbox=box.inbox,
+        now=lambda: clock[0],
+        shared=store.budget_journal if shared else None,
+        catch_up_s=0.1,
+        reconcile_every_s=0.2,
+        reconcile_grace_s=0.0,
+    )
+    await nursery.start(actor.run)
+    return actor, BudgetClient(box.address), box
+
+
+async def _month(box: Mailbox[BudgetMsg]) -> tuple[Decimal, Decimal]:
+    status: dict[str, Any] = await box.address.call(lambda r: GetBudget(reply=r))
+    return Decimal(status["month"]["spent"]), Decimal(status["month"]["reserved"])
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["one daemon", "two daemons"])
+async def test_an_accepted_message_never_priced_is_settled_at_its_estimate(
+    store: Store, shared: bool
+) -> None:
+    """r1 was accepted and its status webhooks were lost; r2 is in doubt. Past the hold
+    r1 is settled once at its estimate, stamped like its reservation; a restart (from
+    the checkpoint, and by replay) has the same month."""
+    await _campaign(store, ["r1", "r2"])
+    accepted, in_doubt = await _journal(store, "r1", "r2")
+    await store.chip_journal.outbox_sending([accepted, in_doubt])
+    await store.chip_journal.outbox_set(accepted, "accepted", wamid="wamid.1")
+    await store.chip_journal.settle_abandoned(CHIP)  # r2: in doubt
+    clock = [T0]
+    async with trio.open_nursery() as nursery:
+        a, client, a_box = await _budget_at(nursery, store, clock, shared=shared, name="budget-a")
+        daemons, boxes = [a], [a_box]
+        if shared:
+            b, _, b_box = await _budget_at(nursery, store, clock, shared=True, name="budget-b")
+            daemons.append(b)
+            boxes.append(b_box)
+        await _reserve(client, accepted, in_doubt)
+        await trio.sleep(0.5)  # passes before the hold change nothing
+        clock[0] = T0 + UNPRICED_SETTLE_S - 1
+        await trio.sleep(0.5)
+        assert (await _journalled(store))[f"o:{accepted}"] == ["reservation"]
+        clock[0] = T0 + UNPRICED_SETTLE_S
+        with trio.fail_after(5):
+            while any(d.ledger.reserved(f"o:{accepted}") is not None for d in daemons):
+                await trio.sleep(0.05)
+        await trio.sleep(0.5)  # more passes, on both daemons, book nothing more
+        assert await _month(a_box) == (COST, COST)
+        for d in daemons:
+            assert d.ledger.usage(GLOBAL, "month", T0).spent == COST
+        for box in boxes:
+            box.close()  # a clean stop: a checkpoint
+    journalled = await _journalled(store)
+    assert journalled[f"o:{accepted}"] == ["reservation", "settlement"]
+    assert journalled[f"o:{in_doubt}"] == ["reservation"]
+    rows = await store.fetch(
+        "SELECT amount_usd, extract(epoch FROM at)::float8 AS at FROM budget_ledger"
+        " WHERE ref = $1 ORDER BY id",
+        f"o:{accepted}",
+    )
+    assert [(r["amount_usd"], r["at"]) for r in rows] == [(COST, T0), (COST, T0)]
+
+    clock[0] += 60
+    assert await store.fetchval("SELECT count(*) FROM budget_checkpoints") > 0
+    for _restart in ("from the checkpoint", "by replay"):
+        async with trio.open_nursery() as nursery:
+            again, _, box = await _budget_at(nursery, store, clock, shared=shared, name="again")
+            assert await _month(box) == (COST, COST)
+            assert again.ledger.reserved(f"o:{accepted}") is None
+            box.close()
+        await store.execute("DELETE FROM budget_checkpoints")
+    assert (await _journalled(store))[f"o:{accepted}"] == ["reservation", "settlement"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import trio
+
+from actors.budget.reconcile import RowState
 
 
 class MemoryJournal:
@@ -34,3 +36,70 @@ class Pricing:
     pricing_model: str | None = "PMP"
     category: str | None = "marketing"
     type: str | None = "regular"
+
+
+class Outbox:
+    """Outbox rows by id, with the database's idea of their age (``idle_s``)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, RowState] = {}
+        self.reads = 0
+        self.during_read: Callable[[], Awaitable[None]] | None = None
+        self.fail_next = False
+
+    def set(self, oid: int, state: str, idle_s: float = 1000.0) -> None:
+        self.rows[oid] = RowState(state, idle_s)
+
+    async def outbox_states(self, outbox_ids: Sequence[int]) -> dict[int, RowState]:
+        self.reads += 1
+        if self.fail_next:
+            self.fail_next = False
+            raise OSError("connection lost")
+        snapshot = {i: self.rows[i] for i in outbox_ids if i in self.rows}
+        if self.during_read is not None:  # what happens while the query runs
+            hook, self.during_read = self.during_read, None
+            await hook()
+        await trio.sleep(0)
+        return snapshot
+
+
+class SharedMemory:
+    """One journal several daemons share, with the advisory lock and the outbox; each
+    daemon gets a :class:`SharedView` (its high-water mark is the coordinator's)."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self.lock = trio.Lock()
+        self.outbox = outbox
+
+    def ops(self, ref: str) -> list[str]:
+        return [e["op"] for e in self.entries if e["id"] == ref]
+
+
+class SharedView(MemoryJournal):
+    def __init__(self, shared: SharedMemory) -> None:
+        super().__init__()
+        self.shared = shared
+
+    async def load_marked(self, since: float) -> tuple[list[dict[str, Any]], int]:
+        entries = self.shared.entries
+        return [e for e in entries if float(e["at"]) >= since], len(entries)
+
+    async def serialized(
+        self, after_id: int, decide: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+    ) -> int:
+        async with self.shared.lock:
+            await trio.sleep(0)
+            self.shared.entries.extend(decide(list(self.shared.entries[after_id:])))
+            return len(self.shared.entries)
+
+    async def reconciled(
+        self,
+        after_id: int,
+        outbox_ids: Sequence[int],
+        decide: Callable[[list[dict[str, Any]], dict[int, RowState]], list[dict[str, Any]]],
+    ) -> int:
+        async with self.shared.lock:
+            rows = await self.shared.outbox.outbox_states(outbox_ids)  # under the lock
+            self.shared.entries.extend(decide(list(self.shared.entries[after_id:]), rows))
+            return len(self.shared.entries)
