@@ -230,8 +230,9 @@ class ChipJournal(Protocol):
 
     async def recent_sends(self, chip: str, since: float) -> list[RecentSend]: ...
 
-    async def settle_abandoned(self, chip: str) -> None:
-        """After a restart: held rows are cancelled, rows caught mid-POST are in doubt."""
+    async def settle_abandoned(self, chip: str) -> int:
+        """After a restart, or once a chip removed from the config has stopped: held rows
+        are cancelled, rows caught mid-POST are in doubt. Returns how many rows."""
         ...
 
     async def outbox_new(self, rows: Sequence[OutboxRow]) -> list[int | None]:

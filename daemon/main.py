@@ -466,6 +466,7 @@ def _reloader(
         publish=daemon.bus.publish,
         drain_timeout_s=daemon.cfg.daemon.shutdown_timeout_s,
         leased=leased,
+        settle_removed=daemon.store.chip_journal.settle_abandoned,
     )
     control.reload = reloader.reload
     return reloader

@@ -45,6 +45,9 @@ __all__ = ["Reloader", "live_graph_client", "reload_on_sighup", "token_table"]
 
 log = logging.getLogger("metad.reload")
 
+REMOVED = "removed from the config"
+"""Why an actor is stopped when a reload drops it (the other reasons are lease moves)."""
+
 _UNREACHABLE = (ActorCrashed, ActorStopped, CallTimeout)
 
 
@@ -79,8 +82,14 @@ class Reloader:
         drain_timeout_s: float = 5.0,
         start_timeout_s: float = 30.0,
         leased: Callable[[MetadConfig], Awaitable[None]] | None = None,
+        settle_removed: Callable[[str], Awaitable[int]] | None = None,
     ) -> None:
         self.cfg = cfg
+        self._settle_removed = settle_removed
+        """Settles what a chip removed from the config still held once its actor has
+        stopped (``ChipJournal.settle_abandoned``): nobody would otherwise, since only a
+        starting actor settles its chip's rows, and a removed chip never starts again.
+        Its queued messages would hold their campaign recipients and budget for ever."""
         self._leased = leased
         """Set when chips are leased (daemon.cluster): it takes the new chip list, and
         starts added chips itself when it holds their lease; only chips running here
@@ -204,9 +213,7 @@ class Reloader:
             partial(self._stop, drain=drain, why="lease given back" if drain else "lease lost"),
         )
 
-    async def _stop(
-        self, actor_id: str, *, drain: bool = True, why: str = "removed from the config"
-    ) -> None:
+    async def _stop(self, actor_id: str, *, drain: bool = True, why: str = REMOVED) -> None:
         kind, _, ident = actor_id.partition(":")
         close = partial(self._fleet.close_chip if kind == "chip" else self._fleet.close_waba, ident)
         if actor_id not in self._supervisor.child_ids:  # not running here (leases)
@@ -218,6 +225,17 @@ class Reloader:
         timeout = self._drain_timeout_s if drain else 0.0
         await self._supervisor.stop_child(actor_id, close=close, timeout=timeout)
         log.info("actor %s stopped: %s", actor_id, why)
+        if kind == "chip" and why == REMOVED and self._settle_removed is not None:
+            settled = await self._settle_removed(ident)
+            if settled:
+                log.warning(
+                    "chip %s was removed holding %d unsent message(s): queued ones are"
+                    " cancelled (a campaign hands their recipients to another chip), ones"
+                    " caught mid-POST are in doubt until their status webhook",
+                    ident,
+                    settled,
+                    extra=fields(chip=ident, settled=settled),
+                )
 
     async def _start(
         self, actor_id: str, *, problems: list[str], why: str = "added to the config"

@@ -84,10 +84,13 @@ class FakeJournal:
     async def recent_sends(self, chip: str, since: float) -> list[RecentSend]:
         return []
 
-    async def settle_abandoned(self, chip: str) -> None:
+    async def settle_abandoned(self, chip: str) -> int:
+        settled = 0
         for row in self.outbox.values():
             if row["state"] in ("queued", "sending"):
                 row["state"] = "in_doubt" if row["state"] == "sending" else "cancelled"
+                settled += 1
+        return settled
 
     async def outbox_new(self, rows: Sequence[OutboxRow]) -> list[int | None]:
         return [self._new(dataclasses.asdict(r)) for r in rows]

@@ -283,14 +283,16 @@ class ChipJournalRepository:
         )
         return [RecentSend(r["wa_id"], r["at"], r["bi"]) for r in rows]
 
-    async def settle_abandoned(self, chip: str) -> None:
-        """After a crash: held messages are cancelled, those mid-POST are in doubt."""
-        await self._db.execute(
+    async def settle_abandoned(self, chip: str) -> int:
+        """After a crash, or once a removed chip stopped: held messages are cancelled,
+        those mid-POST are in doubt. Returns how many."""
+        status = await self._db.execute(
             "UPDATE outbox SET state = CASE state WHEN 'sending' THEN 'in_doubt'"
             " ELSE 'cancelled' END, updated_at = now()"
             " WHERE chip = $1 AND state IN ('queued', 'sending')",
             chip,
         )
+        return int(status.split()[-1])
 
     async def outbox_new(self, rows: Sequence[OutboxRow]) -> list[int | None]:
         # A campaign recipient has one outbox row, ever (a unique index): a second send

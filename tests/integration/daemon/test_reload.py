@@ -185,6 +185,29 @@ async def test_add_a_chip_remove_another_and_change_limits_without_a_restart(
     assert OTHER_CHIP not in renv.daemon.supervisor.child_ids
 
 
+async def test_a_removed_chip_leaves_nothing_queued(renv: ReloadEnv) -> None:
+    """What a removed chip still held when it stopped is settled at once: queued rows
+    cancelled (a campaign would hand their recipients to another chip), rows caught
+    mid-POST in doubt. Only a starting actor settled its rows, and a removed chip never
+    starts again, so they used to stay queued for ever."""
+    store = renv.daemon.store
+    ids = [
+        await store.fetchval(
+            "INSERT INTO outbox (chip, wa_id, kind, payload, state)"
+            " VALUES ($1, $2, 'text', '{}', $3) RETURNING id",
+            OTHER_CHIP,
+            CONTACT,
+            state,
+        )
+        for state in ("queued", "sending", "sent")
+    ]
+    renv.write(renv.setup.text(chip_toml(CHIP)))
+    result = await renv.call("config.reload")
+    assert result["changes"]["chips_removed"] == [OTHER_CHIP]
+    states = [await store.fetchval("SELECT state FROM outbox WHERE id = $1", i) for i in ids]
+    assert states == ["cancelled", "in_doubt", "sent"]
+
+
 async def _refused(renv: ReloadEnv, pnid: str) -> str:
     from daemon.control.client import ControlError
 
