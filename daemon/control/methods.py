@@ -122,13 +122,15 @@ async def _guard(coro: Awaitable[Any]) -> Any:
 
 DAILY_SQL = (
     "SELECT o.chip, count(*) AS sent, coalesce(sum(l.amount), 0)::float8 AS cost"
-    " FROM outbox o LEFT JOIN LATERAL (SELECT sum(amount_usd) AS amount FROM budget_ledger b"
-    "   WHERE b.outbox_id = o.id AND b.kind = 'settlement') l ON true"
+    " FROM outbox o LEFT JOIN LATERAL (SELECT amount_usd AS amount FROM budget_ledger b"
+    "   WHERE b.outbox_id = o.id AND b.kind = 'settlement' ORDER BY b.id DESC LIMIT 1) l"
+    " ON true"
     " WHERE o.created_at >= $1 AND o.state IN ('accepted', 'sent', 'delivered', 'read')"
     " GROUP BY o.chip"
 )
-"""Today's rows come from ``outbox_created_at_idx`` (migration 0010), each one's
-settlement from ``budget_ledger_outbox_id_idx``: the work grows with the day, not with the
+"""Today's rows come from ``outbox_created_at_idx`` (migration 0010), each one's latest
+settlement (a second price replaces the first, as in the ledger) from
+``budget_ledger_outbox_id_idx``: the work grows with the day, not with the
 outbox's history. One grouped join over the ledger instead of the per-row lookup would
 have to read every settlement ever booked (a ledger row's ``at`` is the daemon's clock,
 not a safe bound for "today's rows"), which EXPLAIN showed to be slower already at a

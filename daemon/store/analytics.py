@@ -92,8 +92,8 @@ SELECT {group},
        coalesce(sum(l.amount), 0)::float8 AS cost_usd
 FROM sent s
 LEFT JOIN LATERAL (
-    SELECT sum(amount_usd) AS amount FROM budget_ledger b
-    WHERE b.ref = 'o:' || s.id AND b.kind = 'settlement'
+    SELECT amount_usd AS amount FROM budget_ledger b
+    WHERE b.outbox_id = s.id AND b.kind = 'settlement' ORDER BY b.id DESC LIMIT 1
 ) l ON true
 GROUP BY {group}
 ORDER BY sent DESC, {group}

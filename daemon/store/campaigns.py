@@ -78,12 +78,20 @@ WITH r AS (
                SELECT 1 FROM windows w WHERE w.chip = outbox.chip AND w.wa_id = outbox.wa_id
                  AND w.kind = 'service' AND w.opened_at > outbox.created_at)) AS replied
     FROM outbox WHERE campaign_id = $1
+), m AS (
+    -- Per message, as the budget ledger counts it: spent is its latest price (a second
+    -- price replaces the first), reserved is its reservation while that is its last
+    -- entry (a settlement or a release closes it; a re-send may reserve again).
+    SELECT (array_agg(amount_usd ORDER BY id DESC) FILTER (WHERE kind = 'settlement'))[1]
+               AS spent,
+           CASE (array_agg(kind ORDER BY id DESC))[1]
+               WHEN 'reservation' THEN (array_agg(amount_usd ORDER BY id DESC))[1]
+           END AS reserved
+    FROM budget_ledger WHERE campaign_id = $1 GROUP BY ref
 ), b AS (
-    SELECT coalesce(sum(amount_usd) FILTER (WHERE kind = 'settlement'), 0)::float8 AS spent,
-           coalesce(sum(CASE kind WHEN 'reservation' THEN amount_usd
-                                  WHEN 'release' THEN -amount_usd ELSE 0 END), 0)::float8
-               AS reserved
-    FROM budget_ledger WHERE campaign_id = $1
+    SELECT coalesce(sum(spent), 0)::float8 AS spent,
+           coalesce(sum(reserved), 0)::float8 AS reserved
+    FROM m
 ), t AS (
     SELECT count(*) AS taps FROM events WHERE kind = 'campaign.tap' AND subject = $1
 )

@@ -55,12 +55,11 @@ HISTORY_TABLES: Final = ("outbox", "budget_ledger", "campaign_recipients")
 
 _FINISHED_SQL: Final = ", ".join(f"'{s}'" for s in FINISHED)
 
-# A message whose reservation is open: reserved, and neither settled nor released.
+# A message whose reservation is open: its last budget entry is a reservation (a
+# settlement or a release closes it; a re-send may reserve again). Never NULL.
 _OPEN_RESERVATION: Final = """(
-    EXISTS (SELECT 1 FROM budget_ledger b
-             WHERE b.outbox_id = {o}.id AND b.kind = 'reservation')
-    AND NOT EXISTS (SELECT 1 FROM budget_ledger b
-                     WHERE b.outbox_id = {o}.id AND b.kind IN ('settlement', 'release')))"""
+    (SELECT b.kind FROM budget_ledger b WHERE b.outbox_id = {o}.id ORDER BY b.id DESC LIMIT 1)
+    IS NOT DISTINCT FROM 'reservation')"""
 
 # The next $3 outbox rows by id; of those, finished messages outside campaigns unchanged
 # since the cutoff and holding no budget go, and their budget entries with them, but

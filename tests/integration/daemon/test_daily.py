@@ -46,7 +46,8 @@ async def test_sends_and_settled_cost_per_chip_since_local_midnight(store: Store
     now = dt.datetime.now(TZ)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
 
-    # c1: four states that count; settlements summed, reservations and releases not.
+    # c1: four states that count; each one's latest settlement (as the budget ledger
+    # counts it), reservations and releases not.
     a = await _outbox(store, "c1", "accepted", midnight)  # the first instant counts
     await _book(store, a, "reservation", "0.0625")
     s = await _outbox(store, "c1", "sent", now)
@@ -54,7 +55,7 @@ async def test_sends_and_settled_cost_per_chip_since_local_midnight(store: Store
     await _book(store, s, "settlement", "0.0625")
     d = await _outbox(store, "c1", "delivered", now)
     await _book(store, d, "settlement", "0.0500")
-    await _book(store, d, "settlement", "0.0125")  # two settlements of one row: both count
+    await _book(store, d, "settlement", "0.0125")  # a second price replaces the first
     r = await _outbox(store, "c1", "read", now)
     await _book(store, r, "settlement", "0.0100")
     await _book(store, r, "release", "0.0525")
@@ -75,7 +76,7 @@ async def test_sends_and_settled_cost_per_chip_since_local_midnight(store: Store
         cfg=cast(Any, SimpleNamespace(tz=TZ)), fleet=cast(Any, None), store=store, bus=Bus()
     )
     assert await refresh_daily(ctx)
-    assert ctx.daily == {"c1": (4, 0.135), "c2": (1, 0.0)}
+    assert ctx.daily == {"c1": (4, 0.085), "c2": (1, 0.0)}
 
 
 async def test_the_days_rows_come_from_the_created_at_index(store: Store) -> None:

@@ -104,9 +104,13 @@ async def test_finished_messages_past_the_retention_go_with_their_budget_entries
     }
     gone.add(await _message(store, "cancelled", OLD, ledger=("reservation", "release")))
     gone.add(await _message(store, "read", OLD, ledger=()))
+    gone.add(await _message(store, "read", OLD, ledger=("reservation", "settlement") * 2))
     held = await _message(store, "delivered", OLD, ledger=("reservation",))
+    # A re-send reserved again after its first attempt was released: open again.
+    resent = await _message(store, "sent", OLD, ledger=("reservation", "release", "reservation"))
     kept = {
         held,
+        resent,
         await _message(store, "in_doubt", OLD),
         await _message(store, "queued", OLD, ledger=("reservation",)),
         await _message(store, "sending", OLD, ledger=("reservation",)),
@@ -117,7 +121,7 @@ async def test_finished_messages_past_the_retention_go_with_their_budget_entries
     pruned = await _history(store).prune(KEEP, batch_rows=2)
 
     assert pruned.complete
-    assert pruned.rows == {"outbox": 7, "budget_ledger": 12, "campaign_recipients": 0}
+    assert pruned.rows == {"outbox": 8, "budget_ledger": 16, "campaign_recipients": 0}
     assert await _ids(store, "SELECT id FROM outbox") == kept
     assert await _ids(store, "SELECT DISTINCT outbox_id FROM budget_ledger") == kept
     assert await _entries_of(store, held) == 1  # the open reservation is still there
@@ -171,6 +175,7 @@ async def test_a_campaign_over_for_the_retention_keeps_its_figures_and_loses_its
     assert (before["sent"], before["delivered"], before["read"], before["failed"]) == (4, 2, 1, 1)
     assert before["skipped"] == 1
     assert before["spent"] == pytest.approx(0.25)
+    assert before["reserved"] == 0  # every reservation was settled
 
     pruned = await _history(store).prune(KEEP, batch_rows=2)
 
@@ -190,6 +195,30 @@ async def test_a_campaign_over_for_the_retention_keeps_its_figures_and_loses_its
     )
     again = await _history(store).prune(KEEP, batch_rows=2)
     assert (again.frozen, again.rows["outbox"]) == (0, 0)
+
+
+async def test_campaign_figures_count_each_message_as_the_budget_ledger_does(
+    store: Store,
+) -> None:
+    """Spent is each message's latest price (a second price replaces the first) and
+    reserved its reservation while nothing closed it; a re-send may reserve again."""
+    keys = ["twice", "open", "resent", "released"]
+    await running_campaign(store, keys)
+    ledgers = {
+        "twice": ("reservation", "settlement", "settlement"),
+        "open": ("reservation",),
+        "resent": ("reservation", "release", "reservation"),
+        "released": ("reservation", "release"),
+    }
+    for key in keys:
+        await _message(store, "sent", DAY, campaign="c1", recipient=key, ledger=ledgers[key])
+    await store.execute(
+        "UPDATE budget_ledger SET amount_usd = 0.05 WHERE id ="
+        " (SELECT max(id) FROM budget_ledger WHERE kind = 'settlement')"
+    )
+    figures = await store.campaigns.progress("c1")
+    assert figures["spent"] == pytest.approx(0.05)
+    assert figures["reserved"] == pytest.approx(2 * 0.0625)
 
 
 @pytest.mark.parametrize(
