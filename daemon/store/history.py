@@ -38,12 +38,14 @@ by key and idempotent, and the counts come from ``RETURNING``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from daemon.store.sweep import always, sweep
+
 if TYPE_CHECKING:
-    from daemon.store.connection import Queries
+    from daemon.store.connection import Queries, Row
 
 __all__ = ["FINISHED", "HISTORY_TABLES", "HistoryPruned", "HistoryRepository"]
 
@@ -84,8 +86,9 @@ WITH win AS MATERIALIZED (
     DELETE FROM budget_ledger WHERE outbox_id = ANY (ARRAY (SELECT id FROM gone))
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM gone) AS n,
-       (SELECT count(*) FROM entries) AS entries,
+SELECT (SELECT count(*) FROM gone) AS outbox,
+       (SELECT count(*) FROM entries) AS budget_ledger,
+       0 AS campaign_recipients,
        (SELECT count(*) FROM win) AS walked,
        (SELECT max(id) FROM win) AS last_id,
        coalesce((SELECT bool_or(created_at >= now() - $2::interval) FROM win), true)
@@ -100,7 +103,8 @@ WITH doomed AS MATERIALIZED (
 ), gone AS (
     DELETE FROM budget_ledger WHERE id = ANY (ARRAY (SELECT id FROM doomed)) RETURNING 1
 )
-SELECT (SELECT count(*) FROM gone) AS n, (SELECT count(*) FROM doomed) AS found
+SELECT 0 AS outbox, (SELECT count(*) FROM gone) AS budget_ledger, 0 AS campaign_recipients,
+       (SELECT count(*) FROM doomed) AS found
 """
 
 # Campaigns over for the retention whose rows are not all gone yet (a few rows: a scan),
@@ -135,9 +139,9 @@ WITH doomed AS MATERIALIZED (
     DELETE FROM budget_ledger WHERE outbox_id = ANY (ARRAY (SELECT id FROM messages))
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM recipients) AS recipients,
-       (SELECT count(*) FROM gone) AS n,
-       (SELECT count(*) FROM entries) AS entries,
+SELECT (SELECT count(*) FROM recipients) AS campaign_recipients,
+       (SELECT count(*) FROM gone) AS outbox,
+       (SELECT count(*) FROM entries) AS budget_ledger,
        (SELECT count(*) FROM doomed) AS found
 """
 
@@ -156,15 +160,12 @@ WITH messages AS MATERIALIZED (
     DELETE FROM budget_ledger WHERE outbox_id = ANY (ARRAY (SELECT id FROM messages))
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM gone) AS n,
-       (SELECT count(*) FROM entries) AS entries,
+SELECT 0 AS campaign_recipients,
+       (SELECT count(*) FROM gone) AS outbox,
+       (SELECT count(*) FROM entries) AS budget_ledger,
        (SELECT count(*) FROM messages) AS found,
        (SELECT count(*) FROM recipients) AS relinked
 """
-
-
-def _always() -> bool:
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,74 +190,48 @@ class HistoryRepository:
         )
 
     async def prune(
-        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = _always
+        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = always
     ) -> HistoryPruned:
         rows = dict.fromkeys(HISTORY_TABLES, 0)
-        frozen, done = await self._prune_campaigns(older_than, batch_rows, rows, keep_going)
-        done = await self._prune_messages(older_than, batch_rows, rows, keep_going) and done
-        done = await self._prune_unlinked(older_than, batch_rows, rows, keep_going) and done
-        return HistoryPruned(rows, frozen, done)
 
-    async def _prune_messages(
-        self,
-        older_than: dt.timedelta,
-        batch_rows: int,
-        rows: dict[str, int],
-        keep_going: Callable[[], bool],
-    ) -> bool:
-        after = 0
-        while True:
-            if not keep_going():
-                return False
-            row = await self._db.fetchrow(_MESSAGES, after, older_than, batch_rows)
-            assert row is not None
-            rows["outbox"] += row["n"]
-            rows["budget_ledger"] += row["entries"]
-            if row["walked"] < batch_rows or row["recent"]:
-                return True
-            after = row["last_id"]
+        def found_all(row: Row) -> bool:  # a batch found fewer rows than it may delete
+            return bool(row["found"] < batch_rows)
 
-    async def _prune_unlinked(
-        self,
-        older_than: dt.timedelta,
-        batch_rows: int,
-        rows: dict[str, int],
-        keep_going: Callable[[], bool],
-    ) -> bool:
-        while True:
-            if not keep_going():
-                return False
-            row = await self._db.fetchrow(_UNLINKED, older_than, batch_rows)
-            assert row is not None
-            rows["budget_ledger"] += row["n"]
-            if row["found"] < batch_rows:
-                return True
+        def walked_all(row: Row) -> bool:  # a walk by id reached its end or young rows
+            return bool(row["walked"] < batch_rows or row["recent"])
 
-    async def _prune_campaigns(
-        self,
-        older_than: dt.timedelta,
-        batch_rows: int,
-        rows: dict[str, int],
-        keep_going: Callable[[], bool],
-    ) -> tuple[int, bool]:
+        async def run(
+            batch: Callable[[Row | None], Awaitable[Row | None]], last: Callable[[Row], bool]
+        ) -> bool:
+            """One sweep, its rows counted per table; False when ``keep_going`` stopped it."""
+            sums, complete = await sweep(
+                batch, add=HISTORY_TABLES, last=last, keep_going=keep_going
+            )
+            for table, n in sums.items():
+                rows[table] += n
+            return complete
+
         frozen = 0
         for due in await self._db.fetch(_DUE_CAMPAIGNS, older_than):
             campaign_id: str = due["id"]
             if not keep_going():
-                return frozen, False
+                return HistoryPruned(rows, frozen, complete=False)
             # Freeze first: once the summary is there, status reads it, so deleting the
             # rows in batches never shows a half-counted campaign.
             if await self._db.execute(self._freeze, campaign_id) == "UPDATE 1":
                 frozen += 1
             for sql in (_CAMPAIGN_BATCH, _CAMPAIGN_LEFTOVERS):
-                while True:
-                    if not keep_going():
-                        return frozen, False
-                    row = await self._db.fetchrow(sql, campaign_id, batch_rows)
-                    assert row is not None
-                    rows["campaign_recipients"] += row.get("recipients", 0)
-                    rows["outbox"] += row["n"]
-                    rows["budget_ledger"] += row["entries"]
-                    if row["found"] < batch_rows:
-                        break
-        return frozen, True
+                if not await run(self._again(sql, campaign_id, batch_rows), found_all):
+                    return HistoryPruned(rows, frozen, complete=False)
+        done = await run(
+            lambda prev: self._db.fetchrow(
+                _MESSAGES, 0 if prev is None else prev["last_id"], older_than, batch_rows
+            ),
+            walked_all,
+        )
+        done = await run(self._again(_UNLINKED, older_than, batch_rows), found_all) and done
+        return HistoryPruned(rows, frozen, done)
+
+    def _again(self, sql: str, *args: object) -> Callable[[Row | None], Awaitable[Row | None]]:
+        """A batch that runs the same statement each time (what it deleted is gone)."""
+        return lambda _: self._db.fetchrow(sql, *args)

@@ -55,10 +55,11 @@ from typing import TYPE_CHECKING, Final
 from daemon.store.campaigns import PROGRESS_SQL
 from daemon.store.history import HISTORY_TABLES, HistoryRepository
 from daemon.store.inbox import COUNTED_COLUMNS, pruned_counts_sql
+from daemon.store.sweep import always, sweep
 
 if TYPE_CHECKING:
     from config.model import RetentionConfig
-    from daemon.store.connection import Queries
+    from daemon.store.connection import Queries, Row
 
 __all__ = ["TABLES", "Pruned", "RetentionRepository", "Swept"]
 
@@ -73,10 +74,6 @@ TABLES: Final = (
 """The tables pruning deletes from (the keys of :attr:`Pruned.rows`)."""
 
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _always() -> bool:
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +225,7 @@ class RetentionRepository:
     async def prune(
         self,
         keep: RetentionConfig,
-        keep_going: Callable[[], bool] = _always,
+        keep_going: Callable[[], bool] = always,
         configured: Collection[str] | None = None,
     ) -> Pruned:
         """Prune every table by ``keep``; stops between batches once ``keep_going()`` is
@@ -266,75 +263,73 @@ class RetentionRepository:
         """Delete hand-offs pending for longer than ``older_than`` for chips not in
         ``configured``; returns how many went per chip."""
         chips: dict[str, int] = {}
-        while True:
+
+        async def batch(_: Row | None) -> Row | None:
             row = await self._db.fetchrow(_ABANDONED, older_than, list(configured), batch_rows)
-            assert row is not None
-            for chip, n in row["chips"].items():
-                chips[chip] = chips.get(chip, 0) + int(n)
-            if row["found"] < batch_rows:
-                return chips
+            if row is not None:
+                for chip, n in row["chips"].items():
+                    chips[chip] = chips.get(chip, 0) + int(n)
+            return row
+
+        await sweep(batch, add=(), last=lambda r: r["found"] < batch_rows)
+        return chips
 
     async def prune_seen(
-        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = _always
+        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = always
     ) -> Swept:
         """Delete webhook event keys recorded more than ``older_than`` ago."""
-        total, after = 0, _EPOCH
-        while True:
-            if not keep_going():
-                return Swept(total, complete=False)
-            row = await self._db.fetchrow(_SEEN, older_than, batch_rows, after)
-            assert row is not None
-            total += row["n"]
-            if row["found"] < batch_rows:
-                return Swept(total, complete=True)
-            after = row["newest"]
+        sums, complete = await sweep(
+            lambda prev: self._db.fetchrow(
+                _SEEN, older_than, batch_rows, _EPOCH if prev is None else prev["newest"]
+            ),
+            add=("n",),
+            last=lambda r: r["found"] < batch_rows,
+            keep_going=keep_going,
+        )
+        return Swept(sums["n"], complete)
 
     async def prune_inbox(
-        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = _always
+        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = always
     ) -> Swept:
         """Delete webhook bodies processed more than ``older_than`` ago (and refused ones
         received that long ago) with no pending hand-off, with their orphans and
         applied hand-offs. Unprocessed bodies are never touched."""
-        total = orphans = handoffs = 0
-        after = 0
-        while True:
-            if not keep_going():
-                return Swept(total, False, orphans, handoffs)
-            row = await self._db.fetchrow(_INBOX, after, older_than, batch_rows)
-            assert row is not None
-            total += row["n"]
-            orphans += row["orphans"]
-            handoffs += row["handoffs"]
-            if row["walked"] < batch_rows or row["recent"]:
-                return Swept(total, True, orphans, handoffs)
-            after = row["last_id"]
+        sums, complete = await sweep(
+            lambda prev: self._db.fetchrow(
+                _INBOX, 0 if prev is None else prev["last_id"], older_than, batch_rows
+            ),
+            add=("n", "orphans", "handoffs"),
+            last=lambda r: r["walked"] < batch_rows or r["recent"],
+            keep_going=keep_going,
+        )
+        return Swept(sums["n"], complete, sums["orphans"], sums["handoffs"])
 
     async def prune_handoffs(
-        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = _always
+        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = always
     ) -> Swept:
         """Delete hand-offs applied more than ``older_than`` ago; pending ones stay."""
-        total = 0
-        after: tuple[int, str] = (0, "")
-        while True:
-            if not keep_going():
-                return Swept(total, complete=False)
-            row = await self._db.fetchrow(_HANDOFF, after[0], after[1], older_than, batch_rows)
-            assert row is not None
-            total += row["n"]
-            if row["walked"] < batch_rows or row["recent"]:
-                return Swept(total, complete=True)
-            after = (row["last_inbox_id"], row["last_chip"])
+        sums, complete = await sweep(
+            lambda prev: self._db.fetchrow(
+                _HANDOFF,
+                0 if prev is None else prev["last_inbox_id"],
+                "" if prev is None else prev["last_chip"],
+                older_than,
+                batch_rows,
+            ),
+            add=("n",),
+            last=lambda r: r["walked"] < batch_rows or r["recent"],
+            keep_going=keep_going,
+        )
+        return Swept(sums["n"], complete)
 
     async def prune_alerts(
-        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = _always
+        self, older_than: dt.timedelta, batch_rows: int, keep_going: Callable[[], bool] = always
     ) -> Swept:
         """Delete budget alert claims made more than ``older_than`` ago."""
-        total = 0
-        while True:
-            if not keep_going():
-                return Swept(total, complete=False)
-            row = await self._db.fetchrow(_ALERTS, older_than, batch_rows)
-            assert row is not None
-            total += row["n"]
-            if row["found"] < batch_rows:
-                return Swept(total, complete=True)
+        sums, complete = await sweep(
+            lambda _: self._db.fetchrow(_ALERTS, older_than, batch_rows),
+            add=("n",),
+            last=lambda r: r["found"] < batch_rows,
+            keep_going=keep_going,
+        )
+        return Swept(sums["n"], complete)
