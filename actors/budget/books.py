@@ -17,18 +17,23 @@ from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 from actors.budget.periods import PeriodKeys, PeriodKind, period_keys
-from actors.budget.values import ZERO, Scope, money
+from actors.budget.values import GLOBAL, ZERO, Scope, money
 
 __all__ = [
+    "FORM",
     "Bucket",
     "BucketKey",
     "Capped",
     "Item",
     "Route",
+    "check_form",
     "dump",
+    "held_buckets",
     "key_seq",
     "load_buckets",
     "load_held",
+    "open_buckets",
+    "scopes_of",
 ]
 
 
@@ -85,6 +90,44 @@ def key_seq(keys: PeriodKeys) -> tuple[str, str, str]:
     return (keys.day, keys.week, keys.month)
 
 
+def scopes_of(waba: str | None, campaign: str | None) -> tuple[Scope, ...]:
+    """The scopes a message counts in: always the global one, and its WABA's and its
+    campaign's when it has them."""
+    out = [GLOBAL]
+    if waba is not None:
+        out.append(Scope.waba(waba))
+    if campaign is not None:
+        out.append(Scope.campaign(campaign))
+    return tuple(out)
+
+
+def open_buckets(
+    buckets: dict[BucketKey, Bucket], routes: tuple[Route, ...], ks: tuple[str, str, str]
+) -> list[Bucket]:
+    """Every bucket a new message counts in, created where missing."""
+    out: list[Bucket] = []
+    for _, sk, sid, _ in routes:
+        for key in ks:
+            bucket = buckets.get((sk, sid, key))
+            if bucket is None:
+                bucket = buckets[(sk, sid, key)] = Bucket()
+            out.append(bucket)
+    return out
+
+
+def held_buckets(
+    buckets: Mapping[BucketKey, Bucket], routes: tuple[Route, ...], ks: tuple[str, str, str]
+) -> list[Bucket]:
+    """The buckets a booked message still counts in (a pruned one is a closed period:
+    nothing more is booked there)."""
+    return [
+        bucket
+        for _, sk, sid, _ in routes
+        for key in ks
+        if (bucket := buckets.get((sk, sid, key))) is not None
+    ]
+
+
 def dump(
     tz: ZoneInfo, now: float, buckets: Mapping[BucketKey, Bucket], held: Mapping[str, Item]
 ) -> dict[str, Any]:
@@ -92,6 +135,7 @@ def dump(
     current at ``now`` (closed ones no longer matter) and the reservations ``held``."""
     current = set(key_seq(period_keys(now, tz)))
     return {
+        "form": FORM,
         "tz": tz.key,
         "at": now,
         "buckets": [
@@ -101,6 +145,18 @@ def dump(
         ],
         "held": [[ref, str(it.amount), it.at, it.waba, it.campaign] for ref, it in held.items()],
     }
+
+
+FORM = 2
+"""The checkpoint's form. 2: restored alone, with the journal after it (settlements say
+what they replace). The first form (no ``form`` key) was restored with the 8 days of
+journal before it, whose settlements did not: a start from one replays the journal."""
+
+
+def check_form(checkpoint: Mapping[str, Any]) -> None:
+    """Raises ValueError for a checkpoint of another form than :data:`FORM`."""
+    if checkpoint.get("form") != FORM:
+        raise ValueError(f"budget checkpoint of form {checkpoint.get('form', 1)!r}")
 
 
 def load_buckets(checkpoint: Mapping[str, Any]) -> dict[BucketKey, Bucket]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import trio
 
-from actors.budget.ledger import RETAIN_SETTLED_S, Ledger
+from actors.budget.ledger import Ledger
 from actors.budget.ports import Books, Checkpoints
 from actors.budget.values import LedgerEntry
 
@@ -29,7 +29,8 @@ log = logging.getLogger("metad.budget")
 
 CHECKPOINT_EVERY_S = 3600.0
 """How often the ledger's checkpoint is stored (:meth:`Ledger.checkpoint`): a start
-replays the journal after the latest one, and the 8 days before it."""
+replays the journal after the latest one, at most this long of it (and a clean stop
+stores one: then nothing)."""
 CHECKPOINT_WAIT_S = 1.0
 """The longest the mailbox waits for the journal writer to take a checkpoint."""
 
@@ -101,7 +102,7 @@ class Checkpointing:
 
     async def last(self, position: int, now: float) -> None:
         """A clean stop has written everything: a checkpoint now is all the next start
-        needs besides the 8 days before it (a restart under systemd reads no month)."""
+        needs (a restart under systemd replays no journal)."""
         try:
             await self.store.save_checkpoint(position, self._books.ledger.checkpoint(now))
         except Exception as exc:
@@ -120,12 +121,12 @@ class Checkpointing:
         taken_at = float(data.get("at", 0.0))
         if taken_at < ledger.replay_from(now):
             return None
-        before, after, high = await self.store.entries_around(position, taken_at - RETAIN_SETTLED_S)
         try:
-            ledger.restore(data, (LedgerEntry.from_json(r) for r in before))
+            ledger.restore(data)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("budget checkpoint %d not usable (%s): replaying", position, exc)
             return None
+        after, high = await self.store.entries_after(position)
         ledger.replay(LedgerEntry.from_json(r) for r in after)
         log.info(
             "budget: restored from checkpoint %d and %d entries after it", position, len(after)

@@ -36,7 +36,7 @@ import trio
 
 from actors.base import Actor
 from actors.budget.checkpointing import CHECKPOINT_EVERY_S, Checkpointing
-from actors.budget.ledger import Ledger
+from actors.budget.ledger import RETAIN_SETTLED_S, Ledger
 from actors.budget.messages import (
     BudgetMsg,
     GetBudget,
@@ -47,7 +47,8 @@ from actors.budget.messages import (
     Settle,
 )
 from actors.budget.periods import PERIODS
-from actors.budget.ports import BudgetJournal, Checkpoints, OutboxStates, SharedJournal
+from actors.budget.ports import BudgetJournal, Checkpoints, OutboxStates, Recall, SharedJournal
+from actors.budget.recall import SETTLED_MEMORY_S, SettledRecall
 from actors.budget.reconciliation import (
     RECONCILE_EVERY_S,
     RECONCILE_GRACE_S,
@@ -69,6 +70,14 @@ PRUNE_EVERY_S = 3600.0
 """How often the ledger forgets settled messages past its retention and closed periods
 (:meth:`~actors.budget.ledger.Ledger.prune`): at a million messages a day it would
 otherwise hold every message since the daemon started."""
+
+
+def _fail_all(batch: Sequence[BudgetMsg], actor_id: str) -> None:
+    """The callers in ``batch`` hear that this instance died (it is restarted)."""
+    for msg in batch:
+        reply = getattr(msg, "reply", None)
+        if isinstance(reply, ReplyTo):
+            reply.fail(ActorCrashed(actor_id))
 
 
 class _Answers:
@@ -168,6 +177,13 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         )
         """None (a journal without checkpoints): every start replays the journal back
         to the oldest current period."""
+        self._recall = (
+            SettledRecall(journal, self, shared=shared is not None)
+            if isinstance(journal, Recall)
+            else None
+        )
+        """Recalls settled messages the ledger does not hold before a later price; None
+        (a journal without it): the ledger keeps them 8 days and a start replays them."""
         self._prune_at = -math.inf
         """When the ledger is next pruned; the first batch after a start prunes what
         the journal's load brought back."""
@@ -233,14 +249,17 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                     batch.append(inbox.receive_nowait())
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
+            if self._recall is not None:
+                try:
+                    await self._recall.before(batch, self._high_water)
+                except BaseException:
+                    _fail_all(batch, self.actor_id)
+                    raise
             for n, msg in enumerate(batch):
                 try:
                     await self.handle(msg)
                 except BaseException:  # the rest of the batch dies with this instance
-                    for rest in batch[n:]:
-                        reply = getattr(rest, "reply", None)
-                        if isinstance(reply, ReplyTo):
-                            reply.fail(ActorCrashed(self.actor_id))
+                    _fail_all(batch[n:], self.actor_id)
                     raise
             now = self._now()
             self._prune(now)
@@ -260,7 +279,10 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         if now < self._prune_at:
             return
         self._prune_at = now + PRUNE_EVERY_S
-        dropped = self.ledger.prune(now)
+        if self._recall is None:
+            dropped = self.ledger.prune(now, RETAIN_SETTLED_S)
+        else:
+            dropped = self.ledger.prune(now, SETTLED_MEMORY_S, self._recall.forgot)
         if dropped:
             log.info("budget: forgot %d settled message(s) and closed period(s)", dropped)
 
@@ -406,20 +428,23 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         self.ledger = self._empty_ledger()
         self._settled.clear()
         now = self._now()
+        restored = None
         if self._checkpoints is not None:
             self._checkpoints.started(now)
             restored = await self._checkpoints.restore(self._empty_ledger, now)
             if restored is not None:
                 self.ledger, self._high_water = restored
-                return
-        since = self.ledger.replay_from(now)
-        if self._shared is not None:
-            rows, self._high_water = await self._shared.load_marked(since)
-        elif self._checkpoints is not None:  # the position, for the first checkpoint
-            rows, self._high_water = await self._checkpoints.store.load_marked(since)
-        else:
-            rows = await self._journal.load_entries(since)
-        self.ledger.replay(LedgerEntry.from_json(r) for r in rows)
+        if restored is None:
+            since = self.ledger.replay_from(now)
+            if self._shared is not None:
+                rows, self._high_water = await self._shared.load_marked(since)
+            elif self._checkpoints is not None:  # the position, for the first checkpoint
+                rows, self._high_water = await self._checkpoints.store.load_marked(since)
+            else:
+                rows = await self._journal.load_entries(since)
+            self.ledger.replay(LedgerEntry.from_json(r) for r in rows)
+        if self._recall is not None:
+            await self._recall.loaded(self._high_water)
 
     async def handle(self, msg: BudgetMsg) -> None:
         now = self._now()

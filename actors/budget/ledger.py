@@ -52,7 +52,7 @@ the zone turns it into local periods.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -90,15 +90,6 @@ UNPRICED_SETTLE_S: Final = 8 * 86400.0
 
 
 # --------------------------------------------------------------------------- the ledger
-
-
-def _scopes(waba: str | None, campaign: str | None) -> tuple[Scope, ...]:
-    out = [GLOBAL]
-    if waba is not None:
-        out.append(Scope.waba(waba))
-    if campaign is not None:
-        out.append(Scope.campaign(campaign))
-    return tuple(out)
 
 
 _ROUTES_MAX: Final = 4096
@@ -229,6 +220,29 @@ class Ledger:
         """
         starts = [period_bounds(now, self._tz, kind)[0] for kind in PERIODS]
         return min(*starts, now - RETAIN_SETTLED_S)
+
+    def knows(self, reservation_id: str) -> bool:
+        """Whether the ledger holds ``reservation_id`` (reserved, or settled and not yet
+        forgotten)."""
+        return reservation_id in self._items
+
+    def remember_settled(
+        self,
+        reservation_id: str,
+        amount: Decimal,
+        booked_at: float,
+        waba: str | None,
+        campaign: str | None,
+    ) -> None:
+        """Remember a message settled at ``amount`` that this ledger's totals already
+        count but that it does not hold (settled before a restore from a checkpoint, or
+        forgotten by :meth:`prune`), as the journal says it was booked: a later price
+        then replaces it instead of counting again. Nothing is booked; an id it holds is
+        left as it is."""
+        if reservation_id not in self._items:
+            keys = period_keys(booked_at, self._tz)
+            item = Item(money(amount, "amount"), booked_at, keys, waba, campaign, settled=True)
+            self._items[reservation_id] = item
 
     def __len__(self) -> int:
         """How many messages the ledger remembers, reserved or settled."""
@@ -363,7 +377,14 @@ class Ledger:
                 )
             waba, campaign = item.waba, item.campaign
         entry = LedgerEntry(
-            op="settle", id=reservation_id, amount=actual, at=now, waba=waba, campaign=campaign
+            op="settle",
+            id=reservation_id,
+            amount=actual,
+            at=now,
+            waba=waba,
+            campaign=campaign,
+            prev=previous if item is not None and item.settled else None,
+            booked_at=None if item is None else item.at,
         )
         alerts = self._apply_settle(entry)
         return Settlement(
@@ -422,37 +443,43 @@ class Ledger:
         return n
 
     def checkpoint(self, now: float) -> dict[str, Any]:
-        """The state a restart needs besides the journal's last days, JSON-safe: the
-        totals of the periods current at ``now`` (alerts fired included) and every
-        reservation still held.
+        """The state a restart needs besides the journal after it, JSON-safe: the totals
+        of the periods current at ``now`` (alerts fired included) and every reservation
+        still held.
 
         Why: rebuilding from the journal alone replays every entry back to the oldest
         current period, up to a month of them. With a checkpoint taken when the ledger
         held exactly the journal's entries up to some position, :meth:`restore` needs
-        only the entries after it, and those of :data:`RETAIN_SETTLED_S` before it for the
-        settled messages a late price may still adjust.
+        only the entries after it. The settled messages it leaves out are not needed:
+        a later price's entry says what it replaces (:class:`LedgerEntry`), and the
+        coordinator recalls a message from the journal before settling it again
+        (:meth:`remember_settled`).
         """
         return books.dump(self._tz, now, self._buckets, self._unsettled)
 
-    def restore(self, checkpoint: Mapping[str, Any], recent: Iterable[LedgerEntry]) -> None:
-        """Rebuild from a :meth:`checkpoint` and the journal's entries of the
-        :data:`RETAIN_SETTLED_S` before it (``recent``, up to its position, in order);
-        then :meth:`replay` the entries after it. Raises ValueError for a checkpoint of
-        another time zone (its period keys name other days) or a malformed one."""
+    def restore(self, checkpoint: Mapping[str, Any]) -> None:
+        """Rebuild from a :meth:`checkpoint`; then :meth:`replay` the entries after it.
+        Raises ValueError for a checkpoint of another time zone (its period keys name
+        other days), of an older form (it relied on the days before it) or a malformed
+        one."""
         if checkpoint.get("tz") != self._tz.key:
             raise ValueError(f"budget checkpoint of zone {checkpoint.get('tz')!r}")
-        scratch = Ledger(tz=self._tz)  # its messages, not its totals
-        scratch.replay(recent)
+        books.check_form(checkpoint)
         self._buckets = books.load_buckets(checkpoint)
         self._unsettled = books.load_held(checkpoint, self._tz)
-        self._items = {ref: it for ref, it in scratch._items.items() if it.settled}
-        self._items.update(self._unsettled)
+        self._items = dict(self._unsettled)
 
-    def prune(self, now: float, retain_s: float = RETAIN_SETTLED_S) -> int:
+    def prune(
+        self,
+        now: float,
+        retain_s: float = RETAIN_SETTLED_S,
+        forgotten: Callable[[str], None] | None = None,
+    ) -> int:
         """Forget what no longer matters at ``now``: buckets of ended periods holding no
-        reservation, and settled messages older than ``retain_s``. Open reservations
-        are kept whatever their age. Returns how many buckets and messages were
-        dropped. Later adjustments to a dropped period are not booked (it is closed).
+        reservation, and settled messages older than ``retain_s`` (each told to
+        ``forgotten``). Open reservations are kept whatever their age. Returns how many
+        buckets and messages were dropped. Later adjustments to a dropped period are not
+        booked (it is closed).
         """
         current_keys = set(key_seq(period_keys(now, self._tz)))
         dead_buckets = [
@@ -473,6 +500,8 @@ class Ledger:
                 dead_items.append(i)
         for i in dead_items:
             del self._items[i]
+            if forgotten is not None:
+                forgotten(i)
         return len(dead_buckets) + len(dead_items)
 
     # ------------------------------------------------------------------ internals
@@ -493,32 +522,9 @@ class Ledger:
         if routes is None:
             if len(self._routes) >= _ROUTES_MAX:
                 self._routes.clear()
-            routes = tuple(self._route_of(scope) for scope in _scopes(waba, campaign))
+            routes = tuple(self._route_of(scope) for scope in books.scopes_of(waba, campaign))
             self._routes[(waba, campaign)] = routes
         return routes
-
-    def _open(self, routes: tuple[Route, ...], ks: tuple[str, str, str]) -> list[Bucket]:
-        """Every bucket a new message counts in, created where missing."""
-        buckets = self._buckets
-        out: list[Bucket] = []
-        for _, sk, sid, _ in routes:
-            for key in ks:
-                bucket = buckets.get((sk, sid, key))
-                if bucket is None:
-                    bucket = buckets[(sk, sid, key)] = Bucket()
-                out.append(bucket)
-        return out
-
-    def _held(self, routes: tuple[Route, ...], ks: tuple[str, str, str]) -> list[Bucket]:
-        """The buckets a booked message still counts in (a pruned one is a closed
-        period: nothing more is booked there)."""
-        buckets = self._buckets
-        return [
-            bucket
-            for _, sk, sid, _ in routes
-            for key in ks
-            if (bucket := buckets.get((sk, sid, key))) is not None
-        ]
 
     def _book_new(
         self, entry: LedgerEntry, *, settled: bool
@@ -532,7 +538,7 @@ class Ledger:
             self._unsettled[entry.id] = item
         routes = self._route(entry.waba, entry.campaign)
         ks = key_seq(keys)
-        for bucket in self._open(routes, ks):
+        for bucket in books.open_buckets(self._buckets, routes, ks):
             if settled:
                 bucket.spent += entry.amount
             else:
@@ -546,17 +552,24 @@ class Ledger:
     def _apply_release(self, entry: LedgerEntry) -> None:
         item = self._items.pop(entry.id)
         self._unsettled.pop(entry.id, None)
-        for bucket in self._held(self._route(item.waba, item.campaign), key_seq(item.keys)):
+        for bucket in books.held_buckets(
+            self._buckets, self._route(item.waba, item.campaign), key_seq(item.keys)
+        ):
             bucket.reserved -= item.amount
 
     def _apply_settle(self, entry: LedgerEntry) -> list[Alert]:
         item = self._items.get(entry.id)
+        if item is None and entry.prev is not None and entry.booked_at is not None:
+            # It replaces a price this ledger counted (from a checkpoint, or before it
+            # forgot the message): remember the message as it was, then adjust.
+            self.remember_settled(entry.id, entry.prev, entry.booked_at, entry.waba, entry.campaign)
+            item = self._items[entry.id]
         if item is None:
             routes, ks = self._book_new(entry, settled=True)
         else:
             routes = self._route(item.waba, item.campaign)
             ks = key_seq(item.keys)
-            for bucket in self._held(routes, ks):
+            for bucket in books.held_buckets(self._buckets, routes, ks):
                 if item.settled:
                     bucket.spent += entry.amount - item.amount
                 else:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from actors.budget.ledger import Ledger
     from actors.budget.values import Alert, LedgerEntry
 
-__all__ = ["Books", "BudgetJournal", "Checkpoints", "OutboxStates", "SharedJournal"]
+__all__ = ["Books", "BudgetJournal", "Checkpoints", "OutboxStates", "Recall", "SharedJournal"]
 
 
 class BudgetJournal(Protocol):
@@ -69,11 +69,25 @@ class Checkpoints(Protocol):
 
     async def latest_checkpoint(self) -> tuple[int, dict[str, Any]] | None: ...
 
-    async def entries_around(
-        self, position: int, since: float
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-        """The entries up to ``position`` written since ``since``, those after it, and
-        the journal's highest position."""
+    async def entries_after(self, position: int) -> tuple[list[dict[str, Any]], int]:
+        """The entries after ``position``, and the journal's highest position."""
+        ...
+
+
+@runtime_checkable
+class Recall(Protocol):
+    """Where the ledger recalls settled messages it does not hold (a journal that keeps
+    them by outbox id): before a later price, so that it replaces the earlier one."""
+
+    async def settled(
+        self, outbox_ids: Sequence[int], upto: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Those of ``outbox_ids`` whose last entry (up to position ``upto``) settles
+        them: ``id`` (the ref), ``amount``, ``booked_at``, ``waba``, ``campaign``."""
+        ...
+
+    async def last_message(self, upto: int | None = None) -> int:
+        """The highest outbox id with an entry (up to position ``upto``)."""
         ...
 
 

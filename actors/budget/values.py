@@ -207,6 +207,13 @@ class LedgerEntry:
 
     ``amount`` is the reserved estimate (reserve), the amount freed (release) or the
     actual price (settle). ``waba``/``campaign`` are the message's scopes.
+
+    A settlement of a message the ledger held also says when the message was booked
+    (``booked_at``, where it counts) and, when it replaces an earlier price, that price
+    (``prev``). Why: a ledger that does not remember the message (restored from a
+    checkpoint, or one that forgot it) then still applies the difference in the
+    message's periods instead of counting the whole price again, without reading the
+    days of journal before it.
     """
 
     op: Op
@@ -215,10 +222,12 @@ class LedgerEntry:
     at: float
     waba: str | None = None
     campaign: str | None = None
+    prev: Decimal | None = None
+    booked_at: float | None = None
 
     def to_json(self) -> dict[str, object]:
-        """JSON-safe; the amount is a decimal string so no precision is lost."""
-        return {
+        """JSON-safe; the amounts are decimal strings so no precision is lost."""
+        out: dict[str, object] = {
             "op": self.op,
             "id": self.id,
             "amount": str(self.amount),
@@ -226,6 +235,11 @@ class LedgerEntry:
             "waba": self.waba,
             "campaign": self.campaign,
         }
+        if self.prev is not None:
+            out["prev"] = str(self.prev)
+        if self.booked_at is not None:
+            out["booked_at"] = self.booked_at
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> LedgerEntry:
@@ -244,6 +258,11 @@ class LedgerEntry:
             campaign is None or isinstance(campaign, str)
         ):
             raise ValueError(f"malformed ledger scopes: {dict(data)!r}")
+        prev, booked_at = data.get("prev"), data.get("booked_at")
+        if not (prev is None or isinstance(prev, str | int | float | Decimal)) or not (
+            booked_at is None or isinstance(booked_at, int | float)
+        ):
+            raise ValueError(f"malformed ledger settlement: {dict(data)!r}")
         return cls(
             op=op,
             id=ident,
@@ -251,6 +270,8 @@ class LedgerEntry:
             at=float(at),
             waba=waba,
             campaign=campaign,
+            prev=None if prev is None else money(prev, "prev"),
+            booked_at=None if booked_at is None else float(booked_at),
         )
 
 

@@ -25,6 +25,13 @@ _CHECKPOINTS_KEPT = 3
 _OPS = {v: k for k, v in _KINDS.items()}
 
 
+_ENTRY = (
+    "kind, ref, amount_usd, extract(epoch FROM at)::float8 AS at, waba_id, campaign_id,"
+    " prev_usd, extract(epoch FROM booked_at)::float8 AS booked_at"
+)
+"""The columns a journal entry is read back from (:func:`_entry`)."""
+
+
 def _outbox_id(ref: str) -> int | None:
     prefix, _, number = ref.partition(":")
     return int(number) if prefix == "o" and number.isdigit() else None
@@ -36,30 +43,18 @@ class BudgetJournalRepository:
 
     async def load_entries(self, since: float) -> list[dict[str, Any]]:
         rows = await self._db.fetch(
-            "SELECT kind, ref, amount_usd, extract(epoch FROM at)::float8 AS at, waba_id,"
-            " campaign_id FROM budget_ledger WHERE at >= $1 ORDER BY id",
+            f"SELECT {_ENTRY} FROM budget_ledger WHERE at >= $1 ORDER BY id",
             dt.datetime.fromtimestamp(since, dt.UTC),
         )
-        return [
-            {
-                "op": _OPS[r["kind"]],
-                "id": r["ref"],
-                "amount": str(r["amount_usd"]),
-                "at": r["at"],
-                "waba": r["waba_id"],
-                "campaign": r["campaign_id"],
-            }
-            for r in rows
-        ]
+        return [_entry(r) for r in rows]
 
     async def load_marked(self, since: float) -> tuple[list[dict[str, Any]], int]:
         """Like :meth:`load_entries`, with the highest entry id at that moment (one
         snapshot): where :meth:`serialized` goes on from."""
         rows = await self._db.fetch(
             "WITH m AS (SELECT coalesce(max(id), 0) AS hw FROM budget_ledger)"
-            " SELECT m.hw, b.kind, b.ref, b.amount_usd, extract(epoch FROM b.at)::float8 AS at,"
-            " b.waba_id, b.campaign_id FROM m LEFT JOIN budget_ledger b ON b.at >= $1"
-            " ORDER BY b.id",
+            f" SELECT m.hw, b.* FROM m LEFT JOIN (SELECT id, {_ENTRY} FROM budget_ledger"
+            " WHERE at >= $1) b ON true ORDER BY b.id",
             dt.datetime.fromtimestamp(since, dt.UTC),
         )
         hw = int(rows[0]["hw"]) if rows else 0
@@ -175,39 +170,79 @@ class BudgetJournalRepository:
         )
         return None if row is None else (int(row["position"]), dict(row["data"]))
 
-    async def entries_around(
-        self, position: int, since: float
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-        """For a start from the checkpoint at ``position``: the entries up to it written
-        since ``since``, every entry after it, and the highest id (one snapshot)."""
+    async def entries_after(self, position: int) -> tuple[list[dict[str, Any]], int]:
+        """For a start from the checkpoint at ``position``: every entry after it, and the
+        highest id (one snapshot)."""
         rows = await self._db.fetch(
             "WITH m AS (SELECT coalesce(max(id), 0) AS hw FROM budget_ledger)"
-            " SELECT m.hw, b.id, b.kind, b.ref, b.amount_usd,"
-            " extract(epoch FROM b.at)::float8 AS at, b.waba_id, b.campaign_id"
-            " FROM m LEFT JOIN budget_ledger b ON b.id > $1 OR b.at >= $2 ORDER BY b.id",
+            f" SELECT m.hw, b.* FROM m LEFT JOIN (SELECT id, {_ENTRY} FROM budget_ledger"
+            " WHERE id > $1) b ON true ORDER BY b.id",
             position,
-            dt.datetime.fromtimestamp(since, dt.UTC),
         )
         hw = max(position, int(rows[0]["hw"])) if rows else position
-        before = [_entry(r) for r in rows if r["kind"] is not None and r["id"] <= position]
-        after = [_entry(r) for r in rows if r["kind"] is not None and r["id"] > position]
-        return before, after, hw
+        return [_entry(r) for r in rows if r["kind"] is not None], hw
+
+    async def settled(
+        self, outbox_ids: Sequence[int], upto: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The messages among ``outbox_ids`` whose last entry (up to id ``upto``, or any)
+        is a settlement: its price, and when and where the message was booked (the
+        settlement's ``booked_at``; for rows older than it, the reservation's time, or
+        the settlement's own when it had none). A budget that does not hold them
+        recalls them before a later price (:meth:`Ledger.remember_settled`)."""
+        rows = await self._db.fetch(_SETTLED, list(outbox_ids), upto)
+        return [
+            {
+                "id": f"o:{r['outbox_id']}",
+                "amount": str(r["amount_usd"]),
+                "booked_at": r["booked_at"],
+                "waba": r["waba_id"],
+                "campaign": r["campaign_id"],
+            }
+            for r in rows
+        ]
+
+    async def last_message(self, upto: int | None = None) -> int:
+        """The highest outbox id the journal has an entry of (up to id ``upto``): a
+        message above it has none, so there is nothing to recall for it."""
+        found = await self._db.fetchval(
+            "SELECT coalesce(max(outbox_id), 0) FROM budget_ledger"
+            " WHERE $1::bigint IS NULL OR id <= $1",
+            upto,
+        )
+        return int(found)
 
 
 _INSERT = (
-    "INSERT INTO budget_ledger (kind, ref, outbox_id, amount_usd, at, waba_id, campaign_id)"
-    " SELECT e.kind, e.ref, o.id, e.amount, e.at, e.waba, e.campaign"
+    "INSERT INTO budget_ledger (kind, ref, outbox_id, amount_usd, at, waba_id, campaign_id,"
+    " prev_usd, booked_at)"
+    " SELECT e.kind, e.ref, o.id, e.amount, e.at, e.waba, e.campaign, e.prev, e.booked_at"
     " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::numeric[],"
-    "             $5::timestamptz[], $6::text[], $7::text[])"
-    "      WITH ORDINALITY AS e(kind, ref, outbox_id, amount, at, waba, campaign, n)"
+    "             $5::timestamptz[], $6::text[], $7::text[], $8::numeric[], $9::timestamptz[])"
+    "      WITH ORDINALITY AS e(kind, ref, outbox_id, amount, at, waba, campaign, prev,"
+    "                           booked_at, n)"
     " LEFT JOIN outbox o ON o.id = e.outbox_id"
     " ORDER BY e.n"
 )
 
-_SINCE = (
-    "SELECT id AS hw, kind, ref, amount_usd, extract(epoch FROM at)::float8 AS at,"
-    " waba_id, campaign_id FROM budget_ledger WHERE id > $1 ORDER BY id"
-)
+_SINCE = f"SELECT id AS hw, {_ENTRY} FROM budget_ledger WHERE id > $1 ORDER BY id"
+
+# Per message, its last entry up to $2 when that is a settlement (by the outbox_id
+# index: a few entries each), and the reservation before it for rows written before
+# settlements carried their booking time (migration 0016).
+_SETTLED = """
+SELECT m.id AS outbox_id, s.amount_usd, s.waba_id, s.campaign_id,
+       extract(epoch FROM coalesce(s.booked_at, r.at, s.at))::float8 AS booked_at
+FROM unnest($1::bigint[]) AS m(id)
+JOIN LATERAL (
+    SELECT id, kind, amount_usd, waba_id, campaign_id, at, booked_at FROM budget_ledger
+    WHERE outbox_id = m.id AND ($2::bigint IS NULL OR id <= $2) ORDER BY id DESC LIMIT 1
+) s ON s.kind = 'settlement'
+LEFT JOIN LATERAL (
+    SELECT at FROM budget_ledger
+    WHERE outbox_id = m.id AND kind = 'reservation' AND id < s.id ORDER BY id DESC LIMIT 1
+) r ON s.booked_at IS NULL
+"""
 
 _STATES = (
     "SELECT id, state, extract(epoch FROM now() - updated_at)::float8 AS idle_s"
@@ -229,6 +264,13 @@ def _columns(entries: Sequence[dict[str, Any]]) -> tuple[list[Any], ...]:
         [dt.datetime.fromtimestamp(float(e["at"]), dt.UTC) for e in entries],
         [e.get("waba") for e in entries],
         [e.get("campaign") for e in entries],
+        [None if e.get("prev") is None else Decimal(str(e["prev"])) for e in entries],
+        [
+            None
+            if e.get("booked_at") is None
+            else dt.datetime.fromtimestamp(float(e["booked_at"]), dt.UTC)
+            for e in entries
+        ],
     )
 
 
@@ -237,7 +279,7 @@ def _states(rows: Sequence[Any]) -> dict[int, RowState]:
 
 
 def _entry(r: Any) -> dict[str, Any]:
-    return {
+    entry = {
         "op": _OPS[r["kind"]],
         "id": r["ref"],
         "amount": str(r["amount_usd"]),
@@ -245,3 +287,8 @@ def _entry(r: Any) -> dict[str, Any]:
         "waba": r["waba_id"],
         "campaign": r["campaign_id"],
     }
+    if r["prev_usd"] is not None:
+        entry["prev"] = str(r["prev_usd"])
+    if r["booked_at"] is not None:
+        entry["booked_at"] = r["booked_at"]
+    return entry

@@ -14,13 +14,14 @@ import trio
 
 from actors.budget.coordinator import CHECKPOINT_EVERY_S, BudgetCoordinator
 from actors.budget.ledger import Ledger
-from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget
+from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget, Settle
 from actors.budget.values import Caps
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
 from actors.ports import Booking
 from config.model import PricingConfig
 from daemon.store import Store
+from tests.unit.actors.budget.fakes import Pricing
 
 pytestmark = [pytest.mark.postgres, pytest.mark.trio]
 
@@ -107,7 +108,7 @@ async def test_a_restart_from_the_checkpoint_has_the_journals_totals(
     assert _totals(replayed) == _totals(before)
 
 
-async def test_the_store_keeps_the_last_three_checkpoints_and_reads_around_one(
+async def test_the_store_keeps_the_last_three_checkpoints_and_reads_after_one(
     store: Store,
 ) -> None:
     journal = store.budget_journal
@@ -127,7 +128,88 @@ async def test_the_store_keeps_the_last_three_checkpoints_and_reads_around_one(
     latest = await journal.latest_checkpoint()
     assert latest == (5, {"at": now, "n": 5})
 
-    before, after, high = await journal.entries_around(first, now - 8.5)
-    assert [e["id"] for e in before] == ["x:2"]  # up to the position, since the bound
+    after, high = await journal.entries_after(first)
     assert [e["id"] for e in after] == ["x:3", "x:4", "x:5"]
     assert high == last
+
+
+async def _outbox_row(store: Store) -> int:
+    await store.execute(
+        "INSERT INTO wabas (waba_id) VALUES ('200') ON CONFLICT DO NOTHING;"
+        "INSERT INTO chips (phone_number_id, waba_id, display_number)"
+        " VALUES ('555', '200', '+1') ON CONFLICT DO NOTHING"
+    )
+    outbox_id: int = await store.fetchval(
+        "INSERT INTO outbox (chip, wa_id, kind, payload, state)"
+        " VALUES ('555', '5511999990001', 'template', '{}', 'sent') RETURNING id"
+    )
+    return outbox_id
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["one daemon", "shared caps"])
+async def test_a_later_price_after_a_restart_replaces_the_earlier_one(
+    store: Store, shared: bool
+) -> None:
+    """The restart holds no settled message (it replays nothing before its checkpoint);
+    the coordinator recalls it from the journal, and the totals are a replay's."""
+    clock = [time.time()]
+    ref = f"o:{await _outbox_row(store)}"
+    async with trio.open_nursery() as nursery:
+        client, box = await _budget(nursery, store, clock, shared)
+        assert await client.reserve([Booking(ref, COST, "200", None)]) == [None]
+        await box.address.cast(Settle(id=ref, pricing=Pricing(), wa_id="5511999990001"))
+        first: dict[str, Any] = await box.address.call(lambda r: GetBudget(reply=r))
+        box.close()
+    clock[0] += 60
+    async with trio.open_nursery() as nursery:
+        client, box = await _budget(nursery, store, clock, shared)
+        for category in ("marketing", "utility"):  # the same price again, then another
+            await box.address.cast(
+                Settle(id=ref, pricing=Pricing(category=category), wa_id="5511999990001")
+            )
+        second: dict[str, Any] = await box.address.call(lambda r: GetBudget(reply=r))
+        box.close()
+    kinds = [r["kind"] for r in await store.fetch("SELECT kind FROM budget_ledger ORDER BY id")]
+    assert kinds == ["reservation", "settlement", "settlement"]
+    prev = await store.fetchval("SELECT prev_usd FROM budget_ledger ORDER BY id DESC LIMIT 1")
+    assert prev == Decimal(first["day"]["spent"])
+    assert Decimal(0) < Decimal(second["day"]["spent"]) < Decimal(first["day"]["spent"])
+    await store.execute("DELETE FROM budget_checkpoints")
+    replayed = await _status(store, clock, shared)
+    assert _totals(replayed) == _totals(second)
+
+
+async def test_recall_reads_the_last_settlement_and_when_the_message_was_booked(
+    store: Store,
+) -> None:
+    journal = store.budget_journal
+    now = time.time()
+    ids = [await _outbox_row(store) for _ in range(4)]
+    settled, old_form, released, held = ids
+    await journal.save_entries(
+        [
+            {"op": "reserve", "id": f"o:{settled}", "amount": "0.0625", "at": now - 50},
+            {"op": "settle", "id": f"o:{settled}", "amount": "0.0625", "at": now - 40,
+             "booked_at": now - 50, "waba": "200"},
+            {"op": "settle", "id": f"o:{settled}", "amount": "0.0310", "at": now - 30,
+             "booked_at": now - 50, "prev": "0.0625", "waba": "200"},
+            # Written before settlements said when the message was booked (0016).
+            {"op": "reserve", "id": f"o:{old_form}", "amount": "0.0625", "at": now - 20},
+            {"op": "settle", "id": f"o:{old_form}", "amount": "0.0800", "at": now - 10},
+            {"op": "reserve", "id": f"o:{released}", "amount": "0.0625", "at": now - 9},
+            {"op": "release", "id": f"o:{released}", "amount": "0.0625", "at": now - 8},
+            {"op": "reserve", "id": f"o:{held}", "amount": "0.0625", "at": now - 7},
+        ]
+    )  # fmt: skip
+    found = {r["id"]: r for r in await journal.settled(ids)}
+    assert set(found) == {f"o:{settled}", f"o:{old_form}"}
+    assert Decimal(found[f"o:{settled}"]["amount"]) == Decimal("0.0310")
+    assert found[f"o:{settled}"]["booked_at"] == pytest.approx(now - 50)
+    assert found[f"o:{settled}"]["waba"] == "200"
+    assert found[f"o:{old_form}"]["booked_at"] == pytest.approx(now - 20)
+    # Up to a position: what the ledger holds with shared caps.
+    position = await store.fetchval("SELECT min(id) FROM budget_ledger") + 1
+    early = await journal.settled([settled], upto=position)
+    assert [Decimal(r["amount"]) for r in early] == [Decimal("0.0625")]
+    assert await journal.last_message() == max(ids)
+    assert await journal.last_message(upto=position) == settled

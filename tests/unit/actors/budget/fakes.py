@@ -103,3 +103,53 @@ class SharedView(MemoryJournal):
             rows = await self.shared.outbox.outbox_states(outbox_ids)  # under the lock
             self.shared.entries.extend(decide(list(self.shared.entries[after_id:]), rows))
             return len(self.shared.entries)
+
+
+class RecallJournal(MemoryJournal):
+    """A journal that keeps checkpoints and recalls settled messages by outbox id, as
+    the store's does (positions are list positions, from 1); ``recalls`` counts the
+    lookups."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checkpoints: dict[int, dict[str, Any]] = {}
+        self.recalls: list[list[int]] = []
+
+    async def save_entries(self, entries: Sequence[dict[str, Any]]) -> int | None:
+        await super().save_entries(entries)
+        return len(self.entries) if entries else None
+
+    async def save_checkpoint(self, position: int, data: dict[str, Any]) -> None:
+        self.checkpoints[position] = data
+
+    async def load_marked(self, since: float) -> tuple[list[dict[str, Any]], int]:
+        return await self.load_entries(since), len(self.entries)
+
+    async def latest_checkpoint(self) -> tuple[int, dict[str, Any]] | None:
+        if not self.checkpoints:
+            return None
+        position = max(self.checkpoints)
+        return position, self.checkpoints[position]
+
+    async def entries_after(self, position: int) -> tuple[list[dict[str, Any]], int]:
+        return self.entries[position:], len(self.entries)
+
+    async def settled(
+        self, outbox_ids: Sequence[int], upto: int | None = None
+    ) -> list[dict[str, Any]]:
+        self.recalls.append(list(outbox_ids))
+        seen = self.entries[: len(self.entries) if upto is None else upto]
+        out = []
+        for oid in outbox_ids:
+            mine = [e for e in seen if e["id"] == f"o:{oid}"]
+            if mine and mine[-1]["op"] == "settle":
+                last = mine[-1]
+                reserved = [e["at"] for e in mine if e["op"] == "reserve"]
+                booked = last.get("booked_at") or (reserved or [last["at"]])[-1]
+                out.append({**last, "booked_at": booked})
+        return out
+
+    async def last_message(self, upto: int | None = None) -> int:
+        seen = self.entries[: len(self.entries) if upto is None else upto]
+        ids = [int(e["id"][2:]) for e in seen if e["id"].startswith("o:")]
+        return max(ids, default=0)

@@ -17,7 +17,7 @@ import trio
 from trio.testing import MockClock
 
 from actors.budget.coordinator import BudgetCoordinator
-from actors.budget.ledger import RETAIN_SETTLED_S, UNPRICED_SETTLE_S, Ledger
+from actors.budget.ledger import UNPRICED_SETTLE_S, Ledger
 from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget, Settle
 from actors.budget.periods import PERIODS
 from actors.budget.reconcile import ACCEPTED, NEVER_CHARGED, RowState, to_settle
@@ -98,7 +98,13 @@ def test_settle_estimate_spends_the_estimate_in_the_reservations_periods() -> No
     assert settled is not None
     assert settled.entry is not None
     assert settled.entry == LedgerEntry(
-        op="settle", id="o:1", amount=COST, at=reserved_at, waba="w1", campaign="c1"
+        op="settle",
+        id="o:1",
+        amount=COST,
+        at=reserved_at,
+        waba="w1",
+        campaign="c1",
+        booked_at=reserved_at,
     )
     assert ledger.reserved_at("o:1") is None
     for scope in (GLOBAL, Scope.waba("w1"), Scope.campaign("c1")):
@@ -140,14 +146,13 @@ def _restarts(
     entries: list[LedgerEntry], checkpoints: dict[int, dict[str, Any]], now: float
 ) -> list[Ledger]:
     """The ledgers a start at ``now`` rebuilds: by replay, and from each checkpoint
-    (taken after entry ``position``) with the journal around it."""
+    (taken after entry ``position``) with the journal after it."""
     replayed = Ledger(tz=SP)
     replayed.replay(e for e in entries if e.at >= replayed.replay_from(now))
     out = [replayed]
     for position, data in checkpoints.items():
         restored = Ledger(tz=SP)
-        since = float(data["at"]) - RETAIN_SETTLED_S
-        restored.restore(data, (e for e in entries[:position] if e.at >= since))
+        restored.restore(data)
         restored.replay(entries[position:])
         out.append(restored)
     return out
