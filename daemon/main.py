@@ -52,7 +52,7 @@ from daemon.statelock import state_dir_lock
 from daemon.store import Store, open_store
 from daemon.store.otp import ContactKeys
 from daemon.supervisor import Intensity, Supervisor, SupervisorEvent
-from daemon.systemd import Notifier, watchdog
+from daemon.systemd import Notifier, watchdog, while_starting
 from daemon.webhook.app import create_app
 from daemon.webhook.front import serve_front
 from daemon.webhook.ingest import WebhookIngest
@@ -154,8 +154,13 @@ async def _serve(
     )
     log_handler = BusLogHandler(bus, trio.lowlevel.current_trio_token())
     logging.getLogger().addHandler(log_handler)
+    notifier, ready = Notifier(), trio.Event()
     try:
-        await _serve_with(cfg, secrets, handle_signals, supervisor, bus, events, task_status)
+        async with trio.open_nursery() as starting:
+            starting.start_soon(while_starting, notifier, ready)
+            await _serve_with(
+                cfg, secrets, handle_signals, supervisor, bus, events, notifier, ready, task_status
+            )
     finally:
         logging.getLogger().removeHandler(log_handler)
 
@@ -167,8 +172,12 @@ async def _serve_with(
     supervisor: Supervisor,
     bus: Bus,
     events: list[SupervisorEvent],
+    notifier: Notifier,
+    ready: trio.Event,
     task_status: trio.TaskStatus[Daemon],
 ) -> None:
+    """``notifier``: systemd's; ``ready`` is set when the daemon says READY (until then
+    :func:`~daemon.systemd.while_starting` asks systemd for more time)."""
     tokens = token_table(secrets)  # the Graph client's table: a reload updates it in place
     metrics = Metrics()
     async with (
@@ -333,7 +342,7 @@ async def _serve_with(
                     sandbox=daemon.sim_url or cfg.sandbox.enabled,
                 ),
             )
-            notifier = Notifier()
+            ready.set()
             notifier.notify(READY=1, STATUS=await _status_line(daemon))
             nursery.start_soon(
                 watchdog, notifier, lambda: _healthy(daemon), lambda: _status_line(daemon)

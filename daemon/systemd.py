@@ -17,9 +17,14 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import trio
 
-__all__ = ["Notifier", "watchdog"]
+__all__ = ["START_EXTEND_S", "START_LIMIT_S", "Notifier", "watchdog", "while_starting"]
 
 log = logging.getLogger("metad.systemd")
+
+START_EXTEND_S = 10.0
+"""How often a start asks systemd for more time (for three times as much each time)."""
+START_LIMIT_S = 900.0
+"""A start asks for more time for at most this long; then systemd's own timeout rules."""
 
 
 class Notifier:
@@ -71,3 +76,32 @@ async def watchdog(
         if notifier.enabled:
             notifier.notify(STATUS=await status())
         await trio.sleep(interval)
+
+
+async def while_starting(
+    notifier: Notifier,
+    ready: trio.Event,
+    *,
+    every_s: float = START_EXTEND_S,
+    limit_s: float = START_LIMIT_S,
+    clock: Callable[[], float] = trio.current_time,
+) -> None:
+    """Until ``ready``: every ``every_s`` ask systemd for ``3 * every_s`` more time
+    (``EXTEND_TIMEOUT_USEC``) and say how long the start has taken, for at most
+    ``limit_s``.
+
+    Why: systemd kills a start that has not said READY within ``TimeoutStartSec`` (90 s
+    in deploy/metad.service) and starts it again. A start that needs longer (embedded
+    PostgreSQL's crash recovery, a budget journal replayed after a long outage) would
+    be killed, and killed again, for ever. One that is stuck (its event loop no longer
+    runs this task) stops asking and is killed as before, as is one past ``limit_s``.
+    """
+    started = clock()
+    while not ready.is_set() and clock() - started < limit_s:
+        if notifier.enabled:
+            notifier.notify(
+                EXTEND_TIMEOUT_USEC=int(3 * every_s * 1e6),
+                STATUS=f"starting ({clock() - started:.0f} s)",
+            )
+        with trio.move_on_after(every_s):
+            await ready.wait()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import trio
@@ -23,7 +23,7 @@ from actors.budget.ledger import Ledger
 from actors.budget.ports import Books, Checkpoints
 from actors.budget.values import LedgerEntry
 
-__all__ = ["CHECKPOINT_EVERY_S", "CHECKPOINT_WAIT_S", "Checkpointing"]
+__all__ = ["CHECKPOINT_EVERY_S", "CHECKPOINT_WAIT_S", "REPLAY_SLICE", "Checkpointing", "replay"]
 
 log = logging.getLogger("metad.budget")
 
@@ -33,6 +33,18 @@ replays the journal after the latest one, at most this long of it (and a clean s
 stores one: then nothing)."""
 CHECKPOINT_WAIT_S = 1.0
 """The longest the mailbox waits for the journal writer to take a checkpoint."""
+REPLAY_SLICE = 20_000
+"""Entries replayed between two yields to the event loop (a tenth of a second or so)."""
+
+
+async def replay(ledger: Ledger, rows: Sequence[dict[str, Any]]) -> None:
+    """:meth:`Ledger.replay` of ``rows``, a slice at a time. Why: a start without a
+    usable checkpoint replays weeks of journal, millions of entries at a busy daemon;
+    in one go that blocks the daemon for minutes, and its start-up notifications to
+    systemd (which extend the start timeout) and everything else wait meanwhile."""
+    for start in range(0, len(rows), REPLAY_SLICE):
+        ledger.replay(LedgerEntry.from_json(r) for r in rows[start : start + REPLAY_SLICE])
+        await trio.lowlevel.checkpoint()
 
 
 class Checkpointing:
@@ -127,7 +139,7 @@ class Checkpointing:
             log.warning("budget checkpoint %d not usable (%s): replaying", position, exc)
             return None
         after, high = await self.store.entries_after(position)
-        ledger.replay(LedgerEntry.from_json(r) for r in after)
+        await replay(ledger, after)
         log.info(
             "budget: restored from checkpoint %d and %d entries after it", position, len(after)
         )

@@ -35,7 +35,7 @@ from typing import Any, assert_never
 import trio
 
 from actors.base import Actor
-from actors.budget.checkpointing import CHECKPOINT_EVERY_S, Checkpointing
+from actors.budget.checkpointing import CHECKPOINT_EVERY_S, Checkpointing, replay
 from actors.budget.ledger import RETAIN_SETTLED_S, Ledger
 from actors.budget.messages import (
     BudgetMsg,
@@ -442,7 +442,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                 rows, self._high_water = await self._checkpoints.store.load_marked(since)
             else:
                 rows = await self._journal.load_entries(since)
-            self.ledger.replay(LedgerEntry.from_json(r) for r in rows)
+            await replay(self.ledger, rows)
         if self._recall is not None:
             await self._recall.loaded(self._high_water)
 
