@@ -26,6 +26,11 @@ minimums :mod:`config.model` enforces):
   must outlive the longest period, a month (the retention is >= 32 days).
 * the message history (``outbox``, ``budget_ledger``, ``campaign_recipients``): see
   :mod:`daemon.store.history`, which follows the same rules for batches and daemons.
+* ``otp_codes``: a code's row holds its hash, its attempts, its lockout and its hourly
+  send count. Once all of those are over for a day it only keeps a hash that a 6-digit
+  code could be recovered from, so it goes. ``shift_confirmations``: an offer is
+  answered or forgotten within days; it goes with the message history. ``media_cache``:
+  Meta forgets an uploaded media id after 30 days, so the row goes once expired.
 
 How: every statement deletes at most ``batch_rows`` rows and commits on its own, so a
 backlog never holds locks or a snapshot for long; the caller's ``keep_going`` is asked
@@ -61,7 +66,10 @@ if TYPE_CHECKING:
     from config.model import RetentionConfig
     from daemon.store.connection import Queries, Row
 
-__all__ = ["TABLES", "Pruned", "RetentionRepository", "Swept"]
+__all__ = ["EXPIRED_TABLES", "TABLES", "Pruned", "RetentionRepository", "Swept"]
+
+EXPIRED_TABLES: Final = ("otp_codes", "shift_confirmations", "media_cache")
+"""Tables of rows that expire (:meth:`RetentionRepository.prune_expired`)."""
 
 TABLES: Final = (
     "webhook_inbox",
@@ -70,6 +78,7 @@ TABLES: Final = (
     "webhook_seen",
     "budget_alerts",
     *HISTORY_TABLES,
+    *EXPIRED_TABLES,
 )
 """The tables pruning deletes from (the keys of :attr:`Pruned.rows`)."""
 
@@ -204,6 +213,33 @@ SELECT (SELECT count(*) FROM doomed) AS found,
                  FROM (SELECT chip, count(*) AS n FROM gone GROUP BY chip) c), '{}') AS chips
 """
 
+# Rows past their end ($1: how long after it; a scan: these tables hold what is live plus
+# a batch of what just ended, once pruning runs), $2 rows at most; ``found`` says whether
+# more may be left. The age test is repeated on the row deleted.
+_OTP_ENDED = (
+    "greatest(expires_at, coalesce(locked_until, expires_at),"
+    " window_start + interval '1 hour') < now() - $1::interval"
+)
+_EXPIRED = {
+    "otp_codes": _OTP_ENDED,
+    "shift_confirmations": "coalesce(answered_at, sent_at) < now() - $1::interval",
+    "media_cache": "expires_at < now() - $1::interval",
+}
+
+
+def _expired_sql(table: str) -> str:
+    ended = _EXPIRED[table]
+    return f"""
+WITH doomed AS MATERIALIZED (
+    SELECT ctid FROM {table} WHERE {ended} LIMIT $2
+), gone AS (
+    DELETE FROM {table} WHERE ctid = ANY (ARRAY (SELECT ctid FROM doomed)) AND {ended}
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) AS n, (SELECT count(*) FROM doomed) AS found
+"""
+
+
 # A few rows per period and scope: a scan is cheaper than an index to keep.
 _ALERTS = """
 WITH doomed AS MATERIALIZED (
@@ -244,6 +280,14 @@ class RetentionRepository:
         seen = await self.prune_seen(keep.webhook_seen_days * days, batch, keep_going)
         alerts = await self.prune_alerts(keep.budget_alerts_days * days, batch, keep_going)
         history = await self._history.prune(keep.messages_days * days, batch, keep_going)
+        expired = {
+            table: await self.prune_expired(table, after, batch, keep_going)
+            for table, after in (
+                ("otp_codes", days),
+                ("shift_confirmations", keep.messages_days * days),
+                ("media_cache", 0 * days),
+            )
+        }
         return Pruned(
             rows={
                 "webhook_inbox": inbox.rows,
@@ -252,8 +296,10 @@ class RetentionRepository:
                 "webhook_seen": seen.rows,
                 "budget_alerts": alerts.rows,
                 **history.rows,
+                **{table: swept.rows for table, swept in expired.items()},
             },
-            complete=history.complete and all(s.complete for s in (inbox, handoff, seen, alerts)),
+            complete=history.complete
+            and all(s.complete for s in (inbox, handoff, seen, alerts, *expired.values())),
             abandoned=abandoned,
         )
 
@@ -328,6 +374,24 @@ class RetentionRepository:
         """Delete budget alert claims made more than ``older_than`` ago."""
         sums, complete = await sweep(
             lambda _: self._db.fetchrow(_ALERTS, older_than, batch_rows),
+            add=("n",),
+            last=lambda r: r["found"] < batch_rows,
+            keep_going=keep_going,
+        )
+        return Swept(sums["n"], complete)
+
+    async def prune_expired(
+        self,
+        table: str,
+        older_than: dt.timedelta,
+        batch_rows: int,
+        keep_going: Callable[[], bool] = always,
+    ) -> Swept:
+        """Delete the rows of ``table`` (one of :data:`EXPIRED_TABLES`) that ended more
+        than ``older_than`` ago."""
+        sql = _expired_sql(table)
+        sums, complete = await sweep(
+            lambda _: self._db.fetchrow(sql, older_than, batch_rows),
             add=("n",),
             last=lambda r: r["found"] < batch_rows,
             keep_going=keep_going,

@@ -216,6 +216,54 @@ async def test_pending_handoffs_of_a_chip_that_left_the_configuration_go(store: 
     assert (kept.abandoned, kept.rows["webhook_handoff"]) == ({}, 0)
 
 
+async def _otp(store: Store, purpose: str, ended: dt.timedelta, locked: bool = False) -> None:
+    """A code whose expiry and hourly send window ended ``ended`` ago."""
+    await store.execute(
+        "INSERT INTO otp_codes (contact, purpose, salt, code_hash, issued_at, expires_at,"
+        " window_start, locked_until) VALUES ('5511', $1, '\\x00', '\\x00',"
+        " now() - $2::interval - interval '1 hour', now() - $2::interval,"
+        " now() - $2::interval - interval '1 hour',"
+        " CASE WHEN $3 THEN now() + interval '10 minutes' END)",
+        purpose,
+        ended,
+        locked,
+    )
+
+
+async def test_rows_that_ended_go(store: Store) -> None:
+    """Codes once expired, unlocked and out of their send window for a day; shift
+    offers with the message history; uploaded media once Meta has forgotten them."""
+    await _otp(store, "old", 2 * DAY)
+    await _otp(store, "recent", dt.timedelta(hours=12))
+    await _otp(store, "locked", 2 * DAY, locked=True)
+    await store.execute("INSERT INTO wabas (waba_id) VALUES ('w') ON CONFLICT DO NOTHING")
+    for shift, age in (("s-old", 200 * DAY), ("s-new", 10 * DAY)):
+        await store.execute(
+            "INSERT INTO shift_confirmations (shift_id, contact, nonce, chip, sent_at)"
+            " VALUES ($1, '5511', $1, '555', now() - $2::interval)",
+            shift,
+            age,
+        )
+    for sha, expires in (("gone", -DAY), ("live", DAY)):
+        await store.execute(
+            "INSERT INTO media_cache (owner, sha256, kind, media_id, mime_type,"
+            " uploaded_at, expires_at) VALUES ('555', $1, 'media', $1, 'image/png',"
+            " now() - interval '20 days', now() + $2::interval)",
+            sha,
+            expires,
+        )
+    pruned = await RetentionRepository(store).prune(RetentionConfig(batch_rows=1))
+    assert pruned.complete
+    assert (
+        pruned.rows["otp_codes"],
+        pruned.rows["shift_confirmations"],
+        pruned.rows["media_cache"],
+    ) == (1, 1, 1)
+    assert await _ids(store, "otp_codes", "purpose") == {"recent", "locked"}
+    assert await _ids(store, "shift_confirmations", "shift_id") == {"s-new"}
+    assert await _ids(store, "media_cache", "sha256") == {"live"}
+
+
 async def test_prune_covers_every_table_with_the_config(store: Store) -> None:
     old = 100 * DAY
     await _seen(store, "s:old", old)
@@ -248,6 +296,9 @@ async def test_prune_covers_every_table_with_the_config(store: Store) -> None:
         "outbox": 1,
         "budget_ledger": 0,
         "campaign_recipients": 0,
+        "otp_codes": 0,
+        "shift_confirmations": 0,
+        "media_cache": 0,
     }
     assert set(pruned.rows) == set(TABLES)
     assert pruned.total == 7
