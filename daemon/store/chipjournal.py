@@ -191,6 +191,17 @@ def _with(writes: list[str], rest: str) -> str:
     return f"WITH {ctes}, {rest}" if ctes else f"WITH {rest}"
 
 
+ALIASES_SQL = (
+    "SELECT alias, wa_id FROM contact_aliases WHERE wa_id IN ("
+    " SELECT wa_id FROM windows WHERE chip = $1 UNION"
+    " SELECT wa_id FROM outbox WHERE chip = $1 AND created_at > now() - interval '1 day')"
+)
+"""The aliases of the contacts one chip deals with (:meth:`ChipJournalRepository.
+load_aliases`): those it has a window with, and those it sent to in the last day, found
+by ``outbox_chip_wa_id_idx`` (chip, wa_id, created_at). By ``updated_at``, which no index
+holds, every start of every chip read its whole message history."""
+
+
 class ChipJournalRepository:
     def __init__(self, db: Queries) -> None:
         self._db = db
@@ -233,13 +244,7 @@ class ChipJournalRepository:
     async def load_aliases(self, chip: str) -> list[tuple[str, str]]:
         # Only the contacts this chip deals with: the alias table is global and grows
         # with the whole fleet, each chip must not hold all of it.
-        rows = await self._db.fetch(
-            "SELECT alias, wa_id FROM contact_aliases WHERE wa_id IN ("
-            " SELECT wa_id FROM windows WHERE chip = $1 UNION"
-            " SELECT wa_id FROM outbox WHERE chip = $1"
-            " AND updated_at > now() - interval '1 day')",
-            chip,
-        )
+        rows = await self._db.fetch(ALIASES_SQL, chip)
         return [(r["alias"], r["wa_id"]) for r in rows]
 
     async def save_aliases(self, pairs: Sequence[tuple[str, str]]) -> None:

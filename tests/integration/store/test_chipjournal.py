@@ -9,6 +9,7 @@ import trio
 
 from actors.ports import ChipRecord, OutboxRow
 from daemon.store import Store
+from daemon.store.chipjournal import ALIASES_SQL
 
 pytestmark = [pytest.mark.postgres, pytest.mark.trio]
 
@@ -200,3 +201,38 @@ async def test_a_batch_of_rows_is_one_commit_with_an_answer_per_row(store: Store
         row = await _row(store, oid)
         assert (row["state"], row["attempts"]) == ("sending", 1)
     assert (await _row(store, live))["state"] == "queued"
+
+
+async def test_a_chip_loads_the_aliases_of_the_contacts_it_deals_with(store: Store) -> None:
+    """Those it has a window with or sent to today, found by index: not the fleet's, nor
+    its whole message history."""
+    await _setup(store)
+    await store.chips.save(ChipRecord(phone_number_id="666", waba_id="200", display_number="+2"))
+    for contact, chip, age in (
+        ("5511000000001", CHIP, "1 hour"),  # messaged today
+        ("5511000000002", CHIP, "3 days"),  # messaged long ago
+        ("5511000000003", "666", "1 hour"),  # another chip's
+    ):
+        await store.execute(
+            "INSERT INTO outbox (chip, wa_id, kind, payload, state, created_at, updated_at)"
+            " VALUES ($1, $2, 'text', '{}', 'read', now() - $3::text::interval, now())",
+            chip,
+            contact,
+            age,
+        )
+    await store.execute(
+        "INSERT INTO windows (chip, wa_id, kind, opened_at, expires_at)"
+        " VALUES ($1, '5511000000004', 'service', now(), now() + interval '1 day')",
+        CHIP,
+    )
+    await store.chip_journal.save_aliases(
+        [(f"+55 11 0000-000{n}", f"551100000000{n}") for n in range(1, 5)]
+    )
+    loaded = await store.chip_journal.load_aliases(CHIP)
+    assert sorted(wa_id for _, wa_id in loaded) == ["5511000000001", "5511000000004"]
+    async with store.transaction() as con:  # as on a big table: by index
+        await con.execute("SET LOCAL enable_seqscan = off")
+        plan = [r[0] for r in await con.fetch("EXPLAIN " + ALIASES_SQL, CHIP)]
+    outbox_scan = [line for line in plan if "Index Cond: ((chip = " in line]
+    assert outbox_scan
+    assert all("created_at >" in line for line in outbox_scan), plan
