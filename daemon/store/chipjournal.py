@@ -202,6 +202,20 @@ by ``outbox_chip_wa_id_idx`` (chip, wa_id, created_at). By ``updated_at``, which
 holds, every start of every chip read its whole message history."""
 
 
+RECENT_SENDS_SQL = (
+    "SELECT wa_id, extract(epoch FROM updated_at)::float8 AS at,"
+    " coalesce((decision->>'business_initiated')::boolean, false) AS bi"
+    " FROM outbox WHERE chip = $1 AND updated_at >= $2"
+    " AND created_at >= $2 - interval '1 day'"
+    " AND state IN ('accepted', 'sent', 'delivered', 'read', 'sending', 'in_doubt')"
+    " ORDER BY updated_at"
+)
+"""A chip's sends since ``$2`` (its rate gate's day, rebuilt at a start). Bounded by
+``created_at`` too, which ``outbox_chip_wa_id_idx`` holds, a day before ``$2``: a message
+is sent soon after it is queued (a day covers a chip paused with messages queued), and
+without the bound every start of every chip read its whole message history."""
+
+
 class ChipJournalRepository:
     def __init__(self, db: Queries) -> None:
         self._db = db
@@ -277,15 +291,7 @@ class ChipJournalRepository:
         )
 
     async def recent_sends(self, chip: str, since: float) -> list[RecentSend]:
-        rows = await self._db.fetch(
-            "SELECT wa_id, extract(epoch FROM updated_at)::float8 AS at,"
-            " coalesce((decision->>'business_initiated')::boolean, false) AS bi"
-            " FROM outbox WHERE chip = $1 AND updated_at >= $2"
-            " AND state IN ('accepted', 'sent', 'delivered', 'read', 'sending', 'in_doubt')"
-            " ORDER BY updated_at",
-            chip,
-            _ts(since),
-        )
+        rows = await self._db.fetch(RECENT_SENDS_SQL, chip, _ts(since))
         return [RecentSend(r["wa_id"], r["at"], r["bi"]) for r in rows]
 
     async def settle_abandoned(self, chip: str) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -9,7 +11,7 @@ import trio
 
 from actors.ports import ChipRecord, OutboxRow
 from daemon.store import Store
-from daemon.store.chipjournal import ALIASES_SQL
+from daemon.store.chipjournal import ALIASES_SQL, RECENT_SENDS_SQL
 
 pytestmark = [pytest.mark.postgres, pytest.mark.trio]
 
@@ -230,9 +232,49 @@ async def test_a_chip_loads_the_aliases_of_the_contacts_it_deals_with(store: Sto
     )
     loaded = await store.chip_journal.load_aliases(CHIP)
     assert sorted(wa_id for _, wa_id in loaded) == ["5511000000001", "5511000000004"]
+    assert_by_index_and_day(await _plan(store, ALIASES_SQL, CHIP))
+
+
+async def _plan(store: Store, sql: str, *args: object) -> list[str]:
     async with store.transaction() as con:  # as on a big table: by index
         await con.execute("SET LOCAL enable_seqscan = off")
-        plan = [r[0] for r in await con.fetch("EXPLAIN " + ALIASES_SQL, CHIP)]
+        return [r[0] for r in await con.fetch("EXPLAIN " + sql, *args)]
+
+
+def assert_by_index_and_day(plan: list[str]) -> None:
+    """The chip's outbox rows are found by the (chip, wa_id, created_at) index and a
+    bound on created_at, not by reading all of the chip's rows."""
     outbox_scan = [line for line in plan if "Index Cond: ((chip = " in line]
-    assert outbox_scan
+    assert outbox_scan, plan
     assert all("created_at >" in line for line in outbox_scan), plan
+
+
+async def test_a_chip_rebuilds_its_rate_gate_from_the_days_sends(store: Store) -> None:
+    """Sent (not queued nor failed) since the bound, whenever queued within a day before;
+    found by index."""
+    await _setup(store)
+    for n, (state, queued, sent) in enumerate(
+        (
+            ("read", "2 hours", "2 hours"),
+            ("sent", "30 hours", "20 hours"),  # queued a while before it went
+            ("read", "3 days", "3 days"),  # before the day
+            ("queued", "1 hour", "1 hour"),  # never sent
+        )
+    ):
+        await store.execute(
+            "INSERT INTO outbox (chip, wa_id, kind, payload, state, created_at, updated_at,"
+            " decision) VALUES ($1, $2, 'template', '{}', $3, now() - $4::text::interval,"
+            " now() - $5::text::interval, '{\"business_initiated\": true}')",
+            CHIP,
+            f"55110000000{n}",
+            state,
+            queued,
+            sent,
+        )
+    sends = await store.chip_journal.recent_sends(CHIP, time.time() - 86400)
+    assert [(s.key, s.business_initiated) for s in sends] == [
+        ("551100000001", True),
+        ("551100000000", True),
+    ]
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    assert_by_index_and_day(await _plan(store, RECENT_SENDS_SQL, CHIP, since))
