@@ -7,7 +7,10 @@ of its family, all checked through :func:`~actors.templates.lint.lint`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from actors.templates.lint import format_findings, has_errors, lint
 
@@ -104,6 +107,21 @@ OTP_COPY = buttons({"type": "OTP", "otp_type": "COPY_CODE", "text": "Copiar cód
 AUTH_BODY = {"type": "BODY", "add_security_recommendation": True}
 AUTH_FOOTER = {"type": "FOOTER", "code_expiration_minutes": 10}
 APPS = [{"package_name": "com.revoluna.app", "signature_hash": "K8a/AINcGX7"}]
+
+
+def bad_templates(rows: list[tuple[Any, ...]]) -> Callable[..., None]:
+    """The test of a table of bad templates, ``(id, definition, severity, field,
+    fragment)`` per row: each must be reported as its row says (:func:`assert_finding`).
+    Each rule family's test module binds it as ``test_bad_templates``."""
+
+    @pytest.mark.parametrize(
+        ("defn", "severity", "field", "fragment"),
+        [pytest.param(*row[1:], id=row[0]) for row in rows],
+    )
+    def test_bad_templates(defn: dict[str, Any], severity: str, field: str, fragment: str) -> None:
+        assert_finding(defn, severity, field, fragment)
+
+    return test_bad_templates
 
 
 def assert_finding(defn: dict[str, Any], severity: str, field: str, fragment: str) -> None:

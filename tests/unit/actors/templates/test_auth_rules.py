@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.unit.actors.templates.lint_builders import (
     APPS,
     AUTH_BODY,
     OTP_COPY,
-    assert_finding,
     auth,
+    bad_templates,
     buttons,
     card,
     carousel,
@@ -132,9 +130,4 @@ BAD: list[tuple[str, dict[str, Any], str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("defn", "severity", "field", "fragment"),
-    [pytest.param(*c[1:], id=c[0]) for c in BAD],
-)
-def test_bad_templates(defn: dict[str, Any], severity: str, field: str, fragment: str) -> None:
-    assert_finding(defn, severity, field, fragment)
+test_bad_templates = bad_templates(BAD)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from actors.templates.lint import Finding, lint_carousel
 from tests.unit.actors.templates.lint_builders import (
-    assert_finding,
+    bad_templates,
     body,
     buttons,
     card,
@@ -160,12 +158,7 @@ BAD: list[tuple[str, dict[str, Any], str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("defn", "severity", "field", "fragment"),
-    [pytest.param(*c[1:], id=c[0]) for c in BAD],
-)
-def test_bad_templates(defn: dict[str, Any], severity: str, field: str, fragment: str) -> None:
-    assert_finding(defn, severity, field, fragment)
+test_bad_templates = bad_templates(BAD)
 
 
 def test_lint_carousel_alone() -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.unit.actors.templates.lint_builders import (
-    assert_finding,
+    bad_templates,
     body,
     buttons,
     header_media,
@@ -288,9 +286,4 @@ BAD: list[tuple[str, dict[str, Any], str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("defn", "severity", "field", "fragment"),
-    [pytest.param(*c[1:], id=c[0]) for c in BAD],
-)
-def test_bad_templates(defn: dict[str, Any], severity: str, field: str, fragment: str) -> None:
-    assert_finding(defn, severity, field, fragment)
+test_bad_templates = bad_templates(BAD)

@@ -27,8 +27,8 @@ from tests.unit.actors.templates.lint_builders import (
     AUTH_BODY,
     AUTH_FOOTER,
     OTP_COPY,
-    assert_finding,
     auth,
+    bad_templates,
     body,
     buttons,
     card,
@@ -231,12 +231,7 @@ BAD: list[tuple[str, dict[str, Any], str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("defn", "severity", "field", "fragment"),
-    [pytest.param(*c[1:], id=c[0]) for c in BAD],
-)
-def test_bad_templates(defn: dict[str, Any], severity: str, field: str, fragment: str) -> None:
-    assert_finding(defn, severity, field, fragment)
+test_bad_templates = bad_templates(BAD)
 
 
 def test_marketing_words_no_warning_under_marketing() -> None:
