@@ -121,9 +121,21 @@ WHERE c.state IN ('finished', 'cancelled') AND c.finished_at < now() - $1::inter
 ORDER BY c.finished_at
 """
 
-# The next $2 recipients of campaign $1, their outbox rows and those rows' budget entries
-# (sibling deletes: the foreign keys are checked at the end of the statement).
-_CAMPAIGN_BATCH = """
+
+# The CTEs that delete the outbox rows of the CTE ``messages`` and their budget entries
+# (sibling deletes: the foreign keys are checked at the end of the statement), and what
+# they count. A campaign over for the retention has no message a webhook still moves.
+_DELETE_MESSAGES: Final = """gone AS (
+    DELETE FROM outbox WHERE id = ANY (ARRAY (SELECT id FROM messages)) RETURNING 1
+), entries AS (
+    DELETE FROM budget_ledger WHERE outbox_id = ANY (ARRAY (SELECT id FROM messages))
+    RETURNING 1
+)"""
+_COUNTED: Final = """(SELECT count(*) FROM gone) AS outbox,
+       (SELECT count(*) FROM entries) AS budget_ledger"""
+
+# The next $2 recipients of campaign $1, their outbox rows and those rows' budget entries.
+_CAMPAIGN_BATCH = f"""
 WITH doomed AS MATERIALIZED (
     SELECT recipient_key FROM campaign_recipients WHERE campaign_id = $1 LIMIT $2
 ), messages AS MATERIALIZED (
@@ -133,38 +145,18 @@ WITH doomed AS MATERIALIZED (
     DELETE FROM campaign_recipients
     WHERE campaign_id = $1 AND recipient_key = ANY (ARRAY (SELECT recipient_key FROM doomed))
     RETURNING 1
-), gone AS (
-    DELETE FROM outbox WHERE id = ANY (ARRAY (SELECT id FROM messages)) RETURNING 1
-), entries AS (
-    DELETE FROM budget_ledger WHERE outbox_id = ANY (ARRAY (SELECT id FROM messages))
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM recipients) AS campaign_recipients,
-       (SELECT count(*) FROM gone) AS outbox,
-       (SELECT count(*) FROM entries) AS budget_ledger,
+), {_DELETE_MESSAGES}
+SELECT (SELECT count(*) FROM recipients) AS campaign_recipients, {_COUNTED},
        (SELECT count(*) FROM doomed) AS found
 """
 
-# Outbox rows of campaign $1 that no recipient row named (none are expected; a row
-# written by an older version, say), once its recipients are gone.
-_CAMPAIGN_LEFTOVERS = """
+# Outbox rows of campaign $1 that no recipient named (none are expected: a row written
+# by an older version, say), once its recipients are gone.
+_CAMPAIGN_LEFTOVERS = f"""
 WITH messages AS MATERIALIZED (
     SELECT id FROM outbox WHERE campaign_id = $1 LIMIT $2
-), recipients AS (
-    UPDATE campaign_recipients SET outbox_id = NULL
-    WHERE outbox_id = ANY (ARRAY (SELECT id FROM messages))
-    RETURNING 1
-), gone AS (
-    DELETE FROM outbox WHERE id = ANY (ARRAY (SELECT id FROM messages)) RETURNING 1
-), entries AS (
-    DELETE FROM budget_ledger WHERE outbox_id = ANY (ARRAY (SELECT id FROM messages))
-    RETURNING 1
-)
-SELECT 0 AS campaign_recipients,
-       (SELECT count(*) FROM gone) AS outbox,
-       (SELECT count(*) FROM entries) AS budget_ledger,
-       (SELECT count(*) FROM messages) AS found,
-       (SELECT count(*) FROM recipients) AS relinked
+), {_DELETE_MESSAGES}
+SELECT 0 AS campaign_recipients, {_COUNTED}, (SELECT count(*) FROM messages) AS found
 """
 
 

@@ -309,3 +309,15 @@ async def test_a_message_changed_while_being_pruned_keeps_its_budget_entries(
     assert pruned.rows["outbox"] == 0
     assert await _ids(store, "SELECT id FROM outbox") == {outbox_id}
     assert await _entries_of(store, outbox_id) == 2
+
+
+async def test_a_campaign_message_no_recipient_names_goes_too(store: Store) -> None:
+    """Written by an older version, say: once the recipients are gone, the campaign's
+    outbox rows left go with their entries, so nothing of it is kept for ever."""
+    await running_campaign(store, ["r1"])
+    await _message(store, "read", OLD, campaign="c1", recipient="r1")
+    await _message(store, "read", OLD, campaign="c1", recipient="ghost")
+    await _finish(store, "c1", "finished", OLD)
+    pruned = await _history(store).prune(KEEP, batch_rows=1)
+    assert pruned.rows == {"outbox": 2, "budget_ledger": 4, "campaign_recipients": 1}
+    assert await store.fetchval("SELECT count(*) FROM outbox") == 0
