@@ -172,11 +172,12 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         self._loaded = trio.Event()
         self._checkpoints = (
             Checkpointing(journal, self, self._writer_parked)
-            if isinstance(journal, Checkpoints)
+            if isinstance(journal, Checkpoints) and isinstance(journal, Recall)
             else None
         )
         """None (a journal without checkpoints): every start replays the journal back
-        to the oldest current period."""
+        to the oldest current period. A start from a checkpoint holds no settled
+        message, so it needs a journal it can recall them from."""
         self._recall = (
             SettledRecall(journal, self, shared=shared is not None)
             if isinstance(journal, Recall)
