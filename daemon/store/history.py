@@ -12,10 +12,12 @@ may go (``messages_days`` of ``[storage.retention]``, at least 45 days, see
   not changed for the retention, no webhook can still come for it (Meta retries for 7
   days), so only reports read it. Rows ``queued`` or ``sending`` are live work and rows
   ``in_doubt`` wait for the operator: those always stay.
-* A budget journal entry is replayed at a start only from the last checkpoint (or the
-  oldest current period, at most 37 days back), so entries older than the retention are
-  never replayed. A message whose reservation is still open (reserved, never settled nor
-  released) keeps its row and entries, so a budget never forgets money it holds.
+* A budget journal entry is replayed at a start only after the last checkpoint (or
+  from the oldest current period, at most 37 days back), and a settled message is
+  recalled from the journal only for a later price, which comes within Meta's 7 days of
+  retries; so entries older than the retention are never read by the budget. A message
+  whose reservation is still open (its last entry is a reservation) keeps its row and
+  entries, so a budget never forgets money it holds.
 * A campaign's rows are what ``metad campaign status`` counts. A running or paused
   campaign keeps all of them. Once a campaign has been finished or cancelled for the
   retention, its figures are frozen into ``campaigns.summary`` (migration 0014), which
