@@ -21,15 +21,14 @@ if TYPE_CHECKING:
     from daemon.store import Store
     from daemon.webhook.processor import EventSink
 
-__all__ = ["CampaignTaps"]
+__all__ = ["RECORD_SQL", "CampaignTaps"]
 
 log = logging.getLogger("metad.campaigns")
 
-_RECORD = """
-INSERT INTO events (kind, subject, data)
-SELECT 'campaign.tap', $1, $2::jsonb
-WHERE NOT EXISTS (
-    SELECT 1 FROM events WHERE kind = 'campaign.tap' AND subject = $1 AND data ->> 'wamid' = $3)
+# Once per (campaign, message): the unique index of migration 0017 says so.
+RECORD_SQL = """
+INSERT INTO events (kind, subject, data) VALUES ('campaign.tap', $1, $2::jsonb)
+ON CONFLICT (subject, (data ->> 'wamid')) WHERE kind = 'campaign.tap' DO NOTHING
 RETURNING id
 """
 
@@ -63,7 +62,7 @@ class CampaignTaps:
             "context": event.context.message_id if event.context is not None else None,
             "text": getattr(event.content, "text", None),
         }
-        new = await self._store.fetchval(_RECORD, campaign, data, event.wamid)
+        new = await self._store.fetchval(RECORD_SQL, campaign, data)
         if new is not None:
             log.info("campaign %s: tap on %s", campaign, ref, extra={"campaign": campaign})
             self._publish("campaign.tap", data)
