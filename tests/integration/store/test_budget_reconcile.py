@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,20 +52,9 @@ async def _journal(store: Store, *keys: str) -> list[int]:
 async def _budget(
     nursery: trio.Nursery, store: Store, *, shared: bool = False, name: str = "budget"
 ) -> tuple[BudgetClient, Mailbox[BudgetMsg]]:
-    box: Mailbox[BudgetMsg] = open_mailbox(name)
-    actor = BudgetCoordinator(
-        ledger=lambda: Ledger(tz=ZoneInfo("UTC"), caps=Caps(daily=Decimal(10))),
-        prices=PriceTable.from_config(PricingConfig()),
-        journal=store.budget_journal,
-        inbox=box.inbox,
-        now=time.time,
-        shared=store.budget_journal if shared else None,
-        catch_up_s=0.1,
-        reconcile_every_s=0.2,
-        reconcile_grace_s=0.0,
-    )
-    await nursery.start(actor.run)
-    return BudgetClient(box.address), box
+    """A budget on the wall clock (see :func:`_budget_at`)."""
+    _, client, box = await _budget_at(nursery, store, time.time, shared=shared, name=name)
+    return client, box
 
 
 async def _reserve(client: BudgetClient, *ids: int) -> None:
@@ -175,7 +165,12 @@ month, so a restart's "month" shows both."""
 
 
 async def _budget_at(
-    nursery: trio.Nursery, store: Store, clock: list[float], *, shared: bool = False, name: str
+    nursery: trio.Nursery,
+    store: Store,
+    now: Callable[[], float],
+    *,
+    shared: bool = False,
+    name: str,
 ) -> tuple[BudgetCoordinator, BudgetClient, Mailbox[BudgetMsg]]:
     box: Mailbox[BudgetMsg] = open_mailbox(name)
     actor = BudgetCoordinator(
@@ -183,7 +178,7 @@ async def _budget_at(
         prices=PriceTable.from_config(PricingConfig()),
         journal=store.budget_journal,
         inbox=box.inbox,
-        now=lambda: clock[0],
+        now=now,
         shared=store.budget_journal if shared else None,
         catch_up_s=0.1,
         reconcile_every_s=0.2,
@@ -212,10 +207,14 @@ async def test_an_accepted_message_never_priced_is_settled_at_its_estimate(
     await store.chip_journal.settle_abandoned(CHIP)  # r2: in doubt
     clock = [T0]
     async with trio.open_nursery() as nursery:
-        a, client, a_box = await _budget_at(nursery, store, clock, shared=shared, name="budget-a")
+        a, client, a_box = await _budget_at(
+            nursery, store, lambda: clock[0], shared=shared, name="budget-a"
+        )
         daemons, boxes = [a], [a_box]
         if shared:
-            b, _, b_box = await _budget_at(nursery, store, clock, shared=True, name="budget-b")
+            b, _, b_box = await _budget_at(
+                nursery, store, lambda: clock[0], shared=True, name="budget-b"
+            )
             daemons.append(b)
             boxes.append(b_box)
         await _reserve(client, accepted, in_doubt)
@@ -247,7 +246,9 @@ async def test_an_accepted_message_never_priced_is_settled_at_its_estimate(
     assert await store.fetchval("SELECT count(*) FROM budget_checkpoints") > 0
     for _restart in ("from the checkpoint", "by replay"):
         async with trio.open_nursery() as nursery:
-            again, _, box = await _budget_at(nursery, store, clock, shared=shared, name="again")
+            again, _, box = await _budget_at(
+                nursery, store, lambda: clock[0], shared=shared, name="again"
+            )
             assert await _month(box) == (COST, COST)
             assert again.ledger.reserved(f"o:{accepted}") is None
             box.close()
