@@ -121,7 +121,7 @@ class Checkpointing:
             log.warning("budget checkpoint not stored at stop (the journal has it): %r", exc)
 
     async def restore(self, empty: Callable[[], Ledger], now: float) -> tuple[Ledger, int] | None:
-        """A ledger rebuilt from the latest checkpoint and the journal around it, and the
+        """A ledger rebuilt from the latest checkpoint and the journal after it, and the
         journal's position; None when there is none worth it (none, another zone's, or
         older than the oldest current period: then replaying from that period reads
         less). ``empty`` makes the ledger to restore into (caps set)."""
