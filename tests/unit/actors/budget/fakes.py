@@ -5,10 +5,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import trio
 
+from actors.budget.coordinator import BudgetCoordinator
+from actors.budget.ledger import Ledger
+from actors.budget.messages import BudgetClient, BudgetMsg
 from actors.budget.reconcile import RowState
+from actors.budget.reconciliation import RECONCILE_EVERY_S, RECONCILE_GRACE_S
+from actors.core import Mailbox, open_mailbox
+from actors.policy.pricing import PriceTable
+from config.model import BudgetConfig, PricingConfig
+
+SP = ZoneInfo("America/Sao_Paulo")
 
 
 class MemoryJournal:
@@ -153,3 +163,35 @@ class RecallJournal(MemoryJournal):
         seen = self.entries[: len(self.entries) if upto is None else upto]
         ids = [int(e["id"][2:]) for e in seen if e["id"].startswith("o:")]
         return max(ids, default=0)
+
+
+async def start_budget(
+    nursery: trio.Nursery,
+    journal: MemoryJournal,
+    outbox: Outbox | None,
+    *,
+    now: Callable[[], float],
+    cfg: BudgetConfig | None = None,
+    shared: bool = False,
+    every_s: float = RECONCILE_EVERY_S,
+    grace_s: float = RECONCILE_GRACE_S,
+    catch_up_s: float = 1.0,
+) -> tuple[BudgetCoordinator, BudgetClient, Mailbox[BudgetMsg]]:
+    """A budget coordinator on these fakes, periods in São Paulo, started in
+    ``nursery``; ``shared``: the journal is a :class:`SharedView` (caps shared with
+    other daemons)."""
+    box: Mailbox[BudgetMsg] = open_mailbox("budget")
+    actor = BudgetCoordinator(
+        ledger=lambda: Ledger.from_config(cfg or BudgetConfig(), SP),
+        prices=PriceTable.from_config(PricingConfig()),
+        journal=journal,
+        inbox=box.inbox,
+        now=now,
+        outbox=outbox,
+        shared=journal if shared else None,  # type: ignore[arg-type]
+        catch_up_s=catch_up_s,
+        reconcile_every_s=every_s,
+        reconcile_grace_s=grace_s,
+    )
+    await nursery.start(actor.run)
+    return actor, BudgetClient(box.address), box

@@ -13,15 +13,18 @@ import trio
 import trio.testing
 from trio.testing import MockClock
 
-from actors.budget.coordinator import BudgetCoordinator
-from actors.budget.ledger import Ledger
 from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget, Reconcile
 from actors.budget.reconcile import NEVER_CHARGED, RowState, outbox_ref, to_release
-from actors.core import Mailbox, open_mailbox
-from actors.policy.pricing import PriceTable
+from actors.core import Mailbox
 from actors.ports import Booking
-from config.model import BudgetConfig, PricingConfig
-from tests.unit.actors.budget.fakes import MemoryJournal, Outbox, SharedMemory, SharedView
+from config.model import BudgetConfig
+from tests.unit.actors.budget.fakes import (
+    MemoryJournal,
+    Outbox,
+    SharedMemory,
+    SharedView,
+    start_budget,
+)
 
 D = Decimal
 SP = ZoneInfo("America/Sao_Paulo")
@@ -80,20 +83,10 @@ async def start(
     shared: bool = False,
     cfg: BudgetConfig | None = None,
 ) -> tuple[BudgetClient, Mailbox[BudgetMsg]]:
-    box: Mailbox[BudgetMsg] = open_mailbox("budget")
-    actor = BudgetCoordinator(
-        ledger=lambda: Ledger.from_config(cfg or BudgetConfig(), SP),
-        prices=PriceTable.from_config(PricingConfig()),
-        journal=journal,
-        inbox=box.inbox,
-        now=clock,
-        outbox=outbox,
-        shared=journal if shared else None,  # type: ignore[arg-type]
-        reconcile_every_s=EVERY,
-        reconcile_grace_s=GRACE,
+    _, client, box = await start_budget(
+        nursery, journal, outbox, now=clock, cfg=cfg, shared=shared, every_s=EVERY, grace_s=GRACE
     )
-    await nursery.start(actor.run)
-    return BudgetClient(box.address), box
+    return client, box
 
 
 async def reserved(box: Mailbox[BudgetMsg]) -> Decimal:

@@ -22,16 +22,16 @@ from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget, Settle
 from actors.budget.periods import PERIODS
 from actors.budget.reconcile import ACCEPTED, NEVER_CHARGED, RowState, to_settle
 from actors.budget.values import GLOBAL, LedgerEntry, Scope
-from actors.core import Mailbox, open_mailbox
-from actors.policy.pricing import PriceTable
+from actors.core import Mailbox
 from actors.ports import Booking
-from config.model import BudgetConfig, PricingConfig
+from config.model import BudgetConfig
 from tests.unit.actors.budget.fakes import (
     MemoryJournal,
     Outbox,
     Pricing,
     SharedMemory,
     SharedView,
+    start_budget,
 )
 
 D = Decimal
@@ -208,20 +208,16 @@ def clock() -> float:
 async def _start(
     nursery: trio.Nursery, journal: MemoryJournal, outbox: Outbox, *, shared: bool = False
 ) -> tuple[BudgetCoordinator, BudgetClient, Mailbox[BudgetMsg]]:
-    box: Mailbox[BudgetMsg] = open_mailbox("budget")
-    actor = BudgetCoordinator(
-        ledger=lambda: Ledger.from_config(BudgetConfig(unpriced_settle_days=7), SP),
-        prices=PriceTable.from_config(PricingConfig()),
-        journal=journal,
-        inbox=box.inbox,
+    return await start_budget(
+        nursery,
+        journal,
+        outbox,
         now=clock,
-        outbox=outbox,
-        shared=journal if shared else None,  # type: ignore[arg-type]
+        cfg=BudgetConfig(unpriced_settle_days=7),
+        shared=shared,
         catch_up_s=3600,  # days pass in these tests
-        reconcile_every_s=3600,
+        every_s=3600,
     )
-    await nursery.start(actor.run)
-    return actor, BudgetClient(box.address), box
 
 
 async def _book(client: BudgetClient, *ids: int) -> None:
