@@ -21,8 +21,9 @@ may go (``messages_days`` of ``[storage.retention]``, at least 45 days, see
 * A campaign's rows are what ``metad campaign status`` counts. A running or paused
   campaign keeps all of them. Once a campaign has been finished or cancelled for the
   retention, its figures are frozen into ``campaigns.summary`` (migration 0014), which
-  status reads from then on, and then its recipients, outbox rows and their budget
-  entries go. The campaign row stays: its name cannot be started again, and its totals
+  status reads from then on, and then its recipients, outbox rows, their budget entries
+  and the taps on its buttons (``events`` of kind ``campaign.tap``, counted in the
+  summary) go. The campaign row stays: its name cannot be started again, and its totals
   remain. A campaign with a message in doubt, live or with an open reservation waits.
 
 How: like :mod:`daemon.store.retention` (whose job runs this), every statement deletes at
@@ -54,8 +55,9 @@ __all__ = ["FINISHED", "HISTORY_TABLES", "HistoryPruned", "HistoryRepository"]
 FINISHED: Final = ("accepted", "sent", "delivered", "read", "failed", "cancelled")
 """Outbox states no send will change again (``in_doubt`` waits for the operator)."""
 
-HISTORY_TABLES: Final = ("outbox", "budget_ledger", "campaign_recipients")
-"""The tables history pruning deletes from (the keys of :attr:`HistoryPruned.rows`)."""
+HISTORY_TABLES: Final = ("outbox", "budget_ledger", "campaign_recipients", "events")
+"""The tables history pruning deletes from (the keys of :attr:`HistoryPruned.rows`);
+of ``events``, a campaign's taps only."""
 
 _FINISHED_SQL: Final = ", ".join(f"'{s}'" for s in FINISHED)
 
@@ -90,7 +92,7 @@ WITH win AS MATERIALIZED (
 )
 SELECT (SELECT count(*) FROM gone) AS outbox,
        (SELECT count(*) FROM entries) AS budget_ledger,
-       0 AS campaign_recipients,
+       0 AS campaign_recipients, 0 AS events,
        (SELECT count(*) FROM win) AS walked,
        (SELECT max(id) FROM win) AS last_id,
        coalesce((SELECT bool_or(created_at >= now() - $2::interval) FROM win), true)
@@ -106,7 +108,7 @@ WITH doomed AS MATERIALIZED (
     DELETE FROM budget_ledger WHERE id = ANY (ARRAY (SELECT id FROM doomed)) RETURNING 1
 )
 SELECT 0 AS outbox, (SELECT count(*) FROM gone) AS budget_ledger, 0 AS campaign_recipients,
-       (SELECT count(*) FROM doomed) AS found
+       0 AS events, (SELECT count(*) FROM doomed) AS found
 """
 
 # Campaigns over for the retention whose rows are not all gone yet (a few rows: a scan),
@@ -116,7 +118,8 @@ SELECT c.id FROM campaigns c
 WHERE c.state IN ('finished', 'cancelled') AND c.finished_at < now() - $1::interval
   AND (c.summary IS NULL
        OR EXISTS (SELECT 1 FROM campaign_recipients r WHERE r.campaign_id = c.id)
-       OR EXISTS (SELECT 1 FROM outbox o WHERE o.campaign_id = c.id))
+       OR EXISTS (SELECT 1 FROM outbox o WHERE o.campaign_id = c.id)
+       OR EXISTS (SELECT 1 FROM events e WHERE e.kind = 'campaign.tap' AND e.subject = c.id))
   AND NOT EXISTS (
       SELECT 1 FROM outbox o WHERE o.campaign_id = c.id
          AND (o.state NOT IN ({_FINISHED_SQL}) OR {_OPEN_RESERVATION.format(o="o")}))
@@ -134,7 +137,7 @@ _DELETE_MESSAGES: Final = """gone AS (
     RETURNING 1
 )"""
 _COUNTED: Final = """(SELECT count(*) FROM gone) AS outbox,
-       (SELECT count(*) FROM entries) AS budget_ledger"""
+       (SELECT count(*) FROM entries) AS budget_ledger, 0 AS events"""
 
 # The next $2 recipients of campaign $1, their outbox rows and those rows' budget entries.
 _CAMPAIGN_BATCH = f"""
@@ -159,6 +162,18 @@ WITH messages AS MATERIALIZED (
     SELECT id FROM outbox WHERE campaign_id = $1 LIMIT $2
 ), {_DELETE_MESSAGES}
 SELECT 0 AS campaign_recipients, {_COUNTED}, (SELECT count(*) FROM messages) AS found
+"""
+
+# The next $2 taps on campaign $1's buttons (events of daemon/campaigns/taps.py): its
+# frozen summary counts them, and nothing else reads them.
+_CAMPAIGN_TAPS = """
+WITH doomed AS MATERIALIZED (
+    SELECT id FROM events WHERE kind = 'campaign.tap' AND subject = $1 LIMIT $2
+), gone AS (
+    DELETE FROM events WHERE id = ANY (ARRAY (SELECT id FROM doomed)) RETURNING 1
+)
+SELECT 0 AS campaign_recipients, 0 AS outbox, 0 AS budget_ledger,
+       (SELECT count(*) FROM gone) AS events, (SELECT count(*) FROM doomed) AS found
 """
 
 
@@ -214,7 +229,7 @@ class HistoryRepository:
             # rows in batches never shows a half-counted campaign.
             if await self._db.execute(self._freeze, campaign_id) == "UPDATE 1":
                 frozen += 1
-            for sql in (_CAMPAIGN_BATCH, _CAMPAIGN_LEFTOVERS):
+            for sql in (_CAMPAIGN_BATCH, _CAMPAIGN_LEFTOVERS, _CAMPAIGN_TAPS):
                 if not await run(self._again(sql, campaign_id, batch_rows), found_all):
                     return HistoryPruned(rows, frozen, complete=False)
         done = await run(

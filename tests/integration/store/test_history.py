@@ -76,6 +76,22 @@ async def _message(
     return outbox_id
 
 
+async def _tap(store: Store, campaign_id: str, wamid: str) -> None:
+    """A tap as daemon/campaigns/taps.py records it."""
+    await store.execute(
+        "INSERT INTO events (kind, subject, data) VALUES ('campaign.tap', $1, $2::jsonb)",
+        campaign_id,
+        f'{{"wamid": "{wamid}"}}',
+    )
+
+
+async def _taps(store: Store) -> dict[str, int]:
+    rows = await store.fetch(
+        "SELECT subject, count(*) FROM events WHERE kind = 'campaign.tap' GROUP BY subject"
+    )
+    return {r[0]: r[1] for r in rows}
+
+
 async def _ids(store: Store, sql: str, *args: object) -> set[object]:
     return {r[0] for r in await store.fetch(sql, *args)}
 
@@ -121,7 +137,7 @@ async def test_finished_messages_past_the_retention_go_with_their_budget_entries
     pruned = await _history(store).prune(KEEP, batch_rows=2)
 
     assert pruned.complete
-    assert pruned.rows == {"outbox": 8, "budget_ledger": 16, "campaign_recipients": 0}
+    assert pruned.rows == {"outbox": 8, "budget_ledger": 16, "campaign_recipients": 0, "events": 0}
     assert await _ids(store, "SELECT id FROM outbox") == kept
     assert await _ids(store, "SELECT DISTINCT outbox_id FROM budget_ledger") == kept
     assert await _entries_of(store, held) == 1  # the open reservation is still there
@@ -153,11 +169,14 @@ async def test_budget_entries_of_no_message_go_by_age(store: Store) -> None:
 
 
 async def _campaign_with_history(store: Store, campaign_id: str) -> None:
-    """Five recipients: four messaged (one in each finished state), one skipped."""
+    """Five recipients: four messaged (one in each finished state), one skipped; taps
+    on the buttons of three messages."""
     keys = [f"{campaign_id}-{n}" for n in range(5)]
     await running_campaign(store, keys, campaign_id)
     for key, state in zip(keys, ("sent", "delivered", "read", "failed"), strict=False):
         await _message(store, state, OLD, campaign=campaign_id, recipient=key)
+    for n in range(3):
+        await _tap(store, campaign_id, f"wamid.{campaign_id}.{n}")
     await store.execute(
         "UPDATE campaign_recipients SET state = 'skipped' WHERE campaign_id = $1"
         " AND recipient_key = $2",
@@ -176,16 +195,24 @@ async def test_a_campaign_over_for_the_retention_keeps_its_figures_and_loses_its
     assert before["skipped"] == 1
     assert before["spent"] == pytest.approx(0.25)
     assert before["reserved"] == 0  # every reservation was settled
+    assert before["taps"] == 3
+    await _tap(store, "other", "wamid.other.0")  # another campaign's tap stays
 
     pruned = await _history(store).prune(KEEP, batch_rows=2)
 
     assert (pruned.frozen, pruned.complete) == (1, True)
-    assert pruned.rows == {"outbox": 4, "budget_ledger": 8, "campaign_recipients": 5}
+    assert pruned.rows == {
+        "outbox": 4,
+        "budget_ledger": 8,
+        "campaign_recipients": 5,
+        "events": 3,
+    }
     after = await store.campaigns.progress("c1")
     assert after.pop("history_pruned") is True
     assert after == pytest.approx(before)
     for table in ("outbox", "campaign_recipients", "budget_ledger"):
         assert await store.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+    assert await _taps(store) == {"other": 1}
     row = await store.campaigns.get("c1")
     assert row is not None
     assert row.state == "finished"
@@ -195,6 +222,28 @@ async def test_a_campaign_over_for_the_retention_keeps_its_figures_and_loses_its
     )
     again = await _history(store).prune(KEEP, batch_rows=2)
     assert (again.frozen, again.rows["outbox"]) == (0, 0)
+
+
+async def test_taps_an_earlier_version_left_behind_a_pruned_campaign_go(
+    store: Store,
+) -> None:
+    """Before taps went with the history, a pruned campaign kept them; the next run,
+    finding them, deletes them and leaves the frozen figures alone."""
+    await _campaign_with_history(store, "c1")
+    await _finish(store, "c1", "finished", OLD)
+    await store.execute(
+        f"UPDATE campaigns c SET summary = to_jsonb(p) FROM ({PROGRESS_SQL}) p WHERE c.id = $1",
+        "c1",
+    )
+    for table in ("campaign_recipients", "budget_ledger", "outbox"):
+        await store.execute(f"DELETE FROM {table}")
+    frozen = await store.campaigns.progress("c1")
+
+    pruned = await _history(store).prune(KEEP, batch_rows=2)
+
+    assert (pruned.frozen, pruned.rows["events"], pruned.complete) == (0, 3, True)
+    assert await _taps(store) == {}
+    assert await store.campaigns.progress("c1") == frozen
 
 
 async def test_campaign_figures_count_each_message_as_the_budget_ledger_does(
@@ -279,7 +328,12 @@ async def test_two_pruners_at_once_delete_each_row_once(store: Store) -> None:
 
     assert sum(r.frozen for r in results) == 3
     totals = {t: sum(r.rows[t] for r in results) for t in results[0].rows}
-    assert totals == {"outbox": 12 + 9, "budget_ledger": 2 * 21, "campaign_recipients": 15}
+    assert totals == {
+        "outbox": 12 + 9,
+        "budget_ledger": 2 * 21,
+        "campaign_recipients": 15,
+        "events": 9,
+    }
     for campaign_id in ("c1", "c2", "c3"):
         figures = await store.campaigns.progress(campaign_id)
         assert (figures["sent"], figures["history_pruned"]) == (4, True)
@@ -319,5 +373,5 @@ async def test_a_campaign_message_no_recipient_names_goes_too(store: Store) -> N
     await _message(store, "read", OLD, campaign="c1", recipient="ghost")
     await _finish(store, "c1", "finished", OLD)
     pruned = await _history(store).prune(KEEP, batch_rows=1)
-    assert pruned.rows == {"outbox": 2, "budget_ledger": 4, "campaign_recipients": 1}
+    assert pruned.rows == {"outbox": 2, "budget_ledger": 4, "campaign_recipients": 1, "events": 0}
     assert await store.fetchval("SELECT count(*) FROM outbox") == 0

@@ -296,6 +296,7 @@ async def test_prune_covers_every_table_with_the_config(store: Store) -> None:
         "outbox": 1,
         "budget_ledger": 0,
         "campaign_recipients": 0,
+        "events": 0,
         "otp_codes": 0,
         "shift_confirmations": 0,
         "media_cache": 0,
