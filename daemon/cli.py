@@ -9,6 +9,7 @@ print one line naming the cause, never a traceback.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -71,6 +72,7 @@ class _Subcommands(_SubParsersAction):
         add_arguments = self._deferred.pop(name, None)
         if add_arguments is not None:
             add_arguments(self._name_parser_map[name])
+            _options_after_action(self._name_parser_map[name])
         return self._name_parser_map[name]
 
     def __call__(
@@ -83,6 +85,30 @@ class _Subcommands(_SubParsersAction):
         if isinstance(values, list) and values and values[0] in self._name_parser_map:
             self.complete(values[0])
         super().__call__(parser, namespace, values, option_string)
+
+
+def _options_after_action(command: argparse.ArgumentParser) -> None:
+    """Let a command's own options (``-c``, ``--socket``, ``--json``) follow its action too.
+
+    Why: ``metad campaign status NAME --json`` and ``metad ctl status -c FILE`` are what
+    people type, and what ``metad templates list`` and ``metad webhooks stats`` take; but
+    argparse takes an option only before the action when the command defines it. Each
+    action gets a copy of every option it lacks, defaulting to SUPPRESS, so a value given
+    before the action is not overwritten by the copy's default.
+    """
+    actions = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+    options = [
+        a for a in command._actions if a.option_strings and not isinstance(a, argparse._HelpAction)
+    ]
+    for action in actions:
+        for child in action.choices.values():
+            have = {s for a in child._actions for s in a.option_strings}
+            for option in options:
+                if have.isdisjoint(option.option_strings):
+                    copied = copy.copy(option)
+                    copied.default = argparse.SUPPRESS
+                    child._add_action(copied)
+                    have.update(option.option_strings)
 
 
 # Each command's own arguments, imported only when that command runs (see _Subcommands).

@@ -23,14 +23,18 @@ __all__ = ["add_arguments", "run"]
 EXIT_OK, EXIT_RUNTIME = 0, 1
 
 
+_NAME = "the campaign's name (its file's \"name\")"
+_FILE_OR_NAME = "a campaign file, or the name of one in the campaigns directory"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--socket", metavar="PATH", help="control socket (default: runtime dir)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sub = parser.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
     p = sub.add_parser("plan", help="dry run: who would get what, what it costs, how long")
-    p.add_argument("campaign", metavar="FILE|NAME")
+    p.add_argument("campaign", metavar="FILE|NAME", help=_FILE_OR_NAME)
     s = sub.add_parser("start", help="create the campaign from its file (first time) and run it")
-    s.add_argument("campaign", metavar="FILE|NAME")
+    s.add_argument("campaign", metavar="FILE|NAME", help=_FILE_OR_NAME)
     for action, text in (
         ("pause", "stop taking new recipients; messages in flight finish"),
         ("resume", "continue a paused campaign where it stopped"),
@@ -38,14 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("status", "progress: sent, delivered, read, replied, failed, skipped, cost, ETA"),
     ):
         a = sub.add_parser(action, help=text)
-        a.add_argument("campaign", metavar="NAME")
+        a.add_argument("campaign", metavar="NAME", help=_NAME)
         if action in ("pause", "cancel"):
             a.add_argument("--reason", help="shown in the console and the status")
     sub.add_parser("list", help="every campaign with its state and counts")
     r = sub.add_parser("resolve", help="answer for a message a crash left in doubt")
-    r.add_argument("campaign", metavar="NAME")
-    r.add_argument("recipient", metavar="RECIPIENT")
-    r.add_argument("action", choices=["resend", "drop"])
+    r.add_argument("campaign", metavar="NAME", help=_NAME)
+    r.add_argument("recipient", metavar="RECIPIENT", help="its key, as `status` lists it")
+    r.add_argument(
+        "action",
+        choices=["resend", "drop"],
+        help="resend: send it again (the contact may get it twice); drop: give it up",
+    )
 
 
 def run(args: argparse.Namespace, cfg: MetadConfig) -> int:
@@ -125,6 +133,7 @@ _STATUS_COLUMNS = (
     ("failed", "FAILED"),
     ("skipped", "SKIPPED"),
     ("in_doubt", "DOUBT"),
+    ("taps", "TAPS"),
     ("cost_usd", "COST $"),
     ("eta_s", "ETA s"),
 )

@@ -24,6 +24,7 @@ ROW: dict[str, Any] = {
     "failed": 0,
     "skipped": 0,
     "in_doubt": 1,
+    "taps": 3,
     "cost_usd": 0.375,
     "eta_s": None,
 }
@@ -33,10 +34,10 @@ def test_table_has_a_header_and_one_line_per_campaign() -> None:
     header, line = status_text([ROW, ROW | {"id": "other"}]).splitlines()[:2]
     assert header.split() == [
         "CAMPAIGN", "STATE", "TOTAL", "PENDING", "SENT", "DELIV", "READ", "REPLIED",
-        "FAILED", "SKIPPED", "DOUBT", "COST", "$", "ETA", "s",
+        "FAILED", "SKIPPED", "DOUBT", "TAPS", "COST", "$", "ETA", "s",
     ]  # fmt: skip
     assert line.split() == [
-        "shifts", "running", "10", "4", "6", "5", "2", "1", "0", "0", "1", "0.375", "-",
+        "shifts", "running", "10", "4", "6", "5", "2", "1", "0", "0", "1", "3", "0.375", "-",
     ]  # fmt: skip
 
 

@@ -1,0 +1,49 @@
+"""``metad``'s command line: a command's options are taken before or after its action.
+
+Why: ``metad campaign status NAME --json`` and ``metad ctl status -c FILE`` are what
+people type (``metad templates list`` and ``metad webhooks stats`` take options there),
+while argparse only takes an option where it is defined; the same words in another
+order must mean the same thing, and an option given before the action must not be
+reset by the action's default.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from daemon.cli import DEFAULT_CONFIG, build_parser
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (
+            "campaign -c x.toml --socket s.sock --json status demo",
+            "campaign status demo --json -c x.toml --socket s.sock",
+        ),
+        ("campaign --json list", "campaign list --json"),
+        ("campaign -c x.toml start demo.toml", "campaign start demo.toml -c x.toml"),
+        (
+            "ctl -c x.toml --socket s.sock status --json",
+            "ctl status --json --socket s.sock -c x.toml",
+        ),
+        ("ctl --socket s.sock chip pause 1", "ctl chip pause 1 --socket s.sock"),
+    ],
+)
+def test_an_option_after_the_action_means_what_it_means_before(before: str, after: str) -> None:
+    assert build_parser().parse_args(after.split()) == build_parser().parse_args(before.split())
+
+
+def test_an_option_before_the_action_is_not_reset_by_the_actions_default() -> None:
+    args = build_parser().parse_args("campaign -c x.toml --json status demo".split())
+    assert (args.config, args.json, args.socket) == ("x.toml", True, None)
+    plain = build_parser().parse_args("campaign status demo".split())
+    assert (plain.config, plain.json, plain.socket) == (DEFAULT_CONFIG, False, None)
+
+
+def test_an_action_that_has_the_option_keeps_its_own() -> None:
+    """``ctl`` defines ``--json`` on each call, not on itself: nothing is copied twice."""
+    parser = build_parser()
+    args = parser.parse_args("ctl status --json".split())
+    assert args.json is True
+    assert parser.parse_args("ctl status".split()).json is False
