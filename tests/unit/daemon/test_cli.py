@@ -9,9 +9,15 @@ reset by the action's default.
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from daemon.cli import DEFAULT_CONFIG, build_parser
+
+
+def _parse(line: str) -> argparse.Namespace:
+    return build_parser().parse_args(line.split())
 
 
 @pytest.mark.parametrize(
@@ -31,19 +37,17 @@ from daemon.cli import DEFAULT_CONFIG, build_parser
     ],
 )
 def test_an_option_after_the_action_means_what_it_means_before(before: str, after: str) -> None:
-    assert build_parser().parse_args(after.split()) == build_parser().parse_args(before.split())
+    assert _parse(after) == _parse(before)
 
 
 def test_an_option_before_the_action_is_not_reset_by_the_actions_default() -> None:
-    args = build_parser().parse_args("campaign -c x.toml --json status demo".split())
+    args = _parse("campaign -c x.toml --json status demo")
     assert (args.config, args.json, args.socket) == ("x.toml", True, None)
-    plain = build_parser().parse_args("campaign status demo".split())
+    plain = _parse("campaign status demo")
     assert (plain.config, plain.json, plain.socket) == (DEFAULT_CONFIG, False, None)
 
 
 def test_an_action_that_has_the_option_keeps_its_own() -> None:
     """``ctl`` defines ``--json`` on each call, not on itself: nothing is copied twice."""
-    parser = build_parser()
-    args = parser.parse_args("ctl status --json".split())
-    assert args.json is True
-    assert parser.parse_args("ctl status".split()).json is False
+    assert _parse("ctl status --json").json is True
+    assert _parse("ctl status").json is False
