@@ -7,15 +7,16 @@ resumes the same list and the dry-run plan counts exactly what the run would sen
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from actors.campaign.audience import Audience, build_audience, find_phone_column
 from actors.campaign.cards import CardPlan, plan_cards
+from actors.templates.mapper import MappingError, parse_mapping
 from config import ConfigError, ConfigIssue
-from config.campaign import CampaignSpec
+from config.campaign import CampaignSpec, FieldRef
 from config.locate import locate_line
 from daemon.store.campaigns import RecipientInput
 
@@ -65,6 +66,7 @@ def prepare(
     if phone is None:
         what = f'no column "{a.phone_column}"' if a.phone_column else "no phone column"
         raise ConfigError([_issue(file, ("audience", "phone_column"), f"{what} in {header}")])
+    _check_columns(spec.variables, data, ("variables",), a.file or "the inline audience", file)
     audience = build_audience(
         data,
         phone_column=phone,
@@ -80,6 +82,7 @@ def prepare(
             raise ConfigError(
                 [_issue(file, ("carousel",), "the campaign's template is not a carousel")]
             )
+        _check_columns(c.cards, listings, ("carousel", "cards"), c.listings, file)
         cards = plan_cards(
             listings,
             campaign=spec.name,
@@ -116,6 +119,44 @@ def prepare(
             seen.add(item.key)
             unique.append(item)
     return Prepared(spec, audience, cards, unique)
+
+
+def _check_columns(
+    refs: Mapping[str, FieldRef],
+    rows: Sequence[Row],
+    table: tuple[str, ...],
+    source: object,
+    file: str,
+) -> None:
+    """Raise ConfigError for a slot none of whose columns ``rows`` have and that has no
+    default: every recipient would be skipped as "missing variable", which says nothing
+    of the typo in the campaign file. Columns starting with ``_`` are metad's own (a
+    button's tap payload)."""
+    if not rows:
+        return
+    header: dict[str, None] = {}
+    for row in rows:  # an inline audience's rows may differ in their keys
+        header.update(dict.fromkeys(row))
+    try:
+        specs = parse_mapping(refs)
+    except MappingError:
+        return  # the template's mapper names it, with the template
+    issues = [
+        _issue(
+            file,
+            (*table, slot),
+            f"no column {' or '.join(map(_quoted, spec.columns))} in {source}"
+            f" (its columns: {', '.join(header)})",
+        )
+        for slot, spec in specs.items()
+        if spec.default is None and not any(c in header or c.startswith("_") for c in spec.columns)
+    ]
+    if issues:
+        raise ConfigError(issues)
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
 
 
 def _issue(file: str, loc: tuple[str, ...], message: str) -> ConfigIssue:

@@ -146,6 +146,37 @@ def test_a_configured_phone_column_is_used(tmp_path: Path) -> None:
     assert [r.to for r in p.recipients] == ["5511987654329"]
 
 
+def test_a_variable_whose_columns_the_audience_lacks_is_a_config_error(tmp_path: Path) -> None:
+    """A typo in a column name would otherwise skip every recipient as "missing
+    variable"; each slot at fault is named, with the columns there are."""
+    spec = campaign(
+        tmp_path,
+        variables={
+            "1": {"column": "primeiro_nome", "aliases": ["nomee"]},
+            "2": "especialdade",
+            "3": {"column": "cidade", "default": "sua cidade"},  # a default fills it
+            "4": "nome",
+            "5": "_tap",  # metad's own
+        },
+    )
+    with pytest.raises(ConfigError) as caught:
+        prepare(spec, rows=ROWS, file="c.toml")
+    columns = "(its columns: crm, telefone, nome, opt_out)"
+    assert [(i.field, i.message) for i in caught.value.issues] == [
+        ("variables.1", f'no column "primeiro_nome" or "nomee" in {tmp_path / "a.csv"} {columns}'),
+        ("variables.2", f'no column "especialdade" in {tmp_path / "a.csv"} {columns}'),
+    ]
+
+
+def test_a_column_one_inline_row_has_is_a_column(tmp_path: Path) -> None:
+    spec = campaign(
+        tmp_path,
+        audience={"inline": [{"telefone": "5511987654321"}, {"telefone": "x", "n": 1}]},
+        variables={"1": "n"},
+    )
+    assert prepare(spec, rows=[]).sendable == 1
+
+
 # --- carousels --------------------------------------------------------------------------
 
 
@@ -216,6 +247,15 @@ def test_a_carousel_with_too_few_open_listings(tmp_path: Path) -> None:
     (issue,) = caught.value.issues
     assert issue.field == "carousel.listings"
     assert issue.message == "6 open listings are needed for one carousel"
+
+
+def test_a_card_slot_whose_column_the_listings_lack_is_a_config_error(tmp_path: Path) -> None:
+    spec = campaign(tmp_path, carousel=carousel(tmp_path, cards={"1": "hopsital"}))
+    with pytest.raises(ConfigError) as caught:
+        prepare(spec, rows=ROWS, listings=LISTINGS, card_count=2, file="c.toml")
+    (issue,) = caught.value.issues
+    assert issue.field == "carousel.cards.1"
+    assert issue.message.startswith('no column "hopsital" in ')
 
 
 def test_a_campaign_without_a_carousel_ignores_the_card_count(tmp_path: Path) -> None:
