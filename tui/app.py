@@ -368,7 +368,7 @@ class MetadConsole(App[None]):
 
     async def _fetch_templates(self) -> None:
         listed = await self._optional_call("templates.list")
-        report = await self._optional_call("templates.report")
+        report = await self._optional_call("templates.report", {"per_waba": True})
         if listed is not None or report is not None:
             self.state.templates = merge_templates(listed, parse_report(report))
         self._tell(lambda view: view.templates_changed())

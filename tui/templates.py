@@ -45,6 +45,8 @@ class TemplateRow:
 class _Report:
     name: str
     language: str
+    waba_id: str
+    """Empty: the figures of every WABA's template of that name and language."""
     sent: int
     delivered: int
     read: int
@@ -92,6 +94,7 @@ def parse_report(doc: object) -> list[_Report]:
             _Report(
                 name=_name(raw),
                 language=as_str(raw, "language"),
+                waba_id=as_str(raw, "waba_id"),
                 sent=sent,
                 delivered=as_int(raw, "delivered"),
                 read=read,
@@ -104,14 +107,18 @@ def parse_report(doc: object) -> list[_Report]:
         )
     for rec in extra:
         texts = _texts(rec)
-        name, language = _name(rec), as_str(rec, "language")
+        name, language, waba = _name(rec), as_str(rec, "language"), as_str(rec, "waba_id")
         for i, row in enumerate(out):
-            if row.name == name and (not language or row.language == language):
+            if (
+                row.name == name
+                and (not language or row.language == language)
+                and (not waba or not row.waba_id or row.waba_id == waba)
+            ):
                 out[i] = replace(row, recommendations=row.recommendations + texts)
                 break
         else:
             if name and texts:
-                out.append(_Report(name, language, 0, 0, 0, 0, 0, None, 0.0, texts))
+                out.append(_Report(name, language, waba, 0, 0, 0, 0, 0, None, 0.0, texts))
     return out
 
 
@@ -142,18 +149,32 @@ def _with_report(row: TemplateRow, rep: _Report) -> TemplateRow:
 
 
 def merge_templates(listed: object, report: Iterable[_Report] = ()) -> list[TemplateRow]:
-    """One row per listed template with its report figures; a reported template that is
-    not listed (deleted at Meta since, or another WABA's) still gets a row."""
+    """One row per listed template with its report figures (its WABA's when the report
+    is per WABA, else those of the name and language in every WABA); a reported
+    template that is not listed (deleted at Meta since) still gets a row."""
     raws = listed if isinstance(listed, list) else []
     rows = [_from_list(raw) for raw in raws if isinstance(raw, dict) and _name(raw)]
     unmatched: list[_Report] = []
     for rep in report:
-        exact = [i for i, r in enumerate(rows) if (r.name, r.language) == (rep.name, rep.language)]
-        loose = [i for i, r in enumerate(rows) if r.name == rep.name and r.sent is None]
+        exact = [
+            i
+            for i, r in enumerate(rows)
+            if (r.name, r.language) == (rep.name, rep.language)
+            and (not rep.waba_id or r.waba_id == rep.waba_id)
+        ]
+        loose = [
+            i
+            for i, r in enumerate(rows)
+            if r.name == rep.name
+            and r.sent is None
+            and (not rep.waba_id or r.waba_id == rep.waba_id)
+        ]
         hits = exact or loose[:1]
         for i in hits:
             rows[i] = _with_report(rows[i], rep)
         if not hits:
             unmatched.append(rep)
-    rows += [_with_report(TemplateRow(rep.name, rep.language), rep) for rep in unmatched]
+    rows += [
+        _with_report(TemplateRow(rep.name, rep.language, rep.waba_id), rep) for rep in unmatched
+    ]
     return sorted(rows, key=lambda r: (r.name, r.language, r.waba_id))

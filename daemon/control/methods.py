@@ -331,18 +331,32 @@ async def templates_list(ctx: ControlContext, params: dict[str, Any]) -> list[di
 
 async def templates_report(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
     """Per template (or ``by`` chip / campaign) over ``days`` (7): what the sends achieved,
-    the latest stored recommendations, and the Marketing Messages API's metrics."""
-    from daemon.store.analytics import GROUPINGS, marketing_messages_report, report
+    the latest stored recommendations, and the Marketing Messages API's metrics.
+    ``per_waba``: a template's rows per WABA (with ``waba_id``), as the console lists
+    templates; a name is often in several WABAs, each with its own results."""
+    from daemon.store.analytics import (
+        GROUPINGS,
+        marketing_messages_report,
+        report,
+        waba_template_report,
+    )
     from daemon.store.recommendations import RecommendationRepository
 
     by, days = params.get("by", "template"), params.get("days", 7)
+    per_waba = params.get("per_waba", False)
     if by not in GROUPINGS or not isinstance(days, int) or isinstance(days, bool) or days < 1:
         raise MethodError(INVALID_PARAMS, f"by is one of {', '.join(GROUPINGS)}; days >= 1")
+    if not isinstance(per_waba, bool) or (per_waba and by != "template"):
+        raise MethodError(INVALID_PARAMS, "per_waba is a boolean, and only with by template")
     now = dt.datetime.now(dt.UTC)
+    if per_waba:
+        rows = await waba_template_report(ctx.store, days=days, now=now)
+    else:
+        rows = await report(ctx.store, by=by, days=days, now=now)
     return {
         "by": by,
         "days": days,
-        "rows": await report(ctx.store, by=by, days=days, now=now),
+        "rows": rows,
         "recommendations": await RecommendationRepository(ctx.store).latest(),
         "marketing_messages": await marketing_messages_report(ctx.store, days=days, now=now),
     }

@@ -193,16 +193,18 @@ async def test_the_budget_has_no_filter_key() -> None:
 
 
 async def test_templates_join_the_list_and_the_report() -> None:
-    app = make_console(FakeControlClient())
+    fake = FakeControlClient()
+    app = make_console(fake)
     async with app.run_test(size=SIZE) as pilot:
         table = await _open(pilot, "t", TemplatesScreen, rows=4)
+        assert fake.sent("templates.report")[0] == {"per_waba": True}
         key = "200000000000001/spring_promo/pt_BR"
-        expected = ["spring_promo", "pt_BR", "MARKETING", "APPROVED", "YELLOW",
+        expected = ["spring_promo", "Acme Sales", "pt_BR", "MARKETING", "APPROVED", "YELLOW",
                     "2,300", "65%", "120", "40", "$34.50"]  # fmt: skip
-        assert cells(table, key)[:10] == expected
-        assert cells(table, key)[10].startswith("quality YELLOW")
-        assert cells(table, key)[10].endswith("(+1)")
-        assert cells(table, "200000000000001/order_update/en_US")[5] == "—"
+        assert cells(table, key)[:11] == expected
+        assert cells(table, key)[11].startswith("quality YELLOW")
+        assert cells(table, key)[11].endswith("(+1)")
+        assert cells(table, "200000000000001/order_update/en_US")[6] == "—"
         await pilot.press("down", "down")
         detail = app.screen.query_one("#template-detail", Static)
         await wait_until(pilot, lambda: "131049" in str(detail.render()))

@@ -97,3 +97,30 @@ def test_spark() -> None:
     assert spark([0, 1, 4, 8]) == " ▁▄█"
     assert spark([0, 0]) == "  "
     assert spark([]) == ""
+
+
+def test_a_report_per_waba_gives_each_wabas_row_its_own_figures() -> None:
+    """The same name and language in two WABAs are two templates, each with its results
+    and recommendations; a report without WABAs (an older daemon) fills both."""
+    listed = [
+        {"waba_id": w, "name": "promo", "language": "pt_BR", "status": "approved"}
+        for w in ("w1", "w2")
+    ]
+    report = {
+        "rows": [
+            {"waba_id": "w1", "name": "promo", "language": "pt_BR", "sent": 10, "read": 5},
+            {"waba_id": "w2", "name": "promo", "language": "pt_BR", "sent": 4, "read": 1},
+            {"waba_id": "w3", "name": "gone", "language": "es", "sent": 2, "read": 0},
+        ],
+        "recommendations": [{"waba_id": "w2", "name": "promo", "message": "pause it"}],
+    }
+    rows = merge_templates(listed, parse_report(report))
+    by = {(r.waba_id, r.name): r for r in rows}
+    assert (by["w1", "promo"].sent, by["w2", "promo"].sent) == (10, 4)
+    assert (by["w1", "promo"].recommendations, by["w2", "promo"].recommendations) == (
+        (),
+        ("pause it",),
+    )
+    assert by["w3", "gone"].sent == 2  # reported, no longer listed
+    older = {"rows": [{"name": "promo", "language": "pt_BR", "sent": 14}]}
+    assert [r.sent for r in merge_templates(listed, parse_report(older))] == [14, 14]

@@ -24,6 +24,7 @@ __all__ = ["TemplatesScreen", "template_cells"]
 
 COLUMNS = (
     ("name", "Template"),
+    ("waba", "WABA"),
     ("language", "Lang"),
     ("category", "Category"),
     ("status", "Status"),
@@ -55,7 +56,9 @@ def _right(text: str, style: str = "") -> Text:
     return Text(text, style=style, justify="right")
 
 
-def template_cells(t: TemplateRow) -> tuple[Text, ...]:
+def template_cells(t: TemplateRow, waba: str = "") -> tuple[Text, ...]:
+    """``waba``: the WABA's name as the fleet shows it (its id when empty): a template
+    name is often in several WABAs, each row with its own status and results."""
     reported = t.sent is not None
     advice = t.recommendations[0] if t.recommendations else ""
     more = f" (+{len(t.recommendations) - 1})" if len(t.recommendations) > 1 else ""
@@ -65,6 +68,7 @@ def template_cells(t: TemplateRow) -> tuple[Text, ...]:
     rate = "—" if t.read_rate is None else f"{t.read_rate:.0%}"
     return (
         Text(t.name),
+        Text(waba or t.waba_id or "—"),
         Text(t.language),
         Text(t.category or "—"),
         Text(t.status or "—", style=STATUS_STYLE.get(t.status, "")),
@@ -78,8 +82,8 @@ def template_cells(t: TemplateRow) -> tuple[Text, ...]:
     )
 
 
-def _matches(t: TemplateRow, query: str) -> bool:
-    hay = f"{t.name} {t.language} {t.category} {t.status} {t.quality} {t.waba_id}".lower()
+def _matches(t: TemplateRow, query: str, waba: str = "") -> bool:
+    hay = f"{t.name} {t.language} {t.category} {t.status} {t.quality} {t.waba_id} {waba}".lower()
     fields = {"status": t.status, "category": t.category, "quality": t.quality}
     for term in query.lower().split():
         name, sep, value = term.partition(":")
@@ -110,8 +114,9 @@ class TemplatesScreen(ConsoleScreen):
         super().redraw()
         state = self.console.state
         query = self.filter_text
-        shown = [t for t in state.templates if _matches(t, query)]
-        rows: list[Row] = [(row_key(t), template_cells(t)) for t in shown]
+        wabas = {w.waba_id: w.label for w in state.wabas.values()}
+        shown = [t for t in state.templates if _matches(t, query, wabas.get(t.waba_id, ""))]
+        rows: list[Row] = [(row_key(t), template_cells(t, wabas.get(t.waba_id, ""))) for t in shown]
         self.table.show_rows(rows)
         parts = [f"{len(state.templates)} templates", f"{len(shown)} shown"]
         if query:

@@ -6,10 +6,12 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
 import trio
 
 from actors.chip import Send, Sent
-from daemon.control.client import connect
+from daemon.control.client import ControlError, connect
+from daemon.control.methods import INVALID_PARAMS
 from daemon.store.analytics import marketing_messages_report, report, template_report
 from tests.integration.daemon.conftest import CHIP, OTHER_CHIP, Env, wait_until
 from tests.support import metad_command, write_demo_config
@@ -111,8 +113,16 @@ async def test_report_by_chip_and_by_campaign(env: Env, db_dsn: str, tmp_path: P
     assert CHIP.encode() in out.stdout
     async with connect(Path(env.daemon.control_socket)) as client:
         result = await client.call("templates.report", {"by": "campaign", "days": 1})
+        per_waba = await client.call("templates.report", {"days": 1, "per_waba": True})
+        with pytest.raises(ControlError) as refused:
+            await client.call("templates.report", {"by": "chip", "per_waba": True})
     assert [(r["campaign"], r["sent"]) for r in result["rows"]] == [("c1", 2)]
     assert "recommendations" in result
+    # The console's form: per WABA (both chips are in the first one).
+    assert [(r["waba_id"], r["name"], r["sent"]) for r in per_waba["rows"]] == [
+        ("100000000000001", "hello_world", 3)
+    ]
+    assert refused.value.code == INVALID_PARAMS
 
 
 async def test_marketing_messages_api_sends_are_measured_apart(env: Env) -> None:
