@@ -3,6 +3,12 @@
 Why bounded and non-blocking: a console on a slow terminal must never slow a chip. Each
 subscriber has its own bounded buffer; ``publish`` never waits, and a subscriber whose
 buffer is full is cut off and told to resync from a snapshot.
+
+Why a history: an operator who opens the console in the morning wants to see what
+happened overnight (an actor that crashed, a budget alert, a warning, a reload), not an
+empty log. The bus keeps the last ``history`` happenings, every kind but the state
+streams (:data:`STATE_KINDS`, whose latest value the snapshot already carries), for the
+``events.recent`` call. In memory only: the journal (systemd) keeps the logs for longer.
 """
 
 from __future__ import annotations
@@ -10,12 +16,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
-__all__ = ["Bus", "BusEvent", "BusLogHandler", "Subscription"]
+__all__ = ["STATE_KINDS", "Bus", "BusEvent", "BusLogHandler", "Subscription"]
+
+STATE_KINDS = frozenset({"chip", "sends", "campaign.progress"})
+"""Kinds that carry a state (a chip's, the send rates, a campaign's figures): a snapshot
+has their latest value, so the history leaves them out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +48,16 @@ class Subscription:
 
 
 class Bus:
-    def __init__(self, capacity: int = 2048) -> None:
+    def __init__(self, capacity: int = 2048, history: int = 500) -> None:
         self._capacity = capacity
         self._subscribers: set[Subscription] = set()
+        self._history: deque[BusEvent] = deque(maxlen=history)
         self.published = 0
         self.dropped_subscribers = 0
+
+    def recent(self, after: float = 0.0) -> list[BusEvent]:
+        """The happenings kept (oldest first) stamped after ``after``."""
+        return [e for e in self._history if e.at > after]
 
     def subscribe(self) -> Subscription:
         sub = Subscription(self, self._capacity)
@@ -55,9 +71,12 @@ class Bus:
     def publish(self, kind: str, data: dict[str, Any]) -> None:
         """Never blocks: a subscriber that cannot take the event is cut off."""
         self.published += 1
-        if not self._subscribers:
+        state = kind in STATE_KINDS
+        if state and not self._subscribers:
             return
         event = BusEvent(kind, data)
+        if not state:
+            self._history.append(event)
         for sub in list(self._subscribers):
             try:
                 sub.send.send_nowait(event)

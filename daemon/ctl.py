@@ -64,7 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "templates", help="list or sync the WABAs' templates", parents=[common]
     )
     templates.add_argument("action", choices=["list", "sync"])
-    sub.add_parser("events", help="stream live events (JSON lines) until interrupted")
+    events = sub.add_parser("events", help="stream live events (JSON lines) until interrupted")
+    events.add_argument(
+        "--recent",
+        action="store_true",
+        help="print what the daemon kept of earlier happenings (crashes, alerts, warnings,"
+        " reloads) and exit",
+    )
     _add_otp_arguments(sub, common)
     sub.add_parser(
         "reload", help="re-read the config file and apply it (as SIGHUP does)", parents=[common]
@@ -171,6 +177,9 @@ async def _run(args: argparse.Namespace, path: Path) -> int:
                 from daemon.otp.ctl import run as run_feature
 
                 return await run_feature(client, args)
+            case "events" if args.recent:
+                for event in (await client.call("events.recent"))["events"]:
+                    print(json.dumps(event))
             case "events":
                 async for event in client.events():
                     print(json.dumps(event), flush=True)

@@ -212,7 +212,7 @@ class MetadConsole(App[None]):
         self.state.apply_snapshot(Snapshot.from_wire(doc), self._clock())
         self._poll_webhooks = True  # a restarted daemon may be a newer one
         self._tell(lambda view: view.redraw())
-        self.fetch("budget", "campaigns", "templates")
+        self.fetch("budget", "campaigns", "templates", "backlog")
         if self._freeze_gc:
             self._freeze_gc = False
             self.call_after_refresh(self._freeze_gc_now)
@@ -244,12 +244,18 @@ class MetadConsole(App[None]):
         elif event.kind == "campaign.progress":
             self._ingest_campaign(event, changes)
         else:
-            entry = self.state.entry_for_event(event)
-            if entry is not None:
-                changes.entries.append(entry)
-            if event.kind == "budget":
-                changes.budget = True
-                self.fetch("budget")  # the gauges move with the alert
+            self.state.note_live(event)
+            self._log_happening(event, changes)
+
+    def _log_happening(self, event: ControlEvent, changes: Changes) -> None:
+        """An actor, budget, log, config or tap event: a line in the log (live, or from
+        the daemon's backlog)."""
+        entry = self.state.entry_for_event(event)
+        if entry is not None:
+            changes.entries.append(entry)
+        if event.kind == "budget":
+            changes.budget = True
+            self.fetch("budget")  # the gauges move with the alert
 
     def _ingest_chip(self, chip: Chip, at: float, changes: Changes) -> None:
         old = self.state.apply_chip(chip)
@@ -326,6 +332,7 @@ class MetadConsole(App[None]):
             "budget": self._fetch_budget,
             "campaigns": self._fetch_campaigns,
             "templates": self._fetch_templates,
+            "backlog": self._fetch_backlog,
         }
         for name in what:
             if name not in self._fetching:  # the one asking now will answer for both
@@ -365,6 +372,27 @@ class MetadConsole(App[None]):
         if answer is not None:
             self.state.set_campaigns(parse_campaigns(answer))
         self._tell(lambda view: view.campaigns_changed())
+
+    async def _fetch_backlog(self) -> None:
+        """What the daemon kept of what happened before this connection (``events.recent``):
+        logged once, in time order, after a line that says so."""
+        after = self.state.expect_backlog()
+        answer = await self._optional_call("events.recent", {"after": after})
+        raw = answer.get("events") if isinstance(answer, dict) else None
+        parsed = (ControlEvent.from_params(e) for e in raw if isinstance(e, dict)) if raw else ()
+        events = self.state.new_in_backlog(e for e in parsed if e is not None)
+        if not events:
+            return
+        changes = Changes()
+        since = time.strftime("%H:%M:%S", time.localtime(events[0].at))
+        count = f"{len(events)} earlier event{'' if len(events) == 1 else 's'}"
+        text = f"{count} from the daemon, since {since}:"
+        changes.entries.append(
+            self.state.log(self._wall_clock(), "info", "console", "console", text)
+        )
+        for event in events:
+            self._log_happening(event, changes)
+        self._deliver(changes)
 
     async def _fetch_templates(self) -> None:
         listed = await self._optional_call("templates.list")

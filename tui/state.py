@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tui.budget import BudgetAlert, BudgetPeriod
@@ -78,6 +79,38 @@ class ConsoleState:
         """Per optional method (``campaign.list``, ``templates.report`` …): False once
         the daemon said it has no such method, True once it answered; absent: not asked."""
         self._seq = 0
+        self._happened_at = 0.0  # the newest happening logged (live or from the backlog)
+        self._backlog_after = 0.0
+        self._live_since: float | None = None
+
+    def expect_backlog(self) -> float:
+        """A new subscription has begun: the daemon's kept happenings after the returned
+        time are the ones this console has not logged (0: all, at the first connection)."""
+        self._backlog_after, self._live_since = self._happened_at, None
+        return self._backlog_after
+
+    def note_live(self, event: ControlEvent) -> None:
+        """A happening came live (not a state stream): the backlog stops before the first."""
+        if self._live_since is None:
+            self._live_since = event.at
+        self._happened_at = max(self._happened_at, event.at)
+
+    def new_in_backlog(self, events: Iterable[ControlEvent]) -> list[ControlEvent]:
+        """Of ``events.recent``'s answer, oldest first, those neither logged before the
+        subscription nor received live since (a happening published after subscribing is
+        in both)."""
+        out = sorted(
+            (
+                e
+                for e in events
+                if e.at > self._backlog_after
+                and (self._live_since is None or e.at < self._live_since)
+            ),
+            key=lambda e: e.at,
+        )
+        if out:
+            self._happened_at = max(self._happened_at, out[-1].at)
+        return out
 
     @property
     def connected(self) -> bool:

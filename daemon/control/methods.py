@@ -376,6 +376,21 @@ async def config_reload(ctx: ControlContext, params: dict[str, Any]) -> dict[str
 
 Handler = Callable[[ControlContext, dict[str, Any]], Awaitable[Any]]
 
+
+async def events_recent(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The happenings the bus kept (actor crashes, budget alerts, warnings, reloads,
+    taps), oldest first, stamped after ``after`` (seconds since the epoch; 0: all): what
+    a console that just connected shows of what came before it."""
+    after = params.get("after", 0)
+    if not isinstance(after, int | float) or isinstance(after, bool):
+        raise MethodError(INVALID_PARAMS, "after is a time in seconds since the epoch")
+    return {
+        "events": [
+            {"kind": e.kind, "at": e.at, "data": e.data} for e in ctx.bus.recent(float(after))
+        ]
+    }
+
+
 METHODS: dict[str, Handler] = {
     "status.snapshot": status_snapshot,
     "chip.pause": _chip_call(
@@ -390,6 +405,7 @@ METHODS: dict[str, Handler] = {
     "templates.list": templates_list,
     "templates.report": templates_report,
     "config.reload": config_reload,
+    "events.recent": events_recent,
     **CAMPAIGN_METHODS,
 }
 """``subscribe`` is handled by the server itself: it turns the connection into a stream."""

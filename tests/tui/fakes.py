@@ -173,6 +173,8 @@ class FakeControlClient:
         self.templates = templates()
         self.report: Any = template_report()
         self.missing = set(missing)
+        self.backlog: list[dict[str, Any]] = []
+        """What ``events.recent`` keeps: ``{"kind", "at", "data"}`` happenings."""
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.errors: dict[str, RpcError] = {}
         self.reconnects = 0
@@ -237,6 +239,9 @@ class FakeControlClient:
             "templates.list": self.templates,
             "templates.report": self.report,
             "templates.sync": {"200000000000001": len(self.templates)},
+            "events.recent": {
+                "events": [e for e in self.backlog if e["at"] > params.get("after", 0)]
+            },
         }
         if method in answers:
             return copy.deepcopy(answers[method])

@@ -61,6 +61,40 @@ async def test_pushed_events_appear_in_the_events_screen() -> None:
         assert table.cursor_row == table.row_count - 1  # follows the newest line
 
 
+async def test_what_happened_before_the_console_connected_is_logged_once() -> None:
+    """The daemon's kept happenings (``events.recent``) come after a line saying so, in
+    time order, and a budget alert among them reaches the budget screen's list; after a
+    reconnection only the newer ones come."""
+    fake = FakeControlClient()
+    fake.backlog = [
+        {"kind": "log", "at": 1_700_000_002.0,
+         "data": {"level": "WARNING", "logger": "metad.graph", "message": "slow answers"}},
+        {"kind": "actor", "at": 1_700_000_001.0,
+         "data": {"kind": "crashed", "actor_id": "chip:1", "error": "boom"}},
+        {"kind": "budget", "at": 1_700_000_003.0,
+         "data": {"period": "day", "threshold": 0.8, "spent": 40, "cap": 50}},
+    ]  # fmt: skip
+    app = make_console(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: _connected(app))
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen))
+        table = app.screen.query_one(EventTable)
+        await wait_until(pilot, lambda: table.row_count == 5)
+        messages = column(table, "message")
+        assert messages[1].startswith("3 earlier events from the daemon, since ")
+        assert messages[2:4] == ["crashed: boom", "slow answers"]
+        assert len(app.state.budget_alerts) == 1
+        fake.disconnect()
+        fake.backlog.append({"kind": "config", "at": 1_700_000_009.0, "data": {"applied": True}})
+        fake.connect()
+        await wait_until(
+            pilot, lambda: "1 earlier event from" in " ".join(column(table, "message"))
+        )
+        assert fake.sent("events.recent")[-1] == {"after": 1_700_000_003.0}
+        assert sum("crashed" in m for m in column(table, "message")) == 1
+
+
 async def test_the_events_filter_narrows_the_log() -> None:
     fake = FakeControlClient()
     app = make_console(fake)

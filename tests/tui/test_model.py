@@ -117,3 +117,21 @@ def test_log_filter_terms() -> None:
 def test_formatting() -> None:
     assert [fmt_duration(s) for s in (5, 65, 7384, 200_000)] == ["5s", "1m 05s", "2h 03m", "2d 07h"]
     assert [fmt_rate(r) for r in (80.0, 12.5, 0.25, 0.0)] == ["80", "12.5", "0.25", "0"]
+
+
+def test_the_backlog_is_what_was_not_logged_nor_received_live() -> None:
+    """At the first connection all of it; live happenings from the subscription on (the
+    first at 20) are not logged twice; after a reconnection, only what came after the
+    newest logged."""
+    state = ConsoleState("/tmp/s")
+
+    def event(at: float) -> ControlEvent:
+        return ControlEvent("log", at, {"message": str(at)})
+
+    assert state.expect_backlog() == 0.0
+    state.note_live(event(20.0))  # published after the subscription: in both
+    kept = [event(12.0), event(10.0), event(20.0), event(21.0)]
+    assert [e.at for e in state.new_in_backlog(kept)] == [10.0, 12.0]
+    assert state.expect_backlog() == 20.0  # the next connection
+    assert [e.at for e in state.new_in_backlog([*kept, event(25.0)])] == [21.0, 25.0]
+    assert state.expect_backlog() == 25.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 import subprocess
@@ -33,6 +34,22 @@ async def test_snapshot_lists_the_fleet(env: Env) -> None:
     assert [c["phone_number_id"] for c in snap["chips"]] == [CHIP, "200000000000002"]
     assert snap["daemon"]["webhook_url"].endswith("/webhook")
     assert set(snap["webhooks"]) >= {"received", "duplicates", "rejected_signature"}
+
+
+async def test_a_warning_logged_before_anyone_connected_is_kept_for_the_console(
+    env: Env,
+) -> None:
+    """The daemon's logger reaches the bus with nobody subscribed; ``events.recent`` gives
+    it to the console that connects later, and nothing after ``after``."""
+    logging.getLogger("metad.test").warning("the night was long")
+    async with connect(_socket(env)) as client:
+        answer = await client.call("events.recent")
+        (kept,) = [e for e in answer["events"] if e["data"].get("logger") == "metad.test"]
+        assert (kept["kind"], kept["data"]["message"]) == ("log", "the night was long")
+        later = await client.call("events.recent", {"after": kept["at"]})
+        assert kept not in later["events"]
+        with pytest.raises(ControlError):
+            await client.call("events.recent", {"after": "yesterday"})
 
 
 async def test_pause_through_the_socket_pauses_the_chip(env: Env) -> None:
@@ -117,6 +134,10 @@ async def test_ctl_command_line(env: Env) -> None:
     )
     assert refused.returncode == 1
     assert b"service window closed" in refused.stdout
+    logging.getLogger("metad.test").warning("kept for ctl")
+    recent = await trio.run_process([*base, "events", "--recent"], capture_stdout=True)
+    lines = [json.loads(line) for line in recent.stdout.splitlines()]
+    assert any(e["data"].get("message") == "kept for ctl" for e in lines)
 
 
 def test_ctl_without_a_daemon_says_so(tmp_path: Path) -> None:

@@ -36,3 +36,18 @@ async def test_closed_subscription_is_forgotten() -> None:
     sub.close()
     bus.publish("chip", {})
     assert bus.subscribers == 0
+
+
+def test_the_history_keeps_the_last_happenings_not_the_state_streams() -> None:
+    """What a console that connects later is shown: actor crashes, alerts, warnings…
+    even with nobody subscribed; a chip's state is in the snapshot instead."""
+    bus = Bus(history=3)
+    for n in range(4):
+        bus.publish("log", {"n": n})
+    for kind in ("chip", "sends", "campaign.progress"):
+        bus.publish(kind, {})
+    bus.publish("actor", {"n": 4})
+    recent = bus.recent()
+    assert [(e.kind, e.data["n"]) for e in recent] == [("log", 2), ("log", 3), ("actor", 4)]
+    assert bus.recent(after=recent[0].at - 1) == recent
+    assert bus.recent(after=recent[-1].at) == []
