@@ -187,6 +187,12 @@ class ConsoleState:
             source = f"{alert.scope} {alert.period}".strip()
             message = alert.message or f"{alert.threshold:.0%} of the cap used"
             return self.log(event.at, level, "budget", source, message)
+        if event.kind == "campaign.tap":
+            who = data.get("wa_id") or data.get("bsuid") or "?"
+            what = data.get("text") or data.get("ref") or "?"
+            return self.log(
+                event.at, "info", "tap", str(data.get("campaign", "")), f"{what} ({who})"
+            )
         if event.kind == "log":
             return self.log(
                 event.at,

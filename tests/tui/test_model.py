@@ -92,10 +92,21 @@ def test_events_become_log_lines() -> None:
     log = state.entry_for_event(ControlEvent("log", 6.0, {"level": "WARN", "message": "m"}))
     assert log is not None
     assert log.level == "warning"
+    tap = state.entry_for_event(
+        ControlEvent("campaign.tap", 6.5, {"campaign": "shifts", "ref": "V1", "wa_id": "5511",
+                                           "text": "Quero"})
+    )  # fmt: skip
+    assert tap is not None
+    assert (tap.level, tap.kind, tap.source, tap.message) == (
+        "info",
+        "tap",
+        "shifts",
+        "Quero (5511)",
+    )
     odd = state.entry_for_event(ControlEvent("future-kind", 7.0, {"a": 1}))
     assert odd is not None
     assert (odd.level, odd.message) == ("debug", '{"a":1}')
-    assert [e.seq for e in state.entries] == [1, 2, 3]
+    assert [e.seq for e in state.entries] == [1, 2, 3, 4]
 
 
 def test_the_log_is_bounded() -> None:
