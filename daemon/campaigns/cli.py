@@ -179,10 +179,14 @@ def _remote(args: argparse.Namespace, cfg: MetadConfig) -> int:
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     elif command == "resolve":
-        print("resolved" if result["resolved"] else "nothing in doubt for that recipient")
+        if result["resolved"]:
+            print("resolved")
+        else:
+            print(f"metad campaign: nothing in doubt for {args.recipient}", file=sys.stderr)
     else:
         print(status_text(result if isinstance(result, list) else [result]))
-    return EXIT_OK
+    # A script that resolves a message must know when there was nothing to resolve.
+    return EXIT_RUNTIME if command == "resolve" and not result["resolved"] else EXIT_OK
 
 
 def status_text(rows: list[dict[str, Any]]) -> str:

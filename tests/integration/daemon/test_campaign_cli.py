@@ -72,6 +72,12 @@ async def test_errors_are_one_line_and_exit_non_zero(env: Env, tmp_path: Path) -
     missing = await _cli(config, "status", "nope")
     assert missing.returncode == 1
     assert "no campaign 'nope'" in missing.stderr
+    await _cli(config, "start", "demo")
+    nothing = await _cli(config, "resolve", "demo", "nobody", "drop")
+    assert (nothing.returncode, nothing.stderr) == (
+        1,
+        "metad campaign: nothing in doubt for nobody\n",
+    )
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "Bad Name"\n[audience]\ninline = []\n', encoding="utf-8")
     out = await _cli(config, "plan", str(bad))
