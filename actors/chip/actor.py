@@ -505,7 +505,8 @@ class ChipActor(SendPipeline):
                 self.pnid, [dataclasses.asdict(t) for t in transitions]
             )
             for t in transitions:
-                log.info(
+                log.log(
+                    logging.WARNING if t.worse else logging.INFO,
                     "chip %s quality %s/%s → %s/%s (%s): %s",
                     self.pnid,
                     t.from_rating,

@@ -65,6 +65,12 @@ SEVERITY: Mapping[Mode, int] = {
     Mode.PAUSED_ALL: 4,
 }
 """Order of the modes: a higher one is more restrictive."""
+_RATING_RANK: Mapping[Rating, int] = {
+    Rating.GREEN: 0,
+    Rating.UNKNOWN: 0,  # as GREEN for sending (see actors.chip.quality)
+    Rating.YELLOW: 1,
+    Rating.RED: 2,
+}
 DEGRADED = frozenset({Mode.SLOWED, Mode.PAUSED_BUSINESS, Mode.PAUSED_ALL})
 """The degraded modes: a recovery from one of them to health goes through the ramp."""
 
@@ -172,6 +178,15 @@ class QualityTransition:
     hold: int | None
     hold_since: float | None
     reason: str
+
+    @property
+    def worse(self) -> bool:
+        """The chip may send less than before, or Meta rates it lower: what an operator
+        must hear of (logged as a warning, so the console's log and its backlog carry it)."""
+        return (
+            SEVERITY[self.to_mode] > SEVERITY[self.from_mode]
+            or _RATING_RANK[self.to_rating] > _RATING_RANK[self.from_rating]
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

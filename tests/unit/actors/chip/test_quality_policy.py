@@ -1,12 +1,14 @@
-"""The send policy of each quality mode (actors/chip/quality_policy.py)."""
+"""The send policy of each quality mode (actors/chip/quality_policy.py), and which
+transitions are for the worse."""
 
 from __future__ import annotations
 
 import pytest
 
+from actors.chip.quality import observe
 from actors.chip.quality_policy import policy
-from actors.chip.quality_state import Mode, QualityState, SendPolicy
-from tests.unit.actors.chip.quality_builders import CFG, T0, G, R, U, Y, st
+from actors.chip.quality_state import Mode, QualityObservation, QualityState, SendPolicy
+from tests.unit.actors.chip.quality_builders import CFG, T0, G, R, U, Y, hook, poll, ramping, st
 
 # ----------------------------------------------------------------- policy
 
@@ -43,3 +45,24 @@ def test_policy_reasons_name_the_cause() -> None:
     assert "rating YELLOW" in policy(st(Y, Mode.SLOWED), CFG).reason
     assert "status BANNED" in policy(st(G, Mode.PAUSED_ALL, "BANNED"), CFG).reason
     assert isinstance(policy(st(G), CFG), SendPolicy)
+
+
+@pytest.mark.parametrize(
+    ("start", "obs", "worse"),
+    [
+        (st(G), poll(Y), True),  # rated lower, and slowed
+        (st(Y, Mode.SLOWED), poll(R), True),
+        (st(G), hook("FLAGGED"), True),  # same rating, sends less
+        (st(G, Mode.PAUSED_ALL, "BANNED"), poll(R, "BANNED"), True),  # rated lower only
+        (st(R, Mode.PAUSED_BUSINESS), poll(G), False),  # recovering: the ramp
+        (st(G), poll(U), False),  # UNKNOWN is as GREEN for sending
+        (ramping(), poll(G, tier="TIER_10K"), False),
+    ],
+)
+def test_a_transition_is_worse_when_the_chip_may_send_less_or_is_rated_lower(
+    start: QualityState, obs: QualityObservation, worse: bool
+) -> None:
+    """What the chip logs as a warning (so the console's log and backlog carry it)."""
+    _, transitions = observe(start, obs, T0, CFG)
+    assert transitions
+    assert [t.worse for t in transitions] == [worse] * len(transitions)
