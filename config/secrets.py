@@ -145,7 +145,9 @@ def resolve_secret(ref: str, *, base_dir: Path, environ: Mapping[str, str] | Non
         creds = env.get("CREDENTIALS_DIRECTORY")
         if not creds:
             raise SecretError(
-                ref, "CREDENTIALS_DIRECTORY is not set (is the unit missing LoadCredential=?)"
+                ref,
+                "CREDENTIALS_DIRECTORY is not set (is the unit missing LoadCredential=?"
+                " By hand: metad check --credentials DIR)",
             )
         value = _read_file(ref, Path(creds) / target, "credential file")
     if not value.strip():

@@ -172,8 +172,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="override daemon.log_level",
     )
 
-    check = sub.add_parser("check", help="validate the configuration; exit 0 if valid, 2 if not")
+    check = sub.add_parser(
+        "check",
+        help="validate the configuration and read its secrets; exit 0 if valid, 2 if not",
+    )
     _add_config(check)
+    check.add_argument(
+        "--credentials",
+        metavar="DIR",
+        help="read credential:NAME secrets from DIR/NAME (by hand: the directory the unit's"
+        " LoadCredential= lines name); default: $CREDENTIALS_DIRECTORY, as in the unit",
+    )
+    check.add_argument(
+        "--no-secrets",
+        action="store_true",
+        help="check the file alone, without reading the secrets it refers to",
+    )
 
     migrate = sub.add_parser("migrate", help="apply pending database migrations and exit")
     _add_config(migrate)
@@ -222,8 +236,21 @@ def _load(path: str) -> MetadConfig:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    """What ``metad run`` would refuse at its start, without starting: the file, and every
+    secret it refers to read as the daemon reads it (a missing token outside sandbox mode,
+    an unset variable, an unreadable credential). The unit runs it as ExecStartPre=, where
+    the credentials are loaded, so a bad secret stops the start with exit 2, not a loop."""
     cfg = _load(args.config)
-    print(f"{args.config}: ok ({len(cfg.wabas)} WABAs, {len(cfg.chips)} chips)")
+    checked = "secrets not read"
+    if not args.no_secrets:
+        from config import resolve_secrets
+
+        environ = dict(os.environ)
+        if args.credentials:
+            environ["CREDENTIALS_DIRECTORY"] = str(Path(args.credentials).absolute())
+        resolve_secrets(cfg, environ=environ)
+        checked = "secrets read"
+    print(f"{args.config}: ok ({len(cfg.wabas)} WABAs, {len(cfg.chips)} chips, {checked})")
     return EXIT_OK
 
 

@@ -123,6 +123,26 @@ def test_check_reports_file_line_field_and_exits_2(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
+def test_check_reads_the_secrets_as_run_would(tmp_path: Path) -> None:
+    """Outside sandbox mode a missing token is what ``metad run`` refuses at its start:
+    ``check`` says so too (the unit runs it first), unless told to skip the secrets."""
+    config = write_demo_config(tmp_path)
+    config.write_text(config.read_text().replace("enabled = true", "enabled = false"))
+    out = subprocess.run(
+        metad_command("check", "-c", str(config)), capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 2, out.stdout
+    assert "graph.app_secret: required outside sandbox mode" in out.stderr
+    skipped = subprocess.run(
+        metad_command("check", "-c", str(config), "--no-secrets"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert skipped.returncode == 0, skipped.stderr
+    assert "secrets not read" in skipped.stdout
+
+
 def test_run_with_unreachable_database_fails_cleanly(tmp_path: Path) -> None:
     config = write_demo_config(tmp_path, dsn="postgresql://postgres@127.0.0.1:1/none")
     out = subprocess.run(

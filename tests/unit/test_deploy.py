@@ -141,10 +141,15 @@ def test_metad_check_accepts_it_and_its_secrets_resolve_with_the_credentials(
         (tmp_path / name).write_text(f"dummy-{name}\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
     assert cli_main(["check", "-c", str(PRODUCTION)]) == 0
-    assert "ok (1 WABAs, 2 chips)" in capsys.readouterr().out
+    assert "ok (1 WABAs, 2 chips, secrets read)" in capsys.readouterr().out
     secrets = resolve_secrets(production)
     assert secrets.app_secret == "dummy-app_secret"
     assert set(secrets.tokens.values()) == {"dummy-waba_token"}
+    # By hand, outside the unit: the directory its LoadCredential= lines name.
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    assert cli_main(["check", "-c", str(PRODUCTION), "--credentials", str(tmp_path)]) == 0
+    assert cli_main(["check", "-c", str(PRODUCTION)]) == 2
+    assert "By hand: metad check --credentials DIR" in capsys.readouterr().err
 
 
 def test_without_the_credentials_the_daemon_would_refuse_to_start(
