@@ -13,6 +13,7 @@ from config import MetadConfig, parse_config
 from daemon.main import Daemon, run_daemon
 from daemon.statelock import StateDirBusy
 from daemon.supervisor import TooManyRestarts
+from tests.support import free_port
 
 pytestmark = pytest.mark.postgres
 
@@ -25,6 +26,7 @@ async def _start(nursery: trio.Nursery, cfg: MetadConfig) -> Daemon:
 
 
 def _config(dsn: str, state: Path, *, max_restarts: int = 5) -> MetadConfig:
+    """Ports of its own: the tests may run beside a ``metad run`` on the defaults."""
     return parse_config(
         f"""
 [daemon]
@@ -36,8 +38,11 @@ max_restarts = {max_restarts}
 backoff_min_s = 0.01
 [storage]
 dsn = "{dsn}"
+[webhook]
+listen = "127.0.0.1:{free_port()}"
 [sandbox]
 enabled = true
+listen = "127.0.0.1:{free_port()}"
 [[wabas]]
 id = "100000000000001"
 [[chips]]
