@@ -43,6 +43,7 @@ from tui.palette import console_commands
 from tui.screens import ConsoleScreen, EventsScreen, FleetScreen
 from tui.state import ConsoleState, LogEntry
 from tui.templates import merge_templates, parse_report
+from tui.timeline import parse_rating_changes
 from tui.views.budget import BudgetScreen
 from tui.views.campaigns import CampaignsScreen
 from tui.views.quality import QualityScreen
@@ -212,7 +213,7 @@ class MetadConsole(App[None]):
         self.state.apply_snapshot(Snapshot.from_wire(doc), self._clock())
         self._poll_webhooks = True  # a restarted daemon may be a newer one
         self._tell(lambda view: view.redraw())
-        self.fetch("budget", "campaigns", "templates", "backlog")
+        self.fetch("budget", "campaigns", "templates", "backlog", "quality")
         if self._freeze_gc:
             self._freeze_gc = False
             self.call_after_refresh(self._freeze_gc_now)
@@ -333,6 +334,7 @@ class MetadConsole(App[None]):
             "campaigns": self._fetch_campaigns,
             "templates": self._fetch_templates,
             "backlog": self._fetch_backlog,
+            "quality": self._fetch_quality,
         }
         for name in what:
             if name not in self._fetching:  # the one asking now will answer for both
@@ -393,6 +395,14 @@ class MetadConsole(App[None]):
         for event in events:
             self._log_happening(event, changes)
         self._deliver(changes)
+
+    async def _fetch_quality(self) -> None:
+        """The chips' rating changes of the timeline's span, from before this connection."""
+        timeline = self.state.timeline
+        answer = await self._optional_call("quality.history", {"minutes": timeline.minutes})
+        raw = answer.get("changes") if isinstance(answer, dict) else None
+        if isinstance(raw, list) and timeline.seed(parse_rating_changes(raw)):
+            self._tell(lambda view: view.redraw())
 
     async def _fetch_templates(self) -> None:
         listed = await self._optional_call("templates.list")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from tui.model import Chip
 
-__all__ = ["BARS", "MINUTE_S", "QualityTimeline", "RatingChange", "spark"]
+__all__ = ["BARS", "MINUTE_S", "QualityTimeline", "RatingChange", "parse_rating_changes", "spark"]
 
 MINUTE_S = 60.0
 BARS = "▁▂▃▄▅▆▇█"
@@ -40,6 +40,25 @@ class RatingChange:
     new: str
 
 
+def parse_rating_changes(raw: Iterable[object]) -> list[RatingChange]:
+    """The rows of a ``quality.history`` answer; a malformed one is left out."""
+    out: list[RatingChange] = []
+    for row in raw:
+        if not isinstance(row, dict):
+            continue
+        chip, at = row.get("chip"), row.get("at")
+        old, new = row.get("from_rating"), row.get("to_rating")
+        if (
+            isinstance(chip, str)
+            and isinstance(at, int | float)
+            and not isinstance(at, bool)
+            and isinstance(old, str)
+            and isinstance(new, str)
+        ):
+            out.append(RatingChange(float(at), chip, old, new))
+    return out
+
+
 class QualityTimeline:
     def __init__(self, minutes: int = 60, max_changes: int = 2000) -> None:
         self.minutes = minutes
@@ -58,6 +77,27 @@ class QualityTimeline:
         for chip in chips:
             self._accepted[chip.phone_number_id] = chip.accepted
             self._rating[chip.phone_number_id] = chip.quality_rating
+
+    def seed(self, stored: Iterable[RatingChange]) -> int:
+        """Rating changes from the chips' journal (``quality.history``), from before the
+        console connected: the timeline starts with the last hour instead of the current
+        rating. One also seen live (same chip and ratings, within a minute) is not added
+        twice, nor one seeded at an earlier connection. Returns how many were added."""
+        known = list(self.changes)
+
+        def seen(c: RatingChange) -> bool:
+            return any(
+                k.phone_number_id == c.phone_number_id
+                and (k.old, k.new) == (c.old, c.new)
+                and abs(k.at - c.at) < MINUTE_S
+                for k in known
+            )
+
+        added = [c for c in stored if not seen(c)]
+        if added:
+            merged = sorted([*known, *added], key=lambda c: c.at)
+            self.changes = deque(merged, maxlen=self.changes.maxlen)
+        return len(added)
 
     def observe(self, chip: Chip, at: float) -> None:
         """One chip event at daemon time ``at``."""

@@ -377,6 +377,17 @@ async def config_reload(ctx: ControlContext, params: dict[str, Any]) -> dict[str
 Handler = Callable[[ControlContext, dict[str, Any]], Awaitable[Any]]
 
 
+async def quality_history(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Every chip's rating changes over the last ``minutes`` (60, at most a day), oldest
+    first, from the chips' journal: a console that just connected draws its quality
+    timeline from them instead of from the current rating alone."""
+    minutes = params.get("minutes", 60)
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 1440:
+        raise MethodError(INVALID_PARAMS, "minutes is a whole number from 1 to 1440")
+    rows = await ctx.store.chip_journal.rating_changes(time.time() - minutes * 60)
+    return {"changes": [dataclasses.asdict(r) for r in rows]}
+
+
 async def events_recent(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
     """The happenings the bus kept (actor crashes, budget alerts, warnings, reloads,
     taps), oldest first, stamped after ``after`` (seconds since the epoch; 0: all): what
@@ -406,6 +417,7 @@ METHODS: dict[str, Handler] = {
     "templates.report": templates_report,
     "config.reload": config_reload,
     "events.recent": events_recent,
+    "quality.history": quality_history,
     **CAMPAIGN_METHODS,
 }
 """``subscribe`` is handled by the server itself: it turns the connection into a stream."""

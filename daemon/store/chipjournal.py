@@ -28,7 +28,7 @@ from daemon.store.writer import GroupCommit
 if TYPE_CHECKING:
     from daemon.store.connection import Queries
 
-__all__ = ["ChipJournalRepository"]
+__all__ = ["ChipJournalRepository", "RatingChangeRow"]
 
 _WINDOW_HOURS = {"service": 24.0, "free_entry": 72.0}
 
@@ -216,6 +216,14 @@ is sent soon after it is queued (a day covers a chip paused with messages queued
 without the bound every start of every chip read its whole message history."""
 
 
+@dataclass(frozen=True, slots=True)
+class RatingChangeRow:
+    chip: str
+    at: float
+    from_rating: str
+    to_rating: str
+
+
 class ChipJournalRepository:
     def __init__(self, db: Queries) -> None:
         self._db = db
@@ -270,6 +278,17 @@ class ChipJournalRepository:
             "SELECT data FROM quality_transitions WHERE chip = $1 ORDER BY id", chip
         )
         return [dict(r["data"]) for r in rows]
+
+    async def rating_changes(self, since: float) -> list[RatingChangeRow]:
+        """Every chip's quality rating changes after ``since`` (epoch seconds), oldest
+        first: the console's quality timeline before it connected."""
+        rows = await self._db.fetch(
+            "SELECT chip, extract(epoch FROM at)::float8 AS at, from_rating, to_rating"
+            " FROM quality_transitions WHERE at > $1 AND from_rating <> to_rating"
+            " ORDER BY at, id",
+            _ts(since),
+        )
+        return [RatingChangeRow(r["chip"], r["at"], r["from_rating"], r["to_rating"]) for r in rows]
 
     async def save_transitions(self, chip: str, transitions: Sequence[dict[str, Any]]) -> None:
         await self._db.executemany(

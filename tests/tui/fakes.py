@@ -173,6 +173,8 @@ class FakeControlClient:
         self.templates = templates()
         self.report: Any = template_report()
         self.missing = set(missing)
+        self.quality_history: list[dict[str, Any]] = []
+        """What ``quality.history`` answers: ``{"chip", "at", "from_rating", "to_rating"}``."""
         self.backlog: list[dict[str, Any]] = []
         """What ``events.recent`` keeps: ``{"kind", "at", "data"}`` happenings."""
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -239,6 +241,7 @@ class FakeControlClient:
             "templates.list": self.templates,
             "templates.report": self.report,
             "templates.sync": {"200000000000001": len(self.templates)},
+            "quality.history": {"changes": self.quality_history},
             "events.recent": {
                 "events": [e for e in self.backlog if e["at"] > params.get("after", 0)]
             },

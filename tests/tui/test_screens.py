@@ -258,6 +258,19 @@ async def test_the_timeline_shows_rating_changes_and_sends_per_minute() -> None:
         assert column(table, "number")[0] == "+1 555 010 0001"  # RED sorts first now
 
 
+async def test_the_timeline_starts_with_the_changes_from_before_connecting() -> None:
+    fake = FakeControlClient()  # the third chip is RED now; it was GREEN until minute 2
+    fake.quality_history = [
+        {"chip": PNIDS[2], "at": EPOCH + 2 * 60 + 5, "from_rating": "GREEN", "to_rating": "RED"}
+    ]
+    app = make_console(fake, wall_clock=lambda: EPOCH + 5 * 60 + 10)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await _open(pilot, "g", QualityScreen, rows=5)
+        await wait_until(pilot, lambda: cells(table, PNIDS[2])[6] == "1")
+        assert cells(table, PNIDS[2])[2].endswith("██▃▃▃▃")  # GREEN, RED from minute 2 on
+        assert fake.sent("quality.history") == [{"minutes": 60}]
+
+
 async def test_the_quality_filter_narrows_the_chips() -> None:
     app = make_console(FakeControlClient())
     async with app.run_test(size=SIZE) as pilot:

@@ -8,7 +8,7 @@ from tui.budget import BudgetPeriod, parse_budget
 from tui.campaigns import Campaign, parse_campaigns
 from tui.model import Chip
 from tui.templates import merge_templates, parse_report
-from tui.timeline import QualityTimeline, spark
+from tui.timeline import QualityTimeline, RatingChange, parse_rating_changes, spark
 
 
 @pytest.mark.parametrize(
@@ -91,6 +91,29 @@ def test_the_timeline_counts_sends_per_minute_and_rating_changes() -> None:
     # An hour later the old minutes are forgotten.
     timeline.observe(Chip("1", accepted=3, quality_rating="YELLOW"), at=3800.0)
     assert sum(timeline.sends_per_minute("1", now=3800.0, minutes=120)) == 1
+
+
+def test_the_timeline_starts_from_the_journals_rating_changes() -> None:
+    """A console that connects after a drop draws it (not the current rating all along),
+    once: a change also seen live, or seeded at an earlier connection, is not doubled."""
+    timeline = QualityTimeline(minutes=60)
+    timeline.baseline([Chip("1", quality_rating="RED")])
+    timeline.observe(Chip("1", quality_rating="GREEN"), at=250.0)  # live, after connecting
+    stored = parse_rating_changes(
+        [
+            {"chip": "1", "at": 70.0, "from_rating": "GREEN", "to_rating": "YELLOW"},
+            {"chip": "1", "at": 130.0, "from_rating": "YELLOW", "to_rating": "RED"},
+            {"chip": "1", "at": 249.5, "from_rating": "RED", "to_rating": "GREEN"},  # seen live
+            {"chip": "1", "at": "soon"},  # malformed: left out
+        ]
+    )
+    assert timeline.seed(stored) == 2
+    assert timeline.ratings_per_minute("1", now=250.0, minutes=5) == [
+        "GREEN", "YELLOW", "RED", "RED", "GREEN",
+    ]  # fmt: skip
+    assert timeline.seed(stored) == 0  # the next connection
+    assert [c.at for c in timeline.changes] == [70.0, 130.0, 250.0]
+    assert timeline.changes[0] == RatingChange(70.0, "1", "GREEN", "YELLOW")
 
 
 def test_spark() -> None:

@@ -7,6 +7,7 @@ import logging
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,39 @@ async def test_a_warning_logged_before_anyone_connected_is_kept_for_the_console(
         assert kept not in later["events"]
         with pytest.raises(ControlError):
             await client.call("events.recent", {"after": "yesterday"})
+
+
+async def test_quality_history_gives_the_rating_changes_of_the_last_minutes(env: Env) -> None:
+    """From the chips' journal: rating changes only (not a mode-only step), oldest first,
+    within the span asked."""
+    journal = env.daemon.store.chip_journal
+    now = time.time()
+    base = {"from_status": "CONNECTED", "to_status": "CONNECTED", "cause": "poll"}
+    await journal.save_transitions(
+        CHIP,
+        [
+            {**base, "at": now - 7200, "from_rating": "GREEN", "to_rating": "RED", "reason": "old"},
+            {**base, "at": now - 600, "from_rating": "GREEN", "to_rating": "YELLOW", "reason": "a"},
+            {
+                **base,
+                "at": now - 300,
+                "from_rating": "YELLOW",
+                "to_rating": "YELLOW",
+                "reason": "b",
+            },
+            {**base, "at": now - 60, "from_rating": "YELLOW", "to_rating": "RED", "reason": "c"},
+        ],
+    )
+    async with connect(_socket(env)) as client:
+        answer = await client.call("quality.history", {"minutes": 60})
+        with pytest.raises(ControlError):
+            await client.call("quality.history", {"minutes": 0})
+    ours = [c for c in answer["changes"] if c["from_rating"] != "UNKNOWN"]  # not the start's
+    assert [(c["chip"], c["from_rating"], c["to_rating"]) for c in ours] == [
+        (CHIP, "GREEN", "YELLOW"),
+        (CHIP, "YELLOW", "RED"),
+    ]
+    assert ours[0]["at"] == pytest.approx(now - 600, abs=0.01)
 
 
 async def test_pause_through_the_socket_pauses_the_chip(env: Env) -> None:
