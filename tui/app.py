@@ -13,7 +13,6 @@ asked leniently: "method not found" leaves that screen saying "not available".
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,7 +24,8 @@ from textual.screen import Screen
 
 from daemon.control import protocol
 from tui.budget import parse_budget
-from tui.campaigns import ACTIONS, Campaign, parse_campaigns
+from tui.campaign_actions import CampaignActions
+from tui.campaigns import Campaign, parse_campaigns
 from tui.client import (
     ConnectionStatus,
     ControlClient,
@@ -116,6 +116,7 @@ class MetadConsole(App[None]):
         self.inbox = Inbox(max_pending_events)
         self.selected_chip_id: str | None = None
         self.selected_campaign_id: str | None = None
+        self.campaign_actions = CampaignActions(self)
         self._clock = clock
         self._wall_clock = wall_clock
         self._poll_interval = poll_interval
@@ -165,7 +166,7 @@ class MetadConsole(App[None]):
         for a connection change or a snapshot)."""
         if not self.inbox.put(item):
             dropped = self.inbox.drop_events()
-            self._console_log(
+            self.console_log(
                 "warning", f"the console fell behind ({dropped:,} events waiting): resyncing"
             )
             self.client.reconnect_now()
@@ -202,11 +203,11 @@ class MetadConsole(App[None]):
         before = self.state.connection.state
         self.state.set_connection(status, self._clock())
         if status.state is LinkState.CONNECTED:
-            self._console_log("info", f"connected to {status.target}")
+            self.console_log("info", f"connected to {status.target}")
         elif status.state is LinkState.DISCONNECTED and (
             before is LinkState.CONNECTED or status.attempt <= 1
         ):
-            self._console_log("warning", f"disconnected: {status.error}")
+            self.console_log("warning", f"disconnected: {status.error}")
         self._tick()
 
     def _snapshot_received(self, doc: dict[str, Any]) -> None:
@@ -294,7 +295,7 @@ class MetadConsole(App[None]):
         if changes.chrome:
             self._tick()
 
-    def _console_log(self, level: str, text: str, source: str = "console") -> None:
+    def console_log(self, level: str, text: str, source: str = "console") -> None:
         self._entries_added([self.state.log(self._wall_clock(), level, "console", source, text)])
 
     def _entries_added(self, entries: list[LogEntry]) -> None:
@@ -413,7 +414,7 @@ class MetadConsole(App[None]):
 
     def action_sync_templates(self) -> None:
         """Fetch every WABA's templates from Meta now, then show them."""
-        if self._can_act():
+        if self.can_act():
             self.run_worker(self._sync_templates(), group="templates-sync")
 
     async def _sync_templates(self) -> None:
@@ -429,14 +430,14 @@ class MetadConsole(App[None]):
 
     # -- chip actions ------------------------------------------------------------------
 
-    def _can_act(self) -> bool:
+    def can_act(self) -> bool:
         if not self.state.connected:
             self.notify("Not connected to the daemon (retrying)", severity="warning")
             return False
         return True
 
     def request_pause(self, pnid: str) -> None:
-        if not self._can_act():
+        if not self.can_act():
             return
         label = self.state.chip_label(pnid)
 
@@ -448,11 +449,11 @@ class MetadConsole(App[None]):
         self.push_screen(ConfirmScreen(f"Pause {label}?", detail, "Pause", "operator"), confirmed)
 
     def request_resume(self, pnid: str) -> None:
-        if self._can_act():
+        if self.can_act():
             self.chip_command("chip.resume", pnid)
 
     def request_drain(self, pnid: str) -> None:
-        if not self._can_act():
+        if not self.can_act():
             return
         label = self.state.chip_label(pnid)
 
@@ -476,48 +477,25 @@ class MetadConsole(App[None]):
             chip = Chip.from_wire(answer if isinstance(answer, dict) else {})
         except (ControlError, ValueError) as exc:
             self.notify(f"{verb} {label}: {exc}", title="Refused", severity="error")
-            self._console_log("error", f"{verb} failed: {exc}", label)
+            self.console_log("error", f"{verb} failed: {exc}", label)
             return
         changes = Changes()
         self._ingest_chip(chip, self._wall_clock(), changes)
         self._deliver(changes)
         self.notify(f"{label}: {chip_state(chip)}", title=verb.capitalize())
 
-    # -- campaign actions --------------------------------------------------------------
+    # -- campaign actions (tui.campaign_actions) ---------------------------------------
 
     def request_campaign(self, verb: str, campaign_id: str) -> None:
         """Pause, resume or cancel a campaign, once the operator confirms."""
-        if not self._can_act():
-            return
-        campaign = self.state.campaigns.get(campaign_id)
-        name = campaign.name if campaign is not None else campaign_id
-        if campaign is not None and not campaign.can(verb):
-            self.notify(f"{name} is {campaign.state}: it cannot {verb}", severity="warning")
-            return
-        label, detail = ACTIONS[verb]
+        self.campaign_actions.request(verb, campaign_id)
 
-        def confirmed(answer: str | None) -> None:
-            if answer is not None:
-                self.run_worker(self._campaign_call(verb, campaign_id, name), group="campaigns")
+    def request_resolve(self, action: str, campaign_id: str) -> None:
+        """Resend or drop the campaign's oldest message in doubt, once confirmed."""
+        self.campaign_actions.request_resolve(action, campaign_id)
 
-        self.push_screen(ConfirmScreen(f"{label} campaign {name}?", detail, label), confirmed)
-
-    async def _campaign_call(self, verb: str, campaign_id: str, name: str) -> None:
-        try:
-            answer = await self.client.call(f"campaign.{verb}", {"id": campaign_id})
-        except ControlError as exc:
-            missing = isinstance(exc, RpcError) and exc.code == protocol.METHOD_NOT_FOUND
-            text = "this daemon runs no campaigns" if missing else str(exc)
-            self.notify(f"{verb} {name}: {text}", title="Refused", severity="error")
-            self._console_log("error", f"{verb} failed: {text}", name)
-            return
-        if isinstance(answer, dict) and answer.get("id") is not None:
-            with contextlib.suppress(ValueError):
-                self.state.apply_campaign(Campaign.from_wire(answer))
-        self._console_log("info", f"{verb} requested", name)
-        self.notify(f"{name}: {verb} requested", title=verb.capitalize())
+    def tell_campaigns_changed(self) -> None:
         self._tell(lambda view: view.campaigns_changed())
-        self.fetch("campaigns")
 
     # -- actions -----------------------------------------------------------------------
 

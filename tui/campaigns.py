@@ -1,9 +1,9 @@
 """Campaigns as the console shows them: progress, counts, cost and what may be done next.
 
 The wire shape is the coordinator's: ``campaign.list`` answers a list of dicts (id, name,
-state, total, sent, delivered, read, replied, failed, skipped, in_doubt, cost_usd,
-eta_s) and each ``campaign.progress`` event carries one such dict. States are the
-store's: draft, running, paused, cancelled, finished.
+state, total, sent, delivered, read, replied, failed, skipped, in_doubt, cost_usd, eta_s,
+taps, reason, waiting, in_doubt_overdue) and each ``campaign.progress`` event carries one
+such dict. States are the store's: draft, running, paused, cancelled, finished.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from tui.wire import as_float, as_int, as_optional_float, as_str
 
-__all__ = ["ACTIONS", "Campaign", "parse_campaigns"]
+__all__ = ["ACTIONS", "RESOLUTIONS", "Campaign", "InDoubt", "parse_campaigns"]
 
 FINAL_STATES = frozenset({"cancelled", "finished"})
 
@@ -24,6 +24,25 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "cancel": ("Cancel", "It stops for good: the messages not yet handed are never sent."),
 }
 """Verb → (button label, what it does), for the confirmation dialog."""
+
+
+RESOLUTIONS: dict[str, tuple[str, str]] = {
+    "resend": (
+        "Resend",
+        "A crash left it in doubt: Meta may have it already, so the contact may get it twice.",
+    ),
+    "drop": ("Drop", "It is given up: never sent again, its budget released."),
+}
+"""The operator's answers for a message in doubt (``campaign.resolve``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InDoubt:
+    """A message a crash left in doubt, past its hold: the operator resends or drops it."""
+
+    recipient: str
+    outbox_id: int
+    chip: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +60,13 @@ class Campaign:
     in_doubt: int = 0
     cost_usd: float = 0.0
     eta_s: float | None = None
+    taps: int = 0
+    reason: str = ""
+    """Why it stopped or was paused, when it says."""
+    waiting: str = ""
+    """What it waits for now (quiet hours, a template…), when it waits."""
+    overdue: tuple[InDoubt, ...] = ()
+    """Messages in doubt past their hold, oldest first (at most 50)."""
 
     @classmethod
     def from_wire(cls, doc: Mapping[str, Any]) -> Campaign:
@@ -61,6 +87,10 @@ class Campaign:
             in_doubt=as_int(doc, "in_doubt"),
             cost_usd=as_float(doc, "cost_usd"),
             eta_s=as_optional_float(doc, "eta_s"),
+            taps=as_int(doc, "taps"),
+            reason=as_str(doc, "reason"),
+            waiting=as_str(doc, "waiting"),
+            overdue=_overdue(doc.get("in_doubt_overdue")),
         )
 
     @property
@@ -83,6 +113,15 @@ class Campaign:
         if verb == "cancel":
             return self.state not in FINAL_STATES
         return False
+
+
+def _overdue(raw: object) -> tuple[InDoubt, ...]:
+    items = raw if isinstance(raw, list) else []
+    return tuple(
+        InDoubt(as_str(i, "recipient"), as_int(i, "outbox_id"), as_str(i, "chip"))
+        for i in items
+        if isinstance(i, dict) and as_str(i, "recipient")
+    )
 
 
 def parse_campaigns(doc: object) -> list[Campaign]:

@@ -1,9 +1,9 @@
 """Every console action as a command palette entry (ctrl+p).
 
 Why a list built on each opening: it names the selected chip and campaign, and offers
-pause / resume / drain for every chip and pause / resume / cancel for every campaign to a
-search ("pause +1 555 …"); discovery (nothing typed yet) shows the general actions and
-those of the selection only.
+pause / resume / drain for every chip and pause / resume / cancel for every campaign (and
+resend / drop for its oldest message in doubt) to a search ("pause +1 555 …"); discovery
+(nothing typed yet) shows the general actions and those of the selection only.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from tui.campaigns import ACTIONS, Campaign
+from tui.campaigns import ACTIONS, RESOLUTIONS, Campaign
 from tui.commands import PaletteCommand
 from tui.model import SORT_KEYS, Chip
 from tui.screens import EventsScreen, FleetScreen
@@ -150,8 +150,8 @@ def _campaign_action(app: MetadConsole, verb: str, campaign_id: str) -> Callable
 def _campaign_commands(
     app: MetadConsole, campaign: Campaign, *, discover: bool
 ) -> list[PaletteCommand]:
-    keys = {"pause": "p", "resume": "r", "cancel": "x"}
-    return [
+    keys = {"pause": "p", "resume": "r", "cancel": "x", "resend": "s", "drop": "d"}
+    commands = [
         PaletteCommand(
             f"{label} campaign {campaign.name}",
             f"{detail} ({keys[verb]})",
@@ -161,3 +161,19 @@ def _campaign_commands(
         for verb, (label, detail) in ACTIONS.items()
         if campaign.can(verb)
     ]
+    if campaign.overdue:
+        first = campaign.overdue[0].recipient
+        commands += [
+            PaletteCommand(
+                f"{label} {first} of campaign {campaign.name}",
+                f"In doubt past its hold. {detail} ({keys[action]})",
+                _resolve_action(app, action, campaign.id),
+                discover,
+            )
+            for action, (label, detail) in RESOLUTIONS.items()
+        ]
+    return commands
+
+
+def _resolve_action(app: MetadConsole, action: str, campaign_id: str) -> Callable[[], None]:
+    return lambda: app.request_resolve(action, campaign_id)

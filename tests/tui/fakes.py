@@ -102,6 +102,7 @@ def campaign(cid: str, name: str, state: str, total: int, **counts: Any) -> dict
         doc[key] = counts.get(key, 0)
     doc["cost_usd"] = counts.get("cost_usd", 0.0)
     doc["eta_s"] = counts.get("eta_s")
+    doc.update({k: v for k, v in counts.items() if k in ("taps", "in_doubt_overdue")})
     return doc
 
 
@@ -110,7 +111,8 @@ def campaigns() -> list[dict[str, Any]]:
     return [
         campaign("c-spring", "Spring sale", "running", 5000, sent=2300, delivered=2100,
                  read=1500, replied=120, failed=40, skipped=60, in_doubt=2, cost_usd=34.5,
-                 eta_s=1260.0),
+                 eta_s=1260.0, taps=75,
+                 in_doubt_overdue=[{"recipient": "r7", "outbox_id": 42, "chip": PNIDS[0]}]),
         campaign("c-winback", "Win-back", "paused", 1200, sent=400, delivered=380, read=200,
                  replied=31, failed=12, skipped=8, cost_usd=9.84),
         campaign("c-welcome", "Welcome series", "finished", 300, sent=290, delivered=288,
@@ -231,6 +233,12 @@ class FakeControlClient:
             raise RpcError(protocol.METHOD_NOT_FOUND, f"unknown method {method!r}")
         verbs = {"campaign.pause": "paused", "campaign.resume": "running",
                  "campaign.cancel": "cancelled"}  # fmt: skip
+        if method == "campaign.resolve":
+            found = next(c for c in self.campaigns if c["id"] == params["id"])
+            doubt = found.get("in_doubt_overdue", [])
+            hit = [d for d in doubt if d["recipient"] == params["recipient"]]
+            found["in_doubt_overdue"] = [d for d in doubt if d not in hit]
+            return {"resolved": bool(hit)}
         if method in verbs:
             found = next(c for c in self.campaigns if c["id"] == params["id"])
             found["state"] = verbs[method]

@@ -193,7 +193,7 @@ async def test_the_footer_shows_the_keys_of_each_screen() -> None:
         await wait_until(pilot, lambda: _connected(app))
         expected = {
             "f": ["p", "r", "d", "s", "slash"],
-            "c": ["p", "r", "x", "slash"],
+            "c": ["p", "r", "x", "s", "d", "slash"],
             "b": [],
             "t": ["s", "slash"],
             "g": ["slash"],

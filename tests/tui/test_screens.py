@@ -93,6 +93,30 @@ async def test_cancel_and_resume_act_on_the_row_under_the_cursor() -> None:
         assert fake.sent("campaign.cancel") == [{"id": "c-winback"}]
 
 
+async def test_a_message_in_doubt_is_shown_and_resolved_from_the_console() -> None:
+    """The selected campaign's messages in doubt past their hold are listed below the
+    table; s resends (d drops) the oldest once confirmed, and says when there is none."""
+    fake = FakeControlClient()
+    app = make_console(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(pilot, "c", CampaignsScreen, rows=3)
+        detail = app.screen.query_one("#campaign-detail", Static)
+        await wait_until(pilot, lambda: "r7  outbox 42" in str(detail.render()))
+        assert "taps 75" in str(detail.render())
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: bool(fake.sent("campaign.resolve")))
+        assert fake.sent("campaign.resolve") == [
+            {"id": "c-spring", "recipient": "r7", "action": "resend"}
+        ]
+        await wait_until(pilot, lambda: "r7" not in str(detail.render()))  # refetched
+        await pilot.press("d")  # none left: nothing asked
+        await pilot.pause()
+        assert isinstance(app.screen, CampaignsScreen)
+        assert len(fake.sent("campaign.resolve")) == 1
+
+
 async def test_an_action_the_state_does_not_allow_is_not_asked() -> None:
     fake = FakeControlClient()
     app = make_console(fake)

@@ -9,6 +9,7 @@ from tui.campaigns import Campaign, parse_campaigns
 from tui.model import Chip
 from tui.templates import merge_templates, parse_report
 from tui.timeline import QualityTimeline, RatingChange, parse_rating_changes, spark
+from tui.views.campaigns import campaign_detail
 
 
 @pytest.mark.parametrize(
@@ -54,6 +55,21 @@ def test_campaign_progress_and_allowed_actions() -> None:
     assert [c.id for c in parse_campaigns([{"id": "a"}, {"name": "no id"}, 3])] == ["a"]
     assert [c.id for c in parse_campaigns({"campaigns": [{"id": "b"}]})] == ["b"]
     assert parse_campaigns(None) == []
+
+
+def test_a_campaign_carries_what_its_detail_shows() -> None:
+    c = Campaign.from_wire(
+        {"id": "x", "state": "paused", "reason": "budget cap reached", "taps": 3,
+         "waiting": "quiet hours", "in_doubt_overdue": [
+             {"recipient": f"r{n}", "outbox_id": n, "chip": "1"} for n in range(4)
+         ] + [{"outbox_id": 9}]}  # no recipient: left out
+    )  # fmt: skip
+    assert (c.reason, c.waiting, c.taps) == ("budget cap reached", "quiet hours", 3)
+    assert [d.recipient for d in c.overdue] == ["r0", "r1", "r2", "r3"]
+    lines = campaign_detail(c).plain.splitlines()
+    assert lines[:3] == ["x  paused  taps 3", "budget cap reached", "waiting: quiet hours"]
+    assert lines[3].startswith("4 in doubt past the hold")
+    assert lines[4:] == ["  r0  outbox 0  chip 1", "  r1  outbox 1  chip 1  … 2 more"]
 
 
 def test_a_report_object_with_separate_recommendations_is_read() -> None:

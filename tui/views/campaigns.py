@@ -1,5 +1,7 @@
 """Campaigns: one row each with a progress bar, counts, cost and ETA; pause, resume and
-cancel the selected one (each asks first).
+cancel the selected one (each asks first). Below the table, the selected one's reason,
+what it waits for, its taps, and its messages in doubt past their hold, the oldest of
+which the operator resends or drops (each asks first; metad never re-sends one itself).
 
 Fed by ``campaign.list`` (on connect and every poll) and ``campaign.progress`` events.
 A daemon without ``campaign.list`` gets "not available", not an error.
@@ -20,7 +22,7 @@ from tui.screens import ConsoleScreen
 from tui.tables import KeyedTable, Row, bar
 from tui.widgets import fmt_duration
 
-__all__ = ["CampaignsScreen", "campaign_cells"]
+__all__ = ["CampaignsScreen", "campaign_cells", "campaign_detail"]
 
 COLUMNS = (
     ("name", "Campaign"),
@@ -79,6 +81,31 @@ def campaign_cells(c: Campaign) -> tuple[Text, ...]:
     )
 
 
+DOUBT_SHOWN = 2
+"""Messages in doubt listed below the table (the count says how many more)."""
+
+
+def campaign_detail(c: Campaign) -> Text:
+    """The selected campaign below the table: what the row has no room for."""
+    text = Text(c.name, style="bold")
+    text.append(f"  {c.state}", style=STATE_STYLE.get(c.state, ""))
+    text.append(f"  taps {c.taps:,}", style="dim")
+    if c.reason:
+        text.append(f"\n{c.reason}", style="yellow")
+    if c.waiting:
+        text.append(f"\nwaiting: {c.waiting}", style="dim")
+    if c.overdue:
+        text.append(
+            f"\n{len(c.overdue)} in doubt past the hold (s resend · d drop the first; each asks):",
+            style="bold yellow",
+        )
+        for item in c.overdue[:DOUBT_SHOWN]:
+            text.append(f"\n  {item.recipient}  outbox {item.outbox_id}  chip {item.chip}")
+        if len(c.overdue) > DOUBT_SHOWN:
+            text.append(f"  … {len(c.overdue) - DOUBT_SHOWN} more", style="dim")
+    return text
+
+
 def _matches(c: Campaign, query: str) -> bool:
     hay = f"{c.name} {c.id} {c.state}".lower()
     for term in query.lower().split():
@@ -98,10 +125,13 @@ class CampaignsScreen(ConsoleScreen):
         Binding("p", "campaign('pause')", "Pause", id="campaigns.pause"),
         Binding("r", "campaign('resume')", "Resume", id="campaigns.resume"),
         Binding("x", "campaign('cancel')", "Cancel", id="campaigns.cancel"),
+        Binding("s", "resolve('resend')", "Resend", id="campaigns.resend"),
+        Binding("d", "resolve('drop')", "Drop", id="campaigns.drop"),
     ]
 
     def compose_body(self) -> ComposeResult:
         yield KeyedTable(COLUMNS, id="campaigns-table")
+        yield Static(id="campaign-detail")
 
     @property
     def table(self) -> KeyedTable:
@@ -119,6 +149,13 @@ class CampaignsScreen(ConsoleScreen):
         self.table.show_rows(rows)
         self.console.selected_campaign_id = self.table.selected_key
         self._show_info(shown)
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        found = self.console.state.campaigns.get(self.table.selected_key or "")
+        self.query_one("#campaign-detail", Static).update(
+            campaign_detail(found) if found is not None else Text()
+        )
 
     def _show_info(self, shown: list[Campaign]) -> None:
         state = self.console.state
@@ -149,6 +186,7 @@ class CampaignsScreen(ConsoleScreen):
     @on(DataTable.RowHighlighted, "#campaigns-table")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.console.selected_campaign_id = event.row_key.value
+        self._show_detail()
 
     def action_campaign(self, verb: str) -> None:
         selected = self.table.selected_key
@@ -156,3 +194,10 @@ class CampaignsScreen(ConsoleScreen):
             self.notify("No campaign selected", severity="warning")
             return
         self.console.request_campaign(verb, selected)
+
+    def action_resolve(self, action: str) -> None:
+        selected = self.table.selected_key
+        if selected is None:
+            self.notify("No campaign selected", severity="warning")
+            return
+        self.console.request_resolve(action, selected)
