@@ -210,10 +210,19 @@ class Reloader:
         purpose, at once when the lease is in doubt."""
         await _in_groups(
             [f"chip:{i}" for i in ids],
-            partial(self._stop, drain=drain, why="lease given back" if drain else "lease lost"),
+            partial(
+                self._stop,
+                drain=drain,
+                why="lease given back" if drain else "lease lost",
+                settle=False,  # the chip lives on at the daemon that takes the lease
+            ),
         )
 
-    async def _stop(self, actor_id: str, *, drain: bool = True, why: str = REMOVED) -> None:
+    async def _stop(
+        self, actor_id: str, *, drain: bool = True, why: str = REMOVED, settle: bool = True
+    ) -> None:
+        """Stop one actor; ``settle``: a chip leaving the config for good has its unsent
+        rows settled (cancelled or in doubt), so nothing waits for it."""
         kind, _, ident = actor_id.partition(":")
         close = partial(self._fleet.close_chip if kind == "chip" else self._fleet.close_waba, ident)
         if actor_id not in self._supervisor.child_ids:  # not running here (leases)
@@ -225,7 +234,7 @@ class Reloader:
         timeout = self._drain_timeout_s if drain else 0.0
         await self._supervisor.stop_child(actor_id, close=close, timeout=timeout)
         log.info("actor %s stopped: %s", actor_id, why)
-        if kind == "chip" and why == REMOVED and self._settle_removed is not None:
+        if kind == "chip" and settle and self._settle_removed is not None:
             settled = await self._settle_removed(ident)
             if settled:
                 log.warning(
