@@ -189,15 +189,15 @@ class CampaignsScreen(ConsoleScreen):
         self._show_detail()
 
     def action_campaign(self, verb: str) -> None:
-        selected = self.table.selected_key
-        if selected is None:
-            self.notify("No campaign selected", severity="warning")
-            return
-        self.console.request_campaign(verb, selected)
+        if (selected := self._selected()) is not None:
+            self.console.request_campaign(verb, selected)
 
     def action_resolve(self, action: str) -> None:
+        if (selected := self._selected()) is not None:
+            self.console.request_resolve(action, selected)
+
+    def _selected(self) -> str | None:
         selected = self.table.selected_key
         if selected is None:
             self.notify("No campaign selected", severity="warning")
-            return
-        self.console.request_resolve(action, selected)
+        return selected
