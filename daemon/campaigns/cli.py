@@ -87,6 +87,8 @@ def _plan(args: argparse.Namespace, cfg: MetadConfig) -> int:
 
 
 def format_plan(p: dict[str, Any]) -> str:
+    from daemon.campaigns.reach import span_text
+
     lines = [
         f"campaign {p['campaign']}: {p['recipients']} rows, {p['messages']} messages to send",
         f"  valid            {p['valid']:>8}",
@@ -113,11 +115,12 @@ def format_plan(p: dict[str, Any]) -> str:
     rate = p["rate_per_s"]
     if p["send_seconds"] is not None:
         lines.append(
-            f"  duration         {p['send_seconds']:.0f}s of sending at {rate:g}/s;"
+            f"  duration         {span_text(p['send_seconds'])} of sending at {rate:g}/s;"
             f" expected end {p['expected_end'] or 'beyond the schedule'}"
         )
     else:
         lines.append("  duration         unknown: no healthy chip can send it")
+    lines += [f"  budget: {note}" for note in p.get("budget_notes", [])]
     return "\n".join(lines)
 
 

@@ -28,8 +28,10 @@ from actors.ports import TemplateRecord
 from actors.templates.mapper import Filled, MappingError, TemplateMapper
 from config import ConfigError, ConfigIssue, MetadConfig
 from config.campaign import CampaignSpec, load_campaign
+from config.model import CapsConfig
 from daemon.campaigns.files import read_rows
 from daemon.campaigns.prepare import Prepared, prepare
+from daemon.campaigns.reach import budget_notes
 from daemon.fleet import Fleet
 from daemon.store import Store
 
@@ -215,7 +217,30 @@ async def plan(
         "send_seconds": round(sendable / rate, 1) if rate else None,
         "expected_end": duration.isoformat(timespec="minutes") if duration else None,
         "budget_usd": spec.limits.budget_usd,
+        "budget_notes": budget_notes(
+            float(sum(by_category.values(), Decimal(0))),
+            sum(count_category.values()),
+            campaign_cap=spec.limits.budget_usd,
+            caps=_period_caps(cfg, spec.name),
+        ),
     }
+
+
+def _period_caps(cfg: MetadConfig, campaign: str) -> CapsConfig:
+    """Per period, the least of the fleet's cap and a ``[[budget.campaigns]]`` cap on this
+    campaign: the one it meets first."""
+    own = [b for b in cfg.budget.campaigns if b.campaign == campaign]
+
+    def least(field: str) -> float | None:
+        caps = [getattr(c, field) for c in (cfg.budget, *own)]
+        known = [c for c in caps if c is not None]
+        return min(known) if known else None
+
+    return CapsConfig(
+        daily_usd=least("daily_usd"),
+        weekly_usd=least("weekly_usd"),
+        monthly_usd=least("monthly_usd"),
+    )
 
 
 def _duration(

@@ -49,6 +49,7 @@ async def test_plan_then_start_the_demo_campaign(env: Env, tmp_path: Path) -> No
     assert p["valid"] == 23
     assert sum(p["by_chip"].values()) == 23
     assert p["estimated_cost_usd"] > 0
+    assert p["budget_notes"] == []  # within its cap and the fleet's
     text = await _cli(config, "plan", str(DEMO))
     assert "estimated cost" in text.stdout
     assert "by chip:" in text.stdout
