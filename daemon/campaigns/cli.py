@@ -69,14 +69,21 @@ def _plan(args: argparse.Namespace, cfg: MetadConfig) -> int:
     from daemon.store import Store, open_store
 
     path = find_campaign_file(cfg, args.campaign)
+    # A large audience takes seconds per 100,000 rows: say what is happening, on a
+    # terminal only (stdout stays the plan, for a pipe or --json).
+    say = _stage if sys.stderr.isatty() else (lambda _: None)
 
     async def go() -> dict[str, Any]:
         store: Store
         async with open_store(
             cfg.storage, state_dir=cfg.daemon.state_dir, keep_adopted_server=True
         ) as store:
+            say(f"reading {path.name} and its data …")
             prepared = await load_prepared(store, cfg, path)
-            return await plan(store, cfg, prepared, now=dt.datetime.now(dt.UTC))
+            say(f"routing and pricing {prepared.sendable:,} messages …")
+            result = await plan(store, cfg, prepared, now=dt.datetime.now(dt.UTC))
+            say("")
+            return result
 
     result = trio.run(go)
     if args.json:
@@ -84,6 +91,11 @@ def _plan(args: argparse.Namespace, cfg: MetadConfig) -> int:
     else:
         print(format_plan(result))
     return EXIT_OK
+
+
+def _stage(text: str) -> None:
+    """One status line on the terminal, replaced by the next (cleared by an empty one)."""
+    print(f"\r\033[K{text}", end="" if text else "\r", file=sys.stderr, flush=True)
 
 
 def format_plan(p: dict[str, Any]) -> str:

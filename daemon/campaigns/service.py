@@ -12,7 +12,6 @@ import datetime as dt
 import math
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -150,9 +149,11 @@ async def plan(
     free = 0
     unknown_price = 0
     cards = [list(map(dict, g)) for g in prepared.cards.groups] if prepared.cards else []
-    backlog: Counter[str] = Counter()
+    # Each chip's view with what the plan has handed it so far (its backlog): only the
+    # chosen chip's changes per recipient, so only its view is replaced.
+    views = list(chips)  # built with backlog 0
+    index = {v.pnid: i for i, v in enumerate(views)}
     for turn, r in enumerate(x for x in prepared.recipients if x.state == "pending"):
-        views = [replace(v, backlog=backlog[v.pnid]) for v in chips]
         chosen = route(
             r.to,
             views,
@@ -174,7 +175,8 @@ async def plan(
         if not isinstance(filled, Filled):
             skipped["missing variable"] += 1
             continue
-        backlog[chosen.chip.pnid] += 1
+        i = index[chosen.chip.pnid]
+        views[i] = views[i].with_backlog(views[i].backlog + 1)
         by_chip[chosen.chip.pnid] += 1
         window_open = (chosen.chip.pnid, r.to) in open_windows
         if window_open and spec.text is not None and not cards:

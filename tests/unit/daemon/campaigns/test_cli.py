@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.campaigns.cli import status_text
+import pytest
+
+from daemon.campaigns.cli import _stage, status_text
 
 ROW: dict[str, Any] = {
     "id": "shifts",
@@ -64,3 +66,11 @@ def test_notes_follow_the_table() -> None:
         "shifts: figures as frozen when its message history was pruned"
         " ([storage.retention] messages_days)",
     ]
+
+
+def test_a_stage_line_replaces_the_previous_one_and_clears_at_the_end(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _stage("reading big.toml …")
+    _stage("")
+    assert capsys.readouterr() == ("", "\r\033[Kreading big.toml …\r\033[K\r")
