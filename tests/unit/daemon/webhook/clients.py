@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -296,11 +297,26 @@ async def front_exchange(ingest: WebhookIngest, raw: bytes) -> list[Reply]:
     return list(responses.done)
 
 
+def _finite(text: str) -> float:
+    """A JSON number must fit a double: ``1e400`` is refused, not read as infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of a double's range: {text[:20]}")
+    return value
+
+
+def _finite_int(text: str) -> int:
+    _finite(text)  # metad's parser reads a large integer as a double
+    return int(text)
+
+
 def oracle(raw: bytes) -> int:
     """What a correctly signed body of at most the bound must be answered: 200 for a JSON
-    object, else 400 (the standard library's parser as the reference)."""
+    object, else 400 (the standard library's parser as the reference). A number beyond a
+    double's range (the standard library reads ``1e400`` as infinity, which JSON has no
+    value for) makes the body invalid, as for metad's parser: Meta sends none."""
     try:
-        doc = json.loads(raw)
+        doc = json.loads(raw, parse_float=_finite, parse_int=_finite_int)
     except (ValueError, RecursionError):
         return 400
     return 200 if isinstance(doc, dict) else 400
