@@ -25,6 +25,8 @@ from typing import Any
 
 import trio
 
+from actors.campaign.coordinator import CampaignMsg
+from actors.core import Address
 from actors.waba import SyncTemplates
 from config import MetadConfig, ResolvedSecrets, resolve_secrets
 from config.errors import ConfigError, ConfigIssue
@@ -92,6 +94,8 @@ class Daemon:
     """Base URL of the operations listener (``/metrics``, ``/healthz``, ``/readyz``)."""
     ingest_workers: WorkerStatus | None = None
     """The webhook ingest workers' state, when ``[webhook] ingest_workers`` is set."""
+    campaigns: Address[CampaignMsg] | None = None
+    """The campaign coordinator (metrics ask it for the open campaigns' figures)."""
 
 
 async def _watch_signals(stop: trio.Event, *, task_status: trio.TaskStatus[None]) -> None:
@@ -295,6 +299,7 @@ async def _serve_with(
                 campaigns=campaigns.address,
                 cluster=leases,
             )
+            daemon.campaigns = campaigns.address
             daemon.reloader = reloader = _reloader(daemon, control, secrets, tokens)
             nursery.start_soon(leases.reconcile, reloader.start_chips, _stopper(reloader))
             socket_path = await nursery.start(

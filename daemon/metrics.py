@@ -268,6 +268,8 @@ class FleetState:
     """Chips that did not answer the snapshot call (restarting, stuck)."""
     budget: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
     """The budget coordinator's status: per period, spent/reserved/cap as decimal strings."""
+    campaigns: tuple[Mapping[str, Any], ...] = ()
+    """The open campaigns' statuses (the coordinator's ``campaign.list`` rows)."""
     restarts: Mapping[str, int] = field(default_factory=dict)
     down: tuple[str, ...] = ()
     counters: Mapping[str, int] = field(default_factory=dict)
@@ -295,6 +297,9 @@ COUNTER_HELP = {
 }
 GAUGE_HELP = {
     "metad_bus_subscribers": "Console subscribers attached now",
+    "metad_outbox_in_doubt": (
+        "Messages a crash left in doubt (metad never re-sends one itself: resolve them)"
+    ),
     "metad_webhook_ingest_workers_up": "Webhook ingest worker processes accepting now",
 }
 
@@ -393,6 +398,7 @@ def fleet_families(state: FleetState) -> Iterator[Metric]:
         unanswered.add_metric([pnid], 1.0)
     yield unanswered
     yield from _budget_families(state.budget)
+    yield from _campaign_families(state.campaigns)
     restarts = CounterMetricFamily(
         "metad_actor_restarts", "Restarts of an actor after a crash", labels=["actor"]
     )
@@ -423,6 +429,39 @@ def _budget_families(budget: Mapping[str, Mapping[str, str | None]]) -> Iterator
             if value is not None:  # no cap: no series
                 family.add_metric([period], float(Decimal(value)))
     yield from families.values()
+
+
+CAMPAIGN_COUNTS = ("pending", "sent", "delivered", "read", "failed", "skipped", "in_doubt")
+"""The figures of an open campaign shown per state (``metad_campaign_messages``)."""
+
+
+def _campaign_families(campaigns: Iterable[Mapping[str, Any]]) -> Iterator[Metric]:
+    """Per open campaign: its state, messages per state, messages in doubt past their
+    hold (what an alert should page on: only the operator resolves them) and cost."""
+    state = GaugeMetricFamily(
+        "metad_campaign_state", "1 for an open campaign's state", labels=["campaign", "state"]
+    )
+    messages = GaugeMetricFamily(
+        "metad_campaign_messages",
+        "An open campaign's recipients and messages by state",
+        labels=["campaign", "state"],
+    )
+    overdue = GaugeMetricFamily(
+        "metad_campaign_in_doubt_overdue",
+        "An open campaign's messages in doubt past their hold, waiting for the operator",
+        labels=["campaign"],
+    )
+    cost = GaugeMetricFamily(
+        "metad_campaign_cost_usd", "What an open campaign has spent", labels=["campaign"]
+    )
+    for c in campaigns:
+        name = str(c.get("id", ""))
+        state.add_metric([name, str(c.get("state", ""))], 1.0)
+        for key in CAMPAIGN_COUNTS:
+            messages.add_metric([name, key], float(c.get(key) or 0))
+        overdue.add_metric([name], float(len(c.get("in_doubt_overdue") or ())))
+        cost.add_metric([name], float(c.get("cost_usd") or 0.0))
+    yield from (state, messages, overdue, cost)
 
 
 class FleetCollector(Collector):

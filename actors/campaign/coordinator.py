@@ -36,6 +36,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+OPEN_STATES = frozenset({"draft", "running", "paused"})
+"""A campaign in these states may still send."""
 PROGRESS_EVERY_S = 1.0
 PROGRESS_COST_SHARE = 0.1
 """At most this share of the time goes to counting a running campaign: the counts are
@@ -68,6 +70,9 @@ class CampaignStatus:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListCampaigns:
     reply: ReplyTo[list[dict[str, Any]]]
+    open_only: bool = False
+    """Only draft, running and paused ones (what metrics show: a finished campaign's
+    counts do not move, and counting each of them at every scrape would add up)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,8 +170,11 @@ class CampaignCoordinator(Actor[CampaignMsg]):
                     reply.fail(await self._unknown(cid))
                 else:
                     reply.ok(await self.status(row))
-            case ListCampaigns(reply=reply):
-                reply.ok([await self.status(row) for row in await self._store.all()])
+            case ListCampaigns(reply=reply, open_only=open_only):
+                rows = await self._store.all()
+                if open_only:
+                    rows = [r for r in rows if r.state in OPEN_STATES]
+                reply.ok([await self.status(row) for row in rows])
             case ResolveInDoubt(campaign_id=cid, recipient=key, action=action, reply=reply):
                 if action not in ("resend", "drop"):
                     reply.fail(CampaignError(f"action must be resend or drop, not {action!r}"))

@@ -96,6 +96,7 @@ async def test_a_scrape_shows_sends_statuses_webhooks_chips_budget_and_actors(en
             assert shown == float(status[period][key])
     assert _value(samples, "metad_actor_up", actor="budget") == 1
     assert _value(samples, "process_start_time_seconds") is not None
+    assert _value(samples, "metad_outbox_in_doubt") == 0
 
 
 @pytest.mark.config(METRICS_ON)

@@ -125,6 +125,35 @@ def test_budget_restarts_and_counts() -> None:
     assert value(samples, "metad_bus_subscribers") == 2
 
 
+def test_open_campaigns_and_messages_in_doubt() -> None:
+    """What an alert pages on: messages in doubt (past their hold, per campaign) wait for
+    the operator; the rest follows a campaign's progress."""
+    samples = render(
+        FleetState(
+            campaigns=(
+                {
+                    "id": "shifts",
+                    "state": "running",
+                    "pending": 40,
+                    "sent": 60,
+                    "read": 20,
+                    "in_doubt": 2,
+                    "cost_usd": 3.75,
+                    "in_doubt_overdue": [{"recipient": "r7", "outbox_id": 42, "chip": "1"}],
+                },
+            ),  # fmt: skip
+            gauges={"metad_outbox_in_doubt": 3},
+        )
+    )
+    assert value(samples, "metad_campaign_state", campaign="shifts", state="running") == 1
+    assert value(samples, "metad_campaign_messages", campaign="shifts", state="pending") == 40
+    assert value(samples, "metad_campaign_messages", campaign="shifts", state="in_doubt") == 2
+    assert value(samples, "metad_campaign_messages", campaign="shifts", state="failed") == 0
+    assert value(samples, "metad_campaign_in_doubt_overdue", campaign="shifts") == 1
+    assert value(samples, "metad_campaign_cost_usd", campaign="shifts") == 3.75
+    assert value(samples, "metad_outbox_in_doubt") == 3
+
+
 async def test_exposition_reads_the_state_for_that_scrape_only() -> None:
     metrics = Metrics()
 

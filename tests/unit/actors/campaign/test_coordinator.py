@@ -225,6 +225,20 @@ async def test_list_and_status(world: World, autojump_clock: MockClock) -> None:
     assert listed[1]["rate_per_s"] == 0.0
 
 
+async def test_the_open_campaigns_leave_the_finished_ones_out(
+    world: World, autojump_clock: MockClock
+) -> None:
+    """What metrics ask for at every scrape: a finished campaign's counts do not move."""
+    world.chip(A, gate=trio.Event())
+    for cid, state in (("d", "draft"), ("p", "paused"), ("f", "finished"), ("x", "cancelled")):
+        add_campaign(world, people(1), state=state, cid=cid)
+    co = await coordinator(world)
+    listed: list[dict[str, Any]] = await co.box.address.call(
+        lambda r: ListCampaigns(reply=r, open_only=True), timeout=5
+    )
+    assert sorted(s["id"] for s in listed) == ["d", "p"]
+
+
 async def test_a_count_that_takes_long_is_made_less_often(
     world: World, autojump_clock: MockClock
 ) -> None:
