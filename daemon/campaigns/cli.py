@@ -46,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if action in ("pause", "cancel"):
             a.add_argument("--reason", help="shown in the console and the status")
     sub.add_parser("list", help="every campaign with its state and counts")
+    t = sub.add_parser(
+        "taps", help="who tapped what on the campaign's buttons and cards (daemon not needed)"
+    )
+    t.add_argument("campaign", metavar="NAME", help=_NAME)
+    t.add_argument("--csv", action="store_true", help="CSV for a spreadsheet instead of a table")
     r = sub.add_parser("resolve", help="answer for a message a crash left in doubt")
     r.add_argument("campaign", metavar="NAME", help=_NAME)
     r.add_argument("recipient", metavar="RECIPIENT", help="its key, as `status` lists it")
@@ -59,7 +64,68 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, cfg: MetadConfig) -> int:
     if args.campaign_command == "plan":
         return _plan(args, cfg)
+    if args.campaign_command == "taps":
+        return _taps(args, cfg)
     return _remote(args, cfg)
+
+
+def _taps(args: argparse.Namespace, cfg: MetadConfig) -> int:
+    """The answers a campaign got, read from the store (the daemon may be stopped)."""
+    import trio
+
+    from daemon.store import Store, open_store
+    from daemon.store.campaigns import Tap
+
+    async def go() -> tuple[bool, list[Tap]]:
+        store: Store
+        async with open_store(
+            cfg.storage, state_dir=cfg.daemon.state_dir, keep_adopted_server=True
+        ) as store:
+            known = await store.campaigns.get(args.campaign) is not None
+            return known, await store.campaigns.taps(args.campaign)
+
+    known, taps = trio.run(go)
+    if not known:
+        print(f"metad campaign: no campaign {args.campaign!r}", file=sys.stderr)
+        return EXIT_RUNTIME
+    rows = [
+        {
+            "at": t.at.astimezone(cfg.tz).isoformat(timespec="seconds"),
+            "recipient": t.recipient or "",
+            "wa_id": t.wa_id or "",
+            "ref": t.ref,
+            "text": t.text or "",
+            "chip": t.chip or "",
+        }
+        for t in taps
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    elif args.csv:
+        import csv
+
+        out = csv.DictWriter(sys.stdout, fieldnames=list(_TAP_COLUMNS), lineterminator="\n")
+        out.writeheader()
+        out.writerows(rows)
+    else:
+        print(
+            _grid(
+                [[head for _, head in _TAP_COLUMNS.items()]]
+                + [[row[k] for k in _TAP_COLUMNS] for row in rows]
+            )
+        )
+        print(f"{len(rows)} tap(s)", file=sys.stderr)
+    return EXIT_OK
+
+
+_TAP_COLUMNS = {
+    "at": "TIME",
+    "recipient": "RECIPIENT",
+    "wa_id": "WA_ID",
+    "ref": "TAPPED",
+    "text": "TEXT",
+    "chip": "CHIP",
+}
 
 
 def _plan(args: argparse.Namespace, cfg: MetadConfig) -> int:
@@ -159,8 +225,15 @@ def _table(rows: list[dict[str, Any]]) -> str:
     cells += [
         ["-" if row.get(k) is None else str(row.get(k)) for k, _ in _STATUS_COLUMNS] for row in rows
     ]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(_STATUS_COLUMNS))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
+    return _grid(cells)
+
+
+def _grid(cells: list[list[str]]) -> str:
+    """Rows of cells as left-aligned columns, the first row the header."""
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
+    )
 
 
 def _remote(args: argparse.Namespace, cfg: MetadConfig) -> int:

@@ -19,7 +19,7 @@ from daemon.store.connection import transaction_of
 if TYPE_CHECKING:
     from daemon.store.connection import Queries
 
-__all__ = ["CampaignRepository", "CampaignRow", "PendingRecipient", "RecipientInput"]
+__all__ = ["CampaignRepository", "CampaignRow", "PendingRecipient", "RecipientInput", "Tap"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,21 @@ class PendingRecipient:
     fields: dict[str, str]
     seq: int
     part: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tap:
+    """A contact's tap on a campaign's button or card (``daemon.campaigns.taps``)."""
+
+    at: dt.datetime
+    recipient: str | None
+    """The recipient's key in the campaign (its audience's key column), when known."""
+    wa_id: str | None
+    ref: str
+    """What was tapped: the card's listing id, or the button's reference."""
+    text: str | None
+    """The button's text as the contact saw it."""
+    chip: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +111,21 @@ WITH r AS (
     SELECT count(*) AS taps FROM events WHERE kind = 'campaign.tap' AND subject = $1
 )
 SELECT * FROM r, o, b, t
+"""
+
+
+_TAPS_SQL = """
+SELECT e.at, coalesce(o.recipient_id, r.recipient_key) AS recipient,
+       e.data ->> 'wa_id' AS wa_id, e.data ->> 'ref' AS ref, e.data ->> 'text' AS text,
+       e.data ->> 'chip' AS chip
+FROM events e
+LEFT JOIN outbox o ON o.wamid = e.data ->> 'context' AND o.campaign_id = $1
+LEFT JOIN (
+    SELECT DISTINCT ON (wa_id) wa_id, recipient_key FROM campaign_recipients
+    WHERE campaign_id = $1 ORDER BY wa_id, seq, part
+) r ON r.wa_id = e.data ->> 'wa_id'
+WHERE e.kind = 'campaign.tap' AND e.subject = $1
+ORDER BY e.at, e.id
 """
 
 
@@ -334,6 +364,15 @@ class CampaignRepository:
         row = await self._db.fetchrow(PROGRESS_SQL, campaign_id)
         assert row is not None
         return {k: (float(v) if isinstance(v, float) else int(v)) for k, v in row.items()}
+
+    async def taps(self, campaign_id: str) -> list[Tap]:
+        """Every tap on the campaign's buttons and cards, oldest first, with the recipient
+        it answered: the message it replied to (its ``context``, a unique wamid), else
+        the campaign's first recipient of that number."""
+        rows = await self._db.fetch(_TAPS_SQL, campaign_id)
+        return [
+            Tap(r["at"], r["recipient"], r["wa_id"], r["ref"], r["text"], r["chip"]) for r in rows
+        ]
 
     async def in_doubt(self, campaign_id: str, *, older_than: dt.datetime) -> list[dict[str, Any]]:
         """Messages a crash left unsettled for longer than the hold: for the operator."""

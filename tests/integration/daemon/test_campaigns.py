@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import trio
 
 from actors.waba import SyncTemplates
 from daemon.control.client import connect
 from tests.integration.daemon.conftest import Env, wait_until
+from tests.support import metad_command
 
 WABA = "100000000000001"
 
@@ -178,6 +181,19 @@ header = "imagem_url"
         "SELECT data FROM events WHERE kind = 'campaign.tap' AND subject = 'cards'"
     )
     assert {t["data"]["ref"] for t in taps} <= {"V1", "V3", "V4", "V5"}
+    # Who wants which shift, for a spreadsheet: each tap with the recipient it answered.
+    assert env.cfg.source is not None
+    config = tmp_path / "metad.toml"
+    config.write_text(env.cfg.source.text, encoding="utf-8")
+    out = await trio.run_process(
+        metad_command("campaign", "taps", "cards", "--csv", "-c", str(config)),
+        capture_stdout=True,
+    )
+    rows = list(csv.DictReader(io.StringIO(out.stdout.decode())))
+    assert len(rows) >= len(taps)  # contacts may still be tapping
+    assert {r["ref"] for r in rows} <= {"V1", "V3", "V4", "V5"}
+    keys = {f"{c.wa_id}#{part}" for c in repliers for part in (1, 2)}
+    assert all(r["recipient"] in keys for r in rows)
 
 
 async def _finished(client: Any, cid: str) -> dict[str, Any]:

@@ -17,9 +17,9 @@ import trio
 from config.model import StorageConfig
 from daemon.campaigns.taps import RECORD_SQL
 from daemon.store import Store, migrate, open_store
-from daemon.store.campaigns import PROGRESS_SQL
+from daemon.store.campaigns import PROGRESS_SQL, RecipientInput
 from daemon.store.migrate import MIGRATIONS_DIR
-from tests.integration.store.support import running_campaign
+from tests.integration.store.support import CHIP, running_campaign
 
 pytestmark = [pytest.mark.postgres, pytest.mark.trio]
 
@@ -43,6 +43,46 @@ async def test_a_tap_is_recorded_once_even_when_two_record_it_at_once(store: Sto
     assert await _tap(store, "c1", "wamid.2")
     assert await _tap(store, "other", "wamid.1")  # the same message, another campaign
     assert (await store.campaigns.progress("c1"))["taps"] == 2
+
+
+async def test_taps_name_the_recipient_they_answered(store: Store) -> None:
+    """Through the message the tap replied to (a carousel part has its own key), else the
+    campaign's first recipient of that number; oldest first; other campaigns' apart."""
+    await running_campaign(store, [], "other")  # and the chip
+    await store.campaigns.create(
+        campaign_id="c1",
+        spec={},
+        file=None,
+        cap_usd=None,
+        recipients=[  # two carousel parts to one number, then another number
+            RecipientInput("crm1#1", "5511900000001", {}, 1, 0),
+            RecipientInput("crm1#2", "5511900000001", {}, 1, 1),
+            RecipientInput("crm2", "5511900000002", {}, 2),
+        ],
+    )
+    await store.execute(
+        "INSERT INTO outbox (chip, wa_id, kind, payload, state, campaign_id, recipient_id,"
+        " wamid) VALUES ($1, '5511900000001', 'template', '{}', 'read', 'c1', 'crm1#2',"
+        " 'wamid.out.2')",
+        CHIP,
+    )
+
+    async def tap(wamid: str, data: dict[str, str], campaign: str = "c1") -> None:
+        await store.fetchval(RECORD_SQL, campaign, {"wamid": wamid, "chip": CHIP, **data})
+
+    await tap("in.1", {"ref": "V2", "wa_id": "5511900000001", "context": "wamid.out.2",
+                       "text": "Quero"})  # fmt: skip
+    await tap("in.2", {"ref": "V7", "wa_id": "5511900000002"})  # no context: by number
+    await tap("in.3", {"ref": "V9", "wa_id": "5511999999999"})  # nobody of this campaign
+    await tap("in.4", {"ref": "V1", "wa_id": "5511900000002"}, campaign="other")
+    taps = await store.campaigns.taps("c1")
+    assert [(t.recipient, t.wa_id, t.ref, t.text) for t in taps] == [
+        ("crm1#2", "5511900000001", "V2", "Quero"),
+        ("crm2", "5511900000002", "V7", None),
+        (None, "5511999999999", "V9", None),
+    ]
+    assert taps[0].chip == CHIP
+    assert taps[0].at <= taps[1].at <= taps[2].at
 
 
 async def test_a_campaigns_taps_are_counted_by_index(store: Store) -> None:
