@@ -141,7 +141,7 @@ def test_open_campaigns_and_messages_in_doubt() -> None:
                     "cost_usd": 3.75,
                     "in_doubt_overdue": [{"recipient": "r7", "outbox_id": 42, "chip": "1"}],
                 },
-            ),  # fmt: skip
+            ),
             gauges={"metad_outbox_in_doubt": 3},
         )
     )
