@@ -114,6 +114,13 @@ SELECT * FROM r, o, b, t
 """
 
 
+# The counts, and the summary frozen when the rows were pruned (which wins: pruning
+# deletes the rows in batches after freezing it).
+_PROGRESS_OR_FROZEN = f"""
+SELECT (SELECT summary FROM campaigns WHERE id = $1) AS frozen, p.*
+FROM ({PROGRESS_SQL}) p
+"""
+
 _TAPS_SQL = """
 SELECT e.at, coalesce(o.recipient_id, r.recipient_key) AS recipient,
        e.data ->> 'wa_id' AS wa_id, e.data ->> 'ref' AS ref, e.data ->> 'text' AS text,
@@ -356,14 +363,18 @@ class CampaignRepository:
         return int(status.split()[-1])
 
     async def progress(self, campaign_id: str) -> dict[str, Any]:
-        frozen = await self._db.fetchval(
-            "SELECT summary FROM campaigns WHERE id = $1 AND summary IS NOT NULL", campaign_id
-        )
-        if frozen is not None:  # its rows were pruned (daemon.store.history)
-            return {**frozen, "history_pruned": True}
-        row = await self._db.fetchrow(PROGRESS_SQL, campaign_id)
+        """The campaign's figures: counted from its rows, or frozen in its summary once
+        they were pruned (:mod:`daemon.store.history`), in one round trip."""
+        row = await self._db.fetchrow(_PROGRESS_OR_FROZEN, campaign_id)
         assert row is not None
-        return {k: (float(v) if isinstance(v, float) else int(v)) for k, v in row.items()}
+        frozen = row["frozen"]
+        if frozen is not None:
+            return {**frozen, "history_pruned": True}
+        return {
+            k: (float(v) if isinstance(v, float) else int(v))
+            for k, v in row.items()
+            if k != "frozen"
+        }
 
     async def taps(self, campaign_id: str) -> list[Tap]:
         """Every tap on the campaign's buttons and cards, oldest first, with the recipient
