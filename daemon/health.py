@@ -69,6 +69,11 @@ async def readiness(daemon: Daemon, *, timeout: float = STORE_TIMEOUT_S) -> list
     return reasons
 
 
+CAMPAIGN_COUNTS_MAX_AGE_S = 60.0
+"""A paused or draft campaign's counts in a scrape may be this old (recounting each at
+every scrape would cost PostgreSQL a pass over its rows every 15 s)."""
+
+
 async def fleet_state(daemon: Daemon) -> FleetState:
     """Read what one scrape shows from the running daemon (chips asked concurrently)."""
     fleet = daemon.fleet
@@ -81,7 +86,10 @@ async def fleet_state(daemon: Daemon) -> FleetState:
     if daemon.campaigns is not None:
         with contextlib.suppress(ActorCrashed, ActorStopped, CallTimeout):  # shown as absent
             campaigns = await daemon.campaigns.call(
-                lambda r: ListCampaigns(reply=r, open_only=True), timeout=SNAPSHOT_TIMEOUT_S
+                lambda r: ListCampaigns(
+                    reply=r, open_only=True, max_age_s=CAMPAIGN_COUNTS_MAX_AGE_S
+                ),
+                timeout=SNAPSHOT_TIMEOUT_S,
             )
     # Few rows (a crash leaves a handful), found through outbox_state_idx. A store that
     # does not answer leaves the gauge out; /readyz says why.

@@ -73,6 +73,9 @@ class ListCampaigns:
     open_only: bool = False
     """Only draft, running and paused ones (what metrics show: a finished campaign's
     counts do not move, and counting each of them at every scrape would add up)."""
+    max_age_s: float = 0.0
+    """Counts of a campaign not running may be this old (a scrape every 15 s need not
+    recount a paused million-recipient campaign each time); 0: counted afresh."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +86,17 @@ class ResolveInDoubt:
     recipient: str
     action: str
     reply: ReplyTo[bool]
+
+
+@dataclass(frozen=True, slots=True)
+class _Count:
+    """One count of a campaign: when (trio time), until when a running one's is fresh,
+    its counts and its overdue messages in doubt."""
+
+    at: float
+    fresh_until: float
+    counts: dict[str, Any]
+    overdue: list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,9 +149,8 @@ class CampaignCoordinator(Actor[CampaignMsg]):
         self._publish = publish
         self.runners: dict[str, CampaignRunner] = {}
         self._nursery: trio.Nursery | None = None
-        self._counted: dict[str, tuple[float, dict[str, Any], list[dict[str, Any]]]] = {}
-        """Per running campaign: (trio time until which it is fresh, counts, overdue
-        in-doubt) of the last count."""
+        self._counted: dict[str, _Count] = {}
+        """Per campaign, its last count (see :meth:`status`)."""
 
     async def run(self, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -170,17 +183,18 @@ class CampaignCoordinator(Actor[CampaignMsg]):
                     reply.fail(await self._unknown(cid))
                 else:
                     reply.ok(await self.status(row))
-            case ListCampaigns(reply=reply, open_only=open_only):
+            case ListCampaigns(reply=reply, open_only=open_only, max_age_s=max_age):
                 rows = await self._store.all()
                 if open_only:
                     rows = [r for r in rows if r.state in OPEN_STATES]
-                reply.ok([await self.status(row) for row in rows])
+                reply.ok([await self.status(row, max_age_s=max_age) for row in rows])
             case ResolveInDoubt(campaign_id=cid, recipient=key, action=action, reply=reply):
                 if action not in ("resend", "drop"):
                     reply.fail(CampaignError(f"action must be resend or drop, not {action!r}"))
                     return
                 outbox_id = await self._store.resolve_in_doubt(cid, key, action)
                 done = outbox_id is not None
+                self._counted.pop(cid, None)  # its counts changed
                 if outbox_id is not None:
                     await self._release(outbox_id)
                 row = await self._store.get(cid)
@@ -295,7 +309,7 @@ class CampaignCoordinator(Actor[CampaignMsg]):
 
         self._nursery.start_soon(run)
 
-    async def status(self, row: Any) -> dict[str, Any]:
+    async def status(self, row: Any, *, max_age_s: float = 0.0) -> dict[str, Any]:
         """The campaign's row and counts, with its runner's live figures.
 
         Why counts of a running campaign may be up to ``PROGRESS_EVERY_S`` old (longer
@@ -303,12 +317,14 @@ class CampaignCoordinator(Actor[CampaignMsg]):
         its recipients and outbox rows, which the progress reporter runs every second
         and every status call ran again (a console or a script polling four times a
         second cost PostgreSQL more than the sends did). A campaign that is not running
-        is always counted afresh."""
+        is counted afresh, unless counts at most ``max_age_s`` old will do."""
         runner = self.runners.get(row.id)
         at = trio.current_time()
-        cached = self._counted.get(row.id) if runner is not None else None
-        if cached is not None and at < cached[0]:
-            _, counts, overdue = cached
+        cached = self._counted.get(row.id)
+        if cached is not None and (
+            at < cached.fresh_until if runner is not None else at - cached.at < max_age_s
+        ):
+            counts, overdue = cached.counts, cached.overdue
         else:
             counts = await self._store.progress(row.id)
             hold = float(row.spec.get("spec", {}).get("limits", {}).get("in_doubt_hold_s", 3600.0))
@@ -316,12 +332,11 @@ class CampaignCoordinator(Actor[CampaignMsg]):
                 row.id,
                 older_than=dt.datetime.fromtimestamp(self._now() - hold, dt.UTC),
             )
+            fresh_for = 0.0
             if self.runners.get(row.id) is not None:
                 took = trio.current_time() - at
                 fresh_for = max(PROGRESS_EVERY_S, took / PROGRESS_COST_SHARE)
-                self._counted[row.id] = (at + fresh_for, counts, overdue)
-            else:
-                self._counted.pop(row.id, None)
+            self._counted[row.id] = _Count(at, at + fresh_for, counts, overdue)
         pending = int(counts.get("pending", 0))
         return {
             "id": row.id,

@@ -257,6 +257,39 @@ async def test_a_count_that_takes_long_is_made_less_often(
     assert world.store.progress_calls == counted + 1
 
 
+async def test_a_paused_campaigns_counts_may_be_reused_only_when_asked(
+    world: World, autojump_clock: MockClock
+) -> None:
+    """A status call counts a paused campaign afresh; a scrape (``max_age_s``) reuses a
+    count younger than that, and a resolution makes the next one count again."""
+    add_campaign(world, people(2), state="paused")
+    co = await coordinator(world)
+
+    async def listed(max_age_s: float = 0.0) -> None:
+        await co.box.address.call(
+            lambda r: ListCampaigns(reply=r, open_only=True, max_age_s=max_age_s), timeout=5
+        )
+
+    await co.status()
+    counted = world.store.progress_calls
+    await co.status()
+    assert world.store.progress_calls == counted + 1  # afresh
+    await listed(max_age_s=60)
+    await trio.sleep(30)
+    await listed(max_age_s=60)
+    assert world.store.progress_calls == counted + 1  # the status call's count, reused
+    await trio.sleep(31)
+    await listed(max_age_s=60)
+    assert world.store.progress_calls == counted + 2
+    await co.box.address.call(
+        lambda r: ResolveInDoubt(campaign_id=CID, recipient="1/SP", action="drop", reply=r),
+        timeout=5,
+    )
+    before = world.store.progress_calls
+    await listed(max_age_s=60)
+    assert world.store.progress_calls == before + 1  # its counts changed: counted again
+
+
 @pytest.mark.parametrize(("action", "ok"), [("resend", True), ("drop", True), ("retry", False)])
 async def test_resolve_in_doubt(
     world: World, action: str, ok: bool, autojump_clock: MockClock
