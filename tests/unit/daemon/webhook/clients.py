@@ -7,7 +7,7 @@ and three ways to talk to what serves the port.
   (:func:`daemon.webhook.front.connection_server`) on an in-memory stream: the same
   HTTP/1.1 framing, body bound and routing as production, cheap enough for hypothesis.
 - :class:`Client`: a raw HTTP/1.1 connection over a real socket, for framing, keep-alive
-  and close (tests/unit/daemon/webhook/test_front.py).
+  and close (tests/unit/daemon/webhook/test_front.py and test_front_relay.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The front door's HTTP/1.1 server on in-memory streams: framing, limits; and the relay
-to the daemon's app over a stand-in Unix-socket server (real sockets: test_front.py)."""
+to the daemon's app over a stand-in Unix-socket server (real sockets: test_front_relay.py)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ ever stored, a validly signed JSON object is 200 and anything else validly signe
 
 The HTTP side of the same endpoint (the body bound and 413, content-length and chunked
 framing, which header is the signature, keep-alive after each answer, one counted answer
-per request) is pinned in test_front.py, through the front door.
+per request) is pinned in test_front_properties.py, through the front door.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from tests.unit.daemon.webhook.samples import FIXTURES, fixture
 
 __all__ = ["MAX_BODY", "PATH", "FakeInbox", "Reply", "call", "make_app", "signed"]
 """Imported from here by tests elsewhere (tests/reliability/test_regressions.py,
-tests/unit/daemon/flows/test_endpoint.py, test_front.py); they live in clients.py."""
+tests/unit/daemon/flows/test_endpoint.py); they live in clients.py."""
 
 # Without the shared directory, one name remains and ``fixture`` skips what uses it.
 FIXTURE_NAMES = sorted(p.name for p in FIXTURES.glob("*.json")) or ["message_text.json"]
