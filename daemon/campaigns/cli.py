@@ -216,15 +216,21 @@ _STATUS_COLUMNS = (
     ("in_doubt", "DOUBT"),
     ("taps", "TAPS"),
     ("cost_usd", "COST $"),
-    ("eta_s", "ETA s"),
+    ("eta_s", "ETA"),
 )
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
+    from daemon.campaigns.reach import span_text
+
+    def cell(row: dict[str, Any], key: str) -> str:
+        value = row.get(key)
+        if value is None:
+            return "-"
+        return span_text(float(value)) if key == "eta_s" else str(value)
+
     cells = [[head for _, head in _STATUS_COLUMNS]]
-    cells += [
-        ["-" if row.get(k) is None else str(row.get(k)) for k, _ in _STATUS_COLUMNS] for row in rows
-    ]
+    cells += [[cell(row, k) for k, _ in _STATUS_COLUMNS] for row in rows]
     return _grid(cells)
 
 

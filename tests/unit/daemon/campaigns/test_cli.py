@@ -36,11 +36,16 @@ def test_table_has_a_header_and_one_line_per_campaign() -> None:
     header, line = status_text([ROW, ROW | {"id": "other"}]).splitlines()[:2]
     assert header.split() == [
         "CAMPAIGN", "STATE", "TOTAL", "PENDING", "SENT", "DELIV", "READ", "REPLIED",
-        "FAILED", "SKIPPED", "DOUBT", "TAPS", "COST", "$", "ETA", "s",
+        "FAILED", "SKIPPED", "DOUBT", "TAPS", "COST", "$", "ETA",
     ]  # fmt: skip
     assert line.split() == [
         "shifts", "running", "10", "4", "6", "5", "2", "1", "0", "0", "1", "3", "0.375", "-",
     ]  # fmt: skip
+
+
+def test_the_eta_reads_as_a_duration() -> None:
+    line = status_text([ROW | {"eta_s": 39_957.0}]).splitlines()[1]
+    assert line.split()[-3:] == ["11h", "05m", "57s"]
 
 
 def test_a_quiet_campaign_has_no_notes() -> None:
