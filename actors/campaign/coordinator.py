@@ -22,6 +22,7 @@ import trio
 from actors.base import Actor
 from actors.budget.messages import BudgetMsg, Reconcile
 from actors.campaign.ports import CampaignStore, FleetPort
+from actors.campaign.rollover import period_over
 from actors.campaign.runner import CampaignRunner, Sharing
 from actors.core import ActorStopped, Address, ReplyTo
 
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 OPEN_STATES = frozenset({"draft", "running", "paused"})
 """A campaign in these states may still send."""
+ROLLOVER_CHECK_S = 60.0
+"""How often campaigns paused by a budget period are checked for its end."""
 PROGRESS_EVERY_S = 1.0
 PROGRESS_COST_SHARE = 0.1
 """At most this share of the time goes to counting a running campaign: the counts are
@@ -110,8 +113,15 @@ class _Sync:
     reply: ReplyTo[None]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Rollover:
+    """Resume the campaigns a budget period paused, once it is over (actors.campaign.rollover)."""
+
+    reply: ReplyTo[None]
+
+
 CampaignMsg: TypeAlias = (
-    CampaignCmd | CampaignStatus | ListCampaigns | ResolveInDoubt | _Ended | _Sync
+    CampaignCmd | CampaignStatus | ListCampaigns | ResolveInDoubt | _Ended | _Sync | _Rollover
 )
 
 _ALLOWED = {
@@ -156,6 +166,7 @@ class CampaignCoordinator(Actor[CampaignMsg]):
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._reporter)
+            nursery.start_soon(self._rollover_watch)
             if self._sharing is not None:
                 nursery.start_soon(self._follow)
             await super().run(task_status=task_status)
@@ -219,6 +230,8 @@ class CampaignCoordinator(Actor[CampaignMsg]):
                     if runner.finished:
                         await self._store.set_state(cid, "finished", runner.waiting)
                         self._publish_progress(await self.status(await self._store.get(cid)))
+            case _Rollover():
+                await self._resume_after_rollover()
             case _:
                 assert_never(msg)
 
@@ -245,6 +258,28 @@ class CampaignCoordinator(Actor[CampaignMsg]):
         while True:
             await trio.sleep(PROGRESS_EVERY_S)
             await self._address.cast(_Sync(reply=ReplyTo()))
+
+    async def _rollover_watch(self) -> None:
+        while True:
+            await trio.sleep(ROLLOVER_CHECK_S)
+            await self._address.cast(_Rollover(reply=ReplyTo()))
+
+    async def _resume_after_rollover(self) -> None:
+        """Resume each campaign paused by a day or week cap whose period is over."""
+        for row in await self._store.all():
+            if row.state != "paused":
+                continue
+            ended = period_over(row.id, row.reason, self._now(), self._tz)
+            if ended is None:
+                continue
+            log.info(
+                "campaign %s: the budget period %s is over: resumed",
+                row.id,
+                ended,
+                extra={"campaign": row.id},
+            )
+            with contextlib.suppress(CampaignError):  # another daemon resumed it first
+                await self._command("resume", row.id, None)
 
     async def _unknown(self, cid: str) -> CampaignError:
         """The "no campaign" error, naming the closest one there is: a campaign is named by its

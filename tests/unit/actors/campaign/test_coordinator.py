@@ -4,6 +4,7 @@ commands and their states, loading after a restart, listing and status, in-doubt
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,9 @@ import trio
 from trio.testing import MockClock
 
 from actors.budget.messages import BudgetMsg, Reconcile
+from actors.budget.periods import period_keys
 from actors.campaign.coordinator import (
+    ROLLOVER_CHECK_S,
     CampaignCmd,
     CampaignCoordinator,
     CampaignError,
@@ -288,6 +291,40 @@ async def test_a_paused_campaigns_counts_may_be_reused_only_when_asked(
     before = world.store.progress_calls
     await listed(max_age_s=60)
     assert world.store.progress_calls == before + 1  # its counts changed: counted again
+
+
+async def test_a_campaign_a_day_cap_paused_goes_on_when_the_day_is_over(
+    world: World, autojump_clock: MockClock
+) -> None:
+    """Checked every ROLLOVER_CHECK_S; a pause of today, the campaign's own budget_usd or
+    the operator's stays."""
+    chip = world.chip(A)
+    today = period_keys(world.now(), SP).day
+    yesterday = f"day:{dt.date.fromisoformat(today[4:]) - dt.timedelta(days=1)}"
+
+    def refused(cap: str, key: str) -> str:
+        return f"budget: {cap} cap would be crossed (0.0625 USD needed, 0 of 50 USD left, {key})"
+
+    paused = {
+        "yesterday": refused("daily", yesterday),
+        "today": refused("daily", today),
+        "own": refused("campaign own monthly", "month:2000-01"),
+        "operator": "night",
+    }
+    for n, (cid, reason) in enumerate(paused.items()):
+        add_campaign(world, people(1, start=n + 1), state="paused", cid=cid)
+        world.store.rows[cid].reason = reason
+    await coordinator(world)
+    await trio.sleep(ROLLOVER_CHECK_S + 5)
+    states = {cid: world.store.rows[cid].state for cid in paused}
+    assert states == {
+        "yesterday": "finished",  # resumed, and its one recipient sent
+        "today": "paused",
+        "own": "paused",
+        "operator": "paused",
+    }
+    assert [s.to for _, s in world.sends()] == [people(1, start=1)[0].to]
+    assert chip.keys() == ["1/SP"]
 
 
 @pytest.mark.parametrize(("action", "ok"), [("resend", True), ("drop", True), ("retry", False)])
