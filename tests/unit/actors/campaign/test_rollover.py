@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from actors.budget.periods import PeriodKind
+from actors.budget.values import CapRef, Refusal, Scope
 from actors.campaign.rollover import period_over
 
 SP = ZoneInfo("America/Sao_Paulo")
@@ -38,3 +41,28 @@ def _refused(cap: str, key: str) -> str:
 )
 def test_period_over(reason: str | None, over: str | None) -> None:
     assert period_over("c1", reason, NOW, SP) == over
+
+
+@pytest.mark.parametrize(
+    ("scope", "period", "key", "over"),
+    [
+        (Scope("global"), "day", "day:2026-11-26", True),
+        (Scope.waba("100"), "week", "week:2026-W47", True),
+        (Scope("campaign", "c1"), "day", "day:2026-11-26", True),
+        (Scope("campaign", "c1"), "month", "month:2026-10", False),  # its budget_usd
+    ],
+)
+def test_the_budgets_own_refusal_is_read(
+    scope: Scope, period: PeriodKind, key: str, over: bool
+) -> None:
+    """The reason is the budget's text (actors.budget.values.Refusal): this pins the two
+    together."""
+    refusal = Refusal(
+        id="o:1",
+        amount=Decimal("0.0625"),
+        cap=CapRef(scope, period),
+        cap_amount=Decimal(50),
+        used=Decimal(50),
+        period_key=key,
+    )
+    assert period_over("c1", refusal.reason, NOW, SP) == (key if over else None)
