@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 
-from actors.chip.window import WindowState
 from actors.policy.pricing import (
     PriceTable,
     Rate,
@@ -16,6 +15,7 @@ from actors.policy.pricing import (
 )
 from config.model import PriceRate, PricingConfig
 from daemon.webhook.events import Pricing
+from tests.unit.actors.policy.cost_builders import window
 
 BR = "5511987654321"
 D = Decimal
@@ -25,16 +25,6 @@ def table(*rates: PriceRate) -> PriceTable:
     if not rates:
         return PriceTable.from_config(PricingConfig())
     return PriceTable.from_config(PricingConfig(rates=list(rates)))
-
-
-def window(*, service: bool = False, free: bool = False) -> WindowState:
-    return WindowState(
-        service_open=service,
-        free_entry_open=free,
-        service_expires_at=None,
-        free_entry_expires_at=None,
-        seconds_left=3600.0 if service else 0.0,
-    )
 
 
 MULTI = table(
