@@ -148,6 +148,7 @@ class ChipActor(SendPipeline):
         """The journal lane is running (:meth:`_journal_lane`)."""
         self._in_flight = {}
         self._awaiting_fallback = {}
+        self._closed_in_flight = set()
         self._draining = False
         self._closing = False
         self.accepted = 0
@@ -465,19 +466,12 @@ class ChipActor(SendPipeline):
         if msg.status != "failed" or msg.error_code is None:
             return
         item = self._awaiting_fallback.pop(msg.outbox_id, None)
-        if msg.error_code == 131047 and item is not None:
-            # Meta says the window was closed after all: believe it, and send the
-            # template instead, as a new outbox row (the webhook settled the first one).
-            closed = self.windows.close_service(item.key)
-            if closed is not None:
-                await self._journal.save_windows(self.pnid, [(closed.key, closed.kind, None)])
-            retry = Send(
-                to=item.key,
-                template=item.request.template,
-                category=item.request.category,
-                reply=item.request.reply,
-            )
-            await self._accept(retry)
+        if msg.error_code == 131047 and item is None and msg.outbox_id in self._in_flight:
+            # The webhook overtook the POST's own answer (Meta may send it within
+            # milliseconds): the fallback waits for that answer (SendPipeline._settle).
+            self._closed_in_flight.add(msg.outbox_id)
+        elif msg.error_code == 131047 and item is not None:
+            await self._fall_back(item)
         elif msg.error_code in q.ERROR_HOLDS:
             now = self._now()
             await self._journal_quality(

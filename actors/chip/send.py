@@ -142,6 +142,8 @@ class SendPipeline:
     _journalling: bool
     _in_flight: dict[int, _Item]
     _awaiting_fallback: dict[int, _Item]
+    _closed_in_flight: set[int]
+    """Free-form sends whose 131047 webhook overtook their POST's answer (see _settle)."""
     _draining: bool
     _closing: bool
     _wake_at: float
@@ -448,19 +450,42 @@ class SendPipeline:
 
     async def _settle(self, outbox_id: int, outcome: Any) -> None:
         item = self._in_flight.pop(outbox_id)
+        closed_early = outbox_id in self._closed_in_flight
+        self._closed_in_flight.discard(outbox_id)
         match outcome:
             case SendAccepted(wamid=wamid, wa_id=wa_id):
                 self.accepted += 1  # journalled by _post already, like in_doubt
                 await self._learn(wa_id=wa_id, phone=item.key, bsuid=None, behind=True)
-                if item.method == "free_form" and item.request.template is not None:
-                    self._awaiting_fallback[outbox_id] = item
+                fallback = item.method == "free_form" and item.request.template is not None
+                if fallback and not closed_early:
+                    self._awaiting_fallback[outbox_id] = item  # until delivered or 131047
                 item.request.reply.ok(Sent(outbox_id, wamid, item.method))
+                if fallback and closed_early:
+                    # Meta's 131047 webhook came before the POST's own answer: the
+                    # window was closed after all, so the template goes now.
+                    await self._fall_back(item)
             case SendInDoubt(reason=reason):
                 item.request.reply.ok(Uncertain(outbox_id, reason))
             case SendFailed():
                 await self._react(item, outcome)
             case _:
                 raise AssertionError(f"unexpected outcome {outcome!r}")
+
+    async def _fall_back(self, item: _Item) -> None:
+        """Meta says the contact's window was closed (131047, by webhook) though a free-form
+        message went out in it: believe it, and send the template instead, as a new
+        outbox row (the webhook settled the first one)."""
+        closed = self.windows.close_service(item.key)
+        if closed is not None:
+            await self._journal.save_windows(self.pnid, [(closed.key, closed.kind, None)])
+        await self._accept(
+            Send(
+                to=item.key,
+                template=item.request.template,
+                category=item.request.category,
+                reply=item.request.reply,
+            )
+        )
 
     async def _react(self, item: _Item, failed: SendFailed) -> None:
         """Apply the error table's reaction to a failed send (one place for all of them)."""

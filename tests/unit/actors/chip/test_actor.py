@@ -219,6 +219,47 @@ async def test_async_131047_closes_the_window_and_sends_the_template(
     assert h.journal.windows == {}
 
 
+class _HeldGraph(FakeGraph):
+    """Takes each POST at once but answers only once ``answer`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = trio.Event()
+
+    async def send(self, *args: Any, **kwargs: Any) -> Any:
+        result = await super().send(*args, **kwargs)
+        await self.answer.wait()
+        return result
+
+
+async def test_a_131047_webhook_before_the_posts_answer_still_sends_the_template(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Meta may send the failed status within milliseconds of its 200: the chip can read
+    that webhook before the POST's answer. The fallback to the template must not be lost
+    (it was: the webhook found no free-form send waiting for it)."""
+    graph = _HeldGraph()
+    async with trio.open_nursery() as n:
+        h = Harness(open_mailbox("chip"), FakeChipRepo(), FakeJournal(), graph, n)
+        await h.start()
+        await _open_window(h)
+        n.start_soon(h.call, lambda r: Send(to=CONTACT, content=TEXT, template=TEMPLATE, reply=r))
+        await trio.sleep(1)
+        assert [p["type"] for p in graph.sent] == ["text"]  # POSTed, no answer yet
+        (outbox_id,) = h.journal.outbox
+        await h.box.address.cast(
+            StatusEvent(
+                outbox_id=outbox_id, wamid=None, status="failed", at=h.now(), error_code=131047
+            )
+        )
+        await trio.sleep(1)
+        graph.answer.set()
+        await trio.sleep(1)
+        assert [p["type"] for p in graph.sent] == ["text", "template"]
+        assert h.journal.windows == {}
+        n.cancel_scope.cancel()
+
+
 @pytest.mark.parametrize(
     ("code", "reaction"),
     [
