@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from config import MetadConfig
+    from daemon.store import Store
+    from daemon.templates_cli import WithStore
 
 __all__ = ["add_arguments", "run"]
 
@@ -61,30 +63,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, cfg: MetadConfig) -> int:
+def run(args: argparse.Namespace, cfg: MetadConfig, *, with_store: WithStore) -> int:
+    """``with_store``: runs one query on the configured store (``daemon.cli``'s), for the
+    actions that read it directly, daemon running or not."""
     if args.campaign_command == "plan":
-        return _plan(args, cfg)
+        return _plan(args, cfg, with_store)
     if args.campaign_command == "taps":
-        return _taps(args, cfg)
+        return _taps(args, cfg, with_store)
     return _remote(args, cfg)
 
 
-def _taps(args: argparse.Namespace, cfg: MetadConfig) -> int:
+def _taps(args: argparse.Namespace, cfg: MetadConfig, with_store: WithStore) -> int:
     """The answers a campaign got, read from the store (the daemon may be stopped)."""
-    import trio
-
-    from daemon.store import Store, open_store
     from daemon.store.campaigns import Tap
 
-    async def go() -> tuple[bool, list[Tap]]:
-        store: Store
-        async with open_store(
-            cfg.storage, state_dir=cfg.daemon.state_dir, keep_adopted_server=True
-        ) as store:
-            known = await store.campaigns.get(args.campaign) is not None
-            return known, await store.campaigns.taps(args.campaign)
+    async def read(store: Store) -> tuple[bool, list[Tap]]:
+        known = await store.campaigns.get(args.campaign) is not None
+        return known, await store.campaigns.taps(args.campaign)
 
-    known, taps = trio.run(go)
+    known, taps = with_store(cfg, read)
     if not known:
         print(f"metad campaign: no campaign {args.campaign!r}", file=sys.stderr)
         return EXIT_RUNTIME
@@ -109,10 +106,7 @@ def _taps(args: argparse.Namespace, cfg: MetadConfig) -> int:
         out.writerows(rows)
     else:
         print(
-            _grid(
-                [[head for _, head in _TAP_COLUMNS.items()]]
-                + [[row[k] for k in _TAP_COLUMNS] for row in rows]
-            )
+            _grid([list(_TAP_COLUMNS.values())] + [[row[k] for k in _TAP_COLUMNS] for row in rows])
         )
         print(f"{len(rows)} tap(s)", file=sys.stderr)
     return EXIT_OK
@@ -128,30 +122,23 @@ _TAP_COLUMNS = {
 }
 
 
-def _plan(args: argparse.Namespace, cfg: MetadConfig) -> int:
-    import trio
-
+def _plan(args: argparse.Namespace, cfg: MetadConfig, with_store: WithStore) -> int:
     from daemon.campaigns.service import find_campaign_file, load_prepared, plan
-    from daemon.store import Store, open_store
 
     path = find_campaign_file(cfg, args.campaign)
     # A large audience takes seconds per 100,000 rows: say what is happening, on a
     # terminal only (stdout stays the plan, for a pipe or --json).
     say = _stage if sys.stderr.isatty() else (lambda _: None)
 
-    async def go() -> dict[str, Any]:
-        store: Store
-        async with open_store(
-            cfg.storage, state_dir=cfg.daemon.state_dir, keep_adopted_server=True
-        ) as store:
-            say(f"reading {path.name} and its data …")
-            prepared = await load_prepared(store, cfg, path)
-            say(f"routing and pricing {prepared.sendable:,} messages …")
-            result = await plan(store, cfg, prepared, now=dt.datetime.now(dt.UTC))
-            say("")
-            return result
+    async def go(store: Store) -> dict[str, Any]:
+        say(f"reading {path.name} and its data …")
+        prepared = await load_prepared(store, cfg, path)
+        say(f"routing and pricing {prepared.sendable:,} messages …")
+        result = await plan(store, cfg, prepared, now=dt.datetime.now(dt.UTC))
+        say("")
+        return result
 
-    result = trio.run(go)
+    result: dict[str, Any] = with_store(cfg, go)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
