@@ -36,7 +36,8 @@ class CampaignActions:
             app.notify(f"{name} is {campaign.state}: it cannot {verb}", severity="warning")
             return
         label, detail = ACTIONS[verb]
-        self._confirm(f"{label} campaign {name}?", detail, label, verb, name, {"id": campaign_id})
+        params = {"id": campaign_id}
+        self._confirm(f"{label} campaign {name}?", detail, label, verb, verb, name, params)
 
     def request_resolve(self, action: str, campaign_id: str) -> None:
         """Resend or drop the oldest message of the campaign in doubt past its hold."""
@@ -53,23 +54,24 @@ class CampaignActions:
         params = {"id": campaign_id, "recipient": first.recipient, "action": action}
         title = f"{label} {first.recipient} of {campaign.name}?"
         detail = f"Outbox {first.outbox_id}, chip {first.chip}. {detail}"
-        self._confirm(title, detail, label, action, campaign.name, params, method="resolve")
+        self._confirm(title, detail, label, "resolve", action, campaign.name, params)
 
     def _confirm(
         self,
         title: str,
         detail: str,
         label: str,
+        method: str,
         verb: str,
         name: str,
         params: dict[str, Any],
-        method: str | None = None,
     ) -> None:
+        """Ask; once confirmed, call ``campaign.<method>`` (``verb`` names it to the operator)."""
         app = self._console
 
         def confirmed(answer: str | None) -> None:
             if answer is not None:
-                call = self._call(method or verb, verb, name, params)
+                call = self._call(method, verb, name, params)
                 app.run_worker(call, group="campaigns")
 
         app.push_screen(ConfirmScreen(title, detail, label), confirmed)

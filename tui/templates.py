@@ -156,19 +156,10 @@ def merge_templates(listed: object, report: Iterable[_Report] = ()) -> list[Temp
     rows = [_from_list(raw) for raw in raws if isinstance(raw, dict) and _name(raw)]
     unmatched: list[_Report] = []
     for rep in report:
-        exact = [
-            i
-            for i, r in enumerate(rows)
-            if (r.name, r.language) == (rep.name, rep.language)
-            and (not rep.waba_id or r.waba_id == rep.waba_id)
-        ]
-        loose = [
-            i
-            for i, r in enumerate(rows)
-            if r.name == rep.name
-            and r.sent is None
-            and (not rep.waba_id or r.waba_id == rep.waba_id)
-        ]
+        # A report row without a WABA (an older daemon's) stands for every WABA's.
+        ours = [i for i, r in enumerate(rows) if not rep.waba_id or r.waba_id == rep.waba_id]
+        exact = [i for i in ours if (rows[i].name, rows[i].language) == (rep.name, rep.language)]
+        loose = [i for i in ours if rows[i].name == rep.name and rows[i].sent is None]
         hits = exact or loose[:1]
         for i in hits:
             rows[i] = _with_report(rows[i], rep)

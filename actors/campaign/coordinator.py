@@ -265,7 +265,8 @@ class CampaignCoordinator(Actor[CampaignMsg]):
             await self._address.cast(_Rollover(reply=ReplyTo()))
 
     async def _resume_after_rollover(self) -> None:
-        """Resume each campaign paused by a day or week cap whose period is over."""
+        """Resume each campaign paused by a day, week or month cap whose period is over
+        (:func:`~actors.campaign.rollover.period_over` says which)."""
         for row in await self._store.all():
             if row.state != "paused":
                 continue

@@ -1,6 +1,7 @@
 """When a campaign that a budget cap paused may go on by itself: the cap's period is over.
 
-Why: a day or week cap (the fleet's, a WABA's, or one of ``[[budget.campaigns]]``) pauses
+Why: a day, week or month cap (the fleet's, a WABA's, or one of ``[[budget.campaigns]]``)
+pauses
 a campaign larger than what the cap allows in one period, say 200,000 messages under
 $50 a day. Making the operator resume it every morning is what nobody would do, and the
 campaign would sit paused while the cap is fresh again. The pause reason names the
