@@ -422,7 +422,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
     def _empty_ledger(self) -> Ledger:
         ledger = self._new_ledger()
         for campaign_id, caps in self._campaign_caps.items():
-            ledger.set_caps(Scope.campaign(campaign_id), caps)
+            ledger.register_caps(Scope.campaign(campaign_id), caps)
         return ledger
 
     async def load(self) -> None:
@@ -519,7 +519,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                 # when the campaign has spent already: the thresholds it had crossed were
                 # announced when crossed, so they are marked, not announced again.
                 first = campaign_id not in self._campaign_caps
-                self.ledger.set_caps(Scope.campaign(campaign_id), caps)
+                self.ledger.register_caps(Scope.campaign(campaign_id), caps)
                 if caps == Caps():
                     self._campaign_caps.pop(campaign_id, None)
                 else:

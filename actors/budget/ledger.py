@@ -107,7 +107,9 @@ class Ledger:
     __slots__ = (
         "_buckets",
         "_caps",
+        "_configured",
         "_items",
+        "_registered",
         "_routes",
         "_thresholds",
         "_tz",
@@ -128,7 +130,12 @@ class Ledger:
         """How long a reservation of a message Meta accepted waits for its price before
         the reconciliation settles it at its estimate (:func:`~actors.budget.reconcile.
         to_settle`, :meth:`settle_estimate`)."""
+        self._configured: dict[Scope, Caps] = {GLOBAL: caps}
+        """Caps from the configuration (:meth:`set_caps`)."""
+        self._registered: dict[Scope, Caps] = {}
+        """Caps a running campaign brings (:meth:`register_caps`: its file's budget)."""
         self._caps: dict[Scope, Caps] = {GLOBAL: caps}
+        """What applies: per scope and period, the tightest of the two above."""
         self._thresholds = thresholds(alert_at)
         self._buckets: dict[BucketKey, Bucket] = {}
         self._items: dict[str, Item] = {}
@@ -177,10 +184,26 @@ class Ledger:
         a restart. Lowering a cap refuses later reservations but never undoes booked
         ones; call :meth:`alerts` to hear about thresholds the new caps put behind.
         """
+        self._put(self._configured, scope, caps)
+
+    def register_caps(self, scope: Scope, caps: Caps) -> None:
+        """Add (or with ``Caps()`` withdraw) caps that a campaign brings itself, on top
+        of the configured ones: where both cap a period, the lower one applies. Like
+        :meth:`set_caps`, not journalled: registered again after a restart."""
+        self._put(self._registered, scope, caps)
+
+    def _put(self, layer: dict[Scope, Caps], scope: Scope, caps: Caps) -> None:
         if caps == NO_CAPS and scope != GLOBAL:
+            layer.pop(scope, None)
+        else:
+            layer[scope] = caps
+        applied = self._configured.get(scope, NO_CAPS).tightest(
+            self._registered.get(scope, NO_CAPS)
+        )
+        if applied == NO_CAPS and scope != GLOBAL:
             self._caps.pop(scope, None)
         else:
-            self._caps[scope] = caps
+            self._caps[scope] = applied
         self._routes.clear()
 
     # ------------------------------------------------------------------ queries

@@ -71,7 +71,9 @@ class GetBudget:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SetCampaignCap:
-    """Caps of one campaign, registered when it starts (``Caps()`` clears them).
+    """Caps a campaign brings itself, registered when it starts (``Caps()`` withdraws
+    them). They add to the configured ``[[budget.campaigns]]`` caps of the same
+    campaign: per period the lower one applies.
 
     Per period like every cap (local day, ISO week, month): a campaign that must not
     spend more than X in all sets ``monthly`` (and runs within one month)."""

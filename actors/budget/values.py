@@ -124,6 +124,22 @@ class Caps:
             monthly=conv(cfg.monthly_usd, "monthly_usd"),
         )
 
+    def tightest(self, other: Caps) -> Caps:
+        """Per period, the lower of the two caps (a period capped by one only keeps it).
+
+        Why: a campaign's caps come from two places, ``[[budget.campaigns]]`` in the
+        config and its file's ``budget_usd``; each is a promise the operator made, so
+        a send must fit under both, never under whichever was set last."""
+
+        def low(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+            return b if a is None else a if b is None else min(a, b)
+
+        return Caps(
+            daily=low(self.daily, other.daily),
+            weekly=low(self.weekly, other.weekly),
+            monthly=low(self.monthly, other.monthly),
+        )
+
     def of(self, kind: PeriodKind) -> Decimal | None:
         match kind:
             case "day":

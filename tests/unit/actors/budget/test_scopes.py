@@ -185,6 +185,42 @@ async def test_a_campaign_cap_survives_a_restart_of_the_coordinator() -> None:
     assert caps == {}
 
 
+async def test_a_campaign_files_cap_adds_to_its_configured_caps_never_replaces_them() -> None:
+    # [[budget.campaigns]] caps the campaign at 0.15 a day; its file's budget_usd
+    # registers a monthly 3.00 when it starts. Both apply: the day stops at 0.15,
+    # through a restart of the coordinator (a config reload) too.
+    cfg = BudgetConfig(campaigns=[CampaignBudget(campaign="c1", daily_usd=0.15)])
+    journal, published = MemoryJournal(), list[dict[str, Any]]()
+    caps: dict[str, Caps] = {}
+    async with trio.open_nursery() as nursery:
+        client, box = await _coordinator(nursery, cfg, journal, caps, published)
+        await client.set_campaign_cap("c1", monthly_usd=D("3.00"))
+        assert (await client.reserve([Booking("o:1", D("0.0625"), None, "c1")]))[0] is None
+        assert (await client.reserve([Booking("o:2", D("0.0625"), None, "c1")]))[0] is None
+        third = (await client.reserve([Booking("o:3", D("0.0625"), None, "c1")]))[0]
+        box.close()
+    assert str(third).startswith("budget: campaign c1 daily cap")
+    async with trio.open_nursery() as nursery:
+        client, box = await _coordinator(nursery, cfg, journal, caps, published)
+        again = (await client.reserve([Booking("o:4", D("0.0625"), None, "c1")]))[0]
+        await client.set_campaign_cap("c1")  # the file's cap withdrawn: the day's stays
+        still = (await client.reserve([Booking("o:5", D("0.0625"), None, "c1")]))[0]
+        box.close()
+    assert str(again).startswith("budget: campaign c1 daily cap")
+    assert str(still).startswith("budget: campaign c1 daily cap")
+
+
+def test_registered_and_configured_caps_combine_per_period() -> None:
+    cfg = BudgetConfig(campaigns=[CampaignBudget(campaign="c1", daily_usd=1.0, monthly_usd=9.0)])
+    lg = Ledger.from_config(cfg, SP)
+    lg.register_caps(Scope.campaign("c1"), Caps(weekly=D("4"), monthly=D("3")))
+    assert lg.caps(Scope.campaign("c1")) == Caps(daily=D("1.0"), weekly=D("4"), monthly=D("3"))
+    lg.set_caps(Scope.campaign("c1"), Caps())  # the config's caps gone (a reload)
+    assert lg.caps(Scope.campaign("c1")) == Caps(weekly=D("4"), monthly=D("3"))
+    lg.register_caps(Scope.campaign("c1"), Caps())
+    assert lg.caps(Scope.campaign("c1")) == Caps()
+
+
 async def test_a_daemon_restart_does_not_announce_a_campaigns_crossed_thresholds_again() -> None:
     cfg = BudgetConfig()
     journal, published = MemoryJournal(), list[dict[str, Any]]()
