@@ -9,7 +9,9 @@ behaviour.md 15.5 #25). Rates are fractions (0..1) everywhere.
 
 "Sent" counts every message metad handed to Meta in the period (queued and cancelled
 rows never left). ``failed_by_code`` counts failures by Meta's error code (``none``
-when the failure carried no code).
+when the failure carried no code). A status webhook's failure stores the code as
+``error.code``; a send Meta refused on the request itself stores only the chip's reason,
+``<reaction>: <code>: <message>`` (actors/chip/send.py), so the code is read from there.
 
 The Marketing Messages API has no metrics endpoint documented for metad
 (docs/cloud-api.md §2), so its metrics are derived the same way, from the rows whose
@@ -67,6 +69,15 @@ _KEYS: Final[Mapping[str, tuple[tuple[tuple[str, str], ...], str]]] = {
 }
 
 
+_REASON_CODE: Final = r"^[a-z_]+: ([0-9]+):"
+"""The Graph code in a chip's failure reason (``fix_request: 132000: …``); a reason
+without a code (``retry_backoff: timed out``) does not match."""
+
+_FAIL_CODE: Final = (
+    f"coalesce(s.error ->> 'code', substring(s.error ->> 'reason' from '{_REASON_CODE}'), 'none')"
+)
+
+
 def _sql(grouping: str) -> tuple[str, str, list[str]]:
     keys, where = _KEYS[grouping]
     names = [name for name, _ in keys]
@@ -99,7 +110,7 @@ GROUP BY {group}
 ORDER BY sent DESC, {group}
 """
     codes = f"""{sent}
-SELECT {group}, coalesce(s.error ->> 'code', 'none') AS code, count(*) AS n
+SELECT {group}, {_FAIL_CODE} AS code, count(*) AS n
 FROM sent s WHERE s.state = 'failed'
 GROUP BY {group}, code
 """

@@ -9,6 +9,7 @@ campaign's figures scanned the whole journal for its entries, at every status ca
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -44,6 +45,31 @@ async def test_cost_is_each_messages_latest_price(store: Store) -> None:
     (row,) = await report(store, by="chip", days=1, now=dt.datetime.now(dt.UTC))
     assert (row["chip"], row["sent"]) == (CHIP, 3)
     assert row["cost_usd"] == pytest.approx(0.1125)
+
+
+async def _failed(store: Store, error: dict[str, Any]) -> None:
+    await store.execute(
+        "INSERT INTO outbox (chip, wa_id, kind, payload, state, error)"
+        " VALUES ($1, '5511900000000', 'text', '{}', 'failed', $2)",
+        CHIP,
+        error,
+    )
+
+
+async def test_failures_count_by_the_code_of_a_status_or_of_the_chips_reason(
+    store: Store,
+) -> None:
+    """A send Meta refused on the request stores only the chip's reason
+    (``fix_request: 132000: …``); its code counts, not ``none``."""
+    await running_campaign(store, [])
+    await _failed(store, {"code": 131026, "title": "undeliverable"})  # a status webhook's
+    await _failed(store, {"reason": "fix_request: 132000: parameter count mismatch"})
+    await _failed(store, {"reason": "fix_request: 132000: parameter count mismatch"})
+    await _failed(store, {"reason": "retry_backoff: ReadTimeout: timed out"})  # no code
+    await _failed(store, {"reason": "expired"})
+    (row,) = await report(store, by="chip", days=1, now=dt.datetime.now(dt.UTC))
+    assert row["failed_by_code"] == {"131026": 1, "132000": 2, "none": 2}
+    assert row["fail_codes"] == ["131026", "132000"]
 
 
 async def test_cost_is_found_by_the_outbox_id_index(store: Store) -> None:
