@@ -73,10 +73,18 @@ class CampaignRow:
 
 _COLUMNS = "id, name, state, spec, file, reason, cap_usd, created_at, started_at, finished_at"
 
+# Why ``pending`` and ``in_flight`` are derived rather than read: a recipient's "handed"
+# mark is written in batches after the hand-over (the outbox row is the truth), so for a
+# moment a recipient is both "pending" and journalled, or "handed" and not journalled
+# yet (in a chip's mailbox). Counted apart, pending + sent + ... came to more (or less)
+# than the total while a campaign ran. Here a journalled recipient counts by its outbox
+# row whatever its mark says, and a handed one without a row counts as in flight, so
+# pending + in_flight + sent + in_doubt + skipped + refused + dropped = total.
 PROGRESS_SQL = """
 WITH r AS (
     SELECT count(*) AS total,
-           count(*) FILTER (WHERE state = 'pending') AS pending,
+           count(*) FILTER (WHERE state = 'pending') AS pending_rows,
+           count(*) FILTER (WHERE state = 'handed') AS handed,
            count(*) FILTER (WHERE state = 'skipped') AS skipped,
            count(*) FILTER (WHERE state = 'refused') AS refused,
            count(*) FILTER (WHERE state = 'dropped') AS dropped
@@ -87,8 +95,9 @@ WITH r AS (
            count(*) FILTER (WHERE state IN ('delivered', 'read')) AS delivered,
            count(*) FILTER (WHERE state = 'read') AS read,
            count(*) FILTER (WHERE state = 'failed') AS failed,
-           count(*) FILTER (WHERE state IN ('queued', 'sending')) AS in_flight,
+           count(*) FILTER (WHERE state IN ('queued', 'sending')) AS queued,
            count(*) FILTER (WHERE state = 'in_doubt') AS in_doubt,
+           count(*) FILTER (WHERE state <> 'cancelled') AS live,
            count(*) FILTER (WHERE EXISTS (
                SELECT 1 FROM windows w WHERE w.chip = outbox.chip AND w.wa_id = outbox.wa_id
                  AND w.kind = 'service' AND w.opened_at > outbox.created_at)) AS replied
@@ -107,10 +116,20 @@ WITH r AS (
     SELECT coalesce(sum(spent), 0)::float8 AS spent,
            coalesce(sum(reserved), 0)::float8 AS reserved
     FROM m
+), j AS (
+    -- Pending by their mark, journalled already: the mark has not caught up yet.
+    SELECT count(*) AS journalled_pending
+    FROM outbox jo JOIN campaign_recipients jr
+      ON jr.campaign_id = jo.campaign_id AND jr.recipient_key = jo.recipient_id
+    WHERE jo.campaign_id = $1 AND jo.state <> 'cancelled' AND jr.state = 'pending'
 ), t AS (
     SELECT count(*) AS taps FROM events WHERE kind = 'campaign.tap' AND subject = $1
 )
-SELECT * FROM r, o, b, t
+SELECT r.total, r.pending_rows - j.journalled_pending AS pending, r.skipped, r.refused,
+       r.dropped, o.sent, o.delivered, o.read, o.failed,
+       o.queued + r.handed - (o.live - j.journalled_pending) AS in_flight,
+       o.in_doubt, o.replied, b.spent, b.reserved, t.taps
+FROM r, o, b, j, t
 """
 
 
