@@ -5,7 +5,11 @@ Why each rule (behaviour.md 7.20 and 15.5 #28 list what the old sync got wrong):
 - retailer id: the listing's own id, slugged (``shift_V1002``); when slugging loses
   information a short hash of the raw id is appended, so two listings never share one
   (the old "first 8 characters of a UUID" collided);
-- price: Meta's ``"1800.00 BRL"`` text, not milli-units;
+- price: Meta's ``"1800.00 BRL"`` text, not milli-units; only a finite number of at
+  least zero is a price (``NaN``, ``Infinity``, ``-50`` or ``1e400`` are errors of the
+  row, not a crash when the item is built or a product Meta refuses);
+- status: one of the known open or closed words; anything else is an error of the row
+  (a typo must not close a shift);
 - a product is CREATEd the first time and UPDATEd after (UPDATE never creates);
 - a closed listing, or one that disappeared from the file, is pushed ``out of stock``;
 - nothing unchanged is pushed again (a fingerprint of the item is kept per product).
@@ -18,12 +22,16 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 __all__ = [
+    "CLOSED",
+    "OPEN",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
     "Listing",
     "Planned",
     "Pushed",
@@ -35,9 +43,28 @@ __all__ = [
 ]
 
 _SLUG = re.compile(r"[^A-Za-z0-9_-]+")
-OPEN = frozenset({"aberta", "open", "in stock", "disponivel", "disponível"})
+OPEN = ("aberta", "aberto", "open", "in stock", "disponivel", "disponível")
+CLOSED = (
+    "fechada",
+    "fechado",
+    "closed",
+    "out of stock",
+    "encerrada",
+    "encerrado",
+    "preenchida",
+    "preenchido",
+    "cancelada",
+    "cancelado",
+    "indisponivel",
+    "indisponível",
+)
+"""The ``status`` words (compared lower-cased); ``aberta``/``fechada`` in the shifts export."""
 IN_STOCK, OUT_OF_STOCK = "in stock", "out of stock"
-_REQUIRED = ("vaga_id", "hospital", "especialidade", "data", "valor_brl", "status")
+REQUIRED_COLUMNS = ("vaga_id", "hospital", "especialidade", "data", "valor_brl", "status")
+OPTIONAL_COLUMNS = ("inicio", "fim", "imagem_url", "cidade", "uf")
+"""``imagem_url`` is optional in the file, but Meta creates no product without an image."""
+_CENT = Decimal("0.01")
+_BOM = "\ufeff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,44 +106,102 @@ class Planned:
 
 
 def parse_listings(text: str) -> tuple[list[Listing], list[str]]:
-    """Listings from CSV text (the shifts fixture's columns); bad rows as ``line N: …``."""
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in _REQUIRED if c not in (reader.fieldnames or [])]
-    if missing:
-        return [], [f"line 1: missing columns {', '.join(missing)}"]
+    """Listings from CSV text (the shifts export's columns); bad rows as ``line N: …``.
+
+    A leading byte-order mark (Excel's "CSV UTF-8") is dropped, or the first column
+    would carry the mark in its name and be reported missing.
+    """
+    reader = csv.DictReader(io.StringIO(text.removeprefix(_BOM)))
+    problem = _columns_problem(reader.fieldnames)
+    if problem:
+        return [], [f"line 1: {problem}"]
     listings: list[Listing] = []
     errors: list[str] = []
-    seen: set[str] = set()
-    for n, row in enumerate(reader, start=2):
+    seen: dict[str, int] = {}
+    for row in reader:
+        n = reader.line_num  # the row's (last) line: right across blank lines
         get = {k: (v or "").strip() for k, v in row.items() if k is not None}
-        try:
-            price = Decimal(get["valor_brl"].replace(",", "."))
-        except InvalidOperation:
-            errors.append(f"line {n}: valor_brl {get['valor_brl']!r} is not a number")
-            continue
-        if not get["vaga_id"]:
-            errors.append(f"line {n}: vaga_id is empty")
-            continue
-        if get["vaga_id"] in seen:
-            errors.append(f"line {n}: vaga_id {get['vaga_id']} appears twice")
-            continue
-        seen.add(get["vaga_id"])
-        listings.append(
-            Listing(
-                id=get["vaga_id"],
-                hospital=get["hospital"],
-                specialty=get["especialidade"],
-                date=get["data"],
-                start=get.get("inicio", ""),
-                end=get.get("fim", ""),
-                price=price,
-                image_url=get.get("imagem_url", ""),
-                city=get.get("cidade", ""),
-                state=get.get("uf", ""),
-                open=get["status"].lower() in OPEN,
-            )
-        )
+        parsed = _listing(get, seen)
+        if isinstance(parsed, Listing):
+            seen[parsed.id] = n
+            listings.append(parsed)
+        else:
+            errors += [f"line {n}: {p}" for p in parsed]
     return listings, errors
+
+
+def _columns_problem(fieldnames: Sequence[str] | None) -> str:
+    """Which required columns are missing, with what the file has: a file made for
+    something else (a campaign's listings) is told apart from a typo at a glance."""
+    have = list(fieldnames or [])
+    missing = [c for c in REQUIRED_COLUMNS if c not in have]
+    if not missing:
+        return ""
+    return (
+        f"missing columns {', '.join(missing)} (a listings file needs"
+        f" {', '.join(REQUIRED_COLUMNS)}; this one has {', '.join(have) or 'no header'})"
+    )
+
+
+def _listing(get: Mapping[str, str], seen: Mapping[str, int]) -> Listing | list[str]:
+    """The row as a listing, or every problem it has (so one pass fixes the row)."""
+    problems: list[str] = []
+    listing_id = get["vaga_id"]
+    if not listing_id:
+        problems.append("vaga_id: empty")
+    elif listing_id in seen:
+        problems.append(f'vaga_id: "{listing_id}" appears twice (line {seen[listing_id]})')
+    price = _price(get["valor_brl"])
+    if price is None:
+        problems.append(
+            f'valor_brl: "{get["valor_brl"]}" is not a valid price'
+            " (a number of at least 0, like 1800.00)"
+        )
+    is_open = _is_open(get["status"])
+    if is_open is None:
+        problems.append(
+            f'status: "{get["status"]}" is not one of {", ".join(OPEN)} (open)'
+            f" or {', '.join(CLOSED)} (closed)"
+        )
+    if problems or price is None or is_open is None:
+        return problems
+    return Listing(
+        id=listing_id,
+        hospital=get["hospital"],
+        specialty=get["especialidade"],
+        date=get["data"],
+        start=get.get("inicio", ""),
+        end=get.get("fim", ""),
+        price=price,
+        image_url=get.get("imagem_url", ""),
+        city=get.get("cidade", ""),
+        state=get.get("uf", ""),
+        open=is_open,
+    )
+
+
+def _price(raw: str) -> Decimal | None:
+    """The price in cents, or None unless it is a finite number of at least zero.
+
+    Why so strict: ``Decimal`` reads ``NaN``, ``Infinity`` and ``1e400`` as numbers, but
+    Meta takes none of them (nor a negative price), and ``1e400`` cannot even be rounded
+    to cents; such a row is the file's error, reported like any other bad row.
+    """
+    try:
+        value = Decimal(raw.replace(",", "."))
+        if not value.is_finite() or value.is_signed():
+            return None
+        return value.quantize(_CENT)
+    except InvalidOperation:
+        return None
+
+
+def _is_open(raw: str) -> bool | None:
+    """True for an open status word, False for a closed one, None for anything else."""
+    word = raw.lower()
+    if word in OPEN:
+        return True
+    return False if word in CLOSED else None
 
 
 def retailer_id(listing_id: str) -> str:
