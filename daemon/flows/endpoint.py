@@ -9,7 +9,9 @@ order that leaks least:
    not even which flow names exist;
 2. find the flow's handler (404 for a name we do not serve);
 3. parse the envelope (400) and open it with the business private key (421, so Meta's
-   client fetches the public key again and retries);
+   client fetches the public key again and retries) — the key file's current key, or,
+   for a while after ``metad flows keygen --force``, the one it replaced (see
+   :mod:`~daemon.flows.keyring`);
 4. ``ping`` / error notification / the handler (427 when it rejects the flow token);
 5. seal the reply under the same AES key and the inverted IV: 200, base64 text.
 
@@ -28,12 +30,15 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from daemon.flows.crypto import (
+    Envelope,
     MalformedEnvelope,
+    OpenedRequest,
     UndecryptableRequest,
     open_request,
     parse_envelope,
     seal_response,
 )
+from daemon.flows.keyring import KeyRing
 from daemon.flows.protocol import (
     BadFlowRequest,
     FlowHandler,
@@ -76,7 +81,8 @@ class FlowsCounters:
 @dataclass(slots=True)
 class FlowsEndpoint:
     app_secret: bytes = field(repr=False)
-    private_key: rsa.RSAPrivateKey = field(repr=False)
+    private_key: rsa.RSAPrivateKey | KeyRing = field(repr=False)
+    """A fixed key, or the ring that follows the key file (what the daemon uses)."""
     handlers: Mapping[str, FlowHandler]
     """Flow name → its handler."""
     max_body_bytes: int = 1 << 20
@@ -119,7 +125,7 @@ class FlowsEndpoint:
         if handler is None:
             return 404, _REASONS[404]
         try:
-            opened = open_request(self.private_key, parse_envelope(raw))
+            opened = self._open(parse_envelope(raw))
             request = parse_request(opened.payload, name)
         except MalformedEnvelope:
             return 400, _REASONS[400]
@@ -141,6 +147,20 @@ class FlowsEndpoint:
             "flow %s: %s on %s → %s", name, request.action, request.screen, reply.get("screen")
         )
         return 200, seal_response(reply, opened.aes_key, opened.iv).encode("ascii")
+
+    def _open(self, envelope: Envelope) -> OpenedRequest:
+        """The request opened by the first key that opens it (newest first); the first
+        key's failure when none does."""
+        ring = self.private_key
+        keys = ring.keys() if isinstance(ring, KeyRing) else [ring]
+        failure: UndecryptableRequest | None = None
+        for key in keys:
+            try:
+                return open_request(key, envelope)
+            except UndecryptableRequest as exc:
+                failure = failure or exc
+        assert failure is not None
+        raise failure
 
     async def _read(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []

@@ -8,7 +8,9 @@ any consumer see the answers).
 The key: in sandbox mode a missing key pair is made in the state directory on first
 use; outside it a missing key turns the endpoint off with a warning naming the command
 that makes one (``metad flows keygen``), and a key that cannot be loaded (wrong
-passphrase, not RSA) stops the start like any bad config.
+passphrase, not RSA) stops the start like any bad config. The endpoint holds a
+:class:`~daemon.flows.keyring.KeyRing`, not the key: ``metad flows keygen --force``
+while the daemon runs takes effect at the next request, no restart or reload needed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from config import ConfigError, ConfigIssue, MetadConfig, ResolvedSecrets
 from config.errors import format_loc
 from daemon.flows.endpoint import FlowsEndpoint
 from daemon.flows.handlers import BUILTIN_HANDLERS
-from daemon.flows.keys import KeyFileError, ensure_key_pair, load_private_key
+from daemon.flows.keyring import KeyRing
+from daemon.flows.keys import KeyFileError, ensure_key_pair
 from daemon.flows.settings import FlowSettings, flow_settings
 from daemon.webhook import events as e
 from daemon.webhook.content import FlowReply
@@ -52,22 +55,21 @@ def build_endpoint(
     passphrase = secrets.flows_passphrase
     try:
         if cfg.sandbox.enabled:
-            key = ensure_key_pair(settings.private_key, passphrase)
+            ensure_key_pair(settings.private_key, passphrase)
         elif not settings.private_key.exists():
             log.warning(
                 "Flows endpoint off: no private key at %s (make one with: metad flows keygen)",
                 settings.private_key,
             )
             return None
-        else:
-            key = load_private_key(settings.private_key, passphrase)
+        keys = KeyRing.load(settings.private_key, passphrase)
     except KeyFileError as exc:
         raise _key_error(cfg, exc) from None
     assert secrets.app_secret is not None
     log.info("Flows endpoint serves %s", ", ".join(f"/flows/{n}" for n in sorted(served)))
     return FlowsEndpoint(
         app_secret=secrets.app_secret.encode(),
-        private_key=key,
+        private_key=keys,
         handlers=served,
         max_body_bytes=cfg.webhook.max_body_bytes,
     )

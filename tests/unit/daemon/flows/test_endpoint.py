@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from daemon.flows.endpoint import FlowsEndpoint
 from daemon.flows.handlers.shift_booking import MemoryShiftBoard, ShiftBooking
+from daemon.flows.keyring import KeyRing
+from daemon.flows.keys import generate_private_key, write_key_pair
 from daemon.flows.protocol import FlowRequest, FlowResponse, InvalidFlowToken
 from tests.unit.daemon.flows.meta_side import (
     APP_SECRET,
@@ -38,7 +41,7 @@ class Picky:
         raise InvalidFlowToken(request.flow_token)
 
 
-def endpoint(key: rsa.RSAPrivateKey, max_body: int = 64 * 1024) -> FlowsEndpoint:
+def endpoint(key: rsa.RSAPrivateKey | KeyRing, max_body: int = 64 * 1024) -> FlowsEndpoint:
     return FlowsEndpoint(
         app_secret=APP_SECRET,
         private_key=key,
@@ -187,6 +190,25 @@ async def test_the_private_key_is_never_logged_or_shown(
     body = "".join(pem.splitlines()[1:-1])
     assert body[:40] not in caplog.text
     assert body[:40] not in repr(app)
+
+
+async def test_during_a_rotation_both_keys_open_requests_then_only_the_new_one(
+    business_key: rsa.RSAPrivateKey, tmp_path: Path
+) -> None:
+    """After ``keygen --force`` Meta may still seal with the old public key a while."""
+    key_file = tmp_path / "k.pem"
+    write_key_pair(key_file, business_key, passphrase=None)
+    now = [0.0]
+    app = endpoint(KeyRing.load(key_file, None, grace_s=60, clock=lambda: now[0]))
+    ping = {"version": "3.0", "action": "ping"}
+    assert await exchange(app, business_key, ping) == {"data": {"status": "active"}}
+    new = generate_private_key()
+    write_key_pair(key_file, new, passphrase=None, replace=True)
+    assert await exchange(app, new, ping) == {"data": {"status": "active"}}
+    assert await exchange(app, business_key, ping) == {"data": {"status": "active"}}
+    now[0] = 60.0
+    assert (await post(app, seal_request(business_key.public_key(), ping).body)).status == 421
+    assert await exchange(app, new, ping) == {"data": {"status": "active"}}
 
 
 # --- fuzzing: whatever arrives, the answer is one of the allowed ones --------------------

@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from config import ConfigError, ResolvedSecrets, parse_config
+from daemon.flows.keyring import KeyRing
 from daemon.flows.keys import generate_private_key, write_key_pair
 from daemon.flows.settings import flow_settings
 from daemon.flows.wiring import FLOW_COMPLETED, FlowCompletions, build_endpoint
 from daemon.webhook import events as e
 from daemon.webhook.content import FlowReply, Text
+from tests.unit.daemon.flows.meta_side import APP_SECRET
+from tests.unit.daemon.flows.test_endpoint import exchange
 
 BASE = """
 [daemon]
@@ -77,7 +81,28 @@ def test_sandbox_makes_the_key_on_first_use(tmp_path: Path) -> None:
     assert (tmp_path / "state" / "flows" / "private_key.pem").exists()
     again = build_endpoint(cfg, SECRETS)
     assert again is not None
-    assert again.private_key.private_numbers() == endpoint.private_key.private_numbers()
+    assert isinstance(again.private_key, KeyRing)
+    assert isinstance(endpoint.private_key, KeyRing)
+    assert again.private_key.current.private_numbers() == (
+        endpoint.private_key.current.private_numbers()
+    )
+
+
+async def test_keygen_force_while_running_takes_effect_without_a_restart(
+    tmp_path: Path, business_key: rsa.RSAPrivateKey
+) -> None:
+    """The endpoint follows the key file: no 421 after ``metad flows keygen --force``."""
+    key_file = tmp_path / "k.pem"
+    write_key_pair(key_file, business_key, passphrase=None)
+    flow = '[[flows.flow]]\nname = "shift_booking"\nhandler = "shift_booking"\n'
+    cfg = cfg_text(tmp_path, f'[flows]\nprivate_key = "{key_file}"\n' + flow, sandbox=False)
+    endpoint = build_endpoint(cfg, ResolvedSecrets(APP_SECRET.decode(), "verify", {}, {}))
+    assert endpoint is not None
+    ping = {"version": "3.0", "action": "ping"}
+    assert await exchange(endpoint, business_key, ping) == {"data": {"status": "active"}}
+    new = generate_private_key()
+    write_key_pair(key_file, new, passphrase=None, replace=True)
+    assert await exchange(endpoint, new, ping) == {"data": {"status": "active"}}
 
 
 def test_no_flow_with_a_handler_means_no_endpoint(tmp_path: Path) -> None:
