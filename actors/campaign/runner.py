@@ -41,7 +41,7 @@ from actors.campaign.content import render_text, template_payload, text_content
 from actors.campaign.fleet_view import REFRESH_CHIPS_S, FleetView
 from actors.campaign.ports import CampaignStore, FleetPort, Pending
 from actors.campaign.routing import route
-from actors.campaign.schedule import open_interval
+from actors.campaign.schedule import open_interval, sending_ends
 from actors.campaign.sharing import Sharing
 from actors.chip.messages import Send, SendResult
 from actors.core import ActorCrashed, ActorStopped, Address, CallTimeout
@@ -476,7 +476,14 @@ class CampaignRunner:
         return dict(self._fleet_view.problems)
 
     def eta_s(self, pending: int) -> float | None:
+        """Seconds until ``pending`` more are handed over at the current rate, within
+        the schedule's hours (a wait for them included); None when unknown or when they
+        do not fit in the schedule."""
         rate = self.rate()
         if pending == 0:
             return 0.0
-        return math.ceil(pending / rate) if rate > 0 else None
+        if rate <= 0:
+            return None
+        now = dt.datetime.fromtimestamp(self._now(), dt.UTC)
+        end = sending_ends(now, pending / rate, self.spec.schedule, self._tz)
+        return None if end is None else math.ceil((end - now).total_seconds())

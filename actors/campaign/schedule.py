@@ -14,7 +14,13 @@ from zoneinfo import ZoneInfo
 
 from config.campaign import WEEKDAYS, ScheduleSpec, parse_span
 
-__all__ = ["allowed_intervals", "next_open", "open_interval", "open_seconds_between"]
+__all__ = [
+    "allowed_intervals",
+    "next_open",
+    "open_interval",
+    "open_seconds_between",
+    "sending_ends",
+]
 
 _HORIZON_DAYS = 8
 
@@ -104,3 +110,37 @@ def open_seconds_between(
                 total += (hi - lo).total_seconds()
         day += dt.timedelta(days=1)
     return total
+
+
+def sending_ends(
+    now: dt.datetime, seconds: float, spec: ScheduleSpec, tz: ZoneInfo
+) -> dt.datetime | None:
+    """When ``seconds`` of sending that start at ``now`` end, counting only the time the
+    schedule allows; None when they do not fit in the schedule (or within a year).
+
+    Why here: the plan's expected end and a running campaign's ETA are the same
+    question; answered apart, the ETA said "1s" for a campaign waiting a day and a half
+    for its Saturday hours while the plan said Saturday."""
+    if seconds != seconds or seconds == float("inf"):
+        return None
+    start = next_open(now, spec, tz)
+    if start is None:
+        return None
+    day = start
+    left = seconds
+    for _ in range(366):
+        nxt = day + dt.timedelta(days=1)
+        available = open_seconds_between(day, nxt, spec, tz)
+        if available >= left:
+            # Walk forward inside this day to the exact end.
+            lo, hi = day, nxt
+            for _ in range(40):
+                mid = lo + (hi - lo) / 2
+                if open_seconds_between(day, mid, spec, tz) >= left:
+                    hi = mid
+                else:
+                    lo = mid
+            return hi
+        left -= available
+        day = nxt
+    return None

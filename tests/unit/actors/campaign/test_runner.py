@@ -322,6 +322,11 @@ async def test_a_long_wait_is_reported_not_finished(
     assert chip.sends == []
     assert not runner.finished
     assert runner.waiting == f"outside the schedule until {until}"
+    # The ETA counts the wait for the opening, as the plan's expected end does.
+    opening = dt.datetime.fromisoformat(until).timestamp()
+    eta = runner.eta_s(2)
+    assert eta is not None
+    assert opening - world.now() < eta < opening - world.now() + 5
     runner.stop()  # wakes the sleeping feeder: it returns without sending
     await trio.sleep(1)
     assert chip.sends == []
