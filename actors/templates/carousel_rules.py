@@ -13,7 +13,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from actors.templates.component_rules import check_body, check_buttons, check_header
-from actors.templates.definition import as_list, as_map, kind_of, read_components
+from actors.templates.definition import (
+    as_list,
+    as_map,
+    check_field_types,
+    kind_of,
+    read_components,
+)
 from actors.templates.findings import Collector, Finding
 from actors.templates.review_limits import CARD_BODY_MAX, CARDS
 from actors.templates.schema import ParameterFormat
@@ -67,6 +73,8 @@ def _card(
             f.error(f"{cw}.type", f"a second {kind} in one card")
             continue
         seen[kind] = j
+        if not check_field_types(f, c, cw):
+            continue
         if kind == "HEADER":
             header = check_header(f, c, cw, fmt, card=True)
         elif kind == "BODY":

@@ -13,11 +13,19 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from actors.templates.findings import Collector
 
-__all__ = ["as_list", "as_map", "as_str", "kind_of", "load_definition", "read_components"]
+__all__ = [
+    "as_list",
+    "as_map",
+    "as_str",
+    "check_field_types",
+    "kind_of",
+    "load_definition",
+    "read_components",
+]
 
 
 def as_str(value: object) -> str | None:
@@ -49,6 +57,41 @@ def read_components(f: Collector, value: object, where: str) -> list[Mapping[str
         else:
             out.append(m)
     return out
+
+
+_STRING_FIELDS: Final = ("format", "text")
+
+
+def check_field_types(f: Collector, comp: Mapping[str, Any], where: str) -> bool:
+    """Report a component field whose JSON type the Graph API refuses; True when none is.
+
+    Why: ``format`` and ``text`` are strings, ``example`` an object and ``buttons`` a list
+    of objects, or the creation call is refused before any review (``metad templates
+    create`` validates them as :class:`daemon.graph.resources.TemplateComponentSpec`
+    does). The rule families read fields through the accessors above, which take a wrong
+    type for an absent field, so without this a ``"format": 5`` on a BODY would pass and a
+    ``"text": 5`` would be called missing. A component with a wrong type is not checked
+    further: one line per problem. ``null`` counts as absent, as the API takes it.
+    """
+    ok = True
+    for key in _STRING_FIELDS:
+        if comp.get(key) is not None and as_str(comp[key]) is None:
+            f.error(f"{where}.{key}", "must be a string")
+            ok = False
+    if comp.get("example") is not None and as_map(comp["example"]) is None:
+        f.error(f"{where}.example", "must be an object")
+        ok = False
+    buttons = comp.get("buttons")
+    if buttons is not None:
+        items = as_list(buttons)
+        if items is None:
+            f.error(f"{where}.buttons", "must be a list")
+            return False
+        for i, b in enumerate(items):
+            if as_map(b) is None:
+                f.error(f"{where}.buttons[{i}]", "a button must be an object")
+                ok = False
+    return ok
 
 
 def load_definition(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -37,7 +37,13 @@ from actors.templates.component_rules import (
     check_footer,
     check_header,
 )
-from actors.templates.definition import as_str, kind_of, load_definition, read_components
+from actors.templates.definition import (
+    as_str,
+    check_field_types,
+    kind_of,
+    load_definition,
+    read_components,
+)
 from actors.templates.findings import (
     Collector,
     Finding,
@@ -112,6 +118,8 @@ def lint(defn: Mapping[str, Any]) -> list[Finding]:
     language = as_str(defn.get("language"))
     if not language:
         f.error("language", "a template needs a language code such as pt_BR")
+    elif len(language) < 2:
+        f.error("language", f"{language!r} is not a language code (pt_BR, en)")
     elif not _LANGUAGE.fullmatch(language):
         f.warn("language", f"{language!r} does not look like a Meta language code (pt_BR, en)")
     category = str(defn.get("category", "")).upper()
@@ -121,6 +129,8 @@ def lint(defn: Mapping[str, Any]) -> list[Finding]:
     fmt: ParameterFormat = "named" if str(raw_fmt).lower() == "named" else "positional"
     if str(raw_fmt).lower() not in PARAMETER_FORMATS:
         f.error("parameter_format", "parameter_format is POSITIONAL or NAMED")
+    if not isinstance(defn.get("allow_category_change"), bool | None):
+        f.error("allow_category_change", "must be true or false")
 
     comps = read_components(f, defn.get("components"), "components")
     indexed: list[tuple[int, Mapping[str, Any]]] = []
@@ -133,7 +143,8 @@ def lint(defn: Mapping[str, Any]) -> list[Finding]:
             f.error(f"components[{i}].type", f"a second {kind} component")
         else:
             seen[kind] = i
-            indexed.append((i, c))
+            if check_field_types(f, c, f"components[{i}]"):
+                indexed.append((i, c))
     if "BODY" not in seen:
         f.error("components", "a template needs a BODY")
 

@@ -142,6 +142,19 @@ BAD: list[tuple[str, dict[str, Any], str, str, str]] = [
         "cannot start",
     ),
     (
+        "carousel_card_text_number",
+        tpl(
+            body("Vagas para você."),
+            carousel(
+                {"components": [header_media(), {"type": "BODY", "text": 5}, buttons(qr())]},
+                card(),
+            ),
+        ),
+        "error",
+        "components[1].cards[0].components[1].text",
+        "must be a string",
+    ),
+    (
         "carousel_top_level_header",
         tpl(header_text("Vagas"), body("Vagas para você."), carousel(card(), card())),
         "error",

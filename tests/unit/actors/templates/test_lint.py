@@ -141,6 +141,38 @@ BAD: list[tuple[str, dict[str, Any], str, str, str]] = [
         "unknown",
     ),
     ("two_bodies", tpl(body(), body()), "error", "components[1].type", "second BODY"),
+    # --- JSON types the creation call refuses before review (lint and create agree)
+    ("language_one_letter", tpl(language="p"), "error", "language", "not a language code"),
+    (
+        "allow_category_change_text",
+        tpl(allow_category_change="yes"),
+        "error",
+        "allow_category_change",
+        "true or false",
+    ),
+    ("body_format_number", tpl({**body(), "format": 5}), "error", "components[0].format", "string"),
+    ("body_text_number", tpl({"type": "BODY", "text": 5}), "error", "components[0].text", "string"),
+    (
+        "body_example_list",
+        tpl({**body(), "example": [1]}),
+        "error",
+        "components[0].example",
+        "object",
+    ),
+    (
+        "buttons_not_list",
+        tpl(body(), {"type": "BUTTONS", "buttons": "Quero"}),
+        "error",
+        "components[1].buttons",
+        "must be a list",
+    ),
+    (
+        "header_format_list",
+        tpl({"type": "HEADER", "format": ["TEXT"], "text": "Vagas"}, body()),
+        "error",
+        "components[0].format",
+        "string",
+    ),
     # --- category hints
     (
         "utility_desconto",
@@ -232,6 +264,21 @@ BAD: list[tuple[str, dict[str, Any], str, str, str]] = [
 
 
 test_bad_templates = bad_templates(BAD)
+
+
+def test_a_wrong_type_is_one_finding() -> None:
+    """The field's type, not the rules that read it as missing."""
+    text = "Oi, seu plantão está confirmado para amanhã de manhã."
+    assert lint(tpl({"type": "BODY", "format": 5, "text": text})) == [
+        Finding("error", "components[0].format", "must be a string")
+    ]
+    assert lint(tpl({"type": "BODY", "text": 5})) == [
+        Finding("error", "components[0].text", "must be a string")
+    ]
+
+
+def test_null_fields_are_absent() -> None:
+    assert lint(tpl({**body(), "format": None, "buttons": None}, allow_category_change=None)) == []
 
 
 def test_marketing_words_no_warning_under_marketing() -> None:
