@@ -48,9 +48,9 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from config.errors import ConfigError, ConfigIssue, ConfigSource
+from config.errors import ConfigError, ConfigIssue, ConfigSource, format_loc
 from config.messages import describe_error
 from config.model import _Model
 
@@ -63,6 +63,7 @@ __all__ = [
     "ScheduleSpec",
     "TemplateChoice",
     "load_campaign",
+    "open_spans",
     "parse_campaign",
 ]
 
@@ -89,6 +90,30 @@ def parse_span(text: str) -> tuple[dt.time, dt.time]:
     if end <= start:
         raise ValueError(f'"{text}": the end must be after the start')
     return start, end
+
+
+Span = tuple[dt.time, dt.time]
+
+
+def open_spans(hours: str, quiet_hours: list[str]) -> list[Span]:
+    """The parts of ``hours`` that no quiet span covers (empty: the day never opens)."""
+    spans = [parse_span(hours)]
+    for quiet in quiet_hours:
+        spans = _subtract(spans, parse_span(quiet))
+    return spans
+
+
+def _subtract(spans: list[Span], cut: Span) -> list[Span]:
+    out: list[Span] = []
+    for start, end in spans:
+        if cut[1] <= start or cut[0] >= end:
+            out.append((start, end))
+            continue
+        if cut[0] > start:
+            out.append((start, cut[0]))
+        if cut[1] < end:
+            out.append((cut[1], end))
+    return out
 
 
 class AudienceSpec(_Model):
@@ -151,9 +176,16 @@ class ScheduleSpec(_Model):
 
     @field_validator("quiet_hours")
     @classmethod
-    def _quiet(cls, v: list[str]) -> list[str]:
+    def _quiet(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        """Each span must parse, and together they must leave some of ``hours`` open: a
+        campaign quiet all day long would wait, then end with everyone unsent."""
         for span in v:
             parse_span(span)
+        hours = info.data.get("hours")  # absent when hours itself is wrong
+        if isinstance(hours, str) and not open_spans(hours, v):
+            raise ValueError(
+                f'quiet hours cover all of hours "{hours}": the campaign could never send'
+            )
         return v
 
     @model_validator(mode="after")
@@ -241,7 +273,7 @@ def parse_campaign(text: str, *, file: str, base_dir: Path) -> CampaignSpec:
         issues = [source.issue(e["loc"], describe_error(e, CampaignSpec)) for e in exc.errors()]
         raise ConfigError(sorted(issues, key=lambda i: i.line or 0)) from None
     spec = _anchor(spec, base_dir)
-    problems: list[ConfigIssue] = []
+    problems = _ref_issues(spec, source)
     audience = spec.audience.file
     if audience is not None and not audience.is_file():
         problems.append(source.issue(("audience", "file"), f"no such file: {audience}"))
@@ -252,6 +284,48 @@ def parse_campaign(text: str, *, file: str, base_dir: Path) -> CampaignSpec:
     if problems:
         raise ConfigError(problems)
     return spec
+
+
+_REF_KEYS = ("column", "aliases", "default")
+
+
+def _ref_issues(spec: CampaignSpec, source: ConfigSource) -> list[ConfigIssue]:
+    """What is wrong with a slot's ``{column, aliases, default}`` written in the file.
+
+    Why here and not left to the template mapper: the mapper finds it only once it has
+    the template, per WABA, and says ``2: unknown keys ['defualt']`` in a plan note while
+    every recipient is skipped; the mistake is in the file, so it is reported at its line
+    like any other."""
+    tables: list[tuple[tuple[str, ...], dict[Slot, FieldRef]]] = [(("variables",), spec.variables)]
+    if spec.carousel is not None:
+        tables.append((("carousel", "cards"), spec.carousel.cards))
+    return [
+        ConfigIssue(source.file, source.line((*table, slot, *key)), format_loc((*table, slot)), why)
+        for table, refs in tables
+        for slot, ref in refs.items()
+        for key, why in _ref_problems(ref)
+    ]
+
+
+def _ref_problems(ref: FieldRef) -> list[tuple[tuple[str, ...], str]]:
+    """(the key at fault, or none, and why) for one slot's reference."""
+    if isinstance(ref, str):
+        return [] if ref.strip() else [((), "the column name is empty")]
+    known = ", ".join(_REF_KEYS)
+    out: list[tuple[tuple[str, ...], str]] = [
+        ((k,), f'unknown key "{k}" (a slot takes {known})') for k in ref if k not in _REF_KEYS
+    ]
+    column, aliases, default = ref.get("column"), ref.get("aliases"), ref.get("default")
+    if column is not None and (not isinstance(column, str) or not column.strip()):
+        out.append((("column",), "column must be a column name"))
+    if aliases is not None and (
+        not isinstance(aliases, list) or not all(a.strip() for a in aliases)
+    ):
+        out.append((("aliases",), "aliases must be a list of column names"))
+    if default is not None and (not isinstance(default, str) or not default.strip()):
+        # A blank default would be sent as an empty parameter, which Meta refuses.
+        out.append((("default",), "default must be a text that is not blank"))
+    return out
 
 
 def _anchor(spec: CampaignSpec, base: Path) -> CampaignSpec:

@@ -253,6 +253,50 @@ ERRORS = [
         id="no-weekdays",
     ),
     pytest.param(
+        MINIMAL + SCHEDULE + 'quiet_hours = ["00:00-24:00"]\n',
+        "quiet_hours",
+        "schedule.quiet_hours",
+        'quiet hours cover all of hours "00:00-24:00": the campaign could never send',
+        id="quiet-all-day",
+    ),
+    pytest.param(
+        MINIMAL
+        + SCHEDULE
+        + 'hours = "08:00-20:00"\nquiet_hours = ["07:00-12:00", "11:30-20:00"]\n',
+        "quiet_hours",
+        "schedule.quiet_hours",
+        'quiet hours cover all of hours "08:00-20:00"',
+        id="quiet-spans-covering-the-hours-together",
+    ),
+    pytest.param(
+        MINIMAL + '[variables]\n"1" = "nome"\n"2" = { column = "esp", defualt = "Clínica" }\n',
+        '"2"',
+        "variables.2",
+        'unknown key "defualt" (a slot takes column, aliases, default)',
+        id="unknown-key-in-a-variable",
+    ),
+    pytest.param(
+        MINIMAL + '[variables]\n"1" = { column = "nome", aliases = "primeiro_nome" }\n',
+        '"1"',
+        "variables.1",
+        "aliases must be a list of column names",
+        id="aliases-not-a-list",
+    ),
+    pytest.param(
+        MINIMAL + '[variables]\n"1" = { column = "nome", default = " " }\n',
+        '"1"',
+        "variables.1",
+        "default must be a text that is not blank",
+        id="blank-default",
+    ),
+    pytest.param(
+        MINIMAL + '[variables]\n"1" = ""\n',
+        '"1"',
+        "variables.1",
+        "the column name is empty",
+        id="empty-column",
+    ),
+    pytest.param(
         MINIMAL + SCHEDULE + 'weekdays = ["mon", "sab"]\n',
         "weekdays",
         "schedule.weekdays[1]",
@@ -316,6 +360,29 @@ def test_an_error_names_file_line_and_field(
     assert issue.line == _line_of(text, line_starts)
     assert message in issue.message
     assert str(issue).startswith(f"{FILE}:{issue.line}: {field}: ")
+
+
+@pytest.mark.parametrize(
+    "quiet", [[], ["12:00-13:30"], ["00:00-08:00", "20:00-24:00"], ["07:00-08:00", "08:01-21:00"]]
+)
+def test_quiet_hours_that_leave_some_of_the_hours_open(tmp_path: Path, quiet: list[str]) -> None:
+    spans = ", ".join(f'"{q}"' for q in quiet)
+    text = MINIMAL + SCHEDULE + f'hours = "08:00-20:00"\nquiet_hours = [{spans}]\n'
+    assert _parse(text, tmp_path).schedule.quiet_hours == quiet
+
+
+def test_quiet_hours_are_not_checked_against_hours_that_are_wrong(tmp_path: Path) -> None:
+    text = MINIMAL + SCHEDULE + 'hours = "25:00-26:00"\nquiet_hours = ["00:00-24:00"]\n'
+    assert [i.field for i in _issues(text, tmp_path)] == ["schedule.hours"]
+
+
+def test_an_unknown_key_in_a_card_slot_names_its_line(tmp_path: Path) -> None:
+    (tmp_path / "l.csv").write_text("id,img\nV1,https://x\n")
+    cards = '[carousel.cards]\nheader = { colum = "img" }\n'
+    text = MINIMAL + '[carousel]\nlistings = "l.csv"\n' + cards
+    (issue,) = _issues(text, tmp_path)
+    assert (issue.line, issue.field) == (_line_of(text, "header"), "carousel.cards.header")
+    assert issue.message == 'unknown key "colum" (a slot takes column, aliases, default)'
 
 
 def test_every_problem_is_reported_at_once_in_line_order(tmp_path: Path) -> None:

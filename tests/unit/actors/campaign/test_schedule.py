@@ -185,7 +185,11 @@ def test_next_open_keeps_the_instant_when_open() -> None:
 
 
 def test_nothing_allowed_all_day_is_never_open() -> None:
-    s = spec(hours="08:00-12:00", quiet_hours=["07:00-13:00"])
+    # The file check refuses such a schedule (config.campaign); one stored before it did
+    # must still never open.
+    s = ScheduleSpec.model_construct(
+        **(spec().model_dump() | {"hours": "08:00-12:00", "quiet_hours": ["07:00-13:00"]})
+    )
     assert next_open(at(1, 9), s, SP) is None
     assert allowed_intervals(s, dt.date(2026, 12, 1), SP) == []
 
