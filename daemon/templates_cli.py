@@ -30,6 +30,8 @@ __all__ = ["add_arguments", "run"]
 
 T = TypeVar("T")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MAX_REPORT_DAYS = 3650
+"""Ten years: far past any retention, and a period the date arithmetic can hold."""
 
 Load = Callable[[str], "MetadConfig"]
 WithStore = Callable[["MetadConfig", Callable[["Store"], Awaitable[Any]]], Any]
@@ -69,7 +71,12 @@ def add_arguments(
         "the latest recommendations and Marketing Messages API metrics (from the store)",
     )
     add_config(report)
-    report.add_argument("--days", type=int, default=7, help="look back this many days (7)")
+    report.add_argument(
+        "--days",
+        type=_days,
+        default=7,
+        help=f"look back this many days, 1..{MAX_REPORT_DAYS} (7)",
+    )
     report.add_argument(
         "--by", choices=["template", "chip", "campaign"], default="template", help="grouping"
     )
@@ -92,6 +99,18 @@ def add_arguments(
     delete = managed("delete", "delete NAME (every language, or only --language)")
     delete.add_argument("name", metavar="NAME")
     delete.add_argument("--language", metavar="L", help="delete only this language")
+
+
+def _days(text: str) -> int:
+    """A report period argparse accepts: a negative one would report nothing as if all
+    were well, and a huge one overflows the date arithmetic (a traceback)."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}") from None
+    if not 1 <= days <= MAX_REPORT_DAYS:
+        raise argparse.ArgumentTypeError(f"{days} days; give 1..{MAX_REPORT_DAYS}")
+    return days
 
 
 def run(args: argparse.Namespace, *, load: Load, with_store: WithStore) -> int:

@@ -1,4 +1,4 @@
-"""``metad templates report`` as text.
+"""``metad templates``: the report as text, and the commands' arguments and output.
 
 Why: a report over more days than the message history keeps would look complete and
 under-count; it must say so.
@@ -6,9 +6,19 @@ under-count; it must say so.
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
-from daemon.templates_cli import format_report
+import pytest
+
+from daemon.templates_cli import MAX_REPORT_DAYS, add_arguments, format_report
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="metad templates")
+    add_arguments(parser, lambda p: p.add_argument("-c", "--config", default="metad.toml"))
+    return parser
+
 
 ROW = {
     "name": "shift_offer",
@@ -55,3 +65,20 @@ def test_a_report_past_the_kept_history_says_so() -> None:
         "note: messages are kept 180 days ([storage.retention] messages_days);"
         " the last 400 days are counted from what is left"
     ]
+
+
+@pytest.mark.parametrize("days", ["0", "-5", str(MAX_REPORT_DAYS + 1), "999999999", "x"])
+def test_report_days_out_of_range_is_a_usage_error(
+    days: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A negative period reported nothing as if all were well; a huge one overflowed the
+    date arithmetic with a traceback."""
+    with pytest.raises(SystemExit) as exited:
+        _parser().parse_args(["report", "--days", days])
+    assert exited.value.code == 2
+    assert "argument --days" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("days", [1, 7, MAX_REPORT_DAYS])
+def test_report_days_in_range(days: int) -> None:
+    assert _parser().parse_args(["report", "--days", str(days)]).days == days
