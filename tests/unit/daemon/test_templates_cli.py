@@ -14,9 +14,13 @@ import pytest
 from daemon.templates_cli import MAX_REPORT_DAYS, add_arguments, format_report
 
 
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", default="metad.toml")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="metad templates")
-    add_arguments(parser, lambda p: p.add_argument("-c", "--config", default="metad.toml"))
+    add_arguments(parser, _add_config)
     return parser
 
 
