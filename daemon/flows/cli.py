@@ -17,7 +17,8 @@ what the endpoint decrypts with. Definitions are validated before any upload; a 
 with errors never reaches Meta.
 
 Exit codes as ``metad``'s: 0 done, 1 refused or failed (invalid JSON, Meta said no),
-2 bad configuration. Expected failures print one line (or one per finding).
+2 bad configuration or a ``--chip``/``--waba`` that is not configured (checked before
+anything is written or sent). Expected failures print one line (or one per finding).
 """
 
 from __future__ import annotations
@@ -129,20 +130,38 @@ def run(args: argparse.Namespace) -> int:
     except (FlowsError, GraphError) as exc:
         print(f"metad: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyFileError as exc:
+    except (KeyFileError, _Unknown) as exc:
         print(f"metad: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+
+
+class _Unknown(Exception):
+    """A ``--chip`` or ``--waba`` the config does not have (exit 2, nothing done)."""
 
 
 # --- plumbing ----------------------------------------------------------------------------
 
 
 def _setup(args: argparse.Namespace) -> tuple[MetadConfig, ResolvedSecrets, FlowSettings]:
+    """The config, its secrets and ``[flows]``, once ``--chip``/``--waba`` are known to
+    be configured: an unknown one used to surface only at Meta ("no access token"),
+    after ``keygen`` had already replaced the key."""
     from config import load_config, resolve_secrets
     from daemon.flows.settings import flow_settings
 
     cfg = load_config(Path(args.config))
+    _check_known("chip", getattr(args, "chip", None) or [], [c.phone_number_id for c in cfg.chips])
+    waba = getattr(args, "waba", None)
+    _check_known("WABA", [waba] if waba else [], [w.id for w in cfg.wabas])
     return cfg, resolve_secrets(cfg), flow_settings(cfg)
+
+
+def _check_known(what: str, chosen: list[str], known: list[str]) -> None:
+    """_Unknown for the first of ``chosen`` not in ``known`` (worded as ``metad
+    templates`` words an unknown WABA)."""
+    for value in chosen:
+        if value not in known:
+            raise _Unknown(f"unknown {what} {value} (configured: {', '.join(known)})")
 
 
 def _with_client(
@@ -284,29 +303,38 @@ def _register(
 ) -> int:
     from daemon.flows.ops import register_public_key
 
-    chips = args.chip or [c.phone_number_id for c in cfg.chips]
+    chips = list(dict.fromkeys(args.chip)) if args.chip else [c.phone_number_id for c in cfg.chips]
     results = _with_client(cfg, secrets, lambda client: register_public_key(client, pem, chips))
     for pid, error in results.items():
         print(f"{pid}: " + ("registered" if error is None else f"failed: {error}"), file=sys.stderr)
     return EXIT_OK if all(e is None for e in results.values()) else EXIT_FAILED
 
 
+def _key_exists(path: Path) -> int:
+    print(
+        f"metad: {path} exists; --force replaces it "
+        "(the new public key must then be registered on every number)",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
+
+
 def _keygen(args: argparse.Namespace) -> int:
+    """Make and store the key pair, then register it. Every check comes first (``_setup``
+    refuses an unknown ``--chip``): once the key file is replaced, the running endpoint
+    decrypts with the new key, and a chip left with the old public key breaks its flows."""
     from daemon.flows.keys import generate_private_key, public_pem, write_key_pair
 
     cfg, secrets, settings = _setup(args)
+    if settings.private_key.exists() and not args.force:
+        return _key_exists(settings.private_key)
     key = generate_private_key()
     try:
         write_key_pair(
             settings.private_key, key, passphrase=secrets.flows_passphrase, replace=args.force
         )
-    except FileExistsError:
-        print(
-            f"metad: {settings.private_key} exists; --force replaces it "
-            "(the new public key must then be registered on every number)",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
+    except FileExistsError:  # made meanwhile (sandbox mode's first use)
+        return _key_exists(settings.private_key)
     encrypted = " (encrypted with [flows] passphrase)" if secrets.flows_passphrase else ""
     print(f"private key: {settings.private_key}{encrypted}", file=sys.stderr)
     print(f"public key:  {settings.public_key}", file=sys.stderr)

@@ -217,3 +217,55 @@ async def test_keygen_writes_an_encrypted_key_and_registers_it_everywhere(
     code, _, err = await metad(capsys, "flows", "public-key", "-c", config)
     assert code == 2
     assert "passphrase is wrong" in err
+
+
+async def test_an_unknown_chip_or_waba_is_refused_before_anything_changes(
+    sim: SimEnv, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """It used to replace the key first, then fail at Meta with "no access token"."""
+    config = str(write_config(tmp_path, sim))
+    assert (await metad(capsys, "flows", "keygen", "-c", config))[0] == 0
+    private = tmp_path / "state" / "flows" / "private_key.pem"
+    before = (
+        private.read_bytes(),
+        (tmp_path / "state" / "flows" / "private_key.pem.pub").read_text(),
+    )
+    registered = {pid: n.public_key for pid, n in sim.sim.world.numbers.items()}
+    chips = f"(configured: {PID_A1}, {PID_A2}, {PID_B1})"
+
+    code, out, err = await metad(
+        capsys, "flows", "keygen", "-c", config, "--force", "--chip", "999"
+    )
+    assert (code, out, err) == (2, "", f"metad: unknown chip 999 {chips}\n")
+    after = (
+        private.read_bytes(),
+        (tmp_path / "state" / "flows" / "private_key.pem.pub").read_text(),
+    )
+    assert after == before
+    assert {pid: n.public_key for pid, n in sim.sim.world.numbers.items()} == registered
+
+    code, out, err = await metad(
+        capsys, "flows", "public-key", "-c", config, "--upload", "--chip", PID_A1, "--chip", "999"
+    )
+    assert (code, out, err) == (2, "", f"metad: unknown chip 999 {chips}\n")
+    assert {pid: n.public_key for pid, n in sim.sim.world.numbers.items()} == registered
+
+    shift = str(FLOWS / "shift_booking.json")
+    code, _, err = await metad(capsys, "flows", "create", shift, "-c", config, "--waba", "999")
+    assert (code, err) == (2, f"metad: unknown WABA 999 (configured: {WABA_A}, 100000000000002)\n")
+    assert _flows(sim) == {}
+    code, _, err = await metad(capsys, "flows", "list", "-c", config, "--waba", "999")
+    assert code == 2
+    assert "unknown WABA 999" in err
+
+
+async def test_public_key_in_sandbox_makes_no_key_for_an_unknown_chip(
+    sim: SimEnv, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = str(write_config(tmp_path, sim))
+    code, _, err = await metad(
+        capsys, "flows", "public-key", "-c", config, "--upload", "--chip", "9"
+    )
+    assert code == 2
+    assert "unknown chip 9" in err
+    assert not (tmp_path / "state" / "flows").exists()
