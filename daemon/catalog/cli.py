@@ -104,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
             f" {len(report.out_of_stock)} out of stock, {report.unchanged} unchanged,"
             f" {len(report.errors)} failed"
         )
+        for rid in report.forgotten:
+            print(f"  {rid}: Meta no longer has it, and its listing is closed or gone: forgotten")
         for e in report.errors:
             print(f"  {e.method} {e.retailer_id} (listing {e.listing_id}): {e.message}")
     return 1 if report.errors else 0

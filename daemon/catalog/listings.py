@@ -10,7 +10,9 @@ Why each rule (behaviour.md 7.20 and 15.5 #28 list what the old sync got wrong):
   row, not a crash when the item is built or a product Meta refuses);
 - status: one of the known open or closed words; anything else is an error of the row
   (a typo must not close a shift);
-- a product is CREATEd the first time and UPDATEd after (UPDATE never creates);
+- a product is CREATEd the first time and UPDATEd after (UPDATE never creates); when
+  Meta no longer has it (deleted in Commerce Manager, a restarted simulator) the UPDATE
+  of an open listing is sent again as a CREATE (:func:`recreate`);
 - a closed listing, or one that disappeared from the file, is pushed ``out of stock``;
 - nothing unchanged is pushed again (a fingerprint of the item is kept per product).
 """
@@ -23,7 +25,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -38,6 +40,7 @@ __all__ = [
     "fingerprint",
     "parse_listings",
     "plan",
+    "recreate",
     "retailer_id",
     "to_item",
 ]
@@ -102,7 +105,7 @@ class Planned:
     fingerprint: str
     availability: str
     reason: str = field(default="", compare=False)
-    """``new``, ``changed``, ``closed`` or ``gone`` (for the report)."""
+    """``new``, ``changed``, ``closed``, ``gone`` or ``recreated`` (for the report)."""
 
 
 def parse_listings(text: str) -> tuple[list[Listing], list[str]]:
@@ -273,3 +276,16 @@ def plan(
             data = {"id": rid, "availability": OUT_OF_STOCK}
             out.append(Planned("UPDATE", rid, known.listing_id, data, "gone", OUT_OF_STOCK, "gone"))
     return out
+
+
+def recreate(p: Planned) -> Planned | None:
+    """The CREATE that replaces ``p``, an UPDATE of a product Meta no longer has.
+
+    Only an open listing's UPDATE carries the whole item (an UPDATE is planned from the
+    listing, and it says ``in stock``), so only it can be created again. A closed or gone
+    listing gives None: a missing product needs no ``out of stock``, and the caller
+    forgets it instead of sending that UPDATE again on every push.
+    """
+    if p.method != "UPDATE" or p.availability != IN_STOCK:
+        return None
+    return replace(p, method="CREATE", reason="recreated")

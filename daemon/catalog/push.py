@@ -5,17 +5,24 @@ request is taken; whether each product was created is known only from
 ``check_batch_request_status``. The old sync counted HTTP 2xx as success and ignored the
 per-item errors (behaviour.md 15.5 #28); here every item is reported as done or failed,
 and only done items are stored as pushed.
+
+Why an UPDATE may be sent again as a CREATE: metad remembers what it pushed, but Meta's
+side can lose a product (deleted in Commerce Manager, a restarted simulator). Its UPDATE
+then fails "no such product" on every push, forever; so for an open listing the item is
+created again, and for a closed or gone one the stale row is forgotten (nothing to mark
+out of stock).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
-from daemon.catalog.listings import Listing, Planned, plan
+from daemon.catalog.listings import Listing, Planned, plan, recreate
 from daemon.graph.manage import ManagementCalls
 from daemon.graph.resources import BatchStatus, CatalogItemData, CatalogItemRequest
 from daemon.store.catalog import CatalogRepository
@@ -40,6 +47,8 @@ class PushReport:
     unchanged: int = 0
     errors: list[ItemError] = field(default_factory=list)
     handles: list[str] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
+    """Products Meta no longer had, of closed or gone listings: no longer remembered."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +67,7 @@ class PushReport:
                 for e in self.errors
             ],
             "handles": self.handles,
+            "forgotten": self.forgotten,
         }
 
 
@@ -88,6 +98,41 @@ def _failed_lines(status: BatchStatus, chunk: Sequence[Planned]) -> dict[int, st
     return failed
 
 
+_NO_PRODUCT = re.compile(
+    r"\bno (such )?(product|item)\b"
+    r"|\b(product|item)\b.*\b(does ?n[o']t exist|not found|non-?existent|no longer exists)",
+    re.IGNORECASE,
+)
+"""How a batch status says an UPDATE found no product (the simulator: "no product with
+retailer id …"). Meta's ``items_batch`` may also upsert instead; then this never fires."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Catalog:
+    """Where a push goes and how it waits, for the rounds of :func:`push_listings`."""
+
+    api: ManagementCalls
+    repo: CatalogRepository
+    catalog_id: str
+    waba_id: str
+    status_timeout_s: float
+
+    async def send(self, chunk: Sequence[Planned]) -> tuple[list[str], dict[int, str]]:
+        """One ``items_batch`` and its statuses: the handles and the per-item errors."""
+        requests = [
+            CatalogItemRequest(method=p.method, data=CatalogItemData.model_validate(p.data))
+            for p in chunk
+        ]
+        handles = await self.api.items_batch(self.catalog_id, requests, waba_id=self.waba_id)
+        failed: dict[int, str] = {}
+        for handle in handles:
+            status = await _finished(
+                self.api, self.catalog_id, handle, self.waba_id, self.status_timeout_s
+            )
+            failed.update(_failed_lines(status, chunk))
+        return handles, failed
+
+
 async def push_listings(
     api: ManagementCalls,
     repo: CatalogRepository,
@@ -100,35 +145,55 @@ async def push_listings(
     batch_size: int = 1000,
     status_timeout_s: float = 120.0,
 ) -> PushReport:
-    """Bring ``catalog_id`` in line with ``listings``; the report names every change."""
+    """Bring ``catalog_id`` in line with ``listings``; the report names every change.
+
+    A second round sends the CREATEs of products Meta no longer had (a CREATE never
+    asks for a third)."""
     pushed = await repo.pushed(catalog_id)
     planned = plan(listings, pushed, currency=currency, link_base=link_base)
     report = PushReport(catalog_id, unchanged=len(listings) - _touched(planned, listings))
+    target = _Catalog(api, repo, catalog_id, waba_id, status_timeout_s)
+    while planned:
+        planned = await _push_round(target, report, planned, batch_size)
+    return report
+
+
+async def _push_round(
+    target: _Catalog, report: PushReport, planned: Sequence[Planned], batch_size: int
+) -> list[Planned]:
+    """Push ``planned`` in batches, store and report what was done; returns the CREATEs
+    that replace UPDATEs of products Meta no longer has."""
+    again: list[Planned] = []
     for start in range(0, len(planned), batch_size):
         chunk = planned[start : start + batch_size]
-        requests = [
-            CatalogItemRequest(method=p.method, data=CatalogItemData.model_validate(p.data))
-            for p in chunk
-        ]
-        handles = await api.items_batch(catalog_id, requests, waba_id=waba_id)
+        handles, failed = await target.send(chunk)
         report.handles += handles
-        failed: dict[int, str] = {}
-        for handle in handles:
-            status = await _finished(api, catalog_id, handle, waba_id, status_timeout_s)
-            failed.update(_failed_lines(status, chunk))
         done = [p for i, p in enumerate(chunk) if i not in failed]
-        await repo.save(catalog_id, done)
+        await target.repo.save(target.catalog_id, done)
+        _report_done(report, done)
+        stale: list[str] = []
         for i, message in sorted(failed.items()):
             p = chunk[i]
-            report.errors.append(ItemError(p.retailer_id, p.listing_id, p.method, message))
-        for p in done:
-            if p.method == "CREATE":
-                report.created.append(p.retailer_id)
-            elif p.availability == "out of stock" and p.reason in ("closed", "gone"):
-                report.out_of_stock.append(p.retailer_id)
+            if p.method != "UPDATE" or not _NO_PRODUCT.search(message):
+                report.errors.append(ItemError(p.retailer_id, p.listing_id, p.method, message))
+            elif (replacement := recreate(p)) is not None:
+                again.append(replacement)
             else:
-                report.updated.append(p.retailer_id)
-    return report
+                stale.append(p.retailer_id)
+        if stale:
+            await target.repo.forget(target.catalog_id, stale)
+            report.forgotten += stale
+    return again
+
+
+def _report_done(report: PushReport, done: Sequence[Planned]) -> None:
+    for p in done:
+        if p.method == "CREATE":
+            report.created.append(p.retailer_id)
+        elif p.availability == "out of stock" and p.reason in ("closed", "gone"):
+            report.out_of_stock.append(p.retailer_id)
+        else:
+            report.updated.append(p.retailer_id)
 
 
 def _touched(planned: Sequence[Planned], listings: Sequence[Listing]) -> int:

@@ -1,7 +1,9 @@
 """``CatalogRepository``: what metad last pushed to each catalog product.
 
 Only requests Meta accepted are stored (per-item errors are left out), so the next push
-tries a failed item again instead of believing the catalog holds it.
+tries a failed item again instead of believing the catalog holds it. A product Meta no
+longer has, for a listing that is closed or gone, is forgotten: there is nothing left to
+mark out of stock, and keeping the row would retry that UPDATE on every push.
 """
 
 from __future__ import annotations
@@ -43,4 +45,11 @@ class CatalogRepository:
                 (catalog_id, p.retailer_id, p.listing_id, p.fingerprint, p.availability)
                 for p in done
             ],
+        )
+
+    async def forget(self, catalog_id: str, retailer_ids: Iterable[str]) -> None:
+        await self._db.execute(
+            "DELETE FROM catalog_items WHERE catalog_id = $1 AND retailer_id = ANY($2::text[])",
+            catalog_id,
+            list(retailer_ids),
         )

@@ -168,3 +168,29 @@ async def test_products_are_sent_in_a_message(env: Env) -> None:
         "shift_V1002",
         "shift_V1004",
     ]
+
+
+async def test_a_product_meta_lost_is_created_again_or_forgotten(env: Env) -> None:
+    text = FIXTURE.read_text(encoding="utf-8")
+    await _push(env, text)
+    products = _products(env)
+    products.pop("shift_V1001")  # the simulator lost them (restarted, or deleted by hand)
+    products.pop("shift_V1002")
+    changed = []
+    for row in text.splitlines():
+        if row.startswith("V1001,"):
+            row = row.replace("1500.00", "1650.00")
+        elif row.startswith("V1002,"):
+            row = row.removesuffix("aberta") + "fechada"
+        changed.append(row)
+    report = await _push(env, "\n".join(changed) + "\n")
+    assert (report["created"], report["forgotten"], report["errors"]) == (
+        ["shift_V1001"],
+        ["shift_V1002"],
+        [],
+    )
+    assert products["shift_V1001"]["price"] == "1650.00 BRL"
+    stored = await CatalogRepository(env.daemon.store).pushed(CATALOG)
+    assert "shift_V1002" not in stored
+    again = await _push(env, "\n".join(changed) + "\n")
+    assert (again["handles"], again["errors"]) == ([], [])

@@ -1,0 +1,128 @@
+"""``push_listings`` against a catalog that lost products metad remembers pushing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any, cast
+
+from daemon.catalog.listings import Listing, Planned, Pushed
+from daemon.catalog.push import PushReport, push_listings
+from daemon.graph.resources import BatchStatus, CatalogItemRequest
+
+CATALOG, WABA = "300000000000001", "100000000000001"
+
+
+class _Meta:
+    """Meta's side as the simulator plays it: UPDATE of an unknown product fails."""
+
+    def __init__(self) -> None:
+        self.products: dict[str, dict[str, Any]] = {}
+        self.batches: dict[str, list[dict[str, Any]]] = {}
+        self.sent: list[list[tuple[str, str]]] = []
+
+    async def items_batch(
+        self, catalog_id: str, requests: Sequence[CatalogItemRequest], *, waba_id: str
+    ) -> list[str]:
+        errors = []
+        self.sent.append([(r.method, str(r.data.id)) for r in requests])
+        for line, r in enumerate(requests):
+            data = r.data.model_dump(exclude_none=True)
+            rid = str(data["id"])
+            if r.method == "CREATE" and rid in self.products:
+                errors.append({"line": line, "id": rid, "message": f"{rid} already exists"})
+            elif r.method == "UPDATE" and rid not in self.products:
+                message = f"no product with retailer id {rid}"
+                errors.append({"line": line, "id": rid, "message": message})
+            else:
+                self.products.setdefault(rid, {}).update(data)
+        handle = f"h{len(self.batches)}"
+        self.batches[handle] = errors
+        return [handle]
+
+    async def batch_status(self, catalog_id: str, handle: str, *, waba_id: str) -> BatchStatus:
+        return BatchStatus(handle=handle, status="finished", errors=self.batches[handle])
+
+
+class _Repo:
+    def __init__(self) -> None:
+        self.rows: dict[str, Pushed] = {}
+
+    async def pushed(self, catalog_id: str) -> dict[str, Pushed]:
+        return dict(self.rows)
+
+    async def save(self, catalog_id: str, done: Iterable[Planned]) -> None:
+        for p in done:
+            self.rows[p.retailer_id] = Pushed(p.listing_id, p.fingerprint, p.availability)
+
+    async def forget(self, catalog_id: str, retailer_ids: Iterable[str]) -> None:
+        for rid in retailer_ids:
+            del self.rows[rid]
+
+
+def _listing(listing_id: str, price: str = "1800.00", *, is_open: bool = True) -> Listing:
+    return Listing(
+        id=listing_id,
+        hospital="Hospital Santa Clara",
+        specialty="Pediatria",
+        date="2026-12-01",
+        start="07:00",
+        end="19:00",
+        price=Decimal(price),
+        image_url=f"https://cdn.example.com/{listing_id}.jpg",
+        open=is_open,
+    )
+
+
+async def _push(meta: _Meta, repo: _Repo, listings: Sequence[Listing]) -> PushReport:
+    return await push_listings(
+        cast(Any, meta),
+        cast(Any, repo),
+        listings,
+        catalog_id=CATALOG,
+        waba_id=WABA,
+        currency="BRL",
+        link_base="https://example.com/vagas/",
+    )
+
+
+async def test_an_open_listing_whose_product_meta_lost_is_created_again() -> None:
+    meta, repo = _Meta(), _Repo()
+    await _push(meta, repo, [_listing("V1"), _listing("V2")])
+    meta.products.clear()  # deleted in Commerce Manager, or the simulator restarted
+
+    report = await _push(meta, repo, [_listing("V1", "1900.00"), _listing("V2")])
+    assert (report.created, report.updated, report.errors) == (["shift_V1"], [], [])
+    assert meta.sent[-2:] == [[("UPDATE", "shift_V1")], [("CREATE", "shift_V1")]]
+    assert meta.products["shift_V1"]["price"] == "1900.00 BRL"
+    assert meta.products["shift_V1"]["availability"] == "in stock"
+
+    # Stored as pushed: the next push of the same file sends nothing.
+    again = await _push(meta, repo, [_listing("V1", "1900.00"), _listing("V2")])
+    assert (again.handles, again.errors, again.unchanged) == ([], [], 2)
+
+
+async def test_a_closed_or_gone_listing_whose_product_meta_lost_is_forgotten() -> None:
+    meta, repo = _Meta(), _Repo()
+    await _push(meta, repo, [_listing("V1"), _listing("V2")])
+    meta.products.clear()
+
+    report = await _push(meta, repo, [_listing("V1", is_open=False)])  # V2 left the file
+    assert (report.created, report.out_of_stock, report.errors) == ([], [], [])
+    assert sorted(report.forgotten) == ["shift_V1", "shift_V2"]
+    assert repo.rows == {}
+    assert meta.products == {}
+    assert report.as_dict()["forgotten"] == report.forgotten
+
+    again = await _push(meta, repo, [_listing("V1", is_open=False)])
+    assert (again.handles, again.errors) == ([], [])
+
+
+async def test_other_item_errors_are_reported_and_not_retried() -> None:
+    meta, repo = _Meta(), _Repo()
+    meta.products["shift_V1"] = {"id": "shift_V1"}  # Meta has it, metad does not know
+    report = await _push(meta, repo, [_listing("V1")])
+    assert [(e.method, e.retailer_id, e.message) for e in report.errors] == [
+        ("CREATE", "shift_V1", "shift_V1 already exists")
+    ]
+    assert len(meta.sent) == 1
