@@ -156,6 +156,7 @@ async def refresh_daily(ctx: ControlContext) -> bool:
 
 
 async def chips(ctx: ControlContext) -> list[dict[str, Any]]:
+    await refresh_daily(ctx)  # when due: without a console, nothing else counts them
     snap = await _guard(ctx.fleet.snapshot())
     return [chip_dict(c, ctx.daily.get(c.record.phone_number_id, (0, 0.0))) for c in snap.chips]
 
@@ -209,6 +210,7 @@ async def _elsewhere(ctx: ControlContext, here: set[str]) -> list[dict[str, Any]
 
 
 async def status_snapshot(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
+    await refresh_daily(ctx)  # when due: without a console, nothing else counts them
     snap = await _guard(ctx.fleet.snapshot())
     local = [chip_dict(c, ctx.daily.get(c.record.phone_number_id, (0, 0.0))) for c in snap.chips]
     node = ctx.cluster.node_id if ctx.cluster is not None else None

@@ -26,7 +26,7 @@ import trio
 from actors.core import ActorCrashed, ActorStopped, CallTimeout
 from daemon.bus import BusEvent, Subscription
 from daemon.control import protocol as p
-from daemon.control.methods import METHODS, ControlContext, MethodError, chips, refresh_daily
+from daemon.control.methods import METHODS, ControlContext, MethodError, chips
 
 __all__ = ["ControlSocketError", "EventLines", "publish_forever", "serve_control"]
 
@@ -244,8 +244,7 @@ async def publish_forever(ctx: ControlContext, interval_s: float = 1.0) -> None:
         if ctx.bus.subscribers == 0:
             continue
         try:
-            await refresh_daily(ctx)  # a no-op until the last figures are due
-            current = await chips(ctx)
+            current = await chips(ctx)  # today's figures counted again when due
         except (MethodError, ActorCrashed, ActorStopped, CallTimeout):
             continue
         except OSError as exc:

@@ -20,6 +20,7 @@ from daemon.control.methods import (
     DAILY_COST_SHARE,
     DAILY_EVERY_S,
     ControlContext,
+    chips,
     refresh_daily,
 )
 
@@ -116,3 +117,20 @@ async def test_a_failed_count_keeps_the_old_figures_and_waits_too(mock_clock: Mo
     assert not await refresh_daily(ctx)
     mock_clock.jump(0.1)
     assert await refresh_daily(ctx)
+
+
+async def test_status_counts_them_without_a_console_attached(mock_clock: MockClock) -> None:
+    """``metad ctl status`` showed 0 sent today for every chip: only the console's
+    publisher counted, and it counts only while a console listens."""
+    store = _Store(mock_clock)
+    ctx = _ctx(store)
+    ctx.fleet = cast(Any, _Fleet())
+    assert ctx.bus.subscribers == 0
+    await chips(ctx)
+    assert store.queries == 1
+    assert ctx.daily == {"c1": (1, 0.5)}
+
+
+class _Fleet:
+    async def snapshot(self) -> Any:
+        return SimpleNamespace(chips=(), wabas=())
