@@ -16,11 +16,11 @@ from actors.campaign.audience import Audience, build_audience, find_phone_column
 from actors.campaign.cards import CardPlan, plan_cards
 from actors.templates.mapper import MappingError, parse_mapping
 from config import ConfigError, ConfigIssue
-from config.campaign import CampaignSpec, FieldRef
+from config.campaign import CampaignSpec, CarouselSpec, FieldRef
 from config.locate import locate_line
 from daemon.store.campaigns import RecipientInput
 
-__all__ = ["Prepared", "prepare"]
+__all__ = ["Prepared", "columns_of", "prepare"]
 
 Row = dict[str, str]
 
@@ -66,7 +66,16 @@ def prepare(
     if phone is None:
         what = f'no column "{a.phone_column}"' if a.phone_column else "no phone column"
         raise ConfigError([_issue(file, ("audience", "phone_column"), f"{what} in {header}")])
-    _check_columns(spec.variables, data, ("variables",), a.file or "the inline audience", file)
+    issues = _check_columns(
+        spec.variables, data, ("variables",), a.file or "the inline audience", file
+    )
+    if spec.carousel is not None:
+        issues += _check_columns(
+            spec.carousel.cards, listings, ("carousel", "cards"), spec.carousel.listings, file
+        )
+        issues += _check_listing_columns(spec.carousel, listings, file)
+    if issues:
+        raise ConfigError(issues)
     audience = build_audience(
         data,
         phone_column=phone,
@@ -82,7 +91,6 @@ def prepare(
             raise ConfigError(
                 [_issue(file, ("carousel",), "the campaign's template is not a carousel")]
             )
-        _check_columns(c.cards, listings, ("carousel", "cards"), c.listings, file)
         cards = plan_cards(
             listings,
             campaign=spec.name,
@@ -94,12 +102,14 @@ def prepare(
             max_messages=c.max_messages,
         )
         if not cards.groups:
+            opened = len(listings) - cards.closed
             raise ConfigError(
                 [
                     _issue(
                         file,
                         ("carousel", "listings"),
-                        f"{card_count} open listings are needed for one carousel",
+                        f"{card_count} open listings are needed for one carousel;"
+                        f" {opened} of the {len(listings)} in {c.listings} are open",
                     )
                 ]
             )
@@ -127,21 +137,19 @@ def _check_columns(
     table: tuple[str, ...],
     source: object,
     file: str,
-) -> None:
-    """Raise ConfigError for a slot none of whose columns ``rows`` have and that has no
-    default: every recipient would be skipped as "missing variable", which says nothing
-    of the typo in the campaign file. Columns starting with ``_`` are metad's own (a
-    button's tap payload)."""
+) -> list[ConfigIssue]:
+    """A slot none of whose columns ``rows`` have and that has no default: every
+    recipient would be skipped as "missing variable", which says nothing of the typo in
+    the campaign file. Columns starting with ``_`` are metad's own (a button's tap
+    payload)."""
     if not rows:
-        return
-    header: dict[str, None] = {}
-    for row in rows:  # an inline audience's rows may differ in their keys
-        header.update(dict.fromkeys(row))
+        return []
+    header = columns_of(rows)
     try:
         specs = parse_mapping(refs)
     except MappingError:
-        return  # the template's mapper names it, with the template
-    issues = [
+        return []  # the file check names it (config.campaign)
+    return [
         _issue(
             file,
             (*table, slot),
@@ -151,8 +159,37 @@ def _check_columns(
         for slot, spec in specs.items()
         if spec.default is None and not any(c in header or c.startswith("_") for c in spec.columns)
     ]
-    if issues:
-        raise ConfigError(issues)
+
+
+def _check_listing_columns(
+    c: CarouselSpec, listings: Sequence[Row], file: str
+) -> list[ConfigIssue]:
+    """The id and status columns must be columns of the listings file: without the id
+    column each card's id (what a tap answers with) silently became its row number, and
+    without the status column every listing counted as closed ("2 open listings are
+    needed"), which hid the typo."""
+    if not listings:
+        return []  # the "open listings are needed" error says it
+    header = columns_of(listings)
+    named = (("id_column", c.id_column), ("status_column", c.status_column))
+    return [
+        _issue(
+            file,
+            ("carousel", key),
+            f"no column {_quoted(column)} in {c.listings} (its columns: {', '.join(header)})",
+        )
+        for key, column in named
+        if column is not None and column not in header
+    ]
+
+
+def columns_of(rows: Sequence[Mapping[str, object]]) -> list[str]:
+    """Every column the rows have, in first-seen order (an inline audience's rows may
+    differ in their keys)."""
+    header: dict[str, None] = {}
+    for row in rows:
+        header.update(dict.fromkeys(row))
+    return list(header)
 
 
 def _quoted(name: str) -> str:

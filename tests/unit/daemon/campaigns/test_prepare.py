@@ -246,7 +246,38 @@ def test_a_carousel_with_too_few_open_listings(tmp_path: Path) -> None:
         prepare(spec, rows=ROWS, listings=LISTINGS, card_count=6, file="c.toml")
     (issue,) = caught.value.issues
     assert issue.field == "carousel.listings"
-    assert issue.message == "6 open listings are needed for one carousel"
+    assert issue.message == (
+        f"6 open listings are needed for one carousel; 5 of the 6 in {tmp_path / 'l.csv'} are open"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kw", "field", "column"),
+    [
+        pytest.param({"status_column": "estado"}, "carousel.status_column", "estado", id="status"),
+        pytest.param({"id_column": "id"}, "carousel.id_column", "id", id="id"),
+    ],
+)
+def test_an_id_or_status_column_the_listings_lack_is_a_config_error(
+    tmp_path: Path, kw: dict[str, str], field: str, column: str
+) -> None:
+    """Not "2 open listings are needed" (every listing counted as closed), nor row
+    numbers silently standing in for the listing ids a tap answers with."""
+    spec = campaign(tmp_path, carousel=carousel(tmp_path, **kw))
+    with pytest.raises(ConfigError) as caught:
+        prepare(spec, rows=ROWS, listings=LISTINGS, card_count=2, file="c.toml")
+    (issue,) = caught.value.issues
+    assert issue.field == field
+    assert issue.message == (
+        f'no column "{column}" in {tmp_path / "l.csv"} (its columns: vaga_id, hospital, status)'
+    )
+
+
+def test_the_default_id_column_must_be_there_too(tmp_path: Path) -> None:
+    spec = campaign(tmp_path, carousel={"listings": str(tmp_path / "l.csv")})
+    with pytest.raises(ConfigError) as caught:
+        prepare(spec, rows=ROWS, listings=LISTINGS, card_count=2, file="c.toml")
+    assert [i.field for i in caught.value.issues] == ["carousel.id_column"]
 
 
 def test_a_card_slot_whose_column_the_listings_lack_is_a_config_error(tmp_path: Path) -> None:
