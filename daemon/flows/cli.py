@@ -3,7 +3,7 @@
 Actions::
 
     list [--waba ID] [--json]             the flows of every configured WABA
-    create FILE [--name N] [--waba ID] [--category C]… [--endpoint-uri URL]
+    create FILE [--name N] [--waba ID] [--category C]… [--endpoint-uri URL] [--allow-duplicate]
     update NAME FILE                      new JSON for a draft
     publish NAME | deprecate NAME | delete NAME
     validate FILE…  [--json]              check definitions locally (no Meta call)
@@ -84,6 +84,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _waba(create)
     create.add_argument("--category", action="append", choices=_CATEGORIES)
     create.add_argument("--endpoint-uri", metavar="URL", help="override the endpoint URL")
+    create.add_argument(
+        "--allow-duplicate",
+        action="store_true",
+        help="create it even if a flow of that name (not deprecated) exists",
+    )
 
     update = sub.add_parser("update", help="validate FILE and upload it to the draft NAME")
     _config(update)
@@ -240,8 +245,17 @@ def _list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _warn_unserved(name: str) -> None:
+    print(
+        f"metad: warning: {name} exchanges data with an endpoint, but no [[flows.flow]] "
+        f'named "{name}" has a handler: its requests will get 404 "no such flow" until '
+        "one is configured",
+        file=sys.stderr,
+    )
+
+
 def _create(args: argparse.Namespace) -> int:
-    from daemon.flows.ops import create_flow, load_definition
+    from daemon.flows.ops import create_flow, load_definition, unserved
 
     cfg, secrets, settings = _setup(args)
     definition = load_definition(args.file)
@@ -258,9 +272,12 @@ def _create(args: argparse.Namespace) -> int:
             waba=args.waba,
             categories=args.category,
             endpoint=args.endpoint_uri,
+            allow_duplicate=args.allow_duplicate,
         ),
     )
     print(f"created {name} as draft {uploaded.flow_id}")
+    if args.endpoint_uri is None and unserved(settings, definition, name):
+        _warn_unserved(name)
     return _print_meta_errors(uploaded.flow_id, uploaded.meta_errors)
 
 

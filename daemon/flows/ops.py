@@ -29,6 +29,7 @@ __all__ = [
     "find_flow",
     "load_definition",
     "register_public_key",
+    "unserved",
     "update_flow",
 ]
 
@@ -92,7 +93,43 @@ async def find_flow(
     if not named:
         raise FlowsError(f'no flow named "{name}" in WABA {waba}')
     live = [f for f in named if f.status != "DEPRECATED"] or named
-    return max(live, key=lambda f: int(f.id) if f.id.isdigit() else 0), waba
+    return _newest(live), waba
+
+
+def _newest(flows: Sequence[Flow]) -> Flow:
+    return max(flows, key=lambda f: int(f.id) if f.id.isdigit() else 0)
+
+
+async def _refuse_existing(client: GraphClient, waba: str, name: str) -> None:
+    """FlowsError when ``waba`` already has a flow ``name`` that is not deprecated.
+
+    Why: Meta takes a second flow of the same name, and from then on ``update``,
+    ``publish`` and ``delete`` (which find a flow by name) act on whichever is newest,
+    not the one meant. A deprecated flow is retired: replacing a published flow is
+    deprecate, then create again under the same name.
+    """
+    live = [f for f in await client.list_flows(waba) if f.name == name]
+    live = [f for f in live if f.status != "DEPRECATED"]
+    if not live:
+        return
+    flow = _newest(live)
+    status = flow.status or "DRAFT"
+    hint = (
+        f"change it with: metad flows update {name} FILE"
+        if status == "DRAFT"
+        else f"a {status} flow takes no new JSON; deprecate it first to replace it"
+    )
+    raise FlowsError(
+        f'a flow named "{name}" already exists in WABA {waba} ({flow.id}, {status}): '
+        f"{hint} (--allow-duplicate creates another)"
+    )
+
+
+def unserved(settings: FlowSettings, definition: Definition, name: str) -> bool:
+    """True when flow ``name`` exchanges data with an endpoint but no ``[[flows.flow]]``
+    of that name has a handler: the daemon would answer its requests 404."""
+    configured = settings.flow(name)
+    return shape(definition.doc).uses_endpoint and (configured is None or not configured.handler)
 
 
 async def create_flow(
@@ -105,8 +142,10 @@ async def create_flow(
     waba: str | None,
     categories: Sequence[str] | None,
     endpoint: str | None,
+    allow_duplicate: bool = False,
 ) -> Uploaded:
-    """Create the draft ``name`` and upload the definition to it."""
+    """Create the draft ``name`` and upload the definition to it; refused when a flow of
+    that name is already there, unless ``allow_duplicate``."""
     doc = definition.doc
     waba = waba or settings.waba_of(name)
     if waba is None:
@@ -118,6 +157,8 @@ async def create_flow(
         raise FlowsError(
             f"{name} exchanges data with an endpoint: set [flows] endpoint_url or --endpoint-uri"
         )
+    if not allow_duplicate:
+        await _refuse_existing(client, waba, name)
     flow_id = await client.create_flow(waba, name, cats, endpoint_uri=uri)
     errors = await client.update_flow_json(flow_id, definition.text, waba_id=waba)
     return Uploaded(flow_id, errors)

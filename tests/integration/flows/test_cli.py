@@ -269,3 +269,109 @@ async def test_public_key_in_sandbox_makes_no_key_for_an_unknown_chip(
     assert code == 2
     assert "unknown chip 9" in err
     assert not (tmp_path / "state" / "flows").exists()
+
+
+STATIC = {
+    "version": "7.0",
+    "screens": [
+        {
+            "id": "HELLO",
+            "title": "Hello",
+            "terminal": True,
+            "layout": {
+                "type": "SingleColumnLayout",
+                "children": [
+                    {"type": "TextBody", "text": "Hi"},
+                    {
+                        "type": "Footer",
+                        "label": "Done",
+                        "on-click-action": {"name": "complete", "payload": {}},
+                    },
+                ],
+            },
+        }
+    ],
+}
+"""A flow that needs no endpoint."""
+
+
+async def test_create_refuses_a_name_already_there_unless_asked(
+    sim: SimEnv, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Two live flows of one name made ``delete``/``publish`` pick the wrong one."""
+    config = str(write_config(tmp_path, sim))
+    shift = str(FLOWS / "shift_booking.json")
+    assert (await metad(capsys, "flows", "create", shift, "-c", config))[0] == 0
+    (first,) = sim.sim.world.flows.values()
+    code, out, err = await metad(capsys, "flows", "create", shift, "-c", config)
+    assert (code, out) == (1, "")
+    assert err == (
+        f'metad: a flow named "shift_booking" already exists in WABA {WABA_A} ({first.id}, '
+        "DRAFT): change it with: metad flows update shift_booking FILE "
+        "(--allow-duplicate creates another)\n"
+    )
+    assert len(sim.sim.world.flows) == 1
+
+    assert (await metad(capsys, "flows", "publish", "shift_booking", "-c", config))[0] == 0
+    code, _, err = await metad(capsys, "flows", "create", shift, "-c", config)
+    assert code == 1
+    assert "PUBLISHED flow takes no new JSON; deprecate it first to replace it" in err
+    code, _, err = await metad(
+        capsys, "flows", "create", shift, "-c", config, "--waba", "100000000000002"
+    )
+    assert code == 0, err  # another WABA's names are its own
+    code, _, err = await metad(capsys, "flows", "create", shift, "-c", config, "--allow-duplicate")
+    assert code == 0, err
+    assert len(sim.sim.world.flows) == 3
+
+
+async def test_create_after_deprecating_replaces_the_flow(
+    sim: SimEnv, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = str(write_config(tmp_path, sim))
+    shift = str(FLOWS / "shift_booking.json")
+    assert (await metad(capsys, "flows", "create", shift, "-c", config))[0] == 0
+    assert (await metad(capsys, "flows", "publish", "shift_booking", "-c", config))[0] == 0
+    assert (await metad(capsys, "flows", "deprecate", "shift_booking", "-c", config))[0] == 0
+    code, out, err = await metad(capsys, "flows", "create", shift, "-c", config)
+    assert code == 0, err
+    new = max(sim.sim.world.flows.values(), key=lambda f: int(f.id))
+    assert f"created shift_booking as draft {new.id}" in out
+    assert (await metad(capsys, "flows", "delete", "shift_booking", "-c", config))[0] == 0
+
+
+async def test_create_warns_when_no_handler_serves_an_endpoint_flow(
+    sim: SimEnv, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    served = '[[flows.flow]]\nname = "shift_booking"\nhandler = "shift_booking"\n'
+    config = str(write_config(tmp_path, sim, served))
+    warning = 'its requests will get 404 "no such flow" until one is configured'
+    code, _, err = await metad(
+        capsys, "flows", "create", str(FLOWS / "shift_booking.json"), "-c", config
+    )
+    assert (code, err) == (0, "")
+    onboarding = str(FLOWS / "doctor_onboarding.json")
+    code, out, err = await metad(capsys, "flows", "create", onboarding, "-c", config)
+    assert code == 0
+    assert "created doctor_onboarding" in out
+    assert err == (
+        "metad: warning: doctor_onboarding exchanges data with an endpoint, but no "
+        f'[[flows.flow]] named "doctor_onboarding" has a handler: {warning}\n'
+    )
+    static = tmp_path / "welcome.json"
+    static.write_text(json.dumps(STATIC), encoding="utf-8")
+    code, _, err = await metad(capsys, "flows", "create", str(static), "-c", config)
+    assert (code, err) == (0, "")
+    code, _, err = await metad(
+        capsys,
+        "flows",
+        "create",
+        onboarding,
+        "-c",
+        config,
+        "--name",
+        "other",
+        "--endpoint-uri",
+        "https://elsewhere.example/flows/other",
+    )
+    assert (code, err) == (0, "")  # served by someone else
