@@ -7,8 +7,12 @@ submitted and refused on lint errors, so review slots are not spent on a templat
 would reject; Meta's answer (id, status, category, or its error) is printed as is. A
 running daemon learns the outcome from Meta's template webhooks.
 
+With ``--json`` stdout is only JSON (lint findings inside the answer), so a script can
+parse it; the one-line refusals go to stderr.
+
 Exit codes: 0 done; 1 lint errors, Meta refused, or no such template; 2 bad usage or
-configuration (e.g. ``--waba`` needed with several WABAs).
+configuration (e.g. ``--waba`` needed with several WABAs), or a definition whose JSON
+types the Graph API cannot take (lint flags those first, so this is a safety net).
 """
 
 from __future__ import annotations
@@ -17,13 +21,13 @@ import argparse
 import datetime as dt
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from config import MetadConfig
     from daemon.graph import GraphClient
-    from daemon.graph.resources import TemplateInfo
+    from daemon.graph.resources import TemplateInfo, TemplateSpec
     from daemon.store import Store
 
 __all__ = ["add_arguments", "run"]
@@ -123,7 +127,8 @@ def run(args: argparse.Namespace, *, load: Load, with_store: WithStore) -> int:
             case _:
                 return _manage(args, load(args.config))
     except _Refused as exc:
-        print(f"metad templates: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"metad templates: {line}", file=sys.stderr)
         return exc.code
 
 
@@ -189,29 +194,98 @@ def _definition(path: str) -> dict[str, Any]:
         raise _Refused(f"{path} is not a valid definition: {exc}") from None
 
 
-def _checked(defn: dict[str, Any], path: str) -> None:
-    """Print the lint findings; refuse on errors (nothing is sent to Meta)."""
+def _checked(defn: dict[str, Any], path: str, *, as_json: bool) -> list[dict[str, str]]:
+    """Lint; refuse on errors (nothing is sent to Meta). Return the findings.
+
+    Why the two outputs: as text the findings are printed; with ``--json`` stdout must
+    stay one JSON document for a script, so they go into the answer the caller prints
+    (or, on errors, into ``{"file", "submitted": false, "findings"}``)."""
+    import dataclasses
+
     from actors.templates.lint import format_findings, has_errors, lint
 
     findings = lint(defn)
-    if findings:
-        print(
-            f"{path}:\n" + "\n".join(f"  {line}" for line in format_findings(findings).split("\n"))
-        )
+    found = [dataclasses.asdict(f) for f in findings]
+    if findings and not as_json:
+        lines = format_findings(findings).split("\n")
+        print(f"{path}:\n" + "\n".join(f"  {line}" for line in lines))
     if has_errors(findings):
+        if as_json:
+            print(json.dumps({"file": path, "submitted": False, "findings": found}))
         raise _Refused(f"{path} has lint errors; not submitted")
+    return found
 
 
-def _components(defn: dict[str, Any]) -> list[Any]:
-    from daemon.graph.resources import TemplateComponentSpec
+_SPEC_KEYS = ("name", "language", "category", "parameter_format", "components")
 
-    raw = defn.get("components")
-    if not isinstance(raw, list):
-        raise _Refused("the definition has no components list")
-    return [
-        TemplateComponentSpec.model_validate({**c, "type": str(c.get("type", "")).upper()})
-        for c in raw
-    ]
+
+def _spec_input(defn: dict[str, Any]) -> dict[str, Any]:
+    """The creation body as the Graph API spells it: category and component types in
+    capitals, parameter_format in lower case (a definition may write either)."""
+    body = {key: defn[key] for key in _SPEC_KEYS if key in defn}
+    body["allow_category_change"] = defn.get("allow_category_change")
+    if isinstance(body.get("category"), str):
+        body["category"] = body["category"].upper()
+    fmt = defn.get("parameter_format", "positional")
+    body["parameter_format"] = fmt.lower() if isinstance(fmt, str) else fmt
+    if isinstance(body.get("components"), list):
+        body["components"] = [_upper_type(c) for c in body["components"]]
+    return body
+
+
+def _upper_type(component: object) -> object:
+    if isinstance(component, dict) and isinstance(component.get("type"), str):
+        return {**component, "type": component["type"].upper()}
+    return component
+
+
+def _spec(defn: dict[str, Any], path: str) -> TemplateSpec:
+    """The creation body, or one line per problem naming the file and field (exit 2).
+
+    Why both this and lint: lint checks the same JSON types (they agree, a test keeps
+    them so), so this refuses only a definition lint would have let through; then the
+    operator still gets ``e.json: components[0].format: must be a string``, never
+    pydantic's text or a traceback."""
+    from pydantic import ValidationError
+
+    from daemon.graph.resources import TemplateSpec
+
+    try:
+        return TemplateSpec.model_validate(_spec_input(defn))
+    except ValidationError as exc:
+        problems = [f"{path}: {_field(e['loc'])}: {_problem(e)}" for e in exc.errors()]
+        raise _Refused("\n".join(problems), EXIT_USAGE) from None
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    """``("components", 0, "format")`` → ``components[0].format`` (lint's field paths)."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "definition"
+
+
+_PROBLEMS: dict[str, str] = {
+    "missing": "is required",
+    "string_type": "must be a string",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "list_type": "must be a list",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "too_short": "must not be empty",
+}
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    """One problem in lint's words; pydantic's own message when there is no match."""
+    kind = str(error.get("type", ""))
+    if kind == "literal_error":
+        return f"must be {error.get('ctx', {}).get('expected', 'one of the allowed values')}"
+    if kind in _PROBLEMS:
+        return _PROBLEMS[kind]
+    message = str(error.get("msg", "invalid"))  # "String should have at least 2 characters"
+    return message[:1].lower() + message[1:]
 
 
 def _manage(args: argparse.Namespace, cfg: MetadConfig) -> int:
@@ -267,27 +341,14 @@ async def _list(graph: GraphClient, args: argparse.Namespace, cfg: MetadConfig) 
 
 
 async def _create(graph: GraphClient, args: argparse.Namespace, cfg: MetadConfig) -> int:
-    from pydantic import ValidationError
-
-    from daemon.graph.resources import TemplateSpec
-
     (waba,) = _wabas(cfg, args.waba, one=True)
     defn = _definition(args.file)
-    _checked(defn, args.file)
-    try:
-        spec = TemplateSpec(
-            name=defn["name"],
-            language=defn["language"],
-            category=str(defn["category"]).upper(),
-            parameter_format=str(defn.get("parameter_format", "positional")).lower(),
-            components=_components(defn),
-            allow_category_change=defn.get("allow_category_change"),
-        )
-    except (ValidationError, KeyError) as exc:
-        raise _Refused(f"{args.file}: {exc}") from None
+    findings = _checked(defn, args.file, as_json=args.json)
+    spec = _spec(defn, args.file)
     created = await graph.create_template(waba, spec)
     if args.json:
-        print(json.dumps({"waba_id": waba, **created.model_dump(mode="json")}))
+        answer = {"waba_id": waba, **created.model_dump(mode="json"), "findings": findings}
+        print(json.dumps(answer))
     else:
         print(
             f"created {spec.name} ({spec.language}) in WABA {waba}: id {created.id}, "
@@ -325,17 +386,17 @@ async def _edit(graph: GraphClient, args: argparse.Namespace, cfg: MetadConfig) 
         "parameter_format": current.parameter_format or "positional",
         **defn,
     }
-    _checked(merged, args.file)
-    category = str(merged["category"]).upper()
+    findings = _checked(merged, args.file, as_json=args.json)
+    spec = _spec(merged, args.file)
     await graph.edit_template(
         current.id,
         waba_id=waba,
-        components=_components(merged),
-        category=category if category != current.category else None,
+        components=spec.components,
+        category=spec.category if spec.category != current.category else None,
     )
     after = await graph.get_template(current.id, waba_id=waba)
     if args.json:
-        print(json.dumps(_info(after, waba)))
+        print(json.dumps({**_info(after, waba), "findings": findings}))
     else:
         print(
             f"edited {after.name} ({after.language}) in WABA {waba}: id {after.id}, "

@@ -7,11 +7,21 @@ under-count; it must say so.
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from daemon.templates_cli import MAX_REPORT_DAYS, add_arguments, format_report
+from actors.templates.lint import has_errors, lint
+from config import MetadConfig, parse_config
+from daemon import templates_cli
+from daemon.graph.errors import GraphError
+from daemon.graph.resources import TemplateCreated, TemplateInfo, TemplateSpec
+from daemon.templates_cli import MAX_REPORT_DAYS, add_arguments, format_report, run
 
 
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -86,3 +96,203 @@ def test_report_days_out_of_range_is_a_usage_error(
 @pytest.mark.parametrize("days", [1, 7, MAX_REPORT_DAYS])
 def test_report_days_in_range(days: int) -> None:
     assert _parser().parse_args(["report", "--days", str(days)]).days == days
+
+
+# --- create / edit / delete / list, against a stand-in for the Graph API ---------------
+
+WABA = "100000000000001"
+BODY = "Oi, seu plantão está confirmado para amanhã de manhã."
+
+
+def _cfg(runtime_dir: Path) -> MetadConfig:
+    return parse_config(
+        f"""
+[daemon]
+runtime_dir = "{runtime_dir}"
+[sandbox]
+enabled = true
+listen = "127.0.0.1:18189"
+[[wabas]]
+id = "{WABA}"
+[[chips]]
+phone_number_id = "200000000000001"
+display_number = "+55 11 94000-0001"
+waba = "{WABA}"
+""",
+        file="t.toml",
+    )
+
+
+def _template(name: str = "hello_world", category: str = "UTILITY") -> TemplateInfo:
+    return TemplateInfo.model_validate(
+        {
+            "id": "900",
+            "name": name,
+            "language": "pt_BR",
+            "status": "APPROVED",
+            "category": category,
+            "components": [{"type": "BODY", "text": BODY}],
+        }
+    )
+
+
+class FakeGraph:
+    """The Graph API calls ``metad templates`` makes; records what was submitted."""
+
+    def __init__(self, *templates: TemplateInfo, fail: GraphError | None = None) -> None:
+        self.templates = list(templates)
+        self.fail = fail
+        self.created: list[TemplateSpec] = []
+        self.edited: list[dict[str, Any]] = []
+        self.deleted: list[tuple[str, str | None]] = []
+
+    async def __aenter__(self) -> FakeGraph:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def iter_templates(self, waba_id: str, **filters: str) -> AsyncIterator[TemplateInfo]:
+        if self.fail is not None:
+            raise self.fail
+        for t in self.templates:
+            if filters.get("name", t.name) == t.name:
+                yield t
+
+    async def create_template(self, waba_id: str, spec: TemplateSpec) -> TemplateCreated:
+        self.created.append(spec)
+        return TemplateCreated(id="901", status="PENDING", category=spec.category)
+
+    async def edit_template(self, template_id: str, *, waba_id: str, **change: Any) -> None:
+        self.edited.append(change)
+
+    async def get_template(self, template_id: str, *, waba_id: str) -> TemplateInfo:
+        return next(t for t in self.templates if t.id == template_id)
+
+    async def delete_template(self, waba_id: str, name: str, *, hsm_id: str | None = None) -> None:
+        self.deleted.append((name, hsm_id))
+
+
+@pytest.fixture
+def runtime_dir() -> Iterator[Path]:
+    """Short enough for a Unix socket path (tmp_path may not be)."""
+    path = Path(tempfile.mkdtemp(prefix="metad-t-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, graph: FakeGraph, runtime_dir: Path, *argv: str) -> int:
+    monkeypatch.setattr(templates_cli, "_graph", lambda cfg: graph)
+    cfg = _cfg(runtime_dir)
+    args = _parser().parse_args(list(argv))
+    return run(args, load=lambda _: cfg, with_store=lambda *_: None)
+
+
+def _write(directory: Path, defn: dict[str, Any], name: str = "e.json") -> str:
+    path = directory / name
+    path.write_text(json.dumps(defn))
+    return str(path)
+
+
+COMPONENT: dict[str, Any] = {"type": "BODY", "text": BODY}
+DEFINITION: dict[str, Any] = {
+    "name": "plantao_ok",
+    "language": "pt_BR",
+    "category": "UTILITY",
+    "components": [COMPONENT],
+}
+
+
+def test_a_wrongly_typed_definition_is_one_line_per_field_not_pydantics_text() -> None:
+    bad = {**DEFINITION, "components": [{"type": "body", "format": 5, "example": [1]}]}
+    with pytest.raises(templates_cli._Refused) as refused:
+        templates_cli._spec(bad, "e.json")
+    assert refused.value.code == 2
+    assert str(refused.value).splitlines() == [
+        "e.json: components[0].format: must be a string",
+        "e.json: components[0].example: must be an object",
+    ]
+
+
+def test_edit_of_a_wrongly_typed_file_is_refused_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+    runtime_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The operator's file: lint flags the type, nothing is submitted."""
+    graph = FakeGraph(_template())
+    path = _write(tmp_path, {"components": [{"type": "BODY", "format": 5, "text": BODY}]})
+    code = _run(monkeypatch, graph, runtime_dir, "edit", "hello_world", path, "--waba", WABA)
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "error: components[0].format: must be a string" in out
+    assert err == f"metad templates: {path} has lint errors; not submitted\n"
+    assert graph.edited == []
+
+
+def _mutations() -> Iterator[Any]:
+    """The definition with each field the creation body types set to each JSON type."""
+    values: list[object] = [5, "", "x", [1], {"a": 1}, True, None]
+    for key in (
+        "name",
+        "language",
+        "category",
+        "parameter_format",
+        "components",
+        "allow_category_change",
+    ):
+        for v in values:
+            yield pytest.param({**DEFINITION, key: v}, id=f"{key}={v!r}")
+    for key in ("type", "format", "text", "example", "buttons"):
+        for v in values:
+            comp = {**COMPONENT, key: v}
+            yield pytest.param({**DEFINITION, "components": [comp]}, id=f"components.{key}={v!r}")
+
+
+@pytest.mark.parametrize("defn", _mutations())
+def test_lint_refuses_whatever_create_would(defn: dict[str, Any]) -> None:
+    """Lint and create agree: a definition without lint errors is a valid creation body
+    (else create fails after lint said it was fine)."""
+    if not has_errors(lint(defn)):
+        templates_cli._spec(defn, "e.json")
+
+
+def test_create_json_is_only_json_with_the_warnings_inside(
+    monkeypatch: pytest.MonkeyPatch,
+    runtime_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    promo = "Oi, temos uma oferta de plantão para você amanhã de manhã."
+    path = _write(tmp_path, {**DEFINITION, "components": [{"type": "BODY", "text": promo}]})
+    code = _run(monkeypatch, FakeGraph(), runtime_dir, "create", path, "--json")
+    out, _ = capsys.readouterr()
+    assert code == 0
+    answer = json.loads(out)
+    assert (answer["id"], answer["status"], answer["waba_id"]) == ("901", "PENDING", WABA)
+    assert [(f["severity"], f["field"]) for f in answer["findings"]] == [
+        ("warning", "components[0].text")
+    ]
+
+
+def test_create_json_on_lint_errors_is_json_too(
+    monkeypatch: pytest.MonkeyPatch,
+    runtime_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    graph = FakeGraph()
+    path = _write(tmp_path, {**DEFINITION, "components": [{"type": "BODY", "format": 5}]})
+    code = _run(monkeypatch, graph, runtime_dir, "create", path, "--json")
+    out, err = capsys.readouterr()
+    assert code == 1
+    answer = json.loads(out)
+    assert (answer["file"], answer["submitted"]) == (path, False)
+    assert {
+        "severity": "error",
+        "field": "components[0].format",
+        "message": "must be a string",
+    } in (answer["findings"])
+    assert "has lint errors" in err
+    assert graph.created == []
