@@ -14,7 +14,7 @@ from daemon.catalog.push import push_listings
 from daemon.control.client import connect
 from daemon.store.catalog import CatalogRepository
 from tests.integration.daemon.conftest import CHIP, CONTACT, Env, wait_until
-from tests.support import metad_command
+from tests.support import free_port, metad_command
 
 WABA = "100000000000001"
 CATALOG = "300000000000001"  # the simulator's catalog of the first WABA
@@ -194,3 +194,39 @@ async def test_a_product_meta_lost_is_created_again_or_forgotten(env: Env) -> No
     assert "shift_V1002" not in stored
     again = await _push(env, "\n".join(changed) + "\n")
     assert (again["handles"], again["errors"]) == ([], [])
+
+
+async def test_the_command_line_names_an_unreachable_graph_api_in_one_line(
+    env: Env, tmp_path: Path
+) -> None:
+    config = tmp_path / "metad.toml"
+    base_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    config.write_text(
+        f"""
+[daemon]
+state_dir = "{tmp_path / "state"}"
+[storage]
+dsn = "{env.cfg.storage.dsn}"
+[graph]
+base_url = "{base_url}"
+[sandbox]
+enabled = true
+serve = false
+[catalog]
+id = "{CATALOG}"
+[[wabas]]
+id = "{WABA}"
+"""
+    )
+    listings = tmp_path / "shifts.csv"
+    listings.write_text(FIXTURE.read_text(encoding="utf-8"), encoding="utf-8")
+    out = await trio.run_process(
+        metad_command("catalog", "push", str(listings), "-c", str(config)),
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+    )
+    assert out.returncode == 1
+    (line,) = out.stderr.decode().splitlines()
+    assert line.startswith(f"metad catalog: the Graph API at {base_url} cannot be reached (")
+    assert line.endswith("start the simulator: `metad sim`")
