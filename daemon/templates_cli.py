@@ -10,9 +10,10 @@ running daemon learns the outcome from Meta's template webhooks.
 With ``--json`` stdout is only JSON (lint findings inside the answer), so a script can
 parse it; the one-line refusals go to stderr.
 
-Exit codes: 0 done; 1 lint errors, Meta refused, or no such template; 2 bad usage or
-configuration (e.g. ``--waba`` needed with several WABAs), or a definition whose JSON
-types the Graph API cannot take (lint flags those first, so this is a safety net).
+Exit codes: 0 done; 1 lint errors, Meta refused or unreachable, or no such template;
+2 bad usage or configuration (e.g. ``--waba`` needed with several WABAs), or a
+definition whose JSON types the Graph API cannot take (lint flags those first, so this
+is a safety net).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from config import MetadConfig
     from daemon.graph import GraphClient
+    from daemon.graph.errors import GraphError
     from daemon.graph.resources import TemplateInfo, TemplateSpec
     from daemon.store import Store
 
@@ -160,16 +162,42 @@ def _lint(args: argparse.Namespace) -> int:
 # --- create / edit / delete / list -----------------------------------------------------
 
 
+def _graph_url(cfg: MetadConfig) -> str:
+    """The Graph API this command talks to; in sandbox mode with ``serve`` the simulator
+    that ``metad run`` serves (as the daemon itself does)."""
+    if cfg.sandbox.enabled and cfg.sandbox.serve:
+        return f"http://{cfg.sandbox.listen}"
+    return cfg.graph.base_url
+
+
 def _graph(cfg: MetadConfig) -> GraphClient:
-    """The configured Graph API; in sandbox mode with ``serve`` the simulator that
-    ``metad run`` serves (as the daemon itself does)."""
     from config import resolve_secrets
     from daemon.graph import GraphClient
 
-    if cfg.sandbox.enabled and cfg.sandbox.serve:
-        graph = cfg.graph.model_copy(update={"base_url": f"http://{cfg.sandbox.listen}"})
-        cfg = cfg.model_copy(update={"graph": graph})
+    graph = cfg.graph.model_copy(update={"base_url": _graph_url(cfg)})
+    cfg = cfg.model_copy(update={"graph": graph})
     return GraphClient.from_config(cfg, resolve_secrets(cfg))
+
+
+def _graph_failure(exc: GraphError, cfg: MetadConfig) -> str:
+    """What went wrong, in the words that lead to the fix.
+
+    Why three cases: "Meta refused" sends the operator to the definition or the
+    account, which is right only when Meta answered with an error code. No answer at all
+    is the endpoint being unreachable (in sandbox mode, most often the simulator not
+    served because ``metad run`` is not running); an answer not shaped like Meta's is a
+    proxy or a wrong ``[graph] base_url``."""
+    if exc.explicit:
+        return f"Meta refused: {exc}"
+    url = _graph_url(cfg)
+    if exc.http_status is not None:
+        return f"unexpected answer from the Graph API at {url}: {exc}"
+    line = f"cannot reach the Graph API at {url}: {exc.message}"
+    if cfg.sandbox.enabled and cfg.sandbox.serve:
+        return line + "\nsandbox mode: `metad run` serves the simulator there; start it first"
+    if cfg.sandbox.enabled:
+        return line + "\nsandbox mode with serve = false: start the simulator (`metad sim`)"
+    return line
 
 
 def _wabas(cfg: MetadConfig, chosen: str | None, *, one: bool) -> list[str]:
@@ -309,7 +337,7 @@ def _manage(args: argparse.Namespace, cfg: MetadConfig) -> int:
     try:
         return trio.run(go)
     except GraphError as exc:
-        raise _Refused(f"Meta refused: {exc}") from None
+        raise _Refused(_graph_failure(exc, cfg)) from None
     except LookupError as exc:  # no token for that WABA
         raise _Refused(str(exc), EXIT_USAGE) from None
 

@@ -296,3 +296,41 @@ def test_create_json_on_lint_errors_is_json_too(
     } in (answer["findings"])
     assert "has lint errors" in err
     assert graph.created == []
+
+
+class ConnectError(Exception):
+    """Stands for httpx's: only its name and text reach the operator."""
+
+
+def test_no_answer_is_cannot_reach_with_the_sandbox_hint_not_meta_refused(
+    monkeypatch: pytest.MonkeyPatch, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    down = GraphError.from_transport(
+        ConnectError("all attempts to connect to 127.0.0.1:18189 failed"), sent=False
+    )
+    assert _run(monkeypatch, FakeGraph(fail=down), runtime_dir, "list") == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "metad templates: cannot reach the Graph API at http://127.0.0.1:18189: "
+        "ConnectError: all attempts to connect to 127.0.0.1:18189 failed",
+        "metad templates: sandbox mode: `metad run` serves the simulator there; start it first",
+    ]
+
+
+def test_a_graph_error_answer_is_meta_refused(
+    monkeypatch: pytest.MonkeyPatch, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refused = GraphError("Invalid parameter", http_status=400, code=100)
+    assert _run(monkeypatch, FakeGraph(fail=refused), runtime_dir, "list") == 1
+    assert capsys.readouterr().err == (
+        "metad templates: Meta refused: (100) Invalid parameter [HTTP 400]\n"
+    )
+
+
+def test_an_answer_not_shaped_like_metas_is_unexpected(
+    monkeypatch: pytest.MonkeyPatch, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proxy = GraphError.from_response(502, b"<html>Bad Gateway</html>")
+    assert _run(monkeypatch, FakeGraph(fail=proxy), runtime_dir, "list") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("metad templates: unexpected answer from the Graph API at http://")
+    assert "Meta refused" not in err
