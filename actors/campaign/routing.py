@@ -117,8 +117,11 @@ def route(
                     return Route(c, "affinity")
     healthy = [c for c in chips if c._fit[fit]]
     if not healthy:
-        why = "no chip in the pool is healthy with the template approved"
-        return Route(None, why if chips else "the campaign's pool has no chips")
+        if not chips:
+            return Route(None, "the campaign's pool has no chips")
+        if not any(c.has_template for c in chips):  # a sync or a review away, or never
+            return Route(None, "no WABA of the pool has the campaign's template approved")
+        return Route(None, "no chip in the pool is healthy with the template approved")
     if strategy == "round_robin":
         return Route(healthy[turn % len(healthy)], "round robin")
     # Best quality, then cost, then load (backlog over drain rate), then pnid; the first

@@ -77,7 +77,12 @@ def test_an_unhealthy_affinity_chip_loses_it(bad: dict[str, Any], marketing: boo
 @pytest.mark.parametrize(("bad", "marketing"), UNHEALTHY)
 def test_an_unhealthy_chip_alone_gives_no_route(bad: dict[str, Any], marketing: bool) -> None:
     r = route(KEY, [chip("only", **bad)], affinity={KEY: "only"}, marketing=marketing)
-    assert r == Route(None, "no chip in the pool is healthy with the template approved")
+    why = (
+        "no WABA of the pool has the campaign's template approved"
+        if bad == {"has_template": False}
+        else "no chip in the pool is healthy with the template approved"
+    )
+    assert r == Route(None, why)
 
 
 @pytest.mark.parametrize(
@@ -207,6 +212,13 @@ def test_none_healthy(strategy: str) -> None:
     r = route(KEY, chips, affinity={}, strategy=strategy)
     assert r.chip is None
     assert r.reason == "no chip in the pool is healthy with the template approved"
+
+
+def test_no_template_anywhere_is_said_as_such() -> None:
+    """Not "no chip is healthy": the chips are fine, the template is what is missing."""
+    chips = [chip("a", has_template=False), chip("b", has_template=False, quality="RED")]
+    r = route(KEY, chips, affinity={})
+    assert r == Route(None, "no WABA of the pool has the campaign's template approved")
 
 
 def test_views_are_frozen() -> None:
