@@ -67,7 +67,10 @@ def _ctx(chip: _Chip) -> ControlContext:
 
 
 async def _send(chip: _Chip, **params: Any) -> dict[str, Any]:
-    return await METHODS["catalog.send"](_ctx(chip), {"chip": CHIP, "to": CONTACT, **params})
+    answer: dict[str, Any] = await METHODS["catalog.send"](
+        _ctx(chip), {"chip": CHIP, "to": CONTACT, **params}
+    )
+    return answer
 
 
 @pytest.mark.parametrize("key", ["listing_ids", "retailer_ids"])
@@ -101,5 +104,6 @@ async def test_listing_ids_are_sent_as_the_products_pushed_for_them(chip: _Chip)
     assert answer["result"] == "sent"
     assert answer["products"] == ["other_product", "shift_V2_ab", "shift_V1"]
     (send,) = chip.sent
+    assert send.content is not None
     items = send.content["interactive"]["action"]["sections"][0]["product_items"]
     assert [i["product_retailer_id"] for i in items] == answer["products"]
