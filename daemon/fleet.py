@@ -20,7 +20,7 @@ from actors.budget.coordinator import BudgetCoordinator
 from actors.budget.ledger import Ledger
 from actors.budget.messages import BudgetClient, BudgetMsg
 from actors.budget.ports import BudgetJournal, SharedJournal
-from actors.budget.values import Caps
+from actors.budget.values import Registered
 from actors.chip import (
     ChipActor,
     ChipMsg,
@@ -94,7 +94,7 @@ class Fleet:
         self._chips_running = 0
         """Chip actors running now (see :meth:`close`)."""
         self._closing = False
-        self._campaign_caps: dict[str, Caps] = {}  # outlives budget actor restarts
+        self._campaign_caps: dict[str, Registered] = {}  # outlives budget actor restarts
         self._supervisor = supervisor
         self._now = now
         self._settings = ChipSettings(cfg.windows, cfg.limits, cfg.quality)

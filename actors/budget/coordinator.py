@@ -54,7 +54,7 @@ from actors.budget.reconciliation import (
     RECONCILE_GRACE_S,
     Reconciliation,
 )
-from actors.budget.values import GLOBAL, Alert, Caps, LedgerEntry, Refusal, Scope
+from actors.budget.values import GLOBAL, Alert, Caps, LedgerEntry, Refusal, Registered, Scope
 from actors.core import ActorCrashed, ReplyTo
 from actors.policy.pricing import PriceTable, UnknownDestination
 
@@ -146,7 +146,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         inbox: trio.MemoryReceiveChannel[BudgetMsg],
         now: Callable[[], float],
         publish: Callable[[str, dict[str, Any]], None] = lambda kind, data: None,
-        campaign_caps: dict[str, Caps] | None = None,
+        campaign_caps: dict[str, Registered] | None = None,
         shared: SharedJournal | None = None,
         catch_up_s: float = 1.0,
         outbox: OutboxStates | None = None,
@@ -421,8 +421,10 @@ class BudgetCoordinator(Actor[BudgetMsg]):
 
     def _empty_ledger(self) -> Ledger:
         ledger = self._new_ledger()
-        for campaign_id, caps in self._campaign_caps.items():
-            ledger.register_caps(Scope.campaign(campaign_id), caps)
+        for campaign_id, registered in self._campaign_caps.items():
+            ledger.register_caps(
+                Scope.campaign(campaign_id), registered.caps, month=registered.month
+            )
         return ledger
 
     async def load(self) -> None:
@@ -514,16 +516,16 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                 self._remember(rid, seen)
             case GetBudget(reply=reply):
                 reply.ok(self.status(now))
-            case SetCampaignCap(campaign_id=campaign_id, caps=caps, reply=reply):
+            case SetCampaignCap(campaign_id=campaign_id, caps=caps, reply=reply, month=month):
                 # The first registration since the daemon started follows a restart
                 # when the campaign has spent already: the thresholds it had crossed were
                 # announced when crossed, so they are marked, not announced again.
                 first = campaign_id not in self._campaign_caps
-                self.ledger.register_caps(Scope.campaign(campaign_id), caps)
+                self.ledger.register_caps(Scope.campaign(campaign_id), caps, month=month)
                 if caps == Caps():
                     self._campaign_caps.pop(campaign_id, None)
                 else:
-                    self._campaign_caps[campaign_id] = caps
+                    self._campaign_caps[campaign_id] = Registered(caps, month)
                 for alert in self.ledger.alerts(now):  # thresholds the new caps put behind
                     if first and alert.cap.scope == Scope.campaign(campaign_id):
                         continue

@@ -109,6 +109,7 @@ class Ledger:
         "_caps",
         "_configured",
         "_items",
+        "_pins",
         "_registered",
         "_routes",
         "_thresholds",
@@ -134,6 +135,8 @@ class Ledger:
         """Caps from the configuration (:meth:`set_caps`)."""
         self._registered: dict[Scope, Caps] = {}
         """Caps a running campaign brings (:meth:`register_caps`: its file's budget)."""
+        self._pins: dict[str, str] = {}
+        """Campaign id -> the month key its registered caps were counted for."""
         self._caps: dict[Scope, Caps] = {GLOBAL: caps}
         """What applies: per scope and period, the tightest of the two above."""
         self._thresholds = thresholds(alert_at)
@@ -186,11 +189,19 @@ class Ledger:
         """
         self._put(self._configured, scope, caps)
 
-    def register_caps(self, scope: Scope, caps: Caps) -> None:
+    def register_caps(self, scope: Scope, caps: Caps, *, month: str | None = None) -> None:
         """Add (or with ``Caps()`` withdraw) caps that a campaign brings itself, on top
         of the configured ones: where both cap a period, the lower one applies. Like
-        :meth:`set_caps`, not journalled: registered again after a restart."""
+        :meth:`set_caps`, not journalled: registered again after a restart.
+
+        ``month`` (a month key, ``month:2026-11``): the caps were counted for that month
+        only; a paid send of the campaign in another month is refused with ``recount``
+        until they are registered again (:class:`~actors.budget.values.Registered`)."""
         self._put(self._registered, scope, caps)
+        if month is None or caps == NO_CAPS:
+            self._pins.pop(scope.id, None)
+        else:
+            self._pins[scope.id] = month
 
     def _put(self, layer: dict[Scope, Caps], scope: Scope, caps: Caps) -> None:
         if caps == NO_CAPS and scope != GLOBAL:
@@ -321,6 +332,18 @@ class Ledger:
             raise ValueError(f"reservation {reservation_id!r} is already held")
         keys = period_keys(now, self._tz)
         if amount > ZERO:
+            if campaign is not None and self._pins:
+                pinned = self._pins.get(campaign)
+                if pinned is not None and pinned != keys.month:
+                    return Refusal(
+                        id=reservation_id,
+                        amount=amount,
+                        cap=CapRef(Scope.campaign(campaign), "month"),
+                        cap_amount=ZERO,
+                        used=ZERO,
+                        period_key=keys.month,
+                        recount=True,
+                    )
             ks = key_seq(keys)
             buckets = self._buckets
             for scope, sk, sid, capped in self._route(waba, campaign):

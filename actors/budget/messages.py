@@ -75,12 +75,16 @@ class SetCampaignCap:
     them). They add to the configured ``[[budget.campaigns]]`` caps of the same
     campaign: per period the lower one applies.
 
-    Per period like every cap (local day, ISO week, month): a campaign that must not
-    spend more than X in all sets ``monthly`` (and runs within one month)."""
+    Per period like every cap (local day, ISO week, month). A campaign that must not
+    spend more than X in all registers, as ``monthly``, what is left of X after the
+    months before, for this ``month`` only (:class:`~actors.budget.values.Registered`)."""
 
     campaign_id: str
     caps: Caps
     reply: ReplyTo[None]
+    month: str | None = None
+    """The month key ``caps`` were counted for (see :class:`~actors.budget.values.
+    Registered`); None: for every month."""
 
 
 BudgetMsg: TypeAlias = Reserve | Release | Reconcile | Settle | GetBudget | SetCampaignCap

@@ -23,12 +23,14 @@ __all__ = [
     "LedgerEntry",
     "Op",
     "Refusal",
+    "Registered",
     "Release",
     "Reservation",
     "Scope",
     "ScopeKind",
     "Settlement",
     "Usage",
+    "is_recount",
     "money",
 ]
 
@@ -151,6 +153,31 @@ class Caps:
 
 
 NO_CAPS: Final = Caps()
+
+
+_RECOUNT: Final = "is recounted for"
+
+
+def is_recount(reason: str) -> bool:
+    """Whether a refusal's text is a :class:`Refusal` with ``recount``: the campaign
+    must register its caps for the new month (it is not a cap crossed)."""
+    return reason.startswith("budget unavailable: campaign ") and f" {_RECOUNT} " in reason
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """Caps a running campaign registered, and the month they were counted for.
+
+    Why a month: a campaign file's ``budget_usd`` is what the campaign may spend in
+    all, and the ledger only knows periods. The runner registers, as the campaign's
+    monthly cap, what is left of it after the months before (read from the journal),
+    for this month's key; once the month is another, the ledger refuses the campaign's
+    paid sends as "to be recounted" until it registers again. So a campaign that runs
+    into a new month does not get its budget afresh, and between the two there is no
+    moment when the old figure applies to the new month."""
+
+    caps: Caps
+    month: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +331,11 @@ class Reservation:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Refusal:
-    """The reservation would cross ``cap``; nothing was booked."""
+    """The reservation would cross ``cap``; nothing was booked.
+
+    ``recount``: not a cap crossed but a campaign's cap counted for another month than
+    ``period_key``'s (see :class:`Registered`): a "not now" the campaign answers by
+    registering again, not a pause."""
 
     id: str
     amount: Decimal
@@ -312,9 +343,12 @@ class Refusal:
     cap_amount: Decimal
     used: Decimal
     period_key: str
+    recount: bool = False
 
     @property
     def reason(self) -> str:
+        if self.recount:
+            return f"budget unavailable: {self.cap.scope.label} {_RECOUNT} {self.period_key}"
         left = max(self.cap_amount - self.used, ZERO)
         return (
             f"budget: {self.cap.label} cap would be crossed "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol
 
 from actors.chip.messages import ChipMsg, ChipSnapshot
@@ -68,6 +69,11 @@ class CampaignStore(Protocol):
         ...
 
     async def affinity(self, campaign_id: str, chips: Sequence[str]) -> dict[str, str]: ...
+
+    async def spent_before(self, campaign_id: str, before: dt.datetime) -> Decimal:
+        """What the campaign's messages booked before ``before`` cost, as the budget
+        ledger counts them (a price, or the reservation still open)."""
+        ...
 
 
 class FleetPort(Protocol):

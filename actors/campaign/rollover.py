@@ -11,8 +11,9 @@ campaign. If it is still over (another cap), the next send is refused before any
 moves and it pauses again.
 
 Not resumed: a pause of the campaign's own monthly cap (its file's ``budget_usd``, what
-the operator set as the most this campaign may spend; a new month must not spend it
-again unasked), and any pause that is not the budget's. Pure: reason, time and zone in.
+the operator set as the most this campaign may spend in all: a new month has only what
+is left of it, see :class:`~actors.budget.values.Registered`), and any pause that is
+not the budget's. Pure: reason, time and zone in.
 """
 
 from __future__ import annotations

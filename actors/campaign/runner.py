@@ -34,7 +34,8 @@ from zoneinfo import ZoneInfo
 import trio
 
 from actors.budget.messages import BudgetMsg, SetCampaignCap
-from actors.budget.values import Caps
+from actors.budget.periods import period_bounds, period_keys
+from actors.budget.values import Caps, is_recount
 from actors.campaign.answers import Mark, PauseCampaign, QueuedAnswer, recipient_mark
 from actors.campaign.cards import tap_payload
 from actors.campaign.content import render_text, template_payload, text_content
@@ -43,7 +44,7 @@ from actors.campaign.ports import CampaignStore, FleetPort, Pending
 from actors.campaign.routing import route
 from actors.campaign.schedule import open_interval, sending_ends
 from actors.campaign.sharing import Sharing
-from actors.chip.messages import Send, SendResult
+from actors.chip.messages import Refused, Send, SendResult
 from actors.core import ActorCrashed, ActorStopped, Address, CallTimeout
 from actors.templates.mapper import Filled
 from config.campaign import CampaignSpec
@@ -105,6 +106,7 @@ class CampaignRunner:
         """Sends whose answer is awaited, oldest first (their deadlines in that order)."""
         self._answered: list[QueuedAnswer] = []
         self._answer_wake = trio.Event()
+        self._recount = trio.Event()
         self._limit: trio.Semaphore | None = None
         self._open_until = dt.datetime.min.replace(tzinfo=dt.UTC)
         """End of the sending interval last found open."""
@@ -145,11 +147,7 @@ class CampaignRunner:
             log.info(
                 "campaign %s: %d recipients back to pending after a restart", self.id, recovered
             )
-        if self._budget is not None and self.spec.limits.budget_usd is not None:
-            cap = Decimal(str(self.spec.limits.budget_usd))
-            await self._budget.call(
-                lambda r: SetCampaignCap(campaign_id=self.id, caps=Caps(monthly=cap), reply=r)
-            )
+        await self._register_budget()
         await self._fleet_view.refresh_templates()
         await self._fleet_view.refresh_views()
         self._affinity = await self._store.affinity(self.id, list(self._fleet.chips()))
@@ -157,6 +155,7 @@ class CampaignRunner:
             nursery.start_soon(self._fleet_view.keep_fresh)
             nursery.start_soon(self._flusher)
             nursery.start_soon(self._collect)
+            nursery.start_soon(self._recounter)
             try:
                 await self._feed(nursery)
                 await self._drained()
@@ -444,11 +443,55 @@ class CampaignRunner:
             self._settle(key, pnid, result)
 
     def _settle(self, key: str, pnid: str, result: SendResult) -> None:
+        if isinstance(result, Refused) and is_recount(result.reason):
+            self._recount.set()  # left pending (a transient refusal): sent once registered
         mark = recipient_mark(key, pnid, result, claimed=self._sharing is not None)
         if isinstance(mark, PauseCampaign):
             self._on_pause(mark.reason)
         elif mark is not None:
             self.state.marks.append(mark)
+
+    # --- the budget ---------------------------------------------------------------------
+
+    async def _register_budget(self) -> None:
+        """Register the file's ``budget_usd`` with the budget: what is left of it after the
+        months before this one, as this month's cap, for this month only.
+
+        Why not simply a monthly cap of ``budget_usd``: the file says what the campaign
+        may spend in all, and a campaign that runs into a new month (a large one paced
+        by a day cap does) would get it afresh. The ledger refuses the campaign's paid
+        sends once the month is another (:class:`~actors.budget.values.Registered`);
+        the refusal brings the runner back here (:meth:`_recounter`)."""
+        if self._budget is None or self.spec.limits.budget_usd is None:
+            return
+        now = self._now()
+        start, _ = period_bounds(now, self._tz, "month")
+        month = period_keys(now, self._tz).month
+        before = await self._store.spent_before(self.id, dt.datetime.fromtimestamp(start, dt.UTC))
+        cap = max(Decimal(str(self.spec.limits.budget_usd)) - before, Decimal(0))
+        await self._budget.call(
+            lambda r: SetCampaignCap(
+                campaign_id=self.id, caps=Caps(monthly=cap), month=month, reply=r
+            )
+        )
+        if before:
+            log.info(
+                "campaign %s: %s USD of its budget left for %s (%s USD spent before)",
+                self.id,
+                cap,
+                month,
+                before,
+            )
+
+    async def _recounter(self) -> None:
+        """Registers the budget again whenever the ledger asks (a new month began)."""
+        while True:
+            await self._recount.wait()
+            self._recount = trio.Event()
+            try:
+                await self._register_budget()
+            except (ActorCrashed, ActorStopped, CallTimeout) as exc:
+                log.warning("campaign %s: budget not registered again: %s", self.id, exc)
 
     # --- helpers ------------------------------------------------------------------------
 

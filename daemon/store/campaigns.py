@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from daemon.store.connection import transaction_of
@@ -138,6 +139,20 @@ FROM r, o, b, j, t
 _PROGRESS_OR_FROZEN = f"""
 SELECT (SELECT summary FROM campaigns WHERE id = $1) AS frozen, p.*
 FROM ({PROGRESS_SQL}) p
+"""
+
+# Per message (``ref``), as the ledger books it: its latest price, else its reservation
+# while that is its last entry; counted in the period of its latest reservation.
+_SPENT_BEFORE_SQL = """
+SELECT coalesce(sum(coalesce(spent, 0) + coalesce(reserved, 0)), 0) FROM (
+    SELECT (array_agg(amount_usd ORDER BY id DESC) FILTER (WHERE kind = 'settlement'))[1]
+               AS spent,
+           CASE (array_agg(kind ORDER BY id DESC))[1]
+               WHEN 'reservation' THEN (array_agg(amount_usd ORDER BY id DESC))[1]
+           END AS reserved,
+           (array_agg(at ORDER BY id DESC) FILTER (WHERE kind = 'reservation'))[1] AS booked
+    FROM budget_ledger WHERE campaign_id = $1 GROUP BY ref
+) m WHERE booked < $2
 """
 
 _TAPS_SQL = """
@@ -394,6 +409,13 @@ class CampaignRepository:
             for k, v in row.items()
             if k != "frozen"
         }
+
+    async def spent_before(self, campaign_id: str, before: dt.datetime) -> Decimal:
+        """What the campaign's messages booked before ``before`` cost (their prices, or
+        their reservations still open): what its ``budget_usd`` has left for the month
+        that starts there is the rest (:class:`~actors.budget.values.Registered`)."""
+        value = await self._db.fetchval(_SPENT_BEFORE_SQL, campaign_id, before)
+        return Decimal(value)
 
     async def taps(self, campaign_id: str) -> list[Tap]:
         """Every tap on the campaign's buttons and cards, oldest first, with the recipient

@@ -1,4 +1,5 @@
-"""A running campaign's figures on real PostgreSQL add up to its total at every moment.
+"""A campaign's figures on real PostgreSQL: its progress adds up to its total at every
+moment, and what it spent before a month is what its budget has used.
 
 Why: a recipient's "handed" mark is written in batches after its hand-over, while its
 outbox row is written by the chip. An operator saw ``TOTAL 2000 PENDING 1936 SENT 66``
@@ -7,6 +8,9 @@ as pending and as sent.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -58,3 +62,35 @@ async def test_every_recipient_counts_once_whatever_its_mark_says(store: Store) 
     assert sum(p[k] for k in _PARTS) == 9
     assert (p["pending"], p["in_flight"], p["sent"], p["in_doubt"]) == (2, 2, 2, 1)
     assert (p["skipped"], p["refused"], p["dropped"]) == (1, 1, 0)
+
+
+async def test_spent_before_a_month_counts_each_message_as_the_ledger_does(store: Store) -> None:
+    """What ``budget_usd`` has left for a month: the campaign's messages booked before
+    it, each at its latest price, else its reservation while still open."""
+    await running_campaign(store, [])
+    oct_ = dt.datetime(2026, 10, 30, 12, tzinfo=dt.UTC)
+    nov = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
+    entries = [
+        ("reservation", "o:1", "0.0625", oct_),  # priced in November at its real price
+        ("settlement", "o:1", "0.05", nov),
+        ("settlement", "o:1", "0.04", nov),  # a second price replaces the first
+        ("reservation", "o:2", "0.06", oct_),  # still open
+        ("reservation", "o:3", "0.07", oct_),  # released: never went
+        ("release", "o:3", "0.07", oct_),
+        ("reservation", "o:4", "0.08", nov),  # November's own
+        ("reservation", "o:5", "0.09", oct_),  # another campaign's
+    ]
+    for kind, ref, amount, at in entries:
+        await store.execute(
+            "INSERT INTO budget_ledger (kind, ref, amount_usd, at, campaign_id)"
+            " VALUES ($1, $2, $3::numeric, $4, $5)",
+            kind,
+            ref,
+            amount,
+            at,
+            "c2" if ref == "o:5" else "c1",
+        )
+    november = dt.datetime(2026, 11, 1, 3, tzinfo=dt.UTC)
+    assert await store.campaigns.spent_before("c1", november) == Decimal("0.10")
+    assert await store.campaigns.spent_before("c1", oct_) == Decimal(0)
+    assert await store.campaigns.spent_before("nope", november) == Decimal(0)

@@ -14,8 +14,15 @@ import trio.testing
 
 from actors.budget.coordinator import BudgetCoordinator
 from actors.budget.ledger import Ledger
-from actors.budget.messages import BudgetClient, BudgetMsg, GetBudget, Release, Settle
-from actors.budget.values import GLOBAL, Caps, Refusal, Reservation, Scope
+from actors.budget.messages import (
+    BudgetClient,
+    BudgetMsg,
+    GetBudget,
+    Release,
+    SetCampaignCap,
+    Settle,
+)
+from actors.budget.values import GLOBAL, Caps, Refusal, Registered, Reservation, Scope, is_recount
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
 from actors.ports import Booking
@@ -112,7 +119,7 @@ async def _coordinator(
     nursery: trio.Nursery,
     cfg: BudgetConfig,
     journal: MemoryJournal,
-    campaign_caps: dict[str, Caps],
+    campaign_caps: dict[str, Registered],
     published: list[dict[str, Any]],
 ) -> tuple[BudgetClient, Any]:
     box: Mailbox[BudgetMsg] = open_mailbox("budget")
@@ -166,7 +173,7 @@ async def test_fifty_concurrent_chips_never_cross_a_scope_cap(scope: str) -> Non
 async def test_a_campaign_cap_survives_a_restart_of_the_coordinator() -> None:
     cfg = BudgetConfig()
     journal, published = MemoryJournal(), list[dict[str, Any]]()
-    caps: dict[str, Caps] = {}
+    caps: dict[str, Registered] = {}
     async with trio.open_nursery() as nursery:
         client, box = await _coordinator(nursery, cfg, journal, caps, published)
         await client.set_campaign_cap("c1", monthly_usd=D("0.10"))
@@ -191,7 +198,7 @@ async def test_a_campaign_files_cap_adds_to_its_configured_caps_never_replaces_t
     # through a restart of the coordinator (a config reload) too.
     cfg = BudgetConfig(campaigns=[CampaignBudget(campaign="c1", daily_usd=0.15)])
     journal, published = MemoryJournal(), list[dict[str, Any]]()
-    caps: dict[str, Caps] = {}
+    caps: dict[str, Registered] = {}
     async with trio.open_nursery() as nursery:
         client, box = await _coordinator(nursery, cfg, journal, caps, published)
         await client.set_campaign_cap("c1", monthly_usd=D("3.00"))
@@ -219,6 +226,51 @@ def test_registered_and_configured_caps_combine_per_period() -> None:
     assert lg.caps(Scope.campaign("c1")) == Caps(weekly=D("4"), monthly=D("3"))
     lg.register_caps(Scope.campaign("c1"), Caps())
     assert lg.caps(Scope.campaign("c1")) == Caps()
+
+
+def test_caps_counted_for_one_month_refuse_the_next_until_registered_again() -> None:
+    """A campaign's ``budget_usd`` is what it may spend in all: the runner registers
+    what is left of it for this month, and a new month must not reuse that figure."""
+    lg = Ledger(tz=SP)
+    c1 = Scope.campaign("c1")
+    lg.register_caps(c1, Caps(monthly=D("0.10")), month="month:2026-11")
+    assert isinstance(lg.reserve("o:1", D("0.0625"), NOW, campaign="c1"), Reservation)
+    over = lg.reserve("o:2", D("0.0625"), NOW, campaign="c1")
+    assert isinstance(over, Refusal)
+    assert not over.recount
+    december = dt.datetime(2026, 12, 1, 3, 0, 1, tzinfo=dt.UTC).timestamp()
+    stale = lg.reserve("o:3", D("0.0625"), december, campaign="c1")
+    assert isinstance(stale, Refusal)
+    assert stale.recount
+    assert stale.reason == "budget unavailable: campaign c1 is recounted for month:2026-12"
+    assert is_recount(stale.reason)
+    assert not is_recount(over.reason)
+    assert isinstance(lg.reserve("o:4", D("0"), december, campaign="c1"), Reservation)  # free
+    assert isinstance(lg.reserve("o:5", D("0.0625"), december, campaign="c2"), Reservation)
+    lg.register_caps(c1, Caps(monthly=D("0.04")), month="month:2026-12")
+    assert isinstance(lg.reserve("o:6", D("0.0625"), december, campaign="c1"), Refusal)
+    assert isinstance(lg.reserve("o:7", D("0.03"), december, campaign="c1"), Reservation)
+    lg.register_caps(c1, Caps())  # withdrawn: no pin is left behind either
+    assert isinstance(lg.reserve("o:8", D("5"), NOW, campaign="c1"), Reservation)
+
+
+async def test_the_month_of_registered_caps_survives_a_restart_of_the_coordinator() -> None:
+    journal, published = MemoryJournal(), list[dict[str, Any]]()
+    caps: dict[str, Registered] = {}
+    async with trio.open_nursery() as nursery:
+        client, box = await _coordinator(nursery, BudgetConfig(), journal, caps, published)
+        await box.address.call(
+            lambda r: SetCampaignCap(
+                campaign_id="c1", caps=Caps(monthly=D("1")), month="month:2026-10", reply=r
+            )
+        )
+        box.close()
+    assert caps == {"c1": Registered(Caps(monthly=D("1")), "month:2026-10")}
+    async with trio.open_nursery() as nursery:  # NOW is in November
+        client, box = await _coordinator(nursery, BudgetConfig(), journal, caps, published)
+        reason = (await client.reserve([Booking("o:1", D("0.0625"), None, "c1")]))[0]
+        box.close()
+    assert reason == "budget unavailable: campaign c1 is recounted for month:2026-11"
 
 
 async def test_a_daemon_restart_does_not_announce_a_campaigns_crossed_thresholds_again() -> None:

@@ -16,6 +16,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -133,6 +134,9 @@ class FakeStore:
         self.progress_calls = 0
         self.progress_s = 0.0
         """How long a count takes (a big campaign's takes long)."""
+        self.spent = Decimal(0)
+        """What ``spent_before`` answers: the campaign's spend in earlier months."""
+        self.spent_asked: list[dt.datetime] = []
 
     def add(self, cid: str, stored: dict[str, Any], recs: Sequence[Rec], state: str) -> None:
         self.rows[cid] = Row(cid, stored, state)
@@ -197,6 +201,10 @@ class FakeStore:
 
     async def affinity(self, campaign_id: str, chips: Sequence[str]) -> dict[str, str]:
         return {to: chip for to, chip in self.affinities.items() if chip in chips}
+
+    async def spent_before(self, campaign_id: str, before: dt.datetime) -> Decimal:
+        self.spent_asked.append(before)
+        return self.spent
 
 
 # --- the chips and the fleet ---------------------------------------------------------------

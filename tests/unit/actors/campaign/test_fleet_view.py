@@ -5,6 +5,7 @@ against the fakes (fakes.py)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,7 @@ from trio.testing import MockClock
 
 from actors.budget.messages import BudgetMsg, SetCampaignCap
 from actors.budget.values import Caps
+from actors.chip.messages import Refused, Send, SendResult, Sent
 from actors.core import Mailbox, open_mailbox
 from actors.ports import TemplateRecord
 from tests.unit.actors.campaign.fakes import (
@@ -149,5 +151,38 @@ async def test_a_campaign_cap_is_registered_with_the_budget(
     world.nursery.start_soon(budget)
     world.budget = box.address
     world.chip(A)
+    world.store.spent = Decimal("1.25")  # spent in November: December has the rest
     await run_to_end(world.runner(people(1), limits={"budget_usd": 5.0}))
-    assert [(m.campaign_id, m.caps) for m in seen] == [(CID, Caps(monthly=Decimal("5.0")))]
+    assert [(m.campaign_id, m.caps, m.month) for m in seen] == [
+        (CID, Caps(monthly=Decimal("3.75")), "month:2026-12")
+    ]
+    assert world.store.spent_asked == [dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)]
+
+
+async def test_a_new_month_has_the_budget_registered_again_and_the_send_goes(
+    world: World, autojump_clock: MockClock
+) -> None:
+    """The ledger refuses a campaign's paid send once its registered month is over; the
+    runner registers what is left for the new month, and the recipient, left pending,
+    goes on the next pass."""
+    box: Mailbox[BudgetMsg] = open_mailbox("budget")
+    seen: list[SetCampaignCap] = []
+
+    async def budget() -> None:
+        async for msg in box.inbox:
+            assert isinstance(msg, SetCampaignCap)
+            seen.append(msg)
+            msg.reply.ok(None)
+
+    def recount_once(msg: Send, attempt: int) -> SendResult:
+        if attempt == 0:
+            return Refused(f"budget unavailable: campaign {CID} is recounted for month:2026-12")
+        return Sent(1, "wamid.1", "template")
+
+    world.nursery.start_soon(budget)
+    world.budget = box.address
+    chip = world.chip(A, answer=recount_once)
+    await run_to_end(world.runner(people(1), limits={"budget_usd": 5.0}))
+    assert len(seen) == 2
+    assert chip.keys() == ["1/SP", "1/SP"]
+    assert world.store.state_of() == {"1/SP": "handed"}
