@@ -116,10 +116,17 @@ def _catalog(cfg: MetadConfig, chosen: str | None) -> str:
 
 
 def _graph_failure(exc: GraphError, cfg: MetadConfig) -> str:
-    """One line for a failed Graph call; an unreachable API is named with its address."""
-    if exc.transport is None:
+    """One line for a failed Graph call, in the words that lead to the fix: "Meta
+    refused" only when Meta answered with an error code; a missing token is the
+    configuration's; another answer is a proxy or a wrong ``[graph] base_url``; no answer
+    is the API (in sandbox mode the simulator) not reachable at that address."""
+    if exc.type == "NoToken":
+        return exc.message
+    if exc.explicit:
         return f"Meta refused: {exc}"
     where = f"the Graph API at {cfg.graph.base_url}"
+    if exc.http_status is not None:
+        return f"unexpected answer from {where}: {exc}"
     line = f"{where} did not answer ({exc})" if exc.sent else f"{where} cannot be reached ({exc})"
     if cfg.sandbox.enabled and cfg.sandbox.serve:
         line += "; in sandbox mode `metad run` serves the simulator there: is it running?"

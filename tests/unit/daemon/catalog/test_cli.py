@@ -141,6 +141,26 @@ def test_a_refusal_by_meta_is_one_line(
     )
 
 
+def test_an_answer_not_shaped_like_metas_is_not_called_a_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _failing(monkeypatch, GraphError.from_response(502, b"<html>Bad Gateway</html>"))
+    assert catalog_cli.run(_args(tmp_path)) == 1
+    assert capsys.readouterr().err == (
+        "metad catalog: unexpected answer from the Graph API at http://127.0.0.1:18999:"
+        " unexpected non-JSON answer (HTTP 502) [HTTP 502]\n"
+    )
+
+
+def test_a_missing_token_is_named_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = "no access token configured for 100000000000001"
+    _failing(monkeypatch, GraphError(message, type="NoToken", sent=False, code=190))
+    assert catalog_cli.run(_args(tmp_path)) == 1
+    assert capsys.readouterr().err == f"metad catalog: {message}\n"
+
+
 def test_another_failure_is_not_hidden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     error = GraphError("Unknown object", http_status=400, code=100)
     _failing(monkeypatch, ExceptionGroup("store", [error, KeyError("bug")]))
