@@ -5,7 +5,9 @@ account operation that must work whether or not the daemon runs, against the con
 Graph endpoint (the simulator in sandbox mode). A definition is linted before it is
 submitted and refused on lint errors, so review slots are not spent on a template Meta
 would reject; Meta's answer (id, status, category, or its error) is printed as is. A
-running daemon learns the outcome from Meta's template webhooks.
+running daemon learns review verdicts from Meta's template webhooks, but not a deletion
+or a new category: after a change the command asks it (over the control socket, if it
+runs) to sync its templates, and says so in one line.
 
 With ``--json`` stdout is only JSON (lint findings inside the answer), so a script can
 parse it; the one-line refusals go to stderr.
@@ -321,25 +323,81 @@ def _manage(args: argparse.Namespace, cfg: MetadConfig) -> int:
 
     from daemon.graph.errors import GraphError
 
-    async def go() -> int:
-        async with _graph(cfg) as graph:
-            match args.templates_command:
-                case "list":
-                    return await _list(graph, args, cfg)
-                case "create":
-                    return await _create(graph, args, cfg)
-                case "edit":
-                    return await _edit(graph, args, cfg)
-                case "delete":
-                    return await _delete(graph, args, cfg)
-        raise AssertionError(args.templates_command)
-
     try:
-        return trio.run(go)
+        return trio.run(_managed, args, cfg)
     except GraphError as exc:
         raise _Refused(_graph_failure(exc, cfg)) from None
     except LookupError as exc:  # no token for that WABA
         raise _Refused(str(exc), EXIT_USAGE) from None
+
+
+async def _managed(args: argparse.Namespace, cfg: MetadConfig) -> int:
+    """Run the action against Meta; after a change, have a running daemon sync."""
+    async with _graph(cfg) as graph:
+        match args.templates_command:
+            case "list":
+                return await _list(graph, args, cfg)
+            case "create":
+                code = await _create(graph, args, cfg)
+            case "edit":
+                code = await _edit(graph, args, cfg)
+            case "delete":
+                code = await _delete(graph, args, cfg)
+            case _:
+                raise AssertionError(args.templates_command)
+    _say(await _sync_daemon(cfg), as_json=args.json)
+    return code
+
+
+SYNC_TIMEOUT_S = 30.0
+"""How long a change waits for the daemon's sync before saying it did not answer."""
+
+
+async def _sync_daemon(cfg: MetadConfig) -> tuple[str, bool] | None:
+    """Ask a running daemon to sync its templates from Meta now, as ``metad ctl templates
+    sync`` does (the control call ``templates.sync``).
+
+    Why: the daemon's list says which templates a chip may send and under which category;
+    it learns a review verdict from Meta's webhooks, but not a deletion or an edit's new
+    category, so until a sync it would keep sending to a deleted template (Meta answers
+    132001). None when no daemon listens (it syncs when it starts); else the line to
+    print and whether the sync worked. Never raises: the change at Meta is done, and a
+    daemon that cannot be reached must not turn it into a failure."""
+    import trio
+
+    from daemon.control.client import ControlError, NotRunning, connect
+    from daemon.control.protocol import LineTooLong, ProtocolError
+
+    retry = "`metad ctl templates sync` updates it"
+    try:
+        with trio.fail_after(SYNC_TIMEOUT_S):
+            async with connect(cfg.daemon.runtime_dir / "metad.sock") as client:
+                counts = await client.call("templates.sync")
+    except NotRunning:
+        return None
+    except trio.TooSlowError:
+        return f"the running daemon did not sync in {SYNC_TIMEOUT_S:.0f} s; {retry}", False
+    except (ControlError, OSError, trio.BrokenResourceError, ProtocolError, LineTooLong) as exc:
+        return f"the running daemon could not sync its templates ({exc}); {retry}", False
+    return "the running daemon synced its templates from Meta" + _counts(counts), True
+
+
+def _counts(counts: object) -> str:
+    """``{waba: n}`` from ``templates.sync`` as `` (WABA 1…: 12 templates)``."""
+    if not isinstance(counts, dict) or not counts:
+        return ""
+    return " (" + ", ".join(f"WABA {w}: {n} templates" for w, n in counts.items()) + ")"
+
+
+def _say(synced: tuple[str, bool] | None, *, as_json: bool) -> None:
+    """The sync's line: stdout as text, stderr when it failed or stdout is JSON."""
+    if synced is None:
+        return
+    line, ok = synced
+    if ok and not as_json:
+        print(line)
+    else:
+        print(f"metad templates: {line}", file=sys.stderr)
 
 
 def _info(t: TemplateInfo, waba_id: str) -> dict[str, Any]:

@@ -58,3 +58,13 @@ def test_an_unreadable_file_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "cannot read" in out.stdout
     assert "Traceback" not in out.stderr
+
+
+def test_a_field_of_the_wrong_json_type_is_an_error_not_ok(tmp_path: Path) -> None:
+    """The creation call refuses it, so lint must too (it used to say ok)."""
+    path = tmp_path / "e.json"
+    body = {"type": "BODY", "format": 5, "text": "Oi, seu plantão está confirmado para amanhã."}
+    path.write_text(json.dumps({**GOOD, "components": [body]}))
+    out = _lint(path)
+    assert out.returncode == 1
+    assert "error: components[0].format: must be a string" in out.stdout

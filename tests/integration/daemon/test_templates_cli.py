@@ -1,5 +1,6 @@
 """``metad templates create|edit|delete|list`` against the simulator over real HTTP, with
-a running daemon that learns the outcome from Meta's template webhooks."""
+a running daemon that learns the outcome from Meta's template webhooks, and syncs its
+templates when the CLI asks after a change."""
 
 from __future__ import annotations
 
@@ -29,10 +30,13 @@ DEFINITION = {
 
 
 def _config(env: Env, directory: Path) -> Path:
-    """The CLI's view of the same fleet: the env's simulator as the Graph API."""
+    """The CLI's view of the same fleet: the env's simulator as the Graph API, the env
+    daemon's control socket."""
     path = directory / "cli.toml"
     path.write_text(
         f"""
+[daemon]
+runtime_dir = "{env.cfg.daemon.runtime_dir}"
 [sandbox]
 enabled = true
 serve = false
@@ -115,6 +119,10 @@ async def test_create_edit_list_and_delete(env: Env, tmp_path: Path) -> None:
     assert gone.returncode == 0, gone.stderr
     assert b"deleted plantao_lembrete (pt_BR)" in gone.stdout
     assert _sim_templates(env, "plantao_lembrete") == []
+    # No webhook tells of a deletion: the CLI had the running daemon sync, so it no longer
+    # offers the template to its chips (a send would get 132001).
+    assert b"the running daemon synced its templates from Meta" in gone.stdout
+    assert await _daemon_status(env, "plantao_lembrete", "pt_BR") is None
     again = await _metad(config, "delete", "plantao_lembrete")
     assert again.returncode == 1
     assert b"no template plantao_lembrete" in again.stderr

@@ -10,15 +10,17 @@ import argparse
 import json
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 from actors.templates.lint import has_errors, lint
 from config import MetadConfig, parse_config
 from daemon import templates_cli
+from daemon.control import protocol
 from daemon.graph.errors import GraphError
 from daemon.graph.resources import TemplateCreated, TemplateInfo, TemplateSpec
 from daemon.templates_cli import MAX_REPORT_DAYS, add_arguments, format_report, run
@@ -334,3 +336,132 @@ def test_an_answer_not_shaped_like_metas_is_unexpected(
     err = capsys.readouterr().err
     assert err.startswith("metad templates: unexpected answer from the Graph API at http://")
     assert "Meta refused" not in err
+
+
+# --- after a change, a running daemon syncs its templates -------------------------------
+
+Answer = Callable[["int | str | None"], bytes]
+
+
+def _synced(request_id: int | str | None) -> bytes:
+    return protocol.result_response(request_id, {WABA: 3})
+
+
+async def _fake_daemon(
+    path: Path,
+    calls: list[str],
+    answer: Answer = _synced,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """A control socket that records each method called and answers it."""
+    sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
+    await sock.bind(str(path))
+    sock.listen()
+
+    async def handle(stream: trio.SocketStream) -> None:
+        decoder = protocol.LineDecoder()
+        async for chunk in stream:
+            for line in decoder.feed(bytes(chunk)):
+                request = protocol.decode(line)
+                assert isinstance(request, protocol.Request)
+                calls.append(request.method)
+                await stream.send_all(answer(request.id))
+
+    task_status.started()
+    await trio.serve_listeners(handle, [trio.SocketListener(sock)])
+
+
+async def _managed(
+    monkeypatch: pytest.MonkeyPatch, graph: FakeGraph, runtime_dir: Path, *argv: str
+) -> int:
+    monkeypatch.setattr(templates_cli, "_graph", lambda cfg: graph)
+    return await templates_cli._managed(_parser().parse_args(list(argv)), _cfg(runtime_dir))
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        ("delete", "hello_world"),
+        ("edit", "hello_world", "{edit}"),  # to MARKETING: the category the chips check
+        ("create", "{create}"),
+    ],
+)
+async def test_a_change_has_the_running_daemon_sync(
+    action: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
+    runtime_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Else it kept a deleted template (and sent to it: 132001) or an old category until
+    `metad ctl templates sync` or a restart."""
+    files = {
+        "edit": _write(tmp_path, {"category": "MARKETING", "components": [COMPONENT]}, "e.json"),
+        "create": _write(tmp_path, DEFINITION, "c.json"),
+    }
+    argv = [a.format(**files) for a in action]
+    calls: list[str] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(_fake_daemon, runtime_dir / "metad.sock", calls)
+        assert await _managed(monkeypatch, FakeGraph(_template()), runtime_dir, *argv) == 0
+        nursery.cancel_scope.cancel()
+    assert calls == ["templates.sync"]
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        out[-1] == f"the running daemon synced its templates from Meta (WABA {WABA}: 3 templates)"
+    )
+
+
+async def test_a_list_does_not_sync(
+    monkeypatch: pytest.MonkeyPatch, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[str] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(_fake_daemon, runtime_dir / "metad.sock", calls)
+        assert await _managed(monkeypatch, FakeGraph(_template()), runtime_dir, "list") == 0
+        nursery.cancel_scope.cancel()
+    assert calls == []
+
+
+def test_without_a_daemon_nothing_is_said(
+    monkeypatch: pytest.MonkeyPatch, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It syncs when it starts."""
+    code = _run(monkeypatch, FakeGraph(_template()), runtime_dir, "delete", "hello_world")
+    assert code == 0
+    assert capsys.readouterr() == (f"deleted hello_world (every language) from WABA {WABA}\n", "")
+
+
+async def test_a_daemon_that_cannot_sync_does_not_fail_the_change(
+    monkeypatch: pytest.MonkeyPatch, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def unavailable(request_id: int | str | None) -> bytes:
+        return protocol.error_response(request_id, protocol.UNAVAILABLE, "WABA actor stopping")
+
+    calls: list[str] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(_fake_daemon, runtime_dir / "metad.sock", calls, unavailable)
+        graph = FakeGraph(_template())
+        assert await _managed(monkeypatch, graph, runtime_dir, "delete", "hello_world") == 0
+        nursery.cancel_scope.cancel()
+    assert graph.deleted == [("hello_world", None)]
+    assert capsys.readouterr().err == (
+        "metad templates: the running daemon could not sync its templates (WABA actor "
+        "stopping); `metad ctl templates sync` updates it\n"
+    )
+
+
+async def test_with_json_the_sync_line_goes_to_stderr(
+    monkeypatch: pytest.MonkeyPatch, runtime_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[str] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(_fake_daemon, runtime_dir / "metad.sock", calls)
+        graph = FakeGraph(_template())
+        argv = ("delete", "hello_world", "--json")
+        assert await _managed(monkeypatch, graph, runtime_dir, *argv) == 0
+        nursery.cancel_scope.cancel()
+    out, err = capsys.readouterr()
+    assert json.loads(out)["success"] is True
+    assert err.startswith("metad templates: the running daemon synced its templates")
