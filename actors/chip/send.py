@@ -30,10 +30,11 @@ quarter of the daemon's CPU. A batch waits once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -186,6 +187,7 @@ class SendPipeline:
                 req.reply.ok(Refused(planned))
                 return
             req = planned
+        req = self._with_known_category(req)
         verdict = self._decide(req, key, window, force_template=False)
         if verdict.method == "refuse":
             req.reply.ok(Refused(verdict.reason))
@@ -278,12 +280,22 @@ class SendPipeline:
             else:
                 self._queue.append(head.item)
 
+    def _with_known_category(self, req: Send) -> Send:
+        """``req`` with the category Meta holds for its template, whatever the caller
+        said: Meta bills by that one, and the quality rules (no marketing from a YELLOW
+        chip) must read it too. ``metad ctl send-test`` of a marketing template was
+        booked at the utility price, the default of a Send that names no category."""
+        if req.template is None:
+            return req
+        known = self.templates.category(*_template_key(req.template))
+        if known is None or known == req.category:
+            return req
+        return dataclasses.replace(req, category=known)
+
     def _template_problem(self, req: Send) -> str | None:
         if req.template is None:
             return None
-        name = str(req.template.get("name", ""))
-        language = req.template.get("language", {})
-        code = str(language.get("code", "")) if isinstance(language, dict) else str(language)
+        name, code = _template_key(req.template)
         status = self.templates.unusable(name, code)
         if status is None:
             return None
@@ -552,3 +564,10 @@ class SendPipeline:
     async def _refuse_queue(self, reason: str) -> None:
         while self._queue:
             await self._finish(self._queue.popleft(), Refused(reason), "cancelled")
+
+
+def _template_key(template: Mapping[str, Any]) -> tuple[str, str]:
+    """(name, language code) of a template object as the Cloud API takes it."""
+    language = template.get("language", {})
+    code = str(language.get("code", "")) if isinstance(language, dict) else str(language)
+    return str(template.get("name", "")), code

@@ -54,5 +54,10 @@ class TemplateBook:
         record = self._records.get((name, language))
         return None if record is None or record.usable else record.status
 
+    def category(self, name: str, language: str) -> str | None:
+        """The category Meta holds for a known template (``marketing``…); None if unknown."""
+        record = self._records.get((name, language))
+        return None if record is None else record.category.lower()
+
     def schema(self, name: str, language: str) -> TemplateSchema:
         return self._schemas[(name, language)]

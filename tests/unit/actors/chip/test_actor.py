@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -531,3 +532,52 @@ async def test_sends_that_arrive_together_are_journalled_and_reserved_together(
     assert sum(journal.sending_calls) == 5
     assert len(graph.sent) == 5
     assert journal.outbox[3]["state"] == "cancelled"
+
+
+class _AmountBudget:
+    """Books everything; records what each booking was estimated at."""
+
+    def __init__(self) -> None:
+        self.amounts: list[Decimal] = []
+
+    async def reserve(self, bookings: Sequence[Booking]) -> list[str | None]:
+        self.amounts += [b.amount for b in bookings]
+        return [None] * len(bookings)
+
+    async def release(self, ref: str) -> None:
+        raise AssertionError("nothing to release")
+
+
+async def test_a_known_template_is_priced_at_its_own_category_whatever_the_caller_says(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """``metad ctl send-test`` names no category: a marketing template was booked at the
+    utility price (the default), so a cap between the two let it through."""
+    from actors.chip import WabaTemplates
+    from actors.chip.window import WindowState
+    from actors.policy.pricing import PriceTable
+    from actors.ports import TemplateRecord
+    from config.model import PricingConfig
+
+    prices = PriceTable.from_config(PricingConfig())
+    budget = _AmountBudget()
+    box: Mailbox[ChipMsg] = open_mailbox("chip")
+    actor = _actor(box, graph=FakeGraph(), budget=budget, prices=prices)
+    offer = TemplateRecord(
+        waba_id="100000000000001",
+        name="hello_world",
+        language="en_US",
+        category="MARKETING",
+        status="APPROVED",
+        components=({"type": "BODY", "text": "Hello"},),
+    )
+    async with trio.open_nursery() as n:
+        await n.start(actor.run)
+        await box.address.cast(WabaTemplates(records=(offer,)))
+        sent = await box.address.call(lambda r: Send(to=CONTACT, template=TEMPLATE, reply=r))
+        n.cancel_scope.cancel()
+    assert isinstance(sent, Sent)
+    closed = WindowState(False, False, None, None, 0.0)
+    marketing = prices.estimate(CONTACT, "marketing", closed)
+    assert marketing > prices.estimate(CONTACT, "utility", closed)
+    assert budget.amounts == [marketing]
