@@ -10,17 +10,31 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from config import ConfigError, ConfigIssue
 
-__all__ = ["read_rows"]
+__all__ = ["Table", "read_rows", "read_table"]
 
 Row = dict[str, str]
 
 
+@dataclass(frozen=True, slots=True)
+class Table:
+    rows: list[Row]
+    lines: list[int] | None
+    """The file line each row starts on (a CSV's; None for JSON): what a person looks
+    for when told a row was skipped."""
+
+
 def read_rows(path: Path) -> list[Row]:
     """The data rows of ``path`` as dicts (header → value), blank rows left out."""
+    return read_table(path).rows
+
+
+def read_table(path: Path) -> Table:
+    """:func:`read_rows`, with the line of each row."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -33,7 +47,7 @@ def read_rows(path: Path) -> list[Row]:
         reason = f"not UTF-8 text (byte 0x{data[exc.start]:02x} on this line); save it as UTF-8"
         raise ConfigError([ConfigIssue(str(path), line, "", f"cannot read: {reason}")]) from None
     if path.suffix.lower() == ".json":
-        return _json_rows(text, path)
+        return Table(_json_rows(text, path), None)
     return _csv_rows(text, path)
 
 
@@ -53,7 +67,7 @@ def _json_rows(text: str, path: Path) -> list[Row]:
     return [{str(k): "" if v is None else str(v) for k, v in item.items()} for item in data]
 
 
-def _csv_rows(text: str, path: Path) -> list[Row]:
+def _csv_rows(text: str, path: Path) -> Table:
     lines = text.splitlines(keepends=True)
     skipped = 0  # blank lines above the header (a spreadsheet export's habit)
     while skipped < len(lines) and not lines[skipped].strip():
@@ -61,28 +75,30 @@ def _csv_rows(text: str, path: Path) -> list[Row]:
     text = "".join(lines[skipped:])
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    if not reader.fieldnames:
-        raise ConfigError([ConfigIssue(str(path), skipped + 1, "", "no header row")])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[Row] = []
+    starts: list[int] = []
     try:
-        for row in reader:
-            if None in row:
-                raise ConfigError(
-                    [
-                        ConfigIssue(
-                            str(path),
-                            skipped + reader.line_num,
-                            "",
-                            "more fields than the header has",
-                        )
-                    ]
-                )
-            if not any((v or "").strip() for v in row.values()):
+        header = next(reader, None)
+        if not header:
+            raise ConfigError([ConfigIssue(str(path), skipped + 1, "", "no header row")])
+        while True:
+            start = skipped + reader.line_num + 1  # a quoted field may span lines
+            record = next(reader, None)
+            if record is None:
+                break
+            if len(record) > len(header):
+                line = skipped + reader.line_num
+                issue = ConfigIssue(str(path), line, "", "more fields than the header has")
+                raise ConfigError([issue])
+            if not any(v.strip() for v in record):
                 continue
-            rows.append({k: (v or "").strip() for k, v in row.items()})
+            row = dict(zip(header, record, strict=False))
+            row.update(dict.fromkeys(header[len(record) :], ""))  # a short row
+            rows.append({k: v.strip() for k, v in row.items()})
+            starts.append(start)
     except csv.Error as exc:
         raise ConfigError(
             [ConfigIssue(str(path), skipped + reader.line_num, "", f"invalid CSV: {exc}")]
         ) from None
-    return rows
+    return Table(rows, starts)

@@ -8,7 +8,7 @@ resumes the same list and the dry-run plan counts exactly what the run would sen
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,31 @@ from config.campaign import CampaignSpec, CarouselSpec, FieldRef
 from config.locate import locate_line
 from daemon.store.campaigns import RecipientInput
 
-__all__ = ["Prepared", "columns_of", "prepare"]
+__all__ = ["Origin", "Prepared", "audience_rows", "columns_of", "prepare"]
 
 Row = dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where the audience's rows came from, to point a person at a skipped one."""
+
+    file: Path | None
+    """None: the campaign file's ``inline`` list."""
+    lines: Sequence[int] | None = None
+    """The file line of each row (a CSV's), by row number − 1."""
+    phone_column: str = ""
+    columns: tuple[str, ...] = ()
+    """The audience's columns, first seen first."""
+
+    def where(self, row: int) -> str:
+        """``doctors.csv:14`` (``doctors.csv row 14`` when lines are unknown) or
+        ``inline[13]`` (its index in the list) for 1-based data row ``row``."""
+        if self.file is None:
+            return f"inline[{row - 1}]"
+        if self.lines is not None and 0 < row <= len(self.lines):
+            return f"{self.file.name}:{self.lines[row - 1]}"
+        return f"{self.file.name} row {row}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +54,10 @@ class Prepared:
     cards: CardPlan | None
     recipients: list[RecipientInput]
     """Every row, in file order: the valid ones pending, the others skipped."""
+    origin: Origin = Origin(None)
+    given: Mapping[int, str] = field(default_factory=dict)
+    """The phone each skipped row held, as written, by row number (a skipped row's
+    recipient keeps no fields)."""
 
     @property
     def stored(self) -> dict[str, Any]:
@@ -54,13 +80,13 @@ def prepare(
     card_count: int = 0,
     opted_out: frozenset[str] = frozenset(),
     file: str = "",
+    lines: Sequence[int] | None = None,
 ) -> Prepared:
     """Raises ConfigError when the audience has no phone column or the carousel cannot
-    be built (the template is not a carousel, or too few open listings)."""
+    be built (the template is not a carousel, or too few open listings). ``lines``: the
+    file line of each of ``rows``, to say where a skipped row is."""
     a = spec.audience
-    data: Sequence[Row] = (
-        rows if a.file is not None else [{k: str(v) for k, v in r.items()} for r in a.inline]
-    )
+    data = audience_rows(spec, rows)
     header = list(data[0]) if data else []
     phone = find_phone_column(header, a.phone_column)
     if phone is None:
@@ -128,7 +154,16 @@ def prepare(
         if item.key not in seen:
             seen.add(item.key)
             unique.append(item)
-    return Prepared(spec, audience, cards, unique)
+    origin = Origin(a.file, lines, phone, tuple(columns_of(data)))
+    given = {s.row: data[s.row - 1].get(phone, "") for s in audience.skipped}
+    return Prepared(spec, audience, cards, unique, origin, given)
+
+
+def audience_rows(spec: CampaignSpec, rows: Sequence[Row]) -> Sequence[Row]:
+    """The audience's rows: ``rows`` (read from its file) or its inline list, as text."""
+    if spec.audience.file is not None:
+        return rows
+    return [{k: str(v) for k, v in r.items()} for r in spec.audience.inline]
 
 
 def _check_columns(

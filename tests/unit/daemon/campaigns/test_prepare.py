@@ -10,7 +10,7 @@ import pytest
 
 from config import ConfigError
 from config.campaign import CampaignSpec
-from daemon.campaigns.files import read_rows
+from daemon.campaigns.files import read_rows, read_table
 from daemon.campaigns.prepare import Prepared, prepare
 from daemon.store.campaigns import RecipientInput
 
@@ -451,3 +451,29 @@ def test_a_blank_line_before_the_header(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_text("\ntelefone;nome\n5511987654321;Ana\n", encoding="utf-8")
     assert read_rows(path) == [{"telefone": "5511987654321", "nome": "Ana"}]
+
+
+def test_read_table_gives_the_line_each_row_starts_on(tmp_path: Path) -> None:
+    """What ``plan --skipped`` shows: the line to look at in the file, not a row count
+    that blank lines and multi-line cells throw off."""
+    path = tmp_path / "a.csv"
+    path.write_text(
+        "\n"  # 1: blank above the header
+        "telefone,nome\n"  # 2
+        "5511987654321,Ana\n"  # 3
+        "\n"  # 4
+        ",\n"  # 5: blank cells
+        '5511987654322,"Bia\n'  # 6
+        'de Souza"\n'  # 7
+        "5511987654323,Caio\n",  # 8
+        encoding="utf-8",
+    )
+    table = read_table(path)
+    assert [r["nome"] for r in table.rows] == ["Ana", "Bia\nde Souza", "Caio"]
+    assert table.lines == [3, 6, 8]
+
+
+def test_a_json_table_has_no_lines(tmp_path: Path) -> None:
+    path = tmp_path / "l.json"
+    path.write_text('[{"id": "V1"}]', encoding="utf-8")
+    assert read_table(path).lines is None
