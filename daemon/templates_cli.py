@@ -39,7 +39,8 @@ __all__ = ["add_arguments", "run"]
 T = TypeVar("T")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_REPORT_DAYS = 3650
-"""Ten years: far past any retention, and a period the date arithmetic can hold."""
+"""``daemon.store.analytics.MAX_REPORT_DAYS`` (a test holds them equal): not imported,
+because parsing the command line must not load the store package (a third of a second)."""
 
 Load = Callable[[str], "MetadConfig"]
 WithStore = Callable[["MetadConfig", Callable[["Store"], Awaitable[Any]]], Any]

@@ -338,6 +338,7 @@ async def templates_report(ctx: ControlContext, params: dict[str, Any]) -> dict[
     templates; a name is often in several WABAs, each with its own results."""
     from daemon.store.analytics import (
         GROUPINGS,
+        MAX_REPORT_DAYS,
         marketing_messages_report,
         report,
         waba_template_report,
@@ -346,8 +347,15 @@ async def templates_report(ctx: ControlContext, params: dict[str, Any]) -> dict[
 
     by, days = params.get("by", "template"), params.get("days", 7)
     per_waba = params.get("per_waba", False)
-    if by not in GROUPINGS or not isinstance(days, int) or isinstance(days, bool) or days < 1:
-        raise MethodError(INVALID_PARAMS, f"by is one of {', '.join(GROUPINGS)}; days >= 1")
+    if (
+        by not in GROUPINGS
+        or not isinstance(days, int)
+        or isinstance(days, bool)
+        or not 1 <= days <= MAX_REPORT_DAYS
+    ):
+        raise MethodError(
+            INVALID_PARAMS, f"by is one of {', '.join(GROUPINGS)}; days 1..{MAX_REPORT_DAYS}"
+        )
     if not isinstance(per_waba, bool) or (per_waba and by != "template"):
         raise MethodError(INVALID_PARAMS, "per_waba is a boolean, and only with by template")
     now = dt.datetime.now(dt.UTC)

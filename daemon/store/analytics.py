@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GROUPINGS",
+    "MAX_REPORT_DAYS",
     "Grouping",
     "marketing_messages_report",
     "report",
@@ -39,6 +40,9 @@ __all__ = [
 
 Grouping: TypeAlias = Literal["template", "chip", "campaign"]
 GROUPINGS: Final[tuple[Grouping, ...]] = ("template", "chip", "campaign")
+MAX_REPORT_DAYS: Final = 3650
+"""Ten years: far past any retention, and a period the date arithmetic can hold (the
+CLI's ``--days`` and the control call's ``days`` are both held to it)."""
 
 # Key columns and filter per grouping; fixed strings, never built from input.
 _KEYS: Final[Mapping[str, tuple[tuple[tuple[str, str], ...], str]]] = {

@@ -465,3 +465,9 @@ async def test_with_json_the_sync_line_goes_to_stderr(
     out, err = capsys.readouterr()
     assert json.loads(out)["success"] is True
     assert err.startswith("metad templates: the running daemon synced its templates")
+
+
+def test_the_cli_holds_days_to_the_store_reports_bound() -> None:
+    from daemon.store.analytics import MAX_REPORT_DAYS as STORE_MAX
+
+    assert MAX_REPORT_DAYS == STORE_MAX
