@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 __all__ = ["add_arguments", "run"]
 
-EXIT_OK, EXIT_RUNTIME = 0, 1
+EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
+SKIPPED_SHOWN = 50
+"""Skipped rows ``plan --skipped`` prints before "… N more" (``--skipped-all``: all)."""
 
 
 _NAME = "the campaign's name (its file's \"name\")"
@@ -35,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
     p = sub.add_parser("plan", help="dry run: who would get what, what it costs, how long")
     p.add_argument("campaign", metavar="FILE|NAME", help=_FILE_OR_NAME)
+    p.add_argument(
+        "--skipped",
+        action="store_true",
+        help=f"list the skipped rows: where, the phone as given, why (the first {SKIPPED_SHOWN})",
+    )
+    p.add_argument("--skipped-all", action="store_true", help="--skipped, every row")
     s = sub.add_parser("start", help="create the campaign from its file (first time) and run it")
     s.add_argument("campaign", metavar="FILE|NAME", help=_FILE_OR_NAME)
     for action, text in (
@@ -130,11 +138,14 @@ def _plan(args: argparse.Namespace, cfg: MetadConfig, with_store: WithStore) -> 
     # terminal only (stdout stays the plan, for a pipe or --json).
     say = _stage if sys.stderr.isatty() else (lambda _: None)
 
+    listed = args.skipped or args.skipped_all
+
     async def go(store: Store) -> dict[str, Any]:
+        now = dt.datetime.now(dt.UTC)
         say(f"reading {path.name} and its data …")
-        prepared = await load_prepared(store, cfg, path)
+        prepared = await load_prepared(store, cfg, path, now=now)
         say(f"routing and pricing {prepared.sendable:,} messages …")
-        result = await plan(store, cfg, prepared, now=dt.datetime.now(dt.UTC))
+        result = await plan(store, cfg, prepared, now=now, list_skipped=listed)
         say("")
         return result
 
@@ -143,7 +154,22 @@ def _plan(args: argparse.Namespace, cfg: MetadConfig, with_store: WithStore) -> 
         print(json.dumps(result, ensure_ascii=False))
     else:
         print(format_plan(result))
+        if listed:
+            print(skipped_text(result["skipped_rows"], None if args.skipped_all else SKIPPED_SHOWN))
     return EXIT_OK
+
+
+def skipped_text(rows: list[dict[str, Any]], limit: int | None) -> str:
+    """``plan --skipped``: each skipped row where it is, its phone as given and why; the
+    first ``limit`` (None: all), then how many more, so a terminal is not flooded."""
+    if not rows:
+        return "skipped rows: none"
+    shown = rows if limit is None else rows[:limit]
+    cells = [["AT", "PHONE", "REASON"]] + [[r["at"], r["phone"], r["reason"]] for r in shown]
+    lines = ["skipped rows:", *("  " + line for line in _grid(cells).splitlines())]
+    if len(shown) < len(rows):
+        lines.append(f"  … {len(rows) - len(shown)} more (--skipped-all lists them all)")
+    return "\n".join(lines)
 
 
 def _stage(text: str) -> None:
@@ -154,8 +180,10 @@ def _stage(text: str) -> None:
 def format_plan(p: dict[str, Any]) -> str:
     from daemon.campaigns.reach import span_text
 
+    # The header says what the body's "valid" says: the messages routed and filled, not
+    # those before routing (it read "3 messages to send" over "valid 2").
     lines = [
-        f"campaign {p['campaign']}: {p['recipients']} rows, {p['messages']} messages to send",
+        f"campaign {p['campaign']}: {p['recipients']} rows, {p['valid']} messages to send",
         f"  valid            {p['valid']:>8}",
         f"  skipped          {p['skipped']:>8}",
     ]
@@ -177,6 +205,8 @@ def format_plan(p: dict[str, Any]) -> str:
         lines.append(f"  WABA {waba}: {problem}")
     if p["cards"]:
         lines.append(f"  carousel: {len(p['cards'])} message(s) of {p['cards'][0]} cards each")
+    if p.get("listings"):
+        lines.append(f"  listings: {listings_text(p['listings'], p['cards'])}")
     rate = p["rate_per_s"]
     if p["send_seconds"] is not None:
         lines.append(
@@ -187,6 +217,22 @@ def format_plan(p: dict[str, Any]) -> str:
         lines.append("  duration         unknown: no healthy chip can send it")
     lines += [f"  budget: {note}" for note in p.get("budget_notes", [])]
     return "\n".join(lines)
+
+
+def listings_text(listings: dict[str, Any], cards: list[int]) -> str:
+    """``6 on cards, 5 not open, 14 left out (max_messages = 3)``: the listings that will
+    not be shown, and why, next to those that will."""
+    text = f"{listings['used']} on cards, {listings['closed']} not open"
+    left = listings["left_out"]
+    if not left:
+        return text
+    if listings["overflow"] != "split":
+        why = 'overflow = "truncate": one carousel'
+    elif len(cards) >= listings["max_messages"]:
+        why = f"max_messages = {listings['max_messages']}"
+    else:
+        why = f"too few for another carousel of {cards[0] if cards else '?'}"
+    return f"{text}, {left} left out ({why})"
 
 
 _STATUS_COLUMNS = (
@@ -233,6 +279,7 @@ def _remote(args: argparse.Namespace, cfg: MetadConfig) -> int:
     import trio
 
     from daemon.control.client import ControlError, NotRunning, connect
+    from daemon.control.protocol import INVALID_PARAMS
 
     path = Path(args.socket) if args.socket else cfg.daemon.runtime_dir / "metad.sock"
     command = args.campaign_command
@@ -250,11 +297,19 @@ def _remote(args: argparse.Namespace, cfg: MetadConfig) -> int:
 
     async def go() -> Any:
         async with connect(path) as client:
-            return await client.call(f"campaign.{command}", params)
+            result = await client.call(f"campaign.{command}", params)
+            if command == "resolve" and not result["resolved"]:
+                # Nothing resolved: for a campaign the coordinator does not know as well;
+                # its status says "no campaign 'x'" (a ControlError) as for status and taps.
+                await client.call("campaign.status", {"name": params["name"]})
+            return result
 
     try:
         result = trio.run(go)
     except (NotRunning, ControlError) as exc:
+        if isinstance(exc, ControlError) and exc.code == INVALID_PARAMS and command == "start":
+            print(exc, file=sys.stderr)  # the file's problems, file:line: field: problem
+            return EXIT_CONFIG
         print(f"metad campaign: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     if args.json:
@@ -279,6 +334,8 @@ def status_text(rows: list[dict[str, Any]]) -> str:
             lines.append(f"{row['id']}: {row['reason']}")
         if row.get("waiting"):
             lines.append(f"{row['id']}: waiting: {row['waiting']}")
+        for waba, problem in sorted((row.get("template_problems") or {}).items()):
+            lines.append(f"{row['id']}: WABA {waba}: {problem}")
         for item in row.get("in_doubt_overdue", []):
             lines.append(f"{row['id']}: in doubt: {item['recipient']} (outbox {item['outbox_id']})")
         if row.get("history_pruned"):
