@@ -325,9 +325,10 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_ctl(args: argparse.Namespace) -> int:
+    """Reaches the daemon whatever state the config file is in (see :mod:`daemon.ctl`)."""
     from daemon.ctl import run as run_ctl
 
-    return run_ctl(args, _load(args.config).daemon.runtime_dir)
+    return run_ctl(args)
 
 
 def _cmd_templates(args: argparse.Namespace) -> int:
@@ -355,10 +356,11 @@ def _cmd_flows(args: argparse.Namespace) -> int:
 
 
 def _cmd_tui(args: argparse.Namespace) -> int:
+    from daemon.ctl import control_socket
     from tui import main as run_tui
 
-    path = args.socket or str(_load(args.config).daemon.runtime_dir / "metad.sock")
-    code: int = run_tui(path)
+    # As ``ctl``: the console shows a running daemon even while its config file is broken.
+    code: int = run_tui(str(control_socket(args.config, args.socket).path))
     return code
 
 

@@ -1,8 +1,14 @@
 """``metad ctl``: the control calls from the shell, as tables or ``--json``.
 
 Why it exists beside the console: scripts and cron jobs need the same actions (pause a
-chip, send a test message, read counters) with exit codes: 0 done, 1 the daemon refused
-or is not running, 2 bad usage.
+chip, send a test message, read counters) with exit codes: 0 done, 1 the daemon refused,
+is not running or did not answer in time, 2 bad usage.
+
+Why it does not load the config: ``metad ctl`` is what an operator reaches for when
+something is wrong, the config file included. ``ctl reload`` exists to have the daemon
+say what is wrong with an edited file, so a file that would not load must not stop
+``ctl`` from reaching the daemon. Only ``[daemon].runtime_dir`` is read from it, to find
+the socket, and nothing at all with ``--socket``.
 """
 
 from __future__ import annotations
@@ -11,10 +17,32 @@ import argparse
 import json
 import os
 import sys
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_arguments", "run"]
+__all__ = [
+    "ANSWER_TIMEOUT_S",
+    "DEFAULT_RUNTIME_DIR",
+    "SLOW_ANSWER_TIMEOUT_S",
+    "ControlSocket",
+    "add_arguments",
+    "control_socket",
+    "run",
+]
+
+DEFAULT_RUNTIME_DIR = Path("var/run")
+"""``DaemonConfig.runtime_dir``'s default (a test keeps them equal): repeated here so
+finding the socket needs neither pydantic nor a valid config."""
+
+ANSWER_TIMEOUT_S = 10.0
+"""How long a call waits to connect and for its answer, unless ``--timeout`` says."""
+SLOW_ANSWER_TIMEOUT_S = 70.0
+"""The same for calls whose answer waits on Meta or on draining chips: the daemon bounds
+a Graph send or a template sync at 60 s, a reload's drain by
+``daemon.shutdown_timeout_s`` (at most 60 s). A daemon that is working is not cut short;
+one that does not answer at all is still reported."""
 
 CHIP_COLUMNS = (
     ("phone_number_id", "CHIP"),
@@ -41,8 +69,31 @@ TEMPLATE_COLUMNS = (
 )
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--socket", metavar="PATH", help="control socket (default: runtime dir)")
+    parser.add_argument(
+        "--socket",
+        metavar="PATH",
+        help="control socket (default: <daemon.runtime_dir>/metad.sock; the config file is"
+        " then not read)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help=f"give up when the daemon has not answered within SECONDS (default"
+        f" {ANSWER_TIMEOUT_S:g}; {SLOW_ANSWER_TIMEOUT_S:g} for send-test, otp, shift,"
+        " templates sync and reload); a live event stream is never cut short",
+    )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON instead of tables")
     sub = parser.add_subparsers(dest="ctl_command", required=True, metavar="CALL")
@@ -114,10 +165,72 @@ def _table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> 
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
 
 
+@dataclass(frozen=True, slots=True)
+class ControlSocket:
+    """Where the daemon's control socket should be."""
+
+    path: Path
+    guessed: str | None = None
+    """Why ``path`` is in the default runtime dir rather than the one the config names
+    (unreadable file, broken TOML): said only when no daemon answers there."""
+
+
+def control_socket(config: str, socket: str | None) -> ControlSocket:
+    """``--socket`` as given, else ``metad.sock`` in the config's ``[daemon].runtime_dir``.
+
+    The file is read tolerantly: only that one key, relative to the file's directory as
+    the loader anchors it, the default when it is absent. Anything else in the file may
+    be wrong (that is what ``ctl reload`` reports); when the file cannot be read or is
+    not TOML, the default runtime dir is tried.
+    """
+    if socket:
+        return ControlSocket(Path(socket))
+    file = Path(config)
+    base = file.absolute().parent
+    try:
+        raw = tomllib.loads(file.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        return _guessed(base, f"{config}: cannot read ({exc.strerror or exc})")
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return _guessed(base, f"{config}: invalid TOML ({exc})")
+    runtime_dir = _runtime_dir(raw)
+    if runtime_dir is None:
+        return _guessed(base, f"{config}: daemon.runtime_dir is not a path")
+    return ControlSocket(base / runtime_dir / "metad.sock")
+
+
+def _runtime_dir(raw: dict[str, Any]) -> str | None:
+    """``[daemon].runtime_dir`` as written, the default when absent; None when it is not
+    a string (or ``daemon`` is not a table)."""
+    daemon = raw.get("daemon", {})
+    if not isinstance(daemon, dict):
+        return None
+    value = daemon.get("runtime_dir", str(DEFAULT_RUNTIME_DIR))
+    return value if isinstance(value, str) else None
+
+
+def _guessed(base: Path, why: str) -> ControlSocket:
+    return ControlSocket(
+        base / DEFAULT_RUNTIME_DIR / "metad.sock",
+        f"{why}, so the socket was looked for in the default runtime dir; --socket PATH names it",
+    )
+
+
+def _timeout(args: argparse.Namespace) -> float:
+    """``--timeout``, else the call's default (see :data:`SLOW_ANSWER_TIMEOUT_S`)."""
+    given: float | None = getattr(args, "timeout", None)
+    if given is not None:
+        return given
+    slow = args.ctl_command in ("send-test", "otp", "shift", "reload") or (
+        args.ctl_command == "templates" and args.action == "sync"
+    )
+    return SLOW_ANSWER_TIMEOUT_S if slow else ANSWER_TIMEOUT_S
+
+
 async def _run(args: argparse.Namespace, path: Path) -> int:
     from daemon.control.client import connect
 
-    async with connect(path) as client:
+    async with connect(path, timeout=_timeout(args)) as client:
         match args.ctl_command:
             case "status":
                 result = await client.call("status.snapshot")
@@ -214,16 +327,28 @@ def _print_reload(result: dict[str, Any], *, quiet: bool) -> int:
     return 1 if errors else 0
 
 
-def run(args: argparse.Namespace, runtime_dir: Path) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Make the call ``args`` name on the daemon's socket, found by :func:`control_socket`."""
     import trio
 
-    from daemon.control.client import ControlError, NotRunning
+    from daemon.control.client import ControlError, NoAnswer, NotRunning
 
-    path = Path(args.socket) if args.socket else runtime_dir / "metad.sock"
+    where = control_socket(args.config, args.socket)
     try:
-        return trio.run(_run, args, path)
+        return trio.run(_run, args, where.path)
     except NotRunning as exc:
         print(f"metad ctl: {exc}", file=sys.stderr)
+        if where.guessed:
+            print(f"metad ctl: {where.guessed}", file=sys.stderr)
+        return 1
+    except NoAnswer as exc:
+        print(f"metad ctl: {exc}", file=sys.stderr)
+        if args.ctl_command == "reload":
+            print(
+                "metad ctl: if the daemon got the request, the reload goes on; its log"
+                " (or `metad ctl events --recent`) says how it ended",
+                file=sys.stderr,
+            )
         return 1
     except ControlError as exc:
         print(f"metad ctl: {exc}", file=sys.stderr)
