@@ -380,12 +380,16 @@ _COMMANDS = {
 
 
 def _explain_runtime(exc: BaseException) -> str | None:
-    """One line for failures we expect in operation; None for bugs (show the traceback)."""
+    """One line for failures we expect in operation; None for bugs (show the traceback).
+
+    A port another program holds (``PortInUse``, from any listener: it reaches here
+    inside the nurseries' exception groups) is an operating condition, not a bug."""
     from daemon.statelock import StateDirBusy
     from daemon.store import StoreError
     from daemon.supervisor import TooManyRestarts
+    from daemon.webhook.server import PortInUse
 
-    if isinstance(exc, StoreError | TooManyRestarts | StateDirBusy):
+    if isinstance(exc, StoreError | TooManyRestarts | StateDirBusy | PortInUse):
         return str(exc)
     if isinstance(exc, OSError) and exc.errno is not None:
         return f"{exc.strerror}: {exc.filename or exc}" if exc.filename else str(exc)

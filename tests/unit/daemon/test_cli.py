@@ -13,7 +13,9 @@ import argparse
 
 import pytest
 
+from daemon import cli
 from daemon.cli import DEFAULT_CONFIG, build_parser
+from daemon.webhook.server import PortInUse
 
 
 def _parse(line: str) -> argparse.Namespace:
@@ -51,3 +53,29 @@ def test_an_action_that_has_the_option_keeps_its_own() -> None:
     """``ctl`` defines ``--json`` on each call, not on itself: nothing is copied twice."""
     assert _parse("ctl status --json").json is True
     assert _parse("ctl status").json is False
+
+
+# Failures of `metad run` are one line each, never a traceback.
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        PortInUse("127.0.0.1:18295", "webhook endpoint"),
+        # As trio hands it on: inside the nurseries' exception groups.
+        ExceptionGroup(
+            "", [ExceptionGroup("", [PortInUse("127.0.0.1:18295", "webhook endpoint")])]
+        ),
+    ],
+)
+def test_a_taken_port_is_one_line_and_exit_1(
+    raised: Exception, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(args: argparse.Namespace) -> int:
+        raise raised
+
+    monkeypatch.setitem(cli._COMMANDS, "run", run)
+    assert cli.main(["run"]) == cli.EXIT_RUNTIME
+    assert capsys.readouterr().err == (
+        "metad: cannot listen on 127.0.0.1:18295 for the webhook endpoint: address already in use\n"
+    )
