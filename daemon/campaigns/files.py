@@ -93,9 +93,10 @@ def _csv_rows(text: str, path: Path) -> Table:
                 raise ConfigError([issue])
             if not any(v.strip() for v in record):
                 continue
-            row = dict(zip(header, record, strict=False))
-            row.update(dict.fromkeys(header[len(record) :], ""))  # a short row
-            rows.append({k: v.strip() for k, v in row.items()})
+            row = {k: v.strip() for k, v in zip(header, record, strict=False)}
+            if len(record) < len(header):  # a short row: the rest blank
+                row.update(dict.fromkeys(header[len(record) :], ""))
+            rows.append(row)
             starts.append(start)
     except csv.Error as exc:
         raise ConfigError(

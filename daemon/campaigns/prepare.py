@@ -92,14 +92,16 @@ def prepare(
     if phone is None:
         what = f'no column "{a.phone_column}"' if a.phone_column else "no phone column"
         raise ConfigError([_issue(file, ("audience", "phone_column"), f"{what} in {header}")])
+    columns = columns_of(data)
     issues = _check_columns(
-        spec.variables, data, ("variables",), a.file or "the inline audience", file
+        spec.variables, columns, ("variables",), a.file or "the inline audience", file
     )
     if spec.carousel is not None:
+        listed = columns_of(listings)
         issues += _check_columns(
-            spec.carousel.cards, listings, ("carousel", "cards"), spec.carousel.listings, file
+            spec.carousel.cards, listed, ("carousel", "cards"), spec.carousel.listings, file
         )
-        issues += _check_listing_columns(spec.carousel, listings, file)
+        issues += _check_listing_columns(spec.carousel, listed, file)
     if issues:
         raise ConfigError(issues)
     audience = build_audience(
@@ -154,7 +156,7 @@ def prepare(
         if item.key not in seen:
             seen.add(item.key)
             unique.append(item)
-    origin = Origin(a.file, lines, phone, tuple(columns_of(data)))
+    origin = Origin(a.file, lines, phone, tuple(columns))
     given = {s.row: data[s.row - 1].get(phone, "") for s in audience.skipped}
     return Prepared(spec, audience, cards, unique, origin, given)
 
@@ -168,18 +170,17 @@ def audience_rows(spec: CampaignSpec, rows: Sequence[Row]) -> Sequence[Row]:
 
 def _check_columns(
     refs: Mapping[str, FieldRef],
-    rows: Sequence[Row],
+    header: Sequence[str],
     table: tuple[str, ...],
     source: object,
     file: str,
 ) -> list[ConfigIssue]:
-    """A slot none of whose columns ``rows`` have and that has no default: every
-    recipient would be skipped as "missing variable", which says nothing of the typo in
-    the campaign file. Columns starting with ``_`` are metad's own (a button's tap
-    payload)."""
-    if not rows:
+    """A slot none of whose columns the data has (``header``: its columns; none, no
+    data: nothing checked) and that has no default: every recipient would be skipped as
+    "missing variable", which says nothing of the typo in the campaign file. Columns
+    starting with ``_`` are metad's own (a button's tap payload)."""
+    if not header:
         return []
-    header = columns_of(rows)
     try:
         specs = parse_mapping(refs)
     except MappingError:
@@ -196,16 +197,13 @@ def _check_columns(
     ]
 
 
-def _check_listing_columns(
-    c: CarouselSpec, listings: Sequence[Row], file: str
-) -> list[ConfigIssue]:
+def _check_listing_columns(c: CarouselSpec, header: Sequence[str], file: str) -> list[ConfigIssue]:
     """The id and status columns must be columns of the listings file: without the id
     column each card's id (what a tap answers with) silently became its row number, and
     without the status column every listing counted as closed ("2 open listings are
     needed"), which hid the typo."""
-    if not listings:
-        return []  # the "open listings are needed" error says it
-    header = columns_of(listings)
+    if not header:
+        return []  # no listings: the "open listings are needed" error says it
     named = (("id_column", c.id_column), ("status_column", c.status_column))
     return [
         _issue(
@@ -223,7 +221,9 @@ def columns_of(rows: Sequence[Mapping[str, object]]) -> list[str]:
     differ in their keys)."""
     header: dict[str, None] = {}
     for row in rows:
-        header.update(dict.fromkeys(row))
+        # A file's rows all have its header's keys: compared, not merged, per row.
+        if len(row) != len(header) or row.keys() != header.keys():
+            header.update(dict.fromkeys(row))
     return list(header)
 
 

@@ -231,6 +231,8 @@ async def create_campaign(store: Store, prepared: Prepared, file: str) -> bool:
 class _Tally:
     """What the plan counts while it routes and prices each message."""
 
+    listing: bool = False
+    """Keep each skipped row (``--skipped``); else only the counts."""
     skipped: Counter[str] = field(default_factory=Counter)
     """Skipped rows and messages by the reason's kind."""
     rows: dict[tuple[int, str], str] = field(default_factory=dict)
@@ -244,7 +246,8 @@ class _Tally:
 
     def skip(self, kind: str, row: int, phone: str, reason: str) -> None:
         self.skipped[kind] += 1
-        self.rows.setdefault((row, reason), phone)
+        if self.listing:
+            self.rows.setdefault((row, reason), phone)
 
     @property
     def cost(self) -> Decimal:
@@ -276,7 +279,7 @@ async def plan(
     chips = await _chip_views(store, cfg, members, templates)
     margin = dt.timedelta(seconds=cfg.windows.safety_margin_s)
     open_windows = await _open_windows(store, [p for p, _ in members], now + margin)
-    tally = _Tally()
+    tally = _Tally(listing=list_skipped)
     for r in prepared.recipients:
         if r.state == "skipped":
             reason = r.reason or ""
@@ -344,7 +347,6 @@ def _route_all(
     views = list(chips)  # built with backlog 0
     index = {v.pnid: i for i, v in enumerate(views)}
     for turn, r in enumerate(x for x in prepared.recipients if x.state == "pending"):
-        given = r.fields.get(phone, r.to)
         chosen = route(
             r.to,
             views,
@@ -356,13 +358,14 @@ def _route_all(
         tpl = templates.get(chosen.chip.waba) if chosen.chip is not None else None
         if chosen.chip is None or tpl is None:
             why = f"no chip: {chosen.reason}"
-            tally.skip(why, r.seq, given, why)
+            tally.skip(why, r.seq, r.fields.get(phone, r.to), why)
             continue
         filled = tpl.mapper.fill(
             {**r.fields, "_tap": "x", "_payload": "x"}, cards[r.part] if cards else []
         )
         if not isinstance(filled, Filled):
             kind = f"missing variable: {', '.join(filled.names)}"
+            given = r.fields.get(phone, r.to)
             tally.skip(kind, r.seq, given, f"missing variable: {filled.reason}")
             continue
         i = index[chosen.chip.pnid]
