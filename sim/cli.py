@@ -12,7 +12,6 @@ that building ``metad``'s parser does not load them.
 from __future__ import annotations
 
 import argparse
-import errno
 import signal
 import sys
 from pathlib import Path
@@ -118,20 +117,22 @@ def run(args: argparse.Namespace) -> int:
         bind_error = _find_bind_error(exc)
         if bind_error is None:
             raise
-        reason = "address already in use" if bind_error.errno == errno.EADDRINUSE else None
-        print(f"metad sim: cannot listen on {listen}: {reason or bind_error}", file=sys.stderr)
+        print(f"metad sim: {bind_error}", file=sys.stderr)
         return EXIT_RUNTIME
     return EXIT_OK
 
 
-def _find_bind_error(exc: BaseException) -> OSError | None:
+def _find_bind_error(exc: BaseException) -> Exception | None:
+    """The listener's failure (address in use, not this host's, ...), already one line."""
+    from daemon.webhook.server import PortInUse
+
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
             found = _find_bind_error(inner)
             if found is not None:
                 return found
         return None
-    return exc if isinstance(exc, OSError) else None
+    return exc if isinstance(exc, PortInUse) else None
 
 
 async def _serve(

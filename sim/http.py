@@ -24,6 +24,8 @@ from urllib.parse import unquote
 
 import trio
 
+from daemon.webhook.server import listen_errors, split_listen
+
 __all__ = ["serve_http"]
 
 log = logging.getLogger("metad.sim.http")
@@ -255,16 +257,21 @@ async def serve_http(
     host: str,
     port: int,
     *,
+    what: str = "sandbox simulator",
     shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
     graceful_s: float = 0.5,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` on ``host:port`` until cancelled or ``shutdown_trigger`` returns.
 
-    ``started()`` receives the bound URLs (port 0 picks a free port); an address in use
-    raises OSError before that.
+    ``started()`` receives the bound URLs (port 0 picks a free port); an address that
+    cannot be listened on raises :class:`~daemon.webhook.server.PortInUse` (naming
+    ``what``) before that.
     """
-    listeners = await trio.open_tcp_listeners(port, host=host, backlog=1024)
+    listen = f"{host}:{port}"
+    split_listen(listen, what)  # getaddrinfo would wrap a port over 65535
+    with listen_errors(listen, what):
+        listeners = await trio.open_tcp_listeners(port, host=host, backlog=1024)
     try:
         sockname = listeners[0].socket.getsockname()
         bound = (str(sockname[0]), int(sockname[1]))

@@ -19,12 +19,16 @@ from hypercorn.config import Config as HyperConfig
 
 from config.model import MetadConfig
 from config.secrets import SANDBOX_APP_SECRET
+from daemon.webhook.server import prebind, split_listen
 from sim.app import create_app
 from sim.engine import Sim
 from sim.http import serve_http
 from sim.knobs import SimKnobs
 
-__all__ = ["DEFAULT_WEBHOOK", "build_sim", "default_webhook_url", "serve_sim"]
+__all__ = ["DEFAULT_WEBHOOK", "WHAT", "build_sim", "default_webhook_url", "serve_sim"]
+
+WHAT = "sandbox simulator"
+"""What the simulator's address is for, in a :class:`~daemon.webhook.server.PortInUse`."""
 
 
 class _Default:
@@ -74,8 +78,10 @@ async def serve_sim(
 
     ``listen`` defaults to ``sandbox.listen``. Pass ``sim`` (from :func:`build_sim`) to
     keep a handle on the simulator's state; otherwise one is built from the arguments.
-    An address in use raises OSError before ``started``. ``server`` picks the HTTP
-    front end: the lean trio server (default, see :mod:`sim.http` for why) or hypercorn.
+    An address that cannot be listened on fails it before ``started`` with
+    :class:`~daemon.webhook.server.PortInUse` (in the exception group of its nursery).
+    ``server`` picks the HTTP front end: the lean trio server (default, see
+    :mod:`sim.http` for why) or hypercorn.
     """
     if sim is None:
         sim = build_sim(cfg, webhook_url=webhook_url, seed=seed, knobs=knobs)
@@ -93,9 +99,14 @@ async def serve_sim(
                     task_status=task_status,
                 )
             else:
-                host, _, port = address.rpartition(":")
+                host, port = split_listen(address, WHAT)
                 await serve_http(
-                    app, host, int(port), shutdown_trigger=shutdown_trigger, task_status=task_status
+                    app,
+                    host,
+                    port,
+                    what=WHAT,
+                    shutdown_trigger=shutdown_trigger,
+                    task_status=task_status,
                 )
             nursery.cancel_scope.cancel()  # served and drained: stop the background tasks
 
@@ -105,10 +116,10 @@ async def serve_sim(
 
 def _hypercorn_config(address: str) -> HyperConfig:
     hc = HyperConfig()
-    hc.bind = [address]
     hc.graceful_timeout = 0.5  # keep-alive clients would hold shutdown this long
     hc.keep_alive_timeout = 30.0
     hc.accesslog = None
     hc.errorlog = logging.getLogger("metad.sim.http")
     hc.backlog = 1024
+    prebind(hc, address, WHAT)
     return hc

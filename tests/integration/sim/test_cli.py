@@ -85,7 +85,8 @@ def test_port_in_use_is_one_line_and_exit_1(config: Path) -> None:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert err.strip().splitlines() == [
-        f"metad sim: cannot listen on 127.0.0.1:{port}: address already in use"
+        f"metad sim: cannot listen on 127.0.0.1:{port} for the sandbox simulator: "
+        "address already in use"
     ]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import trio
 
+from daemon.webhook.server import PortInUse
 from sim.http import serve_http
 
 
@@ -78,5 +79,8 @@ async def test_http10_closes_and_bad_requests_get_4xx(port: int) -> None:
 
 
 async def test_port_in_use_raises_before_started(port: int, nursery: trio.Nursery) -> None:
-    with pytest.raises(OSError, match="in use"):
+    with pytest.raises(PortInUse) as info:
         await nursery.start(partial(serve_http, echo, "127.0.0.1", port))
+    assert str(info.value) == (
+        f"cannot listen on 127.0.0.1:{port} for the sandbox simulator: address already in use"
+    )

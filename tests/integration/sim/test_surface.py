@@ -7,6 +7,7 @@ requests must get Meta's code 100 answer, never a traceback.
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 import trio
 
 from config.secrets import sandbox_token
+from daemon.webhook.server import PortInUse
 from sim import SimKnobs, build_sim, serve_sim
 from tests.integration.sim.conftest import CONTACT, PID_A1, WABA_A, SimEnv, sim_config
 
@@ -208,3 +210,24 @@ async def test_hypercorn_front_end_serves_the_same_api(nursery: trio.Nursery) ->
             f"{base}/v21.0/{PID_A1}", headers={"Authorization": f"Bearer {TOKEN}"}
         )
         assert resp.json()["id"] == PID_A1
+
+
+@pytest.mark.parametrize("server", ["lean", "hypercorn"])
+async def test_an_address_it_cannot_listen_on_is_one_line_naming_it(
+    server: Any, nursery: trio.Nursery
+) -> None:
+    """The daemon serves the simulator on ``sandbox.listen``: its failure must say which
+    address and why, not ``[Errno 99]`` (the CLI prints a PortInUse as one line)."""
+    busy = await nursery.start(partial(serve_sim, sim_config(), listen="127.0.0.1:0"))
+    taken = busy.removeprefix("http://")
+    for listen, reason in [
+        (taken, "address already in use"),
+        ("10.255.255.1:8089", "cannot assign requested address (not an address of this host)"),
+        ("nosuchhost.invalid:8089", "cannot resolve the host ("),
+        ("127.0.0.1:99999", "port must be 0 to 65535"),
+    ]:
+        expected = re.escape(f"cannot listen on {listen} for the sandbox simulator: {reason}")
+        with pytest.RaisesGroup(
+            pytest.RaisesExc(PortInUse, match=f"^{expected}"), flatten_subgroups=True
+        ):
+            await nursery.start(partial(serve_sim, sim_config(), listen=listen, server=server))
