@@ -13,15 +13,17 @@ the Unix socket ``upstream`` (:func:`~daemon.webhook.http1.relay`).
 
 from __future__ import annotations
 
-import errno
+import contextlib
 import socket
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import trio
 
 from daemon.webhook.http1 import Handler, Request, Response, relay, reply, serve_connection
 from daemon.webhook.ingest import REASONS, WebhookIngest
-from daemon.webhook.server import PortInUse
+from daemon.webhook.server import listen_errors, split_listen
 
 __all__ = [
     "GRACE_S",
@@ -36,6 +38,8 @@ GRACE_S = 1.0
 """After a stop: how long open connections may finish the request they are in (as
 hypercorn's ``graceful_timeout``: Meta keeps idle connections open)."""
 
+_WHAT = "webhook endpoint"
+
 Observe = Callable[[int, float], None]
 """Told (status, seconds) after each webhook POST: the request-latency metric."""
 
@@ -43,37 +47,111 @@ Observe = Callable[[int, float], None]
 def bind_listeners(
     listen: str, count: int, *, backlog: int = 1024, inheritable: bool = True
 ) -> list[socket.socket]:
-    """``count`` listening TCP sockets on one ``HOST:PORT`` (``SO_REUSEPORT``), one per
-    worker, inheritable (for worker processes) unless told otherwise.
+    """``count`` listening TCP sockets on one ``HOST:PORT``, one per worker, inheritable
+    (for worker processes) unless told otherwise. Raises
+    :class:`~daemon.webhook.server.PortInUse` if the address cannot be listened on, also
+    when another program, or another metad, listens there.
 
     Why one each rather than one shared: with a shared accept queue the busiest worker
     kept winning the accepts (measured: one worker served ~5x the connections of the
     other); the kernel spreads connections over ``SO_REUSEPORT`` sockets evenly. The
     daemon keeps every socket open, so a restarting worker's connections wait in its
     backlog instead of being refused.
+
+    Why the port is still this daemon's alone: ``SO_REUSEPORT`` lets any process of the
+    same user join the group, and a second metad started on the port took part of the
+    first one's webhooks into its own database. So a single socket is bound without it
+    (one needs no group), and a group only after :func:`_probe` proved the port free.
     """
-    host, _, port = listen.rpartition(":")
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    host, port = split_listen(listen, _WHAT)
+    with listen_errors(listen, _WHAT):
+        family, address = _resolve(host, port)
+        if count == 1:
+            sockets = [_listening(family, address, backlog, reuseport=False)]
+        else:
+            with _claim(port):
+                sockets = _group(family, _probe(family, address), count, backlog)
+    for sock in sockets:
+        sock.set_inheritable(inheritable)
+    return sockets
+
+
+def _resolve(host: str, port: int) -> tuple[socket.AddressFamily, Any]:
+    family, _, _, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
+    return family, address
+
+
+def _bound(family: socket.AddressFamily, address: Any, *, reuseport: bool) -> socket.socket:
+    """A TCP socket bound to ``address``. ``SO_REUSEADDR`` always: the connections a
+    stopped daemon left in TIME_WAIT must not keep the next one off its port."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuseport:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _listening(
+    family: socket.AddressFamily, address: Any, backlog: int, *, reuseport: bool
+) -> socket.socket:
+    sock = _bound(family, address, reuseport=reuseport)
+    try:
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _probe(family: socket.AddressFamily, address: Any) -> Any:
+    """Prove that nothing listens on ``address``; the address, a port of 0 resolved.
+
+    A bind without ``SO_REUSEPORT`` fails while any socket listens there, a reuseport
+    group of the same user included, which a reuseport bind would join. The probe is
+    closed before the group is bound (a socket without the option would keep every
+    reuseport bind off the port) and never listens (no client is accepted and reset).
+    """
+    with _bound(family, address, reuseport=False) as probe:
+        return probe.getsockname()
+
+
+def _group(
+    family: socket.AddressFamily, address: Any, count: int, backlog: int
+) -> list[socket.socket]:
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):
-            sock = socket.socket(family, kind, proto)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind(address)
-            sock.listen(backlog)
-            sock.set_inheritable(inheritable)
-            address = sock.getsockname()  # a port of 0 resolves once, for all
-    except OSError as exc:
+            sockets.append(_listening(family, address, backlog, reuseport=True))
+    except BaseException:
         for sock in sockets:
             sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise PortInUse(listen, "webhook endpoint") from None
         raise
     return sockets
+
+
+@contextlib.contextmanager
+def _claim(port: int) -> Iterator[None]:
+    """Hold ``port`` among this host's metads from the probe until the group listens.
+
+    Why: two metads starting together could each probe the port free before either
+    group listened, and then share it. The claim is an abstract Unix socket named after
+    the port: binding it is exclusive and it goes with the process. Held by another
+    metad, it is binding the port right now: "address already in use". A port of 0
+    needs no claim (each probe gets a port of its own).
+    """
+    if port == 0 or not sys.platform.startswith("linux"):
+        yield
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as claim:
+        claim.bind(f"\0metad-listen:{port}")
+        yield
 
 
 def handler(ingest: WebhookIngest, upstream: str, observe: Observe | None = None) -> Handler:

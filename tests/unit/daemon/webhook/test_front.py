@@ -54,6 +54,97 @@ def test_listeners_share_one_port_resolved_once() -> None:
         assert not mine.get_inheritable()  # the daemon's own: no child inherits it
 
 
+def _listener(*, reuseport: bool) -> socket.socket:
+    """Another program's listening socket on a free port of 127.0.0.1."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuseport:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
+
+
+@pytest.mark.parametrize("reuseport", [True, False])
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_port_someone_listens_on_is_refused_even_with_so_reuseport(
+    reuseport: bool, count: int
+) -> None:
+    """SO_REUSEPORT would let a second daemon join the first one's group and take part
+    of its webhooks: the port must be refused whatever options its listener has."""
+    with _listener(reuseport=reuseport) as other:
+        listen = f"127.0.0.1:{other.getsockname()[1]}"
+        with pytest.raises(PortInUse) as info:
+            bind_listeners(listen, count)
+    assert str(info.value) == (
+        f"cannot listen on {listen} for the webhook endpoint: address already in use"
+    )
+
+
+@pytest.mark.parametrize("second", [1, 2])
+def test_a_second_daemon_on_the_port_fails_instead_of_sharing_it(second: int) -> None:
+    for first in (1, 3):
+        mine = bind_listeners("127.0.0.1:0", first)
+        try:
+            port = mine[0].getsockname()[1]
+            with pytest.raises(PortInUse, match="address already in use"):
+                bind_listeners(f"127.0.0.1:{port}", second)
+            with pytest.raises(PortInUse, match="address already in use"):
+                bind_listeners(f"0.0.0.0:{port}", second)
+        finally:
+            for sock in mine:
+                sock.close()
+        again = bind_listeners(f"127.0.0.1:{port}", second)  # closed: free again
+        for sock in again:
+            sock.close()
+
+
+def test_only_a_group_of_workers_shares_the_port_by_so_reuseport() -> None:
+    """What SO_REUSEPORT is for (one accept queue per worker) is kept for the group."""
+    group = bind_listeners("127.0.0.1:0", 2)
+    (single,) = bind_listeners("127.0.0.1:0", 1)
+    try:
+        reuseport = [s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) for s in group]
+        assert all(reuseport)
+        assert not single.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)
+    finally:
+        for sock in [*group, single]:
+            sock.close()
+
+
+def test_a_metad_binding_the_port_right_now_holds_it() -> None:
+    """Between its probe and its group another metad holds a claim on the port: a
+    second one probing then could otherwise find the port free and join the group."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as claim:
+        claim.bind(f"\0metad-listen:{port}")
+        with pytest.raises(PortInUse, match="address already in use"):
+            bind_listeners(f"127.0.0.1:{port}", 2)
+    for sock in bind_listeners(f"127.0.0.1:{port}", 2):
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    ("listen", "reason"),
+    [
+        ("10.255.255.1:18288", "cannot assign requested address (not an address of this host)"),
+        ("nosuchhost.invalid:18288", "cannot resolve the host ("),
+        ("127.0.0.1:99999", "port must be 0 to 65535"),
+    ],
+)
+def test_every_reason_a_listener_fails_is_one_line_naming_the_address(
+    listen: str, reason: str
+) -> None:
+    for count in (1, 2):
+        with pytest.raises(PortInUse) as info:
+            bind_listeners(listen, count)
+        assert str(info.value).startswith(
+            f"cannot listen on {listen} for the webhook endpoint: {reason}"
+        )
+
+
 async def _upstream(path: Path, seen: list[bytes], *, task_status: trio.TaskStatus[None]) -> None:
     """A stand-in for the daemon's app on its Unix socket: one fixed answer."""
     sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
