@@ -271,11 +271,21 @@ async def test_metad_ctl_reload_exits_0_applied_and_2_on_an_invalid_file(
     err = capsys.readouterr().err
     assert "chips[0].token: cannot read secret env:METAD_TEST_NOT_SET" in err
     assert "metad runs on the previous one" in err
-    # ... and ctl itself refuses a file it cannot read to find the socket.
+    # ... and a file that is not even TOML names no runtime dir: ctl looks in the default
+    # one, and says why when no daemon is there; with --socket the daemon is reached and
+    # says what is wrong with the file.
     renv.write("[[chips]]\nnot toml at all = = =\n")
     code = await trio.to_thread.run_sync(cli_main, ["ctl", "-c", config, "reload"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "no metad is listening" in err
+    assert "invalid TOML" in err
+    sock = renv.daemon.control_socket
+    code = await trio.to_thread.run_sync(cli_main, ["ctl", "--socket", sock, "reload"])
     assert code == 2
-    assert "invalid TOML" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "invalid TOML" in err
+    assert "metad runs on the previous one" in err
     assert set(renv.daemon.fleet.chip_ids) == {CHIP, OTHER_CHIP, NEW_CHIP}
 
 
