@@ -16,8 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = ["PATTERN_HINTS", "GraphId", "HostPort"]
 
 _GRAPH_ID = r"^[0-9]{1,20}$"
-_HOST_PORT = r"^[^\s:]+:[0-9]{1,5}$"
-_HOST_PORT_OR_OFF = r"^([^\s:]+:[0-9]{1,5})?$"
+_PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+"""0 to 65535 (0: any free port, for tests). Checked here because getaddrinfo takes a
+port modulo 65536: ``:99999`` would have listened on 34463."""
+_HOST_PORT = rf"^[^\s:]+:{_PORT}$"
+_HOST_PORT_OR_OFF = rf"^([^\s:]+:{_PORT})?$"
 _API_VERSION = r"^v[0-9]+\.[0-9]+$"
 _URL_PATH = r"^/[A-Za-z0-9_./-]*$"
 _PREFIX = r"^[0-9]{1,4}$"
@@ -25,8 +28,8 @@ _FLOW_NAME = r"^[a-z0-9_]{1,64}$"
 
 PATTERN_HINTS: dict[str, str] = {
     _GRAPH_ID: "a numeric Graph API id (digits only)",
-    _HOST_PORT: "HOST:PORT such as 127.0.0.1:8088",
-    _HOST_PORT_OR_OFF: 'HOST:PORT such as 127.0.0.1:9108, or "" for off',
+    _HOST_PORT: "HOST:PORT such as 127.0.0.1:8088 (PORT 0 to 65535)",
+    _HOST_PORT_OR_OFF: 'HOST:PORT such as 127.0.0.1:9108 (PORT 0 to 65535), or "" for off',
     _API_VERSION: "a Graph API version such as v21.0",
     _URL_PATH: "a URL path starting with /",
     _PREFIX: "a calling-code prefix of 1 to 4 digits",

@@ -23,10 +23,17 @@ from config.messages import describe_error
 from config.model import PATTERN_HINTS, CapsConfig, MetadConfig
 from config.secrets import absolute_secret_ref
 
-__all__ = ["load_config", "parse_config", "syntax_issue"]
+__all__ = ["FLOW_HANDLERS", "load_config", "parse_config", "syntax_issue"]
 
 _TOML_WHERE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "[::]", "::", "*"})
+
+FLOW_HANDLERS = frozenset({"doctor_onboarding", "shift_booking"})
+"""The data-exchange handlers metad ships, by the name ``[[flows.flow]] handler`` uses.
+
+Why a list here as well as ``daemon.flows.handlers.BUILTIN_HANDLERS``: config imports
+nothing of the daemon, yet ``metad check`` and ``ctl reload`` must refuse the name that
+``metad run`` would (a test keeps the two equal)."""
 
 
 def load_config(path: str | Path) -> MetadConfig:
@@ -137,11 +144,52 @@ def _cross_check(cfg: MetadConfig, source: ConfigSource) -> Iterator[ConfigIssue
             f"{source.line(('pricing', 'rates', j, 'prefix'))})",
         )
     yield from _check_budget(cfg, source)
-    if cfg.sandbox.enabled and _same_address(cfg.sandbox.listen, cfg.webhook.listen):
-        yield source.issue(
-            ("sandbox", "listen"),
-            f'"{cfg.sandbox.listen}" is also webhook.listen ("{cfg.webhook.listen}")',
-        )
+    yield from _check_listeners(cfg, source)
+    yield from _check_flows(cfg, source)
+    yield from _check_cluster(cfg, source)
+
+
+def _listeners(cfg: MetadConfig) -> list[tuple[tuple[str, str], str]]:
+    """(setting, address) of every address ``metad run`` listens on."""
+    listeners = [(("webhook", "listen"), cfg.webhook.listen)]
+    if cfg.sandbox.enabled:  # served by metad run, or by metad sim beside it
+        listeners.append((("sandbox", "listen"), cfg.sandbox.listen))
+    if cfg.metrics.listen:
+        listeners.append((("metrics", "listen"), cfg.metrics.listen))
+    return listeners
+
+
+def _check_listeners(cfg: MetadConfig, source: ConfigSource) -> Iterator[ConfigIssue]:
+    """Two listeners on one address: ``metad run`` would fail to start after the check
+    passed. Each is reported at the later setting, naming the first it clashes with."""
+    listeners = _listeners(cfg)
+    for j, (setting, address) in enumerate(listeners):
+        clash = next((a for a in listeners[:j] if _same_address(a[1], address)), None)
+        if clash is not None:
+            yield source.issue(setting, f'"{address}" is also {".".join(clash[0])} ("{clash[1]}")')
+
+
+def _check_flows(cfg: MetadConfig, source: ConfigSource) -> Iterator[ConfigIssue]:
+    """A flow's handler must be one metad ships and its WABA one of ``wabas``."""
+    known = {w.id for w in cfg.wabas}
+    names = ", ".join(sorted(FLOW_HANDLERS))
+    for i, flow in enumerate(cfg.flows.flow):
+        if flow.handler is not None and flow.handler not in FLOW_HANDLERS:
+            yield source.issue(
+                ("flows", "flow", i, "handler"), f'unknown handler "{flow.handler}" ({names})'
+            )
+        if flow.waba is not None and flow.waba not in known:
+            yield source.issue(("flows", "flow", i, "waba"), f'unknown WABA "{flow.waba}"')
+
+
+def _check_cluster(cfg: MetadConfig, source: ConfigSource) -> Iterator[ConfigIssue]:
+    """A listed chip must be one of ``chips``: a typo would lease nothing, silently."""
+    if not isinstance(cfg.cluster.chips, list):
+        return
+    known = {c.phone_number_id for c in cfg.chips}
+    for i, chip in enumerate(cfg.cluster.chips):
+        if chip not in known:
+            yield source.issue(("cluster", "chips", i), f'unknown chip "{chip}"')
 
 
 def _check_budget(cfg: MetadConfig, source: ConfigSource) -> Iterator[ConfigIssue]:
@@ -188,9 +236,10 @@ def _check_caps(
 
 
 def _same_address(a: str, b: str) -> bool:
+    """Whether two ``HOST:PORT`` would be one listener (a port of 0 is a fresh one each)."""
     host_a, _, port_a = a.rpartition(":")
     host_b, _, port_b = b.rpartition(":")
-    if port_a != port_b:
+    if int(port_a) != int(port_b) or int(port_a) == 0:
         return False
     return host_a == host_b or host_a in _WILDCARD_HOSTS or host_b in _WILDCARD_HOSTS
 

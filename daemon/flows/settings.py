@@ -1,21 +1,19 @@
-"""``[flows]`` as the daemon and the CLI use it: paths anchored, references checked.
+"""``[flows]`` as the daemon and the CLI use it: paths anchored, each flow's WABA.
 
-Why here and not in ``config``: whether a handler name exists is the daemon's knowledge
-(config imports nothing of ours), and the key and flow files are found relative to the
-config file. Problems are still reported the config way — ``metad.toml:41:
-flows.flow[1].handler: unknown handler "x"`` — and all at once.
+Why here and not in ``config``: the key and flow files are found relative to the config
+file and the state directory, which only the daemon's commands need. The references
+(a handler metad ships, a WABA of ``wabas``) are not checked here but by the config
+loader (``config.loader``), so that ``metad check`` and ``ctl reload`` refuse what
+``metad run`` would: ``metad.toml:41: flows.flow[1].handler: unknown handler "x"``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import ConfigError, ConfigIssue, MetadConfig
-from config.errors import format_loc
+from config import MetadConfig
 from config.model import FlowConfig
-from daemon.flows.handlers import BUILTIN_HANDLERS
 
 __all__ = ["FlowSettings", "flow_settings"]
 
@@ -43,29 +41,8 @@ class FlowSettings:
         return self.wabas.get(name, self.default_waba)
 
 
-def _issue(cfg: MetadConfig, loc: tuple[str | int, ...], message: str) -> ConfigIssue:
-    if cfg.source is not None:
-        return cfg.source.issue(loc, message)
-    return ConfigIssue("<config>", None, format_loc(loc), message)
-
-
-def _problems(cfg: MetadConfig) -> Iterator[ConfigIssue]:
-    known = {w.id for w in cfg.wabas}
-    for i, flow in enumerate(cfg.flows.flow):
-        if flow.handler is not None and flow.handler not in BUILTIN_HANDLERS:
-            names = ", ".join(sorted(BUILTIN_HANDLERS))
-            yield _issue(
-                cfg, ("flows", "flow", i, "handler"), f'unknown handler "{flow.handler}" ({names})'
-            )
-        if flow.waba is not None and flow.waba not in known:
-            yield _issue(cfg, ("flows", "flow", i, "waba"), f'unknown WABA "{flow.waba}"')
-
-
 def flow_settings(cfg: MetadConfig) -> FlowSettings:
-    """The resolved settings, or ConfigError listing every bad reference."""
-    issues = list(_problems(cfg))
-    if issues:
-        raise ConfigError(issues)
+    """The resolved settings of a loaded (so checked) config."""
     base = cfg.source.path.parent if cfg.source is not None else Path.cwd()
     private, public = cfg.flows.key_files(state_dir=cfg.daemon.state_dir, base_dir=base)
     directory = cfg.flows.dir if cfg.flows.dir.is_absolute() else base / cfg.flows.dir

@@ -78,7 +78,8 @@ def test_literal_and_pattern_are_worded_for_toml(in_tmp: Path) -> None:
     assert errors(text) == (
         "metad.toml:2: daemon.log_level: Input should be "
         '"debug", "info", "warning" or "error", got "verbose"\n'
-        'metad.toml:4: webhook.listen: Input should be HOST:PORT such as 127.0.0.1:8088, got "8088"'
+        "metad.toml:4: webhook.listen: Input should be HOST:PORT such as 127.0.0.1:8088 "
+        '(PORT 0 to 65535), got "8088"'
     )
 
 
@@ -183,6 +184,68 @@ def test_sandbox_and_webhook_need_their_own_addresses(in_tmp: Path) -> None:
     )
     Path("metad.toml").write_text(text.replace("true", "false"), encoding="utf-8")
     load_config("metad.toml")  # the simulator is not started outside sandbox mode
+
+
+def test_metrics_needs_an_address_of_its_own_too(in_tmp: Path) -> None:
+    """metad check said ok where metad run failed with [Errno 98] Address already in use."""
+    webhook = '[webhook]\nlisten = "127.0.0.1:9000"\n'
+    sandbox = '[sandbox]\nenabled = true\nlisten = "127.0.0.1:9001"\n'
+    assert errors(f'{webhook}{sandbox}[metrics]\nlisten = "0.0.0.0:9000"\n') == (
+        'metad.toml:7: metrics.listen: "0.0.0.0:9000" is also webhook.listen ("127.0.0.1:9000")'
+    )
+    assert errors(f'{webhook}{sandbox}[metrics]\nlisten = "127.0.0.1:9001"\n') == (
+        'metad.toml:7: metrics.listen: "127.0.0.1:9001" is also sandbox.listen ("127.0.0.1:9001")'
+    )
+    text = f'{webhook}[sandbox]\nenabled = true\nlisten = "127.0.0.1:9000"\n'
+    assert errors(f'{text}[metrics]\nlisten = "127.0.0.1:9000"\n').splitlines() == [
+        'metad.toml:5: sandbox.listen: "127.0.0.1:9000" is also webhook.listen ("127.0.0.1:9000")',
+        'metad.toml:7: metrics.listen: "127.0.0.1:9000" is also webhook.listen ("127.0.0.1:9000")',
+    ]
+    ok = f'{webhook}{sandbox}[metrics]\nlisten = "127.0.0.1:9002"\n'
+    Path("metad.toml").write_text(ok, encoding="utf-8")
+    load_config("metad.toml")
+    any_port = '[webhook]\nlisten = "127.0.0.1:0"\n[metrics]\nlisten = "127.0.0.1:0"\n'
+    Path("metad.toml").write_text(any_port, encoding="utf-8")
+    load_config("metad.toml")  # port 0: each listener gets a free port of its own
+
+
+@pytest.mark.parametrize("port", ["99999", "70000", "65536"])
+def test_a_port_out_of_range_is_refused_with_its_line(in_tmp: Path, port: str) -> None:
+    """Not wrapped round to another port (getaddrinfo took :99999 as 34463)."""
+    text = f'[webhook]\nlisten = "127.0.0.1:{port}"\n[sandbox]\nlisten = "127.0.0.1:{port}"\n'
+    text += f'[metrics]\nlisten = "127.0.0.1:{port}"\n'
+    assert errors(text).splitlines() == [
+        "metad.toml:2: webhook.listen: Input should be HOST:PORT such as 127.0.0.1:8088 "
+        f'(PORT 0 to 65535), got "127.0.0.1:{port}"',
+        "metad.toml:4: sandbox.listen: Input should be HOST:PORT such as 127.0.0.1:8088 "
+        f'(PORT 0 to 65535), got "127.0.0.1:{port}"',
+        "metad.toml:6: metrics.listen: Input should be HOST:PORT such as 127.0.0.1:9108 "
+        f'(PORT 0 to 65535), or "" for off, got "127.0.0.1:{port}"',
+    ]
+
+
+def test_the_edges_of_the_port_range_load(in_tmp: Path) -> None:
+    text = '[webhook]\nlisten = "127.0.0.1:65535"\n[metrics]\nlisten = "127.0.0.1:1"\n'
+    Path("metad.toml").write_text(text, encoding="utf-8")
+    cfg = load_config("metad.toml")
+    assert (cfg.webhook.listen, cfg.metrics.listen) == ("127.0.0.1:65535", "127.0.0.1:1")
+
+
+def test_a_flow_handler_typo_is_refused_by_the_loader(in_tmp: Path) -> None:
+    """metad check said ok to what metad run refused."""
+    text = FLEET + '[[flows.flow]]\nname = "shifts"\nhandler = "shift_bookin"\nwaba = "1"\n'
+    assert errors(text) == (
+        'metad.toml:16: flows.flow[0].handler: unknown handler "shift_bookin" '
+        "(doctor_onboarding, shift_booking)"
+    )
+
+
+def test_cluster_chips_must_name_known_chips(in_tmp: Path) -> None:
+    """A typo would lease nothing, silently, like a chip naming an unknown WABA."""
+    text = FLEET + '[cluster]\nchips = ["10", "200000000000009"]\n'
+    assert errors(text) == 'metad.toml:15: cluster.chips[1]: unknown chip "200000000000009"'
+    Path("metad.toml").write_text(FLEET + '[cluster]\nchips = ["10"]\n', encoding="utf-8")
+    assert load_config("metad.toml").cluster.chips == ["10"]
 
 
 def test_toml_syntax_error(in_tmp: Path) -> None:

@@ -10,6 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from config import ConfigError, ResolvedSecrets, parse_config
+from config.loader import FLOW_HANDLERS
+from daemon.flows.handlers import BUILTIN_HANDLERS
 from daemon.flows.keyring import KeyRing
 from daemon.flows.keys import generate_private_key, write_key_pair
 from daemon.flows.settings import flow_settings
@@ -42,9 +44,12 @@ def cfg_text(tmp_path: Path, extra: str, *, sandbox: bool = True) -> Any:
 
 
 def test_unknown_handlers_and_wabas_are_config_errors_with_lines(tmp_path: Path) -> None:
-    cfg = cfg_text(
-        tmp_path,
-        """
+    """Refused by the loader itself, so ``metad check`` and ``ctl reload`` refuse them
+    as ``metad run`` does (check said ok to a handler typo that run refused)."""
+    with pytest.raises(ConfigError) as info:
+        cfg_text(
+            tmp_path,
+            """
 [[flows.flow]]
 name = "a"
 handler = "nope"
@@ -52,12 +57,16 @@ handler = "nope"
 name = "b"
 waba = "999"
 """,
-    )
-    with pytest.raises(ConfigError) as info:
-        flow_settings(cfg)
-    lines = str(info.value).splitlines()
-    assert lines[0].startswith('metad.toml:15: flows.flow[0].handler: unknown handler "nope"')
-    assert lines[1] == 'metad.toml:18: flows.flow[1].waba: unknown WABA "999"'
+        )
+    assert str(info.value).splitlines() == [
+        'metad.toml:15: flows.flow[0].handler: unknown handler "nope" '
+        "(doctor_onboarding, shift_booking)",
+        'metad.toml:18: flows.flow[1].waba: unknown WABA "999"',
+    ]
+
+
+def test_the_config_knows_the_handlers_the_daemon_ships() -> None:
+    assert set(BUILTIN_HANDLERS) == FLOW_HANDLERS
 
 
 def test_paths_are_anchored_at_the_config_and_the_state_dir(tmp_path: Path) -> None:
