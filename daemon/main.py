@@ -10,6 +10,14 @@ Shutdown (SIGTERM/SIGINT, or :attr:`Daemon.stop`): stop taking webhooks and new 
 close every mailbox so each actor finishes what it holds, then leave the store, which
 flushes its writer and stops the embedded PostgreSQL. The whole sequence is bounded by
 ``daemon.shutdown_timeout_s``; whatever has not finished by then is cancelled.
+
+Signals are watched from the first moment of :func:`run_daemon` to its last: a
+SIGTERM before READY cancels the start, and what had started (the embedded PostgreSQL
+above all) is stopped as the cancellation unwinds; after READY it starts the shutdown
+above. Either way the daemon logs ``stopped`` and exits 0. Further SIGTERM/SIGINT while
+stopping are logged once and ignored, so they cannot cut the bounded shutdown short and
+leave an orphaned PostgreSQL; there is no "third signal kills" rule — the shutdown is
+already bounded, and SIGKILL (systemd's, after ``TimeoutStopSec``) is the hard stop.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import contextlib
 import dataclasses
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -98,13 +106,77 @@ class Daemon:
     """The campaign coordinator (metrics ask it for the open campaigns' figures)."""
 
 
-async def _watch_signals(stop: trio.Event, *, task_status: trio.TaskStatus[None]) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        task_status.started()
-        async for signum in signals:
-            log.info("received %s, shutting down", signal.Signals(signum).name)
-            stop.set()
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@dataclass(slots=True)
+class _Stopping:
+    """What a stop signal does, depending on how far the start has got.
+
+    Why two ways: before READY nothing runs that an ordered shutdown would wait for, and
+    the start may be in the middle of anything (PostgreSQL starting, migrations, actors
+    loading); cancelling it unwinds every ``async with`` that opened something, and those
+    exits (shielded) close the store and stop the embedded server. After READY, ``stop``
+    starts the ordered, bounded shutdown (``_serve_with``)."""
+
+    stop: trio.Event
+    """:attr:`Daemon.stop`."""
+    ready: trio.Event
+    """Set when the daemon says READY."""
+    notifier: Notifier
+    start: trio.CancelScope = field(default_factory=trio.CancelScope)
+    """Around the whole start and run; cancelled only by a signal before READY."""
+    asking: trio.CancelScope = field(default_factory=trio.CancelScope)
+    """Around :func:`~daemon.systemd.while_starting`: a cancelled start asks systemd
+    for no more start time (nor says "starting") while it unwinds."""
+
+    def request(self, name: str) -> None:
+        self.stop.set()
+        if self.ready.is_set():
+            log.info("received %s, shutting down", name)
             return
+        log.info("received %s during start-up, cancelling the start", name)
+        # What _serve_with says once READY: systemd learns the start is over.
+        self.notifier.notify(STOPPING=1, STATUS="stopping")
+        self.asking.cancel()
+        self.start.cancel()
+
+
+async def _ask_for_time(stopping: _Stopping) -> None:
+    """Ask systemd for more start time until READY, or until a signal cancels the start."""
+    with stopping.asking:
+        await while_starting(stopping.notifier, stopping.ready)
+
+
+async def _watch_signals(signals: AsyncIterator[int], stopping: _Stopping, grace_s: float) -> None:
+    """The first SIGTERM/SIGINT stops the daemon; later ones are logged once and ignored.
+
+    Why not return after the first (as it once did): leaving the receiver restored the
+    default action, so a second SIGTERM during the shutdown killed the process on the
+    spot, with no ``stopped`` line and the embedded PostgreSQL orphaned."""
+    repeated = False
+    async for signum in signals:
+        name = signal.Signals(signum).name
+        if not stopping.stop.is_set():
+            stopping.request(name)
+        elif not repeated:
+            repeated = True
+            log.warning(
+                "received %s while stopping: ignored; the shutdown is bounded by"
+                " daemon.shutdown_timeout_s (%g s), SIGKILL stops at once",
+                name,
+                grace_s,
+            )
+
+
+@contextlib.contextmanager
+def _stop_signals(handle_signals: bool) -> Iterator[AsyncIterator[int] | None]:
+    """SIGTERM and SIGINT, queued from now on (None when the process is not ours)."""
+    if not handle_signals:
+        yield None
+        return
+    with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
+        yield signals
 
 
 async def run_daemon(
@@ -117,12 +189,15 @@ async def run_daemon(
 
     ``handle_signals``: the daemon owns its process (``metad run``): it takes SIGTERM,
     SIGINT and SIGHUP, and tunes the garbage collector once started
-    (:mod:`daemon.gctune`). Tests that run daemons inside their own process say False."""
-    cfg = _graph_in_sandbox(cfg)
-    secrets = resolve_secrets(cfg)  # fail before anything starts when a secret is unreadable
-    with state_dir_lock(cfg.daemon.state_dir):
-        await _serve(cfg, secrets, handle_signals, task_status=task_status)
-    log.info("stopped")
+    (:mod:`daemon.gctune`). Tests that run daemons inside their own process say False.
+    SIGTERM and SIGINT are taken before anything starts, until after ``stopped`` is
+    logged (see the module's docstring)."""
+    with _stop_signals(handle_signals) as signals:
+        cfg = _graph_in_sandbox(cfg)
+        secrets = resolve_secrets(cfg)  # fail before anything starts when a secret is unreadable
+        with state_dir_lock(cfg.daemon.state_dir):
+            await _serve(cfg, secrets, handle_signals, signals, task_status=task_status)
+        log.info("stopped")
 
 
 def _graph_in_sandbox(cfg: MetadConfig) -> MetadConfig:
@@ -140,6 +215,7 @@ async def _serve(
     cfg: MetadConfig,
     secrets: ResolvedSecrets,
     handle_signals: bool,
+    signals: AsyncIterator[int] | None,
     *,
     task_status: trio.TaskStatus[Daemon],
 ) -> None:
@@ -158,13 +234,18 @@ async def _serve(
     )
     log_handler = BusLogHandler(bus, trio.lowlevel.current_trio_token())
     logging.getLogger().addHandler(log_handler)
-    notifier, ready = Notifier(), trio.Event()
+    stopping = _Stopping(trio.Event(), trio.Event(), Notifier())
     try:
-        async with trio.open_nursery() as starting:
-            starting.start_soon(while_starting, notifier, ready)
-            await _serve_with(
-                cfg, secrets, handle_signals, supervisor, bus, events, notifier, ready, task_status
-            )
+        async with trio.open_nursery() as nursery:
+            if signals is not None:
+                grace_s = cfg.daemon.shutdown_timeout_s
+                nursery.start_soon(_watch_signals, signals, stopping, grace_s)
+            nursery.start_soon(_ask_for_time, stopping)
+            with stopping.start:  # a signal before READY cancels the start from here
+                await _serve_with(
+                    cfg, secrets, handle_signals, supervisor, bus, events, stopping, task_status
+                )
+            nursery.cancel_scope.cancel()
     finally:
         logging.getLogger().removeHandler(log_handler)
 
@@ -176,12 +257,13 @@ async def _serve_with(
     supervisor: Supervisor,
     bus: Bus,
     events: list[SupervisorEvent],
-    notifier: Notifier,
-    ready: trio.Event,
+    stopping: _Stopping,
     task_status: trio.TaskStatus[Daemon],
 ) -> None:
-    """``notifier``: systemd's; ``ready`` is set when the daemon says READY (until then
-    :func:`~daemon.systemd.while_starting` asks systemd for more time)."""
+    """``stopping``: systemd's notifier; ``ready``, set when the daemon says READY (until
+    then :func:`~daemon.systemd.while_starting` asks systemd for more time); the
+    :attr:`Daemon.stop` event."""
+    notifier, ready = stopping.notifier, stopping.ready
     tokens = token_table(secrets)  # the Graph client's table: a reload updates it in place
     metrics = Metrics()
     async with (
@@ -241,12 +323,11 @@ async def _serve_with(
             flows=endpoint.in_front_of if (endpoint := build_endpoint(cfg, secrets)) else None,
         )
         daemon = Daemon(cfg, store, supervisor, fleet, graph, processor, ingest, bus, events=events)
+        daemon.stop = stopping.stop  # what a signal sets (_watch_signals)
         daemon.metrics = metrics
         daemon.leases = leases
         http_stop = trio.Event()
         async with trio.open_nursery() as nursery:
-            if handle_signals:
-                await nursery.start(_watch_signals, daemon.stop)
             if cfg.sandbox.enabled and cfg.sandbox.serve:
                 from sim.server import serve_sim
 
