@@ -157,6 +157,14 @@ async def _watch_signals(signals: AsyncIterator[int], stopping: _Stopping, grace
     repeated = False
     async for signum in signals:
         name = signal.Signals(signum).name
+        if signum == signal.SIGHUP:
+            # Only while the reloader is not running: a SIGHUP during the start (a
+            # config edited meanwhile) killed the daemon and orphaned its PostgreSQL.
+            log.warning(
+                "received SIGHUP while %s: not reloaded (metad ctl reload once READY)",
+                "stopping" if stopping.stop.is_set() else "starting",
+            )
+            continue
         if not stopping.stop.is_set():
             stopping.request(name)
         elif not repeated:
@@ -171,11 +179,13 @@ async def _watch_signals(signals: AsyncIterator[int], stopping: _Stopping, grace
 
 @contextlib.contextmanager
 def _stop_signals(handle_signals: bool) -> Iterator[AsyncIterator[int] | None]:
-    """SIGTERM and SIGINT, queued from now on (None when the process is not ours)."""
+    """SIGTERM and SIGINT, queued from now on (None when the process is not ours); and
+    SIGHUP, whose default action kills, until the config reloader takes it over (its
+    receiver is opened later, so it gets SIGHUP while it runs) and after it has gone."""
     if not handle_signals:
         yield None
         return
-    with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
+    with trio.open_signal_receiver(*STOP_SIGNALS, signal.SIGHUP) as signals:
         yield signals
 
 

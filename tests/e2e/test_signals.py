@@ -116,3 +116,16 @@ def test_more_sigterms_during_the_shutdown_are_ignored_and_it_finishes(
     said = _assert_stopped_cleanly(d, root)
     assert said.count("received SIGTERM, shutting down") == 1
     assert said.count("received SIGTERM while stopping: ignored") == 1  # logged once
+
+
+def test_a_sighup_during_the_start_is_not_a_kill(root: Path, daemons: list[Daemon]) -> None:
+    """SIGHUP reloads the config once the reloader runs; before, its default action
+    killed the daemon and left the embedded PostgreSQL behind."""
+    d = Daemon(write_demo_config(root))
+    daemons.append(d)
+    d.wait_for("embedded PostgreSQL ready", timeout=60)
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_for("READY", timeout=60)
+    d.proc.send_signal(signal.SIGTERM)
+    said = _assert_stopped_cleanly(d, root)
+    assert "received SIGHUP while starting: not reloaded" in said
