@@ -20,7 +20,7 @@ from typing import Any
 
 from actors.campaign.content import CampaignTemplate
 from actors.campaign.routing import ChipView, route
-from actors.campaign.schedule import next_open, open_seconds_between
+from actors.campaign.schedule import sending_ends
 from actors.chip import ChipMsg, ChipSnapshot, GetSnapshot
 from actors.chip.templates import TemplateBook
 from actors.chip.window import WindowState
@@ -290,7 +290,7 @@ async def plan(
         spec.limits.rate_per_s,
         sum(v.mps for v in chips if v.healthy(spec.intent == "marketing")) or 0.0,
     )
-    duration = _duration(now, sendable / rate if rate else math.inf, spec, cfg)
+    duration = sending_ends(now, sendable / rate if rate else math.inf, spec.schedule, cfg.tz)
     out = {
         "campaign": spec.name,
         "recipients": len(prepared.audience.recipients) + len(prepared.audience.skipped),
@@ -425,35 +425,6 @@ def _period_caps(cfg: MetadConfig, campaign: str) -> CapsConfig:
         weekly_usd=least("weekly_usd"),
         monthly_usd=least("monthly_usd"),
     )
-
-
-def _duration(
-    now: dt.datetime, seconds: float, spec: CampaignSpec, cfg: MetadConfig
-) -> dt.datetime | None:
-    """When ``seconds`` of sending end, counting only the schedule's open time."""
-    if math.isinf(seconds):
-        return None
-    start = next_open(now, spec.schedule, cfg.tz)
-    if start is None:
-        return None
-    day = start
-    left = seconds
-    for _ in range(366):
-        nxt = day + dt.timedelta(days=1)
-        available = open_seconds_between(day, nxt, spec.schedule, cfg.tz)
-        if available >= left:
-            # Walk forward inside this day to the exact end.
-            lo, hi = day, nxt
-            for _ in range(40):
-                mid = lo + (hi - lo) / 2
-                if open_seconds_between(day, mid, spec.schedule, cfg.tz) >= left:
-                    hi = mid
-                else:
-                    lo = mid
-            return hi
-        left -= available
-        day = nxt
-    return None
 
 
 async def _chip_views(
