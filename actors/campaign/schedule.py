@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from config.campaign import WEEKDAYS, ScheduleSpec, parse_span
+from config.campaign import WEEKDAYS, ScheduleSpec, open_spans
 
 __all__ = [
     "allowed_intervals",
@@ -29,32 +29,14 @@ def _local(value: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
 
 
-def _subtract(
-    spans: list[tuple[dt.time, dt.time]], cut: tuple[dt.time, dt.time]
-) -> list[tuple[dt.time, dt.time]]:
-    out: list[tuple[dt.time, dt.time]] = []
-    for start, end in spans:
-        if cut[1] <= start or cut[0] >= end:
-            out.append((start, end))
-            continue
-        if cut[0] > start:
-            out.append((start, cut[0]))
-        if cut[1] < end:
-            out.append((cut[1], end))
-    return out
-
-
 def allowed_intervals(
     spec: ScheduleSpec, day: dt.date, tz: ZoneInfo
 ) -> list[tuple[dt.datetime, dt.datetime]]:
     """The day's sending intervals as aware datetimes (empty on a weekday not allowed)."""
     if WEEKDAYS[day.weekday()] not in spec.weekdays:
         return []
-    spans = [parse_span(spec.hours)]
-    for quiet in spec.quiet_hours:
-        spans = _subtract(spans, parse_span(quiet))
     out = []
-    for start, end in spans:
+    for start, end in open_spans(spec.hours, spec.quiet_hours):
         a = dt.datetime.combine(day, start, tz)
         b = (
             dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tz)
