@@ -136,9 +136,8 @@ async def test_an_unhealthy_chip_is_left_for_a_healthy_one(
     assert (sticky.keys(), other.keys()) == ([], ["1/SP", "2/SP"])
 
 
-async def test_a_campaign_cap_is_registered_with_the_budget(
-    world: World, autojump_clock: MockClock
-) -> None:
+def _budget(world: World) -> list[SetCampaignCap]:
+    """A budget actor for ``world``'s runners that takes their caps; what it was sent."""
     box: Mailbox[BudgetMsg] = open_mailbox("budget")
     seen: list[SetCampaignCap] = []
 
@@ -150,6 +149,13 @@ async def test_a_campaign_cap_is_registered_with_the_budget(
 
     world.nursery.start_soon(budget)
     world.budget = box.address
+    return seen
+
+
+async def test_a_campaign_cap_is_registered_with_the_budget(
+    world: World, autojump_clock: MockClock
+) -> None:
+    seen = _budget(world)
     world.chip(A)
     world.store.spent = Decimal("1.25")  # spent in November: December has the rest
     await run_to_end(world.runner(people(1), limits={"budget_usd": 5.0}))
@@ -165,22 +171,13 @@ async def test_a_new_month_has_the_budget_registered_again_and_the_send_goes(
     """The ledger refuses a campaign's paid send once its registered month is over; the
     runner registers what is left for the new month, and the recipient, left pending,
     goes on the next pass."""
-    box: Mailbox[BudgetMsg] = open_mailbox("budget")
-    seen: list[SetCampaignCap] = []
-
-    async def budget() -> None:
-        async for msg in box.inbox:
-            assert isinstance(msg, SetCampaignCap)
-            seen.append(msg)
-            msg.reply.ok(None)
+    seen = _budget(world)
 
     def recount_once(msg: Send, attempt: int) -> SendResult:
         if attempt == 0:
             return Refused(f"budget unavailable: campaign {CID} is recounted for month:2026-12")
         return Sent(1, "wamid.1", "template")
 
-    world.nursery.start_soon(budget)
-    world.budget = box.address
     chip = world.chip(A, answer=recount_once)
     await run_to_end(world.runner(people(1), limits={"budget_usd": 5.0}))
     assert len(seen) == 2
