@@ -64,15 +64,22 @@ log = logging.getLogger("metad.cluster")
 
 APP_PREFIX = "metad-node:"
 
-_VIEW = """
+# Both views are server-wide, while advisory locks are per database: without the
+# database filters, daemons of another fleet on the same server (another database: a
+# staging copy, a second customer) counted as this fleet's nodes and chip owners, and
+# each fleet left chips unserved that the other "held".
+_THIS_DB = "(SELECT oid FROM pg_database WHERE datname = current_database())"
+
+_VIEW = f"""
 SELECT 'lock' AS kind, l.classid::int8 AS cls, l.objid::int8 AS obj, a.pid,
        a.application_name AS app
   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
  WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+   AND l.database = {_THIS_DB}
    AND l.classid IN ($1::int8::oid, $2::int8::oid)
 UNION ALL
 SELECT 'node', NULL, NULL, pid, application_name FROM pg_stat_activity
- WHERE application_name LIKE 'metad-node:%'
+ WHERE application_name LIKE 'metad-node:%' AND datname = current_database()
 UNION ALL
 SELECT 'me', NULL, NULL, pg_backend_pid(), NULL
 """
@@ -237,6 +244,7 @@ class Leases:
                 return
             holders = await conn.fetch(
                 "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                f" AND database = {_THIS_DB}"
                 " AND classid = $1::int8::oid AND objid = $2::int8::oid AND objsubid = 2",
                 NODE_CLASS,
                 key & 0xFFFF_FFFF,
