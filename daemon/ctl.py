@@ -158,6 +158,24 @@ def _add_otp_arguments(sub: Any, common: argparse.ArgumentParser) -> None:
     sub.add_parser("kept", help="the conversations the window keeper watches", parents=[common])
 
 
+_ELSEWHERE_UNKNOWN = frozenset({"open_windows", "mps", "queued", "tier"})
+"""What only a chip's own node knows: ``-`` in a row of a chip running on another."""
+
+
+def _status_table(chips: list[dict[str, Any]]) -> str:
+    """The fleet, with an OWNER column when several nodes share it: a chip of another
+    node shows ``-`` for what only its node knows (its zeros read as facts)."""
+    if not any(c.get("owner") for c in chips):
+        return _table(chips, CHIP_COLUMNS)
+    rows = [
+        {k: "-" if k in _ELSEWHERE_UNKNOWN else v for k, v in c.items()}
+        if c.get("mode") == "elsewhere"
+        else c
+        for c in chips
+    ]
+    return _table(rows, (*CHIP_COLUMNS, ("owner", "OWNER")))
+
+
 def _table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> str:
     cells = [[head for _, head in columns]]
     cells += [[str(row.get(key, "")) for key, _ in columns] for row in rows]
@@ -241,7 +259,7 @@ async def _run(args: argparse.Namespace, path: Path) -> int:
                     print(
                         f"metad {d['version']}  up {d['uptime_s']:.0f}s  webhook {d['webhook_url']}"
                     )
-                    print(_table(result["chips"], CHIP_COLUMNS))
+                    print(_status_table(result["chips"]))
             case "chip":
                 params = {"phone_number_id": args.phone_number_id, "reason": args.reason}
                 chip = await client.call(f"chip.{args.action}", params)

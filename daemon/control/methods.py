@@ -240,12 +240,28 @@ async def status_snapshot(ctx: ControlContext, params: dict[str, Any]) -> dict[s
     }
 
 
+def _local_chip(ctx: ControlContext, pnid: str) -> Address[Any]:
+    """The actor of chip ``pnid`` on this node; refused with where it runs otherwise.
+
+    Why not just "unknown chip": with several nodes, ``ctl status`` on any of them lists
+    every chip with its owner, and an action on one of another node's chips said the
+    chip was unknown."""
+    address = ctx.fleet.find_chip(pnid)
+    if address is not None:
+        return address
+    configured = [c.phone_number_id for c in ctx.cfg.chips]
+    if pnid not in configured:
+        raise MethodError(REFUSED, f"unknown chip {pnid} (configured: {', '.join(configured)})")
+    owner = ctx.cluster.owner(pnid) if ctx.cluster is not None else None
+    if owner is not None:
+        raise MethodError(REFUSED, f"chip {pnid} runs on node {owner}: ask that node's daemon")
+    raise MethodError(REFUSED, f"chip {pnid} runs on no node right now (not leased, or starting)")
+
+
 def _chip_call(build: Callable[[Any], Any]) -> Callable[[ControlContext, dict[str, Any]], Any]:
     async def handler(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
         pnid = _param(params, "phone_number_id")
-        address = ctx.fleet.find_chip(pnid)
-        if address is None:
-            raise MethodError(REFUSED, f"unknown chip {pnid}")
+        address = _local_chip(ctx, pnid)
         await _guard(address.call(lambda r: build((params, r))))
         snap: ChipSnapshot = await _guard(address.call(lambda r: GetSnapshot(reply=r)))
         return chip_dict(snap, ctx.daily.get(pnid, (0, 0.0)))
@@ -255,9 +271,7 @@ def _chip_call(build: Callable[[Any], Any]) -> Callable[[ControlContext, dict[st
 
 async def send_test(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
     pnid, to = _param(params, "chip"), _param(params, "to")
-    address = ctx.fleet.find_chip(pnid)
-    if address is None:
-        raise MethodError(REFUSED, f"unknown chip {pnid}")
+    address = _local_chip(ctx, pnid)
     text, template = params.get("text"), params.get("template")
     if not text and not template:
         raise MethodError(INVALID_PARAMS, "give text, template (name:language) or both")

@@ -270,3 +270,22 @@ def test_the_fallback_is_mentioned_only_when_no_daemon_is_found(
     _serve(stand_ins, run_dir / "var" / "run" / "metad.sock", {"status.snapshot": SNAPSHOT})
     assert main(["ctl", "-c", str(config), "status"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_status_names_each_chips_owner_when_nodes_share_the_fleet() -> None:
+    """Only ``--json`` had the owner; another node's chip showed zeros for what only its
+    own node knows (its open windows, its rate), which read as facts."""
+    full = {key: "x" for key, _ in ctl.CHIP_COLUMNS}
+    here = {**full, "phone_number_id": "1", "mode": "FULL", "open_windows": 4, "owner": "node-a"}
+    there = {**full, "phone_number_id": "2", "mode": "elsewhere", "open_windows": 0}
+    there["owner"] = "node-c"
+    lines = ctl._status_table([here, there]).splitlines()
+    assert lines[0].split()[-1] == "OWNER"
+    assert lines[1].split()[-1] == "node-a"
+    assert lines[2].split()[-1] == "node-c"
+    head = lines[0].split()
+    windows = head.index("WINDOWS")
+    assert lines[1].split()[windows] == "4"
+    assert lines[2].split()[windows] == "-"
+    alone = ctl._status_table([{**here, "owner": None}]).splitlines()
+    assert "OWNER" not in alone[0]
