@@ -122,6 +122,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="print what the daemon kept of earlier happenings (crashes, alerts, warnings,"
         " reloads) and exit",
     )
+    events.add_argument(
+        "--json", action="store_true", help="the default: events are JSON lines either way"
+    )
     _add_otp_arguments(sub, common)
     sub.add_parser(
         "reload", help="re-read the config file and apply it (as SIGHUP does)", parents=[common]

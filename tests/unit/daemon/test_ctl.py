@@ -289,3 +289,8 @@ def test_status_names_each_chips_owner_when_nodes_share_the_fleet() -> None:
     assert lines[2].split()[windows] == "-"
     alone = ctl._status_table([{**here, "owner": None}]).splitlines()
     assert "OWNER" not in alone[0]
+
+
+def test_events_takes_json_as_the_usage_says(tmp_path: Path) -> None:
+    """``ctl`` shows ``CALL [--json]``; ``events --json`` was a usage error (exit 2)."""
+    assert main(["ctl", "--socket", str(tmp_path / "none.sock"), "events", "--json"]) == 1
