@@ -37,7 +37,7 @@ from tui.client import (
 )
 from tui.commands import ConsoleCommands, PaletteCommand
 from tui.confirm import ConfirmScreen
-from tui.inbox import FRAME_S, Changes, Inbox, InboxItem, SnapshotArrived
+from tui.inbox import FRAME_S, Changes, Inbox, InboxItem, SnapshotArrived, is_logged
 from tui.model import Chip, SendRate, Snapshot, WebhookCounts, chip_state, describe_change
 from tui.palette import console_commands
 from tui.screens import ConsoleScreen, EventsScreen, FleetScreen
@@ -123,6 +123,7 @@ class MetadConsole(App[None]):
         self._poll_webhooks = True
         self._polls = 0
         self._frame_pending = False
+        self._urgent_pending = False
         self._applied_at = 0.0
         self._freeze_gc = freeze_gc
         self._fetching: set[str] = set()
@@ -171,7 +172,7 @@ class MetadConsole(App[None]):
             )
             self.client.reconnect_now()
         if urgent:
-            self.call_later(self.apply_inbox)
+            self._apply_soon()
         elif not self._frame_pending:
             # At most one application per FRAME_S, and no later than that: the first
             # event after a quiet spell (the daemon's once-a-second burst) goes at once.
@@ -182,9 +183,16 @@ class MetadConsole(App[None]):
             else:
                 self.call_later(self.apply_inbox)
 
+    def _apply_soon(self) -> None:
+        """Apply the inbox at the loop's next turn; once, however many urgent items come
+        before it (a daemon that stays down reports every attempt)."""
+        if not self._urgent_pending:
+            self._urgent_pending = True
+            self.call_later(self.apply_inbox)
+
     def apply_inbox(self) -> None:
         """Apply everything gathered since the last frame, in arrival order."""
-        self._frame_pending = False
+        self._frame_pending = self._urgent_pending = False
         self._applied_at = time.monotonic()
         changes = Changes()
         for item in self.inbox.take():
@@ -205,7 +213,7 @@ class MetadConsole(App[None]):
         if status.state is LinkState.CONNECTED:
             self.console_log("info", f"connected to {status.target}")
         elif status.state is LinkState.DISCONNECTED and (
-            before is LinkState.CONNECTED or status.attempt <= 1
+            before is LinkState.CONNECTED or is_logged(status)
         ):
             self.console_log("warning", f"disconnected: {status.error}")
         self._tick()

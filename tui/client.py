@@ -8,9 +8,11 @@ One session is: open the socket, ``subscribe``, ``status.snapshot``, then forwar
 until the connection ends (EOF, error, or a ``resync`` from a daemon that found us too
 slow). Then wait (backoff 0.5 s doubling to 10 s, reset by every session that got as far
 as a snapshot) and start again, so the console comes back by itself when the daemon
-restarts. ``subscribe`` goes first so no change falls between the snapshot and the stream.
-Events are applied in arrival order, including those that overtake the snapshot's answer
-(the daemon answers requests concurrently, so such an event is usually the newer one).
+restarts. "Reconnect now" (ctrl+r) skips one wait; if that attempt fails too, the backoff
+starts over from 0.5 s. ``subscribe`` goes first so no change falls between the snapshot
+and the stream. Events are applied in arrival order, including those that overtake the
+snapshot's answer (the daemon answers requests concurrently, so such an event is usually
+the newer one).
 """
 
 from __future__ import annotations
@@ -144,7 +146,12 @@ class Backoff:
     maximum: float = 10.0
 
     def after(self, delay: float | None) -> float:
-        return self.initial if delay is None else min(self.maximum, delay * self.factor)
+        """The wait after one of ``delay`` (None: the first wait). Never below ``initial``:
+        a zero wait (an operator's "reconnect now") times any factor stayed zero, and the
+        client retried a missing socket without pause, forever."""
+        if delay is None:
+            return self.initial
+        return min(self.maximum, max(self.initial, delay * self.factor))
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,14 +313,16 @@ class SocketControlClient:
                 error = _describe(exc)
             if self._snapshotted:
                 delay, attempt = None, 0
-            delay = 0.0 if self._immediate else self._backoff.after(delay)
-            self._immediate = False
+            wait, delay = self._next_wait(delay)
             listener.connection_changed(
                 ConnectionStatus(
-                    LinkState.DISCONNECTED, self._path, error, retry_in=delay, attempt=attempt
+                    LinkState.DISCONNECTED, self._path, error, retry_in=wait, attempt=attempt
                 )
             )
-            await self._pause(delay)
+            if await self._pause(wait):
+                # Cut short by reconnect_now: the next attempt is the one asked for, and
+                # the backoff starts over after it.
+                self._immediate, delay = False, None
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         conn = self._conn
@@ -321,11 +330,25 @@ class SocketControlClient:
             raise NotConnected("not connected to the daemon")
         return await conn.request(method, params or {}, self._call_timeout)
 
+    def _next_wait(self, delay: float | None) -> tuple[float, float | None]:
+        """(the wait before the next attempt, the backoff to continue from).
+
+        Asked to reconnect now: no wait, once, and the backoff starts over, so a daemon
+        still down gets the usual 0.5 s, 1 s, 2 s … after that one immediate attempt."""
+        if self._immediate:
+            self._immediate = False
+            return 0.0, None
+        delay = self._backoff.after(delay)
+        return delay, delay
+
     def reconnect_now(self) -> None:
+        """One attempt now: a live connection is dropped and opened again, a wait ends.
+        The flag covers an attempt under way (no wait is pending yet: the one after it is
+        skipped)."""
         self._immediate = True
         if self._conn is not None:
             self._conn.abort("reconnect requested")
-        elif self._wake is not None:
+        if self._wake is not None:
             self._wake.set()
 
     async def _session(self, listener: ControlListener) -> None:
@@ -348,13 +371,22 @@ class SocketControlClient:
             self._conn = None
             await conn.close()
 
-    async def _pause(self, delay: float) -> None:
+    async def _pause(self, delay: float) -> bool:
+        """Wait ``delay`` or until :meth:`reconnect_now`; True if that cut it short.
+
+        Always yields to the loop at least once: connecting to a missing socket fails
+        without awaiting anything, so attempts after zero waits would otherwise never let
+        the console's loop run (no keys, no frames)."""
         assert self._wake is not None
         if not self._wake.is_set() and delay > 0:
             with suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
+        else:
+            await asyncio.sleep(0)
+        woken = self._wake.is_set()
         self._wake.clear()
+        return woken
 
 
 def _describe(exc: BaseException) -> str:

@@ -5,7 +5,10 @@ Textual message and one table write per event keep the console's loop so busy th
 renders a few frames a second, each late. The client's callbacks only append here; the
 app applies everything gathered once per frame (:data:`FRAME_S`), writing each changed
 row once however often it changed meanwhile. Order is kept: a snapshot supersedes the
-events before it, and connection changes fall where they happened.
+events before it, and connection changes fall where they happened. A connection change
+that only says how the link is now (connecting, retrying in n s) is replaced by the next
+one while both wait: a daemon that stays down is retried again and again, and the screen
+shows only the latest anyway.
 
 The fell-behind guard: should events gather faster than the console applies them (past
 ``max_events``), they are dropped and the console resyncs from a fresh snapshot, as the
@@ -17,11 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui.client import ConnectionStatus, ControlEvent
+from tui.client import ConnectionStatus, ControlEvent, LinkState
 from tui.model import Chip
 from tui.state import LogEntry
 
-__all__ = ["FRAME_S", "Changes", "Inbox", "InboxItem", "SnapshotArrived"]
+__all__ = ["FRAME_S", "Changes", "Inbox", "InboxItem", "SnapshotArrived", "is_logged"]
 
 FRAME_S = 0.05
 """Events are applied at most this often: 20 frames a second, 25 ms of added latency on
@@ -37,6 +40,14 @@ class SnapshotArrived:
 InboxItem = ConnectionStatus | SnapshotArrived | ControlEvent
 
 
+def is_logged(status: ConnectionStatus) -> bool:
+    """Whether the console logs this connection change: a connection made, or the first
+    failure of an outage (after a session the client counts attempts from 0 again)."""
+    if status.state is LinkState.CONNECTED:
+        return True
+    return status.state is LinkState.DISCONNECTED and status.attempt <= 1
+
+
 class Inbox:
     def __init__(self, max_events: int = 20_000) -> None:
         self.max_events = max_events
@@ -48,11 +59,20 @@ class Inbox:
 
     def put(self, item: InboxItem) -> bool:
         """Append; False once more events wait than the bound (the caller resyncs)."""
+        if isinstance(item, ConnectionStatus) and self._replaces_last(item):
+            self._items[-1] = item
+            return True
         self._items.append(item)
         if isinstance(item, ControlEvent):
             self._events += 1
             return self._events <= self.max_events
         return True
+
+    def _replaces_last(self, status: ConnectionStatus) -> bool:
+        """The last item waiting is a connection change the console would only show, not
+        log: the newer one supersedes it."""
+        last = self._items[-1] if self._items else None
+        return isinstance(last, ConnectionStatus) and not is_logged(last)
 
     def take(self) -> list[InboxItem]:
         items, self._items, self._events = self._items, [], 0

@@ -203,10 +203,14 @@ class FakeControlClient:
         self._listener().connection_changed(ConnectionStatus(LinkState.CONNECTED, TARGET))
         self._listener().snapshot_received(copy.deepcopy(self.snapshot))
 
-    def disconnect(self, error: str = "connection lost", retry_in: float = 3.0) -> None:
+    def disconnect(
+        self, error: str = "connection lost", retry_in: float = 3.0, attempt: int = 1
+    ) -> None:
         self.connected = False
         self._listener().connection_changed(
-            ConnectionStatus(LinkState.DISCONNECTED, TARGET, error, retry_in=retry_in, attempt=1)
+            ConnectionStatus(
+                LinkState.DISCONNECTED, TARGET, error, retry_in=retry_in, attempt=attempt
+            )
         )
 
     def connecting(self, attempt: int = 2) -> None:

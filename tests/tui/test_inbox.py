@@ -30,6 +30,33 @@ def test_the_inbox_keeps_order_and_counts_only_events_against_its_bound() -> Non
     assert len(inbox) == 0
 
 
+def test_connection_changes_the_console_only_shows_are_replaced_by_the_next() -> None:
+    """A daemon that stays down is retried again and again: while the console is busy,
+    the reports waiting stay few, and those it logs (an outage's first failure, a
+    connection made) stay in order."""
+    inbox = Inbox()
+
+    def status(state: LinkState, attempt: int) -> ConnectionStatus:
+        return ConnectionStatus(state, "x", "no daemon socket", attempt=attempt)
+
+    lost = status(LinkState.DISCONNECTED, 0)  # after a session: logged
+    inbox.put(lost)
+    for n in range(1, 1000):
+        inbox.put(status(LinkState.CONNECTING, n))
+        inbox.put(status(LinkState.DISCONNECTED, n))
+    assert inbox.take() == [lost, status(LinkState.DISCONNECTED, 1),
+                            status(LinkState.DISCONNECTED, 999)]  # fmt: skip
+    event = ControlEvent("log", 1.0, {})
+    inbox.put(status(LinkState.CONNECTING, 3))
+    inbox.put(event)  # an event between two reports keeps both where they were
+    inbox.put(status(LinkState.DISCONNECTED, 3))
+    connected = ConnectionStatus(LinkState.CONNECTED, "x")
+    inbox.put(connected)
+    inbox.put(SnapshotArrived({}))
+    assert inbox.take() == [status(LinkState.CONNECTING, 3), event, connected,
+                            SnapshotArrived({})]  # fmt: skip
+
+
 def test_changes_keep_the_version_before_the_frame() -> None:
     a, b, c = (Chip("1", queued=n) for n in range(3))
     changes = Changes()
@@ -127,3 +154,28 @@ async def test_an_event_after_a_quiet_spell_is_applied_at_once_then_one_frame_ap
         await wait_until(pilot, lambda: cells(table, PNIDS[0])[8] == "8+1")
         assert len(timers) == 1
         assert 0 < timers[0] <= FRAME_S
+
+
+@pytest.mark.asyncio
+async def test_a_flood_of_connection_reports_is_applied_once() -> None:
+    """Each report used to schedule its own application of the inbox: a client retrying
+    without pause queued one callback per report, and memory grew with them."""
+    fake = FakeControlClient(connected=False)
+    app = make_console(fake)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.state.connection.state is LinkState.DISCONNECTED)
+        scheduled: list[object] = []
+        call_later = app.call_later
+
+        def recorded(callback: Any, *args: Any, **kwargs: Any) -> bool:
+            scheduled.append(callback)
+            return call_later(callback, *args, **kwargs)
+
+        app.call_later = recorded  # type: ignore[method-assign]
+        for n in range(2, 1002):
+            fake.connecting(attempt=n)
+            fake.disconnect("no daemon socket", retry_in=0.5, attempt=n)
+        assert len(scheduled) == 1
+        assert len(app.inbox) <= 3
+        fake.connect()
+        await wait_until(pilot, lambda: app.state.connected and len(app.state.chips) == 5)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -33,6 +34,7 @@ from tui.client import (
     SocketControlClient,
 )
 from tui.confirm import ConfirmScreen
+from tui.screens import EventsScreen
 from tui.widgets import FleetTable, StatusLine
 
 pytestmark = pytest.mark.asyncio
@@ -307,3 +309,107 @@ async def test_a_console_that_falls_behind_resyncs_itself(daemon: StandInDaemon)
         await until(lambda: len(rec.snapshots) == 2)
         down = next(s for s in rec.statuses if s.state is LinkState.DISCONNECTED)
         assert down.error == "resync: the console fell behind the event stream"
+
+
+class BoundedRecorder(Recorder):
+    """A recorder that stops the client after ``limit`` reports: a client that retried
+    without ever yielding would otherwise hang the test (and its event loop) for good."""
+
+    def __init__(self, limit: int = 200) -> None:
+        super().__init__()
+        self.limit = limit
+        self.attempted_at: list[float] = []
+
+    def connection_changed(self, status: ConnectionStatus) -> None:
+        super().connection_changed(status)
+        if status.state is LinkState.CONNECTING:
+            self.attempted_at.append(asyncio.get_running_loop().time())
+        if len(self.statuses) > self.limit:
+            raise RuntimeError(f"{self.limit} connection reports: the client never waits")
+
+    def waits(self, since: int = 0) -> list[float | None]:
+        """retry_in of each DISCONNECTED report from index ``since`` on."""
+        return [s.retry_in for s in self.statuses[since:] if s.state is LinkState.DISCONNECTED]
+
+
+async def test_the_backoff_never_falls_below_its_initial_wait() -> None:
+    backoff = Backoff(initial=0.5, factor=2.0, maximum=10.0)
+    assert backoff.after(None) == 0.5
+    assert backoff.after(0.0) == 0.5  # was 0.0 * 2 = 0 forever
+    assert backoff.after(0.5) == 1.0
+    assert backoff.after(8.0) == 10.0
+
+
+async def test_reconnect_now_while_down_retries_once_then_backs_off_again(
+    socket_path: str,
+) -> None:
+    """ctrl+r with no daemon: one attempt at once, then the backoff from its first wait
+    (not a zero wait forever), and every attempt lets the loop run."""
+    backoff = Backoff(initial=0.05, factor=2.0, maximum=0.4)
+    client, rec = SocketControlClient(socket_path, backoff=backoff), BoundedRecorder()
+    loop = asyncio.get_running_loop()
+    ticks = 0
+
+    async def ticker() -> None:  # counts the loop's turns while the client retries
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    async with running(client, rec):
+        await until(lambda: rec.waits() == [0.05, 0.1, 0.2, 0.4])  # in the 0.4 s wait
+        mark, first = len(rec.statuses), len(rec.attempted_at)
+        counter = asyncio.create_task(ticker())
+        asked = loop.time()
+        client.reconnect_now()
+        await until(lambda: len(rec.waits(mark)) >= 4)
+        counter.cancel()
+        assert rec.waits(mark)[:4] == [0.05, 0.1, 0.2, 0.4]  # the backoff from its start
+        assert ticks > 0
+        attempts = rec.attempted_at[first : first + 4]
+        assert attempts[0] - asked < 0.2  # at once, not at the end of the 0.4 s wait
+        # The waits were kept, not just reported.
+        gaps = [b - a for a, b in itertools.pairwise(attempts)]
+        for gap, wait in zip(gaps, [0.05, 0.1, 0.2], strict=True):
+            assert gap >= wait * 0.9, gaps
+
+
+async def test_repeated_reconnect_now_while_down_keeps_the_console_responsive(
+    socket_path: str,
+) -> None:
+    """The operator's report: ctrl+r with the daemon down froze the console (q did
+    nothing, memory grew). Now each press is one attempt, keys still work, and the
+    connection reports waiting to be applied stay few."""
+    attempts = 0
+
+    class Counting(SocketControlClient):
+        async def _session(self, listener: Any) -> None:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 500:
+                raise RuntimeError("the client retried without waiting")
+            await super()._session(listener)
+
+    client = Counting(socket_path, backoff=Backoff(initial=0.2, factor=2.0, maximum=1.0))
+    app = make_console(client)
+    waiting: list[int] = []
+    put = app.inbox.put
+
+    def counted(item: Any) -> bool:
+        waiting.append(len(app.inbox))
+        return put(item)
+
+    app.inbox.put = counted  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        status = app.screen.query_one(StatusLine)
+        await wait_until(pilot, lambda: "retrying in 1s" in str(status.render()))
+        for _ in range(3):
+            await pilot.press("ctrl+r")
+            await pilot.pause(0.05)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen))
+        await pilot.pause(0.3)
+        assert attempts <= 12, attempts
+        assert max(waiting) <= 3
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)
