@@ -7,7 +7,10 @@ scrapes and cannot drift from what the console shows. Only what nothing keeps is
 here, at the edges and never inside an actor: Graph API sends by outcome (a wrapper
 around the chips' Graph port), webhook requests and their latency (an ASGI wrapper),
 webhook events routed (a wrapper around the processor's sink), and store flush latency
-(the writer's ``on_flush`` hook).
+(the writer's ``on_flush`` hook). What comes from the store (the open campaigns'
+figures, messages in doubt) is the exception: the operations listener reads it in the
+background and a scrape shows its last read (:mod:`daemon.health`), because a scrape
+must answer exactly when the store does not.
 
 Everything lives in one :class:`Metrics` with its own ``CollectorRegistry`` (never the
 global one), so tests and several daemons in one process do not share series.
@@ -269,7 +272,8 @@ class FleetState:
     budget: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
     """The budget coordinator's status: per period, spent/reserved/cap as decimal strings."""
     campaigns: tuple[Mapping[str, Any], ...] = ()
-    """The open campaigns' statuses (the coordinator's ``campaign.list`` rows)."""
+    """The open campaigns' statuses (the coordinator's ``campaign.list`` rows), as the
+    listener's background read last got them."""
     restarts: Mapping[str, int] = field(default_factory=dict)
     down: tuple[str, ...] = ()
     counters: Mapping[str, int] = field(default_factory=dict)
@@ -301,6 +305,14 @@ GAUGE_HELP = {
         "Messages a crash left in doubt (metad never re-sends one itself: resolve them)"
     ),
     "metad_webhook_ingest_workers_up": "Webhook ingest worker processes accepting now",
+    "metad_store_figures_age_seconds": (
+        "Age of the figures read from the store (open campaigns, outbox in doubt): "
+        "they are read in the background, a scrape never waits on the store"
+    ),
+    "metad_store_figures_stale": (
+        "1 when the store has not answered for a minute or more (or not yet): its "
+        "figures (open campaigns, outbox in doubt) are left out"
+    ),
 }
 
 
