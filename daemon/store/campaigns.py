@@ -74,20 +74,22 @@ class CampaignRow:
 
 _COLUMNS = "id, name, state, spec, file, reason, cap_usd, created_at, started_at, finished_at"
 
-# Why ``pending`` and ``in_flight`` are derived rather than read: a recipient's "handed"
-# mark is written in batches after the hand-over (the outbox row is the truth), so for a
-# moment a recipient is both "pending" and journalled, or "handed" and not journalled
-# yet (in a chip's mailbox). Counted apart, pending + sent + ... came to more (or less)
-# than the total while a campaign ran. Here a journalled recipient counts by its outbox
-# row whatever its mark says, and a handed one without a row counts as in flight, so
-# pending + in_flight + sent + in_doubt + skipped + refused + dropped = total.
+# Why ``pending``, ``refused`` and ``in_flight`` are derived rather than read: a
+# recipient's mark is written in batches after the chip answers (the outbox row is the
+# truth), so for a moment a recipient is both "pending" and journalled, or "handed" and
+# not journalled yet (in a chip's mailbox); and one whose send Meta failed is marked
+# "refused" while its outbox row counts it as sent (and failed). Counted apart, pending
+# + sent + ... came to more (or less) than the total. Here a recipient with an outbox
+# row (not cancelled) counts by that row whatever its mark says, and one without by its
+# mark, a handed one as in flight; so pending + in_flight + sent + in_doubt + skipped +
+# refused + dropped = total at every moment.
 PROGRESS_SQL = """
 WITH r AS (
     SELECT count(*) AS total,
            count(*) FILTER (WHERE state = 'pending') AS pending_rows,
            count(*) FILTER (WHERE state = 'handed') AS handed,
            count(*) FILTER (WHERE state = 'skipped') AS skipped,
-           count(*) FILTER (WHERE state = 'refused') AS refused,
+           count(*) FILTER (WHERE state = 'refused') AS refused_rows,
            count(*) FILTER (WHERE state = 'dropped') AS dropped
     FROM campaign_recipients WHERE campaign_id = $1
 ), o AS (
@@ -98,7 +100,6 @@ WITH r AS (
            count(*) FILTER (WHERE state = 'failed') AS failed,
            count(*) FILTER (WHERE state IN ('queued', 'sending')) AS queued,
            count(*) FILTER (WHERE state = 'in_doubt') AS in_doubt,
-           count(*) FILTER (WHERE state <> 'cancelled') AS live,
            count(*) FILTER (WHERE EXISTS (
                SELECT 1 FROM windows w WHERE w.chip = outbox.chip AND w.wa_id = outbox.wa_id
                  AND w.kind = 'service' AND w.opened_at > outbox.created_at)) AS replied
@@ -118,18 +119,20 @@ WITH r AS (
            coalesce(sum(reserved), 0)::float8 AS reserved
     FROM m
 ), j AS (
-    -- Pending by their mark, journalled already: the mark has not caught up yet.
-    SELECT count(*) AS journalled_pending
+    -- Recipients with an outbox row, by their mark: counted by the row instead.
+    SELECT count(*) FILTER (WHERE jr.state = 'pending') AS pending,
+           count(*) FILTER (WHERE jr.state = 'handed') AS handed,
+           count(*) FILTER (WHERE jr.state = 'refused') AS refused
     FROM outbox jo JOIN campaign_recipients jr
       ON jr.campaign_id = jo.campaign_id AND jr.recipient_key = jo.recipient_id
-    WHERE jo.campaign_id = $1 AND jo.state <> 'cancelled' AND jr.state = 'pending'
+    WHERE jo.campaign_id = $1 AND jo.state <> 'cancelled'
 ), t AS (
     SELECT count(*) AS taps FROM events WHERE kind = 'campaign.tap' AND subject = $1
 )
-SELECT r.total, r.pending_rows - j.journalled_pending AS pending, r.skipped, r.refused,
-       r.dropped, o.sent, o.delivered, o.read, o.failed,
-       o.queued + r.handed - (o.live - j.journalled_pending) AS in_flight,
-       o.in_doubt, o.replied, b.spent, b.reserved, t.taps
+SELECT r.total, r.pending_rows - j.pending AS pending, r.skipped,
+       r.refused_rows - j.refused AS refused, r.dropped, o.sent, o.delivered, o.read,
+       o.failed, o.queued + r.handed - j.handed AS in_flight, o.in_doubt, o.replied,
+       b.spent, b.reserved, t.taps
 FROM r, o, b, j, t
 """
 

@@ -41,7 +41,7 @@ async def _mark(store: Store, recipient: str, state: str) -> None:
 
 
 async def test_every_recipient_counts_once_whatever_its_mark_says(store: Store) -> None:
-    keys = [f"r{n}" for n in range(9)]
+    keys = [f"r{n}" for n in range(10)]
     await running_campaign(store, keys)
     await _outbox(store, "r0", "delivered")  # journalled, its mark not written yet
     await _outbox(store, "r1", "queued")  # the same, not POSTed yet
@@ -55,12 +55,15 @@ async def test_every_recipient_counts_once_whatever_its_mark_says(store: Store) 
     await _outbox(store, "r6", "cancelled")  # refused by the chip before its POST
     await _outbox(store, "r7", "cancelled")  # a transient refusal: pending again
     # r8: pending, never handed over
+    await _mark(store, "r9", "refused")  # Meta failed it: sent (and failed), not refused
+    await _outbox(store, "r9", "failed")
 
     p = await store.campaigns.progress("c1")
 
-    assert p["total"] == 9
-    assert sum(p[k] for k in _PARTS) == 9
-    assert (p["pending"], p["in_flight"], p["sent"], p["in_doubt"]) == (2, 2, 2, 1)
+    assert p["total"] == 10
+    assert sum(p[k] for k in _PARTS) == 10
+    assert (p["pending"], p["in_flight"], p["sent"], p["in_doubt"]) == (2, 2, 3, 1)
+    assert p["failed"] == 1
     assert (p["skipped"], p["refused"], p["dropped"]) == (1, 1, 0)
 
 
