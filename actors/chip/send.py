@@ -84,6 +84,8 @@ class _Prep:
     key: str
     verdict: Decision
     estimate: Decimal | None
+    secret: bool = False
+    """The template's parameters are a one-time code: the journal gets them masked."""
     item: _Item | None = None
     error: BaseException | None = None
 
@@ -187,7 +189,9 @@ class SendPipeline:
                 req.reply.ok(Refused(planned))
                 return
             req = planned
+        asked = req.category
         req = self._with_known_category(req)
+        secret = req.template is not None and _is_secret(asked, req.category)
         verdict = self._decide(req, key, window, force_template=False)
         if verdict.method == "refuse":
             req.reply.ok(Refused(verdict.reason))
@@ -203,7 +207,7 @@ class SendPipeline:
                 req.reply.ok(Refused(priced))
                 return
             estimate = priced
-        prep = _Prep(req, key, verdict, estimate)
+        prep = _Prep(req, key, verdict, estimate, secret)
         self._preparing.append(prep)
         self._unjournalled.append(prep)
         if not self._journalling:
@@ -247,11 +251,12 @@ class SendPipeline:
 
     def _outbox_row(self, prep: _Prep) -> OutboxRow:
         req, verdict = prep.request, prep.verdict
+        payload = wire.payload(req, prep.key, verdict.method)
         return OutboxRow(
             chip=self.pnid,
             key=prep.key,
             kind=verdict.method,
-            payload=wire.payload(req, prep.key, verdict.method),
+            payload=wire.masked(payload) if prep.secret else payload,
             decision={
                 "method": verdict.method,
                 "business_initiated": verdict.business_initiated,
@@ -564,6 +569,14 @@ class SendPipeline:
     async def _refuse_queue(self, reason: str) -> None:
         while self._queue:
             await self._finish(self._queue.popleft(), Refused(reason), "cancelled")
+
+
+def _is_secret(asked: str, known: str) -> bool:
+    """Whether a template's parameters are a one-time code the journal must not keep:
+    an authentication template by the caller's word (OTP says so) or by Meta's
+    registry, either one — a masked parameter costs a report nothing, a kept code is a
+    live credential in the outbox."""
+    return any(c.lower().startswith("authentication") for c in (asked, known))
 
 
 def _template_key(template: Mapping[str, Any]) -> tuple[str, str]:

@@ -158,3 +158,37 @@ async def test_killed_chip_comes_back_with_windows_and_quality(env: Env) -> None
 
 async def _snap_mode(env: Env) -> str:
     return (await env.daemon.fleet.chip(CHIP).call(lambda r: GetSnapshot(reply=r))).mode
+
+
+OTP_CODE = "482915"
+OTP_TEMPLATE = {
+    "name": "codigo_verificacao",
+    "language": {"code": "pt_BR"},
+    "components": [
+        {"type": "body", "parameters": [{"type": "text", "text": OTP_CODE}]},
+        {
+            "type": "button",
+            "sub_type": "url",
+            "index": "0",
+            "parameters": [{"type": "text", "text": OTP_CODE}],
+        },
+    ],
+}
+
+_CODES_IN_OUTBOX = (
+    "SELECT payload->'template'->'components'->0->'parameters'->0->>'text' AS body,"
+    " payload->'template'->'components'->1->'parameters'->0->>'text' AS button,"
+    " payload::text AS whole"
+    " FROM outbox WHERE payload->'template'->>'name' = 'codigo_verificacao'"
+)
+"""The operator's query that listed every one-time code metad had sent."""
+
+
+async def test_a_one_time_code_reaches_meta_but_not_the_outbox(env: Env) -> None:
+    sent = await _send(env, to=CONTACT, template=OTP_TEMPLATE, category="authentication")
+    assert isinstance(sent, Sent)
+    received = env.sim.world.messages[sent.wamid].payload["template"]
+    assert received["components"][0]["parameters"][0]["text"] == OTP_CODE
+    rows = await env.daemon.store.fetch(_CODES_IN_OUTBOX)
+    assert [(r["body"], r["button"]) for r in rows] == [("••••••", "••••••")]
+    assert OTP_CODE not in rows[0]["whole"]

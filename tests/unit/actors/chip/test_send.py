@@ -1,0 +1,164 @@
+"""The chip's send pipeline: what it journals, and what it refuses before journalling."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from actors.chip import ChipActor, ChipMsg, ChipSettings, Send, Sent, WabaTemplates
+from actors.chip.wire import SECRET_MASK
+from actors.core import Mailbox, open_mailbox
+from actors.ports import ChipRecord, TemplateRecord
+from config.model import LimitsConfig, QualityConfig, WindowsConfig
+from tests.fakes import FakeChipRepo, FakeGraph, FakeJournal
+
+PNID = "200000000000001"
+WABA = "100000000000001"
+CONTACT = "5511987654321"
+CODE = "482915"
+T0 = 1_800_000_000.0
+SETTINGS = ChipSettings(WindowsConfig(), LimitsConfig(pair_interval_s=0), QualityConfig())
+
+AUTH = TemplateRecord(
+    waba_id=WABA,
+    name="codigo_verificacao",
+    language="pt_BR",
+    category="AUTHENTICATION",
+    status="APPROVED",
+    components=(
+        {"type": "BODY", "text": "*{{1}}* é seu código de verificação."},
+        {"type": "BUTTONS", "buttons": [{"type": "OTP", "otp_type": "COPY_CODE"}]},
+    ),
+)
+SHIFT = TemplateRecord(
+    waba_id=WABA,
+    name="confirmar_plantao",
+    language="pt_BR",
+    category="UTILITY",
+    status="APPROVED",
+    components=(
+        {"type": "BODY", "text": "Olá {{1}}, confirma o plantão de {{2}} em {{3}}?"},
+        {
+            "type": "BUTTONS",
+            "buttons": [
+                {"type": "QUICK_REPLY", "text": "Confirmo"},
+                {"type": "QUICK_REPLY", "text": "Não posso"},
+            ],
+        },
+    ),
+)
+
+
+def otp_template(code: str = CODE, name: str = "codigo_verificacao") -> dict[str, Any]:
+    """What the OTP service sends (actors.otp.templates.auth_send_template)."""
+    return {
+        "name": name,
+        "language": {"code": "pt_BR"},
+        "components": [
+            {"type": "body", "parameters": [{"type": "text", "text": code}]},
+            {
+                "type": "button",
+                "sub_type": "url",
+                "index": "0",
+                "parameters": [{"type": "text", "text": code}],
+            },
+        ],
+    }
+
+
+def shift_template(*values: str, name: str = "confirmar_plantao") -> dict[str, Any]:
+    return {
+        "name": name,
+        "language": {"code": "pt_BR"},
+        "components": [
+            {"type": "body", "parameters": [{"type": "text", "text": v} for v in values]},
+        ],
+    }
+
+
+async def send_all(
+    requests: Sequence[Mapping[str, Any]],
+    *,
+    records: tuple[TemplateRecord, ...] = (),
+    journal: FakeJournal | None = None,
+    graph: FakeGraph | None = None,
+) -> list[Any]:
+    """Each request (Send's fields but ``reply``) sent in turn to a fresh chip that
+    knows ``records``; their answers."""
+    box: Mailbox[ChipMsg] = open_mailbox("chip")
+    actor = ChipActor(
+        initial=ChipRecord(phone_number_id=PNID, waba_id=WABA, display_number="+55 11 94000-0001"),
+        repo=FakeChipRepo(),
+        journal=journal or FakeJournal(),
+        graph=graph or FakeGraph(),
+        settings=SETTINGS,
+        inbox=box.inbox,
+        now=lambda: T0 + trio.current_time(),
+    )
+    answers: list[Any] = []
+    async with trio.open_nursery() as n:
+        await n.start(actor.run)
+        if records:
+            await box.address.cast(WabaTemplates(records=records))
+        for fields in requests:
+            answers.append(
+                await box.address.call(lambda r, f=fields: Send(**f, reply=r), timeout=60)
+            )
+        n.cancel_scope.cancel()
+    return answers
+
+
+def _texts(template: Mapping[str, Any]) -> list[str]:
+    return [str(p.get("text")) for c in template["components"] for p in c.get("parameters", [])]
+
+
+@pytest.mark.parametrize(
+    ("records", "category"),
+    [
+        pytest.param((AUTH,), "authentication", id="known-and-said"),
+        pytest.param((), "authentication", id="registry-empty-otp-says-so"),
+        pytest.param((AUTH,), "utility", id="registry-says-so"),
+    ],
+)
+async def test_an_authentication_code_is_posted_but_never_journalled(
+    autojump_clock: trio.testing.MockClock, records: tuple[TemplateRecord, ...], category: str
+) -> None:
+    """The outbox kept every one-time code in plain text for 180 days (a live one
+    verified): the journal must get the payload with the code masked, Meta the code."""
+    journal, graph = FakeJournal(), FakeGraph()
+    (sent,) = await send_all(
+        [{"to": CONTACT, "template": otp_template(), "category": category}],
+        records=records,
+        journal=journal,
+        graph=graph,
+    )
+    assert isinstance(sent, Sent)
+    assert _texts(graph.sent[0]["template"]) == [CODE, CODE]
+    stored = journal.outbox[sent.outbox_id]["payload"]
+    assert CODE not in repr(stored)
+    assert _texts(stored["template"]) == [SECRET_MASK, SECRET_MASK]
+    # What reports read from the stored payload is still there.
+    assert stored["template"]["name"] == "codigo_verificacao"
+    assert stored["template"]["language"] == {"code": "pt_BR"}
+    assert stored["to"] == CONTACT
+
+
+async def test_other_templates_are_journalled_as_sent(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    journal = FakeJournal()
+    (sent,) = await send_all(
+        [{"to": CONTACT, "template": shift_template("Ana", "amanhã", "UTI")}],
+        records=(SHIFT,),
+        journal=journal,
+    )
+    assert isinstance(sent, Sent)
+    assert _texts(journal.outbox[sent.outbox_id]["payload"]["template"]) == [
+        "Ana",
+        "amanhã",
+        "UTI",
+    ]
