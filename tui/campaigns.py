@@ -1,9 +1,15 @@
 """Campaigns as the console shows them: progress, counts, cost and what may be done next.
 
-The wire shape is the coordinator's: ``campaign.list`` answers a list of dicts (id, name,
-state, total, sent, delivered, read, replied, failed, skipped, in_doubt, cost_usd, eta_s,
-taps, reason, waiting, in_doubt_overdue) and each ``campaign.progress`` event carries one
-such dict. States are the store's: draft, running, paused, cancelled, finished.
+The wire shape is the coordinator's: ``campaign.list`` answers a list of dicts (id,
+name, state, total, pending, in_flight, sent, delivered, read, replied, failed, skipped,
+refused, dropped, in_doubt, cost_usd, eta_s, taps, reason, waiting, in_doubt_overdue)
+and each ``campaign.progress`` event carries one such dict. States are the store's:
+draft, running, paused, cancelled, finished.
+
+How the counts add up (``daemon.store.campaigns.PROGRESS_SQL``): every recipient is in
+exactly one of pending, in_flight, sent, in_doubt, skipped, refused and dropped, so they
+sum to the total. ``sent`` counts what Meta took, failed ones included: ``failed`` (like
+delivered and read) is a part of ``sent``, never added to it.
 """
 
 from __future__ import annotations
@@ -51,12 +57,19 @@ class Campaign:
     name: str = ""
     state: str = ""
     total: int = 0
+    pending: int = 0
+    in_flight: int = 0
     sent: int = 0
+    """Taken by Meta, failed ones included."""
     delivered: int = 0
     read: int = 0
     replied: int = 0
     failed: int = 0
     skipped: int = 0
+    refused: int = 0
+    """Refused by the chip for good (not a transient refusal, which is tried again)."""
+    dropped: int = 0
+    """In doubt after a crash, and given up by the operator."""
     in_doubt: int = 0
     cost_usd: float = 0.0
     eta_s: float | None = None
@@ -78,12 +91,16 @@ class Campaign:
             name=as_str(doc, "name", str(raw_id)),
             state=as_str(doc, "state").lower(),
             total=as_int(doc, "total"),
+            pending=as_int(doc, "pending"),
+            in_flight=as_int(doc, "in_flight"),
             sent=as_int(doc, "sent"),
             delivered=as_int(doc, "delivered"),
             read=as_int(doc, "read"),
             replied=as_int(doc, "replied"),
             failed=as_int(doc, "failed"),
             skipped=as_int(doc, "skipped"),
+            refused=as_int(doc, "refused"),
+            dropped=as_int(doc, "dropped"),
             in_doubt=as_int(doc, "in_doubt"),
             cost_usd=as_float(doc, "cost_usd"),
             eta_s=as_optional_float(doc, "eta_s"),
@@ -95,8 +112,11 @@ class Campaign:
 
     @property
     def done(self) -> int:
-        """Recipients dealt with: sent (or in doubt), failed or skipped."""
-        return min(self.total, self.sent + self.in_doubt + self.failed + self.skipped)
+        """Recipients dealt with: all but those pending or in flight, i.e. sent (failed
+        ones included), in doubt, skipped, refused or dropped. Summed explicitly, so a
+        daemon that sends no ``pending`` does not look finished."""
+        dealt = self.sent + self.in_doubt + self.skipped + self.refused + self.dropped
+        return min(self.total, dealt)
 
     @property
     def progress(self) -> float:

@@ -97,9 +97,15 @@ def fleet_snapshot() -> dict[str, Any]:
 
 
 def campaign(cid: str, name: str, state: str, total: int, **counts: Any) -> dict[str, Any]:
+    """As ``campaign.status`` answers: ``sent`` includes the failed ones, and pending is
+    what the other states leave of the total (the daemon's counts add up)."""
     doc: dict[str, Any] = {"id": cid, "name": name, "state": state, "total": total}
-    for key in ("sent", "delivered", "read", "replied", "failed", "skipped", "in_doubt"):
+    keys = ("in_flight", "sent", "delivered", "read", "replied", "failed", "skipped",
+            "refused", "dropped", "in_doubt")  # fmt: skip
+    for key in keys:
         doc[key] = counts.get(key, 0)
+    dealt = ("in_flight", "sent", "skipped", "refused", "dropped", "in_doubt")
+    doc["pending"] = total - sum(doc[key] for key in dealt)
     doc["cost_usd"] = counts.get("cost_usd", 0.0)
     doc["eta_s"] = counts.get("eta_s")
     doc.update({k: v for k, v in counts.items() if k in ("taps", "in_doubt_overdue")})
@@ -109,14 +115,15 @@ def campaign(cid: str, name: str, state: str, total: int, **counts: Any) -> dict
 def campaigns() -> list[dict[str, Any]]:
     """One running, one paused, one finished."""
     return [
-        campaign("c-spring", "Spring sale", "running", 5000, sent=2300, delivered=2100,
-                 read=1500, replied=120, failed=40, skipped=60, in_doubt=2, cost_usd=34.5,
-                 eta_s=1260.0, taps=75,
+        campaign("c-spring", "Spring sale", "running", 5000, in_flight=38, sent=2340,
+                 delivered=2100, read=1500, replied=120, failed=40, skipped=60, in_doubt=2,
+                 cost_usd=34.5, eta_s=1260.0, taps=75,
                  in_doubt_overdue=[{"recipient": "r7", "outbox_id": 42, "chip": PNIDS[0]}]),
-        campaign("c-winback", "Win-back", "paused", 1200, sent=400, delivered=380, read=200,
+        campaign("c-winback", "Win-back", "paused", 1200, sent=412, delivered=380, read=200,
                  replied=31, failed=12, skipped=8, cost_usd=9.84),
-        campaign("c-welcome", "Welcome series", "finished", 300, sent=290, delivered=288,
-                 read=250, replied=40, failed=4, skipped=6, cost_usd=2.9, eta_s=0.0),
+        campaign("c-welcome", "Welcome series", "finished", 300, sent=292, delivered=288,
+                 read=250, replied=40, failed=4, skipped=6, refused=1, dropped=1,
+                 cost_usd=2.9, eta_s=0.0),
     ]  # fmt: skip
 
 

@@ -48,9 +48,9 @@ async def test_campaign_rows_show_progress_counts_cost_and_eta() -> None:
         assert column(table, "name") == ["Spring sale", "Win-back", "Welcome series"]
         spring = cells(table, "c-spring")
         assert spring[1] == "running"
-        assert spring[2].endswith(" 48%")  # (2300 + 2 + 40 + 60) / 5000
+        assert spring[2].endswith(" 48%")  # (2340 sent, 40 of them failed, + 60 + 2) / 5000
         assert spring[3] == "2,402/5,000"
-        assert spring[4:11] == ["2,300", "2,100", "1,500", "120", "40", "60", "2"]
+        assert spring[4:11] == ["2,340", "2,100", "1,500", "120", "40", "60", "2"]
         assert spring[11:] == ["$34.50", "21m 00s"]
         assert cells(table, "c-welcome")[12] == "done"
         assert "running 1 · paused 1 · cost $47.24" in _info(app)
@@ -133,8 +133,8 @@ async def test_progress_events_move_the_row_and_log_state_changes() -> None:
     app = make_console(fake)
     async with app.run_test(size=SIZE) as pilot:
         table = await _open(pilot, "c", CampaignsScreen, rows=3)
-        spring = dict(fake.campaigns[0], sent=4000, failed=100, skipped=400, in_doubt=0,
-                      cost_usd=60.0, eta_s=90.0)  # fmt: skip
+        spring = dict(fake.campaigns[0], pending=450, in_flight=50, sent=4100, failed=100,
+                      skipped=400, in_doubt=0, cost_usd=60.0, eta_s=90.0)  # fmt: skip
         fake.push("campaign.progress", spring)
         await wait_until(pilot, lambda: cells(table, "c-spring")[3] == "4,500/5,000")
         assert cells(table, "c-spring")[2].endswith(" 90%")

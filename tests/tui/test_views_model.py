@@ -9,7 +9,7 @@ from tui.campaigns import Campaign, parse_campaigns
 from tui.model import Chip
 from tui.templates import merge_templates, parse_report
 from tui.timeline import QualityTimeline, RatingChange, parse_rating_changes, spark
-from tui.views.campaigns import campaign_detail
+from tui.views.campaigns import campaign_cells, campaign_detail
 
 
 @pytest.mark.parametrize(
@@ -45,8 +45,9 @@ def test_budget_reads_leniently() -> None:
 
 
 def test_campaign_progress_and_allowed_actions() -> None:
-    c = Campaign.from_wire({"id": 7, "name": "x", "state": "RUNNING", "total": 10, "sent": 4,
-                            "failed": 1, "skipped": 1, "in_doubt": 1})  # fmt: skip
+    c = Campaign.from_wire({"id": 7, "name": "x", "state": "RUNNING", "total": 10,
+                            "pending": 3, "sent": 5, "failed": 1, "skipped": 1,
+                            "in_doubt": 1})  # fmt: skip
     assert (c.id, c.state, c.done, c.progress) == ("7", "running", 7, 0.7)
     assert [v for v in ("pause", "resume", "cancel") if c.can(v)] == ["pause", "cancel"]
     finished = Campaign("f", state="finished")
@@ -55,6 +56,27 @@ def test_campaign_progress_and_allowed_actions() -> None:
     assert [c.id for c in parse_campaigns([{"id": "a"}, {"name": "no id"}, 3])] == ["a"]
     assert [c.id for c in parse_campaigns({"campaigns": [{"id": "b"}]})] == ["b"]
     assert parse_campaigns(None) == []
+
+
+def test_a_finished_campaign_with_a_dropped_recipient_is_done() -> None:
+    """The operator's report: 3 recipients, 2 sent, 1 in doubt dropped showed 67 %, 2/3."""
+    c = Campaign.from_wire({"id": "c", "state": "finished", "total": 3, "pending": 0,
+                            "in_flight": 0, "sent": 2, "dropped": 1})  # fmt: skip
+    assert (c.done, c.progress) == (3, 1.0)
+    assert campaign_cells(c)[2].plain.endswith("100%")
+    assert campaign_cells(c)[3].plain == "3/3"
+    assert "dropped 1" in campaign_detail(c).plain
+
+
+def test_campaign_done_is_what_pending_and_in_flight_leave() -> None:
+    """Every state counted once: failed ones are part of sent, refused and dropped count."""
+    doc = {"id": "c", "state": "running", "total": 20, "pending": 4, "in_flight": 3,
+           "sent": 8, "delivered": 5, "read": 2, "failed": 2, "in_doubt": 1, "skipped": 2,
+           "refused": 1, "dropped": 1}  # fmt: skip
+    c = Campaign.from_wire(doc)
+    assert (c.pending, c.in_flight, c.refused, c.dropped) == (4, 3, 1, 1)
+    assert c.done == c.total - c.pending - c.in_flight == 13
+    assert c.progress == 0.65
 
 
 def test_a_campaign_carries_what_its_detail_shows() -> None:

@@ -90,6 +90,10 @@ def campaign_detail(c: Campaign) -> Text:
     text = Text(c.name, style="bold")
     text.append(f"  {c.state}", style=STATE_STYLE.get(c.state, ""))
     text.append(f"  taps {c.taps:,}", style="dim")
+    given_up = [f"{label} {n:,}" for label, n in (("refused", c.refused), ("dropped", c.dropped))
+                if n]  # fmt: skip
+    if given_up:
+        text.append(f"  {' · '.join(given_up)}", style="dim")
     if c.reason:
         text.append(f"\n{c.reason}", style="yellow")
     if c.waiting:
