@@ -44,7 +44,8 @@ A message belongs to the periods of its reservation (when it was sent), even whe
 webhook arrives after midnight: the cap is about what we chose to spend in a period.
 
 What the ledger holds (a bucket per scope and period, an item per message) and its
-checkpoint form are :mod:`actors.budget.books`.
+checkpoint form are :mod:`actors.budget.books`; which caps apply to a scope (configured,
+and registered by a running campaign for one month) is :mod:`actors.budget.caps`.
 
 Pure: no I/O, no clock. ``now`` is epoch seconds (float, UTC) as everywhere in actors;
 the zone turns it into local periods.
@@ -58,7 +59,8 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from actors.budget import books
-from actors.budget.books import Bucket, BucketKey, Capped, Item, Route, key_seq
+from actors.budget.books import Bucket, BucketKey, Item, Route, key_seq
+from actors.budget.caps import CapBook
 from actors.budget.periods import PERIODS, PeriodKind, period_bounds, period_keys
 from actors.budget.thresholds import DEFAULT_ALERT_AT, fire, thresholds
 from actors.budget.values import (
@@ -107,10 +109,7 @@ class Ledger:
     __slots__ = (
         "_buckets",
         "_caps",
-        "_configured",
         "_items",
-        "_pins",
-        "_registered",
         "_routes",
         "_thresholds",
         "_tz",
@@ -131,14 +130,9 @@ class Ledger:
         """How long a reservation of a message Meta accepted waits for its price before
         the reconciliation settles it at its estimate (:func:`~actors.budget.reconcile.
         to_settle`, :meth:`settle_estimate`)."""
-        self._configured: dict[Scope, Caps] = {GLOBAL: caps}
-        """Caps from the configuration (:meth:`set_caps`)."""
-        self._registered: dict[Scope, Caps] = {}
-        """Caps a running campaign brings (:meth:`register_caps`: its file's budget)."""
-        self._pins: dict[str, str] = {}
-        """Campaign id -> the month key its registered caps were counted for."""
-        self._caps: dict[Scope, Caps] = {GLOBAL: caps}
-        """What applies: per scope and period, the tightest of the two above."""
+        self._caps = CapBook(caps)
+        """Configured caps (:meth:`set_caps`), those a running campaign brings
+        (:meth:`register_caps`), and what applies."""
         self._thresholds = thresholds(alert_at)
         self._buckets: dict[BucketKey, Bucket] = {}
         self._items: dict[str, Item] = {}
@@ -147,7 +141,7 @@ class Ledger:
         those the reconciliation is looking for, so it need not walk days of messages."""
         # The scopes and set caps of a (waba, campaign) pair, so a message does not
         # rebuild Scope objects and look its caps up each time. Caps change only through
-        # set_caps, which forgets them.
+        # set_caps and register_caps, which forget them.
         self._routes: dict[tuple[str | None, str | None], tuple[Route, ...]] = {}
 
     @classmethod
@@ -178,7 +172,7 @@ class Ledger:
         return self._thresholds
 
     def caps(self, scope: Scope) -> Caps:
-        return self._caps.get(scope, NO_CAPS)
+        return self._caps.of(scope)
 
     def set_caps(self, scope: Scope, caps: Caps) -> None:
         """Set (or with ``Caps()`` clear) the caps of ``scope``.
@@ -187,7 +181,8 @@ class Ledger:
         a restart. Lowering a cap refuses later reservations but never undoes booked
         ones; call :meth:`alerts` to hear about thresholds the new caps put behind.
         """
-        self._put(self._configured, scope, caps)
+        self._caps.configure(scope, caps)
+        self._routes.clear()
 
     def register_caps(self, scope: Scope, caps: Caps, *, month: str | None = None) -> None:
         """Add (or with ``Caps()`` withdraw) caps that a campaign brings itself, on top
@@ -197,24 +192,7 @@ class Ledger:
         ``month`` (a month key, ``month:2026-11``): the caps were counted for that month
         only; a paid send of the campaign in another month is refused with ``recount``
         until they are registered again (:class:`~actors.budget.values.Registered`)."""
-        self._put(self._registered, scope, caps)
-        if month is None or caps == NO_CAPS:
-            self._pins.pop(scope.id, None)
-        else:
-            self._pins[scope.id] = month
-
-    def _put(self, layer: dict[Scope, Caps], scope: Scope, caps: Caps) -> None:
-        if caps == NO_CAPS and scope != GLOBAL:
-            layer.pop(scope, None)
-        else:
-            layer[scope] = caps
-        applied = self._configured.get(scope, NO_CAPS).tightest(
-            self._registered.get(scope, NO_CAPS)
-        )
-        if applied == NO_CAPS and scope != GLOBAL:
-            self._caps.pop(scope, None)
-        else:
-            self._caps[scope] = applied
+        self._caps.register(scope, caps, month=month)
         self._routes.clear()
 
     # ------------------------------------------------------------------ queries
@@ -304,7 +282,7 @@ class Ledger:
         :meth:`set_caps` lowered a cap). Marks them fired."""
         ks = key_seq(period_keys(now, self._tz))
         out: list[Alert] = []
-        for scope in sorted(self._caps, key=lambda s: (s != GLOBAL, s)):
+        for scope in sorted(self._caps.scopes(), key=lambda s: (s != GLOBAL, s)):
             fire(out, self._buckets, self._thresholds, self._route_of(scope), ks, now)
         return out
 
@@ -332,18 +310,16 @@ class Ledger:
             raise ValueError(f"reservation {reservation_id!r} is already held")
         keys = period_keys(now, self._tz)
         if amount > ZERO:
-            if campaign is not None and self._pins:
-                pinned = self._pins.get(campaign)
-                if pinned is not None and pinned != keys.month:
-                    return Refusal(
-                        id=reservation_id,
-                        amount=amount,
-                        cap=CapRef(Scope.campaign(campaign), "month"),
-                        cap_amount=ZERO,
-                        used=ZERO,
-                        period_key=keys.month,
-                        recount=True,
-                    )
+            if campaign is not None and self._caps.recount(campaign, keys.month):
+                return Refusal(
+                    id=reservation_id,
+                    amount=amount,
+                    cap=CapRef(Scope.campaign(campaign), "month"),
+                    cap_amount=ZERO,
+                    used=ZERO,
+                    period_key=keys.month,
+                    recount=True,
+                )
             ks = key_seq(keys)
             buckets = self._buckets
             for scope, sk, sid, capped in self._route(waba, campaign):
@@ -552,16 +528,8 @@ class Ledger:
 
     # ------------------------------------------------------------------ internals
 
-    def _capped(self, scope: Scope) -> Capped:
-        caps = self._caps.get(scope)
-        if caps is None:
-            return ()
-        return tuple(
-            (kind, i, cap) for i, kind in enumerate(PERIODS) if (cap := caps.of(kind)) is not None
-        )
-
     def _route_of(self, scope: Scope) -> Route:
-        return (scope, scope.kind, scope.id, self._capped(scope))
+        return (scope, scope.kind, scope.id, self._caps.capped(scope))
 
     def _route(self, waba: str | None, campaign: str | None) -> tuple[Route, ...]:
         routes = self._routes.get((waba, campaign))
