@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from operator import attrgetter
 
 from rich.text import Text
+from textual import events
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
@@ -20,9 +21,12 @@ from tui.tables import CellCachedTable
 
 __all__ = [
     "EventTable",
+    "FittedChrome",
     "FleetTable",
     "HeaderBar",
+    "Segment",
     "StatusLine",
+    "fit_segments",
     "fleet_cells",
     "fmt_duration",
     "fmt_rate",
@@ -79,6 +83,28 @@ def fmt_duration(seconds: float) -> str:
 
 def fmt_rate(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+Segment = tuple[int, Text]
+"""Part of a one-line display, with its priority: 0 is always shown; on a narrow
+terminal the highest are left out first."""
+
+
+def fit_segments(segments: Sequence[Segment], width: int) -> Text:
+    """The segments in order, leaving out the least important (the rightmost first among
+    equals) until they fit in ``width`` cells (0: unknown, all kept).
+
+    Why leave items out rather than let the line wrap or cut: the header and gauges have
+    a fixed height, so a wrapped line pushed the next one out of sight, and a cut one
+    lost whatever came last (the webhook backlog, the budget's alert marks). What still
+    does not fit is cut with an ellipsis by the widget's ``text-overflow``."""
+    kept = list(segments)
+    while width > 0 and sum(text.cell_len for _, text in kept) > width:
+        optional = [i for i, (priority, _) in enumerate(kept) if priority > 0]
+        if not optional:
+            break
+        del kept[max(optional, key=lambda i: (kept[i][0], i))]
+    return Text.assemble(*(text for _, text in kept))
 
 
 def _tier(tier: str) -> str:
@@ -247,73 +273,114 @@ class EventTable(DataTable[Text]):
             self.remove_row(str(self._seqs.popleft()))
 
 
-class HeaderBar(Static):
-    """Daemon identity, uptime and webhook and send counters."""
+class FittedChrome(Static):
+    """A fixed-height part of every screen's frame, drawn from state and fitted to its
+    width (see :func:`fit_segments`): drawn again when the terminal is resized."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: tuple[ConsoleState, float] | None = None
 
     def show(self, state: ConsoleState, now: float) -> None:
-        line1 = Text()
-        daemon = state.daemon
-        if daemon is None:
-            line1.append("metad", style="bold")
-            line1.append("  waiting for the daemon …", style="dim")
-        else:
-            line1.append(f"metad {daemon.version}".rstrip(), style="bold")
-            uptime = state.uptime(now)
-            if uptime is not None:
-                line1.append(f" │ up {fmt_duration(uptime)}")
-            if daemon.webhook_url:
-                line1.append(f" │ webhook {daemon.webhook_url}")
-            if daemon.sim_url:
-                line1.append(f" │ sim {daemon.sim_url}")
-            if not state.connected:
-                line1.append("  (stale)", style="bold red")
-        line2 = Text()
-        hooks = state.webhooks
-        if hooks is not None:
-            line2.append("webhooks ", style="bold")
-            line2.append(
-                f"received {hooks.received:,} · dup {hooks.duplicates:,} · "
-                f"parsed {hooks.parsed:,} · unparsed {hooks.unparsed:,} · "
-                f"unknown {hooks.unknown_number:,} · bad sig {hooks.rejected_signature:,} · "
-                f"pending {hooks.pending:,}"
-            )
-        line3 = Text()
-        line3.append("sends/s ", style="bold")
-        sends = state.sends
-        if sends is None:
-            line3.append("—", style="dim")
-        else:
-            line3.append(f"{sends.accepted} ok · {sends.failed} failed · {sends.statuses} statuses")
-        restricted = [w.label for w in state.wabas.values() if w.restricted]
-        if state.wabas:
-            line3.append(f" │ WABAs {len(state.wabas)}")
-        if restricted:
-            line3.append(" · restricted: ")
-            line3.append(", ".join(restricted), style="bold red")
-        self.update(Text("\n").join([line1, line2, line3]), layout=False)  # height fixed
+        self._shown = (state, now)
+        self.update(self.fitted(state, now, self.content_size.width), layout=False)
+
+    def fitted(self, state: ConsoleState, now: float, width: int) -> Text:
+        raise NotImplementedError
+
+    def on_resize(self, _: events.Resize) -> None:
+        if self._shown is not None:
+            self.show(*self._shown)
 
 
-class StatusLine(Static):
+class HeaderBar(FittedChrome):
+    """Daemon identity, uptime and webhook and send counters, a line each."""
+
+    def fitted(self, state: ConsoleState, now: float, width: int) -> Text:
+        lines = (_identity(state, now), _webhooks(state), _sends(state))
+        return Text("\n").join(fit_segments(line, width) for line in lines)
+
+
+def _identity(state: ConsoleState, now: float) -> list[Segment]:
+    """metad's version and uptime come first; the sim's URL goes first on a narrow
+    terminal, then the webhook's; "(stale)" always shows."""
+    daemon = state.daemon
+    if daemon is None:
+        return [(0, Text("metad", style="bold")),
+                (1, Text("  waiting for the daemon …", style="dim"))]  # fmt: skip
+    out: list[Segment] = [(0, Text(f"metad {daemon.version}".rstrip(), style="bold"))]
+    uptime = state.uptime(now)
+    if uptime is not None:
+        out.append((1, Text(f" │ up {fmt_duration(uptime)}")))
+    if daemon.webhook_url:
+        out.append((2, Text(f" │ webhook {daemon.webhook_url}")))
+    if daemon.sim_url:
+        out.append((3, Text(f" │ sim {daemon.sim_url}")))
+    if not state.connected:
+        out.append((0, Text("  (stale)", style="bold red")))
+    return out
+
+
+def _webhooks(state: ConsoleState) -> list[Segment]:
+    """What the operator watches (received, pending, bad signatures) stays longest."""
+    hooks = state.webhooks
+    if hooks is None:
+        return []
+    counters = [
+        (0, f"received {hooks.received:,}"),
+        (4, f"dup {hooks.duplicates:,}"),
+        (3, f"parsed {hooks.parsed:,}"),
+        (2, f"unparsed {hooks.unparsed:,}"),
+        (3, f"unknown {hooks.unknown_number:,}"),
+        (1, f"bad sig {hooks.rejected_signature:,}"),
+        (0, f"pending {hooks.pending:,}"),
+    ]
+    out: list[Segment] = [(0, Text("webhooks ", style="bold"))]
+    for n, (priority, text) in enumerate(counters):
+        out.append((priority, Text(f" · {text}" if n else text)))
+    return out
+
+
+def _sends(state: ConsoleState) -> list[Segment]:
+    out: list[Segment] = [(0, Text("sends/s ", style="bold"))]
+    sends = state.sends
+    if sends is None:
+        out.append((0, Text("—", style="dim")))
+    else:
+        out += [(0, Text(f"{sends.accepted} ok · {sends.failed} failed")),
+                (2, Text(f" · {sends.statuses} statuses"))]  # fmt: skip
+    if state.wabas:
+        out.append((1, Text(f" │ WABAs {len(state.wabas)}")))
+    restricted = [w.label for w in state.wabas.values() if w.restricted]
+    if restricted:
+        out.append((0, Text.assemble(" · restricted: ", (", ".join(restricted), "bold red"))))
+    return out
+
+
+class StatusLine(FittedChrome):
     """Connected, connecting, or disconnected with the seconds until the next attempt."""
 
     def show(self, state: ConsoleState, now: float) -> None:
+        super().show(state, now)
+        self.set_class(state.connection.state is not LinkState.CONNECTED, "-down")
+
+    def fitted(self, state: ConsoleState, now: float, width: int) -> Text:
+        """What the link is doing always shows; the socket's path goes first when narrow."""
         status = state.connection
+        target = (3, Text(f"  {status.target}"))
         if status.state is LinkState.CONNECTED:
-            text = Text.assemble(("● connected", "bold green"), f"  {status.target}")
+            segments = [(0, Text("● connected", "bold green")), target]
         elif status.state is LinkState.CONNECTING and state.reconnecting:
-            text = Text.assemble(
-                ("○ disconnected — reconnecting …", "bold red"), f"  {status.target}"
-            )
+            segments = [(0, Text("○ disconnected — reconnecting …", "bold red")), target]
         elif status.state is LinkState.CONNECTING:
-            text = Text.assemble(("◌ connecting …", "bold yellow"), f"  {status.target}")
+            segments = [(0, Text("◌ connecting …", "bold yellow")), target]
         else:
             remaining = 0.0 if state.retry_deadline is None else state.retry_deadline - now
             when = f"retrying in {math.ceil(remaining)}s" if remaining > 0 else "retrying now"
-            text = Text.assemble(
-                (f"○ disconnected — {when}", "bold red"),
-                f"  {status.target}",
-                (f"  {status.error}" if status.error else "", "dim"),
-                ("  (ctrl+r: retry now)", "dim"),
-            )
-        self.update(text, layout=False)  # one line, fixed: no relayout of the screen
-        self.set_class(status.state is not LinkState.CONNECTED, "-down")
+            segments = [
+                (0, Text(f"○ disconnected — {when}", "bold red")),
+                target,
+                (1, Text(f"  {status.error}" if status.error else "", "dim")),
+                (2, Text("  (ctrl+r: retry now)", "dim")),
+            ]
+        return fit_segments(segments, width)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import io
 from collections.abc import Callable
 from typing import Any
 
+from rich.console import Console
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import DataTable
@@ -315,3 +317,21 @@ def cells(table: DataTable[Text], row_key: str) -> list[str]:
 
 def column(table: DataTable[Text], key: str) -> list[str]:
     return [cell.plain for cell in table.get_column(key)]
+
+
+def screen_text(app: MetadConsole) -> list[str]:
+    """The screen as the terminal shows it, one string per row (what a narrow terminal
+    cuts or wraps is visible here, unlike in a widget's own text)."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system=None,
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False).splitlines()

@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.widgets import Label, Static
 
 from tui.budget import PERIODS, BudgetAlert, BudgetPeriod
 from tui.screens import ConsoleScreen
 from tui.tables import KeyedTable, Row, bar
+from tui.widgets import Segment, fit_segments
 
 __all__ = ["BudgetGauge", "BudgetScreen", "gauge_text"]
 
@@ -34,31 +36,58 @@ def _usd(value: float) -> str:
     return f"${value:,.2f}"
 
 
-def gauge_text(period: BudgetPeriod | None, name: str, width: int = GAUGE_WIDTH) -> Text:
-    """Two lines: the figures, then the bar with the thresholds marked."""
-    title = Text(f"{name.capitalize():<6} ", style="bold")
+INDENT = 7
+"""The bar starts under the figures, after the period's name."""
+MIN_GAUGE_WIDTH = 10
+
+
+def gauge_text(period: BudgetPeriod | None, name: str, line_width: int = 0) -> Text:
+    """Two lines, each fitted to ``line_width`` cells (0: unknown, the widest bar): the
+    figures (spent and reserved left out first), then the bar with the thresholds marked
+    and listed (the bar narrows so the list stays on its line)."""
+    title = Text(f"{name.capitalize():<{INDENT - 1}} ", style="bold")
     if period is None:
         return Text.assemble(title, ("not reported by the daemon", "dim"))
     share = period.share
-    style = LEVEL_STYLE[period.level]
-    head = title.copy()
-    if period.cap is None:
-        head.append(f"{_usd(period.used)} used · no cap", style="dim")
-    else:
-        head.append(f"{_usd(period.used)} of {_usd(period.cap)}", style=style)
-        head.append(f" · {share or 0:.1%}", style=style)
-        head.append(f" · left {_usd(max(0.0, period.cap - period.used))}")
-    head.append(f"   spent {_usd(period.spent)} + reserved {_usd(period.reserved)}", style="dim")
-    gauge = Text("       ")
-    gauge.append_text(bar(share or 0.0, width, style, period.thresholds))
     marks = " · ".join(f"{t:.0%}" for t in period.thresholds)
-    gauge.append(f"  alerts at {marks}" if marks else "", style="dim")
-    return Text("\n").join([head, gauge])
+    legend = Text(f"  alerts at {marks}" if marks else "", style="dim")
+    width = GAUGE_WIDTH
+    if line_width > 0:
+        width = max(MIN_GAUGE_WIDTH, min(width, line_width - INDENT - legend.cell_len))
+    gauge = Text(" " * INDENT)
+    gauge.append_text(bar(share or 0.0, width, LEVEL_STYLE[period.level], period.thresholds))
+    gauge.append_text(legend)
+    return Text("\n").join([fit_segments(_figures(period, title), line_width), gauge])
+
+
+def _figures(period: BudgetPeriod, title: Text) -> list[Segment]:
+    """Used against the cap first; what is left, then spent + reserved, give way."""
+    style = LEVEL_STYLE[period.level]
+    if period.cap is None:
+        return [(0, title), (0, Text(f"{_usd(period.used)} used · no cap", style="dim"))]
+    out: list[Segment] = [
+        (0, title),
+        (0, Text(f"{_usd(period.used)} of {_usd(period.cap)}", style=style)),
+        (0, Text(f" · {period.share or 0:.1%}", style=style)),
+        (1, Text(f" · left {_usd(max(0.0, period.cap - period.used))}")),
+    ]
+    spent = f"   spent {_usd(period.spent)} + reserved {_usd(period.reserved)}"
+    out.append((2, Text(spent, style="dim")))
+    return out
 
 
 class BudgetGauge(Static):
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._shown: tuple[BudgetPeriod | None, str] | None = None
+
     def show(self, period: BudgetPeriod | None, name: str) -> None:
-        self.update(gauge_text(period, name))
+        self._shown = (period, name)
+        self.update(gauge_text(period, name, self.content_size.width))
+
+    def on_resize(self, _: events.Resize) -> None:
+        if self._shown is not None:
+            self.show(*self._shown)
 
 
 def alert_cells(alert: BudgetAlert) -> tuple[Text, ...]:
