@@ -8,18 +8,40 @@ rules to unit-test on their own; storage (``daemon.store.otp``) and sending
 from __future__ import annotations
 
 from actors.otp.codes import check_code, hash_code, new_code, new_salt
-from actors.otp.rules import Issue, OtpPolicy, OtpState, Verdict, issue, may_issue, verify
+from actors.otp.rules import (
+    Code,
+    Issue,
+    OtpPolicy,
+    OtpState,
+    Verdict,
+    check_purpose,
+    draw,
+    live_codes,
+    local_time,
+    may_issue,
+    sent,
+    stage,
+    unsent,
+    verify,
+)
 
 __all__ = [
+    "Code",
     "Issue",
     "OtpPolicy",
     "OtpState",
     "Verdict",
     "check_code",
+    "check_purpose",
+    "draw",
     "hash_code",
-    "issue",
+    "live_codes",
+    "local_time",
     "may_issue",
     "new_code",
     "new_salt",
+    "sent",
+    "stage",
+    "unsent",
     "verify",
 ]

@@ -39,6 +39,7 @@ def otp_service(ctx: ControlContext) -> OtpService:
         codes=OtpRepository(ctx.store),
         contacts=ContactKeys(ctx.store),
         chip=ctx.fleet.find_chip,
+        tz=ctx.cfg.tz,
     )
 
 

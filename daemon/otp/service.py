@@ -1,15 +1,20 @@
 """Send a passcode through a chip, verify a guess: ``otp.send`` / ``otp.verify``.
 
-Why the code is stored before it is sent: a send that Meta accepts must be verifiable
-the moment it arrives. If the chip refuses (window, policy, budget, tier) the stored code
-is voided, and the caller is told ``refused`` — never "success" for a code nobody got
-(behaviour.md 15.5 #31). The code itself never leaves this module: not in the answer,
-not in a log; only its hash is stored. The chip's outbox keeps the payload it sent (as
-it does for every message), so the outbox is as sensitive as the codes' lifetime.
+Why the code is stored before it is sent, as *pending*: a send that Meta accepts must be
+verifiable the moment it arrives, even if the daemon dies right after the POST. It
+becomes the contact's code only once the chip accepted it (or may have sent it); a send
+the chip refused (window, policy, budget, tier, paused) is forgotten: the code the
+contact already holds stays valid, and the refusal does not count toward the hourly
+limit (:mod:`actors.otp.rules`). The caller is told ``refused`` — never "success" for a
+code nobody got (behaviour.md 15.5 #31). The code itself never leaves this module: not
+in the answer, not in a log; only its hash is stored. The chip's outbox keeps the
+payload it sent (as it does for every message), so the outbox is as sensitive as the
+codes' lifetime.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -20,12 +25,29 @@ import trio
 
 from actors.chip import Refused, Send, SendResult, Sent
 from actors.core import Address
-from actors.otp import OtpPolicy, OtpState, check_code, hash_code, issue, new_code, new_salt
+from actors.otp import (
+    Code,
+    Issue,
+    OtpPolicy,
+    OtpState,
+    Verdict,
+    check_code,
+    check_purpose,
+    draw,
+    hash_code,
+    live_codes,
+    local_time,
+    new_code,
+    new_salt,
+    sent,
+    stage,
+    unsent,
+    verify,
+)
 from actors.otp.codes import SCRYPT_N
-from actors.otp.rules import Issue, verify
 from actors.otp.templates import auth_send_template
 from config.model import OtpConfig
-from daemon.store.otp import ContactKeys, OtpRepository
+from daemon.store.otp import Carrier, ContactKeys, Decide, OtpRepository
 
 __all__ = ["OtpService", "SendReport", "send_report"]
 
@@ -69,6 +91,7 @@ class OtpService:
         chip: Callable[[str], Address[Any] | None],
         now: Callable[[], float] = time.time,
         scrypt_n: int = SCRYPT_N,
+        tz: dt.tzinfo | None = None,
     ) -> None:
         self._cfg = cfg
         self._codes = codes
@@ -81,6 +104,7 @@ class OtpService:
             max_attempts=cfg.max_attempts,
             lockout_s=cfg.lockout_s,
             max_sends_per_hour=cfg.max_sends_per_hour,
+            tz=tz,
         )
 
     async def _key(self, to: str) -> str:
@@ -94,53 +118,83 @@ class OtpService:
         address = self._chip(chip)
         if address is None:
             raise LookupError(f"unknown chip {chip}")
+        check_purpose(purpose)
         key = await self._key(to)
         code, salt = new_code(self._cfg.digits), new_salt()
         code_hash = await trio.to_thread.run_sync(lambda: hash_code(code, salt, n=self._n))
         now = self._now()
-
-        async def decide(state: OtpState | None) -> tuple[OtpState | None, Issue | str]:
-            decision = issue(state, salt, code_hash, now, self._policy)
-            return (decision.state if isinstance(decision, Issue) else None), decision
-
-        decision = await self._codes.update(key, purpose, now, decide)
-        if isinstance(decision, str):
-            return {**SendReport("refused", reason=decision).as_dict(), "expires_at": None}
+        drawn = draw(salt, code_hash, now, self._policy)
+        refusal = await self._codes.update(key, purpose, now, self._staging(drawn, now))
+        if refusal is not None:
+            return {**SendReport("refused", reason=refusal).as_dict(), "expires_at": None}
         template = auth_send_template(self._cfg.template, self._cfg.language, code)
+        # Should the call raise (the chip stopped, timed out), the code stays pending:
+        # it may have gone, so it still verifies, but it is not counted as sent.
         result: SendResult = await address.call(
             lambda r: Send(to=to, template=template, category="authentication", reply=r),
             timeout=SEND_TIMEOUT_S,
         )
         report = send_report(result)
-        if report.result == "refused":
-            await self._codes.void(key, purpose, decision.state.issued_at, self._now())
-        else:
-            await self._codes.sent(key, purpose, chip, report.outbox_id)
+        await self._settle(key, purpose, drawn, chip, report)
         log.info("otp %s for %s via %s: %s", purpose, key, chip, report.result)
-        expires = decision.state.expires_at if report.result != "refused" else None
+        expires = drawn.expires_at if report.result != "refused" else None
         return {**report.as_dict(), "expires_at": expires}
+
+    def _staging(self, drawn: Code, now: float) -> Decide:
+        async def decide(state: OtpState | None) -> tuple[OtpState | None, str | None]:
+            decision = stage(state, drawn, now, self._policy)
+            if isinstance(decision, Issue):
+                return decision.state, None
+            return None, decision
+
+        return decide
+
+    async def _settle(
+        self, key: str, purpose: str, drawn: Code, chip: str, report: SendReport
+    ) -> None:
+        """The chip answered: the pending code becomes the contact's, or is forgotten."""
+        now = self._now()
+        if report.result == "refused":
+
+            async def forget(state: OtpState | None) -> tuple[OtpState | None, None]:
+                return unsent(state, drawn), None
+
+            await self._codes.update(key, purpose, now, forget)
+            return
+
+        async def promote(state: OtpState | None) -> tuple[OtpState | None, None]:
+            return sent(state, drawn, now, self._policy), None
+
+        by = Carrier(chip, report.outbox_id, drawn.issued_at)
+        await self._codes.update(key, purpose, now, promote, sent_by=by)
 
     async def verify(self, to: str, purpose: str, code: str) -> dict[str, Any]:
         """Judge one guess; every wrong one counts, even when guesses race."""
+        check_purpose(purpose)
         key = await self._key(to)
         now = self._now()
         n = self._n
 
-        async def decide(state: OtpState | None) -> tuple[OtpState | None, Any]:
-            def matches(s: OtpState) -> bool:
-                return check_code(code, s.salt, s.code_hash, n=n)
-
-            if state is not None and not state.consumed and now < state.expires_at:
-                # Hash off the trio thread (scrypt takes tens of milliseconds).
-                hit = await trio.to_thread.run_sync(lambda: matches(state))
-                verdict = verify(state, lambda _: hit, now, self._policy)
-            else:
-                verdict = verify(state, matches, now, self._policy)
+        async def decide(state: OtpState | None) -> tuple[OtpState | None, Verdict]:
+            # Hash off the trio thread (scrypt takes tens of milliseconds), and only the
+            # codes a guess may match: a locked or expired row costs no hashing.
+            live = live_codes(state, now)
+            hits = await trio.to_thread.run_sync(
+                lambda: {c for c in live if check_code(code, c.salt, c.code_hash, n=n)}
+            )
+            verdict = verify(state, hits.__contains__, now, self._policy)
             return verdict.state, verdict
 
-        verdict = await self._codes.update(key, purpose, now, decide)
-        return {
+        verdict: Verdict = await self._codes.update(key, purpose, now, decide)
+        return self._answer(verdict, now)
+
+    def _answer(self, verdict: Verdict, now: float) -> dict[str, Any]:
+        answer: dict[str, Any] = {
             "valid": verdict.valid,
             "reason": verdict.reason,
             "attempts_left": verdict.attempts_left,
         }
+        if verdict.locked_until is not None:
+            answer["locked_until"] = local_time(verdict.locked_until, self._policy.tz)
+            answer["retry_after_s"] = max(0, int(verdict.locked_until - now + 0.999))
+        return answer

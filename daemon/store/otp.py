@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from actors.chip.contacts import brazil_variants, canonical_key, is_bsuid, normalize_phone
-from actors.otp.rules import OtpState
+from actors.otp.rules import Code, OtpState
 
 if TYPE_CHECKING:
     from daemon.store.connection import Queries, Row
     from daemon.store.pool import Store
 
-__all__ = ["ContactKeys", "OtpRepository", "ShiftOffer", "ShiftRepository"]
+__all__ = ["Carrier", "ContactKeys", "Decide", "OtpRepository", "ShiftOffer", "ShiftRepository"]
 
 
 def _ts(seconds: float | None) -> dt.datetime | None:
@@ -67,34 +67,57 @@ class ContactKeys:
         return [(r["wa_id"], r["alias"]) for r in rows]
 
 
+def _code(row: Row, prefix: str = "") -> Code | None:
+    """The code stored in the columns named ``<prefix>salt`` and so on, if any."""
+    salt = row[f"{prefix}salt"]
+    if salt is None:
+        return None
+    return Code(
+        salt=bytes(salt),
+        code_hash=bytes(row[f"{prefix}hash" if prefix else "code_hash"]),
+        issued_at=row[f"{prefix}issued_at"].timestamp(),
+        expires_at=row[f"{prefix}expires_at"].timestamp(),
+    )
+
+
 def _state(row: Row) -> OtpState:
     return OtpState(
-        salt=bytes(row["salt"]),
-        code_hash=bytes(row["code_hash"]),
-        issued_at=row["issued_at"].timestamp(),
-        expires_at=row["expires_at"].timestamp(),
+        code=_code(row),
         attempts=row["attempts"],
         consumed=row["consumed_at"] is not None,
         locked_until=_epoch(row["locked_until"]),
         window_start=row["window_start"].timestamp(),
         window_sends=row["window_sends"],
+        pending=_code(row, "pending_"),
     )
 
 
 _SELECT = (
     "SELECT salt, code_hash, issued_at, expires_at, attempts, consumed_at, locked_until,"
-    " window_start, window_sends FROM otp_codes WHERE contact = $1 AND purpose = $2"
+    " window_start, window_sends, pending_salt, pending_hash, pending_issued_at,"
+    " pending_expires_at FROM otp_codes WHERE contact = $1 AND purpose = $2"
 )
 _UPSERT = (
     "INSERT INTO otp_codes (contact, purpose, salt, code_hash, issued_at, expires_at,"
-    " attempts, consumed_at, locked_until, window_start, window_sends)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " attempts, consumed_at, locked_until, window_start, window_sends, pending_salt,"
+    " pending_hash, pending_issued_at, pending_expires_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     " ON CONFLICT (contact, purpose) DO UPDATE SET salt = EXCLUDED.salt,"
     " code_hash = EXCLUDED.code_hash, issued_at = EXCLUDED.issued_at,"
     " expires_at = EXCLUDED.expires_at, attempts = EXCLUDED.attempts,"
-    " consumed_at = EXCLUDED.consumed_at, locked_until = EXCLUDED.locked_until,"
-    " window_start = EXCLUDED.window_start, window_sends = EXCLUDED.window_sends"
+    " consumed_at = EXCLUDED.consumed_at,"
+    " locked_until = EXCLUDED.locked_until,"
+    " window_start = EXCLUDED.window_start, window_sends = EXCLUDED.window_sends,"
+    " pending_salt = EXCLUDED.pending_salt, pending_hash = EXCLUDED.pending_hash,"
+    " pending_issued_at = EXCLUDED.pending_issued_at,"
+    " pending_expires_at = EXCLUDED.pending_expires_at"
 )
+
+
+def _columns(code: Code | None) -> tuple[bytes | None, bytes | None, Any, Any]:
+    if code is None:
+        return None, None, None, None
+    return code.salt, code.code_hash, _ts(code.issued_at), _ts(code.expires_at)
 
 
 async def _save(db: Queries, contact: str, purpose: str, s: OtpState, now: float) -> None:
@@ -102,16 +125,26 @@ async def _save(db: Queries, contact: str, purpose: str, s: OtpState, now: float
         _UPSERT,
         contact,
         purpose,
-        s.salt,
-        s.code_hash,
-        _ts(s.issued_at),
-        _ts(s.expires_at),
+        *_columns(s.code),
         s.attempts,
         _ts(now) if s.consumed else None,
         _ts(s.locked_until),
         _ts(s.window_start),
         s.window_sends,
+        *_columns(s.pending),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Carrier:
+    """The message that carried the code issued at ``issued_at``."""
+
+    chip: str
+    outbox_id: int | None
+    issued_at: float
+
+
+Decide = Callable[[OtpState | None], Awaitable[tuple[OtpState | None, Any]]]
 
 
 class OtpRepository:
@@ -127,10 +160,16 @@ class OtpRepository:
         contact: str,
         purpose: str,
         now: float,
-        decide: Callable[[OtpState | None], Awaitable[tuple[OtpState | None, Any]]],
+        decide: Decide,
+        *,
+        sent_by: Carrier | None = None,
     ) -> Any:
         """Lock the row, let ``decide`` compute the next state, store it; returns what
-        ``decide`` returned beside the state. One guess or one issue at a time per row."""
+        ``decide`` returned beside the state. One guess or one issue at a time per row.
+
+        ``sent_by`` records, in the same transaction, which message carried a code, if
+        that code is the current one afterwards (its delivery can be looked up).
+        """
         async with self._store.transaction() as tx:
             # Serialise on the key even when no row exists yet (the first issue).
             await tx.execute(
@@ -140,27 +179,17 @@ class OtpRepository:
             new, result = await decide(None if row is None else _state(row))
             if new is not None:
                 await _save(tx, contact, purpose, new, now)
+                if sent_by is not None:
+                    await tx.execute(
+                        "UPDATE otp_codes SET chip = $3, outbox_id = $4"
+                        " WHERE contact = $1 AND purpose = $2 AND issued_at = $5",
+                        contact,
+                        purpose,
+                        sent_by.chip,
+                        sent_by.outbox_id,
+                        _ts(sent_by.issued_at),
+                    )
             return result
-
-    async def void(self, contact: str, purpose: str, issued_at: float, now: float) -> None:
-        """The code issued at ``issued_at`` was never sent: it must not verify."""
-        await self._store.execute(
-            "UPDATE otp_codes SET consumed_at = $4 WHERE contact = $1 AND purpose = $2"
-            " AND issued_at = $3",
-            contact,
-            purpose,
-            _ts(issued_at),
-            _ts(now),
-        )
-
-    async def sent(self, contact: str, purpose: str, chip: str, outbox_id: int | None) -> None:
-        await self._store.execute(
-            "UPDATE otp_codes SET chip = $3, outbox_id = $4 WHERE contact = $1 AND purpose = $2",
-            contact,
-            purpose,
-            chip,
-            outbox_id,
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,6 +94,57 @@ async def test_attempts_and_sends_are_limited_per_contact_and_purpose(env: Env) 
         assert (capped["result"], capped["reason"]) == ("refused", "2 codes already sent this hour")
 
 
+@pytest.mark.config("[otp]\nmax_sends_per_hour = 2")
+async def test_a_refused_send_keeps_the_held_code_and_is_not_counted(env: Env) -> None:
+    """The chip refuses (paused): the contact's code still works, the hour's budget is
+    untouched, and a contact who never got a code has none (not a "used" one)."""
+    async with connect(_socket(env)) as client:
+
+        async def send() -> dict[str, Any]:
+            result: dict[str, Any] = await client.call(
+                "otp.send", {"chip": CHIP, "to": CONTACT, "purpose": "login"}
+            )
+            return result
+
+        async def verify(code: str) -> dict[str, Any]:
+            result: dict[str, Any] = await client.call(
+                "otp.verify", {"to": CONTACT, "purpose": "login", "code": code}
+            )
+            return result
+
+        pause = {"phone_number_id": CHIP, "reason": "night"}
+        await client.call("chip.pause", pause)
+        refused = await send()
+        assert (refused["result"], refused["reason"]) == ("refused", "chip paused: night")
+        assert await verify("123456") == {
+            "valid": False,
+            "reason": "no_code",
+            "attempts_left": None,
+        }
+        await client.call("chip.resume", {"phone_number_id": CHIP})
+        held = await send()
+        assert held["result"] == "sent"
+        await client.call("chip.pause", pause)
+        for _ in range(5):
+            assert (await send())["result"] == "refused"
+        await client.call("chip.resume", {"phone_number_id": CHIP})
+        assert (await verify(_sent_code(env, held["wamid"])))["valid"] is True
+        assert (await send())["result"] == "sent"  # the second of two this hour
+        capped = await send()
+        assert (capped["result"], capped["reason"]) == ("refused", "2 codes already sent this hour")
+
+
+async def test_a_purpose_is_limited_like_a_shift_id(env: Env) -> None:
+    async with connect(_socket(env)) as client:
+        for method, params in (
+            ("otp.send", {"chip": CHIP, "to": CONTACT}),
+            ("otp.verify", {"to": CONTACT, "code": "123456"}),
+        ):
+            with pytest.raises(ControlError, match="purpose: 1 to 128 characters"):
+                await client.call(method, {**params, "purpose": "x" * 5000})
+        assert await env.daemon.store.fetchval("SELECT count(*) FROM otp_codes") == 0
+
+
 async def test_auth_templates_are_created_with_the_right_buttons(env: Env) -> None:
     async with connect(_socket(env)) as client:
         with pytest.raises(ControlError, match="zero_tap_terms_accepted"):
