@@ -11,13 +11,8 @@ close every mailbox so each actor finishes what it holds, then leave the store, 
 flushes its writer and stops the embedded PostgreSQL. The whole sequence is bounded by
 ``daemon.shutdown_timeout_s``; whatever has not finished by then is cancelled.
 
-Signals are watched from the first moment of :func:`run_daemon` to its last: a
-SIGTERM before READY cancels the start, and what had started (the embedded PostgreSQL
-above all) is stopped as the cancellation unwinds; after READY it starts the shutdown
-above. Either way the daemon logs ``stopped`` and exits 0. Further SIGTERM/SIGINT while
-stopping are logged once and ignored, so they cannot cut the bounded shutdown short and
-leave an orphaned PostgreSQL; there is no "third signal kills" rule — the shutdown is
-already bounded, and SIGKILL (systemd's, after ``TimeoutStopSec``) is the hard stop.
+Signals are watched from the first moment of :func:`run_daemon` to its last; what they
+do before READY, after it and while stopping is :mod:`daemon.signals`.
 """
 
 from __future__ import annotations
@@ -25,8 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -58,11 +52,12 @@ from daemon.logs import fields
 from daemon.metrics import CountingGraph, CountingSink, Metrics, instrument_asgi
 from daemon.otp import ShiftTaps
 from daemon.reloader import Reloader, live_graph_client, reload_on_sighup, token_table
+from daemon.signals import Stopping, ask_for_time, stop_signals, watch_signals
 from daemon.statelock import state_dir_lock
 from daemon.store import Store, open_store
 from daemon.store.otp import ContactKeys
 from daemon.supervisor import Intensity, Supervisor, SupervisorEvent
-from daemon.systemd import Notifier, watchdog, while_starting
+from daemon.systemd import Notifier, watchdog
 from daemon.webhook.app import create_app
 from daemon.webhook.front import serve_front
 from daemon.webhook.ingest import WebhookIngest
@@ -106,89 +101,6 @@ class Daemon:
     """The campaign coordinator (metrics ask it for the open campaigns' figures)."""
 
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-@dataclass(slots=True)
-class _Stopping:
-    """What a stop signal does, depending on how far the start has got.
-
-    Why two ways: before READY nothing runs that an ordered shutdown would wait for, and
-    the start may be in the middle of anything (PostgreSQL starting, migrations, actors
-    loading); cancelling it unwinds every ``async with`` that opened something, and those
-    exits (shielded) close the store and stop the embedded server. After READY, ``stop``
-    starts the ordered, bounded shutdown (``_serve_with``)."""
-
-    stop: trio.Event
-    """:attr:`Daemon.stop`."""
-    ready: trio.Event
-    """Set when the daemon says READY."""
-    notifier: Notifier
-    start: trio.CancelScope = field(default_factory=trio.CancelScope)
-    """Around the whole start and run; cancelled only by a signal before READY."""
-    asking: trio.CancelScope = field(default_factory=trio.CancelScope)
-    """Around :func:`~daemon.systemd.while_starting`: a cancelled start asks systemd
-    for no more start time (nor says "starting") while it unwinds."""
-
-    def request(self, name: str) -> None:
-        self.stop.set()
-        if self.ready.is_set():
-            log.info("received %s, shutting down", name)
-            return
-        log.info("received %s during start-up, cancelling the start", name)
-        # What _serve_with says once READY: systemd learns the start is over.
-        self.notifier.notify(STOPPING=1, STATUS="stopping")
-        self.asking.cancel()
-        self.start.cancel()
-
-
-async def _ask_for_time(stopping: _Stopping) -> None:
-    """Ask systemd for more start time until READY, or until a signal cancels the start."""
-    with stopping.asking:
-        await while_starting(stopping.notifier, stopping.ready)
-
-
-async def _watch_signals(signals: AsyncIterator[int], stopping: _Stopping, grace_s: float) -> None:
-    """The first SIGTERM/SIGINT stops the daemon; later ones are logged once and ignored.
-
-    Why not return after the first (as it once did): leaving the receiver restored the
-    default action, so a second SIGTERM during the shutdown killed the process on the
-    spot, with no ``stopped`` line and the embedded PostgreSQL orphaned."""
-    repeated = False
-    async for signum in signals:
-        name = signal.Signals(signum).name
-        if signum == signal.SIGHUP:
-            # Only while the reloader is not running: a SIGHUP during the start (a
-            # config edited meanwhile) killed the daemon and orphaned its PostgreSQL.
-            log.warning(
-                "received SIGHUP while %s: not reloaded (metad ctl reload once READY)",
-                "stopping" if stopping.stop.is_set() else "starting",
-            )
-            continue
-        if not stopping.stop.is_set():
-            stopping.request(name)
-        elif not repeated:
-            repeated = True
-            log.warning(
-                "received %s while stopping: ignored; the shutdown is bounded by"
-                " daemon.shutdown_timeout_s (%g s), SIGKILL stops at once",
-                name,
-                grace_s,
-            )
-
-
-@contextlib.contextmanager
-def _stop_signals(handle_signals: bool) -> Iterator[AsyncIterator[int] | None]:
-    """SIGTERM and SIGINT, queued from now on (None when the process is not ours); and
-    SIGHUP, whose default action kills, until the config reloader takes it over (its
-    receiver is opened later, so it gets SIGHUP while it runs) and after it has gone."""
-    if not handle_signals:
-        yield None
-        return
-    with trio.open_signal_receiver(*STOP_SIGNALS, signal.SIGHUP) as signals:
-        yield signals
-
-
 async def run_daemon(
     cfg: MetadConfig,
     *,
@@ -201,8 +113,8 @@ async def run_daemon(
     SIGINT and SIGHUP, and tunes the garbage collector once started
     (:mod:`daemon.gctune`). Tests that run daemons inside their own process say False.
     SIGTERM and SIGINT are taken before anything starts, until after ``stopped`` is
-    logged (see the module's docstring)."""
-    with _stop_signals(handle_signals) as signals:
+    logged (:mod:`daemon.signals`)."""
+    with stop_signals(handle_signals) as signals:
         cfg = _graph_in_sandbox(cfg)
         secrets = resolve_secrets(cfg)  # fail before anything starts when a secret is unreadable
         with state_dir_lock(cfg.daemon.state_dir):
@@ -244,13 +156,13 @@ async def _serve(
     )
     log_handler = BusLogHandler(bus, trio.lowlevel.current_trio_token())
     logging.getLogger().addHandler(log_handler)
-    stopping = _Stopping(trio.Event(), trio.Event(), Notifier())
+    stopping = Stopping(trio.Event(), trio.Event(), Notifier())
     try:
         async with trio.open_nursery() as nursery:
             if signals is not None:
                 grace_s = cfg.daemon.shutdown_timeout_s
-                nursery.start_soon(_watch_signals, signals, stopping, grace_s)
-            nursery.start_soon(_ask_for_time, stopping)
+                nursery.start_soon(watch_signals, signals, stopping, grace_s)
+            nursery.start_soon(ask_for_time, stopping)
             with stopping.start:  # a signal before READY cancels the start from here
                 await _serve_with(
                     cfg, secrets, handle_signals, supervisor, bus, events, stopping, task_status
@@ -267,7 +179,7 @@ async def _serve_with(
     supervisor: Supervisor,
     bus: Bus,
     events: list[SupervisorEvent],
-    stopping: _Stopping,
+    stopping: Stopping,
     task_status: trio.TaskStatus[Daemon],
 ) -> None:
     """``stopping``: systemd's notifier; ``ready``, set when the daemon says READY (until
@@ -333,7 +245,7 @@ async def _serve_with(
             flows=endpoint.in_front_of if (endpoint := build_endpoint(cfg, secrets)) else None,
         )
         daemon = Daemon(cfg, store, supervisor, fleet, graph, processor, ingest, bus, events=events)
-        daemon.stop = stopping.stop  # what a signal sets (_watch_signals)
+        daemon.stop = stopping.stop  # what a signal sets (watch_signals)
         daemon.metrics = metrics
         daemon.leases = leases
         http_stop = trio.Event()
