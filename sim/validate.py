@@ -16,7 +16,7 @@ from typing import Any
 from sim.catalog import check_product_message
 from sim.errors import SimError, bad_param
 
-__all__ = ["MEDIA_TYPES", "ParsedSend", "parse_send"]
+__all__ = ["MEDIA_TYPES", "ParsedSend", "is_bsuid", "parse_send"]
 
 MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
 _TYPES = MEDIA_TYPES | {"text", "location", "contacts", "reaction", "template", "interactive"}
@@ -56,6 +56,11 @@ def _text(d: dict[str, Any], key: str, where: str, *, max_len: int, required: bo
     return v
 
 
+def is_bsuid(value: str) -> bool:
+    """Whether ``value`` is a business-scoped user id (``BR.1349…``), not a number."""
+    return _BSUID.fullmatch(value) is not None
+
+
 def parse_send(body: Any) -> ParsedSend:
     """Validate a send; the body is the decoded JSON (or anything, if it was not JSON)."""
     if not isinstance(body, dict):
@@ -68,7 +73,7 @@ def parse_send(body: Any) -> ParsedSend:
         )
     to = body.get("to")
     recipient = body.get("recipient")  # a business-scoped user id, when "to" is absent
-    if to is None and isinstance(recipient, str) and _BSUID.fullmatch(recipient):
+    if to is None and isinstance(recipient, str) and is_bsuid(recipient):
         to = norm = recipient
     else:
         if not isinstance(to, str) or not to:

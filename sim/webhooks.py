@@ -30,6 +30,7 @@ import trio
 from daemon.graph.h1 import H1Pool
 from sim.knobs import SimKnobs
 from sim.templates import TemplateRec
+from sim.validate import is_bsuid
 from sim.world import Contact, Message, Number
 
 __all__ = [
@@ -76,8 +77,13 @@ def status_change(number: Number, msg: Message, status: str, ts: float) -> Chang
         "id": msg.wamid,
         "status": status,
         "timestamp": str(int(ts)),
-        "recipient_id": msg.wa_id or msg.to,
     }
+    # A message sent to a business-scoped user id is reported by that id, as Meta does:
+    # ``recipient_user_id``, no ``recipient_id`` (a BSUID there is not a wa_id).
+    if msg.wa_id is None and is_bsuid(msg.to):
+        st["recipient_user_id"] = msg.to
+    else:
+        st["recipient_id"] = msg.wa_id or msg.to
     if msg.callback is not None:
         st["biz_opaque_callback_data"] = msg.callback
     if status == "failed" and msg.failure is not None:

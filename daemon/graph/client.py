@@ -218,7 +218,9 @@ class GraphClient(ManagementCalls, UploadCalls):
                 odd = GraphError.unexpected(status, content, "not a send answer")
                 return InDoubt("accepted with an unreadable answer", odd)
             first = parsed.messages[0]
-            wa_id = parsed.contacts[0].wa_id if parsed.contacts else str(payload.get("to", ""))
+            who = parsed.contacts[0] if parsed.contacts else None
+            addressed = str(payload.get("to") or payload.get("recipient") or "")
+            wa_id = (who.wa_id or who.user_id or addressed) if who else addressed
             return Accepted(first.id, wa_id, first.message_status)
         error = GraphError.from_response(status, content)
         if not error.explicit and status >= 500:

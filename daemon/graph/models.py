@@ -472,8 +472,13 @@ class OutboundMessage(_Req):
 
 
 class SendContact(_Resp):
+    """Who a send went to. A send addressed to a business-scoped user id may be answered
+    with ``user_id`` and no ``wa_id`` (a contact without a phone number): not a reason
+    to think the message's fate unknown."""
+
     input: str
-    wa_id: str
+    wa_id: str | None = None
+    user_id: str | None = None
 
 
 class SendMessageId(_Resp):

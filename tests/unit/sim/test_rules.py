@@ -307,3 +307,22 @@ def test_catalog_covers_the_clients_table_and_signing() -> None:
     body = b'{"object":"whatsapp_business_account"}'
     expected = hmac.new(b"secret", body, hashlib.sha256).hexdigest()
     assert sign("secret", body) == f"sha256={expected}"
+
+
+def test_a_status_of_a_send_to_a_user_id_names_it_as_recipient_user_id() -> None:
+    """As Meta does: ``recipient_user_id``, no ``recipient_id`` (the daemon warned on
+    every such status that a BSUID is not a usable wa_id)."""
+    from sim.webhooks import status_change
+    from sim.world import Message, Number
+
+    number = Number("200", "100", "+55 11 94000-0001", "Hospital", 80, "TIER_1K")
+
+    def status(to: str, wa_id: str | None) -> dict[str, Any]:
+        msg = Message("wamid.1", "200", "100", to, wa_id, "text", {}, None, 0.0)
+        st: dict[str, Any] = status_change(number, msg, "sent", 1.0)["value"]["statuses"][0]
+        return st
+
+    by_user_id = status("BR.Xk9aZ81bQ", None)
+    assert by_user_id["recipient_user_id"] == "BR.Xk9aZ81bQ"
+    assert "recipient_id" not in by_user_id
+    assert status("5511987654321", "5511987654321")["recipient_id"] == "5511987654321"

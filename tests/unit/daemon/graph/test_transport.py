@@ -218,3 +218,17 @@ async def test_a_send_that_never_gets_a_connection_was_not_sent() -> None:
     assert len(failed) == 1
     assert not failed[0].error.sent
     assert failed[0].error.transport == "PoolTimeout"
+
+
+async def test_an_answer_naming_a_user_id_and_no_wa_id_is_accepted() -> None:
+    """A send to a business-scoped user id may be answered with ``user_id`` only: the
+    message was accepted, not an "unreadable answer" left in doubt."""
+    answer = (
+        b'{"messaging_product":"whatsapp","contacts":[{"input":"BR.Xk9","user_id":"BR.Xk9"}],'
+        b'"messages":[{"id":"wamid.B"}]}'
+    )
+    out = await _client(lambda r: httpx.Response(200, content=answer), []).send_text(
+        "1", "BR.Xk9", "oi"
+    )
+    assert isinstance(out, Accepted)
+    assert (out.wamid, out.wa_id) == ("wamid.B", "BR.Xk9")
