@@ -152,6 +152,11 @@ def _add_otp_arguments(sub: Any, common: argparse.ArgumentParser) -> None:
     shift.add_argument("--to", required=True, metavar="NUMBER")
     shift.add_argument("--shift", required=True, metavar="ID", dest="shift_id")
     shift.add_argument("--param", action="append", default=[], help="body parameter (repeat)")
+    shift.add_argument(
+        "--again",
+        action="store_true",
+        help="send: offer it again even if the contact already confirmed or declined",
+    )
     keep = sub.add_parser(
         "keep", help="mark a conversation for the window keeper (--off to unmark)", parents=[common]
     )

@@ -8,19 +8,30 @@ the answer is a tap, so nobody has to type a code back.
 Each button's payload is ``shift:<answer>:<nonce>:<shift id>``. The nonce is drawn per
 message and stored with the offer, so a tap confirms exactly the shift that message
 offered to that contact, and a payload typed or replayed by someone else matches nothing.
+
+Why an answer survives a new message: the doctor's confirm or decline is the record
+the coordinators act on. Offering the shift again (a resend, a retry script) must not
+silently turn it back into "pending"; only a deliberate re-offer (``force``) asks anew,
+and only once that message left (:func:`replaces_answer`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from actors.otp.rules import local_time
+
 __all__ = [
+    "ANSWERED",
     "Answer",
     "ShiftTap",
     "parse_payload",
+    "reoffer_refusal",
+    "replaces_answer",
     "shift_payload",
     "shift_send_template",
     "shift_template_payload",
@@ -31,6 +42,8 @@ _ANSWERS: tuple[Answer, Answer] = ("confirm", "decline")
 _PREFIX = "shift"
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 MAX_SHIFT_ID = 128
+ANSWERED = ("confirmed", "declined")
+"""Offer states the contact chose; the others are ``pending`` and ``failed``."""
 
 DEFAULT_BODY = (
     "Olá {{1}}, você confirma que vai assumir o plantão de {{2}} no {{3}}? "
@@ -115,3 +128,29 @@ def shift_send_template(
             {"type": "body", "parameters": [{"type": "text", "text": p} for p in params]}
         )
     return {"name": name, "language": {"code": language}, "components": [*components, *buttons]}
+
+
+def reoffer_refusal(
+    state: str, answered_at: float | None, *, force: bool, tz: dt.tzinfo | None = None
+) -> str | None:
+    """Why the shift may not be offered to this contact again, or None.
+
+    An answered offer is offered again only when asked for (``force``): otherwise a
+    resend would erase the answer.
+    """
+    if force or state not in ANSWERED:
+        return None
+    when = "an unknown time" if answered_at is None else local_time(answered_at, tz)
+    return (
+        f"already {state} at {when}; to ask again, send with force (metad ctl shift send --again)"
+    )
+
+
+def replaces_answer(state: str, *, force: bool) -> bool:
+    """Whether a new offer that left makes the offer ``pending`` again.
+
+    A forced re-offer does; an unforced one only when nothing was answered, which may
+    have changed while it was being sent (a tap on the previous message): that answer
+    stays, and the new message's buttons answer nothing.
+    """
+    return force or state not in ANSWERED

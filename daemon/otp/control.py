@@ -50,6 +50,7 @@ def shift_service(ctx: ControlContext) -> ShiftService:
         contacts=ContactKeys(ctx.store),
         chip=ctx.fleet.find_chip,
         publish=ctx.bus.publish,
+        tz=ctx.cfg.tz,
     )
 
 
@@ -136,12 +137,17 @@ async def shift_template_create(ctx: ControlContext, params: dict[str, Any]) -> 
 
 
 async def shift_confirm_send(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Offer a shift; ``force: true`` offers it again to a contact who answered (else
+    refused, so a resend never erases an answer)."""
     raw = params.get("params", [])
     if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
         raise MethodError(INVALID_PARAMS, "params must be a list of strings")
+    force = params.get("force", False)
+    if not isinstance(force, bool):
+        raise MethodError(INVALID_PARAMS, "force must be true or false")
     service = shift_service(ctx)
     chip, to, shift = _str(params, "chip"), _str(params, "to"), _str(params, "shift_id")
-    result: dict[str, Any] = await _guarded(service.send(chip, to, shift, raw))
+    result: dict[str, Any] = await _guarded(service.send(chip, to, shift, raw, force=force))
     return result
 
 

@@ -26,7 +26,8 @@ def _call(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             return "otp.verify", {"to": args.to, "purpose": args.purpose, "code": args.code}
         case "shift", "send":
             params = {"chip": args.chip, "to": args.to, "shift_id": args.shift_id}
-            return "shift.confirm.send", {**params, "params": args.param}
+            force = True if args.again else None  # not sent at all unless asked
+            return "shift.confirm.send", {**params, "params": args.param, "force": force}
         case "shift", _:
             return "shift.status", {"to": args.to, "shift_id": args.shift_id}
         case "keep", _:

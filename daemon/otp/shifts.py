@@ -4,10 +4,17 @@ Why a nonce per message: the tap must confirm the shift *this* message offered t
 *this* contact (``shift_confirmations`` is keyed by shift and contact; the nonce in the
 payload must match the latest offer). An old message's buttons, another contact's tap,
 or a replayed webhook change nothing.
+
+Why the new nonce is only *pending* until the chip answers: a message the chip refused
+never reached the contact, so it must not change the stored offer or its answer; one
+that left must be tappable even if the daemon dies right after the POST. And an offer
+the contact answered is not offered again unless asked (``force``): a resend used to
+erase the answer (:func:`actors.otp.shifts.reoffer_refusal`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 import time
@@ -17,9 +24,9 @@ from typing import Any
 from actors.chip import Send, SendResult
 from actors.chip.contacts import canonical_key
 from actors.core import Address
-from actors.otp.shifts import MAX_SHIFT_ID, ShiftTap, shift_send_template
+from actors.otp.shifts import MAX_SHIFT_ID, ShiftTap, reoffer_refusal, shift_send_template
 from config.model import ShiftsConfig
-from daemon.otp.service import SEND_TIMEOUT_S, send_report
+from daemon.otp.service import SEND_TIMEOUT_S, SendReport, send_report
 from daemon.store.otp import ContactKeys, ShiftOffer, ShiftRepository
 
 __all__ = ["ShiftService"]
@@ -39,6 +46,7 @@ class ShiftService:
         chip: Callable[[str], Address[Any] | None],
         publish: Publish = lambda kind, data: None,
         now: Callable[[], float] = time.time,
+        tz: dt.tzinfo | None = None,
     ) -> None:
         self._cfg = cfg
         self._offers = offers
@@ -46,11 +54,19 @@ class ShiftService:
         self._chip = chip
         self._publish = publish
         self._now = now
+        self._tz = tz
 
     async def send(
-        self, chip: str, to: str, shift_id: str, params: Sequence[str] = ()
+        self,
+        chip: str,
+        to: str,
+        shift_id: str,
+        params: Sequence[str] = (),
+        *,
+        force: bool = False,
     ) -> dict[str, Any]:
-        """Send the confirmation template for ``shift_id`` to ``to`` through ``chip``."""
+        """Send the confirmation template for ``shift_id`` to ``to`` through ``chip``;
+        ``force`` asks again a contact who already answered."""
         address = self._chip(chip)
         if address is None:
             raise LookupError(f"unknown chip {chip}")
@@ -63,13 +79,26 @@ class ShiftService:
         template = shift_send_template(
             self._cfg.template, self._cfg.language, params, nonce=nonce, shift_id=shift_id
         )
-        await self._offers.offer(shift_id, key, nonce, chip)
+
+        def refuse(offer: ShiftOffer) -> str | None:
+            return reoffer_refusal(offer.state, offer.answered_at, force=force, tz=self._tz)
+
+        refusal = await self._offers.stage(shift_id, key, nonce, chip, refuse)
+        if refusal is not None:
+            log.info("shift %s not offered to %s again: %s", shift_id, key, refusal)
+            report = SendReport("refused", reason=refusal)
+            return {**report.as_dict(), "shift_id": shift_id, "contact": key}
+        # Should the call raise (the chip stopped, timed out), the nonce stays pending:
+        # the message may have gone, so a tap on it still counts.
         result: SendResult = await address.call(
             lambda r: Send(to=to, template=template, category="utility", reply=r),
             timeout=SEND_TIMEOUT_S,
         )
         report = send_report(result)
-        await self._offers.sent(nonce, report.outbox_id, failed=report.result == "refused")
+        if report.result == "refused":
+            await self._offers.withdraw(shift_id, key, nonce)
+        else:
+            await self._offers.sent(shift_id, key, nonce, chip, report.outbox_id, force=force)
         log.info("shift %s offered to %s via %s: %s", shift_id, key, chip, report.result)
         return {**report.as_dict(), "shift_id": shift_id, "contact": key}
 

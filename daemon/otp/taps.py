@@ -52,6 +52,7 @@ class ShiftTaps:
             contacts=ContactKeys(store),
             chip=fleet.find_chip,
             publish=publish,
+            tz=cfg.tz,
         )
         return cls(inner, shifts)
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.chip.contacts import brazil_variants, canonical_key, is_bsuid, normalize_phone
 from actors.otp.rules import Code, OtpState
+from actors.otp.shifts import replaces_answer
 
 if TYPE_CHECKING:
     from daemon.store.connection import Queries, Row
@@ -196,11 +197,14 @@ class OtpRepository:
 class ShiftOffer:
     shift_id: str
     contact: str
-    nonce: str
+    nonce: str | None
+    """The nonce of the message that left last; None until the first one has."""
     chip: str
     state: str
     outbox_id: int | None = None
     answered_at: float | None = None
+    pending_nonce: str | None = None
+    """The nonce of a message being sent, whose fate the chip has not told yet."""
 
 
 def _offer(row: Row) -> ShiftOffer:
@@ -212,47 +216,139 @@ def _offer(row: Row) -> ShiftOffer:
         state=row["state"],
         outbox_id=row["outbox_id"],
         answered_at=_epoch(row["answered_at"]),
+        pending_nonce=row["pending_nonce"],
     )
 
 
-_OFFER_COLUMNS = "shift_id, contact, nonce, chip, state, outbox_id, answered_at"
+_OFFER_COLUMNS = "shift_id, contact, nonce, chip, state, outbox_id, answered_at, pending_nonce"
+_OFFER_SELECT = (
+    f"SELECT {_OFFER_COLUMNS} FROM shift_confirmations WHERE shift_id = $1 AND contact = $2"
+)
+
+Refuse = Callable[[ShiftOffer], str | None]
 
 
 class ShiftRepository:
-    def __init__(self, db: Queries) -> None:
-        self._db = db
+    """Offers by (shift, contact). Why a pending nonce: see :mod:`actors.otp.shifts`."""
 
-    async def offer(self, shift_id: str, contact: str, nonce: str, chip: str) -> None:
-        """Record (or renew) an offer: a new message gets a new nonce; older taps die."""
+    def __init__(self, store: Store) -> None:
+        self._db = store
+
+    async def stage(
+        self, shift_id: str, contact: str, nonce: str, chip: str, refuse: Refuse
+    ) -> str | None:
+        """Store ``nonce`` as the offer's pending message before it is sent, unless
+        ``refuse`` says why the existing offer may not be offered again. The stored
+        offer, its nonce and its answer are left as they are until the chip answers."""
+        async with self._db.transaction() as tx:
+            while True:
+                created = await tx.fetchval(
+                    "INSERT INTO shift_confirmations (shift_id, contact, pending_nonce, chip)"
+                    " VALUES ($1, $2, $3, $4) ON CONFLICT (shift_id, contact) DO NOTHING"
+                    " RETURNING true",
+                    shift_id,
+                    contact,
+                    nonce,
+                    chip,
+                )
+                if created:
+                    return None
+                row = await tx.fetchrow(_OFFER_SELECT + " FOR UPDATE", shift_id, contact)
+                if row is not None:  # else deleted meanwhile (a refused first offer)
+                    break
+            reason = refuse(_offer(row))
+            if reason is None:
+                await tx.execute(
+                    "UPDATE shift_confirmations SET pending_nonce = $3"
+                    " WHERE shift_id = $1 AND contact = $2",
+                    shift_id,
+                    contact,
+                    nonce,
+                )
+            return reason
+
+    async def sent(
+        self,
+        shift_id: str,
+        contact: str,
+        nonce: str,
+        chip: str,
+        outbox_id: int | None,
+        *,
+        force: bool,
+    ) -> ShiftOffer | None:
+        """The message with ``nonce`` left (Meta took it, or may have): it becomes the
+        offer, answered anew unless an answer came meanwhile (:func:`replaces_answer`)."""
+        async with self._db.transaction() as tx:
+            row = await tx.fetchrow(_OFFER_SELECT + " FOR UPDATE", shift_id, contact)
+            if row is None:
+                return None
+            offer = _offer(row)
+            key = "WHERE shift_id = $1 AND contact = $2"
+            if offer.pending_nonce == nonce and replaces_answer(offer.state, force=force):
+                row = await tx.fetchrow(
+                    "UPDATE shift_confirmations SET nonce = $3, pending_nonce = NULL,"
+                    " chip = $4, outbox_id = $5, sent_at = now(), state = 'pending',"
+                    f" answered_at = NULL, answer_wamid = NULL {key} RETURNING {_OFFER_COLUMNS}",
+                    shift_id,
+                    contact,
+                    nonce,
+                    chip,
+                    outbox_id,
+                )
+            elif offer.pending_nonce == nonce:  # answered on the previous message meanwhile
+                row = await tx.fetchrow(
+                    f"UPDATE shift_confirmations SET pending_nonce = NULL {key}"
+                    f" RETURNING {_OFFER_COLUMNS}",
+                    shift_id,
+                    contact,
+                )
+            elif offer.nonce == nonce:  # a tap on this very message came first
+                row = await tx.fetchrow(
+                    f"UPDATE shift_confirmations SET chip = $3, outbox_id = $4 {key}"
+                    f" RETURNING {_OFFER_COLUMNS}",
+                    shift_id,
+                    contact,
+                    chip,
+                    outbox_id,
+                )
+            # else a later offer took its place: this one changes nothing
+            return None if row is None else _offer(row)
+
+    async def withdraw(self, shift_id: str, contact: str, nonce: str) -> None:
+        """The chip refused the message with ``nonce``: the offer is as it was before
+        (a first offer's row goes)."""
         await self._db.execute(
-            "INSERT INTO shift_confirmations (shift_id, contact, nonce, chip)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (shift_id, contact) DO UPDATE"
-            " SET nonce = EXCLUDED.nonce, chip = EXCLUDED.chip, state = 'pending',"
-            " sent_at = now(), answered_at = NULL, answer_wamid = NULL, outbox_id = NULL",
+            "DELETE FROM shift_confirmations WHERE shift_id = $1 AND contact = $2"
+            " AND pending_nonce = $3 AND nonce IS NULL",
             shift_id,
             contact,
             nonce,
-            chip,
         )
-
-    async def sent(self, nonce: str, outbox_id: int | None, *, failed: bool = False) -> None:
         await self._db.execute(
-            "UPDATE shift_confirmations SET outbox_id = $2,"
-            " state = CASE WHEN $3 THEN 'failed' ELSE state END WHERE nonce = $1",
+            "UPDATE shift_confirmations SET pending_nonce = NULL"
+            " WHERE shift_id = $1 AND contact = $2 AND pending_nonce = $3",
+            shift_id,
+            contact,
             nonce,
-            outbox_id,
-            failed,
         )
 
     async def answer(
         self, nonce: str, shift_id: str, contacts: list[str], state: str, wamid: str, now: float
     ) -> ShiftOffer | None:
-        """Settle the offer a tap answers; None when no pending offer matches (a tap from
-        someone else, a stale message, or a replay of an answered one)."""
+        """Settle the offer a tap answers; None when no offer matches (a tap from someone
+        else, a stale message, or a replay of an answered one).
+
+        A tap on the latest message that left answers a pending offer; a tap on the
+        message being sent answers whatever the offer is, since that message, being
+        tapped, did leave (and only a re-offer allowed to ask anew has one).
+        """
         row = await self._db.fetchrow(
-            f"UPDATE shift_confirmations SET state = $4, answered_at = $5, answer_wamid = $6"
-            f" WHERE nonce = $1 AND shift_id = $2 AND contact = ANY($3::text[])"
-            f" AND state = 'pending' RETURNING {_OFFER_COLUMNS}",
+            "UPDATE shift_confirmations SET nonce = $1, state = $4, answered_at = $5,"
+            " answer_wamid = $6, pending_nonce = NULLIF(pending_nonce, $1)"
+            " WHERE shift_id = $2 AND contact = ANY($3::text[])"
+            " AND (pending_nonce = $1 OR (nonce = $1 AND state = 'pending'))"
+            f" RETURNING {_OFFER_COLUMNS}",
             nonce,
             shift_id,
             contacts,
@@ -263,10 +359,5 @@ class ShiftRepository:
         return None if row is None else _offer(row)
 
     async def get(self, shift_id: str, contact: str) -> ShiftOffer | None:
-        row = await self._db.fetchrow(
-            f"SELECT {_OFFER_COLUMNS} FROM shift_confirmations"
-            " WHERE shift_id = $1 AND contact = $2",
-            shift_id,
-            contact,
-        )
+        row = await self._db.fetchrow(_OFFER_SELECT, shift_id, contact)
         return None if row is None else _offer(row)

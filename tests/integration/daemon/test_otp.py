@@ -233,6 +233,95 @@ async def test_a_tap_on_the_offer_confirms_that_shift_for_that_contact(env: Env)
     }
 
 
+PARAMS = ["Carla", "01/12 às 19h", "Hospital Santa Clara"]
+
+
+async def _shift_template(env: Env, client: Any) -> None:
+    created = await client.call("shift.template.create", {"waba": WABA})
+    record = env.sim.world.templates[created["id"]]
+    await wait_until(lambda: record.status == "APPROVED")
+
+
+def _tap(env: Env, wamid: str, answer: str) -> str:
+    """The contact taps ``answer`` on the message ``wamid``; returns the tap's wamid."""
+    components = env.sim.world.messages[wamid].payload["template"]["components"]
+    buttons = [c for c in components if c["type"] == "button"]
+    payload = buttons[0 if answer == "confirm" else 1]["parameters"][0]["payload"]
+    tap = {"type": "button", "button": {"payload": payload, "text": answer}}
+    return env.sim.inbound(CHIP, CONTACT, tap, context=wamid)
+
+
+async def _handled(env: Env, wamid: str) -> None:
+    """Wait until the daemon applied the inbound message ``wamid``."""
+
+    async def seen() -> bool:
+        key = f"m:{wamid}"
+        found = await env.daemon.store.fetchval("SELECT 1 FROM webhook_seen WHERE key = $1", key)
+        return found is not None
+
+    await wait_until(seen)
+
+
+async def test_a_re_offer_keeps_the_answer_unless_forced_and_sent(env: Env) -> None:
+    """A resend the chip refuses changes nothing; an answered offer is offered again
+    only when forced, and only a forced one that left asks anew."""
+    env.sim.world.contacts[CONTACT].replies = False
+    pause = {"phone_number_id": CHIP, "reason": "night"}
+    async with connect(_socket(env)) as client:
+        await _shift_template(env, client)
+        offer = {"chip": CHIP, "to": CONTACT, "shift_id": "V1002", "params": PARAMS}
+
+        async def send(**extra: Any) -> dict[str, Any]:
+            result: dict[str, Any] = await client.call("shift.confirm.send", {**offer, **extra})
+            return result
+
+        async def status() -> dict[str, Any]:
+            result: dict[str, Any] = await client.call(
+                "shift.status", {"shift_id": "V1002", "to": CONTACT}
+            )
+            return result
+
+        async def state_is(state: str) -> bool:
+            return bool((await status())["state"] == state)
+
+        await client.call("chip.pause", pause)
+        assert (await send())["result"] == "refused"
+        assert (await status())["state"] is None  # no offer left: none was ever made
+        await client.call("chip.resume", {"phone_number_id": CHIP})
+        first = await send()
+        assert first["result"] == "sent"
+        offered = await status()
+        await client.call("chip.pause", pause)
+        assert (await send())["reason"] == "chip paused: night"
+        assert await status() == offered  # the refused resend changed nothing…
+        await client.call("chip.resume", {"phone_number_id": CHIP})
+        _tap(env, first["wamid"], "confirm")  # …so the first message still answers
+        await wait_until(lambda: state_is("confirmed"))
+        answered = await status()
+        assert answered["answered_at"] is not None
+
+        again = await send()
+        assert again["result"] == "refused"
+        assert again["reason"].startswith("already confirmed at ")
+        assert "--again" in again["reason"]
+        assert await status() == answered
+        await client.call("chip.pause", pause)
+        forced = await send(force=True)
+        assert (forced["result"], forced["reason"]) == ("refused", "chip paused: night")
+        assert await status() == answered
+        await client.call("chip.resume", {"phone_number_id": CHIP})
+
+        anew = await send(force=True)
+        assert anew["result"] == "sent"
+        asked = await status()
+        assert (asked["state"], asked["answered_at"]) == ("pending", None)
+        assert asked["outbox_id"] == anew["outbox_id"]
+        await _handled(env, _tap(env, first["wamid"], "decline"))  # the old message: stale
+        assert await status() == asked
+        _tap(env, anew["wamid"], "decline")
+        await wait_until(lambda: state_is("declined"))
+
+
 async def test_metad_ctl_sends_and_verifies(env: Env) -> None:
     socket = ["ctl", "--socket", env.daemon.control_socket]
 
