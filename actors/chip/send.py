@@ -298,13 +298,30 @@ class SendPipeline:
         return dataclasses.replace(req, category=known)
 
     def _template_problem(self, req: Send) -> str | None:
+        """Why Meta would refuse the template, checked before anything is journalled
+        (behaviour.md 15.7): not in the WABA, not approved, or parameters that do not
+        fit its definition. A parameter count Meta refused (132000) or a template it
+        lacks (132001) cost an outbox row, a reservation and a POST first."""
         if req.template is None:
             return None
         name, code = _template_key(req.template)
+        if not self.templates.knows(name, code):
+            return self._missing_template(name, code) if self.templates.synced else None
         status = self.templates.unusable(name, code)
-        if status is None:
-            return None
-        return f"template {name}/{code} is {status} in WABA {self.record.waba_id}"
+        if status is not None:
+            return f"template {name}/{code} is {status} in WABA {self.record.waba_id}"
+        problem = self.templates.send_problem(name, code, req.template.get("components"))
+        return None if problem is None else f"template {name}/{code} {problem}"
+
+    def _missing_template(self, name: str, code: str) -> str:
+        """The refusal of a template the synced registry does not have, saying what it
+        has under that name and how to pick up one created since the last sync."""
+        others = self.templates.languages(name)
+        has = f" (it has {name} in {', '.join(others)})" if others else ""
+        return (
+            f"template {name}/{code} is not in WABA {self.record.waba_id}{has};"
+            " run metad ctl templates sync if it was just created"
+        )
 
     def _plan(self, req: Send, key: str, window: WindowState) -> Send | str:
         """Choose method and template for an intent; the refusal's reason otherwise."""

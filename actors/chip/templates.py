@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from actors.policy.cost import TemplateOption
 from actors.ports import TemplateRecord
-from actors.templates.schema import SchemaError, TemplateSchema
+from actors.templates.schema import SchemaError, SendShape, TemplateSchema
 
 __all__ = ["TemplateBook"]
 
@@ -19,7 +19,9 @@ __all__ = ["TemplateBook"]
 class TemplateBook:
     def __init__(self, records: Iterable[TemplateRecord] = ()) -> None:
         self._records = {(r.name, r.language): r for r in records}
+        self._synced = any(r.components for r in self._records.values())
         self._schemas: dict[tuple[str, str], TemplateSchema] = {}
+        self._shapes: dict[tuple[str, str], SendShape] = {}
         options: list[TemplateOption] = []
         for key, record in self._records.items():
             try:
@@ -35,6 +37,10 @@ class TemplateBook:
             except SchemaError:
                 continue  # a definition we cannot read is never chosen automatically
             self._schemas[key] = schema
+            if record.components:
+                # Without them the template is known from a review webhook only (created
+                # since the last sync): its parameters are unknown, not none.
+                self._shapes[key] = SendShape.of(schema)
             options.append(
                 TemplateOption(
                     name=record.name,
@@ -48,6 +54,28 @@ class TemplateBook:
                 )
             )
         self.options: tuple[TemplateOption, ...] = tuple(options)
+
+    @property
+    def synced(self) -> bool:
+        """Whether the WABA's registry was ever synced (a GET of its templates, which
+        always carries their components): only then does a template missing from it not
+        exist. An empty book, or one holding only templates a review webhook announced
+        (created by metad, never synced), knows too little to say so."""
+        return self._synced
+
+    def knows(self, name: str, language: str) -> bool:
+        return (name, language) in self._records
+
+    def languages(self, name: str) -> tuple[str, ...]:
+        """The languages the WABA has a template ``name`` in (a refusal's hint)."""
+        return tuple(sorted(lang for n, lang in self._records if n == name))
+
+    def send_problem(self, name: str, language: str, components: object) -> str | None:
+        """Why Meta would refuse these parameters for a known template (132000), in
+        words that follow "template <name>/<language> "; None when they fit, or when the
+        template is unknown or its definition unreadable (Meta then judges)."""
+        shape = self._shapes.get((name, language))
+        return None if shape is None else shape.problem(components)
 
     def unusable(self, name: str, language: str) -> str | None:
         """The status of a known template Meta will not take now; None if usable/unknown."""

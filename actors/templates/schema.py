@@ -25,6 +25,7 @@ place that insists on the strict form.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ __all__ = [
     "HeaderFormat",
     "ParameterFormat",
     "SchemaError",
+    "SendShape",
     "Slot",
     "SlotType",
     "TemplateSchema",
@@ -198,6 +200,180 @@ class TemplateSchema:
     def required_names(self, card: int | None = None) -> tuple[str, ...]:
         """Keys a send cannot go without: every text variable, media, URL suffix, code."""
         return tuple(_unique([s.key for s in self.slots_for(card) if s.required]))
+
+
+@dataclass(frozen=True, slots=True)
+class _PartShape:
+    """What a send must carry in the header, body and buttons of the template or of one
+    carousel card: counts and the little else Meta checks before the text (132000)."""
+
+    body: int
+    body_names: frozenset[str] | None
+    """Parameter names of a NAMED template's body; None when positional."""
+    header: int
+    media: SlotType | None
+    """The media a header parameter must be (``image``…); None for text or no header."""
+    buttons: tuple[tuple[int, str], ...]
+    """(index, sub_type) of every button that cannot go without its parameter."""
+
+    @classmethod
+    def of(cls, slots: Sequence[Slot], named: bool) -> _PartShape:
+        body = [s for s in slots if s.component == "body"]
+        header = [s for s in slots if s.component == "header"]
+        media = header[0].type if header and header[0].type != "text" else None
+        return cls(
+            body=len(body),
+            body_names=frozenset(s.name or s.key for s in body) if named else None,
+            header=len(header),
+            media=media,
+            buttons=tuple(
+                (s.index, s.sub_type or "")
+                for s in slots
+                if s.component == "button" and s.required and s.index is not None
+            ),
+        )
+
+    def problem(self, given: _Given) -> str | None:
+        """What is wrong with ``given`` for this part, in words; None when it fits."""
+        body = self._body_problem(given.body)
+        if body is not None:
+            return body
+        header = self._header_problem(given.header)
+        if header is not None:
+            return header
+        for index, sub_type in self.buttons:
+            if not given.buttons.get(index):
+                return f"needs a parameter for button {index} ({sub_type}), the send gives none"
+        return None
+
+    def _body_problem(self, params: list[object]) -> str | None:
+        if len(params) != self.body:
+            return f"takes {_count(self.body, 'body parameter')}, the send gives {len(params)}"
+        if self.body_names is None:
+            return None
+        names = {str(_field(p, "parameter_name")) for p in params if _field(p, "parameter_name")}
+        if names != self.body_names:
+            want, got = ", ".join(sorted(self.body_names)), ", ".join(sorted(names)) or "none"
+            return f"takes body parameters named {want}, the send names {got}"
+        return None
+
+    def _header_problem(self, params: list[object]) -> str | None:
+        if len(params) != self.header:
+            return f"takes {_count(self.header, 'header parameter')}, the send gives {len(params)}"
+        if self.media is not None and _field(params[0], "type") != self.media:
+            article = "an" if self.media[0] in "aeiou" else "a"
+            given = _field(params[0], "type")
+            return f"takes {article} {self.media} header, the send gives {given!r}"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Given:
+    """A send's components, sorted by kind (of the template or of one card)."""
+
+    header: list[object]
+    body: list[object]
+    buttons: dict[int, list[object]]
+    cards: list[object] | None
+    """The carousel's cards; None when the send has no carousel."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendShape:
+    """The parameters any send of one template must carry, compiled from its schema once.
+
+    Why: Meta refuses a send whose parameters do not fit the template (132000: count,
+    132012: header media) only after the outbox row, the budget reservation and a POST;
+    behaviour.md 15.7 asks for the check before calling Meta. It runs for every template
+    send on the chip's hot path, so what it needs is counted here once per template
+    (the chip keeps one per name and language) and a send is one pass over its
+    components. It checks what Meta counts, not the values: the mapper fills those.
+    Components of a kind it does not model are let through (Meta judges them).
+    """
+
+    own: _PartShape
+    cards: tuple[_PartShape, ...]
+
+    @classmethod
+    def of(cls, schema: TemplateSchema) -> SendShape:
+        named = schema.parameter_format == "named"
+        return cls(
+            own=_PartShape.of(schema.slots_for(None), named),
+            cards=tuple(
+                _PartShape.of(schema.slots_for(c), named) for c in range(schema.card_count)
+            ),
+        )
+
+    def problem(self, components: object) -> str | None:
+        """Why Meta would refuse a send with these ``components`` (the ``template``'s),
+        in words that follow "template <name>/<language> "; None when they fit."""
+        given = _given(components)
+        if isinstance(given, str):
+            return given
+        problem = self.own.problem(given)
+        if problem is not None:
+            return problem
+        return self._cards_problem(given.cards)
+
+    def _cards_problem(self, cards: list[object] | None) -> str | None:
+        if cards is None:
+            return (
+                f"takes {len(self.cards)} carousel cards, the send gives none"
+                if self.cards
+                else None
+            )
+        if len(cards) != len(self.cards):
+            return f"takes {len(self.cards)} carousel cards, the send gives {len(cards)}"
+        for i, (shape, card) in enumerate(zip(self.cards, cards, strict=True)):
+            comps = card.get("components") if isinstance(card, Mapping) else None
+            given = _given(comps)
+            problem = given if isinstance(given, str) else shape.problem(given)
+            if problem is not None:
+                return f"(card {i}) {problem}"
+        return None
+
+
+def _given(components: object) -> _Given | str:
+    """A send's components by kind; what is malformed, in words."""
+    if components is None:
+        components = []
+    if not isinstance(components, list):
+        return "cannot take the send's components (not a list)"
+    given = _Given([], [], {}, None)
+    for comp in components:
+        if not isinstance(comp, Mapping):
+            return "cannot take a component of the send (not an object)"
+        kind = str(comp.get("type", "")).lower()
+        if kind == "carousel":
+            cards = comp.get("cards")
+            given = dataclasses.replace(given, cards=cards if isinstance(cards, list) else [])
+            continue
+        if kind not in ("header", "body", "button"):
+            continue
+        params = comp.get("parameters", [])
+        if not isinstance(params, list):  # their items are looked at only where it matters
+            return f"cannot take the send's {kind} parameters (not a list)"
+        if kind == "button":
+            try:
+                index = int(str(comp.get("index")))
+            except ValueError:
+                return f"cannot take the send's button index {comp.get('index')!r} (not a number)"
+            given.buttons[index] = params
+        elif kind == "header":
+            given.header.extend(params)
+        else:
+            given.body.extend(params)
+    return given
+
+
+def _field(parameter: object, name: str) -> object:
+    """A field of a send's parameter; None when it is not an object."""
+    return parameter.get(name) if isinstance(parameter, Mapping) else None
+
+
+def _count(n: int, what: str) -> str:
+    """``3 body parameters``, ``1 body parameter``, ``no body parameters``."""
+    return f"{n} {what}" if n == 1 else f"{n or 'no'} {what}s"
 
 
 def _components(value: object, where: str) -> list[Mapping[str, object]]:

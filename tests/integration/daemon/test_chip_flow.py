@@ -5,7 +5,10 @@ from __future__ import annotations
 import trio
 
 from actors.chip import GetSnapshot, Refused, Send, Sent
+from actors.waba import SyncTemplates
 from tests.integration.daemon.conftest import CHIP, CONTACT, Env, wait_until
+
+WABA = "100000000000001"
 
 TEXT = {"type": "text", "text": {"body": "Plantão amanhã às 7h, ainda tem interesse?"}}
 TEMPLATE = {"name": "hello_world", "language": {"code": "en_US"}}
@@ -192,3 +195,29 @@ async def test_a_one_time_code_reaches_meta_but_not_the_outbox(env: Env) -> None
     rows = await env.daemon.store.fetch(_CODES_IN_OUTBOX)
     assert [(r["body"], r["button"]) for r in rows] == [("••••••", "••••••")]
     assert OTP_CODE not in rows[0]["whole"]
+
+
+async def test_after_a_sync_meta_never_sees_a_template_send_it_would_refuse(env: Env) -> None:
+    await env.daemon.fleet.waba(WABA).call(lambda r: SyncTemplates(reply=r), timeout=30)
+    short = {
+        "name": "vaga_plantao",
+        "language": {"code": "pt_BR"},
+        "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ana"}]}],
+    }
+    missing = {"name": "nao_existe", "language": {"code": "pt_BR"}}
+
+    async def refusal(template: dict[str, object]) -> str:
+        result = await _send(env, to=CONTACT, template=template, category="marketing")
+        assert isinstance(result, Refused), result
+        return result.reason
+
+    # The WABA actor hands its chips the registry before it answers the sync.
+    assert await refusal(missing) == (
+        f"template nao_existe/pt_BR is not in WABA {WABA};"
+        " run metad ctl templates sync if it was just created"
+    )
+    assert await refusal(short) == (
+        "template vaga_plantao/pt_BR takes 2 body parameters, the send gives 1"
+    )
+    assert await env.daemon.store.fetchval("SELECT count(*) FROM outbox") == 0
+    assert not env.sim.world.messages

@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from actors.chip import ChipActor, ChipMsg, ChipSettings, Send, Sent, WabaTemplates
+from actors.chip import ChipActor, ChipMsg, ChipSettings, Refused, Send, Sent, WabaTemplates
 from actors.chip.wire import SECRET_MASK
 from actors.core import Mailbox, open_mailbox
 from actors.ports import ChipRecord, TemplateRecord
@@ -162,3 +162,99 @@ async def test_other_templates_are_journalled_as_sent(
         "amanhã",
         "UTI",
     ]
+
+
+@pytest.mark.parametrize(
+    ("template", "records", "reason"),
+    [
+        pytest.param(
+            shift_template("Ana"),
+            (SHIFT,),
+            "template confirmar_plantao/pt_BR takes 3 body parameters, the send gives 1",
+            id="parameter-count",
+        ),
+        pytest.param(
+            otp_template(name="nao_existe"),
+            (SHIFT, AUTH),
+            f"template nao_existe/pt_BR is not in WABA {WABA};"
+            " run metad ctl templates sync if it was just created",
+            id="not-in-the-synced-registry",
+        ),
+        pytest.param(
+            {**shift_template("Ana", "amanhã", "UTI"), "language": {"code": "en_US"}},
+            (SHIFT,),
+            f"template confirmar_plantao/en_US is not in WABA {WABA} (it has"
+            " confirmar_plantao in pt_BR); run metad ctl templates sync if it was just created",
+            id="not-in-that-language",
+        ),
+        pytest.param(
+            {**otp_template(), "components": otp_template()["components"][:1]},
+            (AUTH,),
+            "template codigo_verificacao/pt_BR needs a parameter for button 0 (url),"
+            " the send gives none",
+            id="otp-button-missing",
+        ),
+    ],
+)
+async def test_a_template_send_that_meta_would_refuse_is_refused_before_the_outbox(
+    autojump_clock: trio.testing.MockClock,
+    template: dict[str, Any],
+    records: tuple[TemplateRecord, ...],
+    reason: str,
+) -> None:
+    """Meta refused these (132000, 132001) only after an outbox row and a POST; the
+    synced registry already knew (behaviour.md 15.7: validate before calling Meta)."""
+    journal, graph = FakeJournal(), FakeGraph()
+    (refused,) = await send_all(
+        [{"to": CONTACT, "template": template}], records=records, journal=journal, graph=graph
+    )
+    assert refused == Refused(reason)
+    assert journal.outbox == {}
+    assert graph.sent == []
+
+
+async def test_a_registry_never_synced_lets_any_template_through(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Nothing to check against: Meta judges, as before."""
+    graph = FakeGraph()
+    answers = await send_all(
+        [
+            {"to": CONTACT, "template": shift_template("Ana")},
+            {"to": CONTACT, "template": otp_template(name="nao_existe")},
+        ],
+        graph=graph,
+    )
+    assert all(isinstance(a, Sent) for a in answers), answers
+    assert len(graph.sent) == 2
+
+
+async def test_a_template_known_only_from_its_review_webhook_is_not_checked(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Created since the last sync, it is in the registry by name, without its
+    definition: its parameters are unknown, not none (the shift offer was refused with
+    'takes no body parameters')."""
+    reviewed = TemplateRecord(
+        waba_id=WABA, name="confirmar_plantao", language="pt_BR", status="APPROVED"
+    )
+    (sent,) = await send_all(
+        [{"to": CONTACT, "template": shift_template("Ana", "amanhã", "UTI")}],
+        records=(reviewed, AUTH),
+    )
+    assert isinstance(sent, Sent)
+
+
+async def test_a_registry_of_reviewed_templates_only_is_not_a_synced_one(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A WABA never synced whose registry holds only what review webhooks announced
+    (a template metad created) does not know which others exist."""
+    reviewed = TemplateRecord(
+        waba_id=WABA, name="confirmar_plantao", language="pt_BR", status="APPROVED"
+    )
+    (sent,) = await send_all(
+        [{"to": CONTACT, "template": otp_template(), "category": "authentication"}],
+        records=(reviewed,),
+    )
+    assert isinstance(sent, Sent)

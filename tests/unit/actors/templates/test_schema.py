@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from actors.templates.schema import SchemaError, TemplateSchema
+from actors.templates.schema import SchemaError, SendShape, TemplateSchema
 
 POSITIONAL: dict[str, Any] = {
     "name": "vaga_plantao",
@@ -337,3 +337,105 @@ def test_template_without_parameters() -> None:
     )
     assert schema.slots == ()
     assert schema.required_names() == ()
+
+
+def _text(*texts: str, kind: str = "body", **extra: Any) -> dict[str, Any]:
+    return {"type": kind, "parameters": [{"type": "text", "text": t} for t in texts], **extra}
+
+
+def _named(**values: str) -> dict[str, Any]:
+    params = [{"type": "text", "text": v, "parameter_name": k} for k, v in values.items()]
+    return {"type": "body", "parameters": params}
+
+
+_IMG = {"type": "header", "parameters": [{"type": "image", "image": {"id": "1"}}]}
+_DOC = {"type": "header", "parameters": [{"type": "document", "document": {"id": "1"}}]}
+_CODE = {"type": "button", "sub_type": "copy_code", "index": 0, "parameters": [{"type": "x"}]}
+_URL = _text("V1", kind="button", sub_type="url", index="0")
+_CARD = {"components": [_IMG, _text("H", "1/12"), {**_URL, "index": 1}]}
+
+
+@pytest.mark.parametrize(
+    ("defn", "components", "problem"),
+    [
+        pytest.param(POSITIONAL, [_text("SP", kind="header"), _text("Ana", "UTI")], None, id="ok"),
+        pytest.param(
+            POSITIONAL,
+            [_text("SP", kind="header"), _text("Ana")],
+            "takes 2 body parameters, the send gives 1",
+            id="body-count",
+        ),
+        pytest.param(
+            POSITIONAL,
+            [_text("Ana", "UTI")],
+            "takes 1 header parameter, the send gives 0",
+            id="header-count",
+        ),
+        pytest.param(NAMED, [_text("Ana", kind="header"), _named(nome="A", data="1"), _URL], None),
+        pytest.param(
+            NAMED,
+            [_text("Ana", kind="header"), _named(nome="A", dia="1"), _URL],
+            "takes body parameters named data, nome, the send names dia, nome",
+            id="named",
+        ),
+        pytest.param(
+            NAMED,
+            [_text("Ana", kind="header"), _named(nome="A", data="1")],
+            "needs a parameter for button 0 (url), the send gives none",
+            id="url-button",
+        ),
+        pytest.param(IMAGE, [_IMG, _text("Ana"), _CODE], None, id="flow-button-optional"),
+        pytest.param(
+            IMAGE,
+            [_DOC, _text("Ana"), _CODE],
+            "takes an image header, the send gives 'document'",
+            id="header-media",
+        ),
+        pytest.param(AUTH, [_text("123"), _text("123", kind="button", index="0")], None),
+        pytest.param(
+            LOCATION,
+            [_text("x", kind="header")],
+            "takes a location header, the send gives 'text'",
+            id="location",
+        ),
+        pytest.param(
+            {"name": "x", "components": [{"type": "BODY", "text": "Oi"}]},
+            [_text("Ana")],
+            "takes no body parameters, the send gives 1",
+            id="no-variables",
+        ),
+        pytest.param(
+            CAROUSEL,
+            [_text("Ana"), {"type": "carousel", "cards": [_CARD] * 3}],
+            None,
+            id="carousel",
+        ),
+        pytest.param(
+            CAROUSEL,
+            [_text("Ana"), {"type": "carousel", "cards": [_CARD] * 2}],
+            "takes 3 carousel cards, the send gives 2",
+            id="carousel-cards",
+        ),
+        pytest.param(
+            CAROUSEL,
+            [_text("Ana"), {"type": "carousel", "cards": [_CARD, _CARD, {"components": [_IMG]}]}],
+            "(card 2) takes 2 body parameters, the send gives 0",
+            id="carousel-card",
+        ),
+        pytest.param(
+            POSITIONAL,
+            {"body": []},
+            "cannot take the send's components (not a list)",
+            id="malformed",
+        ),
+        pytest.param(
+            {"name": "x", "components": [{"type": "BODY", "text": "Oi"}]},
+            [{"type": "limited_time_offer", "parameters": [{"x": 1}]}],
+            None,
+            id="unknown-kinds-are-metas-to-judge",
+        ),
+    ],
+)
+def test_send_shape(defn: dict[str, Any], components: object, problem: str | None) -> None:
+    shape = SendShape.of(TemplateSchema.from_definition(defn))
+    assert shape.problem(components) == problem

@@ -15,7 +15,8 @@ import pytest
 
 from actors.templates.lint import has_errors, lint
 from actors.templates.mapper import Filled, MappingConfig, fill
-from actors.templates.schema import TemplateSchema
+from actors.templates.schema import SendShape, TemplateSchema
+from sim.errors import SimError
 from sim.templates import TemplateRec, check_send, review, seed_templates
 from tests.unit.actors.templates import (
     test_auth_rules,
@@ -146,3 +147,101 @@ def test_filled_payload_accepted(
     result = fill(schema, row, mapping, cards=cards, card_mapping=card_mapping)
     assert isinstance(result, Filled), result
     check_send(rec, {"name": name, "components": result.components})
+    # The chip's own check before calling Meta lets every filled payload through.
+    assert SendShape.of(schema).problem(result.components) is None
+
+
+def _body(*texts: str) -> dict[str, Any]:
+    return {"type": "body", "parameters": [{"type": "text", "text": t} for t in texts]}
+
+
+def _button(index: int, *texts: str) -> dict[str, Any]:
+    params = [{"type": "text", "text": t} for t in texts]
+    return {"type": "button", "sub_type": "url", "index": str(index), "parameters": params}
+
+
+_IMAGE = {"type": "header", "parameters": [{"type": "image", "image": {"link": "https://x/y"}}]}
+_VIDEO = {"type": "header", "parameters": [{"type": "video", "video": {"link": "https://x/y"}}]}
+_COUPON = {
+    "type": "button",
+    "sub_type": "copy_code",
+    "index": 0,
+    "parameters": [{"type": "coupon_code", "coupon_code": "A"}],
+}
+
+# (template, components): sends the simulator refuses with a parameter error (132000,
+# 132012) that the chip's check catches before calling it.
+REFUSED_SENDS: list[tuple[str, str, list[dict[str, Any]]]] = [
+    ("too-few-body", "vaga_plantao", [_body("Ana")]),
+    ("too-many-body", "vaga_plantao", [_body("Ana", "SP", "x")]),
+    ("no-body", "vaga_plantao", []),
+    ("body-on-a-fixed-template", "hello_world", [_body("x")]),
+    (
+        "named-wrong-name",
+        "lembrete_plantao",
+        [
+            {
+                "type": "body",
+                "parameters": [
+                    {"type": "text", "text": "Ana", "parameter_name": "nome"},
+                    {"type": "text", "text": "1/12", "parameter_name": "dia"},
+                ],
+            },
+            _button(0, "V1"),
+        ],
+    ),
+    (
+        "url-button-missing",
+        "lembrete_plantao",
+        [
+            {
+                "type": "body",
+                "parameters": [
+                    {"type": "text", "text": "Ana", "parameter_name": "nome"},
+                    {"type": "text", "text": "1/12", "parameter_name": "data"},
+                ],
+            },
+        ],
+    ),
+    ("otp-button-missing", "codigo_verificacao", [_body("123456")]),
+    ("otp-button-empty", "codigo_verificacao", [_body("123456"), _button(0)]),
+    ("header-missing", "header_image", [_body("a", "b"), _COUPON]),
+    ("header-wrong-media", "header_image", [_VIDEO, _body("a", "b"), _COUPON]),
+    ("header-text-missing", "header_text", [_body("Ana")]),
+    (
+        "header-on-a-fixed-header",
+        "vaga_plantao",
+        [
+            {"type": "header", "parameters": [{"type": "text", "text": "x"}]},
+            _body("Ana", "SP"),
+        ],
+    ),
+    ("cards-missing", "carrossel_vagas", [_body("Ana")]),
+    (
+        "one-card-short",
+        "carrossel_vagas",
+        [
+            _body("Ana"),
+            {
+                "type": "carousel",
+                "cards": [
+                    {"card_index": 0, "components": [_IMAGE, _body("H1")]},
+                    {"card_index": 1, "components": [_IMAGE]},
+                ],
+            },
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "components"), [pytest.param(n, c, id=i) for i, n, c in REFUSED_SENDS]
+)
+def test_the_chips_check_refuses_what_the_simulator_refuses(
+    name: str, components: list[dict[str, Any]]
+) -> None:
+    rec = SEEDS.get(name) or EXTRA[name]
+    with pytest.raises(SimError) as refused:
+        check_send(rec, {"name": name, "components": components})
+    assert refused.value.code in (132000, 132012)
+    assert SendShape.of(TemplateSchema.from_definition(rec.graph())).problem(components)
