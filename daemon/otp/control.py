@@ -162,6 +162,7 @@ async def shift_status(ctx: ControlContext, params: dict[str, Any]) -> dict[str,
         "chip": offer.chip,
         "outbox_id": offer.outbox_id,
         "answered_at": offer.answered_at,
+        "error_code": offer.error_code,
     }
 
 

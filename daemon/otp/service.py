@@ -169,7 +169,9 @@ class OtpService:
         await self._codes.update(key, purpose, now, promote, sent_by=by)
 
     async def verify(self, to: str, purpose: str, code: str) -> dict[str, Any]:
-        """Judge one guess; every wrong one counts, even when guesses race."""
+        """Judge one guess; every wrong one counts, even when guesses race. When the
+        code's message failed after Meta took it (a status webhook, e.g. 131026: not on
+        WhatsApp), ``detail`` says the contact never got it."""
         check_purpose(purpose)
         key = await self._key(to)
         now = self._now()
@@ -186,7 +188,13 @@ class OtpService:
             return verdict.state, verdict
 
         verdict: Verdict = await self._codes.update(key, purpose, now, decide)
-        return self._answer(verdict, now)
+        answer = self._answer(verdict, now)
+        if verdict.reason in ("wrong", "expired", "locked"):
+            failure = await self._codes.undelivered(key, purpose)
+            if failure is not None:
+                code = f": {failure.error_code}" if failure.error_code else ""
+                answer["detail"] = f"the code was not delivered{code}"
+        return answer
 
     def _answer(self, verdict: Verdict, now: float) -> dict[str, Any]:
         answer: dict[str, Any] = {

@@ -136,6 +136,28 @@ class ShiftService:
         )
         return offer
 
+    async def undelivered(
+        self, outbox_id: int | None, wamid: str, error_code: int | None, chip: str
+    ) -> ShiftOffer | None:
+        """A message Meta took failed later (status webhook): if it carried a pending
+        offer, the offer is ``failed`` and a ``shift`` event says so; else None."""
+        offer = await self._offers.failed(outbox_id, wamid, error_code)
+        if offer is None:
+            return None
+        log.info("shift %s to %s not delivered: %s", offer.shift_id, offer.contact, error_code)
+        self._publish(
+            "shift",
+            {
+                "shift_id": offer.shift_id,
+                "contact": offer.contact,
+                "state": offer.state,
+                "chip": chip,
+                "wamid": wamid,
+                "error_code": error_code,
+            },
+        )
+        return offer
+
     async def status(self, shift_id: str, to: str) -> ShiftOffer | None:
         key = await self._contacts.key(to)
         return None if key is None else await self._offers.get(shift_id, key)

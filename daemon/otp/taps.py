@@ -1,9 +1,13 @@
-"""A webhook sink in front of the fleet router: quick-reply taps on shift offers.
+"""A webhook sink in front of the fleet router: quick-reply taps on shift offers, and
+the failures of the messages that carried them.
 
 Why a wrapper and not a branch in the router: the router maps events to chip and WABA
 actors; a tap is still an inbound message for its chip (it opens the window), and on top
-of that it may answer a shift offer. Wrapping keeps both concerns apart and the router
-untouched. Processing is replay-safe: an answered offer is not answered again.
+of that it may answer a shift offer. Likewise a ``failed`` status still goes to its chip
+(and the outbox), and on top of that it may say an offer never reached its contact
+(131026: not on WhatsApp), which the offer would otherwise await for ever. Wrapping
+keeps both concerns apart and the router untouched. Processing is replay-safe: an
+answered offer is not answered again, a failed one not failed again.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from actors.otp.shifts import parse_payload
 from daemon.otp.shifts import ShiftService
 from daemon.store.errors import StoreError
 from daemon.store.otp import ContactKeys, ShiftRepository
+from daemon.store.outbox import outbox_id_from
 from daemon.webhook import events as e
 
 if TYPE_CHECKING:
@@ -58,18 +63,37 @@ class ShiftTaps:
 
     async def deliver(self, event: e.Event) -> bool:
         if isinstance(event, e.InboundMessage):
-            tap = parse_payload(event.button_payload)
-            if tap is not None:
-                try:
-                    await self._shifts.tapped(
-                        tap,
-                        wa_id=event.from_wa_id,
-                        bsuid=event.bsuid,
-                        wamid=event.wamid,
-                        chip=event.phone_number_id,
-                    )
-                except StoreError:
-                    raise  # the inbox rows stay pending and are replayed (idempotent)
-                except Exception:
-                    log.exception("shift tap %s could not be recorded", tap.shift_id)
+            await self._tap(event)
+        elif isinstance(event, e.StatusUpdate) and event.status == "failed":
+            await self._failure(event)
         return await self._inner.deliver(event)
+
+    async def _tap(self, event: e.InboundMessage) -> None:
+        tap = parse_payload(event.button_payload)
+        if tap is None:
+            return
+        try:
+            await self._shifts.tapped(
+                tap,
+                wa_id=event.from_wa_id,
+                bsuid=event.bsuid,
+                wamid=event.wamid,
+                chip=event.phone_number_id,
+            )
+        except StoreError:
+            raise  # the inbox rows stay pending and are replayed (idempotent)
+        except Exception:
+            log.exception("shift tap %s could not be recorded", tap.shift_id)
+
+    async def _failure(self, event: e.StatusUpdate) -> None:
+        try:
+            await self._shifts.undelivered(
+                outbox_id_from(event.biz_opaque_callback_data),
+                event.wamid,
+                event.errors[0].code if event.errors else None,
+                event.phone_number_id,
+            )
+        except StoreError:
+            raise  # as for taps: replayed
+        except Exception:
+            log.exception("the failure of message %s could not be recorded", event.wamid)

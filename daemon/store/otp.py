@@ -21,7 +21,15 @@ if TYPE_CHECKING:
     from daemon.store.connection import Queries, Row
     from daemon.store.pool import Store
 
-__all__ = ["Carrier", "ContactKeys", "Decide", "OtpRepository", "ShiftOffer", "ShiftRepository"]
+__all__ = [
+    "Carrier",
+    "ContactKeys",
+    "Decide",
+    "OtpRepository",
+    "ShiftOffer",
+    "ShiftRepository",
+    "Undelivered",
+]
 
 
 def _ts(seconds: float | None) -> dt.datetime | None:
@@ -137,6 +145,13 @@ async def _save(db: Queries, contact: str, purpose: str, s: OtpState, now: float
 
 
 @dataclass(frozen=True, slots=True)
+class Undelivered:
+    """The current code's message failed after Meta took it, with Meta's error code."""
+
+    error_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Carrier:
     """The message that carried the code issued at ``issued_at``."""
 
@@ -192,6 +207,18 @@ class OtpRepository:
                     )
             return result
 
+    async def undelivered(self, contact: str, purpose: str) -> Undelivered | None:
+        """Whether the message that carried the current code failed (status webhook):
+        the contact never got the code, which no verdict can tell by itself."""
+        row = await self._store.fetchrow(
+            "SELECT o.error ->> 'code' AS code FROM otp_codes c"
+            " JOIN outbox o ON o.id = c.outbox_id"
+            " WHERE c.contact = $1 AND c.purpose = $2 AND o.state = 'failed'",
+            contact,
+            purpose,
+        )
+        return None if row is None else Undelivered(row["code"])
+
 
 @dataclass(frozen=True, slots=True)
 class ShiftOffer:
@@ -205,6 +232,8 @@ class ShiftOffer:
     answered_at: float | None = None
     pending_nonce: str | None = None
     """The nonce of a message being sent, whose fate the chip has not told yet."""
+    error_code: int | None = None
+    """Meta's error when the offer's message failed after Meta took it (``failed``)."""
 
 
 def _offer(row: Row) -> ShiftOffer:
@@ -217,13 +246,26 @@ def _offer(row: Row) -> ShiftOffer:
         outbox_id=row["outbox_id"],
         answered_at=_epoch(row["answered_at"]),
         pending_nonce=row["pending_nonce"],
+        error_code=row["error_code"],
     )
 
 
-_OFFER_COLUMNS = "shift_id, contact, nonce, chip, state, outbox_id, answered_at, pending_nonce"
+_OFFER_COLUMNS = (
+    "shift_id, contact, nonce, chip, state, outbox_id, answered_at, pending_nonce, error_code"
+)
 _OFFER_SELECT = (
     f"SELECT {_OFFER_COLUMNS} FROM shift_confirmations WHERE shift_id = $1 AND contact = $2"
 )
+_STATUS = """
+SELECT s.shift_id, s.contact, s.nonce, s.chip, s.outbox_id, s.answered_at, s.pending_nonce,
+       CASE WHEN s.state = 'pending' AND o.state = 'failed' THEN 'failed' ELSE s.state END
+           AS state,
+       CASE WHEN s.state <> 'pending' OR o.state IS DISTINCT FROM 'failed' THEN s.error_code
+            WHEN jsonb_typeof(o.error -> 'code') = 'number'
+            THEN (o.error ->> 'code')::integer END AS error_code
+FROM shift_confirmations s LEFT JOIN outbox o ON o.id = s.outbox_id
+WHERE s.shift_id = $1 AND s.contact = $2
+"""
 
 Refuse = Callable[[ShiftOffer], str | None]
 
@@ -289,7 +331,8 @@ class ShiftRepository:
                 row = await tx.fetchrow(
                     "UPDATE shift_confirmations SET nonce = $3, pending_nonce = NULL,"
                     " chip = $4, outbox_id = $5, sent_at = now(), state = 'pending',"
-                    f" answered_at = NULL, answer_wamid = NULL {key} RETURNING {_OFFER_COLUMNS}",
+                    " answered_at = NULL, answer_wamid = NULL, error_code = NULL"
+                    f" {key} RETURNING {_OFFER_COLUMNS}",
                     shift_id,
                     contact,
                     nonce,
@@ -358,6 +401,26 @@ class ShiftRepository:
         )
         return None if row is None else _offer(row)
 
+    async def failed(
+        self, outbox_id: int | None, wamid: str, error_code: int | None
+    ) -> ShiftOffer | None:
+        """The message ``outbox_id`` (else the one Meta calls ``wamid``) failed after Meta
+        took it: the pending offer it carried, if any, is ``failed``. Replay-safe: an
+        offer already failed or answered is left alone (None)."""
+        row = await self._db.fetchrow(
+            "UPDATE shift_confirmations SET state = 'failed', error_code = $3"
+            " WHERE state = 'pending' AND outbox_id IS NOT NULL"
+            " AND outbox_id = coalesce($1, (SELECT id FROM outbox WHERE wamid = $2))"
+            f" RETURNING {_OFFER_COLUMNS}",
+            outbox_id,
+            wamid,
+            error_code,
+        )
+        return None if row is None else _offer(row)
+
     async def get(self, shift_id: str, contact: str) -> ShiftOffer | None:
-        row = await self._db.fetchrow(_OFFER_SELECT, shift_id, contact)
+        """The offer as it stands. A pending one whose message the outbox knows failed
+        is told as failed: the failure may have been applied before the offer learnt its
+        outbox id (the status webhook raced the send's answer)."""
+        row = await self._db.fetchrow(_STATUS, shift_id, contact)
         return None if row is None else _offer(row)

@@ -322,6 +322,48 @@ async def test_a_re_offer_keeps_the_answer_unless_forced_and_sent(env: Env) -> N
         await wait_until(lambda: state_is("declined"))
 
 
+async def test_a_message_that_fails_after_meta_took_it_is_told(env: Env) -> None:
+    """131026 (not on WhatsApp) comes on a status webhook after the send was accepted:
+    the shift offer becomes failed with the code, and a guess at the OTP says why."""
+    env.sim.world.contacts[CONTACT].reachable = False
+    events = env.daemon.bus.subscribe()
+    async with connect(_socket(env)) as client:
+        await _shift_template(env, client)
+        sent = await client.call(
+            "shift.confirm.send",
+            {"chip": CHIP, "to": CONTACT, "shift_id": "V1002", "params": PARAMS},
+        )
+        assert sent["result"] == "sent"
+        code = await client.call("otp.send", {"chip": CHIP, "to": CONTACT, "purpose": "login"})
+        assert code["result"] == "sent"
+
+        async def failed(outbox_id: int) -> bool:
+            state = await env.daemon.store.fetchval(
+                "SELECT state FROM outbox WHERE id = $1", outbox_id
+            )
+            return bool(state == "failed")
+
+        await wait_until(lambda: failed(sent["outbox_id"]))
+        await wait_until(lambda: failed(code["outbox_id"]))
+        status = await client.call("shift.status", {"shift_id": "V1002", "to": CONTACT})
+        assert (status["state"], status["error_code"]) == ("failed", 131026)
+        stored = await env.daemon.store.fetchrow(
+            "SELECT state, error_code FROM shift_confirmations WHERE shift_id = 'V1002'"
+        )
+        assert stored is not None
+        assert (stored["state"], stored["error_code"]) == ("failed", 131026)
+        wrong = "000000" if _sent_code(env, code["wamid"]) != "000000" else "111111"
+        guess = await client.call("otp.verify", {"to": CONTACT, "purpose": "login", "code": wrong})
+        assert (guess["reason"], guess["detail"]) == (
+            "wrong",
+            "the code was not delivered: 131026",
+        )
+    event: BusEvent = events.receive.receive_nowait()
+    while event.kind != "shift":
+        event = events.receive.receive_nowait()
+    assert (event.data["state"], event.data["error_code"]) == ("failed", 131026)
+
+
 async def test_metad_ctl_sends_and_verifies(env: Env) -> None:
     socket = ["ctl", "--socket", env.daemon.control_socket]
 
