@@ -24,6 +24,14 @@ price silently under-reserves the budget, while a refusal names the missing coun
 is fixed by one line of config. Free messages never need a rate, so answers inside the
 service window go to any country.
 
+Contacts known only by their business-scoped user id (BSUID, ``BR.Xk9aZ81bQ``,
+cloud-api.md 1) have no number, so no calling code to configure: refusing them asked
+for config nobody could write, and such a contact could never get a paid template. They
+are priced conservatively instead (:meth:`PriceTable.rate`): the rate of the country the
+id names (its ISO prefix, through :mod:`actors.policy.calling_codes`), else the highest
+configured rate of each category, so a budget is never under-reserved; the settlement
+from Meta's ``pricing`` webhook books the category Meta charged.
+
 Money is :class:`~decimal.Decimal` throughout; config floats are converted through their
 shortest ``repr`` (``0.0068`` stays ``Decimal("0.0068")``, not a binary approximation).
 
@@ -37,7 +45,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Literal, Protocol, TypeAlias, cast
 
+from actors.chip.contacts import is_bsuid
 from actors.chip.window import CATEGORIES, WindowState
+from actors.policy.calling_codes import calling_codes
 from config.model import PriceRate, PricingConfig
 
 __all__ = [
@@ -74,10 +84,12 @@ class UnknownDestination(LookupError):
 
     def __init__(self, wa_id: str) -> None:
         self.wa_id = wa_id
-        super().__init__(
-            f"no price for destination {wa_id!r}: add a [[pricing.rates]] entry for its "
-            "calling code"
-        )
+        if is_bsuid(wa_id):
+            # No calling code to name: priced from any rate at all, and there is none.
+            advice = "[pricing] has no rates; add [[pricing.rates]] entries"
+        else:
+            advice = "add a [[pricing.rates]] entry for its calling code"
+        super().__init__(f"no price for destination {wa_id!r}: {advice}")
 
 
 def to_decimal(value: float | int | str | Decimal) -> Decimal:
@@ -153,6 +165,20 @@ class Rate:
                 return self.service
 
 
+def _ceiling(rates: list[Rate]) -> Rate:
+    """One rate that charges, in each category, the most any of ``rates`` does."""
+    if all(r == rates[0] for r in rates):
+        return rates[0]
+    return Rate(
+        prefix="|".join(dict.fromkeys(r.prefix for r in rates)),
+        marketing=max(r.marketing for r in rates),
+        utility=max(r.utility for r in rates),
+        authentication=max(r.authentication for r in rates),
+        authentication_international=max(r.authentication_international for r in rates),
+        service=max(r.service for r in rates),
+    )
+
+
 class PricingInfo(Protocol):
     """The ``pricing`` object of a status webhook, as parsed by the webhook layer.
 
@@ -198,15 +224,44 @@ class PriceTable:
         return cls(rates=tuple(rates), effective_date=cfg.effective_date, currency=cfg.currency)
 
     def rate(self, wa_id: str) -> Rate:
-        """The rate of the longest prefix matching ``wa_id``'s digits.
+        """The rate of the longest prefix matching ``wa_id``'s digits; for a BSUID, see
+        :meth:`user_id_rate`.
 
         Raises :class:`UnknownDestination` when none matches.
         """
-        digits = destination_digits(wa_id)
+        if is_bsuid(wa_id):
+            return self.user_id_rate(wa_id)
+        found = self._longest_match(destination_digits(wa_id))
+        if found is None:
+            raise UnknownDestination(wa_id)
+        return found
+
+    def user_id_rate(self, bsuid: str) -> Rate:
+        """The rate of a contact known only by its BSUID: its country's, priced as a
+        number of that country would be (the longest prefix its calling code starts
+        with; the highest of them for a country with several codes); the highest
+        configured rate of each category when the id names a country no rate covers
+        (or one :mod:`actors.policy.calling_codes` does not know).
+
+        Why the highest: Meta charges by the recipient's country, which metad cannot
+        know here; reserving more than the message costs is corrected by its
+        settlement, reserving less lets a budget cap be crossed.
+
+        Raises :class:`UnknownDestination` only when no rate is configured at all.
+        """
+        country = bsuid.partition(".")[0]
+        found = [r for c in calling_codes(country) if (r := self._longest_match(c)) is not None]
+        if not found:
+            found = list(self.rates)
+        if not found:
+            raise UnknownDestination(bsuid)
+        return _ceiling(found)
+
+    def _longest_match(self, digits: str) -> Rate | None:
         for r in self.rates:
             if digits.startswith(r.prefix):
                 return r
-        raise UnknownDestination(wa_id)
+        return None
 
     def price(self, wa_id: str, category: str) -> Decimal:
         """List price of one message of ``category`` to ``wa_id``, ignoring windows.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,8 +13,9 @@ import trio.testing
 from actors.chip import ChipActor, ChipMsg, ChipSettings, Refused, Send, Sent, WabaTemplates
 from actors.chip.wire import SECRET_MASK
 from actors.core import Mailbox, open_mailbox
-from actors.ports import ChipRecord, TemplateRecord
-from config.model import LimitsConfig, QualityConfig, WindowsConfig
+from actors.policy.pricing import PriceTable
+from actors.ports import Booking, ChipRecord, TemplateRecord
+from config.model import LimitsConfig, PricingConfig, QualityConfig, WindowsConfig
 from tests.fakes import FakeChipRepo, FakeGraph, FakeJournal
 
 PNID = "200000000000001"
@@ -86,6 +88,7 @@ async def send_all(
     records: tuple[TemplateRecord, ...] = (),
     journal: FakeJournal | None = None,
     graph: FakeGraph | None = None,
+    **options: Any,
 ) -> list[Any]:
     """Each request (Send's fields but ``reply``) sent in turn to a fresh chip that
     knows ``records``; their answers."""
@@ -98,6 +101,7 @@ async def send_all(
         settings=SETTINGS,
         inbox=box.inbox,
         now=lambda: T0 + trio.current_time(),
+        **options,
     )
     answers: list[Any] = []
     async with trio.open_nursery() as n:
@@ -258,3 +262,35 @@ async def test_a_registry_of_reviewed_templates_only_is_not_a_synced_one(
         records=(reviewed,),
     )
     assert isinstance(sent, Sent)
+
+
+class _Budget:
+    """Books everything; records the amounts."""
+
+    def __init__(self) -> None:
+        self.amounts: list[Decimal] = []
+
+    async def reserve(self, bookings: Sequence[Booking]) -> list[str | None]:
+        self.amounts += [b.amount for b in bookings]
+        return [None] * len(bookings)
+
+    async def release(self, ref: str) -> None:
+        raise AssertionError("nothing to release")
+
+
+async def test_a_contact_known_only_by_its_user_id_gets_a_paid_template(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """It was refused: "pricing: no price for destination 'BR.Xk9aZ81bQ': add a
+    [[pricing.rates]] entry for its calling code" — a BSUID has none."""
+    budget, graph = _Budget(), FakeGraph()
+    (sent,) = await send_all(
+        [{"to": "BR.Xk9aZ81bQ", "template": shift_template("Ana", "amanhã", "UTI")}],
+        records=(SHIFT,),
+        graph=graph,
+        budget=budget,
+        prices=PriceTable.from_config(PricingConfig()),
+    )
+    assert isinstance(sent, Sent), sent
+    assert budget.amounts == [Decimal("0.0068")]  # Brazil's utility rate
+    assert len(graph.sent) == 1

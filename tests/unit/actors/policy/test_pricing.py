@@ -82,12 +82,63 @@ def test_rates_sorted_longest_prefix_first() -> None:
     assert [r.prefix for r in MULTI.rates] == ["1876", "55", "91", "1"]
 
 
-@pytest.mark.parametrize("wa_id", ["4915123456789", "US.13491208655302741918", "", "55abc", "+"])
+@pytest.mark.parametrize("wa_id", ["4915123456789", "", "55abc", "+"])
 def test_unknown_destination_is_an_error(wa_id: str) -> None:
     with pytest.raises(UnknownDestination) as info:
         MULTI.price(wa_id, "marketing")
     assert info.value.wa_id == wa_id
     assert "pricing.rates" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("bsuid", "category", "expected"),
+    [
+        ("BR.Xk9aZ81bQ", "marketing", D("0.0625")),  # the country's own rate
+        ("BR.Xk9aZ81bQ", "utility", D("0.0068")),
+        ("br.Xk9aZ81bQ", "marketing", D("0.0625")),
+        ("US.13491208655302741918", "marketing", D("0.025")),  # prefix 1
+        ("JM.7f3K", "marketing", D("0.05")),  # 1876 wins over 1, as for a number
+        ("CA.7f3K", "utility", D("0.004")),
+        ("IN.7f3K", "authentication_international", D("0.028")),
+        # No rate for Germany, or a country code nobody knows: the highest of each
+        # category (marketing is Brazil's, authentication Jamaica's), never less.
+        ("DE.7f3K", "marketing", D("0.0625")),
+        ("DE.7f3K", "authentication", D("0.02")),
+        ("DE.7f3K", "authentication_international", D("0.028")),
+        ("ZZ.7f3K", "utility", D("0.01")),
+    ],
+)
+def test_a_user_id_is_priced_by_its_country_or_at_the_highest_rate(
+    bsuid: str, category: str, expected: Decimal
+) -> None:
+    """A contact known only by its BSUID has no calling code: it was refused with
+    advice nobody could follow (add a rate for its calling code), so it could never
+    get a paid template."""
+    assert MULTI.price(bsuid, category) == expected
+    assert MULTI.estimate(bsuid, category, window()) == expected
+
+
+def test_a_user_id_of_a_country_with_several_codes_is_priced_at_the_highest() -> None:
+    dominican = table(
+        PriceRate(prefix="1809", marketing=0.03, utility=0.01, authentication=0.02),
+        PriceRate(prefix="1829", marketing=0.04, utility=0.005, authentication=0.02),
+        PriceRate(prefix="55", marketing=1, utility=1, authentication=1),
+    )
+    assert dominican.price("DO.x1", "marketing") == D("0.04")
+    assert dominican.price("DO.x1", "utility") == D("0.01")
+
+
+def test_a_user_id_is_refused_only_when_no_rate_is_configured() -> None:
+    empty = PriceTable.from_config(PricingConfig(rates=[]))
+    with pytest.raises(UnknownDestination) as info:
+        empty.price("BR.Xk9aZ81bQ", "marketing")
+    assert "[pricing] has no rates" in str(info.value)
+    assert "calling code" not in str(info.value)
+
+
+def test_a_user_id_is_settled_at_the_category_meta_charged() -> None:
+    p = Pricing(billable=True, pricing_model="PMP", category="marketing", type="regular")
+    assert table().settle(p, "BR.Xk9aZ81bQ") == D("0.0625")
 
 
 @pytest.mark.parametrize("category", ["promo", "", "conversation"])
