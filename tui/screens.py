@@ -14,11 +14,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from tui.model import SORT_BY_COLUMN, SORT_KEYS, Chip, Waba, chip_matches, sort_chips
 from tui.state import LogEntry, entry_matches
-from tui.widgets import EventTable, FleetTable, HeaderBar, StatusLine
+from tui.widgets import ConsoleFooter, EventTable, FleetTable, HeaderBar, StatusLine
 
 if TYPE_CHECKING:
     from tui.app import MetadConsole
@@ -49,7 +49,7 @@ class ConsoleScreen(Screen[None]):
         yield Static(id="info")
         yield from self.compose_body()
         yield StatusLine(id="status")
-        yield Footer(compact=True)
+        yield ConsoleFooter()
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError

@@ -10,8 +10,11 @@ from operator import attrgetter
 
 from rich.text import Text
 from textual import events
+from textual.app import ComposeResult
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable, Static
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Static
+from textual.widgets._footer import FooterKey, FooterLabel
 from textual.widgets.data_table import ColumnKey
 
 from tui.client import LinkState
@@ -20,6 +23,7 @@ from tui.state import ConsoleState, LogEntry
 from tui.tables import CellCachedTable
 
 __all__ = [
+    "ConsoleFooter",
     "EventTable",
     "FittedChrome",
     "FleetTable",
@@ -27,6 +31,7 @@ __all__ = [
     "Segment",
     "StatusLine",
     "fit_segments",
+    "fitting",
     "fleet_cells",
     "fmt_duration",
     "fmt_rate",
@@ -98,13 +103,21 @@ def fit_segments(segments: Sequence[Segment], width: int) -> Text:
     a fixed height, so a wrapped line pushed the next one out of sight, and a cut one
     lost whatever came last (the webhook backlog, the budget's alert marks). What still
     does not fit is cut with an ellipsis by the widget's ``text-overflow``."""
-    kept = list(segments)
-    while width > 0 and sum(text.cell_len for _, text in kept) > width:
-        optional = [i for i, (priority, _) in enumerate(kept) if priority > 0]
+    kept = fitting([(priority, text.cell_len) for priority, text in segments], width)
+    return Text.assemble(*(segments[i][1] for i in kept))
+
+
+def fitting(items: Sequence[tuple[int, int]], width: int) -> list[int]:
+    """Of (priority, cells) items in a row, the indices kept within ``width`` cells (0:
+    unknown, all kept): the highest priority left out first, the rightmost among equals;
+    priority 0 always stays."""
+    kept = list(range(len(items)))
+    while width > 0 and sum(items[i][1] for i in kept) > width:
+        optional = [i for i in kept if items[i][0] > 0]
         if not optional:
             break
-        del kept[max(optional, key=lambda i: (kept[i][0], i))]
-    return Text.assemble(*(text for _, text in kept))
+        kept.remove(max(optional, key=lambda i: (items[i][0], i)))
+    return kept
 
 
 def _tier(tier: str) -> str:
@@ -384,3 +397,74 @@ class StatusLine(FittedChrome):
                 (2, Text("  (ctrl+r: retry now)", "dim")),
             ]
         return fit_segments(segments, width)
+
+
+class ConsoleFooter(Footer):
+    """The keys, as many as fit beside the command palette's (docked on the right).
+
+    Why: at 80 columns every key did not fit, and the last ones ran under the palette's
+    (``b Budge▏^p palettee``). When they do not all fit, the screen switches are shown
+    without their names (``f c b t g e screens``), then left out (tab and the palette
+    reach every screen), then the screen's own keys from the right; q Quit stays. The
+    palette lists every action anyway."""
+
+    def __init__(self) -> None:
+        super().__init__(compact=True)
+        self._width = 0
+
+    def compose(self) -> ComposeResult:
+        self._width = self.size.width or self.app.size.width
+        widgets = list(super().compose())
+        docked = [w for w in widgets if w.has_class("-command-palette")]
+        row = [w for w in widgets if w not in docked]
+        yield from _fit_footer(row, self._width - _cells(docked))
+        yield from docked
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != self._width:
+            self.call_after_refresh(self.recompose)
+
+
+SCREENS_LABEL = "screens"
+
+
+def _fit_footer(row: list[Widget], room: int) -> list[Widget]:
+    """The footer's keys that fit in ``room`` cells, in order (see :class:`ConsoleFooter`)."""
+    screens = [w for w in row if _is_screen_key(w)]
+    if _cells(row) <= room or not screens:
+        return [row[i] for i in fitting([(_priority(w), _cells([w])) for w in row], room)]
+    others = [w for w in row if w not in screens]
+    if _cells(others) + 2 * len(screens) + len(SCREENS_LABEL) + 1 <= room:
+        at = row.index(screens[0])
+        return [*row[:at], *_unnamed(screens), *[w for w in row[at:] if w not in screens]]
+    return _fit_footer(others, room)
+
+
+def _unnamed(screens: list[Widget]) -> list[Widget]:
+    """The screen keys without their names (a tooltip keeps each), then one label."""
+    for key in screens:
+        assert isinstance(key, FooterKey)
+        key.tooltip, key.description = key.description, ""
+    return [*screens, FooterLabel(SCREENS_LABEL, classes="-screens")]
+
+
+def _cells(widgets: list[Widget]) -> int:
+    """Compact keys' width: each key, a space and its description, then its margin (the
+    palette's: a border)."""
+    total = 0
+    for widget in widgets:
+        if isinstance(widget, FooterKey):
+            described = 1 + Text(widget.description).cell_len if widget.description else 0
+            total += Text(widget.key_display).cell_len + described + 1
+    return total
+
+
+def _is_screen_key(widget: Widget) -> bool:
+    return isinstance(widget, FooterKey) and widget.action.startswith("show_screen")
+
+
+def _priority(widget: Widget) -> int:
+    """q Quit always shows; the screen's own keys give way from the right."""
+    if not isinstance(widget, FooterKey) or widget.action == "quit":
+        return 0
+    return 1

@@ -97,3 +97,34 @@ async def test_the_budget_gauges_keep_their_alert_marks_on_their_line_at_80_colu
             assert figures in rows[at], rows[at]
             assert rows[at + 1].rstrip().endswith("alerts at 50% · 80% · 95%"), rows[at + 1]
             assert len(rows[at + 1].rstrip()) <= 80
+
+
+SCREENS = "f Fleet c Campaigns b Budget t Templates g Quality e Events"
+UNNAMED = "f c b t g e screens"
+FOOTERS = {
+    "f": f"/ Filter p Pause r Resume d Drain s Sort {UNNAMED} q Quit",
+    "c": "/ Filter p Pause r Resume x Cancel s Resend d Drop q Quit",
+    "b": f"{SCREENS} q Quit",
+    "t": f"/ Filter s Sync {UNNAMED} q Quit",
+    "g": f"/ Filter {UNNAMED} q Quit",
+    "e": f"/ Filter x Clear log {UNNAMED} q Quit",
+}
+"""At 80 columns, left of ``▏^p palette``."""
+
+
+async def test_the_footer_fits_beside_the_palette_key_at_80_columns() -> None:
+    """The operator's report: the keys ran under ``^p palette`` (``b Budge▏^p palettee``).
+    Narrow, the screen switches lose their names, then give way; each screen's own keys
+    and q Quit stay."""
+    fake = FakeControlClient()
+    app = make_console(fake)
+    async with app.run_test(size=NARROW) as pilot:
+        await _loaded(pilot, fake)
+        for key in SCREEN_KEYS:
+            footer = (await _show(pilot, key))[-1].rstrip()
+            assert footer.endswith("▏^p palette"), (key, footer)
+            assert footer.removesuffix("▏^p palette").rstrip() == FOOTERS[key], (key, footer)
+        await pilot.press("f")
+        await pilot.resize_terminal(140, 24)  # room again: the screens' names come back
+        await wait_until(pilot, lambda: SCREENS in screen_text(app)[-1])
+        assert screen_text(app)[-1].startswith(f"{FOOTERS['f'].split(' f c')[0]} {SCREENS}")

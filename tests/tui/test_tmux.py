@@ -97,7 +97,10 @@ def test_the_fleet_screen_in_tmux_shows_the_real_chips_and_pauses_one(
     daemon: tuple[Daemon, Path], tmux: Tmux
 ) -> None:
     _, config = daemon
-    command = shlex.join(metad_command("tui", "-c", str(config)))
+    # A detached session started without a terminal has COLUMNS=80 and LINES=24 in its
+    # environment, which the console would take over the pane's real 160x40.
+    command = shlex.join(["env", "-u", "COLUMNS", "-u", "LINES",
+                          *metad_command("tui", "-c", str(config))])  # fmt: skip
     tmux.run("new-session", "-d", "-s", "console", "-x", "160", "-y", "40", "-c", str(REPO),
              command)  # fmt: skip
     screen = tmux.wait_for(lambda s: all(c in s for c in CHIPS) and "● connected" in s)
