@@ -13,7 +13,9 @@ import argparse
 import json
 from typing import Any
 
-__all__ = ["COMMANDS", "run"]
+from actors.otp.rules import local_time
+
+__all__ = ["COMMANDS", "human", "run"]
 
 COMMANDS = ("otp", "shift", "keep", "kept")
 
@@ -39,6 +41,23 @@ def _call(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return "window.kept", {}
 
 
+def _shown(key: str, value: Any) -> Any:
+    """A value as an operator reads it: an instant (``*_at``, epoch seconds) as a local
+    ISO time, not a raw number."""
+    if key.endswith("_at") and isinstance(value, int | float) and not isinstance(value, bool):
+        return local_time(value)
+    return value
+
+
+def human(method: str, result: dict[str, Any]) -> str:
+    """One line of ``key=value``, leaving out what does not apply (null or empty: no
+    ``attempts_left`` when there was no code to guess at, no ``reason`` for a send)."""
+    if method == "shift.status" and result.get("state") is None:
+        return f"no offer of shift {result.get('shift_id')} to this contact"
+    shown = {k: _shown(k, v) for k, v in result.items() if v is not None and v != ""}
+    return "  ".join(f"{k}={v}" for k, v in shown.items())
+
+
 async def run(client: Any, args: argparse.Namespace) -> int:
     """Exit 0 when done (code valid, message sent), 1 otherwise."""
     method, params = _call(args)
@@ -46,7 +65,7 @@ async def run(client: Any, args: argparse.Namespace) -> int:
     if args.json or not isinstance(result, dict):
         print(json.dumps(result))
     else:
-        print("  ".join(f"{k}={v}" for k, v in result.items()))
+        print(human(method, result))
     if isinstance(result, dict) and ("valid" in result or "result" in result):
         return 0 if result.get("valid") or result.get("result") == "sent" else 1
     return 0

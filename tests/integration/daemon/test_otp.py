@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +80,13 @@ async def test_attempts_and_sends_are_limited_per_contact_and_purpose(env: Env) 
         right = _sent_code(env, login["wamid"])
         locked = await client.call("otp.verify", {"to": CONTACT, "purpose": "login", "code": right})
         assert (locked["valid"], locked["reason"]) == (False, "locked")
+        assert 590 <= locked["retry_after_s"] <= 600
+        assert locked["locked_until"].endswith("-03:00")  # America/Sao_Paulo, not epoch
         refused = await send("login")
         assert refused["result"] == "refused"
-        assert "locked" in refused["reason"]
+        until = re.escape(locked["locked_until"])
+        told = rf"locked after 2 wrong codes until {until} \(\d+ s left\)"
+        assert re.fullmatch(told, refused["reason"])
         # The other purpose of the same contact is untouched by the lockout…
         other = await client.call(
             "otp.verify",
