@@ -18,9 +18,15 @@ from tui.model import Chip, DaemonInfo, SendRate, Snapshot, Waba, WebhookCounts
 from tui.templates import TemplateRow
 from tui.timeline import QualityTimeline
 
-__all__ = ["LEVELS", "ConsoleState", "LogEntry", "entry_matches"]
+__all__ = ["ENTRY_KINDS", "LEVELS", "ConsoleState", "LogEntry", "entry_matches"]
 
 LEVELS = ("debug", "info", "warning", "error")
+ENTRY_KINDS = (
+    "chip", "actor", "budget", "tap", "campaign", "log", "console",
+    "config", "keeper", "shift", "flow.completed",
+)  # fmt: skip
+"""The kinds of the log's lines: the console's own names, then the daemon's other
+happenings, logged under their event's kind (the events table sizes its column to fit)."""
 _LEVEL_ALIASES = {"warn": "warning", "critical": "error", "fatal": "error", "exception": "error"}
 
 
@@ -31,7 +37,8 @@ class LogEntry:
     """Epoch seconds (the daemon's clock for daemon events, the console's for its own)."""
     level: str
     kind: str
-    """chip, actor, log, or console (the console's own: connections, operator actions)."""
+    """One of :data:`ENTRY_KINDS` (console: the console's own, connections and operator
+    actions), or an event kind the console does not know."""
     source: str
     message: str
 

@@ -19,7 +19,7 @@ from textual.widgets.data_table import ColumnKey
 
 from tui.client import LinkState
 from tui.model import Chip, Waba, chip_state
-from tui.state import ConsoleState, LogEntry
+from tui.state import ENTRY_KINDS, ConsoleState, LogEntry
 from tui.tables import CellCachedTable
 
 __all__ = [
@@ -66,7 +66,7 @@ FLEET_COLUMNS: tuple[tuple[str, str], ...] = (
 EVENT_COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("time", "Time", 8),
     ("level", "Level", 7),
-    ("kind", "Kind", 7),
+    ("kind", "Kind", max(len(kind) for kind in ENTRY_KINDS)),
     ("source", "Source", 22),
     ("message", "Message", None),
 )

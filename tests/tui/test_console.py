@@ -15,6 +15,7 @@ from tests.tui.fakes import (
     column,
     fleet_snapshot,
     make_console,
+    screen_text,
     wait_until,
 )
 from tui.app import MetadConsole
@@ -59,6 +60,26 @@ async def test_pushed_events_appear_in_the_events_screen() -> None:
         assert column(table, "level")[-1] == "warning"
         assert column(table, "source")[-1] == "metad.webhook"
         assert table.cursor_row == table.row_count - 1  # follows the newest line
+
+
+async def test_the_kind_column_shows_every_kind_whole() -> None:
+    """It was 7 wide: ``campaign`` showed as ``campaig``."""
+    fake = FakeControlClient()
+    app = make_console(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: _connected(app))
+        await wait_until(pilot, lambda: len(app.state.campaigns) == 3)
+        fake.push("campaign.progress", dict(fake.campaigns[1], state="running"))
+        fake.push("flow.completed", {"flow": "signup"})
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen))
+        table = app.screen.query_one(EventTable)
+        await wait_until(
+            pilot, lambda: column(table, "kind")[-2:] == ["campaign", "flow.completed"]
+        )
+        rows = screen_text(app)
+        assert any(" campaign " in row and "paused → running" in row for row in rows), rows
+        assert any(" flow.completed " in row for row in rows), rows
 
 
 async def test_what_happened_before_the_console_connected_is_logged_once() -> None:
