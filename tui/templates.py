@@ -30,6 +30,7 @@ class TemplateRow:
     status: str = ""
     quality: str = ""
     reason: str = ""
+    """Why Meta rejected or paused it; empty when it gave none."""
     sent: int | None = None
     """None: no report for it (the daemon has no ``templates.report``, or no sends)."""
     delivered: int = 0
@@ -130,8 +131,14 @@ def _from_list(doc: Mapping[str, Any]) -> TemplateRow:
         category=as_str(doc, "category").upper(),
         status=as_str(doc, "status").upper(),
         quality=as_str(doc, "quality").upper(),
-        reason=as_str(doc, "reason"),
+        reason=_reason(as_str(doc, "reason")),
     )
+
+
+def _reason(raw: str) -> str:
+    """Meta's rejection reason; its ``NONE`` (what it says of every approved template)
+    means there is none, and the detail showed ``approved: NONE`` in red."""
+    return "" if raw.strip().upper() == "NONE" else raw
 
 
 def _with_report(row: TemplateRow, rep: _Report) -> TemplateRow:

@@ -140,9 +140,10 @@ def budget() -> dict[str, Any]:
 
 
 def templates() -> list[dict[str, Any]]:
-    def t(name: str, lang: str, cat: str, status: str, quality: str, reason: str = "") -> Any:
+    def t(name: str, lang: str, cat: str, status: str, quality: str, reason: str = "NONE") -> Any:
+        # Meta says "NONE" for the rejection reason of a template it did not reject.
         return {"waba_id": "200000000000001", "name": name, "language": lang, "category": cat,
-                "status": status, "quality": quality, "reason": reason or None}  # fmt: skip
+                "status": status, "quality": quality, "reason": reason}  # fmt: skip
 
     return [
         t("hello_world", "en_US", "UTILITY", "APPROVED", "GREEN"),

@@ -238,6 +238,21 @@ async def test_templates_join_the_list_and_the_report() -> None:
         assert column(table, "name") == ["winback_offer"]
 
 
+async def test_the_detail_shows_a_reason_only_when_meta_gave_one() -> None:
+    """Meta's reason for an approved template is "NONE": the detail said ``approved:
+    NONE`` in red for every one of them."""
+    app = make_console(FakeControlClient())
+    async with app.run_test(size=SIZE) as pilot:
+        table = await _open(pilot, "t", TemplatesScreen, rows=4)
+        detail = app.screen.query_one("#template-detail", Static)
+        await wait_until(pilot, lambda: "hello_world (en_US)" in str(detail.render()))
+        assert "NONE" not in str(detail.render())
+        assert str(detail.render()).splitlines()[1].startswith("sent 1,200")
+        table.move_cursor(row=table.get_row_index("200000000000001/winback_offer/es"))
+        await wait_until(pilot, lambda: "winback_offer (es)" in str(detail.render()))
+        assert "rejected: INVALID_FORMAT" in str(detail.render())
+
+
 async def test_without_the_report_templates_still_show() -> None:
     fake = FakeControlClient(missing=("templates.report",))
     app = make_console(fake)
