@@ -222,6 +222,7 @@ class MetadConsole(App[None]):
         self.state.apply_snapshot(Snapshot.from_wire(doc), self._clock())
         self._poll_webhooks = True  # a restarted daemon may be a newer one
         self._tell(lambda view: view.redraw())
+        self.state.expect_backlog()  # now: the events after the snapshot are live ones
         self.fetch("budget", "campaigns", "templates", "backlog", "quality")
         if self._freeze_gc:
             self._freeze_gc = False
@@ -387,7 +388,7 @@ class MetadConsole(App[None]):
     async def _fetch_backlog(self) -> None:
         """What the daemon kept of what happened before this connection (``events.recent``):
         logged once, in time order, after a line that says so."""
-        after = self.state.expect_backlog()
+        after = self.state.backlog_after
         answer = await self._optional_call("events.recent", {"after": after})
         raw = answer.get("events") if isinstance(answer, dict) else None
         parsed = (ControlEvent.from_params(e) for e in raw if isinstance(e, dict)) if raw else ()

@@ -92,8 +92,17 @@ class ConsoleState:
 
     def expect_backlog(self) -> float:
         """A new subscription has begun: the daemon's kept happenings after the returned
-        time are the ones this console has not logged (0: all, at the first connection)."""
+        time are the ones this console has not logged (0: all, at the first connection).
+
+        Called when the snapshot arrives, before any event of the new subscription is
+        applied: called later (when the backlog is asked for, in a worker), a live event
+        applied meanwhile moved the time past what happened while the console was away."""
         self._backlog_after, self._live_since = self._happened_at, None
+        return self._backlog_after
+
+    @property
+    def backlog_after(self) -> float:
+        """What :meth:`expect_backlog` returned last."""
         return self._backlog_after
 
     def note_live(self, event: ControlEvent) -> None:

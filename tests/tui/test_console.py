@@ -10,6 +10,7 @@ from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
 from tests.tui.fakes import (
+    EPOCH,
     PNIDS,
     FakeControlClient,
     column,
@@ -114,6 +115,33 @@ async def test_what_happened_before_the_console_connected_is_logged_once() -> No
         )
         assert fake.sent("events.recent")[-1] == {"after": 1_700_000_003.0}
         assert sum("crashed" in m for m in column(table, "message")) == 1
+
+
+async def test_what_happened_while_away_is_logged_though_a_live_event_came_first() -> None:
+    """A live event applied with the snapshot (before the backlog was asked for) made the
+    console ask only for what came after it: what happened while it was away was lost."""
+    fake = FakeControlClient()
+    app = make_console(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: _connected(app))
+        fake.push("log", {"level": "WARNING", "logger": "metad.graph", "message": "before"},
+                  at=EPOCH + 10)  # fmt: skip
+        await wait_until(pilot, lambda: any(e.message == "before" for e in app.state.entries))
+        fake.disconnect()
+        away = {"kind": "actor", "at": EPOCH + 20,
+                "data": {"kind": "crashed", "actor_id": "chip:1", "error": "boom"}}  # fmt: skip
+        fake.backlog = [away]
+        fake.connect()
+        # Applied with the snapshot, before the backlog is asked for:
+        fake.push("log", {"level": "WARNING", "logger": "metad.graph", "message": "after"},
+                  at=EPOCH + 30)  # fmt: skip
+        await wait_until(pilot, lambda: any(e.message == "after" for e in app.state.entries))
+        await wait_until(pilot, lambda: bool(fake.sent("events.recent")[1:]))
+        await pilot.pause(0.1)
+        assert fake.sent("events.recent")[-1] == {"after": EPOCH + 10}
+        messages = [e.message for e in app.state.entries]
+        assert messages.count("crashed: boom") == 1
+        assert messages.count("after") == 1
 
 
 async def test_the_events_filter_narrows_the_log() -> None:
