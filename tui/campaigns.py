@@ -20,7 +20,7 @@ from typing import Any
 
 from tui.wire import as_float, as_int, as_optional_float, as_str
 
-__all__ = ["ACTIONS", "RESOLUTIONS", "Campaign", "InDoubt", "parse_campaigns"]
+__all__ = ["ACTIONS", "RESOLUTIONS", "Campaign", "InDoubt", "parse_campaigns", "state_change"]
 
 FINAL_STATES = frozenset({"cancelled", "finished"})
 
@@ -133,6 +133,20 @@ class Campaign:
         if verb == "cancel":
             return self.state not in FINAL_STATES
         return False
+
+
+def state_change(old: Campaign | None, new: Campaign, *, known: bool) -> str | None:
+    """The event log's line for a campaign's state, or None when nothing happened.
+
+    ``known``: the console had the daemon's campaigns before (a ``campaign.list``
+    answer); only then is a campaign it has not seen a new one: a campaign seen first
+    running is one that started (the list answered at connecting is not news, nor a
+    progress report that comes before it)."""
+    if old is None:
+        return "started" if known and new.state == "running" else None
+    if old.state != new.state:
+        return f"{old.state} → {new.state}"
+    return None
 
 
 def _overdue(raw: object) -> tuple[InDoubt, ...]:

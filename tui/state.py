@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from tui.budget import BudgetAlert, BudgetPeriod
 from tui.campaigns import Campaign
 from tui.client import ConnectionStatus, ControlEvent, LinkState
+from tui.mirrors import HeldMirrors
 from tui.model import Chip, DaemonInfo, SendRate, Snapshot, Waba, WebhookCounts
 from tui.templates import TemplateRow
 from tui.timeline import QualityTimeline
@@ -79,6 +80,9 @@ class ConsoleState:
         """Trying again after a lost or failed connection (not the first attempt)."""
         self.timeline = QualityTimeline()
         self.campaigns: dict[str, Campaign] = {}
+        self.campaigns_listed = False
+        """The daemon listed its campaigns once (a campaign not seen since is new)."""
+        self.mirrors = HeldMirrors()
         self.budget: tuple[BudgetPeriod, ...] = ()
         self.budget_alerts: deque[BudgetAlert] = deque(maxlen=200)
         self.templates: list[TemplateRow] = []
@@ -164,8 +168,13 @@ class ConsoleState:
         self.campaigns[campaign.id] = campaign
         return old
 
-    def set_campaigns(self, campaigns: list[Campaign]) -> None:
+    def set_campaigns(self, campaigns: list[Campaign]) -> list[tuple[Campaign | None, Campaign]]:
+        """Replace the campaigns with the daemon's list; per campaign listed, (the version
+        before or None, the new one)."""
+        before = self.campaigns
         self.campaigns = {c.id: c for c in campaigns}
+        self.campaigns_listed = True
+        return [(before.get(c.id), c) for c in campaigns]
 
     def uptime(self, now: float) -> float | None:
         if self.daemon is None or self.snapshot_at is None:
