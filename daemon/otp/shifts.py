@@ -98,7 +98,11 @@ class ShiftService:
         if report.result == "refused":
             await self._offers.withdraw(shift_id, key, nonce)
         else:
-            await self._offers.sent(shift_id, key, nonce, chip, report.outbox_id, force=force)
+            offer = await self._offers.sent(
+                shift_id, key, nonce, chip, report.outbox_id, force=force
+            )
+            if offer is not None and offer.state == "failed":  # its webhook came first
+                self._failed(offer, chip, report.wamid or "", offer.error_code)
         log.info("shift %s offered to %s via %s: %s", shift_id, key, chip, report.result)
         return {**report.as_dict(), "shift_id": shift_id, "contact": key}
 
@@ -144,6 +148,10 @@ class ShiftService:
         offer = await self._offers.failed(outbox_id, wamid, error_code)
         if offer is None:
             return None
+        self._failed(offer, chip, wamid, error_code)
+        return offer
+
+    def _failed(self, offer: ShiftOffer, chip: str, wamid: str, error_code: int | None) -> None:
         log.info("shift %s to %s not delivered: %s", offer.shift_id, offer.contact, error_code)
         self._publish(
             "shift",
@@ -156,7 +164,6 @@ class ShiftService:
                 "error_code": error_code,
             },
         )
-        return offer
 
     async def status(self, shift_id: str, to: str) -> ShiftOffer | None:
         key = await self._contacts.key(to)

@@ -328,10 +328,16 @@ class ShiftRepository:
             offer = _offer(row)
             key = "WHERE shift_id = $1 AND contact = $2"
             if offer.pending_nonce == nonce and replaces_answer(offer.state, force=force):
+                # Failed already: Meta's failed status can come before the send's own
+                # answer is recorded here, and found no offer with this outbox id then.
                 row = await tx.fetchrow(
-                    "UPDATE shift_confirmations SET nonce = $3, pending_nonce = NULL,"
-                    " chip = $4, outbox_id = $5, sent_at = now(), state = 'pending',"
-                    " answered_at = NULL, answer_wamid = NULL, error_code = NULL"
+                    "WITH o AS (SELECT state, error FROM outbox WHERE id = $5 AND state = 'failed')"
+                    " UPDATE shift_confirmations SET nonce = $3, pending_nonce = NULL,"
+                    " chip = $4, outbox_id = $5, sent_at = now(),"
+                    " state = CASE WHEN EXISTS (SELECT 1 FROM o) THEN 'failed' ELSE 'pending' END,"
+                    " answered_at = NULL, answer_wamid = NULL,"
+                    " error_code = (SELECT (error ->> 'code')::integer FROM o"
+                    "               WHERE jsonb_typeof(error -> 'code') = 'number')"
                     f" {key} RETURNING {_OFFER_COLUMNS}",
                     shift_id,
                     contact,

@@ -352,11 +352,17 @@ async def test_a_message_that_fails_after_meta_took_it_is_told(env: Env) -> None
         await wait_until(lambda: failed(code["outbox_id"]))
         status = await client.call("shift.status", {"shift_id": "V1002", "to": CONTACT})
         assert (status["state"], status["error_code"]) == ("failed", 131026)
-        stored = await env.daemon.store.fetchrow(
-            "SELECT state, error_code FROM shift_confirmations WHERE shift_id = 'V1002'"
-        )
-        assert stored is not None
-        assert (stored["state"], stored["error_code"]) == ("failed", 131026)
+
+        async def stored_failed() -> bool:
+            row = await env.daemon.store.fetchrow(
+                "SELECT state, error_code FROM shift_confirmations WHERE shift_id = 'V1002'"
+            )
+            return row is not None and (row["state"], row["error_code"]) == ("failed", 131026)
+
+        # The status read above sees the outbox row at once; the offer's own row follows
+        # when the webhook's event reaches the shift service (or the send's answer is
+        # recorded, when the webhook came first).
+        await wait_until(stored_failed)
         wrong = "000000" if _sent_code(env, code["wamid"]) != "000000" else "111111"
         guess = await client.call("otp.verify", {"to": CONTACT, "purpose": "login", "code": wrong})
         assert (guess["reason"], guess["detail"]) == (
