@@ -7,9 +7,9 @@ the chip refused (window, policy, budget, tier, paused) is forgotten: the code t
 contact already holds stays valid, and the refusal does not count toward the hourly
 limit (:mod:`actors.otp.rules`). The caller is told ``refused`` — never "success" for a
 code nobody got (behaviour.md 15.5 #31). The code itself never leaves this module: not
-in the answer, not in a log; only its hash is stored. The chip's outbox keeps the
-payload it sent (as it does for every message), so the outbox is as sensitive as the
-codes' lifetime.
+in the answer, not in a log; only its hash is stored. The chip journals an
+authentication template's parameters masked (:func:`actors.chip.wire.masked`; migration
+0021 masked those sent before), so the outbox holds no code either.
 """
 
 from __future__ import annotations

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import trio
 
+from actors.chip import wire
+from actors.ports import ChipRecord
 from config.model import StorageConfig
 from daemon.store import Store, StoreError, migrate, open_store
 from daemon.store.migrate import MIGRATIONS_DIR, load_migrations
@@ -112,3 +115,58 @@ async def test_failed_migration_rolls_back_alone(empty_db_dsn: str, tmp_path: Pa
         assert await store.fetchval("SELECT array_agg(version) FROM schema_migrations") == [1]
         (migrations / "0002_broken.sql").write_text("CREATE TABLE two (id int);")
         assert await migrate(store, directory=migrations) == [2]
+
+
+@pytest.mark.trio
+async def test_codes_sent_before_the_chip_masked_them_are_masked(
+    empty_db_dsn: str, tmp_path: Path
+) -> None:
+    """Migration 0021: what the chip now journals (actors.chip.wire.masked), applied to
+    the rows written before; other templates are left as they were."""
+    before = tmp_path / "migrations"
+    before.mkdir()
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        if path.name < "0021":
+            (before / path.name).write_text(path.read_text())
+    code = {
+        "name": "codigo_verificacao",
+        "language": {"code": "pt_BR"},
+        "components": [
+            {"type": "body", "parameters": [{"type": "text", "text": "446488"}]},
+            {
+                "type": "button",
+                "sub_type": "url",
+                "index": "0",
+                "parameters": [{"type": "text", "text": "446488"}],
+            },
+        ],
+    }
+    other = {
+        "name": "vaga",
+        "language": {"code": "pt_BR"},
+        "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ana"}]}],
+    }
+    async with open_store(_cfg(empty_db_dsn), state_dir=tmp_path, run_migrations=False) as store:
+        await migrate(store, directory=before)
+        await store.chips.save(ChipRecord(phone_number_id="1", waba_id="2", display_number="+1"))
+        ids = {}
+        for name, template, category in (
+            ("code", code, "authentication"),
+            ("other", other, "utility"),
+        ):
+            ids[name] = await store.fetchval(
+                "INSERT INTO outbox (chip, wa_id, kind, payload, decision, state)"
+                " VALUES ('1', '5511900000001', 'template', $1, $2, 'read') RETURNING id",
+                {"messaging_product": "whatsapp", "type": "template", "template": template},
+                {"method": "template", "category": category},
+            )
+        assert await migrate(store) == [21]
+        stored = {
+            name: await store.fetchval("SELECT payload FROM outbox WHERE id = $1", ident)
+            for name, ident in ids.items()
+        }
+    assert stored["code"] == wire.masked(
+        {"messaging_product": "whatsapp", "type": "template", "template": code}
+    )
+    assert "446488" not in json.dumps(stored["code"])
+    assert stored["other"]["template"] == other
