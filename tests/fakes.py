@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from actors.ports import (
+    Booking,
     ChipRecord,
     OutboxRow,
     PortOutcome,
@@ -142,6 +144,20 @@ class FakeGraph:
 
     async def phone_number(self, phone_number_id: str) -> Mapping[str, object]:
         return dict(self.phone)
+
+
+class BookingBudget:
+    """A budget that books everything and records what each booking was estimated at."""
+
+    def __init__(self) -> None:
+        self.amounts: list[Decimal] = []
+
+    async def reserve(self, bookings: Sequence[Booking]) -> list[str | None]:
+        self.amounts += [b.amount for b in bookings]
+        return [None] * len(bookings)
+
+    async def release(self, ref: str) -> None:
+        raise AssertionError("nothing to release")
 
 
 class FixedClock:

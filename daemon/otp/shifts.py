@@ -128,16 +128,7 @@ class ShiftService:
             log.info("shift tap %s for %s matches no pending offer", tap.shift_id, wa_id or bsuid)
             return None
         log.info("shift %s %s by %s", offer.shift_id, offer.state, offer.contact)
-        self._publish(
-            "shift",
-            {
-                "shift_id": offer.shift_id,
-                "contact": offer.contact,
-                "state": offer.state,
-                "chip": chip,
-                "wamid": wamid,
-            },
-        )
+        self._announce(offer, chip, wamid)
         return offer
 
     async def undelivered(
@@ -153,6 +144,10 @@ class ShiftService:
 
     def _failed(self, offer: ShiftOffer, chip: str, wamid: str, error_code: int | None) -> None:
         log.info("shift %s to %s not delivered: %s", offer.shift_id, offer.contact, error_code)
+        self._announce(offer, chip, wamid, error_code=error_code)
+
+    def _announce(self, offer: ShiftOffer, chip: str, wamid: str, **extra: Any) -> None:
+        """The ``shift`` event of an offer that changed (answered, or not delivered)."""
         self._publish(
             "shift",
             {
@@ -161,7 +156,7 @@ class ShiftService:
                 "state": offer.state,
                 "chip": chip,
                 "wamid": wamid,
-                "error_code": error_code,
+                **extra,
             },
         )
 

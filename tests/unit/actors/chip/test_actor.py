@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -38,7 +37,7 @@ from actors.ports import (
 )
 from actors.reactions import Reaction
 from config.model import LimitsConfig, QualityConfig, WindowsConfig
-from tests.fakes import FakeChipRepo, FakeGraph, FakeJournal
+from tests.fakes import BookingBudget, FakeChipRepo, FakeGraph, FakeJournal
 
 PNID = "200000000000001"
 CONTACT = "5511987654321"
@@ -534,20 +533,6 @@ async def test_sends_that_arrive_together_are_journalled_and_reserved_together(
     assert journal.outbox[3]["state"] == "cancelled"
 
 
-class _AmountBudget:
-    """Books everything; records what each booking was estimated at."""
-
-    def __init__(self) -> None:
-        self.amounts: list[Decimal] = []
-
-    async def reserve(self, bookings: Sequence[Booking]) -> list[str | None]:
-        self.amounts += [b.amount for b in bookings]
-        return [None] * len(bookings)
-
-    async def release(self, ref: str) -> None:
-        raise AssertionError("nothing to release")
-
-
 async def test_a_known_template_is_priced_at_its_own_category_whatever_the_caller_says(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -560,7 +545,7 @@ async def test_a_known_template_is_priced_at_its_own_category_whatever_the_calle
     from config.model import PricingConfig
 
     prices = PriceTable.from_config(PricingConfig())
-    budget = _AmountBudget()
+    budget = BookingBudget()
     box: Mailbox[ChipMsg] = open_mailbox("chip")
     actor = _actor(box, graph=FakeGraph(), budget=budget, prices=prices)
     offer = TemplateRecord(

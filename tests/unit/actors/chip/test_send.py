@@ -14,9 +14,9 @@ from actors.chip import ChipActor, ChipMsg, ChipSettings, Refused, Send, Sent, W
 from actors.chip.wire import SECRET_MASK
 from actors.core import Mailbox, open_mailbox
 from actors.policy.pricing import PriceTable
-from actors.ports import Booking, ChipRecord, TemplateRecord
+from actors.ports import ChipRecord, TemplateRecord
 from config.model import LimitsConfig, PricingConfig, QualityConfig, WindowsConfig
-from tests.fakes import FakeChipRepo, FakeGraph, FakeJournal
+from tests.fakes import BookingBudget, FakeChipRepo, FakeGraph, FakeJournal
 
 PNID = "200000000000001"
 WABA = "100000000000001"
@@ -264,26 +264,12 @@ async def test_a_registry_of_reviewed_templates_only_is_not_a_synced_one(
     assert isinstance(sent, Sent)
 
 
-class _Budget:
-    """Books everything; records the amounts."""
-
-    def __init__(self) -> None:
-        self.amounts: list[Decimal] = []
-
-    async def reserve(self, bookings: Sequence[Booking]) -> list[str | None]:
-        self.amounts += [b.amount for b in bookings]
-        return [None] * len(bookings)
-
-    async def release(self, ref: str) -> None:
-        raise AssertionError("nothing to release")
-
-
 async def test_a_contact_known_only_by_its_user_id_gets_a_paid_template(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """It was refused: "pricing: no price for destination 'BR.Xk9aZ81bQ': add a
     [[pricing.rates]] entry for its calling code" — a BSUID has none."""
-    budget, graph = _Budget(), FakeGraph()
+    budget, graph = BookingBudget(), FakeGraph()
     (sent,) = await send_all(
         [{"to": "BR.Xk9aZ81bQ", "template": shift_template("Ana", "amanhã", "UTI")}],
         records=(SHIFT,),
