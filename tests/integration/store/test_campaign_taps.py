@@ -114,6 +114,11 @@ async def test_the_migration_keeps_the_first_of_duplicate_taps(
             " ('campaign.tap', 'c1', '{\"wamid\": \"w2\", \"n\": 3}'),"
             " ('waba_effect', 'c1', '{\"wamid\": \"w1\", \"n\": 4}')"
         )
-        assert await migrate(store) == [17]
+        through = tmp_path / "through"
+        through.mkdir()
+        for path in MIGRATIONS_DIR.glob("*.sql"):
+            if int(path.name[:4]) <= 17:
+                shutil.copy(path, through / path.name)
+        assert await migrate(store, directory=through) == [17]
         kept = await store.fetch("SELECT data ->> 'n' AS n FROM events ORDER BY id")
         assert [r["n"] for r in kept] == ["1", "3", "4"]

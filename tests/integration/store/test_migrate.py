@@ -160,7 +160,10 @@ async def test_codes_sent_before_the_chip_masked_them_are_masked(
                 {"messaging_product": "whatsapp", "type": "template", "template": template},
                 {"method": "template", "category": category},
             )
-        assert await migrate(store) == [21]
+        (before / "0021_mask_stored_codes.sql").write_text(
+            (MIGRATIONS_DIR / "0021_mask_stored_codes.sql").read_text()
+        )
+        assert await migrate(store, directory=before) == [21]
         stored = {
             name: await store.fetchval("SELECT payload FROM outbox WHERE id = $1", ident)
             for name, ident in ids.items()
