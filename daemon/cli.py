@@ -340,7 +340,7 @@ def _cmd_templates(args: argparse.Namespace) -> int:
 def _cmd_campaign(args: argparse.Namespace) -> int:
     from daemon.campaigns.cli import run as run_campaign
 
-    return run_campaign(args, _load(args.config), with_store=_with_store)
+    return run_campaign(args, _load, with_store=_with_store)
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:

@@ -12,8 +12,11 @@ import argparse
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from daemon.ctl import ANSWER_TIMEOUT_S, SLOW_ANSWER_TIMEOUT_S, control_socket
 
 if TYPE_CHECKING:
     from config import MetadConfig
@@ -32,7 +35,19 @@ _FILE_OR_NAME = "a campaign file, or the name of one in the campaigns directory"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--socket", metavar="PATH", help="control socket (default: runtime dir)")
+    parser.add_argument(
+        "--socket",
+        metavar="PATH",
+        help="control socket (default: the config's runtime dir; with it, no config is read"
+        " for the actions the daemon runs)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"give up on a daemon that does not answer (default {ANSWER_TIMEOUT_S:g};"
+        f" {SLOW_ANSWER_TIMEOUT_S:g} for start, which stores every recipient)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sub = parser.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
     p = sub.add_parser("plan", help="dry run: who would get what, what it costs, how long")
@@ -71,14 +86,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, cfg: MetadConfig, *, with_store: WithStore) -> int:
+def run(
+    args: argparse.Namespace, load: Callable[[str], MetadConfig], *, with_store: WithStore
+) -> int:
     """``with_store``: runs one query on the configured store (``daemon.cli``'s), for the
-    actions that read it directly, daemon running or not."""
+    actions that read it directly, daemon running or not. ``load`` reads and checks the
+    config; only those actions need it: the others find the daemon's socket as ``metad
+    ctl`` does, so a config being edited does not lock the operator out of a campaign."""
     if args.campaign_command == "plan":
-        return _plan(args, cfg, with_store)
+        return _plan(args, load(args.config), with_store)
     if args.campaign_command == "taps":
-        return _taps(args, cfg, with_store)
-    return _remote(args, cfg)
+        return _taps(args, load(args.config), with_store)
+    return _remote(args)
 
 
 def _taps(args: argparse.Namespace, cfg: MetadConfig, with_store: WithStore) -> int:
@@ -275,14 +294,15 @@ def _grid(cells: list[list[str]]) -> str:
     )
 
 
-def _remote(args: argparse.Namespace, cfg: MetadConfig) -> int:
+def _remote(args: argparse.Namespace) -> int:
     import trio
 
     from daemon.control.client import ControlError, NotRunning, connect
     from daemon.control.protocol import INVALID_PARAMS
 
-    path = Path(args.socket) if args.socket else cfg.daemon.runtime_dir / "metad.sock"
+    where = control_socket(args.config, args.socket)
     command = args.campaign_command
+    timeout = args.timeout or (SLOW_ANSWER_TIMEOUT_S if command == "start" else ANSWER_TIMEOUT_S)
     params: dict[str, Any] = {}
     if command != "list":
         target = args.campaign
@@ -296,7 +316,7 @@ def _remote(args: argparse.Namespace, cfg: MetadConfig) -> int:
         params.update(recipient=args.recipient, action=args.action)
 
     async def go() -> Any:
-        async with connect(path) as client:
+        async with connect(where.path, timeout=timeout) as client:
             result = await client.call(f"campaign.{command}", params)
             if command == "resolve" and not result["resolved"]:
                 # Nothing resolved: for a campaign the coordinator does not know as well;
@@ -311,6 +331,8 @@ def _remote(args: argparse.Namespace, cfg: MetadConfig) -> int:
             print(exc, file=sys.stderr)  # the file's problems, file:line: field: problem
             return EXIT_CONFIG
         print(f"metad campaign: {exc}", file=sys.stderr)
+        if isinstance(exc, NotRunning) and where.guessed:
+            print(f"metad campaign: {where.guessed}", file=sys.stderr)
         return EXIT_RUNTIME
     if args.json:
         print(json.dumps(result, ensure_ascii=False))

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import pytest
 
-from daemon.campaigns.cli import _remote, _stage, format_plan, skipped_text, status_text
+from daemon.campaigns.cli import _remote, _stage, format_plan, run, skipped_text, status_text
 from daemon.control.client import ControlError
 from daemon.control.protocol import INVALID_PARAMS
 
@@ -222,14 +222,14 @@ def _remote_with(monkeypatch: pytest.MonkeyPatch, client: _Client, *argv: str) -
         yield client
 
     monkeypatch.setattr("daemon.control.client.connect", connect)
-    args = argparse.Namespace(socket="s.sock", json=False, reason=None)
+    args = argparse.Namespace(socket="s.sock", json=False, reason=None, config="-", timeout=None)
     command, *rest = argv
     args.campaign_command = command
     if command == "resolve":
         args.campaign, args.recipient, args.action = rest
     else:
         (args.campaign,) = rest
-    return _remote(args, cast(Any, None))
+    return _remote(args)
 
 
 def test_resolve_in_an_unknown_campaign_says_so(
@@ -253,3 +253,36 @@ def test_a_start_the_file_check_refuses_exits_2_with_its_lines(
     client = _Client(refuse=ControlError(INVALID_PARAMS, problem))
     code = _remote_with(monkeypatch, client, "start", "c")
     assert (code, capsys.readouterr().err) == (2, problem + "\n")
+
+
+@pytest.mark.parametrize(("command", "timeout"), [("status", 10.0), ("start", 70.0)])
+def test_actions_the_daemon_runs_read_no_config_and_give_up_in_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str, timeout: float
+) -> None:
+    """As ``metad ctl``: a config being edited (here with a bad budget) does not lock the
+    operator out of a running campaign, and a daemon that does not answer is given up
+    on (start stores every recipient: it gets longer)."""
+    seen: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def connect(path: Path, **kw: Any) -> AsyncIterator[_Client]:
+        seen.update(path=path, **kw)
+        yield _Client()
+
+    def load(config: str) -> Any:
+        raise AssertionError(f"{config} was read")
+
+    monkeypatch.setattr("daemon.control.client.connect", connect)
+    config = tmp_path / "metad.toml"
+    config.write_text('[daemon]\nruntime_dir = "run"\n[budget]\nweekly_usd = -1\n')
+    args = argparse.Namespace(
+        config=str(config),
+        socket=None,
+        timeout=None,
+        json=True,
+        reason=None,
+        campaign_command=command,
+        campaign="shifts",
+    )
+    assert run(args, load, with_store=cast(Any, None)) == 0
+    assert seen == {"path": tmp_path / "run" / "metad.sock", "timeout": timeout}
