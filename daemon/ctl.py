@@ -171,9 +171,9 @@ _ELSEWHERE_UNKNOWN = frozenset({"open_windows", "mps", "queued", "tier"})
 
 
 def _status_table(chips: list[dict[str, Any]]) -> str:
-    """The fleet, with an OWNER column when several nodes share it: a chip of another
+    """The fleet, with an OWNER column when several nodes run its chips: a chip of another
     node shows ``-`` for what only its node knows (its zeros read as facts)."""
-    if not any(c.get("owner") for c in chips):
+    if len({c.get("owner") for c in chips}) < 2:  # one node (or none named): no news
         return _table(chips, CHIP_COLUMNS)
     rows = [
         {k: "-" if k in _ELSEWHERE_UNKNOWN else v for k, v in c.items()}

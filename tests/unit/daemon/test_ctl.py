@@ -287,8 +287,9 @@ def test_status_names_each_chips_owner_when_nodes_share_the_fleet() -> None:
     windows = head.index("WINDOWS")
     assert lines[1].split()[windows] == "4"
     assert lines[2].split()[windows] == "-"
-    alone = ctl._status_table([{**here, "owner": None}]).splitlines()
-    assert "OWNER" not in alone[0]
+    for owner in (None, "node-a"):  # no cluster, or one node running them all
+        alone = ctl._status_table([{**here, "owner": owner}, {**here, "owner": owner}])
+        assert "OWNER" not in alone.splitlines()[0]
 
 
 def test_events_takes_json_as_the_usage_says(tmp_path: Path) -> None:
