@@ -109,6 +109,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     send.add_argument("--to", required=True, metavar="NUMBER")
     send.add_argument("--text", help="free-form text (only inside the contact's window)")
     send.add_argument("--template", metavar="NAME:LANG", help="template outside the window")
+    send.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="the template's next body parameter ({{1}}, {{2}}…), once per parameter",
+    )
     sub.add_parser("webhooks", help="webhook inbox counters", parents=[common])
     sub.add_parser("budget", help="spent, reserved and cap per day, week, month", parents=[common])
     templates = sub.add_parser(
@@ -278,6 +285,8 @@ async def _run(args: argparse.Namespace, path: Path) -> int:
                     params["text"] = args.text
                 if args.template:
                     params["template"] = args.template
+                if args.param:
+                    params["params"] = args.param
                 result = await client.call("send.test", params)
                 if args.json:
                     print(json.dumps(result))

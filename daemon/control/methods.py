@@ -269,6 +269,19 @@ def _chip_call(build: Callable[[Any], Any]) -> Callable[[ControlContext, dict[st
     return handler
 
 
+def _test_template(template: str, body: Any) -> dict[str, Any]:
+    """``NAME:LANG`` and the body parameters in order, as the Cloud API takes them (a
+    template with variables could not be tried from ``ctl send-test`` before)."""
+    if not isinstance(body, list) or not all(isinstance(v, str) for v in body):
+        raise MethodError(INVALID_PARAMS, "params must be a list of strings")
+    name, _, lang = template.partition(":")
+    out: dict[str, Any] = {"name": name, "language": {"code": lang or "en_US"}}
+    if body:
+        parameters = [{"type": "text", "text": v} for v in body]
+        out["components"] = [{"type": "body", "parameters": parameters}]
+    return out
+
+
 async def send_test(ctx: ControlContext, params: dict[str, Any]) -> dict[str, Any]:
     pnid, to = _param(params, "chip"), _param(params, "to")
     address = _local_chip(ctx, pnid)
@@ -276,10 +289,7 @@ async def send_test(ctx: ControlContext, params: dict[str, Any]) -> dict[str, An
     if not text and not template:
         raise MethodError(INVALID_PARAMS, "give text, template (name:language) or both")
     content = {"type": "text", "text": {"body": str(text)}} if text else None
-    tpl = None
-    if template:
-        name, _, lang = str(template).partition(":")
-        tpl = {"name": name, "language": {"code": lang or "en_US"}}
+    tpl = _test_template(str(template), params.get("params", [])) if template else None
     result = await _guard(
         address.call(lambda r: Send(to=to, content=content, template=tpl, reply=r), timeout=60)
     )

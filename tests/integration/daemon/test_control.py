@@ -216,3 +216,30 @@ async def test_a_subscriber_too_slow_is_cut_off_and_the_daemon_lives_on(env: Env
     async with connect(_socket(env)) as client:
         snap = await client.call("status.snapshot")
     assert snap["chips"]
+
+
+async def test_send_test_fills_a_templates_body_parameters(env: Env) -> None:
+    """A template with variables could not be tried from ``ctl send-test``: no way to
+    give them, and Meta refused the send (132000)."""
+    async with connect(_socket(env)) as client:
+        empty = await client.call(
+            "send.test", {"chip": CHIP, "to": CONTACT, "template": "vaga_plantao:pt_BR"}
+        )
+        assert empty["result"] == "refused"  # by the chip once synced, else by Meta (132000)
+        sent = await client.call(
+            "send.test",
+            {
+                "chip": CHIP,
+                "to": CONTACT,
+                "template": "vaga_plantao:pt_BR",
+                "params": ["Ana", "Santos"],
+            },
+        )
+        assert sent["result"] == "sent"
+        with pytest.raises(ControlError, match="params must be a list of strings"):
+            await client.call(
+                "send.test",
+                {"chip": CHIP, "to": CONTACT, "template": "vaga_plantao:pt_BR", "params": "Ana"},
+            )
+    body = env.sim.world.messages[sent["wamid"]].payload["template"]["components"][0]
+    assert [p["text"] for p in body["parameters"]] == ["Ana", "Santos"]
