@@ -21,6 +21,7 @@ def _mark_dict(mark: Mark) -> dict[str, Any]:
         "window_expiry": mark.window_expiry,
         "last_kept": mark.last_kept,
         "last_result": mark.last_result,
+        "last_error_code": mark.last_error_code,
     }
 
 

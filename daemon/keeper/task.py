@@ -100,7 +100,7 @@ class WindowKeeper:
             log.warning("keeper: chip %s unavailable: %s", mark.chip, exc)
             return  # not recorded: the next tick tries again
         report = send_report(result)
-        await self._marks.kept(mark.chip, mark.contact, now, report.result)
+        await self._marks.kept(mark.chip, mark.contact, now, report.result, report.outbox_id)
         self.sent += report.result == "sent"
         log.info("keeper: follow-up to %s via %s: %s", mark.contact, mark.chip, report.result)
         self._publish(

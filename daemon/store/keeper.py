@@ -24,6 +24,10 @@ class Mark:
     window_expiry: float | None
     last_kept: float | None
     last_result: str | None
+    """``sent``, ``refused`` or ``uncertain`` as the chip answered; ``failed`` once Meta's
+    status webhook failed the message it took."""
+    last_error_code: int | None = None
+    """Meta's code for a ``failed`` one (131047: the window had closed)."""
 
 
 def _epoch(value: dt.datetime | None) -> float | None:
@@ -37,13 +41,18 @@ def _mark(row: Row) -> Mark:
         window_expiry=_epoch(row["expires_at"]),
         last_kept=_epoch(row["last_kept"]),
         last_result=row["last_result"],
+        last_error_code=row["last_error_code"],
     )
 
 
 _SELECT = (
-    "SELECT k.chip, k.contact, k.last_kept, k.last_result, w.expires_at"
+    "SELECT k.chip, k.contact, k.last_kept, w.expires_at,"
+    " CASE WHEN o.state = 'failed' THEN 'failed' ELSE k.last_result END AS last_result,"
+    " CASE WHEN o.state = 'failed' AND jsonb_typeof(o.error -> 'code') = 'number'"
+    "      THEN (o.error ->> 'code')::integer END AS last_error_code"
     " FROM keeper_marks k LEFT JOIN windows w"
     " ON w.chip = k.chip AND w.wa_id = k.contact AND w.kind = 'service'"
+    " LEFT JOIN outbox o ON o.id = k.last_outbox_id"
 )
 
 
@@ -83,12 +92,15 @@ class KeeperRepository:
         )
         return [_mark(r) for r in rows]
 
-    async def kept(self, chip: str, contact: str, at: float, result: str) -> None:
+    async def kept(
+        self, chip: str, contact: str, at: float, result: str, outbox_id: int | None = None
+    ) -> None:
         await self._db.execute(
-            "UPDATE keeper_marks SET last_kept = $3, last_result = $4"
+            "UPDATE keeper_marks SET last_kept = $3, last_result = $4, last_outbox_id = $5"
             " WHERE chip = $1 AND contact = $2",
             chip,
             contact,
             dt.datetime.fromtimestamp(at, dt.UTC),
             result,
+            outbox_id,
         )

@@ -55,6 +55,24 @@ async def test_a_marked_conversation_gets_one_follow_up_per_window(env: Env) -> 
             await client.call("window.keep", {"chip": "999", "contact": CONTACT})
 
 
+@pytest.mark.config(KEEPER)
+async def test_a_follow_up_meta_failed_after_taking_it_reads_failed(env: Env) -> None:
+    """It read "sent" for good: only the chip's answer (Meta took it) was kept."""
+    contact = env.sim.world.contacts[CONTACT]
+    contact.replies = False
+    async with connect(Path(env.daemon.control_socket)) as client:
+        await client.call("window.keep", {"chip": CHIP, "contact": CONTACT})
+        env.sim.inbound(CHIP, CONTACT, {"type": "text", "text": {"body": "oi"}})
+        contact.reachable = False  # taken, then failed by a status webhook (131026)
+        await wait_until(lambda: _follow_ups(env) == 1)
+
+        async def failed() -> bool:
+            kept = await client.call("window.kept")
+            return [(k["last_result"], k["last_error_code"]) for k in kept] == [("failed", 131026)]
+
+        await wait_until(failed)
+
+
 @pytest.mark.config(KEEPER.replace('quiet_start = "00:00"', 'quiet_start = "00:00:01"'))
 async def test_nothing_is_sent_in_quiet_hours(env: Env) -> None:
     env.sim.world.contacts[CONTACT].replies = False
