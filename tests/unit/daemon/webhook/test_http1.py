@@ -3,9 +3,10 @@ to the daemon's app over a stand-in Unix-socket server (real sockets: test_front
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -380,3 +381,29 @@ async def test_a_request_without_host_gets_one_upstream(socket_path: str) -> Non
     response, seen = await _relayed(socket_path, answer, request)
     assert b"\r\nhost: localhost\r\n" in seen[0]
     assert response.close
+
+
+async def _cycles_left_by(work: Callable[[], Awaitable[object]]) -> list[object]:
+    """This module's objects that only the cycle collector would free after ``work``."""
+    gc.collect()
+    gc.disable()
+    try:
+        await work()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        return [o for o in gc.garbage if type(o).__module__ == "daemon.webhook.http1"]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
+async def test_a_finished_connection_leaves_no_cycle_for_the_collector() -> None:
+    """The daemon makes full collections rare (daemon.gctune): a cycle per connection
+    kept every closed connection's last body alive until one, and its RSS grew."""
+    assert await _cycles_left_by(lambda: _exchange([_post(b'{"a":1}'), _post(b'{"b":2}')])) == []
+
+
+async def test_a_relayed_answer_leaves_no_cycle(socket_path: str) -> None:
+    answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+    assert await _cycles_left_by(lambda: _relayed(socket_path, answer)) == []
