@@ -234,6 +234,7 @@ BENCHES: tuple[Bench, ...] = (
             Metric("duplicates", "==", 0, worst=True),
             Metric("crashes", "==", 0, worst=True),
             Metric("accepted_unsigned", "==", 0, worst=True),
+            Metric("failed_checks", "==", 0, worst=True),
         ),
     ),
 )
@@ -250,6 +251,9 @@ class RunResult:
     values: dict[str, Value] = field(default_factory=dict)
     returncode: int | None = None
     stderr_tail: list[str] = field(default_factory=list)
+    report: list[str] = field(default_factory=list)
+    """The stdout lines that are not ``name=value`` (a benchmark's own table): shown
+    when one of its goals is missed, since the totals alone do not say which case."""
 
 
 def parse_value(text: str) -> Value:
@@ -259,6 +263,11 @@ def parse_value(text: str) -> Value:
     except ValueError:
         return text
     return number
+
+
+def report_lines(stdout: str) -> list[str]:
+    """The lines of ``stdout`` that :func:`parse_output` does not take."""
+    return [ln for ln in stdout.splitlines() if ln.strip() and not LINE.match(ln.strip())]
 
 
 def parse_output(stdout: str) -> dict[str, Value]:
@@ -328,6 +337,7 @@ def run_bench(bench: Bench, args: Sequence[str], timeout_s: float) -> RunResult:
         stderr = err.read().decode(errors="replace")
     tail = [line for line in stderr.splitlines() if line.strip()][-STDERR_TAIL:]
     result = RunResult(bench.name, status, seconds, parse_output(stdout), proc.returncode, tail)
+    result.report = report_lines(stdout)
     missing = [
         m.key
         for m in bench.metrics
@@ -710,6 +720,12 @@ def main(argv: Sequence[str] | None = None, runner: Callable[..., RunResult] = r
     failures = [r for b in present for r in results[b.name] if r.status != "ok"]
     skipped = [line for b in present for line in peer_skips(b, results[b.name])]
     print(text_table(rows))
+    for b in present:
+        if any(r.result == "missed" for r in rows_for(b, results[b.name])):
+            for n, run in enumerate(results[b.name], 1):
+                if run.report:
+                    print(f"\n{b.name} run {n}/{len(results[b.name])}, its own report:")
+                    print("\n".join(f"  {line}" for line in run.report))
     for run in failures:
         print(f"\n{run.bench}: {_describe(run)}; last lines of stderr:")
         for line in run.stderr_tail or ["(nothing)"]:

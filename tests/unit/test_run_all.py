@@ -214,3 +214,29 @@ def test_main_reports_a_skipped_peer_without_failing(
     text = md.read_text()
     assert "| webhook_ingest.ratio | >= 1.0 x peer | skipped |" in text
     assert f"- webhook_ingest: peer skipped in 1/1 runs: {PEER_MISSING}" in text
+
+
+def test_a_missed_goal_shows_the_benchmarks_own_report(capsys: pytest.CaptureFixture[str]) -> None:
+    """The totals say a check failed; the suite's own table says which one."""
+    table = "scenario  failed checks\nfuzz      RSS flat (< 25 MiB growth after warm-up)"
+    stdout = f"{table}\nlost=0\nduplicates=0\ncrashes=0\naccepted_unsigned=0\nfailed_checks=1\n"
+    assert run_all.report_lines(stdout) == table.splitlines()
+
+    def runner(bench: Bench, args: Sequence[str], timeout: float) -> RunResult:
+        run = RunResult(bench.name, "ok", 1.0, parse_output(stdout))
+        run.report = run_all.report_lines(stdout)
+        return run
+
+    assert run_all.main(["--only", "reliability", "--runs", "1"], runner=runner) == 0
+    out = capsys.readouterr().out
+    assert "reliability run 1/1, its own report:" in out
+    assert "  fuzz      RSS flat (< 25 MiB growth after warm-up)" in out.splitlines()
+
+
+def test_a_met_goal_keeps_the_report_out_of_the_way(capsys: pytest.CaptureFixture[str]) -> None:
+    def runner(bench: Bench, args: Sequence[str], timeout: float) -> RunResult:
+        values = dict.fromkeys(("lost", "duplicates", "crashes", "accepted_unsigned"), 0.0)
+        return RunResult(bench.name, "ok", 1.0, values | {"failed_checks": 0.0}, report=["x"])
+
+    run_all.main(["--only", "reliability", "--runs", "1"], runner=runner)
+    assert "its own report" not in capsys.readouterr().out
