@@ -218,8 +218,19 @@ def _print(report: PushReport, *, as_json: bool) -> None:
     )
     for e in report.errors:
         print(f"  {e.method} {e.retailer_id} (listing {e.listing_id}): {e.message}")
+    if report.existing:
+        print(
+            f"  {len(report.existing)} product(s) Meta already had (made elsewhere, or"
+            f" forgotten by metad) were updated instead of created: {_ids(report.existing)}"
+        )
     for rid in report.forgotten:
         print(f"  {rid}: Meta no longer has it, and its listing is closed or gone: forgotten")
+
+
+def _ids(ids: list[str], most: int = 10) -> str:
+    """Up to ``most`` ids, then how many more (a resync may touch thousands)."""
+    shown = ", ".join(ids[:most])
+    return shown if len(ids) <= most else f"{shown} and {len(ids) - most} more"
 
 
 def run(args: argparse.Namespace) -> int:

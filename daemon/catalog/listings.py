@@ -12,7 +12,9 @@ Why each rule (behaviour.md 7.20 and 15.5 #28 list what the old sync got wrong):
   (a typo must not close a shift);
 - a product is CREATEd the first time and UPDATEd after (UPDATE never creates); when
   Meta no longer has it (deleted in Commerce Manager, a restarted simulator) the UPDATE
-  of an open listing is sent again as a CREATE (:func:`recreate`);
+  of an open listing is sent again as a CREATE (:func:`recreate`); when Meta already has
+  a product metad meant to CREATE (made by another tool, or metad's memory of it lost)
+  the CREATE is sent again as an UPDATE (:func:`adopt`);
 - a closed listing, or one that disappeared from the file, is pushed ``out of stock``;
 - nothing unchanged is pushed again (a fingerprint of the item is kept per product).
 """
@@ -34,9 +36,11 @@ __all__ = [
     "OPEN",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
+    "SECOND_TRIES",
     "Listing",
     "Planned",
     "Pushed",
+    "adopt",
     "fingerprint",
     "parse_listings",
     "plan",
@@ -105,7 +109,14 @@ class Planned:
     fingerprint: str
     availability: str
     reason: str = field(default="", compare=False)
-    """``new``, ``changed``, ``closed``, ``gone`` or ``recreated`` (for the report)."""
+    """``new``, ``changed``, ``closed``, ``gone``, ``recreated``, ``existing`` (for the
+    report; the last two mark a second try, see :data:`SECOND_TRIES`), or ``missing`` /
+    ``differs`` (a resync)."""
+
+
+SECOND_TRIES = ("recreated", "existing")
+"""Reasons of a request that replaces a failed one: it is never replaced again, so a
+catalog that keeps changing under a push cannot make it go CREATE, UPDATE, CREATE…"""
 
 
 def parse_listings(text: str) -> tuple[list[Listing], list[str]]:
@@ -289,3 +300,17 @@ def recreate(p: Planned) -> Planned | None:
     if p.method != "UPDATE" or p.availability != IN_STOCK:
         return None
     return replace(p, method="CREATE", reason="recreated")
+
+
+def adopt(p: Planned) -> Planned | None:
+    """The UPDATE that replaces ``p``, a CREATE of a product Meta already has.
+
+    Why an UPDATE and not an error: the retailer id is the listing's own, so the product
+    is this listing's (created by another tool, or pushed by a metad whose memory of it
+    was lost); a CREATE would fail on every push, forever. A CREATE carries the whole
+    item, so the UPDATE makes Meta's product what the file says, and once done it is
+    remembered like any push. None for anything but a first-try CREATE.
+    """
+    if p.method != "CREATE" or p.reason in SECOND_TRIES:
+        return None
+    return replace(p, method="UPDATE", reason="existing")

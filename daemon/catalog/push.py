@@ -11,23 +11,32 @@ side can lose a product (deleted in Commerce Manager, a restarted simulator). It
 then fails "no such product" on every push, forever; so for an open listing the item is
 created again, and for a closed or gone one the stale row is forgotten (nothing to mark
 out of stock).
+
+Why a CREATE may be sent again as an UPDATE: the other way round, Meta may already have
+a product metad never pushed, or whose push it forgot (made by another tool, a store
+restored from an old backup). Its CREATE then fails "already exists" on every push,
+forever; so it is sent again as an UPDATE in the same push, and remembered once done.
+A second try is never tried a third time (:data:`~daemon.catalog.listings.SECOND_TRIES`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
-from daemon.catalog.listings import Listing, Planned, plan, recreate
+from daemon.catalog.listings import SECOND_TRIES, Listing, Planned, adopt, plan, recreate
 from daemon.graph.manage import ManagementCalls
 from daemon.graph.resources import BatchStatus, CatalogItemData, CatalogItemRequest
 from daemon.store.catalog import CatalogRepository
 
-__all__ = ["ItemError", "PushReport", "push_listings"]
+__all__ = ["CatalogTarget", "ItemError", "Progress", "PushReport", "push_listings", "push_planned"]
+
+Progress = Callable[[str], None]
+"""Where a long push says how far it got (the CLI prints it on stderr)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +58,10 @@ class PushReport:
     handles: list[str] = field(default_factory=list)
     forgotten: list[str] = field(default_factory=list)
     """Products Meta no longer had, of closed or gone listings: no longer remembered."""
+    existing: list[str] = field(default_factory=list)
+    """CREATEs of products Meta already had: sent as UPDATEs (also in ``updated``)."""
+    remembered: list[str] = field(default_factory=list)
+    """A resync's products Meta has as the file says: not sent, now remembered."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +81,8 @@ class PushReport:
             ],
             "handles": self.handles,
             "forgotten": self.forgotten,
+            "existing": self.existing,
+            "remembered": self.remembered,
         }
 
 
@@ -98,6 +113,10 @@ def _failed_lines(status: BatchStatus, chunk: Sequence[Planned]) -> dict[int, st
     return failed
 
 
+_EXISTS = re.compile(r"\balready exists?\b|\bduplicate\b", re.IGNORECASE)
+"""How a batch status says a CREATE found the product there (the simulator: "a product
+with retailer id … already exists")."""
+
 _NO_PRODUCT = re.compile(
     r"\bno (such )?(product|item)\b"
     r"|\b(product|item)\b.*\b(does ?n[o']t exist|not found|non-?existent|no longer exists)",
@@ -108,7 +127,7 @@ retailer id …"). Meta's ``items_batch`` may also upsert instead; then this nev
 
 
 @dataclass(frozen=True, slots=True)
-class _Catalog:
+class CatalogTarget:
     """Where a push goes and how it waits, for the rounds of :func:`push_listings`."""
 
     api: ManagementCalls
@@ -144,28 +163,46 @@ async def push_listings(
     link_base: str,
     batch_size: int = 1000,
     status_timeout_s: float = 120.0,
+    progress: Progress | None = None,
 ) -> PushReport:
-    """Bring ``catalog_id`` in line with ``listings``; the report names every change.
-
-    A second round sends the CREATEs of products Meta no longer had (a CREATE never
-    asks for a third)."""
+    """Bring ``catalog_id`` in line with ``listings``, as far as metad remembers what it
+    pushed (a resync reads Meta's side instead); the report names every change."""
     pushed = await repo.pushed(catalog_id)
     planned = plan(listings, pushed, currency=currency, link_base=link_base)
     report = PushReport(catalog_id, unchanged=len(listings) - _touched(planned, listings))
-    target = _Catalog(api, repo, catalog_id, waba_id, status_timeout_s)
-    while planned:
-        planned = await _push_round(target, report, planned, batch_size)
+    target = CatalogTarget(api, repo, catalog_id, waba_id, status_timeout_s)
+    await push_planned(target, report, planned, batch_size, progress)
     return report
 
 
+async def push_planned(
+    target: CatalogTarget,
+    report: PushReport,
+    planned: Sequence[Planned],
+    batch_size: int,
+    progress: Progress | None = None,
+) -> None:
+    """Push ``planned``, then the second tries it calls for (a second round sends the
+    CREATEs of products Meta no longer had and the UPDATEs of those it already had)."""
+    while planned:
+        planned = await _push_round(target, report, planned, batch_size, progress)
+
+
 async def _push_round(
-    target: _Catalog, report: PushReport, planned: Sequence[Planned], batch_size: int
+    target: CatalogTarget,
+    report: PushReport,
+    planned: Sequence[Planned],
+    batch_size: int,
+    progress: Progress | None,
 ) -> list[Planned]:
-    """Push ``planned`` in batches, store and report what was done; returns the CREATEs
-    that replace UPDATEs of products Meta no longer has."""
+    """Push ``planned`` in batches, store and report what was done; returns the second
+    tries of the items that failed for a reason one fixes."""
     again: list[Planned] = []
     for start in range(0, len(planned), batch_size):
         chunk = planned[start : start + batch_size]
+        if progress is not None and len(planned) > batch_size:
+            end = start + len(chunk)
+            progress(f"sending items {start + 1}-{end} of {len(planned)}")
         handles, failed = await target.send(chunk)
         report.handles += handles
         done = [p for i, p in enumerate(chunk) if i not in failed]
@@ -174,7 +211,11 @@ async def _push_round(
         stale: list[str] = []
         for i, message in sorted(failed.items()):
             p = chunk[i]
-            if p.method != "UPDATE" or not _NO_PRODUCT.search(message):
+            if p.reason in SECOND_TRIES:
+                report.errors.append(ItemError(p.retailer_id, p.listing_id, p.method, message))
+            elif p.method == "CREATE" and _EXISTS.search(message) and (up := adopt(p)):
+                again.append(up)
+            elif p.method != "UPDATE" or not _NO_PRODUCT.search(message):
                 report.errors.append(ItemError(p.retailer_id, p.listing_id, p.method, message))
             elif (replacement := recreate(p)) is not None:
                 again.append(replacement)
@@ -188,6 +229,8 @@ async def _push_round(
 
 def _report_done(report: PushReport, done: Sequence[Planned]) -> None:
     for p in done:
+        if p.reason == "existing":
+            report.existing.append(p.retailer_id)
         if p.method == "CREATE":
             report.created.append(p.retailer_id)
         elif p.availability == "out of stock" and p.reason in ("closed", "gone"):

@@ -196,6 +196,22 @@ async def test_a_product_meta_lost_is_created_again_or_forgotten(env: Env) -> No
     assert (again["handles"], again["errors"]) == ([], [])
 
 
+async def test_a_product_meta_already_has_is_updated_not_created_forever(env: Env) -> None:
+    text = FIXTURE.read_text(encoding="utf-8")
+    first = await _push(env, text)
+    repo = CatalogRepository(env.daemon.store)
+    await repo.forget(CATALOG, first["created"])  # metad's memory of its pushes is lost
+    changed = text.replace("V1001,Hospital Municipal Norte", "V1001,Hospital Municipal Sul")
+    report = await _push(env, changed)
+    assert report["errors"] == []
+    assert (report["created"], sorted(report["existing"])) == ([], sorted(first["created"]))
+    assert sorted(report["updated"]) == sorted(first["created"])
+    assert _products(env)["shift_V1001"]["brand"] == "Hospital Municipal Sul"
+    assert set(await repo.pushed(CATALOG)) == set(first["created"])
+    again = await _push(env, changed)
+    assert (again["handles"], again["errors"]) == ([], [])
+
+
 async def test_the_command_line_names_an_unreachable_graph_api_in_one_line(
     env: Env, tmp_path: Path
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, cast
 
@@ -14,7 +15,8 @@ CATALOG, WABA = "300000000000001", "100000000000001"
 
 
 class _Meta:
-    """Meta's side as the simulator plays it: UPDATE of an unknown product fails."""
+    """Meta's side as the simulator plays it: UPDATE of an unknown product fails, and so
+    does CREATE of a known one, or without an image."""
 
     def __init__(self) -> None:
         self.products: dict[str, dict[str, Any]] = {}
@@ -31,6 +33,9 @@ class _Meta:
             rid = str(data["id"])
             if r.method == "CREATE" and rid in self.products:
                 errors.append({"line": line, "id": rid, "message": f"{rid} already exists"})
+            elif r.method == "CREATE" and "image_link" not in data:
+                message = "missing required fields: image_link"
+                errors.append({"line": line, "id": rid, "message": message})
             elif r.method == "UPDATE" and rid not in self.products:
                 message = f"no product with retailer id {rid}"
                 errors.append({"line": line, "id": rid, "message": message})
@@ -120,9 +125,60 @@ async def test_a_closed_or_gone_listing_whose_product_meta_lost_is_forgotten() -
 
 async def test_other_item_errors_are_reported_and_not_retried() -> None:
     meta, repo = _Meta(), _Repo()
-    meta.products["shift_V1"] = {"id": "shift_V1"}  # Meta has it, metad does not know
-    report = await _push(meta, repo, [_listing("V1")])
+    report = await _push(meta, repo, [replace(_listing("V1"), image_url="")])
     assert [(e.method, e.retailer_id, e.message) for e in report.errors] == [
-        ("CREATE", "shift_V1", "shift_V1 already exists")
+        ("CREATE", "shift_V1", "missing required fields: image_link")
     ]
     assert len(meta.sent) == 1
+    assert repo.rows == {}
+
+
+async def test_a_create_of_a_product_meta_already_has_is_sent_as_an_update() -> None:
+    meta, repo = _Meta(), _Repo()
+    # Made by another tool (or pushed by a metad whose memory was lost): Meta has it.
+    meta.products["shift_V1"] = {"id": "shift_V1", "price": "900.00 BRL"}
+    report = await _push(meta, repo, [_listing("V1"), _listing("V2")])
+    assert report.errors == []
+    assert meta.sent == [
+        [("CREATE", "shift_V1"), ("CREATE", "shift_V2")],
+        [("UPDATE", "shift_V1")],
+    ]
+    assert (report.created, report.updated, report.existing) == (
+        ["shift_V2"],
+        ["shift_V1"],
+        ["shift_V1"],
+    )
+    assert meta.products["shift_V1"]["price"] == "1800.00 BRL"
+    assert set(repo.rows) == {"shift_V1", "shift_V2"}
+    assert report.as_dict()["existing"] == ["shift_V1"]
+
+    # Remembered: the next push repeats no error, and sends nothing.
+    again = await _push(meta, repo, [_listing("V1"), _listing("V2")])
+    assert (again.handles, again.errors, again.unchanged) == ([], [], 2)
+    changed = await _push(meta, repo, [_listing("V1", "1950.00"), _listing("V2")])
+    assert meta.sent[-1] == [("UPDATE", "shift_V1")]
+    assert (changed.updated, changed.errors) == (["shift_V1"], [])
+
+
+class _Fickle(_Meta):
+    """A Meta that says "already exists" to a CREATE and "no product" to its UPDATE."""
+
+    async def items_batch(
+        self, catalog_id: str, requests: Sequence[CatalogItemRequest], *, waba_id: str
+    ) -> list[str]:
+        self.sent.append([(r.method, str(r.data.id)) for r in requests])
+        errors = []
+        for line, r in enumerate(requests):
+            word = "already exists" if r.method == "CREATE" else "no product with retailer id"
+            errors.append({"line": line, "id": r.data.id, "message": f"{r.data.id}: {word}"})
+        handle = f"h{len(self.batches)}"
+        self.batches[handle] = errors
+        return [handle]
+
+
+async def test_a_second_try_is_never_tried_a_third_time() -> None:
+    meta, repo = _Fickle(), _Repo()
+    report = await _push(meta, repo, [_listing("V1")])
+    assert meta.sent == [[("CREATE", "shift_V1")], [("UPDATE", "shift_V1")]]
+    assert [(e.method, e.retailer_id) for e in report.errors] == [("UPDATE", "shift_V1")]
+    assert (report.existing, report.forgotten, repo.rows) == ([], [], {})
