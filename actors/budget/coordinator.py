@@ -54,6 +54,7 @@ from actors.budget.reconciliation import (
     RECONCILE_GRACE_S,
     Reconciliation,
 )
+from actors.budget.settle_order import SettleOrder
 from actors.budget.values import GLOBAL, Alert, Caps, LedgerEntry, Refusal, Registered, Scope
 from actors.core import ActorCrashed, ReplyTo
 from actors.policy.pricing import PriceTable, UnknownDestination
@@ -134,6 +135,8 @@ class _Journalled:
     """Shared caps: a reservation the ledger held when a send asked for it again. It is
     confirmed under the shared lock (another daemon may have released it meanwhile:
     then it is booked afresh) instead of being answered at once."""
+    made: int = 0
+    """Shared caps: its :meth:`SettleOrder.made` stamp."""
 
 
 class BudgetCoordinator(Actor[BudgetMsg]):
@@ -208,6 +211,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         self._now = now
         self._publish = publish
         self._settled: dict[str, tuple[Any, ...]] = {}
+        self._settle_order = SettleOrder()
         """Message id → the pricing it was last settled with (at most SETTLED_MEMORY)."""
 
     async def run(self, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
@@ -360,6 +364,8 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                         fresh.extend(booked.alerts)
                         keep.append(e.to_json())
                     continue
+                if e.op == "settle":
+                    e = self._in_journal_order(e, j.made)
                 if e.op == "reserve" and e.amount > 0:
                     left = self.ledger.remaining(e.at, waba=e.waba, campaign=e.campaign)
                     over = sorted(label for label, amount in left.items() if amount < 0)
@@ -375,6 +381,7 @@ class BudgetCoordinator(Actor[BudgetMsg]):
 
         shared = self._shared
         await self.locked(lambda position: shared.serialized(position, decide))
+        self._settle_order.written(max(j.made for j in batch))
         for n in reused:
             refused[n] = None
         for alert in fresh:
@@ -389,6 +396,16 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                 continue  # held already (a resend of one in doubt on another daemon)
             for alert in self.ledger.apply(entry):
                 del alert  # announced by the daemon that booked it
+            self._settle_order.applied(entry)
+
+    def _in_journal_order(self, entry: LedgerEntry, made: int) -> LedgerEntry:
+        """Our settlement as written now, after what other daemons wrote meanwhile
+        (:mod:`actors.budget.settle_order`); the ledger follows the journal's order."""
+        written = self._settle_order.as_written(entry, made)
+        if written is not entry and written.amount != written.prev:
+            self.ledger.apply(written)  # the other price was applied last: ours is latest
+        self._settle_order.applied(written)
+        return written
 
     async def _catch_up(self) -> None:
         """Learn other daemons' bookings while this one books nothing (status, caps)."""
@@ -417,7 +434,8 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         reply: _Part | None = None,
     ) -> None:
         """Hand ``entry`` to the journal writer (see :meth:`_journal_writer`)."""
-        self._journal_send.send_nowait(_Journalled(entry, tuple(alerts), reply))
+        made = self._settle_order.made() if self._shared is not None else 0
+        self._journal_send.send_nowait(_Journalled(entry, tuple(alerts), reply, made=made))
 
     def _empty_ledger(self) -> Ledger:
         ledger = self._new_ledger()
@@ -471,7 +489,13 @@ class BudgetCoordinator(Actor[BudgetMsg]):
                                 campaign=b.campaign,
                             )
                             self._journal_send.send_nowait(
-                                _Journalled(entry, (), answers.part(n), reuse=True)
+                                _Journalled(
+                                    entry,
+                                    (),
+                                    answers.part(n),
+                                    reuse=True,
+                                    made=self._settle_order.made(),
+                                )
                             )
                             continue
                         if self._reconciliation is not None:
