@@ -34,7 +34,7 @@ import dataclasses
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -196,7 +196,11 @@ class SendPipeline:
         if verdict.method == "refuse":
             req.reply.ok(Refused(verdict.reason))
             return
-        problem = self._template_problem(req) if verdict.method == "template" else None
+        problem = (
+            self.templates.refusal(req.template, self.record.waba_id)
+            if verdict.method == "template" and req.template is not None
+            else None
+        )
         if problem is not None:
             req.reply.ok(Refused(problem))
             return
@@ -290,38 +294,10 @@ class SendPipeline:
         said: Meta bills by that one, and the quality rules (no marketing from a YELLOW
         chip) must read it too. ``metad ctl send-test`` of a marketing template was
         booked at the utility price, the default of a Send that names no category."""
-        if req.template is None:
-            return req
-        known = self.templates.category(*_template_key(req.template))
+        known = None if req.template is None else self.templates.category_of(req.template)
         if known is None or known == req.category:
             return req
         return dataclasses.replace(req, category=known)
-
-    def _template_problem(self, req: Send) -> str | None:
-        """Why Meta would refuse the template, checked before anything is journalled
-        (behaviour.md 15.7): not in the WABA, not approved, or parameters that do not
-        fit its definition. A parameter count Meta refused (132000) or a template it
-        lacks (132001) cost an outbox row, a reservation and a POST first."""
-        if req.template is None:
-            return None
-        name, code = _template_key(req.template)
-        if not self.templates.knows(name, code):
-            return self._missing_template(name, code) if self.templates.synced else None
-        status = self.templates.unusable(name, code)
-        if status is not None:
-            return f"template {name}/{code} is {status} in WABA {self.record.waba_id}"
-        problem = self.templates.send_problem(name, code, req.template.get("components"))
-        return None if problem is None else f"template {name}/{code} {problem}"
-
-    def _missing_template(self, name: str, code: str) -> str:
-        """The refusal of a template the synced registry does not have, saying what it
-        has under that name and how to pick up one created since the last sync."""
-        others = self.templates.languages(name)
-        has = f" (it has {name} in {', '.join(others)})" if others else ""
-        return (
-            f"template {name}/{code} is not in WABA {self.record.waba_id}{has};"
-            " run metad ctl templates sync if it was just created"
-        )
 
     def _plan(self, req: Send, key: str, window: WindowState) -> Send | str:
         """Choose method and template for an intent; the refusal's reason otherwise."""
@@ -594,10 +570,3 @@ def _is_secret(asked: str, known: str) -> bool:
     registry, either one — a masked parameter costs a report nothing, a kept code is a
     live credential in the outbox."""
     return any(c.lower().startswith("authentication") for c in (asked, known))
-
-
-def _template_key(template: Mapping[str, Any]) -> tuple[str, str]:
-    """(name, language code) of a template object as the Cloud API takes it."""
-    language = template.get("language", {})
-    code = str(language.get("code", "")) if isinstance(language, dict) else str(language)
-    return str(template.get("name", "")), code

@@ -7,13 +7,14 @@ copy whenever it changes (sync or review webhook).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from actors.policy.cost import TemplateOption
 from actors.ports import TemplateRecord
 from actors.templates.schema import SchemaError, SendShape, TemplateSchema
 
-__all__ = ["TemplateBook"]
+__all__ = ["TemplateBook", "template_key"]
 
 
 class TemplateBook:
@@ -89,3 +90,38 @@ class TemplateBook:
 
     def schema(self, name: str, language: str) -> TemplateSchema:
         return self._schemas[(name, language)]
+
+    def category_of(self, template: Mapping[str, Any]) -> str | None:
+        """The category Meta holds for a template object as sent; None if unknown."""
+        return self.category(*template_key(template))
+
+    def refusal(self, template: Mapping[str, Any], waba_id: str) -> str | None:
+        """Why Meta would refuse this template object, checked before anything is
+        journalled (behaviour.md 15.7): not in the WABA, not approved, or parameters that
+        do not fit its definition. A parameter count Meta refused (132000) or a template
+        it lacks (132001) cost an outbox row, a reservation and a POST first."""
+        name, code = template_key(template)
+        if not self.knows(name, code):
+            return self._missing(name, code, waba_id) if self.synced else None
+        status = self.unusable(name, code)
+        if status is not None:
+            return f"template {name}/{code} is {status} in WABA {waba_id}"
+        problem = self.send_problem(name, code, template.get("components"))
+        return None if problem is None else f"template {name}/{code} {problem}"
+
+    def _missing(self, name: str, code: str, waba_id: str) -> str:
+        """The refusal of a template the synced registry does not have, saying what it
+        has under that name and how to pick up one created since the last sync."""
+        others = self.languages(name)
+        has = f" (it has {name} in {', '.join(others)})" if others else ""
+        return (
+            f"template {name}/{code} is not in WABA {waba_id}{has};"
+            " run metad ctl templates sync if it was just created"
+        )
+
+
+def template_key(template: Mapping[str, Any]) -> tuple[str, str]:
+    """(name, language code) of a template object as the Cloud API takes it."""
+    language = template.get("language", {})
+    code = str(language.get("code", "")) if isinstance(language, dict) else str(language)
+    return str(template.get("name", "")), code
