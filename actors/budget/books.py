@@ -17,7 +17,7 @@ from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 from actors.budget.periods import PeriodKeys, PeriodKind, period_keys
-from actors.budget.values import GLOBAL, ZERO, Scope, money
+from actors.budget.values import GLOBAL, ZERO, CapRef, Scope, money
 
 __all__ = [
     "FORM",
@@ -28,12 +28,15 @@ __all__ = [
     "Route",
     "check_form",
     "dump",
+    "ended_buckets",
     "held_buckets",
     "key_seq",
     "load_buckets",
     "load_held",
     "open_buckets",
+    "over_caps",
     "scopes_of",
+    "settled_before",
 ]
 
 
@@ -188,3 +191,39 @@ def load_held(checkpoint: Mapping[str, Any], tz: ZoneInfo) -> dict[str, Item]:
             settled=False,
         )
     return out
+
+
+def ended_buckets(buckets: Mapping[BucketKey, Bucket], current: set[str]) -> list[BucketKey]:
+    """Buckets of periods no longer current that hold no reservation: nothing can book
+    into them any more (a late price of a dropped period is not booked)."""
+    return [k for k, b in buckets.items() if k[2] not in current and b.reserved == ZERO]
+
+
+def settled_before(items: Mapping[str, Item], cutoff: float) -> list[str]:
+    """Settled messages booked before ``cutoff``; open reservations are kept whatever
+    their age.
+
+    Messages are remembered in the order they were booked, so the walk stops at the
+    first younger one: a pass costs what it drops (plus the open reservations ahead),
+    not the days of messages kept. Another daemon's entry, caught up a moment late, may
+    sit behind a younger one; the next pass takes it."""
+    dead: list[str] = []
+    for ref, item in items.items():
+        if item.at >= cutoff:
+            break
+        if item.settled:
+            dead.append(ref)
+    return dead
+
+
+def over_caps(
+    buckets: Mapping[BucketKey, Bucket], routes: Iterable[Route], ks: tuple[str, str, str]
+) -> tuple[CapRef, ...]:
+    """The caps a message's buckets (``routes`` in the periods ``ks``) are over."""
+    out: list[CapRef] = []
+    for scope, sk, sid, capped in routes:
+        for kind, i, cap in capped:
+            bucket = buckets.get((sk, sid, ks[i]))
+            if bucket is not None and bucket.spent + bucket.reserved > cap:
+                out.append(CapRef(scope, kind))
+    return tuple(out)

@@ -503,23 +503,10 @@ class Ledger:
         buckets and messages were dropped. Later adjustments to a dropped period are not
         booked (it is closed).
         """
-        current_keys = set(key_seq(period_keys(now, self._tz)))
-        dead_buckets = [
-            k for k, b in self._buckets.items() if k[2] not in current_keys and b.reserved == ZERO
-        ]
+        dead_buckets = books.ended_buckets(self._buckets, set(key_seq(period_keys(now, self._tz))))
         for k in dead_buckets:
             del self._buckets[k]
-        cutoff = now - retain_s
-        dead_items: list[str] = []
-        for i, it in self._items.items():
-            if it.at >= cutoff:
-                # Messages are remembered in the order they were booked, so the rest are
-                # younger: a pass costs what it drops (plus the open reservations ahead),
-                # not the days of messages kept. Another daemon's entry, caught up a
-                # moment late, may sit behind a younger one; the next pass takes it.
-                break
-            if it.settled:
-                dead_items.append(i)
+        dead_items = books.settled_before(self._items, now - retain_s)
         for i in dead_items:
             del self._items[i]
             if forgotten is not None:
@@ -604,11 +591,5 @@ class Ledger:
         return out
 
     def _over(self, item: Item) -> tuple[CapRef, ...]:
-        out: list[CapRef] = []
-        ks = key_seq(item.keys)
-        for scope, sk, sid, capped in self._route(item.waba, item.campaign):
-            for kind, i, cap in capped:
-                bucket = self._buckets.get((sk, sid, ks[i]))
-                if bucket is not None and bucket.spent + bucket.reserved > cap:
-                    out.append(CapRef(scope, kind))
-        return tuple(out)
+        routes = self._route(item.waba, item.campaign)
+        return books.over_caps(self._buckets, routes, key_seq(item.keys))
