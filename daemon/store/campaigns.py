@@ -74,6 +74,19 @@ class CampaignRow:
 
 _COLUMNS = "id, name, state, spec, file, reason, cap_usd, created_at, started_at, finished_at"
 
+# Per message (``ref``) of campaign $1, as the budget ledger counts it: spent is its
+# latest price (a second price replaces the first), reserved is its reservation while
+# that is its last entry (a settlement or a release closes it; a re-send may reserve
+# again), booked is when its latest reservation was made (the period it counts in).
+_PER_MESSAGE = """
+    SELECT (array_agg(amount_usd ORDER BY id DESC) FILTER (WHERE kind = 'settlement'))[1]
+               AS spent,
+           CASE (array_agg(kind ORDER BY id DESC))[1]
+               WHEN 'reservation' THEN (array_agg(amount_usd ORDER BY id DESC))[1]
+           END AS reserved,
+           (array_agg(at ORDER BY id DESC) FILTER (WHERE kind = 'reservation'))[1] AS booked
+    FROM budget_ledger WHERE campaign_id = $1 GROUP BY ref"""
+
 # Why ``pending``, ``refused`` and ``in_flight`` are derived rather than read: a
 # recipient's mark is written in batches after the chip answers (the outbox row is the
 # truth), so for a moment a recipient is both "pending" and journalled, or "handed" and
@@ -83,7 +96,7 @@ _COLUMNS = "id, name, state, spec, file, reason, cap_usd, created_at, started_at
 # row (not cancelled) counts by that row whatever its mark says, and one without by its
 # mark, a handed one as in flight; so pending + in_flight + sent + in_doubt + skipped +
 # refused + dropped = total at every moment.
-PROGRESS_SQL = """
+PROGRESS_SQL = f"""
 WITH r AS (
     SELECT count(*) AS total,
            count(*) FILTER (WHERE state = 'pending') AS pending_rows,
@@ -104,16 +117,7 @@ WITH r AS (
                SELECT 1 FROM windows w WHERE w.chip = outbox.chip AND w.wa_id = outbox.wa_id
                  AND w.kind = 'service' AND w.opened_at > outbox.created_at)) AS replied
     FROM outbox WHERE campaign_id = $1
-), m AS (
-    -- Per message, as the budget ledger counts it: spent is its latest price (a second
-    -- price replaces the first), reserved is its reservation while that is its last
-    -- entry (a settlement or a release closes it; a re-send may reserve again).
-    SELECT (array_agg(amount_usd ORDER BY id DESC) FILTER (WHERE kind = 'settlement'))[1]
-               AS spent,
-           CASE (array_agg(kind ORDER BY id DESC))[1]
-               WHEN 'reservation' THEN (array_agg(amount_usd ORDER BY id DESC))[1]
-           END AS reserved
-    FROM budget_ledger WHERE campaign_id = $1 GROUP BY ref
+), m AS ({_PER_MESSAGE}
 ), b AS (
     SELECT coalesce(sum(spent), 0)::float8 AS spent,
            coalesce(sum(reserved), 0)::float8 AS reserved
@@ -144,17 +148,10 @@ SELECT (SELECT summary FROM campaigns WHERE id = $1) AS frozen, p.*
 FROM ({PROGRESS_SQL}) p
 """
 
-# Per message (``ref``), as the ledger books it: its latest price, else its reservation
-# while that is its last entry; counted in the period of its latest reservation.
-_SPENT_BEFORE_SQL = """
-SELECT coalesce(sum(coalesce(spent, 0) + coalesce(reserved, 0)), 0) FROM (
-    SELECT (array_agg(amount_usd ORDER BY id DESC) FILTER (WHERE kind = 'settlement'))[1]
-               AS spent,
-           CASE (array_agg(kind ORDER BY id DESC))[1]
-               WHEN 'reservation' THEN (array_agg(amount_usd ORDER BY id DESC))[1]
-           END AS reserved,
-           (array_agg(at ORDER BY id DESC) FILTER (WHERE kind = 'reservation'))[1] AS booked
-    FROM budget_ledger WHERE campaign_id = $1 GROUP BY ref
+# What the campaign's messages booked before $2, as the ledger books them.
+_SPENT_BEFORE_SQL = f"""
+SELECT coalesce(sum(coalesce(spent, 0) + coalesce(reserved, 0)), 0)
+FROM ({_PER_MESSAGE}
 ) m WHERE booked < $2
 """
 
