@@ -5,10 +5,17 @@ Why products are kept: a push is only tested if the other side remembers. CREATE
 retailer id that exists, UPDATE or DELETE of one that does not, a bad price, or a CREATE
 without the fields Meta requires fail *that item* (reported by
 ``check_batch_request_status``), while the request as a whole is accepted, as Meta does.
+
+Why ``GET /{catalog_id}/products`` answers with Meta's read names (``name``, ``url``,
+``image_url``, a formatted ``price`` and its ``currency``) rather than the ``items_batch``
+names it was given, pages with cursors (25 by default) and refuses an unknown field:
+a client that reads the catalog back (``metad catalog push --resync``) must cope with
+Meta's shape, not with an echo of its own writes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +31,41 @@ _PRICE = re.compile(r"^[0-9]+\.[0-9]{2} [A-Z]{3}$")
 _CREATE_NEEDS = ("title", "description", "availability", "condition", "price", "link", "image_link")
 _AVAILABILITY = ("in stock", "out of stock", "preorder", "available for order", "discontinued")
 MAX_REQUESTS = 5000
+_READ_NAMES = {"name": "title", "url": "link", "image_url": "image_link"}
+"""A product's read field → the ``items_batch`` field it shows."""
+_PLAIN = ("retailer_id", "description", "availability", "condition", "brand")
+PRODUCT_FIELDS = ("id", "price", "currency", *_PLAIN, *_READ_NAMES)
+_SYMBOLS = {"BRL": "R$", "USD": "$", "EUR": "€"}
+
+
+def _read_product(catalog_id: str, data: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """One product as ``GET /{catalog_id}/products`` shows it: its FBID and ``fields``."""
+    rid = str(data["id"])
+    fbid = str(int(hashlib.sha256(f"{catalog_id}/{rid}".encode()).hexdigest()[:12], 16))
+    amount, _, currency = str(data.get("price", "")).partition(" ")
+    shown: dict[str, Any] = {
+        "id": fbid,
+        "retailer_id": rid,
+        "currency": currency or None,
+        "price": f"{_SYMBOLS.get(currency, currency)}{float(amount):,.2f}" if amount else None,
+        **{k: data.get(k) for k in _PLAIN if k != "retailer_id"},
+        **{read: data.get(batch) for read, batch in _READ_NAMES.items()},
+    }
+    return {"id": fbid} | {f: shown[f] for f in fields if shown.get(f) is not None}
+
+
+def _products(sim: Sim, req: GraphRequest, catalog_id: str) -> dict[str, Any]:
+    from sim.graph_api import page
+
+    fields = req.fields() or ["id"]
+    unknown = [f for f in fields if f not in PRODUCT_FIELDS]
+    if unknown:
+        raise bad_param(
+            f"Tried accessing nonexisting field ({unknown[0]}) on node type (ProductItem)"
+        )
+    products = sim.world.products.get(catalog_id, {})
+    items = [_read_product(catalog_id, data, fields) for data in products.values()]
+    return page(items, req, f"/{catalog_id}/products")
 
 
 def _item_error(products: dict[str, dict[str, Any]], method: str, data: dict[str, Any]) -> str:
@@ -91,8 +133,7 @@ def catalog_edge(sim: Sim, req: GraphRequest, catalog_id: str, edge: str) -> dic
     if req.method == "GET" and edge == "check_batch_request_status":
         return _batch_status(sim, req, catalog_id)
     if req.method == "GET" and edge == "products":
-        items = [{"retailer_id": k, **v} for k, v in sim.world.products.get(catalog_id, {}).items()]
-        return {"data": items}
+        return _products(sim, req, catalog_id)
     raise unknown_object(req.method, f"{catalog_id}/{edge}")
 
 

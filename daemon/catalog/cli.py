@@ -1,4 +1,10 @@
-"""``metad catalog push FILE [--catalog ID]``: bring a catalog in line with a listings file.
+"""``metad catalog push FILE [--catalog ID] [--resync]``: bring a catalog in line with a
+listings file.
+
+Why ``--resync`` is a flag of ``push`` and not a command of its own: it needs the same
+file, the same catalog and WABA and reports the same way; only what the file is compared
+with differs (Meta's products as they are now, read page by page, instead of what metad
+remembers pushing), so it is slower and is asked for when Meta's side may have changed.
 
 Why a command and not a daemon call: a push is an operator's batch job (a CSV export of
 open shifts), it needs the Graph API and the store but no chip, and it must work while
@@ -66,6 +72,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="configured WABA whose token manages the catalog (default: [catalog] waba,"
         " else the first WABA)",
+    )
+    push.add_argument(
+        "--resync",
+        action="store_true",
+        help="read the catalog's products from Meta first and compare the file with them,"
+        " not with what metad remembers pushing: products that vanished or were changed on"
+        " Meta's side are created or updated again, even when their listing did not"
+        " change (progress on stderr)",
     )
     push.add_argument("--json", action="store_true", help="print the report as JSON")
     push.add_argument(
@@ -135,9 +149,16 @@ def _graph_failure(exc: GraphError, cfg: MetadConfig) -> str:
     return line
 
 
-async def _push(cfg: MetadConfig, listings: list[Listing], catalog: str, waba: str) -> PushReport:
+def _progress(line: str) -> None:
+    print(f"metad catalog: {line}", file=sys.stderr, flush=True)
+
+
+async def _push(
+    cfg: MetadConfig, listings: list[Listing], catalog: str, waba: str, resync: bool
+) -> PushReport:
     from config import resolve_secrets
     from daemon.catalog.push import push_listings
+    from daemon.catalog.remote import resync_listings
     from daemon.graph import GraphClient
     from daemon.store import open_store
     from daemon.store.catalog import CatalogRepository
@@ -146,7 +167,8 @@ async def _push(cfg: MetadConfig, listings: list[Listing], catalog: str, waba: s
         open_store(cfg.storage, state_dir=cfg.daemon.state_dir, keep_adopted_server=True) as store,
         GraphClient.from_config(cfg, resolve_secrets(cfg)) as graph,
     ):
-        return await push_listings(
+        how = resync_listings if resync else push_listings
+        return await how(
             graph,
             CatalogRepository(store),
             listings,
@@ -155,16 +177,19 @@ async def _push(cfg: MetadConfig, listings: list[Listing], catalog: str, waba: s
             currency=cfg.catalog.currency,
             link_base=cfg.catalog.link_base,
             batch_size=cfg.catalog.batch_size,
+            progress=_progress,
         )
 
 
-def _pushed(cfg: MetadConfig, listings: list[Listing], catalog: str, waba: str) -> PushReport:
+def _pushed(
+    cfg: MetadConfig, listings: list[Listing], catalog: str, waba: str, *, resync: bool
+) -> PushReport:
     """Run the push; a Graph failure or a batch Meta never finished is one line."""
     import trio
 
     graph_cfg = _graph_cfg(cfg)
     try:
-        return trio.run(_push, graph_cfg, listings, catalog, waba)
+        return trio.run(_push, graph_cfg, listings, catalog, waba, resync)
     except Exception as exc:
         line = _expected_failure(exc, graph_cfg)
         if line is None:
@@ -223,6 +248,11 @@ def _print(report: PushReport, *, as_json: bool) -> None:
             f"  {len(report.existing)} product(s) Meta already had (made elsewhere, or"
             f" forgotten by metad) were updated instead of created: {_ids(report.existing)}"
         )
+    if report.remembered:
+        print(
+            f"  {len(report.remembered)} product(s) Meta has as the file says, not sent,"
+            f" now remembered: {_ids(report.remembered)}"
+        )
     for rid in report.forgotten:
         print(f"  {rid}: Meta no longer has it, and its listing is closed or gone: forgotten")
 
@@ -239,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(Path(args.config))
     try:
         catalog, waba = _catalog(cfg, args.catalog), _waba(cfg, args.waba)
-        report = _pushed(cfg, _read(args.file), catalog, waba)
+        report = _pushed(cfg, _read(args.file), catalog, waba, resync=args.resync)
     except _Refused as exc:
         print(f"metad catalog: {exc}", file=sys.stderr)
         return exc.code

@@ -33,8 +33,10 @@ from typing import Any
 
 __all__ = [
     "CLOSED",
+    "IN_STOCK",
     "OPEN",
     "OPTIONAL_COLUMNS",
+    "OUT_OF_STOCK",
     "REQUIRED_COLUMNS",
     "SECOND_TRIES",
     "Listing",

@@ -6,12 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 
 from actors.chip import GetSnapshot
 from daemon.catalog.listings import parse_listings
 from daemon.catalog.push import push_listings
+from daemon.catalog.remote import fetch_products, resync_listings
 from daemon.control.client import connect
+from daemon.graph.errors import GraphError
 from daemon.store.catalog import CatalogRepository
 from tests.integration.daemon.conftest import CHIP, CONTACT, Env, wait_until
 from tests.support import free_port, metad_command
@@ -212,6 +215,104 @@ async def test_a_product_meta_already_has_is_updated_not_created_forever(env: En
     assert (again["handles"], again["errors"]) == ([], [])
 
 
+async def _resync(env: Env, text: str, lines: list[str] | None = None) -> dict[str, Any]:
+    listings, problems = parse_listings(text)
+    assert problems == []
+    report = await resync_listings(
+        env.daemon.graph,
+        CatalogRepository(env.daemon.store),
+        listings,
+        catalog_id=CATALOG,
+        waba_id=WABA,
+        currency="BRL",
+        link_base="https://example.com/vagas/",
+        page_size=2,  # several pages even for the fixture's dozen products
+        progress=None if lines is None else lines.append,
+    )
+    return report.as_dict()
+
+
+async def test_resync_recreates_lost_products_and_repairs_changed_ones(env: Env) -> None:
+    text = FIXTURE.read_text(encoding="utf-8")
+    first = await _push(env, text)
+    products = _products(env)
+    lost = products.pop("shift_V1002")  # vanished on Meta's side; its listing is the same
+    lost_price = products["shift_V1004"]["price"]
+    products["shift_V1004"]["price"] = "10.00 BRL"  # edited in Commerce Manager
+    products["shift_V1005"]["availability"] = "out of stock"
+    plain = await _push(env, text)  # a diff against memory cannot see any of that…
+    assert (plain["handles"], plain["errors"]) == ([], [])
+    repo = CatalogRepository(env.daemon.store)
+    await repo.forget(CATALOG, ["shift_V1007"])  # metad forgot it; Meta has it as it was
+
+    lines: list[str] = []
+    report = await _resync(env, text, lines)  # …a resync reads Meta's side
+    assert report["errors"] == []
+    assert report["created"] == ["shift_V1002"]
+    assert sorted(report["updated"]) == ["shift_V1004", "shift_V1005"]
+    assert report["remembered"] == ["shift_V1007"]
+    assert report["unchanged"] == text.count("\n") - 1 - 3  # every listing but 3
+    assert products["shift_V1002"] == lost
+    assert products["shift_V1004"]["price"] == lost_price
+    assert products["shift_V1005"]["availability"] == "in stock"
+    assert lines[0] == f"read 2 products of catalog {CATALOG}"
+    assert lines[-2:] == [
+        f"read {len(first['created']) - 1} products of catalog {CATALOG}",
+        "3 of them to send",
+    ]
+    assert set(await repo.pushed(CATALOG)) == set(first["created"])
+
+    again = await _resync(env, text)  # all in line: nothing sent
+    assert (again["handles"], again["errors"], again["remembered"]) == ([], [], [])
+    assert (await _push(env, text))["handles"] == []
+
+
+async def test_meta_answers_an_unknown_product_field_with_an_error(env: Env) -> None:
+    with pytest.raises(GraphError, match="nonexisting field \\(title\\)"):
+        await fetch_products(env.daemon.graph, CATALOG, waba_id=WABA, fields=["title"])
+
+
+async def test_the_command_line_resync_reports_progress_and_what_it_did(
+    env: Env, tmp_path: Path
+) -> None:
+    text = FIXTURE.read_text(encoding="utf-8")
+    await _push(env, text)
+    _products(env).pop("shift_V1002")
+    config = tmp_path / "metad.toml"
+    config.write_text(
+        f"""
+[daemon]
+state_dir = "{tmp_path / "state"}"
+[storage]
+dsn = "{env.cfg.storage.dsn}"
+[graph]
+base_url = "{env.cfg.graph.base_url}"
+[sandbox]
+enabled = true
+serve = false
+[catalog]
+id = "{CATALOG}"
+[[wabas]]
+id = "{WABA}"
+"""
+    )
+    listings = tmp_path / "shifts.csv"
+    listings.write_text(text, encoding="utf-8")
+    out = await trio.run_process(
+        metad_command("catalog", "push", str(listings), "-c", str(config), "--resync"),
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.decode().startswith(f"catalog {CATALOG}: 1 created, 0 updated,")
+    progress = out.stderr.decode().splitlines()
+    n = len(_products(env)) - 1  # read before V1002 was created again
+    assert progress[-2] == f"metad catalog: read {n} products of catalog {CATALOG}"
+    assert progress[-1] == "metad catalog: 1 of them to send"
+    assert "shift_V1002" in _products(env)
+
+
 async def test_the_command_line_names_an_unreachable_graph_api_in_one_line(
     env: Env, tmp_path: Path
 ) -> None:
@@ -243,6 +344,6 @@ id = "{WABA}"
         check=False,
     )
     assert out.returncode == 1
-    (line,) = out.stderr.decode().splitlines()
+    (line,) = out.stderr.decode().splitlines()  # no progress line before the error
     assert line.startswith(f"metad catalog: the Graph API at {base_url} cannot be reached (")
     assert line.endswith("start the simulator: `metad sim`")

@@ -50,12 +50,17 @@ def _args(tmp_path: Path, *extra: str, text: str = SHIFTS, serve: bool = True) -
 
 
 @pytest.fixture
-def pushes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, list[str]]]:
-    """Stands in for the store and the Graph API: records what would be pushed."""
-    calls: list[tuple[str, str, list[str]]] = []
+def pushes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """Stands in for the store and the Graph API: records what would be pushed (and
+    ``--resync`` calls as a fifth item)."""
+    calls: list[tuple[Any, ...]] = []
 
-    async def push(cfg: Any, listings: Any, catalog: str, waba: str) -> PushReport:
-        calls.append((catalog, waba, [x.id for x in listings]))
+    async def push(cfg: Any, listings: Any, catalog: str, waba: str, resync: bool) -> PushReport:
+        calls.append((catalog, waba, [x.id for x in listings], *(["resync"] if resync else [])))
+        if resync:
+            return PushReport(
+                catalog, created=["shift_V1"], remembered=[f"shift_R{i}" for i in range(12)]
+            )
         return PushReport(catalog, created=["shift_V1"])
 
     monkeypatch.setattr(catalog_cli, "_push", push)
@@ -95,6 +100,27 @@ def test_a_configured_waba_and_a_file_with_a_byte_order_mark_are_pushed(
     )
     assert pushes == [("300000000000001", "100000000000002", ["V1"])]
     assert capsys.readouterr().out.startswith("catalog 300000000000001: 1 created,")
+
+
+def test_resync_is_asked_for_and_what_it_remembered_is_summed_up(
+    tmp_path: Path, pushes: list[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert catalog_cli.run(_args(tmp_path, "--resync")) == 0
+    assert pushes == [("300000000000001", "100000000000001", ["V1"], "resync")]
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == (
+        "  12 product(s) Meta has as the file says, not sent, now remembered: "
+        + ", ".join(f"shift_R{i}" for i in range(10))
+        + " and 2 more"
+    )
+
+
+def test_the_resync_flag_is_explained_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    catalog_cli.add_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["push", "--help"])
+    assert "--resync" in capsys.readouterr().out
 
 
 def _failing(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
