@@ -15,6 +15,13 @@ code the contact receives must still verify. So a drawn code is stored as ``pend
 (:func:`sent`), and is forgotten when the chip refused it (:func:`unsent`). Until then
 both verify.
 
+Why the code a sent one replaced is kept as *previous*: Meta may take a message and
+report later, on a status webhook, that it failed (131026: undeliverable). The contact
+never got that code, so it must not count toward the hourly limit, and the code it
+replaced, which the contact still holds, must verify again (:func:`failed`), with the
+attempts it had and unless it was used. Each code knows the outbox id of the message
+that carried it, so a failure names its code and a replayed one changes nothing.
+
 Pure: the state is a value; each function takes ``now`` (epoch seconds) and returns the
 decision and the next state, which the caller stores.
 """
@@ -36,6 +43,7 @@ __all__ = [
     "Verdict",
     "check_purpose",
     "draw",
+    "failed",
     "live_codes",
     "local_time",
     "may_issue",
@@ -70,6 +78,9 @@ class Code:
     code_hash: bytes
     issued_at: float
     expires_at: float
+    outbox_id: int | None = None
+    """The outbox row of the message that carried it, once the chip said (None before,
+    or when the chip's answer gave none): what a failed status names it by."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +99,14 @@ class OtpState:
     window_sends: int = 0
     pending: Code | None = None
     """A code stored before its send, whose fate the chip has not told yet."""
+    previous: Code | None = None
+    """The code ``code`` replaced, kept in case ``code``'s message fails (:func:`failed`);
+    it does not verify meanwhile."""
+    previous_attempts: int = 0
+    previous_consumed: bool = False
+    undelivered: int | None = None
+    """The outbox id of the latest code's message when it failed after Meta took it;
+    cleared when another code is sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,20 +197,86 @@ def sent(state: OtpState | None, code: Code, now: float, policy: OtpPolicy) -> O
     """``code`` left (Meta took it, or may have): it is now the contact's code.
 
     It counts toward the hourly limit and replaces the previous code (whose attempts
-    die with it, not a lockout), unless a code drawn later was sent first: two sends
-    racing, the newest code is the contact's.
+    die with it, not a lockout; it is kept as ``previous`` should this send fail),
+    unless a code drawn later was sent first: two sends racing, the newest code is the
+    contact's, and the older one is the one it replaced. Told twice (a guess matched the
+    pending code first), it is counted once and learns its message's outbox id.
     """
-    base = state if state is not None else OtpState(window_start=now)
+    base = state if state is not None else OtpState(window_start=min(now, code.issued_at))
     pending = None if same(base.pending, code) else base.pending
-    if same(base.code, code):  # told twice (a guess matched it first): counted once
-        return dataclasses.replace(base, pending=pending)
+    if base.code is not None and same(base.code, code):
+        carried = base.code if code.outbox_id is None else code
+        return dataclasses.replace(base, code=carried, pending=pending)
     if _in_window(base, now):
         counted = dataclasses.replace(base, window_sends=base.window_sends + 1, pending=pending)
     else:
-        counted = dataclasses.replace(base, window_start=now, window_sends=1, pending=pending)
+        # The hour starts when the code was drawn, so that "counted in this hour" is
+        # "issued since the hour began", which :func:`failed` can tell from the code.
+        start = min(now, code.issued_at)
+        counted = dataclasses.replace(base, window_start=start, window_sends=1, pending=pending)
     if base.code is not None and base.code.issued_at > code.issued_at:
+        if base.previous is None or base.previous.issued_at < code.issued_at:
+            return dataclasses.replace(
+                counted, previous=code, previous_attempts=0, previous_consumed=False
+            )
         return counted
-    return dataclasses.replace(counted, code=code, attempts=0, consumed=False)
+    return dataclasses.replace(
+        counted,
+        code=code,
+        attempts=0,
+        consumed=False,
+        previous=base.code,
+        previous_attempts=base.attempts,
+        previous_consumed=base.consumed,
+        undelivered=None,
+    )
+
+
+def _uncounted(state: OtpState, code: Code) -> OtpState:
+    """``state`` without ``code``'s send in the hourly count, if it was counted in the
+    current hour (issued since it began; an older hour is over and counts no more)."""
+    if state.window_sends > 0 and code.issued_at >= state.window_start:
+        return dataclasses.replace(state, window_sends=state.window_sends - 1)
+    return state
+
+
+def failed(state: OtpState | None, outbox_id: int) -> OtpState | None:
+    """The message ``outbox_id`` failed after Meta took it (a status webhook): the code
+    it carried never reached the contact. None when that changes nothing (no code of
+    this row went with that message, or the failure was applied already).
+
+    The contact's code: it no longer counts toward the hourly limit and stops verifying;
+    the code it replaced comes back with the attempts and the use it had (so a used or
+    exhausted one still does not verify, and an expired one is told expired). The
+    lockout is the row's and stays. Should the failed code have verified already (it
+    reached someone after all), it stays used and nothing comes back. The previous code:
+    it no longer counts and will not come back. A pending code has no outbox id yet;
+    its failure applies once the chip's answer made it the contact's code.
+    """
+    if state is None:
+        return None
+    code, previous = state.code, state.previous
+    if code is not None and code.outbox_id == outbox_id:
+        after = dataclasses.replace(_uncounted(state, code), undelivered=outbox_id)
+        if state.consumed:
+            return after
+        return dataclasses.replace(
+            after,
+            code=previous,
+            attempts=state.previous_attempts if previous is not None else 0,
+            consumed=state.previous_consumed if previous is not None else False,
+            previous=None,
+            previous_attempts=0,
+            previous_consumed=False,
+        )
+    if previous is not None and previous.outbox_id == outbox_id:
+        return dataclasses.replace(
+            _uncounted(state, previous),
+            previous=None,
+            previous_attempts=0,
+            previous_consumed=False,
+        )
+    return None
 
 
 def unsent(state: OtpState | None, code: Code) -> OtpState | None:
@@ -228,9 +313,13 @@ def verify(
     matches: Callable[[Code], bool],
     now: float,
     policy: OtpPolicy,
+    *,
+    counts: bool = True,
 ) -> Verdict:
     """Judge one guess. ``matches`` hashes the guess with a code's salt (only called for
-    :func:`live_codes`, so a locked or expired row costs no hashing)."""
+    :func:`live_codes`, so a locked or expired row costs no hashing). ``counts=False``:
+    a miss is told but costs no attempt (a code typed in the chat when several purposes
+    await one, :mod:`actors.otp.chat`)."""
     if state is None:
         return Verdict(False, "no_code", None, None)
     if _locked(state, now):
@@ -246,6 +335,8 @@ def verify(
         # A pending code that verifies reached the contact: it was sent after all.
         after = state if same(hits[0], state.code) else sent(state, hits[0], now, policy)
         return Verdict(True, "ok", left, dataclasses.replace(after, consumed=True))
+    if not counts:
+        return Verdict(False, "wrong", left, None)
     attempts = state.attempts + 1
     locked = now + policy.lockout_s if attempts >= policy.max_attempts else state.locked_until
     after = dataclasses.replace(state, attempts=attempts, locked_until=locked)

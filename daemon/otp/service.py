@@ -6,7 +6,10 @@ becomes the contact's code only once the chip accepted it (or may have sent it);
 the chip refused (window, policy, budget, tier, paused) is forgotten: the code the
 contact already holds stays valid, and the refusal does not count toward the hourly
 limit (:mod:`actors.otp.rules`). The caller is told ``refused`` — never "success" for a
-code nobody got (behaviour.md 15.5 #31). The code itself never leaves this module: not
+code nobody got (behaviour.md 15.5 #31). A code whose message fails after Meta took it
+(a status webhook) is undone the same way, when the store reads the row next
+(:func:`actors.otp.rules.failed`): it stops counting, and the code it replaced verifies
+again. The code itself never leaves this module: not
 in the answer, not in a log; only its hash is stored. The chip journals an
 authentication template's parameters masked (:func:`actors.chip.wire.masked`; migration
 0021 masked those sent before), so the outbox holds no code either.
@@ -14,6 +17,7 @@ authentication template's parameters masked (:func:`actors.chip.wire.masked`; mi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -49,11 +53,13 @@ from actors.otp.templates import auth_send_template
 from config.model import OtpConfig
 from daemon.store.otp import Carrier, ContactKeys, Decide, OtpRepository
 
-__all__ = ["OtpService", "SendReport", "send_report"]
+__all__ = ["OtpService", "Publish", "SendReport", "send_report"]
 
 log = logging.getLogger("metad.otp")
 
 SEND_TIMEOUT_S = 60.0
+
+Publish = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +98,10 @@ class OtpService:
         now: Callable[[], float] = time.time,
         scrypt_n: int = SCRYPT_N,
         tz: dt.tzinfo | None = None,
+        publish: Publish = lambda kind, data: None,
     ) -> None:
         self._cfg = cfg
+        self._publish = publish
         self._codes = codes
         self._contacts = contacts
         self._chip = chip
@@ -140,6 +148,33 @@ class OtpService:
         expires = drawn.expires_at if report.result != "refused" else None
         return {**report.as_dict(), "expires_at": expires}
 
+    @property
+    def policy(self) -> OtpPolicy:
+        return self._policy
+
+    @property
+    def config(self) -> OtpConfig:
+        return self._cfg
+
+    def now(self) -> float:
+        return self._now()
+
+    async def contact(self, to: str) -> str:
+        """The key ``to`` is filed under (ValueError when it names no contact)."""
+        return await self._key(to)
+
+    @property
+    def codes(self) -> OtpRepository:
+        return self._codes
+
+    async def matching(self, live: tuple[Code, ...], code: str) -> set[Code]:
+        """The codes of ``live`` that ``code`` is (scrypt off the trio thread: it takes
+        tens of milliseconds; constant-time comparison)."""
+        n = self._n
+        return await trio.to_thread.run_sync(
+            lambda: {c for c in live if check_code(code, c.salt, c.code_hash, n=n)}
+        )
+
     def _staging(self, drawn: Code, now: float) -> Decide:
         async def decide(state: OtpState | None) -> tuple[OtpState | None, str | None]:
             decision = stage(state, drawn, now, self._policy)
@@ -162,10 +197,12 @@ class OtpService:
             await self._codes.update(key, purpose, now, forget)
             return
 
-        async def promote(state: OtpState | None) -> tuple[OtpState | None, None]:
-            return sent(state, drawn, now, self._policy), None
+        carried = dataclasses.replace(drawn, outbox_id=report.outbox_id)
 
-        by = Carrier(chip, report.outbox_id, drawn.issued_at)
+        async def promote(state: OtpState | None) -> tuple[OtpState | None, None]:
+            return sent(state, carried, now, self._policy), None
+
+        by = Carrier(chip, drawn.issued_at)
         await self._codes.update(key, purpose, now, promote, sent_by=by)
 
     async def verify(self, to: str, purpose: str, code: str) -> dict[str, Any]:
@@ -173,27 +210,33 @@ class OtpService:
         code's message failed after Meta took it (a status webhook, e.g. 131026: not on
         WhatsApp), ``detail`` says the contact never got it."""
         check_purpose(purpose)
-        key = await self._key(to)
+        return await self.judge(await self._key(to), purpose, code, via={"via": "control"})
+
+    async def judge(
+        self, key: str, purpose: str, code: str, *, via: dict[str, Any], counts: bool = True
+    ) -> dict[str, Any]:
+        """Judge ``code`` for the contact ``key``: :meth:`verify`'s path, shared with a
+        code typed in the chat (``counts=False``: a miss costs no attempt). A valid code
+        publishes an ``otp`` event (``via`` says where the code came from)."""
         now = self._now()
-        n = self._n
 
         async def decide(state: OtpState | None) -> tuple[OtpState | None, Verdict]:
-            # Hash off the trio thread (scrypt takes tens of milliseconds), and only the
-            # codes a guess may match: a locked or expired row costs no hashing.
-            live = live_codes(state, now)
-            hits = await trio.to_thread.run_sync(
-                lambda: {c for c in live if check_code(code, c.salt, c.code_hash, n=n)}
-            )
-            verdict = verify(state, hits.__contains__, now, self._policy)
+            # Only the codes a guess may match are hashed: a locked or expired row
+            # costs no hashing.
+            hits = await self.matching(live_codes(state, now), code)
+            verdict = verify(state, hits.__contains__, now, self._policy, counts=counts)
             return verdict.state, verdict
 
         verdict: Verdict = await self._codes.update(key, purpose, now, decide)
         answer = self._answer(verdict, now)
-        if verdict.reason in ("wrong", "expired", "locked"):
+        if verdict.reason in ("wrong", "expired", "locked", "no_code"):
             failure = await self._codes.undelivered(key, purpose)
             if failure is not None:
-                code = f": {failure.error_code}" if failure.error_code else ""
-                answer["detail"] = f"the code was not delivered{code}"
+                told = f": {failure.error_code}" if failure.error_code else ""
+                answer["detail"] = f"the code was not delivered{told}"
+        if verdict.valid:
+            log.info("otp %s verified for %s (%s)", purpose, key, via.get("via"))
+            self._publish("otp", {"contact": key, "purpose": purpose, "valid": True, **via})
         return answer
 
     def _answer(self, verdict: Verdict, now: float) -> dict[str, Any]:

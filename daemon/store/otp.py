@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from actors.chip.contacts import brazil_variants, canonical_key, is_bsuid, normalize_phone
-from actors.otp.rules import Code, OtpState
+from actors.otp.rules import Code, OtpState, failed
 from actors.otp.shifts import replaces_answer
 
 if TYPE_CHECKING:
@@ -76,8 +76,9 @@ class ContactKeys:
         return [(r["wa_id"], r["alias"]) for r in rows]
 
 
-def _code(row: Row, prefix: str = "") -> Code | None:
-    """The code stored in the columns named ``<prefix>salt`` and so on, if any."""
+def _code(row: Row, prefix: str = "", *, carrier: str | None = None) -> Code | None:
+    """The code stored in the columns named ``<prefix>salt`` and so on, if any, with
+    the outbox id of its message from the column ``carrier``."""
     salt = row[f"{prefix}salt"]
     if salt is None:
         return None
@@ -86,40 +87,78 @@ def _code(row: Row, prefix: str = "") -> Code | None:
         code_hash=bytes(row[f"{prefix}hash" if prefix else "code_hash"]),
         issued_at=row[f"{prefix}issued_at"].timestamp(),
         expires_at=row[f"{prefix}expires_at"].timestamp(),
+        outbox_id=None if carrier is None else row[carrier],
     )
 
 
-def _state(row: Row) -> OtpState:
+def _stored(row: Row) -> OtpState:
     return OtpState(
-        code=_code(row),
+        code=_code(row, carrier="outbox_id"),
         attempts=row["attempts"],
         consumed=row["consumed_at"] is not None,
         locked_until=_epoch(row["locked_until"]),
         window_start=row["window_start"].timestamp(),
         window_sends=row["window_sends"],
         pending=_code(row, "pending_"),
+        previous=_code(row, "previous_", carrier="previous_outbox_id"),
+        previous_attempts=row["previous_attempts"],
+        previous_consumed=row["previous_consumed"],
+        undelivered=row["failed_outbox_id"],
     )
 
 
-_SELECT = (
-    "SELECT salt, code_hash, issued_at, expires_at, attempts, consumed_at, locked_until,"
-    " window_start, window_sends, pending_salt, pending_hash, pending_issued_at,"
-    " pending_expires_at FROM otp_codes WHERE contact = $1 AND purpose = $2"
+def _state(row: Row) -> OtpState:
+    """The stored row, with the failures of its codes' messages that the outbox learnt
+    since applied (:func:`actors.otp.rules.failed`). Why on reading and not only when
+    the status webhook comes: the failure may come before the chip's answer made its
+    code the contact's (the webhook then finds no code to fail), and the outbox keeps it.
+    """
+    state = _stored(row)
+    failures = set(row["failed_carriers"])
+    for code in (state.code, state.previous):  # the current code's first: it restores
+        carrier = None if code is None else code.outbox_id
+        if carrier is not None and carrier in failures:  # the previous one
+            state = failed(state, carrier) or state
+    return state
+
+
+_SAVED = [
+    "salt",
+    "code_hash",
+    "issued_at",
+    "expires_at",
+    "attempts",
+    "consumed_at",
+    "locked_until",
+    "window_start",
+    "window_sends",
+    "pending_salt",
+    "pending_hash",
+    "pending_issued_at",
+    "pending_expires_at",
+    "previous_salt",
+    "previous_hash",
+    "previous_issued_at",
+    "previous_expires_at",
+    "previous_attempts",
+    "previous_consumed",
+    "outbox_id",
+    "previous_outbox_id",
+    "failed_outbox_id",
+]
+"""The stored columns, in :func:`_save`'s order."""
+_COLUMNS = (
+    ", ".join(_SAVED) + ", ARRAY(SELECT o.id FROM outbox o"
+    " WHERE o.id IN (c.outbox_id, c.previous_outbox_id) AND o.state = 'failed')"
+    " AS failed_carriers"
 )
+_SELECT = f"SELECT {_COLUMNS} FROM otp_codes c WHERE contact = $1 AND purpose = $2"
+_SELECT_CONTACT = f"SELECT purpose, {_COLUMNS} FROM otp_codes c WHERE contact = $1"
 _UPSERT = (
-    "INSERT INTO otp_codes (contact, purpose, salt, code_hash, issued_at, expires_at,"
-    " attempts, consumed_at, locked_until, window_start, window_sends, pending_salt,"
-    " pending_hash, pending_issued_at, pending_expires_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-    " ON CONFLICT (contact, purpose) DO UPDATE SET salt = EXCLUDED.salt,"
-    " code_hash = EXCLUDED.code_hash, issued_at = EXCLUDED.issued_at,"
-    " expires_at = EXCLUDED.expires_at, attempts = EXCLUDED.attempts,"
-    " consumed_at = EXCLUDED.consumed_at,"
-    " locked_until = EXCLUDED.locked_until,"
-    " window_start = EXCLUDED.window_start, window_sends = EXCLUDED.window_sends,"
-    " pending_salt = EXCLUDED.pending_salt, pending_hash = EXCLUDED.pending_hash,"
-    " pending_issued_at = EXCLUDED.pending_issued_at,"
-    " pending_expires_at = EXCLUDED.pending_expires_at"
+    f"INSERT INTO otp_codes (contact, purpose, {', '.join(_SAVED)})"
+    f" VALUES ({', '.join(f'${i}' for i in range(1, len(_SAVED) + 3))})"
+    " ON CONFLICT (contact, purpose) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _SAVED)
 )
 
 
@@ -141,6 +180,12 @@ async def _save(db: Queries, contact: str, purpose: str, s: OtpState, now: float
         _ts(s.window_start),
         s.window_sends,
         *_columns(s.pending),
+        *_columns(s.previous),
+        s.previous_attempts,
+        s.previous_consumed,
+        None if s.code is None else s.code.outbox_id,
+        None if s.previous is None else s.previous.outbox_id,
+        s.undelivered,
     )
 
 
@@ -153,10 +198,10 @@ class Undelivered:
 
 @dataclass(frozen=True, slots=True)
 class Carrier:
-    """The message that carried the code issued at ``issued_at``."""
+    """The chip that sent the code issued at ``issued_at`` (its message's outbox id is
+    the code's own, :attr:`actors.otp.rules.Code.outbox_id`)."""
 
     chip: str
-    outbox_id: int | None
     issued_at: float
 
 
@@ -171,6 +216,12 @@ class OtpRepository:
         row = await self._store.fetchrow(_SELECT, contact, purpose)
         return None if row is None else _state(row)
 
+    async def states(self, contact: str) -> dict[str, OtpState]:
+        """Every purpose of ``contact`` as it stands (read, not locked): what a code
+        typed in the chat may answer."""
+        rows = await self._store.fetch(_SELECT_CONTACT, contact)
+        return {str(r["purpose"]): _state(r) for r in rows}
+
     async def update(
         self,
         contact: str,
@@ -183,37 +234,43 @@ class OtpRepository:
         """Lock the row, let ``decide`` compute the next state, store it; returns what
         ``decide`` returned beside the state. One guess or one issue at a time per row.
 
-        ``sent_by`` records, in the same transaction, which message carried a code, if
-        that code is the current one afterwards (its delivery can be looked up).
+        ``sent_by`` records, in the same transaction, which chip sent a code, if that
+        code is the current one afterwards. A failure of a code's message that the
+        outbox learnt is applied first (:func:`_state`), and stored even when ``decide``
+        changes nothing.
         """
         async with self._store.transaction() as tx:
             # Serialise on the key even when no row exists yet (the first issue).
             await tx.execute(
                 "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", contact, purpose
             )
-            row = await tx.fetchrow(_SELECT + " FOR UPDATE", contact, purpose)
-            new, result = await decide(None if row is None else _state(row))
+            row = await tx.fetchrow(_SELECT + " FOR UPDATE OF c", contact, purpose)
+            state = None if row is None else _state(row)
+            new, result = await decide(state)
+            if new is None and row is not None and state != _stored(row):
+                new = state  # a failure applied on reading, and nothing else
             if new is not None:
                 await _save(tx, contact, purpose, new, now)
                 if sent_by is not None:
                     await tx.execute(
-                        "UPDATE otp_codes SET chip = $3, outbox_id = $4"
-                        " WHERE contact = $1 AND purpose = $2 AND issued_at = $5",
+                        "UPDATE otp_codes SET chip = $3"
+                        " WHERE contact = $1 AND purpose = $2 AND issued_at = $4",
                         contact,
                         purpose,
                         sent_by.chip,
-                        sent_by.outbox_id,
                         _ts(sent_by.issued_at),
                     )
             return result
 
     async def undelivered(self, contact: str, purpose: str) -> Undelivered | None:
-        """Whether the message that carried the current code failed (status webhook):
-        the contact never got the code, which no verdict can tell by itself."""
+        """Whether the message that carried the latest code sent failed (status
+        webhook): the contact never got that code, which no verdict can tell by itself.
+        """
         row = await self._store.fetchrow(
             "SELECT o.error ->> 'code' AS code FROM otp_codes c"
-            " JOIN outbox o ON o.id = c.outbox_id"
-            " WHERE c.contact = $1 AND c.purpose = $2 AND o.state = 'failed'",
+            " JOIN outbox o ON o.id IN (c.failed_outbox_id, c.outbox_id)"
+            " WHERE c.contact = $1 AND c.purpose = $2 AND o.state = 'failed'"
+            " ORDER BY (o.id = c.failed_outbox_id) IS TRUE DESC LIMIT 1",
             contact,
             purpose,
         )
