@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
-from actors.chip import GetSnapshot
+from actors.chip import ChipSnapshot, GetSnapshot
 from daemon.catalog.listings import parse_listings
-from daemon.catalog.push import push_listings
+from daemon.catalog.push import PushReport, push_listings
 from daemon.catalog.remote import fetch_products, resync_listings
 from daemon.control.client import connect
 from daemon.graph.errors import GraphError
@@ -24,10 +26,14 @@ CATALOG = "300000000000001"  # the simulator's catalog of the first WABA
 FIXTURE = Path(__file__).parents[4] / "shared" / "fixtures" / "listings_shifts.csv"
 
 
-async def _push(env: Env, text: str) -> dict[str, Any]:
+async def _sync(
+    env: Env, text: str, sync: Callable[..., Awaitable[PushReport]], **extra: Any
+) -> dict[str, Any]:
+    """Run a push or a resync of ``text`` against the simulator's first catalog: both take
+    the same target, so a test differs from another only in what it pushes."""
     listings, problems = parse_listings(text)
     assert problems == []
-    report = await push_listings(
+    report = await sync(
         env.daemon.graph,
         CatalogRepository(env.daemon.store),
         listings,
@@ -35,12 +41,68 @@ async def _push(env: Env, text: str) -> dict[str, Any]:
         waba_id=WABA,
         currency="BRL",
         link_base="https://example.com/vagas/",
+        **extra,
     )
     return report.as_dict()
 
 
+async def _push(env: Env, text: str) -> dict[str, Any]:
+    return await _sync(env, text, push_listings)
+
+
 def _products(env: Env) -> dict[str, dict[str, object]]:
     return env.sim.world.products.get(CATALOG, {})
+
+
+def _edited(text: str) -> list[str]:
+    """The fixture's rows with V1001's price raised and V1002 closed: the two edits an
+    operator makes most, which several tests push after the first push."""
+    rows = []
+    for row in text.splitlines():
+        if row.startswith("V1001,"):
+            row = row.replace("1500.00", "1650.00")
+        elif row.startswith("V1002,"):
+            row = row.removesuffix("aberta") + "fechada"
+        rows.append(row)
+    return rows
+
+
+def _cli_files(env: Env, tmp_path: Path, text: str, base_url: str | None = None) -> Path:
+    """Write ``text`` as a listings file and, beside it as ``metad.toml``, a config for
+    ``metad catalog push`` naming the test's store and simulator (or ``base_url``
+    instead): the command line tests differ only in what they push and where to."""
+    (tmp_path / "metad.toml").write_text(
+        f"""
+[daemon]
+state_dir = "{tmp_path / "state"}"
+[storage]
+dsn = "{env.cfg.storage.dsn}"
+[graph]
+base_url = "{base_url or env.cfg.graph.base_url}"
+[sandbox]
+enabled = true
+serve = false
+[catalog]
+id = "{CATALOG}"
+[[wabas]]
+id = "{WABA}"
+"""
+    )
+    listings = tmp_path / "shifts.csv"
+    listings.write_text(text, encoding="utf-8")
+    return listings
+
+
+async def _cli_push(listings: Path, *flags: str) -> subprocess.CompletedProcess[bytes]:
+    """Run ``metad catalog push`` as an operator would, on the files ``_cli_files`` wrote;
+    its exit code is the test's to judge."""
+    config = listings.parent / "metad.toml"
+    return await trio.run_process(
+        metad_command("catalog", "push", str(listings), "-c", str(config), *flags),
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+    )
 
 
 async def test_push_creates_updates_and_marks_closed_shifts_out_of_stock(env: Env) -> None:
@@ -61,15 +123,7 @@ async def test_push_creates_updates_and_marks_closed_shifts_out_of_stock(env: En
 
     # V1001's price changes, V1002 closes, V1003 leaves the file, V2000 is new but has no
     # image (Meta refuses to create it: that item alone fails).
-    changed = []
-    for row in rows:
-        if row.startswith("V1001,"):
-            row = row.replace("1500.00", "1650.00")
-        elif row.startswith("V1002,"):
-            row = row.removesuffix("aberta") + "fechada"
-        elif row.startswith("V1003,"):
-            continue
-        changed.append(row)
+    changed = [row for row in _edited(text) if not row.startswith("V1003,")]
     changed.append(
         "V2000,Hospital Novo,Capital,SP,Pediatria,2026-12-20,07:00,19:00,2500.00,,aberta"
     )
@@ -81,6 +135,7 @@ async def test_push_creates_updates_and_marks_closed_shifts_out_of_stock(env: En
     assert error["retailer_id"] == "shift_V2000"
     assert error["method"] == "CREATE"
     assert "image_link" in error["message"]
+    products = _products(env)  # the same dict; read again, for mypy kept the values seen before
     assert products["shift_V1001"]["price"] == "1650.00 BRL"
     assert products["shift_V1002"]["availability"] == "out of stock"
     assert products["shift_V1003"]["availability"] == "out of stock"
@@ -91,42 +146,14 @@ async def test_push_creates_updates_and_marks_closed_shifts_out_of_stock(env: En
 
 
 async def test_the_command_line_push_reports_per_item(env: Env, tmp_path: Path) -> None:
-    config = tmp_path / "metad.toml"
-    config.write_text(
-        f"""
-[daemon]
-state_dir = "{tmp_path / "state"}"
-[storage]
-dsn = "{env.cfg.storage.dsn}"
-[graph]
-base_url = "{env.cfg.graph.base_url}"
-[sandbox]
-enabled = true
-serve = false
-[catalog]
-id = "{CATALOG}"
-[[wabas]]
-id = "{WABA}"
-"""
-    )
-    listings = tmp_path / "shifts.csv"
-    listings.write_text(FIXTURE.read_text(encoding="utf-8"), encoding="utf-8")
-    out = await trio.run_process(
-        metad_command("catalog", "push", str(listings), "-c", str(config), "--json"),
-        capture_stdout=True,
-        capture_stderr=True,
-        check=False,
-    )
+    listings = _cli_files(env, tmp_path, FIXTURE.read_text(encoding="utf-8"))
+    out = await _cli_push(listings, "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert len(report["created"]) == len(_products(env)) > 0
     with listings.open("a", encoding="utf-8") as f:
         f.write("V2001,Hospital X,Capital,SP,Pediatria,2026-12-21,07:00,19:00,12,,aberta\n")
-    failed = await trio.run_process(
-        metad_command("catalog", "push", str(listings), "-c", str(config)),
-        capture_stdout=True,
-        check=False,
-    )
+    failed = await _cli_push(listings)
     assert failed.returncode == 1
     assert b"CREATE shift_V2001 (listing V2001): missing required fields: image_link" in (
         failed.stdout
@@ -139,7 +166,7 @@ async def test_products_are_sent_in_a_message(env: Env) -> None:
     chip = env.daemon.fleet.chip(CHIP)
 
     async def window_open() -> bool:
-        snap = await chip.call(lambda r: GetSnapshot(reply=r))
+        snap: ChipSnapshot = await chip.call(lambda r: GetSnapshot(reply=r))
         return snap.open_windows > 0
 
     await wait_until(window_open)
@@ -179,13 +206,7 @@ async def test_a_product_meta_lost_is_created_again_or_forgotten(env: Env) -> No
     products = _products(env)
     products.pop("shift_V1001")  # the simulator lost them (restarted, or deleted by hand)
     products.pop("shift_V1002")
-    changed = []
-    for row in text.splitlines():
-        if row.startswith("V1001,"):
-            row = row.replace("1500.00", "1650.00")
-        elif row.startswith("V1002,"):
-            row = row.removesuffix("aberta") + "fechada"
-        changed.append(row)
+    changed = _edited(text)
     report = await _push(env, "\n".join(changed) + "\n")
     assert (report["created"], report["forgotten"], report["errors"]) == (
         ["shift_V1001"],
@@ -216,20 +237,13 @@ async def test_a_product_meta_already_has_is_updated_not_created_forever(env: En
 
 
 async def _resync(env: Env, text: str, lines: list[str] | None = None) -> dict[str, Any]:
-    listings, problems = parse_listings(text)
-    assert problems == []
-    report = await resync_listings(
-        env.daemon.graph,
-        CatalogRepository(env.daemon.store),
-        listings,
-        catalog_id=CATALOG,
-        waba_id=WABA,
-        currency="BRL",
-        link_base="https://example.com/vagas/",
+    return await _sync(
+        env,
+        text,
+        resync_listings,
         page_size=2,  # several pages even for the fixture's dozen products
         progress=None if lines is None else lines.append,
     )
-    return report.as_dict()
 
 
 async def test_resync_recreates_lost_products_and_repairs_changed_ones(env: Env) -> None:
@@ -278,32 +292,7 @@ async def test_the_command_line_resync_reports_progress_and_what_it_did(
     text = FIXTURE.read_text(encoding="utf-8")
     await _push(env, text)
     _products(env).pop("shift_V1002")
-    config = tmp_path / "metad.toml"
-    config.write_text(
-        f"""
-[daemon]
-state_dir = "{tmp_path / "state"}"
-[storage]
-dsn = "{env.cfg.storage.dsn}"
-[graph]
-base_url = "{env.cfg.graph.base_url}"
-[sandbox]
-enabled = true
-serve = false
-[catalog]
-id = "{CATALOG}"
-[[wabas]]
-id = "{WABA}"
-"""
-    )
-    listings = tmp_path / "shifts.csv"
-    listings.write_text(text, encoding="utf-8")
-    out = await trio.run_process(
-        metad_command("catalog", "push", str(listings), "-c", str(config), "--resync"),
-        capture_stdout=True,
-        capture_stderr=True,
-        check=False,
-    )
+    out = await _cli_push(_cli_files(env, tmp_path, text), "--resync")
     assert out.returncode == 0, out.stderr
     assert out.stdout.decode().startswith(f"catalog {CATALOG}: 1 created, 0 updated,")
     progress = out.stderr.decode().splitlines()
@@ -316,33 +305,9 @@ id = "{WABA}"
 async def test_the_command_line_names_an_unreachable_graph_api_in_one_line(
     env: Env, tmp_path: Path
 ) -> None:
-    config = tmp_path / "metad.toml"
     base_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    config.write_text(
-        f"""
-[daemon]
-state_dir = "{tmp_path / "state"}"
-[storage]
-dsn = "{env.cfg.storage.dsn}"
-[graph]
-base_url = "{base_url}"
-[sandbox]
-enabled = true
-serve = false
-[catalog]
-id = "{CATALOG}"
-[[wabas]]
-id = "{WABA}"
-"""
-    )
-    listings = tmp_path / "shifts.csv"
-    listings.write_text(FIXTURE.read_text(encoding="utf-8"), encoding="utf-8")
-    out = await trio.run_process(
-        metad_command("catalog", "push", str(listings), "-c", str(config)),
-        capture_stdout=True,
-        capture_stderr=True,
-        check=False,
-    )
+    listings = _cli_files(env, tmp_path, FIXTURE.read_text(encoding="utf-8"), base_url)
+    out = await _cli_push(listings)
     assert out.returncode == 1
     (line,) = out.stderr.decode().splitlines()  # no progress line before the error
     assert line.startswith(f"metad catalog: the Graph API at {base_url} cannot be reached (")
