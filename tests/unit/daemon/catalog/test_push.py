@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any, cast
 
 from daemon.catalog.listings import Listing, Planned, Pushed
 from daemon.catalog.push import PushReport, push_listings
 from daemon.graph.resources import BatchStatus, CatalogItemRequest
+from tests.unit.daemon.catalog.fakes import listing
 
 CATALOG, WABA = "300000000000001", "100000000000001"
 
@@ -65,20 +65,6 @@ class _Repo:
             del self.rows[rid]
 
 
-def _listing(listing_id: str, price: str = "1800.00", *, is_open: bool = True) -> Listing:
-    return Listing(
-        id=listing_id,
-        hospital="Hospital Santa Clara",
-        specialty="Pediatria",
-        date="2026-12-01",
-        start="07:00",
-        end="19:00",
-        price=Decimal(price),
-        image_url=f"https://cdn.example.com/{listing_id}.jpg",
-        open=is_open,
-    )
-
-
 async def _push(meta: _Meta, repo: _Repo, listings: Sequence[Listing]) -> PushReport:
     return await push_listings(
         cast(Any, meta),
@@ -93,39 +79,39 @@ async def _push(meta: _Meta, repo: _Repo, listings: Sequence[Listing]) -> PushRe
 
 async def test_an_open_listing_whose_product_meta_lost_is_created_again() -> None:
     meta, repo = _Meta(), _Repo()
-    await _push(meta, repo, [_listing("V1"), _listing("V2")])
+    await _push(meta, repo, [listing("V1"), listing("V2")])
     meta.products.clear()  # deleted in Commerce Manager, or the simulator restarted
 
-    report = await _push(meta, repo, [_listing("V1", "1900.00"), _listing("V2")])
+    report = await _push(meta, repo, [listing("V1", "1900.00"), listing("V2")])
     assert (report.created, report.updated, report.errors) == (["shift_V1"], [], [])
     assert meta.sent[-2:] == [[("UPDATE", "shift_V1")], [("CREATE", "shift_V1")]]
     assert meta.products["shift_V1"]["price"] == "1900.00 BRL"
     assert meta.products["shift_V1"]["availability"] == "in stock"
 
     # Stored as pushed: the next push of the same file sends nothing.
-    again = await _push(meta, repo, [_listing("V1", "1900.00"), _listing("V2")])
+    again = await _push(meta, repo, [listing("V1", "1900.00"), listing("V2")])
     assert (again.handles, again.errors, again.unchanged) == ([], [], 2)
 
 
 async def test_a_closed_or_gone_listing_whose_product_meta_lost_is_forgotten() -> None:
     meta, repo = _Meta(), _Repo()
-    await _push(meta, repo, [_listing("V1"), _listing("V2")])
+    await _push(meta, repo, [listing("V1"), listing("V2")])
     meta.products.clear()
 
-    report = await _push(meta, repo, [_listing("V1", is_open=False)])  # V2 left the file
+    report = await _push(meta, repo, [listing("V1", is_open=False)])  # V2 left the file
     assert (report.created, report.out_of_stock, report.errors) == ([], [], [])
     assert sorted(report.forgotten) == ["shift_V1", "shift_V2"]
     assert repo.rows == {}
     assert meta.products == {}
     assert report.as_dict()["forgotten"] == report.forgotten
 
-    again = await _push(meta, repo, [_listing("V1", is_open=False)])
+    again = await _push(meta, repo, [listing("V1", is_open=False)])
     assert (again.handles, again.errors) == ([], [])
 
 
 async def test_other_item_errors_are_reported_and_not_retried() -> None:
     meta, repo = _Meta(), _Repo()
-    report = await _push(meta, repo, [replace(_listing("V1"), image_url="")])
+    report = await _push(meta, repo, [replace(listing("V1"), image_url="")])
     assert [(e.method, e.retailer_id, e.message) for e in report.errors] == [
         ("CREATE", "shift_V1", "missing required fields: image_link")
     ]
@@ -137,7 +123,7 @@ async def test_a_create_of_a_product_meta_already_has_is_sent_as_an_update() -> 
     meta, repo = _Meta(), _Repo()
     # Made by another tool (or pushed by a metad whose memory was lost): Meta has it.
     meta.products["shift_V1"] = {"id": "shift_V1", "price": "900.00 BRL"}
-    report = await _push(meta, repo, [_listing("V1"), _listing("V2")])
+    report = await _push(meta, repo, [listing("V1"), listing("V2")])
     assert report.errors == []
     assert meta.sent == [
         [("CREATE", "shift_V1"), ("CREATE", "shift_V2")],
@@ -153,9 +139,9 @@ async def test_a_create_of_a_product_meta_already_has_is_sent_as_an_update() -> 
     assert report.as_dict()["existing"] == ["shift_V1"]
 
     # Remembered: the next push repeats no error, and sends nothing.
-    again = await _push(meta, repo, [_listing("V1"), _listing("V2")])
+    again = await _push(meta, repo, [listing("V1"), listing("V2")])
     assert (again.handles, again.errors, again.unchanged) == ([], [], 2)
-    changed = await _push(meta, repo, [_listing("V1", "1950.00"), _listing("V2")])
+    changed = await _push(meta, repo, [listing("V1", "1950.00"), listing("V2")])
     assert meta.sent[-1] == [("UPDATE", "shift_V1")]
     assert (changed.updated, changed.errors) == (["shift_V1"], [])
 
@@ -178,7 +164,7 @@ class _Fickle(_Meta):
 
 async def test_a_second_try_is_never_tried_a_third_time() -> None:
     meta, repo = _Fickle(), _Repo()
-    report = await _push(meta, repo, [_listing("V1")])
+    report = await _push(meta, repo, [listing("V1")])
     assert meta.sent == [[("CREATE", "shift_V1")], [("UPDATE", "shift_V1")]]
     assert [(e.method, e.retailer_id) for e in report.errors] == [("UPDATE", "shift_V1")]
     assert (report.existing, report.forgotten, repo.rows) == ([], [], {})

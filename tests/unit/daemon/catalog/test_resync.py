@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, cast
 
 import pytest
@@ -11,22 +10,9 @@ from daemon.catalog.listings import Listing, Pushed, fingerprint, to_item
 from daemon.catalog.remote import fetch_products
 from daemon.catalog.resync import differences, plan_resync
 from daemon.graph.errors import GraphError
+from tests.unit.daemon.catalog.fakes import listing
 
 CURRENCY, LINK = "BRL", "https://example.com/vagas/"
-
-
-def _listing(listing_id: str, price: str = "1800.00", *, is_open: bool = True) -> Listing:
-    return Listing(
-        id=listing_id,
-        hospital="Hospital Santa Clara",
-        specialty="Pediatria",
-        date="2026-12-01",
-        start="07:00",
-        end="19:00",
-        price=Decimal(price),
-        image_url=f"https://cdn.example.com/{listing_id}.jpg",
-        open=is_open,
-    )
 
 
 def _item(x: Listing) -> dict[str, Any]:
@@ -64,7 +50,7 @@ def _plan(
 
 
 def test_a_product_as_meta_reads_it_back_shows_no_difference() -> None:
-    x = _listing("V1", "12345.60")
+    x = listing("V1", "12345.60")
     assert differences(_item(x), _as_meta_reads(x)) == []
     assert differences(_item(x), {**_as_meta_reads(x), "price": "R$12.345,60"}) == []
     assert differences(_item(x), {**_as_meta_reads(x), "price": "12345.60 BRL"}) == []
@@ -82,12 +68,12 @@ def test_a_product_as_meta_reads_it_back_shows_no_difference() -> None:
     ],
 )
 def test_each_field_metad_pushes_is_compared(change: dict[str, Any], field: str) -> None:
-    x = _listing("V1")
+    x = listing("V1")
     assert differences(_item(x), {**_as_meta_reads(x), **change}) == [field]
 
 
 def test_missing_products_are_created_and_differing_ones_updated_even_if_unchanged() -> None:
-    v1, v2, v3 = _listing("V1"), _listing("V2"), _listing("V3")
+    v1, v2, v3 = listing("V1"), listing("V2"), listing("V3")
     remembered = {f"shift_{x.id}": _pushed(x) for x in (v1, v2, v3)}
     remote = {
         "shift_V2": {**_as_meta_reads(v2), "price": "R$900.00"},  # edited on Meta's side
@@ -103,7 +89,7 @@ def test_missing_products_are_created_and_differing_ones_updated_even_if_unchang
 
 
 def test_products_meta_has_as_the_file_says_are_remembered_not_sent() -> None:
-    v1 = _listing("V1")
+    v1 = listing("V1")
     plan = _plan([v1], {"shift_V1": _as_meta_reads(v1)})  # metad remembers nothing
     assert plan.send == []
     (p,) = plan.remember
@@ -116,9 +102,9 @@ def test_products_meta_has_as_the_file_says_are_remembered_not_sent() -> None:
 
 
 def test_a_closed_listing_goes_out_of_stock_or_is_forgotten_when_meta_lost_it() -> None:
-    v1, v2 = _listing("V1", is_open=False), _listing("V2", is_open=False)
-    remote = {"shift_V1": _as_meta_reads(_listing("V1"))}  # in stock on Meta
-    plan = _plan([v1, v2], remote, {"shift_V2": _pushed(_listing("V2"))})
+    v1, v2 = listing("V1", is_open=False), listing("V2", is_open=False)
+    remote = {"shift_V1": _as_meta_reads(listing("V1"))}  # in stock on Meta
+    plan = _plan([v1, v2], remote, {"shift_V2": _pushed(listing("V2"))})
     assert [(p.method, p.retailer_id, p.availability, p.reason) for p in plan.send] == [
         ("UPDATE", "shift_V1", "out of stock", "closed")
     ]
@@ -126,7 +112,7 @@ def test_a_closed_listing_goes_out_of_stock_or_is_forgotten_when_meta_lost_it() 
 
 
 def test_gone_listings_and_products_of_other_tools() -> None:
-    v1, v2, v3 = _listing("V1"), _listing("V2"), _listing("V3")
+    v1, v2, v3 = listing("V1"), listing("V2"), listing("V3")
     remembered = {f"shift_{x.id}": _pushed(x) for x in (v1, v2, v3)}
     remote = {
         "shift_V1": _as_meta_reads(v1),  # gone from the file, in stock on Meta
