@@ -25,7 +25,8 @@ from textual.screen import Screen
 from daemon.control import protocol
 from tui.budget import parse_budget
 from tui.campaign_actions import CampaignActions
-from tui.campaigns import Campaign, parse_campaigns, state_change
+from tui.campaign_feed import CampaignFeed
+from tui.campaigns import Campaign, parse_campaigns
 from tui.client import (
     ConnectionStatus,
     ControlClient,
@@ -37,8 +38,8 @@ from tui.client import (
 )
 from tui.commands import ConsoleCommands, PaletteCommand
 from tui.confirm import ConfirmScreen
+from tui.happenings import HappeningLog
 from tui.inbox import FRAME_S, Changes, Inbox, InboxItem, SnapshotArrived, is_logged
-from tui.mirrors import MirrorKey, budget_twin, chip_twin, mirror_of, without_paired
 from tui.model import Chip, SendRate, Snapshot, WebhookCounts, chip_state, describe_change
 from tui.palette import console_commands
 from tui.screens import ConsoleScreen, EventsScreen, FleetScreen
@@ -130,7 +131,14 @@ class MetadConsole(App[None]):
         self._urgent_pending = False
         self._applied_at = 0.0
         self._freeze_gc = freeze_gc
-        self._mirror_hold_s = mirror_hold_s
+        self.happenings = HappeningLog(
+            self.state,
+            hold_s=mirror_hold_s,
+            later=self.set_timer,
+            deliver=self._deliver,
+            budget_moved=lambda: self.fetch("budget"),
+        )
+        self.campaign_feed = CampaignFeed(self.state)
         self._fetching: set[str] = set()
         self._views: list[ConsoleScreen] = []
 
@@ -258,76 +266,25 @@ class MetadConsole(App[None]):
             self.state.sends = SendRate.from_wire(event.data)
             changes.chrome = True
         elif event.kind == "campaign.progress":
-            self._ingest_campaign(event, changes)
+            try:
+                campaign = Campaign.from_wire(event.data)
+            except ValueError:
+                return
+            self.campaign_feed.progress(campaign, event.at, changes)
         else:
-            self.state.note_live(event)
-            if not self._hold_mirror(event, changes):
-                self._log_happening(event, changes)
-
-    def _log_happening(self, event: ControlEvent, changes: Changes) -> None:
-        """An actor, budget, log, config or tap event: a line in the log (live, or from
-        the daemon's backlog)."""
-        entry = self.state.entry_for_event(event)
-        if entry is not None:
-            changes.entries.append(entry)
-        if event.kind == "budget":
-            self.state.mirrors.take(budget_twin(event))  # its mirrored log line: dropped
-            changes.budget = True
-            self.fetch("budget")  # the gauges move with the alert
-
-    def _hold_mirror(self, event: ControlEvent, changes: Changes) -> bool:
-        """A log line the daemon also publishes as an event waits for that event (see
-        :mod:`tui.mirrors`); True if ``event`` is one (held, not logged now)."""
-        mirror = mirror_of(event)
-        if mirror is None:
-            return False
-        displaced = self.state.mirrors.hold(event, mirror)
-        if displaced is not None:
-            self._log_happening(displaced, changes)
-        self.set_timer(self._mirror_hold_s, lambda: self._mirror_unpaired(mirror.key, event))
-        return True
-
-    def _mirror_unpaired(self, key: MirrorKey, event: ControlEvent) -> None:
-        """The hold ended: a mirror whose event never came is logged after all."""
-        if self.state.mirrors.release(key, event):
-            changes = Changes()
-            self._log_happening(event, changes)
-            self._deliver(changes)
-
-    def _mirror_detail(self, old: Chip | None, chip: Chip) -> str:
-        """A rating or mode change takes the cause and reason of its mirrored log line."""
-        if old is None or (old.quality_rating, old.mode) == (chip.quality_rating, chip.mode):
-            return ""
-        mirror = self.state.mirrors.take(chip_twin(chip.phone_number_id))
-        return f" {mirror.detail}" if mirror is not None and mirror.detail else ""
+            self.happenings.live(event, changes)
 
     def _ingest_chip(self, chip: Chip, at: float, changes: Changes) -> None:
         old = self.state.apply_chip(chip)
         self.state.timeline.observe(chip, at)
         change = describe_change(old, chip)
         if change is not None:
-            level, text = change
-            text += self._mirror_detail(old, chip)
-            changes.entries.append(self.state.log(at, level, "chip", chip.display_number, text))
+            detail = self.happenings.chip_detail(old, chip, at)
+            if detail is not None:  # None: its mirrored log line showed it
+                level, text = change
+                entry = self.state.log(at, level, "chip", chip.display_number, text + detail)
+                changes.entries.append(entry)
         changes.chip(old, chip)
-
-    def _ingest_campaign(self, event: ControlEvent, changes: Changes) -> None:
-        try:
-            campaign = Campaign.from_wire(event.data)
-        except ValueError:
-            return
-        old = self.state.apply_campaign(campaign)
-        self._log_campaign(old, campaign, event.at, changes)
-        changes.campaigns = True
-
-    def _log_campaign(
-        self, old: Campaign | None, new: Campaign, at: float, changes: Changes
-    ) -> None:
-        """A campaign that started or changed state, whichever of its progress events or
-        the polled list shows it first (the other then sees no change)."""
-        text = state_change(old, new, known=self.state.campaigns_listed)
-        if text is not None:
-            changes.entries.append(self.state.log(at, "info", "campaign", new.name, text))
 
     def _deliver(self, changes: Changes) -> None:
         if not changes:
@@ -420,14 +377,11 @@ class MetadConsole(App[None]):
         self._tell(lambda view: view.budget_changed())
 
     async def _fetch_campaigns(self) -> None:
+        mark = self.campaign_feed.mark()
         answer = await self._optional_call("campaign.list")
         if answer is not None:
-            changes = Changes()
-            known, now = self.state.campaigns_listed, self._wall_clock()
-            for old, new in self.state.set_campaigns(parse_campaigns(answer)):
-                if known:  # the first list is where the console starts from, not news
-                    self._log_campaign(old, new, now, changes)
-            self._deliver(changes)
+            listed = parse_campaigns(answer)
+            self._deliver(self.campaign_feed.listed(listed, mark, self._wall_clock()))
         self._tell(lambda view: view.campaigns_changed())
 
     async def _fetch_backlog(self) -> None:
@@ -437,18 +391,7 @@ class MetadConsole(App[None]):
         answer = await self._optional_call("events.recent", {"after": after})
         raw = answer.get("events") if isinstance(answer, dict) else None
         parsed = (ControlEvent.from_params(e) for e in raw if isinstance(e, dict)) if raw else ()
-        events = without_paired(self.state.new_in_backlog(e for e in parsed if e is not None))
-        if not events:
-            return
-        changes = Changes()
-        since = time.strftime("%H:%M:%S", time.localtime(events[0].at))
-        count = f"{len(events)} earlier event{'' if len(events) == 1 else 's'}"
-        text = f"{count} from the daemon, since {since}:"
-        changes.entries.append(
-            self.state.log(self._wall_clock(), "info", "console", "console", text)
-        )
-        for event in events:
-            self._log_happening(event, changes)
+        changes = self.happenings.backlog((e for e in parsed if e is not None), self._wall_clock())
         self._deliver(changes)
 
     async def _fetch_quality(self) -> None:

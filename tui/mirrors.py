@@ -13,21 +13,38 @@ after all once its hold ends (another daemon of the fleet announced the alert, o
 connection ended before the chip event), so nothing is lost.
 
 The daemon's backlog (``events.recent``) keeps both of a budget alert's pair but never a
-chip event: there a mirror is left out only when its twin is in the same batch.
+chip event: there a mirror is left out when its twin is in the same batch.
+
+Across a reconnection the same happening can come twice and a pair can be split: what
+the daemon published after the new subscription began is both in the backlog and live,
+and a pair straddling the subscription has one half in each (the mirror only in the
+backlog, its twin in both). Pairing within one batch, or within the live stream, misses
+these, so :class:`Shown` remembers, for the console's whole life (never reset by a
+reconnection): which happenings were logged, by identity (the same bus event has the
+same kind, stamp and data in both copies), and when a line was last shown per pairing
+key, so a mirror and its twin make one line whichever comes first and from wherever.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from tui.client import ControlEvent
 
-__all__ = ["HeldMirrors", "Mirror", "MirrorKey", "budget_twin", "chip_twin", "mirror_of",
-           "without_paired"]  # fmt: skip
+__all__ = ["PAIR_WINDOW_S", "HappeningId", "HeldMirrors", "Mirror", "MirrorKey", "Shown",
+           "budget_twin", "chip_twin", "happening_id", "mirror_of", "without_paired"]  # fmt: skip
 
 MirrorKey = tuple[str, str]
 """What pairs a mirror with its twin: ("budget", the alert's message) or ("chip", id)."""
+HappeningId = tuple[str, float, str]
+"""One bus event: its kind, its stamp and its data (as canonical JSON)."""
+
+PAIR_WINDOW_S = 30.0
+"""A mirror and its twin are stamped this close at most (the daemon's clock): a budget
+alert's within a millisecond, a chip's rating change within the chip poll (1 s)."""
 
 BUDGET_ALERT = "budget alert: "
 _CHIP_QUALITY = re.compile(r"^chip (?P<pnid>\S+) quality \S+ → \S+ (?P<detail>\(.*)$", re.S)
@@ -98,3 +115,43 @@ class HeldMirrors:
             return False
         del self._held[key]
         return True
+
+
+def happening_id(event: ControlEvent) -> HappeningId:
+    """What is the same for a bus event in the backlog and live (both copies are encoded
+    from the one event by the daemon)."""
+    data = json.dumps(event.data, sort_keys=True, separators=(",", ":"), default=str)
+    return (event.kind, event.at, data)
+
+
+class Shown:
+    """What the log has shown, kept across reconnections (bounded)."""
+
+    def __init__(self, max_ids: int = 4096, max_keys: int = 4096) -> None:
+        self._ids: OrderedDict[HappeningId, None] = OrderedDict()
+        self._keys: OrderedDict[MirrorKey, float] = OrderedDict()
+        self._max_ids = max_ids
+        self._max_keys = max_keys
+
+    def first_time(self, event: ControlEvent) -> bool:
+        """True the first time ``event`` is offered (live or in a backlog), then False."""
+        ident = happening_id(event)
+        if ident in self._ids:
+            return False
+        self._ids[ident] = None
+        if len(self._ids) > self._max_ids:
+            self._ids.popitem(last=False)
+        return True
+
+    def paired(self, key: MirrorKey, at: float) -> bool:
+        """Whether a line of ``key`` (a mirror or its twin) was shown for a happening
+        stamped ``at``, within :data:`PAIR_WINDOW_S`."""
+        last = self._keys.get(key)
+        return last is not None and abs(at - last) <= PAIR_WINDOW_S
+
+    def mark(self, key: MirrorKey, at: float) -> None:
+        """A line of ``key`` was shown for a happening stamped ``at``."""
+        self._keys.pop(key, None)
+        self._keys[key] = at
+        if len(self._keys) > self._max_keys:
+            self._keys.popitem(last=False)

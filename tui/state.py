@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from tui.budget import BudgetAlert, BudgetPeriod
 from tui.campaigns import Campaign
 from tui.client import ConnectionStatus, ControlEvent, LinkState
-from tui.mirrors import HeldMirrors
+from tui.mirrors import HeldMirrors, Shown
 from tui.model import Chip, DaemonInfo, SendRate, Snapshot, Waba, WebhookCounts
 from tui.templates import TemplateRow
 from tui.timeline import QualityTimeline
@@ -83,6 +83,9 @@ class ConsoleState:
         self.campaigns_listed = False
         """The daemon listed its campaigns once (a campaign not seen since is new)."""
         self.mirrors = HeldMirrors()
+        self.shown = Shown()
+        """What the log showed, by happening and by pairing key (see :mod:`tui.mirrors`):
+        kept across reconnections, as a happening may come again in the next backlog."""
         self.budget: tuple[BudgetPeriod, ...] = ()
         self.budget_alerts: deque[BudgetAlert] = deque(maxlen=200)
         self.templates: list[TemplateRow] = []
@@ -206,8 +209,7 @@ class ConsoleState:
             level = "info" if what == "restarted" else "error"
             return self.log(event.at, level, "actor", str(data.get("actor_id", "?")), message)
         if event.kind == "budget":
-            alert = BudgetAlert.from_wire(event.at, data)
-            self.budget_alerts.appendleft(alert)
+            alert = self.budget_alert(event)
             level = "error" if alert.threshold >= 1 else "warning"
             source = f"{alert.scope} {alert.period}".strip()
             message = alert.message or f"{alert.threshold:.0%} of the cap used"
@@ -228,6 +230,13 @@ class ConsoleState:
             )
         text = json.dumps(data, separators=(",", ":"), default=str)
         return self.log(event.at, "debug", event.kind, "", text)
+
+    def budget_alert(self, event: ControlEvent) -> BudgetAlert:
+        """Keep a ``budget`` event's alert for the budget screen (also when its line is
+        not logged: its mirror showed it already)."""
+        alert = BudgetAlert.from_wire(event.at, event.data)
+        self.budget_alerts.appendleft(alert)
+        return alert
 
     def chip_label(self, phone_number_id: str) -> str:
         chip = self.chips.get(phone_number_id)

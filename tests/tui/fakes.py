@@ -191,6 +191,8 @@ class FakeControlClient:
         """What ``events.recent`` keeps: ``{"kind", "at", "data"}`` happenings."""
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.errors: dict[str, RpcError] = {}
+        self.gates: dict[str, asyncio.Event] = {}
+        """A method named here answers once its event is set (a call on its way)."""
         self.reconnects = 0
         self.connected = False
         self.listener: ControlListener | None = None
@@ -243,6 +245,8 @@ class FakeControlClient:
             raise NotConnected("not connected to the daemon")
         if method in self.errors:
             raise self.errors[method]
+        if method in self.gates:
+            await self.gates[method].wait()
         if method in self.missing:
             raise RpcError(protocol.METHOD_NOT_FOUND, f"unknown method {method!r}")
         verbs = {"campaign.pause": "paused", "campaign.resume": "running",

@@ -1,0 +1,231 @@
+"""Races between the console's two sources, fed in the racing order.
+
+A budget alert published across a reconnection comes both in the ``events.recent``
+backlog and live, or split (its mirrored log line only in the backlog): it is one line.
+A ``campaign.list`` answer and ``campaign.progress`` events overtake each other: no
+transition that did not happen is logged, and counts never step back. The rules are
+driven here on the console's state objects (tests/tui/test_console_races.py reproduces
+the same races in the console, as a tester saw them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tests.tui.fakes import EPOCH, PNIDS
+from tui.campaign_feed import CampaignFeed, newer, older
+from tui.campaigns import Campaign
+from tui.client import ControlEvent
+from tui.happenings import HappeningLog
+from tui.inbox import Changes
+from tui.model import Chip
+from tui.state import ConsoleState, LogEntry
+
+ALERT = "budget: global day cap at 80% (40.05 of 50 USD)"
+QUALITY = (f"chip {PNIDS[0]} quality GREEN/FULL → YELLOW/SLOWED (webhook): "
+           "phone_number_quality_update")  # fmt: skip
+
+
+def _mirror(at: float, message: str = f"budget alert: {ALERT}") -> ControlEvent:
+    return ControlEvent(
+        "log", at, {"level": "WARNING", "logger": "metad.budget", "message": message}
+    )
+
+
+def _alert(at: float) -> ControlEvent:
+    data = {"scope": "global", "period": "day", "period_key": "2026-01-01",
+            "threshold": "0.8", "used": "40.05", "cap": "50", "message": ALERT}  # fmt: skip
+    return ControlEvent("budget", at, data)
+
+
+def _wire(event: ControlEvent) -> dict[str, Any]:
+    return {"kind": event.kind, "at": event.at, "data": event.data}
+
+
+class _Happenings:
+    """A :class:`HappeningLog` on a bare state; a mirror's hold ends when the test says."""
+
+    def __init__(self) -> None:
+        self.state = ConsoleState("/tmp/s")
+        self.holds: list[Callable[[], None]] = []
+        self.delivered: list[LogEntry] = []
+        self.log = HappeningLog(
+            self.state,
+            hold_s=5.0,
+            later=lambda _delay, callback: self.holds.append(callback),
+            deliver=lambda changes: self.delivered.extend(changes.entries),
+            budget_moved=lambda: None,
+        )
+
+    def live(self, *events: ControlEvent) -> None:
+        changes = Changes()
+        for event in events:
+            self.log.live(event, changes)
+        self.delivered.extend(changes.entries)
+
+    def backlog(self, *events: ControlEvent) -> None:
+        self.delivered.extend(self.log.backlog(events, EPOCH + 100).entries)
+
+    def holds_end(self) -> None:
+        holds, self.holds = self.holds, []
+        for end in holds:
+            end()
+
+    def lines(self) -> list[tuple[str, str]]:
+        return [(e.kind, e.message) for e in self.delivered if e.kind != "console"]
+
+
+# -- a budget alert across a reconnection ------------------------------------------------
+
+
+def test_a_split_pair_is_one_line_when_the_twin_comes_live_first() -> None:
+    """The mirror was published while the console was away, its twin just after the new
+    subscription: the twin comes live (applied with the snapshot) and in the backlog,
+    the mirror only in the backlog, whose batch then lacks the twin it pairs with."""
+    h = _Happenings()
+    h.state.expect_backlog()
+    mirror, alert = _mirror(EPOCH + 10), _alert(EPOCH + 10.001)
+    h.live(alert)
+    h.backlog(mirror, alert)
+    h.holds_end()
+    assert h.lines() == [("budget", ALERT)]
+    assert len(h.state.budget_alerts) == 1
+
+
+def test_a_pair_in_the_backlog_and_then_live_is_one_line() -> None:
+    """Published after the subscription, asked for in ``events.recent`` before its live
+    copies were applied: the live copies are the same happenings."""
+    h = _Happenings()
+    h.state.expect_backlog()
+    mirror, alert = _mirror(EPOCH + 10), _alert(EPOCH + 10.001)
+    h.backlog(mirror, alert)
+    h.live(mirror, alert)
+    h.holds_end()
+    assert h.lines() == [("budget", ALERT)]
+    assert len(h.state.budget_alerts) == 1
+
+
+def test_a_mirror_logged_when_its_hold_ended_is_not_followed_by_its_twin() -> None:
+    """The connection ended before the twin came, and the console was away longer than
+    the hold: the mirror showed the alert; the twin, in the next backlog, adds its alert
+    to the budget screen but no second line."""
+    h = _Happenings()
+    h.state.expect_backlog()
+    mirror, alert = _mirror(EPOCH + 10), _alert(EPOCH + 10.001)
+    h.live(mirror)
+    h.holds_end()
+    h.state.expect_backlog()  # reconnected
+    h.backlog(mirror, alert)
+    assert h.lines() == [("log", f"budget alert: {ALERT}")]
+    assert len(h.state.budget_alerts) == 1
+
+
+def test_another_alert_with_its_own_pair_still_shows() -> None:
+    h = _Happenings()
+    h.state.expect_backlog()
+    h.backlog(_mirror(EPOCH + 10), _alert(EPOCH + 10.001))
+    later = _mirror(EPOCH + 500, "budget alert: global week cap at 80%")
+    h.live(later, _mirror(EPOCH + 501, "budget alert: unpaired"))
+    h.holds_end()
+    assert h.lines() == [("budget", ALERT), ("log", "budget alert: global week cap at 80%"),
+                         ("log", "budget alert: unpaired")]  # fmt: skip
+
+
+def test_a_rating_change_whose_mirror_the_backlog_showed_is_not_logged_again() -> None:
+    h = _Happenings()
+    h.state.expect_backlog()
+    mirror = ControlEvent("log", EPOCH + 10, {"level": "WARNING", "logger": "metad.chip",
+                                              "message": QUALITY})  # fmt: skip
+    h.backlog(mirror)
+    h.live(mirror)  # its live copy: already shown
+    green = Chip(phone_number_id=PNIDS[0], quality_rating="GREEN", mode="FULL")
+    yellow = Chip(phone_number_id=PNIDS[0], quality_rating="YELLOW", mode="SLOWED")
+    assert h.log.chip_detail(green, yellow, EPOCH + 11) is None  # its mirror is the line
+    assert h.log.chip_detail(yellow, green, EPOCH + 400) == ""  # a later change: logged
+    assert h.lines() == [("log", QUALITY)]
+
+
+# -- campaign.list against campaign.progress ------------------------------------------
+
+
+def _c(state: str, sent: int = 100, **more: Any) -> Campaign:
+    return Campaign("c1", "Spring", state, total=1000, sent=sent, **more)
+
+
+def _feed() -> tuple[ConsoleState, CampaignFeed, list[str]]:
+    state = ConsoleState("/tmp/s")
+    feed = CampaignFeed(state)
+    feed.listed([_c("running")], feed.mark(), EPOCH)  # where the console starts from
+    return state, feed, []
+
+
+def _progress(feed: CampaignFeed, lines: list[str], campaign: Campaign) -> None:
+    changes = Changes()
+    feed.progress(campaign, EPOCH, changes)
+    lines.extend(e.message for e in changes.entries)
+
+
+def _list(feed: CampaignFeed, lines: list[str], campaign: Campaign, mark: int) -> None:
+    lines.extend(e.message for e in feed.listed([campaign], mark, EPOCH).entries)
+
+
+def test_the_growing_counts_order_two_versions() -> None:
+    assert older(_c("running", 90), _c("running", 100))
+    assert newer(_c("running", 110), _c("running", 100))
+    assert not newer(_c("paused"), _c("running"))
+    assert not older(_c("paused"), _c("running"))
+    assert older(_c("running", 120, failed=1), _c("running", 100, failed=2))  # mixed: older
+
+
+def test_an_event_the_list_overtook_logs_no_transition() -> None:
+    """Published running before the pause, written after the list that shows it paused."""
+    state, feed, lines = _feed()
+    _list(feed, lines, _c("paused", 120), feed.mark())
+    _progress(feed, lines, _c("running", 120))  # stale: what it was before the list
+    _progress(feed, lines, _c("running", 110))  # stale: older counts
+    assert (state.campaigns["c1"].state, state.campaigns["c1"].sent) == ("paused", 120)
+    _progress(feed, lines, _c("paused", 120))  # the pause's own event: caught up
+    _progress(feed, lines, _c("running", 120))  # after it, a resume is one
+    assert lines == ["running → paused", "paused → running"]
+
+
+def test_a_list_on_its_way_while_an_event_came_does_not_regress_it() -> None:
+    state, feed, lines = _feed()
+    mark = feed.mark()  # the list is asked for …
+    _progress(feed, lines, _c("paused", 130))  # … an event comes meanwhile …
+    _list(feed, lines, _c("running", 120), mark)  # … then the list, counted before it
+    assert (state.campaigns["c1"].state, state.campaigns["c1"].sent) == ("paused", 130)
+    _list(feed, lines, _c("paused", 130), feed.mark())  # the next poll agrees
+    assert lines == ["running → paused"]
+
+
+def test_newer_figures_win_whichever_source_brings_them() -> None:
+    state, feed, lines = _feed()
+    mark = feed.mark()
+    _progress(feed, lines, _c("running", 110))
+    _list(feed, lines, _c("paused", 150), mark)  # counted after the event: newer
+    _progress(feed, lines, _c("running", 160))  # sent more since: a real resume
+    _progress(feed, lines, _c("finished", 160))
+    assert lines == ["running → paused", "paused → running", "running → finished"]
+    assert state.campaigns["c1"].sent == 160
+
+
+def test_a_change_that_looked_stale_shows_at_the_next_list() -> None:
+    """Resumed right after a list, nothing sent yet: the event cannot be told from a
+    stale one and waits; the next list shows it, once."""
+    state, feed, lines = _feed()
+    _list(feed, lines, _c("paused", 120), feed.mark())
+    _progress(feed, lines, _c("running", 120))
+    _list(feed, lines, _c("running", 120), feed.mark())
+    _progress(feed, lines, _c("running", 125))
+    assert lines == ["running → paused", "paused → running"]
+    assert state.campaigns["c1"].sent == 125
+
+
+def test_an_action_answer_is_not_undone_by_an_earlier_event() -> None:
+    state, feed, lines = _feed()
+    feed.answered(_c("paused", 120), feed.mark())  # the operator paused it
+    _progress(feed, lines, _c("running", 120))  # published before the pause
+    assert state.campaigns["c1"].state == "paused"
+    assert lines == []
