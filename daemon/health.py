@@ -20,6 +20,12 @@ handler waits for the one in flight only as long as its budget allows: ``/readyz
 says 503 once the ``SELECT 1`` in flight is older than 2 s, and ``/metrics`` shows the
 store's figures (open campaigns, outbox in doubt) from the last read that returned,
 left out once older than :data:`FIGURES_MAX_AGE_S`.
+
+Why the listener's own SQL is bounded too (``Store.fetchval_within``): otherwise the
+probe in flight ran for the whole outage (asyncpg's cancel waits on the silent server),
+holding a pooled connection, and a store that came back was reported only once it
+ended. Now the ``SELECT 1`` gives up after :data:`PROBE_TIMEOUT_S` (its connection is
+closed, not pooled again) and the next ``/readyz`` asks afresh.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import trio
 
@@ -43,7 +49,6 @@ from daemon.webhook.server import serve_asgi
 
 if TYPE_CHECKING:
     from daemon.main import Daemon
-    from daemon.store.connection import Queries
 
 __all__ = [
     "ScrapeFigures",
@@ -61,6 +66,11 @@ __all__ = [
 log = logging.getLogger("metad.health")
 
 STORE_TIMEOUT_S = 2.0
+PROBE_TIMEOUT_S = STORE_TIMEOUT_S
+"""Bound on the probe's own ``SELECT 1`` (acquiring a connection included): the probe a
+``/readyz`` gave up on ends with it, so the next one asks afresh."""
+IN_DOUBT_TIMEOUT_S = 10.0
+"""Bound on the scrape figures' count of the outbox in doubt (read in the background)."""
 SNAPSHOT_TIMEOUT_S = 2.0
 FIGURES_WAIT_S = 0.25
 """How long a scrape waits for the store figures it asked for before showing the last
@@ -134,11 +144,21 @@ class Background(Generic[T]):
             attempt.done.set()
 
 
-class StoreProbe:
-    """``SELECT 1`` for ``/readyz``, asked in the background (one at a time)."""
+class BoundedStore(Protocol):
+    """What the listener asks of the store (:class:`daemon.store.Store`)."""
 
-    def __init__(self, store: Queries, nursery: trio.Nursery) -> None:
-        self._select: Background[Any] = Background(nursery, partial(store.fetchval, "SELECT 1"))
+    async def fetchval_within(self, sql: str, *args: object, timeout: float) -> Any: ...
+
+
+class StoreProbe:
+    """``SELECT 1`` for ``/readyz``, asked in the background (one at a time), each
+    given up after ``limit_s``."""
+
+    def __init__(
+        self, store: BoundedStore, nursery: trio.Nursery, limit_s: float = PROBE_TIMEOUT_S
+    ) -> None:
+        select = partial(store.fetchval_within, "SELECT 1", timeout=limit_s)
+        self._select: Background[Any] = Background(nursery, select)
 
     async def reason(self, timeout: float = STORE_TIMEOUT_S) -> str | None:
         """Why the store is not ready, or None. Asks afresh unless a probe is in flight
@@ -146,6 +166,8 @@ class StoreProbe:
         ``timeout`` s: never longer, even when the probe itself goes on."""
         attempt = self._select.kick()
         await attempt.wait_until(attempt.started + timeout)
+        if isinstance(attempt.error, TimeoutError):  # its own bound, PROBE_TIMEOUT_S
+            return f"store: no answer to SELECT 1 within {PROBE_TIMEOUT_S:g}s"
         if attempt.error is not None:
             return f"store: {type(attempt.error).__name__}: {attempt.error}"
         if not attempt.answered:
@@ -154,7 +176,7 @@ class StoreProbe:
 
 
 @contextlib.asynccontextmanager
-async def store_probe(store: Queries) -> AsyncIterator[StoreProbe]:
+async def store_probe(store: BoundedStore) -> AsyncIterator[StoreProbe]:
     """A probe with a task of its own, for a caller outside the listener. Its exit
     waits for a probe still in flight (the bridge finishes a call it was asked)."""
     async with trio.open_nursery() as nursery:
@@ -194,7 +216,8 @@ async def _outbox_in_doubt(daemon: Daemon) -> dict[str, float]:
     that fails leaves the gauge out; /readyz says why."""
     with contextlib.suppress(Exception):
         sql = "SELECT count(*) FROM outbox WHERE state = 'in_doubt'"
-        return {"metad_outbox_in_doubt": float(await daemon.store.fetchval(sql))}
+        count = await daemon.store.fetchval_within(sql, timeout=IN_DOUBT_TIMEOUT_S)
+        return {"metad_outbox_in_doubt": float(count)}
     return {}
 
 
@@ -294,7 +317,12 @@ async def readiness(
 
 
 async def _budget(daemon: Daemon) -> dict[str, Any]:
-    with contextlib.suppress(ActorCrashed, ActorStopped, CallTimeout):  # shown as absent
+    """The budget's status, or nothing after :data:`SNAPSHOT_TIMEOUT_S` in all (a call's
+    own timeout applies twice when the mailbox is full: room, then the answer)."""
+    with (
+        trio.move_on_after(SNAPSHOT_TIMEOUT_S),
+        contextlib.suppress(ActorCrashed, ActorStopped, CallTimeout),  # shown as absent
+    ):
         status: dict[str, Any] = await daemon.fleet.budget.call(
             lambda r: GetBudget(reply=r), timeout=SNAPSHOT_TIMEOUT_S
         )

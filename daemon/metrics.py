@@ -494,11 +494,19 @@ class FleetCollector(Collector):
 async def chip_snapshots(
     addresses: Mapping[str, Any], timeout: float
 ) -> tuple[list[ChipSnapshot], list[str]]:
-    """Each chip's snapshot, asked of all at once; the ids that did not answer."""
+    """Each chip's snapshot, asked of all at once; the ids that did not answer.
+
+    ``timeout`` bounds the whole: a call's own timeout applies twice over (once to wait
+    for room in a full mailbox, once for the answer), so a chip stuck with a full mailbox
+    held a scrape for twice as long; each ask also stops at the common deadline."""
     answers: dict[str, ChipSnapshot] = {}
+    deadline = trio.current_time() + timeout
 
     async def ask(pnid: str, address: Any) -> None:
-        with contextlib.suppress(ActorCrashed, ActorStopped, CallTimeout):
+        with (
+            trio.move_on_at(deadline),
+            contextlib.suppress(ActorCrashed, ActorStopped, CallTimeout),
+        ):
             answers[pnid] = await address.call(lambda r: GetSnapshot(reply=r), timeout=timeout)
 
     async with trio.open_nursery() as nursery:

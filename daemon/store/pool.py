@@ -97,6 +97,30 @@ async def _close_connection(con: Any) -> None:
         con.terminate()
 
 
+async def _fetchval_within(pool: Any, limit_s: float, sql: str, *args: object) -> Any:
+    """``fetchval`` on a pooled connection, acquire and answer within ``limit_s`` in all.
+
+    Why a bound of its own, on the loop side: a trio cancel cannot cut a bridge call
+    short (it waits until asyncpg has finished), and asyncpg's cancel of a query sends a
+    CancelRequest and waits for the server to close it, with no bound: a PostgreSQL that
+    accepts but never answers (SIGSTOPped, a blackholed network) kept the readiness
+    probe's call running for as long as the outage, so a recovered store went unseen
+    and the probe held its pooled connection. A connection whose call failed or timed
+    out is terminated, never handed back to the pool: asyncpg would leave it waiting on
+    its CancelRequest, and the next user would wait with it.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    con = await pool.acquire(timeout=limit_s)
+    try:
+        return await con.fetchval(sql, *args, timeout=max(deadline - loop.time(), 0.001))
+    except BaseException:
+        con.terminate()  # detaches it from the pool: the release below does nothing
+        raise
+    finally:
+        await pool.release(con)
+
+
 async def _begin(pool: Any) -> tuple[Any, Any]:
     """Acquire and BEGIN as one loop-side step, so a cancel never strands a connection."""
     con = await pool.acquire()
@@ -163,6 +187,13 @@ class Store(Queries):
         """Where this store connects (the embedded server's socket URI when embedded): for
         helper processes of the daemon, such as the webhook ingest workers."""
         return self._dsn
+
+    async def fetchval_within(self, sql: str, *args: object, timeout: float) -> Any:
+        """``fetchval`` that gives up (``TimeoutError``) after ``timeout`` s in all, for
+        the operations listener's probe and figures: unlike other calls it is bounded
+        even when PostgreSQL stops answering with the connection open, and the
+        connection it used is then closed (see :func:`_fetchval_within`)."""
+        return await self._bridge.run(_fetchval_within, self._pool, timeout, sql, *args)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:

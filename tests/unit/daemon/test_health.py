@@ -17,12 +17,13 @@ import trio.testing
 from prometheus_client.parser import text_string_to_metric_families
 
 from actors.chip import ChipSnapshot
-from actors.core import CallTimeout
+from actors.core import CallTimeout, Mailbox, open_mailbox
 from actors.ports import ChipRecord
 from daemon.bus import Bus
 from daemon.health import (
     FIGURES_MAX_AGE_S,
     FIGURES_WAIT_S,
+    SNAPSHOT_TIMEOUT_S,
     STORE_TIMEOUT_S,
     StoreWatch,
     create_ops_app,
@@ -42,11 +43,15 @@ class SilentStore:
     """A store whose calls wait until :meth:`answer`; like the bridge (which waits until
     asyncpg has finished), a cancel cannot cut a call short."""
 
-    def __init__(self, *, answering: bool = True) -> None:
+    def __init__(self, *, answering: bool = True, bounded: bool = False) -> None:
+        self.bounded = bounded
+        """Whether ``fetchval_within`` keeps its bound (the real store's does); without
+        it, it hangs like any other call: the listener must cope with that too."""
         self.gate = trio.Event()
         if answering:
             self.gate.set()
         self.error: Exception | None = None
+        self.asked: Counter[str] = Counter()
         self.in_flight: Counter[str] = Counter()
         self.most_in_flight: Counter[str] = Counter()
         self.writer = SimpleNamespace(stats=WriterStats(rows=0, transactions=0, failed_rows=0))
@@ -59,16 +64,24 @@ class SilentStore:
 
     async def fetchval(self, sql: str, *args: object) -> Any:
         gate = self.gate
+        self.asked[sql] += 1
         self.in_flight[sql] += 1
         self.most_in_flight[sql] = max(self.most_in_flight[sql], self.in_flight[sql])
         try:
-            with trio.CancelScope(shield=True):
+            with trio.CancelScope(shield=not self.bounded):
                 await gate.wait()
         finally:
             self.in_flight[sql] -= 1
         if self.error is not None:
             raise self.error
         return 1 if sql == "SELECT 1" else 3
+
+    async def fetchval_within(self, sql: str, *args: object, timeout: float) -> Any:
+        if not self.bounded:
+            return await self.fetchval(sql, *args)
+        with trio.move_on_after(timeout):
+            return await self.fetchval(sql, *args)
+        raise TimeoutError
 
 
 class Coordinator:
@@ -115,9 +128,9 @@ def chip_snapshot(pnid: str) -> ChipSnapshot:
     )
 
 
-def fake_daemon(store: SilentStore) -> Any:
-    chip = Answering(chip_snapshot("1"))
-    budget = Answering({"day": {"spent": "1.5", "reserved": "0", "cap": "50"}})
+def fake_daemon(store: SilentStore, *, chip: Any = None, budget: Any = None) -> Any:
+    chip = chip or Answering(chip_snapshot("1"))
+    budget = budget or Answering({"day": {"spent": "1.5", "reserved": "0", "cap": "50"}})
     return SimpleNamespace(
         stop=trio.Event(),
         supervisor=SimpleNamespace(down=[], child_ids=["budget"], restarts=lambda cid: 0),
@@ -207,6 +220,65 @@ async def test_readyz_is_503_within_2s_while_select_1_hangs_and_200_once_it_answ
         status, body, took = await timed(get, "/readyz")
         assert (status, took) == (200, 0)
         assert body == '{"ready": true, "reasons": []}\n'
+
+
+async def test_a_probe_that_gave_up_is_over_and_the_next_readyz_asks_afresh(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The store's own bound on the probe's ``SELECT 1``: the probe in flight ended with
+    its 503 (it ran for the whole outage, holding a pooled connection, and a store
+    that came back was not seen until it ended), and the next request asks again."""
+    store = SilentStore(answering=False, bounded=True)
+    async with ops_app(store) as get:
+        for asked in (1, 2, 3):
+            status, body, took = await timed(get, "/readyz")
+            assert status == 503
+            assert took == pytest.approx(STORE_TIMEOUT_S)
+            assert '"reasons": ["' + NO_ANSWER + '"]' in body
+            await trio.testing.wait_all_tasks_blocked()
+            assert store.in_flight["SELECT 1"] == 0  # over, not still waiting
+            assert store.asked["SELECT 1"] == asked
+            await trio.sleep(10)
+
+        store.answer()
+        status, body, took = await timed(get, "/readyz")
+        assert (status, took) == (200, 0)
+
+
+async def test_a_scrape_waits_2s_at_most_for_an_actor_that_makes_room_late(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A chip and the budget with full mailboxes that free one slot just before the
+    2 s: a call's own timeout applied twice (room, then the answer), and the scrape
+    waited almost 4 s; the scrape's bound is 2 s in all."""
+    chip: Mailbox[Any] = open_mailbox("chip:1", capacity=1)
+    budget: Mailbox[Any] = open_mailbox("budget", capacity=1)
+
+    async def busy(mailbox: Mailbox[Any]) -> None:
+        """Full; one message taken just before 2 s, none answered."""
+        mailbox.address.try_cast("filler")
+        await trio.sleep(SNAPSHOT_TIMEOUT_S - 0.1)
+        await mailbox.inbox.receive()
+        await trio.sleep_forever()
+
+    store = SilentStore()
+    daemon = fake_daemon(store, chip=chip.address, budget=budget.address)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(busy, chip)
+        nursery.start_soon(busy, budget)
+        app = create_ops_app(daemon, Metrics(), StoreWatch.start(daemon, nursery))
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        started = trio.current_time()
+        await app({"type": "http", "path": "/metrics", "method": "GET"}, None, send)
+        assert trio.current_time() - started == pytest.approx(SNAPSHOT_TIMEOUT_S)
+        shown = samples(sent[1]["body"].decode())
+        assert "metad_chip_queued{chip=1}" not in shown
+        assert "metad_budget_spent_usd{period=day}" not in shown
+        nursery.cancel_scope.cancel()
 
 
 async def test_readyz_waits_for_the_probe_in_flight_up_to_its_2s(

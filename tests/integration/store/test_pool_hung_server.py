@@ -1,0 +1,129 @@
+"""A PostgreSQL that accepts but never answers: the server's processes SIGSTOPped.
+
+The operator's case: with the store stopped, the readiness probe's ``SELECT 1`` ran for
+the whole outage (asyncpg's cancel sends a CancelRequest and waits for the silent
+server to close it, with no bound; a trio cancel waits for asyncpg), so a store that
+came back was seen only once that call ended, and the call held a pooled connection.
+``Store.fetchval_within`` bounds the call itself and closes the connection it used.
+
+A throwaway embedded server of the test's own: stopping the session's shared server
+would stall every other test.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import psutil  # type: ignore[import-untyped]
+import pytest
+import trio
+
+from config.model import StorageConfig
+from daemon.health import STORE_TIMEOUT_S, store_probe
+from daemon.store import Store, open_store
+
+pytestmark = [pytest.mark.postgres, pytest.mark.trio, pytest.mark.slow]
+
+RESUME_AFTER_S = 8.0
+"""A watchdog resumes the server by then whatever happens: a call that ignores its
+bound is then measured (and fails the test) instead of hanging it for ever."""
+BACKENDS_SQL = "SELECT pid FROM pg_stat_activity WHERE application_name = 'metad'"
+
+
+def _server_processes(store: Store) -> list[psutil.Process]:
+    assert store.embedded is not None
+    pid = int((store.embedded.pgdata / "postmaster.pid").read_text().splitlines()[0])
+    postmaster = psutil.Process(pid)
+    return [postmaster, *postmaster.children(recursive=True)]
+
+
+def _signal_all(processes: list[psutil.Process], signum: int) -> None:
+    for proc in processes:
+        try:
+            proc.send_signal(signum)
+        except psutil.NoSuchProcess:
+            continue
+
+
+@contextmanager
+def _stopped(store: Store) -> Iterator[list[psutil.Process]]:
+    """The server stopped (SIGSTOP), resumed on exit whatever happened."""
+    processes = _server_processes(store)
+    _signal_all(processes, signal.SIGSTOP)
+    try:
+        yield processes
+    finally:
+        _signal_all(processes, signal.SIGCONT)
+
+
+@asynccontextmanager
+async def _outage(store: Store) -> AsyncIterator[trio.Event]:
+    """The server stopped until the block ends or the watchdog resumes it (``resumed``)."""
+    resumed = trio.Event()
+    with _stopped(store) as processes:
+        async with trio.open_nursery() as nursery:
+
+            async def watchdog() -> None:
+                await trio.sleep(RESUME_AFTER_S)
+                _signal_all(processes, signal.SIGCONT)
+                resumed.set()
+
+            nursery.start_soon(watchdog)
+            yield resumed
+            nursery.cancel_scope.cancel()
+
+
+async def _timed(call: object) -> tuple[BaseException | None, float]:
+    started = trio.current_time()
+    try:
+        await call  # type: ignore[misc]
+    except Exception as exc:
+        return exc, trio.current_time() - started
+    return None, trio.current_time() - started
+
+
+async def test_a_bounded_call_gives_up_on_a_stopped_server_and_drops_its_connection(
+    pg_state_dir: Path,
+) -> None:
+    storage = StorageConfig(pool_min_size=2, pool_max_size=4)
+    async with open_store(storage, state_dir=pg_state_dir / "state") as store:
+        assert await store.fetchval_within("SELECT 1", timeout=1.0) == 1
+        before = {row["pid"] for row in await store.fetch(BACKENDS_SQL)}
+        async with _outage(store) as resumed:
+            for _ in range(3):  # each one bounded, not only the first
+                error, took = await _timed(store.fetchval_within("SELECT 1", timeout=1.0))
+                assert isinstance(error, TimeoutError)
+                assert took < 2.0
+                assert not resumed.is_set()
+        with trio.fail_after(5):
+            assert await store.fetchval_within("SELECT 1", timeout=1.0) == 1
+            # The connections that timed out were closed, not pooled again: their
+            # backends are gone once the server runs again.
+            while before <= {row["pid"] for row in await store.fetch(BACKENDS_SQL)}:
+                await trio.sleep(0.05)
+            # Every connection the pool hands out now answers at once.
+            async with trio.open_nursery() as nursery:
+                for _ in range(storage.pool_max_size):
+                    nursery.start_soon(store.fetchval, "SELECT pg_sleep(0.05)")
+
+
+async def test_the_readiness_probe_ends_within_its_bound_and_sees_the_store_come_back(
+    pg_state_dir: Path,
+) -> None:
+    """``/readyz``'s probe: 503 within its bound while the server is stopped, the call
+    itself over too (a probe's exit waits for it), and ready at once after."""
+    async with open_store(StorageConfig(), state_dir=pg_state_dir / "state") as store:
+        async with _outage(store) as resumed:
+            started = trio.current_time()
+            async with store_probe(store) as probe:
+                reason = await probe.reason()
+            took = trio.current_time() - started
+            assert reason == f"store: no answer to SELECT 1 within {STORE_TIMEOUT_S:g}s"
+            assert not resumed.is_set(), f"the probe's call ran {took:.1f} s"
+            assert took < STORE_TIMEOUT_S + 1.0
+        with trio.fail_after(3):
+            async with store_probe(store) as probe:
+                assert await probe.reason() is None
