@@ -16,7 +16,9 @@ What orders them without a stamp:
   never older, so once one is taken after a list, those after it are taken as they come.
 - Some counts only grow (:data:`GROWING`): a version with any of them lower than
   another's is the older one, with one higher and none lower the newer one.
-- A list answer is newer than every event applied before it was asked for.
+- A list answer is newer than every event applied before it was asked for, and than the
+  list before it (one is asked for at a time): it is taken whatever its counts say, so a
+  count that went down after all (a delivered message Meta reports failed) sticks nowhere.
 
 So a list (or an action's answer) leaves a campaign alone when an event for it was
 applied while the list was on its way, unless its counts show it newer; and after a
@@ -117,9 +119,7 @@ class CampaignFeed:
         for new in campaigns:
             old = held.get(new.id)
             track = self._tracks.setdefault(new.id, _Track())
-            if old is not None and (
-                older(new, old) or (track.event_at > mark and not newer(new, old))
-            ):
+            if old is not None and track.event_at > mark and not newer(new, old):
                 out.append(old)  # an event as new or newer came meanwhile
                 continue
             if old is not None and old.state != new.state:

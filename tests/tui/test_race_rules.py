@@ -223,6 +223,18 @@ def test_a_change_that_looked_stale_shows_at_the_next_list() -> None:
     assert state.campaigns["c1"].sent == 125
 
 
+def test_a_list_asked_for_after_an_event_is_taken_whatever_its_counts() -> None:
+    """Lists come in order and after what was applied before asking: a count that went
+    down after all (a delivered message reported failed) is taken, not stuck on."""
+    state, feed, lines = _feed()
+    _progress(feed, lines, _c("running", 120, delivered=100))
+    _list(feed, lines, _c("paused", 120, delivered=99, failed=1), feed.mark())
+    _list(feed, lines, _c("running", 120, delivered=98, failed=2), feed.mark())
+    _progress(feed, lines, _c("running", 121, delivered=98, failed=2))
+    assert (state.campaigns["c1"].sent, state.campaigns["c1"].delivered) == (121, 98)
+    assert lines == ["running → paused", "paused → running"]
+
+
 def test_an_action_answer_is_not_undone_by_an_earlier_event() -> None:
     state, feed, lines = _feed()
     feed.answered(_c("paused", 120), feed.mark())  # the operator paused it
