@@ -22,6 +22,12 @@ def at(day: int, hour: int, minute: int = 0, month: int = 12) -> dt.datetime:
     return dt.datetime(2026, month, day, hour, minute, tzinfo=SP)
 
 
+def utc(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    """A UTC instant in December 2026 (three hours ahead of São Paulo), for the rows that
+    check a schedule is read in local time whatever the offset of ``now``."""
+    return dt.datetime(2026, 12, day, hour, minute, tzinfo=dt.UTC)
+
+
 def spec(**kw: Any) -> ScheduleSpec:
     return ScheduleSpec.model_validate(kw)
 
@@ -121,37 +127,37 @@ NEXT_OPEN = [
     ),
     pytest.param(
         {"start": "2026-12-01T10:00:00", "end": "2026-12-01T11:00:00"},
-        dt.datetime(2026, 12, 1, 12, 30, tzinfo=dt.UTC),  # 09:30 in São Paulo
+        utc(1, 12, 30),  # 09:30 in São Paulo
         at(1, 10),
         id="naive-start-is-local-time",
     ),
     pytest.param(
         {"end": "2026-12-01T11:00:00"},
-        dt.datetime(2026, 12, 1, 13, 30, tzinfo=dt.UTC),  # 10:30 in São Paulo
-        dt.datetime(2026, 12, 1, 13, 30, tzinfo=dt.UTC),
+        utc(1, 13, 30),  # 10:30 in São Paulo
+        utc(1, 13, 30),
         id="naive-end-is-local-time-not-yet",
     ),
     pytest.param(
         {"end": "2026-12-01T11:00:00"},
-        dt.datetime(2026, 12, 1, 14, 0, tzinfo=dt.UTC),  # 11:00 in São Paulo
+        utc(1, 14),  # 11:00 in São Paulo
         None,
         id="naive-end-is-local-time-reached",
     ),
     pytest.param(
         OFFICE,
-        dt.datetime(2026, 12, 1, 10, 30, tzinfo=dt.UTC),  # 07:30 in São Paulo
+        utc(1, 10, 30),  # 07:30 in São Paulo
         at(1, 8),
         id="utc-now-before-local-hours",
     ),
     pytest.param(
         OFFICE,
-        dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC),  # 20:30 in São Paulo
+        utc(1, 23, 30),  # 20:30 in São Paulo
         at(2, 8),
         id="utc-now-after-local-hours",
     ),
     pytest.param(
         OFFICE,
-        dt.datetime(2026, 12, 5, 1, 0, tzinfo=dt.UTC),  # Friday 22:00 in São Paulo
+        utc(5, 1),  # Friday 22:00 in São Paulo
         at(7, 8),
         id="utc-saturday-is-local-friday",
     ),
@@ -273,8 +279,8 @@ H = 3600.0
         pytest.param(OFFICE, at(1, 11), at(1, 10), 0.0, id="end-before-start"),
         pytest.param(
             OFFICE,
-            dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC),  # 09:00 local
-            dt.datetime(2026, 12, 1, 15, tzinfo=dt.UTC),  # 12:00 local
+            utc(1, 12),  # 09:00 local
+            utc(1, 15),  # 12:00 local
             3 * H,
             id="utc-bounds",
         ),
