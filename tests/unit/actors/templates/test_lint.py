@@ -118,6 +118,12 @@ def test_good_templates_have_no_findings(defn: dict[str, Any]) -> None:
     assert lint(defn) == []
 
 
+def _utility_body(name: str, text: str, fragment: str) -> tuple[str, dict[str, Any], str, str, str]:
+    """A row of ``BAD`` for a UTILITY template whose body reads as marketing: a warning on
+    the body's text (Meta would recategorise it), ``fragment`` naming the word."""
+    return (name, tpl(body(text), category="UTILITY"), "warning", "components[0].text", fragment)
+
+
 # (id, definition, severity, field, message fragment)
 BAD: list[tuple[str, dict[str, Any], str, str, str]] = [
     # --- top level
@@ -174,69 +180,21 @@ BAD: list[tuple[str, dict[str, Any], str, str, str]] = [
         "string",
     ),
     # --- category hints
-    (
+    _utility_body(
         "utility_desconto",
-        tpl(body("Seu desconto para o plantão de {{1}} já está ativo."), category="UTILITY"),
-        "warning",
-        "components[0].text",
+        "Seu desconto para o plantão de {{1}} já está ativo.",
         "recategorised as MARKETING",
     ),
-    (
-        "utility_promocao",
-        tpl(body("Promoção de plantões para você, {{1}}, nesta semana."), category="UTILITY"),
-        "warning",
-        "components[0].text",
-        "'Promoção'",
+    _utility_body(
+        "utility_promocao", "Promoção de plantões para você, {{1}}, nesta semana.", "'Promoção'"
     ),
-    (
-        "utility_oferta",
-        tpl(body("Temos uma oferta de plantão para você, {{1}}."), category="UTILITY"),
-        "warning",
-        "components[0].text",
-        "'oferta'",
-    ),
-    (
-        "utility_gratis",
-        tpl(body("Inscrição grátis no plantão para você, {{1}}."), category="UTILITY"),
-        "warning",
-        "components[0].text",
-        "'grátis'",
-    ),
-    (
-        "utility_compre",
-        tpl(body("Compre já o seu kit de plantão, {{1}}, hoje."), category="UTILITY"),
-        "warning",
-        "components[0].text",
-        "'Compre'",
-    ),
-    (
-        "utility_sale",
-        tpl(body("Big sale on shifts for you, {{1}}, this week."), category="UTILITY"),
-        "warning",
-        "components[0].text",
-        "'sale'",
-    ),
-    (
-        "utility_offer",
-        tpl(body("A special offer for you, {{1}}, this week."), category="UTILITY"),
-        "warning",
-        "components[0].text",
-        "'offer'",
-    ),
-    (
-        "utility_discount",
-        tpl(body("Your discount is ready, {{1}}, use it today."), category="UTILITY"),
-        "warning",
-        "components[0].text",
-        "'discount'",
-    ),
-    (
-        "utility_cupom",
-        tpl(body("Seu cupom de plantão chegou, {{1}}, aproveite."), category="UTILITY"),
-        "warning",
-        "components[0].text",
-        "'cupom'",
-    ),
+    _utility_body("utility_oferta", "Temos uma oferta de plantão para você, {{1}}.", "'oferta'"),
+    _utility_body("utility_gratis", "Inscrição grátis no plantão para você, {{1}}.", "'grátis'"),
+    _utility_body("utility_compre", "Compre já o seu kit de plantão, {{1}}, hoje.", "'Compre'"),
+    _utility_body("utility_sale", "Big sale on shifts for you, {{1}}, this week.", "'sale'"),
+    _utility_body("utility_offer", "A special offer for you, {{1}}, this week.", "'offer'"),
+    _utility_body("utility_discount", "Your discount is ready, {{1}}, use it today.", "'discount'"),
+    _utility_body("utility_cupom", "Seu cupom de plantão chegou, {{1}}, aproveite.", "'cupom'"),
     (
         "utility_button_label",
         tpl(body(), buttons(qr("Quero o desconto")), category="UTILITY"),
