@@ -529,67 +529,52 @@ def _button_slots(comp: Mapping[str, object], where: str, card: int | None) -> l
     return slots
 
 
+@dataclass(frozen=True, slots=True)
+class _ButtonParam:
+    """The slot a kind of button takes: its type, whether a send may omit it, the
+    ``sub_type`` the send names, and whether the definition's example is this parameter's
+    (the other kinds' examples, if any, are not what a send carries)."""
+
+    type: SlotType
+    required: bool
+    sub_type: ButtonSubType
+    example: bool = False
+
+
+# The button kinds that take a parameter per send; the others (PHONE_NUMBER, VOICE_CALL,
+# CATALOG…) have nothing to fill per recipient. A URL takes one only when it has a
+# variable (a fixed URL takes none), and its URL is the text the variable sits in.
+_BUTTON_PARAMS: Final[Mapping[str, _ButtonParam]] = {
+    "QUICK_REPLY": _ButtonParam("payload", required=False, sub_type="quick_reply"),
+    "URL": _ButtonParam("text", required=True, sub_type="url", example=True),
+    "COPY_CODE": _ButtonParam("coupon_code", required=True, sub_type="copy_code", example=True),
+    # Authentication: the code goes in the body and again in this button, sent as a url
+    # sub_type whatever the otp_type (cloud-api.md 3).
+    "OTP": _ButtonParam("text", required=True, sub_type="url"),
+    "FLOW": _ButtonParam("action", required=False, sub_type="flow"),
+}
+
+
 def _button_slot(b: Mapping[str, object], i: int, card: int | None) -> Slot | None:
     kind = str(b.get("type", "")).upper()
+    param = _BUTTON_PARAMS.get(kind)
+    if param is None:
+        return None
+    source = None
+    if kind == "URL":
+        source = _text(b.get("url"))
+        if not placeholders(source):
+            return None
     ex = b.get("example")
     example = str(ex[0]) if isinstance(ex, list) and ex else (ex if isinstance(ex, str) else None)
-    key = f"button.{i}"
-    if kind == "QUICK_REPLY":
-        return Slot(
-            key=key,
-            component="button",
-            type="payload",
-            required=False,
-            index=i,
-            sub_type="quick_reply",
-            card=card,
-        )
-    if kind == "URL":
-        url = _text(b.get("url"))
-        if not placeholders(url):
-            return None  # a fixed URL takes no parameter
-        return Slot(
-            key=key,
-            component="button",
-            type="text",
-            required=True,
-            index=i,
-            sub_type="url",
-            card=card,
-            source=url,
-            example=example,
-        )
-    if kind == "COPY_CODE":
-        return Slot(
-            key=key,
-            component="button",
-            type="coupon_code",
-            required=True,
-            index=i,
-            sub_type="copy_code",
-            card=card,
-            example=example,
-        )
-    if kind == "OTP":
-        # Authentication: the code goes in the body and again in this button, sent as a
-        # url sub_type whatever the otp_type (cloud-api.md 3).
-        return Slot(
-            key=key,
-            component="button",
-            type="text",
-            required=True,
-            index=i,
-            sub_type="url",
-            card=card,
-        )
-    if kind == "FLOW":
-        return Slot(
-            key=key,
-            component="button",
-            type="action",
-            required=False,
-            index=i,
-            sub_type="flow",
-            card=card,
-        )
-    return None  # PHONE_NUMBER, VOICE_CALL, CATALOG…: nothing to fill per recipient
+    return Slot(
+        key=f"button.{i}",
+        component="button",
+        type=param.type,
+        required=param.required,
+        index=i,
+        sub_type=param.sub_type,
+        card=card,
+        source=source,
+        example=example if param.example else None,
+    )
