@@ -31,6 +31,11 @@ class OtpConfig(_Model):
     lockout_s: float = Field(default=900.0, ge=0)
     max_sends_per_hour: int = Field(default=5, ge=1)
     """Codes sent per (contact, purpose) per hour."""
+    accept_codes_in_chat: bool = True
+    """A WhatsApp message whose whole text is a code (spaces and dashes aside) verifies
+    like ``otp verify`` when the contact awaits a code: a miss counts only when a single
+    purpose awaits one; with several, only a number matching exactly one of them is
+    taken (``actors.otp.chat``). False: chat messages are never read as codes."""
 
 
 class ShiftsConfig(_Model):

@@ -32,6 +32,7 @@ __all__ = [
     "parse_payload",
     "reoffer_refusal",
     "replaces_answer",
+    "shift_of_purpose",
     "shift_payload",
     "shift_send_template",
     "shift_template_payload",
@@ -77,6 +78,15 @@ def parse_payload(payload: str | None) -> ShiftTap | None:
     if not _NONCE.match(nonce) or not shift_id or len(shift_id) > MAX_SHIFT_ID:
         return None
     return ShiftTap("confirm" if answer == "confirm" else "decline", nonce, shift_id)
+
+
+def shift_of_purpose(purpose: str) -> str | None:
+    """The shift a passcode's purpose names (``shift:V1002`` → ``V1002``), or None: a
+    valid code for it confirms that shift's offer, as a tap on "confirm" would."""
+    prefix, sep, shift_id = purpose.partition(":")
+    if prefix != _PREFIX or not sep or not shift_id or len(shift_id) > MAX_SHIFT_ID:
+        return None
+    return shift_id
 
 
 def shift_template_payload(

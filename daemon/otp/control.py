@@ -40,6 +40,8 @@ def otp_service(ctx: ControlContext) -> OtpService:
         contacts=ContactKeys(ctx.store),
         chip=ctx.fleet.find_chip,
         tz=ctx.cfg.tz,
+        publish=ctx.bus.publish,
+        shifts=shift_service(ctx),
     )
 
 

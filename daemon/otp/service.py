@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -49,6 +49,7 @@ from actors.otp import (
     verify,
 )
 from actors.otp.codes import SCRYPT_N
+from actors.otp.shifts import shift_of_purpose
 from actors.otp.templates import auth_send_template
 from config.model import OtpConfig
 from daemon.store.otp import Carrier, ContactKeys, Decide, OtpRepository
@@ -60,6 +61,15 @@ log = logging.getLogger("metad.otp")
 SEND_TIMEOUT_S = 60.0
 
 Publish = Callable[[str, dict[str, Any]], None]
+
+
+class ShiftConfirmer(Protocol):
+    """What confirms a shift's offer when its passcode verifies
+    (:meth:`daemon.otp.shifts.ShiftService.confirmed_by_code`)."""
+
+    async def confirmed_by_code(
+        self, shift_id: str, contact: str, *, chip: str | None, wamid: str | None
+    ) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +109,11 @@ class OtpService:
         scrypt_n: int = SCRYPT_N,
         tz: dt.tzinfo | None = None,
         publish: Publish = lambda kind, data: None,
+        shifts: ShiftConfirmer | None = None,
     ) -> None:
         self._cfg = cfg
         self._publish = publish
+        self._shifts = shifts
         self._codes = codes
         self._contacts = contacts
         self._chip = chip
@@ -217,7 +229,8 @@ class OtpService:
     ) -> dict[str, Any]:
         """Judge ``code`` for the contact ``key``: :meth:`verify`'s path, shared with a
         code typed in the chat (``counts=False``: a miss costs no attempt). A valid code
-        publishes an ``otp`` event (``via`` says where the code came from)."""
+        publishes an ``otp`` event (``via`` says where the code came from), and one for
+        ``shift:<id>`` confirms the contact's pending offer of that shift."""
         now = self._now()
 
         async def decide(state: OtpState | None) -> tuple[OtpState | None, Verdict]:
@@ -237,6 +250,11 @@ class OtpService:
         if verdict.valid:
             log.info("otp %s verified for %s (%s)", purpose, key, via.get("via"))
             self._publish("otp", {"contact": key, "purpose": purpose, "valid": True, **via})
+            shift_id = shift_of_purpose(purpose)
+            if shift_id is not None and self._shifts is not None:
+                await self._shifts.confirmed_by_code(
+                    shift_id, key, chip=via.get("chip"), wamid=via.get("wamid")
+                )
         return answer
 
     def _answer(self, verdict: Verdict, now: float) -> dict[str, Any]:

@@ -131,6 +131,19 @@ class ShiftService:
         self._announce(offer, chip, wamid)
         return offer
 
+    async def confirmed_by_code(
+        self, shift_id: str, contact: str, *, chip: str | None, wamid: str | None
+    ) -> ShiftOffer | None:
+        """A valid passcode for ``shift:<shift_id>`` (``otp verify``, or typed in the
+        chat) confirms the contact's pending offer of that shift, as a tap would, with
+        its ``shift`` event; None when no offer awaited an answer."""
+        offer = await self._offers.confirm_by_code(shift_id, contact, wamid, self._now())
+        if offer is None:
+            return None
+        log.info("shift %s confirmed by code by %s", offer.shift_id, offer.contact)
+        self._announce(offer, chip or offer.chip, wamid or "", via="code")
+        return offer
+
     async def undelivered(
         self, outbox_id: int | None, wamid: str, error_code: int | None, chip: str
     ) -> ShiftOffer | None:

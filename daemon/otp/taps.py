@@ -1,5 +1,6 @@
-"""A webhook sink in front of the fleet router: quick-reply taps on shift offers, and
-the failures of the messages that carried them.
+"""A webhook sink in front of the fleet router: quick-reply taps on shift offers, codes
+typed back in the chat (:mod:`daemon.otp.chat`), and the failures of the messages that
+carried offers.
 
 Why a wrapper and not a branch in the router: the router maps events to chip and WABA
 actors; a tap is still an inbound message for its chip (it opens the window), and on top
@@ -16,11 +17,14 @@ import logging
 from typing import TYPE_CHECKING
 
 from actors.otp.shifts import parse_payload
+from daemon.otp.chat import ChatCodes
+from daemon.otp.service import OtpService
 from daemon.otp.shifts import ShiftService
 from daemon.store.errors import StoreError
-from daemon.store.otp import ContactKeys, ShiftRepository
+from daemon.store.otp import ContactKeys, OtpRepository, ShiftRepository
 from daemon.store.outbox import outbox_id_from
 from daemon.webhook import events as e
+from daemon.webhook.content import Text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,9 +41,12 @@ log = logging.getLogger("metad.shifts")
 
 
 class ShiftTaps:
-    def __init__(self, inner: EventSink, shifts: ShiftService) -> None:
+    def __init__(
+        self, inner: EventSink, shifts: ShiftService, codes: ChatCodes | None = None
+    ) -> None:
         self._inner = inner
         self._shifts = shifts
+        self._codes = codes
 
     @classmethod
     def around(
@@ -59,11 +66,21 @@ class ShiftTaps:
             publish=publish,
             tz=cfg.tz,
         )
-        return cls(inner, shifts)
+        codes = OtpService(
+            cfg.otp,
+            codes=OtpRepository(store),
+            contacts=ContactKeys(store),
+            chip=fleet.find_chip,
+            tz=cfg.tz,
+            publish=publish,
+            shifts=shifts,
+        )
+        return cls(inner, shifts, ChatCodes(codes))
 
     async def deliver(self, event: e.Event) -> bool:
         if isinstance(event, e.InboundMessage):
             await self._tap(event)
+            await self._typed(event)
         elif isinstance(event, e.StatusUpdate) and event.status == "failed":
             await self._failure(event)
         return await self._inner.deliver(event)
@@ -84,6 +101,22 @@ class ShiftTaps:
             raise  # the inbox rows stay pending and are replayed (idempotent)
         except Exception:
             log.exception("shift tap %s could not be recorded", tap.shift_id)
+
+    async def _typed(self, event: e.InboundMessage) -> None:
+        if self._codes is None or not isinstance(event.content, Text):
+            return
+        try:
+            await self._codes.typed(
+                event.content.body,
+                wa_id=event.from_wa_id,
+                bsuid=event.bsuid,
+                wamid=event.wamid,
+                chip=event.phone_number_id,
+            )
+        except StoreError:
+            raise  # as for taps: replayed
+        except Exception:
+            log.exception("the code typed in message %s could not be checked", event.wamid)
 
     async def _failure(self, event: e.StatusUpdate) -> None:
         try:

@@ -464,6 +464,24 @@ class ShiftRepository:
         )
         return None if row is None else _offer(row)
 
+    async def confirm_by_code(
+        self, shift_id: str, contact: str, wamid: str | None, now: float
+    ) -> ShiftOffer | None:
+        """A valid passcode for ``shift:<shift_id>`` confirms the contact's offer of that
+        shift, if one awaits an answer (None otherwise: an answered, failed or unsent
+        offer is left as it is)."""
+        row = await self._db.fetchrow(
+            "UPDATE shift_confirmations SET state = 'confirmed', answered_at = $3,"
+            " answer_wamid = $4 WHERE shift_id = $1 AND contact = $2"
+            " AND state = 'pending' AND nonce IS NOT NULL"
+            f" RETURNING {_OFFER_COLUMNS}",
+            shift_id,
+            contact,
+            _ts(now),
+            wamid,
+        )
+        return None if row is None else _offer(row)
+
     async def failed(
         self, outbox_id: int | None, wamid: str, error_code: int | None
     ) -> ShiftOffer | None:

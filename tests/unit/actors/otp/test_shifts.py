@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from actors.otp.shifts import reoffer_refusal, replaces_answer
+from actors.otp.shifts import reoffer_refusal, replaces_answer, shift_of_purpose
 
 UTC3 = dt.timezone(dt.timedelta(hours=-3))
 
@@ -28,3 +28,10 @@ def test_an_answered_offer_is_offered_again_only_when_forced(state: str) -> None
 def test_an_unanswered_offer_may_be_sent_again(state: str) -> None:
     assert reoffer_refusal(state, None, force=False) is None
     assert replaces_answer(state, force=False)
+
+
+def test_a_passcode_purpose_names_its_shift() -> None:
+    assert shift_of_purpose("shift:V1002") == "V1002"
+    assert shift_of_purpose("shift:a:b") == "a:b"
+    for purpose in ("login", "shift:", "shift", "shifts:V1", "shift:" + "x" * 129):
+        assert shift_of_purpose(purpose) is None
