@@ -127,3 +127,34 @@ async def test_reading_codes_in_the_chat_can_be_turned_off(env: Env) -> None:
         assert (row["attempts"], row["consumed_at"]) == (0, None)
         hit = await client.call("otp.verify", {"to": CONTACT, "purpose": "login", "code": code})
         assert hit["valid"] is True
+
+
+async def test_otp_verify_of_a_shift_code_confirms_its_offer_as_the_chat_does(env: Env) -> None:
+    """The control path and the chat share one verify: a valid ``shift:<id>`` code
+    confirms the pending offer; a code for another purpose confirms nothing."""
+    env.sim.world.contacts[CONTACT].replies = False
+    async with connect(Path(env.daemon.control_socket)) as client:
+        created = await client.call("shift.template.create", {"waba": WABA})
+        record = env.sim.world.templates[created["id"]]
+        await wait_until(lambda: record.status == "APPROVED")
+        for shift_id in ("V1002", "V1003"):
+            offer = await client.call(
+                "shift.confirm.send",
+                {"chip": CHIP, "to": CONTACT, "shift_id": shift_id, "params": PARAMS},
+            )
+            assert offer["result"] == "sent"
+        sent = await client.call(
+            "otp.send", {"chip": CHIP, "to": CONTACT, "purpose": "shift:V1002"}
+        )
+        code = _sent_code(env, sent["wamid"])
+        hit = await client.call(
+            "otp.verify", {"to": CONTACT, "purpose": "shift:V1002", "code": code}
+        )
+        assert hit["valid"] is True
+
+        async def state(shift_id: str) -> str:
+            status = await client.call("shift.status", {"shift_id": shift_id, "to": CONTACT})
+            return str(status["state"])
+
+        assert await state("V1002") == "confirmed"
+        assert await state("V1003") == "pending"
