@@ -176,7 +176,7 @@ def test_runs_with_and_without_the_peer() -> None:
 def test_run_bench_accepts_a_run_that_says_its_peer_was_skipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(run_all, "BENCH_DIR", tmp_path)
+    monkeypatch.setattr(run_all.bench_runs, "BENCH_DIR", tmp_path)
     bench = Bench(
         "fake", metrics=(Metric("rate", ">=", 1), Metric("ratio", ">=", 1, needs_peer=True))
     )
