@@ -272,7 +272,7 @@ def select(names: str | None, benches: Sequence[Bench] = BENCHES) -> list[Bench]
 def unlisted() -> list[str]:
     """bench/*.py files that are neither benchmarks listed here nor helpers."""
     listed = {b.script.name for b in BENCHES} | HELPERS
-    return sorted(p.name for p in BENCH_DIR.glob("*.py") if p.name not in listed)
+    return sorted(p.name for p in bench_runs.BENCH_DIR.glob("*.py") if p.name not in listed)
 
 
 def main(argv: Sequence[str] | None = None, runner: Callable[..., RunResult] = run_bench) -> int:
