@@ -8,6 +8,10 @@ opened before anything starts and kept until after ``stopped`` is logged: a SIGT
 before READY cancels the start, and what had started (the embedded PostgreSQL above
 all) is stopped as the cancellation unwinds; after READY it starts the ordered, bounded
 shutdown (:mod:`daemon.main`). Either way the daemon logs ``stopped`` and exits 0.
+What the start waits on must be reachable by that cancel: a wait in a worker thread is
+not (``trio.to_thread`` waits for the thread), and the wait for another process's start
+of the embedded PostgreSQL (``pg.lock``) once held a stop for a whole minute; it is
+polled in trio now (:func:`daemon.store.pglock.lock_interruptibly`).
 Further SIGTERM/SIGINT while stopping are logged once and ignored, so they cannot cut
 the bounded shutdown short and leave an orphaned PostgreSQL; there is no "third signal
 kills" rule — the shutdown is already bounded, and SIGKILL (systemd's, after

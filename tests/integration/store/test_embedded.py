@@ -19,7 +19,7 @@ import pytest
 import trio
 
 from config.model import StorageConfig
-from daemon.store import StoreError, embedded, open_store
+from daemon.store import StoreError, embedded, open_store, pglock
 from daemon.store.embedded import postmaster_alive
 from tests.support import write_demo_config
 
@@ -281,7 +281,7 @@ async def test_a_start_stop_lock_held_too_long(
     of failing."""
     state = pg_state_dir / "state"
     state.mkdir()
-    monkeypatch.setattr(embedded, "LOCK_WAIT_S", 0.2)
+    monkeypatch.setattr(pglock, "LOCK_WAIT_S", 0.2)
     fd = os.open(state / embedded.LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -302,6 +302,142 @@ async def test_a_start_stop_lock_held_too_long(
     finally:
         os.close(fd)
     async with open_store(StorageConfig(), state_dir=state) as store:
+        assert store.embedded is not None
+        assert store.embedded.reused
+    assert not _alive(pid)
+
+
+async def _waiting_for_the_lock(root: Path, *argv: str) -> tuple[trio.Process, Path, int]:
+    """``metad <argv> -c <config>`` started while this process holds ``pg.lock`` (as
+    pid 4242 starting the server), once it says it waits. Returns it, its stderr file and
+    the lock's descriptor (close it to let go)."""
+    config = write_demo_config(root)
+    state = root / "state"
+    state.mkdir(parents=True)
+    err = root / "stderr"
+    fd = os.open(state / embedded.LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.pwrite(fd, b"4242 starting\n", 0)
+    with err.open("wb") as stderr:
+        proc = await trio.lowlevel.open_process(
+            [sys.executable, "-m", "daemon", *argv, "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            cwd=ROOT,
+            env=_ENV,
+        )
+    try:
+        with trio.fail_after(30):
+            while b"waiting for the embedded PostgreSQL" not in err.read_bytes():
+                assert proc.poll() is None, err.read_text()
+                await trio.sleep(0.02)
+    except BaseException:
+        proc.kill()
+        os.close(fd)
+        raise
+    return proc, err, fd
+
+
+async def _stopped_by(proc: trio.Process, signum: int) -> float:
+    """Send ``signum``; how long the process took to exit (killed after 10 s)."""
+    started = trio.current_time()
+    proc.send_signal(signum)
+    with trio.move_on_after(10):
+        await proc.wait()
+    if proc.poll() is None:
+        proc.kill()
+        await proc.wait()
+    return trio.current_time() - started
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_a_command_waiting_for_the_lock_stops_at_once_when_asked(
+    pg_state_dir: Path, signum: signal.Signals
+) -> None:
+    """A Ctrl-C (or a SIGTERM) to a command waiting for another process's start: it
+    waited out the minute (SIGINT, then exited 0 without a word) or died without one
+    (SIGTERM). It exits at once, non-zero, with one line saying why, and touches
+    nothing it does not hold."""
+    root = pg_state_dir / "root"
+    proc, err, fd = await _waiting_for_the_lock(root, "webhooks", "stats", "--json")
+    try:
+        took = await _stopped_by(proc, signum)
+        assert os.pread(fd, 64, 0) == b"4242 starting\n"  # the holder's, untouched
+    finally:
+        os.close(fd)
+    said = err.read_text().splitlines()
+    assert took < 2.0, said
+    assert proc.returncode == 1, said
+    assert said[-1] == (
+        f"metad: interrupted by {signum.name} while waiting for the embedded PostgreSQL"
+        f" another metad process (pid 4242) is starting; lock: {root.resolve()}/state/pg.lock"
+    )
+    assert not (root / "state" / "pg").exists()  # nothing was started
+
+
+async def test_the_daemon_waiting_for_the_lock_stops_at_once_on_sigterm(
+    pg_state_dir: Path,
+) -> None:
+    """``systemctl stop`` while ``metad run`` waits for another process's start: it
+    waited out the minute, then failed. The signal cancels the start at once; the
+    daemon says so and that it stopped, and exits 0 as on any stop (daemon.signals)."""
+    root = pg_state_dir / "root"
+    proc, err, fd = await _waiting_for_the_lock(root, "run")
+    try:
+        took = await _stopped_by(proc, signal.SIGTERM)
+        assert os.pread(fd, 64, 0) == b"4242 starting\n"
+    finally:
+        os.close(fd)
+    said = err.read_text()
+    assert took < 2.0, said
+    assert proc.returncode == 0, said
+    assert "received SIGTERM during start-up, cancelling the start" in said
+    assert "stopped waiting for the embedded PostgreSQL" in said
+    assert said.rstrip().endswith("stopped"), said
+    assert not (root / "state" / "pg").exists()
+
+
+async def test_a_ctrl_c_while_waiting_to_stop_the_server_leaves_it_running(
+    pg_state_dir: Path,
+) -> None:
+    """At exit, a process whose server another process is busy with (``pg.lock`` held)
+    waits for it; a Ctrl-C then waited out the minute. It now gives up at once and
+    leaves the server running, as it does when the wait times out."""
+    state, sig = pg_state_dir / "state", pg_state_dir / "sig"
+    sig.mkdir()
+    (sig / "go").touch()
+    err = pg_state_dir / "stderr"
+    with err.open("wb") as stderr:
+        proc = await trio.lowlevel.open_process(
+            _user(state, "own", sig, "d", "--hold"), stderr=stderr, env=_ENV
+        )
+    fd = -1
+    try:
+        with trio.fail_after(30):
+            await _until(sig / "open-d")
+        pid = _postmaster_pid(state / "pg")
+        assert pid is not None
+        fd = os.open(state / embedded.LOCK_FILE, os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.pwrite(fd, b"4242 starting\n", 0)
+        (sig / "release-d").touch()  # it leaves its store: it must wait to stop the server
+        with trio.fail_after(30):
+            while b"waiting for the embedded PostgreSQL" not in err.read_bytes():
+                assert proc.poll() is None, err.read_text()
+                await trio.sleep(0.02)
+        took = await _stopped_by(proc, signal.SIGINT)
+        assert os.pread(fd, 64, 0) == b"4242 starting\n"
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if proc.poll() is None:
+            proc.kill()
+            await proc.wait()
+    said = err.read_text()
+    assert took < 2.0, said
+    assert "embedded PostgreSQL left running: interrupted by SIGINT while waiting" in said
+    assert _alive(pid)
+    async with open_store(StorageConfig(), state_dir=state) as store:  # the next adopts it
         assert store.embedded is not None
         assert store.embedded.reused
     assert not _alive(pid)
