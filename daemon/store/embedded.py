@@ -14,7 +14,8 @@ daemon runs or not. Two rules keep them from hurting each other:
   the daemon ran its first initdb read the half-made data directory (initdb's
   single-user backend writes its pid *negated* in ``postmaster.pid``: "pid must be a
   positive integer"), or ran initdb/pg_ctl a second time. A process that finds the lock
-  taken says so on stderr and waits (at most ``LOCK_WAIT_S``).
+  taken says so on stderr and waits (at most ``LOCK_WAIT_S``; from trio, a wait a stop
+  signal or Ctrl-C ends at once: :mod:`daemon.store.pglock`).
 * Every process using the server holds a shared ``flock`` on ``<state_dir>/pg.users``
   until it lets go. Only a process that can turn it into an exclusive lock — the last
   user — may stop the server, so a command that exits never stops the server under

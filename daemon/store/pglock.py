@@ -35,6 +35,7 @@ __all__ = [
     "lock_interruptibly",
 ]
 
+# The embedded server's logger: what the lock says belongs to its start and stop.
 _log = logging.getLogger("daemon.store.embedded")
 
 T = TypeVar("T")
@@ -91,6 +92,7 @@ def _hold(fd: int, doing: str) -> int:
 
 
 def let_go(fd: int) -> None:
+    """Release the lock held by ``fd`` and close it."""
     try:
         os.ftruncate(fd, 0)  # a waiter must not name a holder that has gone
     finally:
