@@ -90,12 +90,14 @@ class ReplyTo(Generic[T]):
         self._result = result
         self._done.set()
 
-    async def wait(self, actor_id: str, timeout: float) -> T:
+    async def wait(self, actor_id: str, timeout: float, told: float | None = None) -> T:
+        """The answer within ``timeout`` s; a :class:`CallTimeout` says ``told`` (the
+        caller's whole bound, when part of it went on waiting for room)."""
         if self._result is None:
             with trio.move_on_after(timeout):
                 await self._done.wait()
         if self._result is None:
-            raise CallTimeout(actor_id, timeout)
+            raise CallTimeout(actor_id, timeout if told is None else told)
         return self._result.unwrap()
 
 
@@ -165,12 +167,17 @@ class Address(Generic[M]):
         """Send the message ``build(reply)`` and wait for the actor's answer."""
         reply: ReplyTo[T] = ReplyTo()
         msg = build(reply)
+        left = timeout
         if not self.try_cast(msg):  # a full mailbox: wait for room, not forever
+            # One deadline for room and answer: a caller's bound (a scrape's 2 s) held
+            # twice over when the mailbox was full and the answer slow.
+            started = trio.current_time()
             with trio.move_on_after(timeout) as scope:
                 await self.cast(msg)
             if scope.cancelled_caught:
                 raise CallTimeout(self.actor_id, timeout)
-        return await reply.wait(self.actor_id, timeout)
+            left = max(0.0, timeout - (trio.current_time() - started))
+        return await reply.wait(self.actor_id, left, timeout)
 
     def statistics(self) -> trio.MemoryChannelStatistics:
         return self._send.statistics()

@@ -132,6 +132,28 @@ async def test_a_call_into_a_full_mailbox_waits_for_room_then_for_the_answer(
     assert answers == [3]
 
 
+async def test_a_calls_timeout_bounds_the_wait_for_room_and_answer_together(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Room came after 1.5 s of a 2 s bound, and no answer: the call gives up at 2 s,
+    not 2 s after the room (a scrape's 2 s held twice over)."""
+    box: Mailbox[Msg] = open_mailbox("slow", capacity=1)
+    assert box.address.try_cast(Add(n=1, reply=ReplyTo()))
+    gave_up: list[float] = []
+
+    async def caller() -> None:
+        with pytest.raises(CallTimeout) as raised:
+            await box.address.call(lambda r: Add(n=2, reply=r), timeout=2)
+        assert raised.value.timeout == 2
+        gave_up.append(trio.current_time())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(caller)
+        await trio.sleep(1.5)
+        await box.inbox.receive()  # room; the call's message is never answered
+    assert gave_up == [pytest.approx(2.0)]
+
+
 async def test_a_call_times_out_when_the_mailbox_stays_full(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
