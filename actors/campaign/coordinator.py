@@ -161,6 +161,8 @@ class CampaignCoordinator(Actor[CampaignMsg]):
         self._nursery: trio.Nursery | None = None
         self._counted: dict[str, _Count] = {}
         """Per campaign, its last count (see :meth:`status`)."""
+        self._as_of = 0.0
+        """The last ``as_of`` stamp :meth:`status` gave (each is later than it)."""
 
     async def run(self, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -353,7 +355,30 @@ class CampaignCoordinator(Actor[CampaignMsg]):
         its recipients and outbox rows, which the progress reporter runs every second
         and every status call ran again (a console or a script polling four times a
         second cost PostgreSQL more than the sends did). A campaign that is not running
-        is counted afresh, unless counts at most ``max_age_s`` old will do."""
+        is counted afresh, unless counts at most ``max_age_s`` old will do.
+
+        ``as_of`` stamps the figures, so that a reader that gets them two ways (the
+        console: ``campaign.progress`` events and the ``campaign.list`` or an action's
+        answer, which overtake each other) keeps the newest instead of the last to
+        arrive. It is taken first thing, before any await: the caller read ``row`` just
+        before, and no other task ran in between, so the state is as of the stamp; the
+        counts are counted after it, or are the last count, which every call reuses
+        while fresh (a running campaign's freshness is a time every caller shares), so
+        a later stamp never shows an older state or older counts on one daemon. Not
+        quite in three overlaps: a ``max_age_s`` caller (the metrics scrape, which the
+        console never sees) may reuse a count older than one in flight; of two counts
+        in flight at once, the older may finish last and be the one kept; two reads of
+        ``row`` in flight at once on separate connections may complete in the other
+        order. It is strictly increasing per coordinator: two calls in the same clock
+        tick still order.
+
+        Wall time (``self._now``, epoch seconds), not trio's clock: trio's starts again
+        at each daemon restart, and after a failover another node's coordinator takes
+        the campaign over and stamps with its own clock. Clocks are NTP-close
+        (milliseconds) and figures come every second, so across nodes a stamp only
+        errs within the skew: the new node's first figures wait at most that long."""
+        self._as_of = max(self._now(), self._as_of + 1e-6)
+        as_of = self._as_of
         runner = self.runners.get(row.id)
         at = trio.current_time()
         cached = self._counted.get(row.id)
@@ -390,6 +415,7 @@ class CampaignCoordinator(Actor[CampaignMsg]):
                 {"recipient": r["recipient_id"], "outbox_id": r["id"], "chip": r["chip"]}
                 for r in overdue[:50]
             ],
+            "as_of": as_of,
         }
 
     def _publish_progress(self, status: dict[str, Any]) -> None:
