@@ -78,7 +78,6 @@ class CampaignActions:
 
     async def _call(self, method: str, verb: str, name: str, params: dict[str, Any]) -> None:
         app = self._console
-        mark = app.campaign_feed.mark()
         try:
             answer = await app.client.call(f"campaign.{method}", params)
         except ControlError as exc:
@@ -95,7 +94,7 @@ class CampaignActions:
         else:
             if isinstance(answer, dict) and answer.get("id") is not None:
                 with contextlib.suppress(ValueError):
-                    app.campaign_feed.answered(Campaign.from_wire(answer), mark)
+                    app.campaign_feed.answered(Campaign.from_wire(answer))
             app.console_log("info", f"{verb} requested", name)
             app.notify(f"{name}: {verb} requested", title=verb.capitalize())
             app.tell_campaigns_changed()

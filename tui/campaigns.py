@@ -2,9 +2,10 @@
 
 The wire shape is the coordinator's: ``campaign.list`` answers a list of dicts (id,
 name, state, total, pending, in_flight, sent, delivered, read, replied, failed, skipped,
-refused, dropped, in_doubt, cost_usd, eta_s, taps, reason, waiting, in_doubt_overdue)
-and each ``campaign.progress`` event carries one such dict. States are the store's:
-draft, running, paused, cancelled, finished.
+refused, dropped, in_doubt, cost_usd, eta_s, taps, reason, waiting, in_doubt_overdue,
+as_of) and each ``campaign.progress`` event carries one such dict. States are the
+store's: draft, running, paused, cancelled, finished. ``as_of`` (epoch seconds) is when
+the daemon took the figures: what orders the two sources (:mod:`tui.campaign_feed`).
 
 How the counts add up (``daemon.store.campaigns.PROGRESS_SQL``): every recipient is in
 exactly one of pending, in_flight, sent, in_doubt, skipped, refused and dropped, so they
@@ -80,6 +81,8 @@ class Campaign:
     """What it waits for now (quiet hours, a template…), when it waits."""
     overdue: tuple[InDoubt, ...] = ()
     """Messages in doubt past their hold, oldest first (at most 50)."""
+    as_of: float | None = None
+    """When the daemon took these figures (epoch seconds); None from an older daemon."""
 
     @classmethod
     def from_wire(cls, doc: Mapping[str, Any]) -> Campaign:
@@ -108,6 +111,7 @@ class Campaign:
             reason=as_str(doc, "reason"),
             waiting=as_str(doc, "waiting"),
             overdue=_overdue(doc.get("in_doubt_overdue")),
+            as_of=as_optional_float(doc, "as_of"),
         )
 
     @property

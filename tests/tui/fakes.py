@@ -100,7 +100,8 @@ def fleet_snapshot() -> dict[str, Any]:
 
 def campaign(cid: str, name: str, state: str, total: int, **counts: Any) -> dict[str, Any]:
     """As ``campaign.status`` answers: ``sent`` includes the failed ones, and pending is
-    what the other states leave of the total (the daemon's counts add up)."""
+    what the other states leave of the total (the daemon's counts add up); stamped
+    ``as_of`` EPOCH unless told (a test that races two versions stamps them apart)."""
     doc: dict[str, Any] = {"id": cid, "name": name, "state": state, "total": total}
     keys = ("in_flight", "sent", "delivered", "read", "replied", "failed", "skipped",
             "refused", "dropped", "in_doubt")  # fmt: skip
@@ -111,6 +112,7 @@ def campaign(cid: str, name: str, state: str, total: int, **counts: Any) -> dict
     doc["cost_usd"] = counts.get("cost_usd", 0.0)
     doc["eta_s"] = counts.get("eta_s")
     doc.update({k: v for k, v in counts.items() if k in ("taps", "in_doubt_overdue")})
+    doc["as_of"] = counts.get("as_of", EPOCH)
     return doc
 
 

@@ -2,19 +2,21 @@
 
 A budget alert published across a reconnection comes both in the ``events.recent``
 backlog and live, or split (its mirrored log line only in the backlog): it is one line.
-A ``campaign.list`` answer and ``campaign.progress`` events overtake each other: no
-transition that did not happen is logged, and counts never step back. The rules are
+A ``campaign.list`` answer and ``campaign.progress`` events overtake each other: by the
+daemon's ``as_of`` stamps, no transition that did not happen is logged, and counts never
+step back. The rules are
 driven here on the console's state objects (tests/tui/test_console_races.py reproduces
 the same races in the console, as a tester saw them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 from tests.tui.fakes import EPOCH, PNIDS
-from tui.campaign_feed import CampaignFeed, newer, older
+from tui.campaign_feed import CampaignFeed, stale
 from tui.campaigns import Campaign
 from tui.client import ControlEvent
 from tui.happenings import HappeningLog
@@ -147,16 +149,21 @@ def test_a_rating_change_whose_mirror_the_backlog_showed_is_not_logged_again() -
 
 
 # -- campaign.list against campaign.progress ------------------------------------------
+# Stamps are seconds after T0; the daemon took a version's figures at its stamp.
+
+T0 = EPOCH
 
 
-def _c(state: str, sent: int = 100, **more: Any) -> Campaign:
-    return Campaign("c1", "Spring", state, total=1000, sent=sent, **more)
+def _c(state: str, at: float | None, sent: int = 100, **more: Any) -> Campaign:
+    """Campaign c1 as the daemon stamped it ``at`` seconds after T0 (None: unstamped)."""
+    as_of = None if at is None else T0 + at
+    return Campaign("c1", "Spring", state, total=1000, sent=sent, as_of=as_of, **more)
 
 
-def _feed() -> tuple[ConsoleState, CampaignFeed, list[str]]:
+def _feed(*first: Campaign) -> tuple[ConsoleState, CampaignFeed, list[str]]:
     state = ConsoleState("/tmp/s")
     feed = CampaignFeed(state)
-    feed.listed([_c("running")], feed.mark(), EPOCH)  # where the console starts from
+    feed.listed(list(first or [_c("running", 5)]), feed.mark(), EPOCH)  # where it starts
     return state, feed, []
 
 
@@ -166,78 +173,93 @@ def _progress(feed: CampaignFeed, lines: list[str], campaign: Campaign) -> None:
     lines.extend(e.message for e in changes.entries)
 
 
-def _list(feed: CampaignFeed, lines: list[str], campaign: Campaign, mark: int) -> None:
-    lines.extend(e.message for e in feed.listed([campaign], mark, EPOCH).entries)
+def _list(feed: CampaignFeed, lines: list[str], *campaigns: Campaign) -> None:
+    lines.extend(e.message for e in feed.listed(list(campaigns), feed.mark(), EPOCH).entries)
 
 
-def test_the_growing_counts_order_two_versions() -> None:
-    assert older(_c("running", 90), _c("running", 100))
-    assert newer(_c("running", 110), _c("running", 100))
-    assert not newer(_c("paused"), _c("running"))
-    assert not older(_c("paused"), _c("running"))
-    assert older(_c("running", 120, failed=1), _c("running", 100, failed=2))  # mixed: older
+def _shown(state: ConsoleState) -> tuple[str, int]:
+    return state.campaigns["c1"].state, state.campaigns["c1"].sent
+
+
+def test_a_version_stamped_before_the_one_shown_is_stale() -> None:
+    """Equal is not stale (the pause's answer and its own event are one version); without
+    a stamp on either side only arrival order is known."""
+    assert stale(_c("running", 10), _c("paused", 11))
+    assert not stale(_c("paused", 11), _c("paused", 11))
+    assert not stale(_c("running", 12), _c("paused", 11))
+    assert not stale(_c("running", None), _c("paused", 11))
+    assert not stale(_c("running", 10), _c("paused", None))
+    assert not stale(_c("running", 10), None)
 
 
 def test_an_event_the_list_overtook_logs_no_transition() -> None:
-    """Published running before the pause, written after the list that shows it paused."""
+    """Running at 10, the pause's event at 11, both written after the list of 12."""
     state, feed, lines = _feed()
-    _list(feed, lines, _c("paused", 120), feed.mark())
-    _progress(feed, lines, _c("running", 120))  # stale: what it was before the list
-    _progress(feed, lines, _c("running", 110))  # stale: older counts
-    assert (state.campaigns["c1"].state, state.campaigns["c1"].sent) == ("paused", 120)
-    _progress(feed, lines, _c("paused", 120))  # the pause's own event: caught up
-    _progress(feed, lines, _c("running", 120))  # after it, a resume is one
+    _list(feed, lines, _c("paused", 12, 120))
+    _progress(feed, lines, _c("running", 10, 110))  # stale: neither shown nor logged
+    assert _shown(state) == ("paused", 120)
+    _progress(feed, lines, _c("paused", 11, 120))  # stale too
+    _progress(feed, lines, _c("running", 13, 120))  # a real resume, nothing sent yet
     assert lines == ["running → paused", "paused → running"]
+    assert _shown(state) == ("running", 120)
 
 
-def test_a_list_on_its_way_while_an_event_came_does_not_regress_it() -> None:
+def test_a_list_counted_before_an_event_that_came_first_does_not_regress_it() -> None:
     state, feed, lines = _feed()
-    mark = feed.mark()  # the list is asked for …
-    _progress(feed, lines, _c("paused", 130))  # … an event comes meanwhile …
-    _list(feed, lines, _c("running", 120), mark)  # … then the list, counted before it
-    assert (state.campaigns["c1"].state, state.campaigns["c1"].sent) == ("paused", 130)
-    _list(feed, lines, _c("paused", 130), feed.mark())  # the next poll agrees
+    _progress(feed, lines, _c("paused", 11, 130))  # came while the list was on its way …
+    _list(feed, lines, _c("running", 10, 120))  # … with figures from before it
+    assert _shown(state) == ("paused", 130)
+    _list(feed, lines, _c("paused", 12, 130))  # the next poll agrees
     assert lines == ["running → paused"]
 
 
 def test_newer_figures_win_whichever_source_brings_them() -> None:
     state, feed, lines = _feed()
-    mark = feed.mark()
-    _progress(feed, lines, _c("running", 110))
-    _list(feed, lines, _c("paused", 150), mark)  # counted after the event: newer
-    _progress(feed, lines, _c("running", 160))  # sent more since: a real resume
-    _progress(feed, lines, _c("finished", 160))
+    _progress(feed, lines, _c("running", 10, 110))
+    _list(feed, lines, _c("paused", 11, 150))
+    _progress(feed, lines, _c("running", 10.5, 140))  # between the two: stale
+    assert _shown(state) == ("paused", 150)
+    _progress(feed, lines, _c("running", 12, 160))
+    _progress(feed, lines, _c("finished", 13, 160))
     assert lines == ["running → paused", "paused → running", "running → finished"]
-    assert state.campaigns["c1"].sent == 160
+    assert _shown(state) == ("finished", 160)
 
 
-def test_a_change_that_looked_stale_shows_at_the_next_list() -> None:
-    """Resumed right after a list, nothing sent yet: the event cannot be told from a
-    stale one and waits; the next list shows it, once."""
+def test_counts_that_went_down_are_taken_when_stamped_later() -> None:
+    """A delivered message Meta reports failed: the later stamp wins, not the counts."""
     state, feed, lines = _feed()
-    _list(feed, lines, _c("paused", 120), feed.mark())
-    _progress(feed, lines, _c("running", 120))
-    _list(feed, lines, _c("running", 120), feed.mark())
-    _progress(feed, lines, _c("running", 125))
-    assert lines == ["running → paused", "paused → running"]
-    assert state.campaigns["c1"].sent == 125
-
-
-def test_a_list_asked_for_after_an_event_is_taken_whatever_its_counts() -> None:
-    """Lists come in order and after what was applied before asking: a count that went
-    down after all (a delivered message reported failed) is taken, not stuck on."""
-    state, feed, lines = _feed()
-    _progress(feed, lines, _c("running", 120, delivered=100))
-    _list(feed, lines, _c("paused", 120, delivered=99, failed=1), feed.mark())
-    _list(feed, lines, _c("running", 120, delivered=98, failed=2), feed.mark())
-    _progress(feed, lines, _c("running", 121, delivered=98, failed=2))
+    _progress(feed, lines, _c("running", 10, 120, delivered=100))
+    _list(feed, lines, _c("paused", 11, 120, delivered=99, failed=1))
+    _progress(feed, lines, _c("running", 10.5, 120, delivered=100))  # overtaken: stale
+    assert (state.campaigns["c1"].state, state.campaigns["c1"].delivered) == ("paused", 99)
+    _list(feed, lines, _c("running", 12, 120, delivered=98, failed=2))
+    _progress(feed, lines, _c("running", 13, 121, delivered=98, failed=2))
     assert (state.campaigns["c1"].sent, state.campaigns["c1"].delivered) == (121, 98)
     assert lines == ["running → paused", "paused → running"]
 
 
+def test_a_stale_list_entry_keeps_its_campaign_and_takes_the_others() -> None:
+    other = Campaign("c2", "Winter", "running", total=10, as_of=T0 + 5)
+    state, feed, lines = _feed(_c("running", 5), other)
+    _progress(feed, lines, _c("paused", 11, 130))
+    paused_other = dataclasses.replace(other, state="paused", as_of=T0 + 10)
+    _list(feed, lines, _c("running", 10, 120), paused_other)  # c1's figures: stale
+    assert _shown(state) == ("paused", 130)
+    assert state.campaigns["c2"].state == "paused"
+    assert lines == ["running → paused", "running → paused"]
+
+
 def test_an_action_answer_is_not_undone_by_an_earlier_event() -> None:
     state, feed, lines = _feed()
-    feed.answered(_c("paused", 120), feed.mark())  # the operator paused it
-    _progress(feed, lines, _c("running", 120))  # published before the pause
+    feed.answered(_c("paused", 11, 120))  # the operator paused it
+    _progress(feed, lines, _c("running", 10, 120))  # published before the pause
     assert state.campaigns["c1"].state == "paused"
     assert lines == []
+
+
+def test_an_older_daemons_unstamped_versions_apply_as_they_come() -> None:
+    state, feed, lines = _feed(_c("running", None))
+    _list(feed, lines, _c("paused", None, 120))
+    _progress(feed, lines, _c("running", None, 110))
+    assert _shown(state) == ("running", 110)
+    assert lines == ["running → paused", "paused → running"]
