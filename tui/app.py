@@ -377,11 +377,10 @@ class MetadConsole(App[None]):
         self._tell(lambda view: view.budget_changed())
 
     async def _fetch_campaigns(self) -> None:
-        mark = self.campaign_feed.mark()
         answer = await self._optional_call("campaign.list")
         if answer is not None:
             listed = parse_campaigns(answer)
-            self._deliver(self.campaign_feed.listed(listed, mark, self._wall_clock()))
+            self._deliver(self.campaign_feed.listed(listed, self._wall_clock()))
         self._tell(lambda view: view.campaigns_changed())
 
     async def _fetch_backlog(self) -> None:

@@ -41,11 +41,6 @@ class CampaignFeed:
     def __init__(self, state: ConsoleState) -> None:
         self._state = state
 
-    def mark(self) -> int:
-        """Nothing the stamp rule needs (always 0): ``tui/app.py`` still takes one before
-        asking for the list and hands it to :meth:`listed`, which ignores it."""
-        return 0
-
     def progress(self, campaign: Campaign, at: float, changes: Changes) -> None:
         """A ``campaign.progress`` event: applied and logged unless stale."""
         old = self._state.campaigns.get(campaign.id)
@@ -55,10 +50,10 @@ class CampaignFeed:
         self._log(old, campaign, at, changes)
         changes.campaigns = True
 
-    def listed(self, campaigns: list[Campaign], mark: int, at: float) -> Changes:
-        """A ``campaign.list`` answer (``mark`` is unused, see :meth:`mark`): the
-        campaigns are the ones listed, each at its newest version; the changes are logged
-        unless this is the first list (where the console starts from, not news)."""
+    def listed(self, campaigns: list[Campaign], at: float) -> Changes:
+        """A ``campaign.list`` answer: the campaigns are the ones listed, each at its
+        newest version; the changes are logged unless this is the first list (where the
+        console starts from, not news)."""
         known = self._state.campaigns_listed
         held = self._state.campaigns
         changes = Changes()

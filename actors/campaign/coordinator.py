@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import difflib
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias, assert_never
@@ -160,6 +161,9 @@ class CampaignCoordinator(Actor[CampaignMsg]):
         self.runners: dict[str, CampaignRunner] = {}
         self._nursery: trio.Nursery | None = None
         self._counted: dict[str, _Count] = {}
+        self._forgot: dict[str, float] = {}
+        """When a campaign's count was last dropped (its counts changed): a count that
+        began before is older than the change and is not kept."""
         """Per campaign, its last count (see :meth:`status`)."""
         self._as_of = 0.0
         """The last ``as_of`` stamp :meth:`status` gave (each is later than it)."""
@@ -207,7 +211,7 @@ class CampaignCoordinator(Actor[CampaignMsg]):
                     return
                 outbox_id = await self._store.resolve_in_doubt(cid, key, action)
                 done = outbox_id is not None
-                self._counted.pop(cid, None)  # its counts changed
+                self._forget_count(cid)  # its counts changed
                 if outbox_id is not None:
                     await self._release(outbox_id)
                 row = await self._store.get(cid)
@@ -223,12 +227,12 @@ class CampaignCoordinator(Actor[CampaignMsg]):
                         self._start_runner(row)
                     elif row.state != "running" and runner is not None:
                         del self.runners[row.id]
-                        self._counted.pop(row.id, None)
+                        self._forget_count(row.id)
                         runner.stop()
             case _Ended(campaign_id=cid, runner=runner):
                 if self.runners.get(cid) is runner:
                     del self.runners[cid]
-                    self._counted.pop(cid, None)
+                    self._forget_count(cid)
                     if runner.finished:
                         await self._store.set_state(cid, "finished", runner.waiting)
                         self._publish_progress(await self.status(await self._store.get(cid)))
@@ -308,7 +312,7 @@ class CampaignCoordinator(Actor[CampaignMsg]):
             self._start_runner(row)
         else:
             runner = self.runners.pop(cid, None)
-            self._counted.pop(cid, None)
+            self._forget_count(cid)
             if runner is not None:
                 runner.stop()
             state = "paused" if action == "pause" else "cancelled"
@@ -339,13 +343,18 @@ class CampaignCoordinator(Actor[CampaignMsg]):
             sharing=self._sharing,
         )
         self.runners[cid] = runner
-        self._counted.pop(cid, None)
+        self._forget_count(cid)
 
         async def run() -> None:
             await runner.run()
             await self._address.cast(_Ended(campaign_id=cid, runner=runner))
 
         self._nursery.start_soon(run)
+
+    def _forget_count(self, campaign_id: str) -> None:
+        """Drop the campaign's last count: its counts just changed (start, pause…)."""
+        self._counted.pop(campaign_id, None)
+        self._forgot[campaign_id] = trio.current_time()
 
     async def status(self, row: Any, *, max_age_s: float = 0.0) -> dict[str, Any]:
         """The campaign's row and counts, with its runner's live figures.
@@ -367,7 +376,7 @@ class CampaignCoordinator(Actor[CampaignMsg]):
         a later stamp never shows an older state or older counts on one daemon. Not
         quite in three overlaps: a ``max_age_s`` caller (the metrics scrape, which the
         console never sees) may reuse a count older than one in flight; of two counts
-        in flight at once, the older may finish last and be the one kept; two reads of
+        in flight at once, the older may finish last (it is answered, not kept); two reads of
         ``row`` in flight at once on separate connections may complete in the other
         order. It is strictly increasing per coordinator: two calls in the same clock
         tick still order.
@@ -397,7 +406,11 @@ class CampaignCoordinator(Actor[CampaignMsg]):
             if self.runners.get(row.id) is not None:
                 took = trio.current_time() - at
                 fresh_for = max(PROGRESS_EVERY_S, took / PROGRESS_COST_SHARE)
-            self._counted[row.id] = _Count(at, at + fresh_for, counts, overdue)
+            kept = self._counted.get(row.id)
+            newest = kept.at if kept is not None else self._forgot.get(row.id, -math.inf)
+            if at >= newest:  # a slower, older count is answered, never kept
+                self._counted[row.id] = _Count(at, at + fresh_for, counts, overdue)
+                self._forgot.pop(row.id, None)
         pending = int(counts.get("pending", 0))
         return {
             "id": row.id,

@@ -163,7 +163,7 @@ def _c(state: str, at: float | None, sent: int = 100, **more: Any) -> Campaign:
 def _feed(*first: Campaign) -> tuple[ConsoleState, CampaignFeed, list[str]]:
     state = ConsoleState("/tmp/s")
     feed = CampaignFeed(state)
-    feed.listed(list(first or [_c("running", 5)]), feed.mark(), EPOCH)  # where it starts
+    feed.listed(list(first or [_c("running", 5)]), EPOCH)  # where it starts
     return state, feed, []
 
 
@@ -174,7 +174,7 @@ def _progress(feed: CampaignFeed, lines: list[str], campaign: Campaign) -> None:
 
 
 def _list(feed: CampaignFeed, lines: list[str], *campaigns: Campaign) -> None:
-    lines.extend(e.message for e in feed.listed(list(campaigns), feed.mark(), EPOCH).entries)
+    lines.extend(e.message for e in feed.listed(list(campaigns), EPOCH).entries)
 
 
 def _shown(state: ConsoleState) -> tuple[str, int]:

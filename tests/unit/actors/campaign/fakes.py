@@ -182,11 +182,13 @@ class FakeStore:
         return self.recovered
 
     async def progress(self, campaign_id: str) -> dict[str, Any]:
+        """The counts as of the call (a statement's snapshot is taken when it starts),
+        answered ``progress_s`` later."""
         self.progress_calls += 1
-        await trio.sleep(self.progress_s)
         counts: dict[str, Any] = {"total": len(self.recipients[campaign_id]), "spent": 0.0}
         for state in ("pending", "handed", "skipped", "refused", "dropped"):
             counts[state] = len(self.keys_in(state, campaign_id))
+        await trio.sleep(self.progress_s)
         return counts
 
     async def in_doubt(self, campaign_id: str, *, older_than: dt.datetime) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import trio
 from trio.testing import MockClock
 
 from actors.campaign.coordinator import ListCampaigns
-from tests.unit.actors.campaign.fakes import A, World, people
+from tests.unit.actors.campaign.fakes import CID, A, World, people
 from tests.unit.actors.campaign.test_coordinator import Coordinated, add_campaign, coordinator
 
 
@@ -73,3 +73,24 @@ async def test_figures_overtaken_by_a_pause_keep_the_earlier_stamp(
     last = _events(co)[-1]
     assert last["state"] == "running"  # published last …
     assert last["as_of"] < paused["as_of"]  # … but its figures are the older ones
+
+
+async def test_a_count_begun_before_a_pause_is_answered_but_not_kept(
+    world: World, autojump_clock: MockClock
+) -> None:
+    """The reporter's slow count began before the pause dropped the last count and ends
+    after it: it is older than the pause, so a caller content with a recent count (the
+    metrics scrape) is not given it; it gets the pause's own."""
+    world.chip(A)
+    add_campaign(world, people(50), limits={"rate_per_s": 5})
+    co = await coordinator(world)
+    await co.command("start")
+    world.store.progress_s = 5.0  # the reporter's next count (at 1 s) takes long
+    await trio.sleep(1.5)
+    world.store.progress_s = 0.0
+    paused = await co.command("pause")
+    await trio.sleep(10)  # the slow count ended meanwhile
+    assert _events(co)[-1]["pending"] > paused["pending"]  # it was older indeed
+    row = await world.store.get(CID)
+    recent = await co.actor.status(row, max_age_s=60)
+    assert recent["pending"] == paused["pending"]
