@@ -392,8 +392,12 @@ class BudgetCoordinator(Actor[BudgetMsg]):
     def apply_others(self, rows: Sequence[dict[str, Any]]) -> None:
         for row in rows:
             entry = LedgerEntry.from_json(row)
-            if entry.op == "reserve" and self.ledger.reserved(entry.id) is not None:
-                continue  # held already (a resend of one in doubt on another daemon)
+            if entry.op == "reserve":
+                if self.ledger.reserved(entry.id) is not None:
+                    continue  # held already (a resend of one in doubt on another daemon)
+                # Settled here before its reservation was learnt (our settlement is not
+                # written yet): the reservation first, our settlement again after it.
+                self.ledger.unbook(entry.id)
             for alert in self.ledger.apply(entry):
                 del alert  # announced by the daemon that booked it
             self._settle_order.applied(entry)
@@ -401,9 +405,9 @@ class BudgetCoordinator(Actor[BudgetMsg]):
     def _in_journal_order(self, entry: LedgerEntry, made: int) -> LedgerEntry:
         """Our settlement as written now, after what other daemons wrote meanwhile
         (:mod:`actors.budget.settle_order`); the ledger follows the journal's order."""
-        written = self._settle_order.as_written(entry, made)
-        if written is not entry and written.amount != written.prev:
-            self.ledger.apply(written)  # the other price was applied last: ours is latest
+        written, again = self._settle_order.as_written(entry, made)
+        if again:  # another daemon's entry was applied after ours: ours is the latest
+            self.ledger.apply(written)
         self._settle_order.applied(written)
         return written
 

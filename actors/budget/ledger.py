@@ -62,7 +62,7 @@ from actors.budget import books
 from actors.budget.books import Bucket, BucketKey, Item, Route, key_seq
 from actors.budget.caps import CapBook
 from actors.budget.periods import PERIODS, PeriodKind, period_bounds, period_keys
-from actors.budget.thresholds import DEFAULT_ALERT_AT, fire, thresholds
+from actors.budget.thresholds import DEFAULT_ALERT_AT, fire, fire_routes, thresholds
 from actors.budget.values import (
     GLOBAL,
     NO_CAPS,
@@ -255,6 +255,19 @@ class Ledger:
             keys = period_keys(booked_at, self._tz)
             item = Item(money(amount, "amount"), booked_at, keys, waba, campaign, settled=True)
             self._items[reservation_id] = item
+
+    def unbook(self, reservation_id: str) -> bool:
+        """Take a settled message out, its price with it (False: not held settled): a
+        daemon sharing caps settled it before learning of its reservation, which the
+        journal has first; the coordinator applies both again in that order."""
+        item = self._items.get(reservation_id)
+        if item is None or not item.settled:
+            return False
+        del self._items[reservation_id]
+        routes = self._route(item.waba, item.campaign)
+        for bucket in books.held_buckets(self._buckets, routes, key_seq(item.keys)):
+            bucket.spent -= item.amount
+        return True
 
     def __len__(self) -> int:
         """How many messages the ledger remembers, reserved or settled."""
@@ -548,7 +561,7 @@ class Ledger:
 
     def _apply_reserve(self, entry: LedgerEntry) -> list[Alert]:
         routes, ks = self._book_new(entry, settled=False)
-        return self._check_routes(routes, ks, entry.at)
+        return fire_routes(self._buckets, self._thresholds, routes, ks, entry.at)
 
     def _apply_release(self, entry: LedgerEntry) -> None:
         item = self._items.pop(entry.id)
@@ -579,16 +592,7 @@ class Ledger:
             item.amount = entry.amount
             item.settled = True
             self._unsettled.pop(entry.id, None)
-        return self._check_routes(routes, ks, entry.at)
-
-    def _check_routes(
-        self, routes: tuple[Route, ...], ks: tuple[str, str, str], now: float
-    ) -> list[Alert]:
-        out: list[Alert] = []
-        for route in routes:
-            if route[3]:
-                fire(out, self._buckets, self._thresholds, route, ks, now)
-        return out
+        return fire_routes(self._buckets, self._thresholds, routes, ks, entry.at)
 
     def _over(self, item: Item) -> tuple[CapRef, ...]:
         routes = self._route(item.waba, item.campaign)

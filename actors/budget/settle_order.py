@@ -26,18 +26,20 @@ __all__ = ["SettleOrder"]
 
 
 class SettleOrder:
-    """Other daemons' settlements applied since this daemon's unwritten entries were made.
+    """Other daemons' entries applied since this daemon's unwritten entries were made.
 
     Stamps count this daemon's entries: an entry gets :meth:`made`'s number when it is
-    made; another daemon's settlement is stamped with the count when it is applied. An
-    entry made at or before that stamp was made without knowing of it."""
+    made; another daemon's entry is stamped with the count when it is applied. An entry
+    made at or before that stamp was made without knowing of it."""
 
     def __init__(self) -> None:
         self._made = 0
-        self._settled: dict[str, tuple[int, LedgerEntry]] = {}
+        self._seen: dict[str, tuple[int, LedgerEntry | None, float | None]] = {}
+        """Message id → (stamp, its latest settlement in journal order, when it was
+        reserved): of the messages whose entries were applied lately."""
 
     def __len__(self) -> int:
-        return len(self._settled)
+        return len(self._seen)
 
     def made(self) -> int:
         """The stamp of an entry this daemon makes now."""
@@ -45,24 +47,33 @@ class SettleOrder:
         return self._made
 
     def applied(self, entry: LedgerEntry) -> None:
-        """A settlement now in the journal (another daemon's, or this one's as written)
-        was applied to the ledger."""
+        """An entry now in the journal (another daemon's, or this one's as written) was
+        applied to the ledger."""
+        _, settled, reserved = self._seen.get(entry.id, (0, None, None))
         if entry.op == "settle":
-            self._settled[entry.id] = (self._made, entry)
+            settled = entry
+        elif entry.op == "reserve":
+            reserved = entry.at
+        self._seen[entry.id] = (self._made, settled, reserved)
 
-    def as_written(self, entry: LedgerEntry, made: int) -> LedgerEntry:
-        """``entry`` (stamped ``made``) as it must be written now: a settlement made
-        before a later-applied settlement of the same message replaces that one."""
-        seen = self._settled.get(entry.id)
+    def as_written(self, entry: LedgerEntry, made: int) -> tuple[LedgerEntry, bool]:
+        """``entry`` (stamped ``made``) as it must be written now, and whether the ledger
+        must apply it again: a settlement made before another daemon's entry of the same
+        message was applied comes after that entry in the journal. It replaces that
+        daemon's settlement (``prev``), and is booked when the message was."""
+        seen = self._seen.get(entry.id)
         if entry.op != "settle" or seen is None or seen[0] < made:
-            return entry
-        before = seen[1]
+            return entry, False
+        _, before, reserved = seen
         booked_at = entry.booked_at
-        if booked_at is None:  # the first settlement had no reservation either
+        if booked_at is None and before is not None:
             booked_at = before.booked_at if before.booked_at is not None else before.at
-        return dataclasses.replace(entry, prev=before.amount, booked_at=booked_at)
+        if booked_at is None:
+            booked_at = reserved
+        prev = entry.prev if before is None else before.amount
+        return dataclasses.replace(entry, prev=prev, booked_at=booked_at), True
 
     def written(self, upto: int) -> None:
         """Entries stamped up to ``upto`` are written: what was applied before any
         later entry was made cannot concern one."""
-        self._settled = {k: v for k, v in self._settled.items() if v[0] > upto}
+        self._seen = {k: v for k, v in self._seen.items() if v[0] > upto}

@@ -20,7 +20,7 @@ from typing import Final
 from actors.budget.books import Bucket, BucketKey, Route
 from actors.budget.values import ONE, ZERO, Alert, CapRef, money
 
-__all__ = ["DEFAULT_ALERT_AT", "fire", "reached", "thresholds"]
+__all__ = ["DEFAULT_ALERT_AT", "fire", "fire_routes", "reached", "thresholds"]
 
 DEFAULT_ALERT_AT: Final[tuple[Decimal, ...]] = (
     Decimal("0.5"),
@@ -85,3 +85,18 @@ def fire(
                     at=now,
                 )
             )
+
+
+def fire_routes(
+    buckets: Mapping[BucketKey, Bucket],
+    fractions: tuple[Decimal, ...],
+    routes: Iterable[Route],
+    ks: tuple[str, str, str],
+    now: float,
+) -> list[Alert]:
+    """The alerts a booking in ``routes`` (periods ``ks``) fires, for the capped ones."""
+    out: list[Alert] = []
+    for route in routes:
+        if route[3]:
+            fire(out, buckets, fractions, route, ks, now)
+    return out

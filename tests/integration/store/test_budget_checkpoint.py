@@ -39,7 +39,7 @@ async def _status(store: Store, clock: list[float], shared: bool) -> dict[str, A
 
 
 async def _budget(
-    nursery: trio.Nursery, store: Store, clock: list[float], shared: bool
+    nursery: trio.Nursery, store: Store, clock: list[float], shared: bool, catch_up_s: float = 1.0
 ) -> tuple[BudgetClient, Mailbox[BudgetMsg]]:
     box: Mailbox[BudgetMsg] = open_mailbox("budget")
     actor = BudgetCoordinator(
@@ -49,6 +49,7 @@ async def _budget(
         inbox=box.inbox,
         now=lambda: clock[0],
         shared=store.budget_journal if shared else None,
+        catch_up_s=catch_up_s,
     )
     await nursery.start(actor.run)
     return BudgetClient(box.address), box
@@ -177,6 +178,38 @@ async def test_a_later_price_after_a_restart_replaces_the_earlier_one(
     await store.execute("DELETE FROM budget_checkpoints")
     replayed = await _status(store, clock, shared)
     assert _totals(replayed) == _totals(second)
+
+
+async def test_two_daemons_settling_one_message_restart_to_one_price(store: Store) -> None:
+    """Shared caps: daemon A books and settles a message; daemon C, which has not caught
+    up, settles it too (Meta sent its statuses to both). A stops (a checkpoint after its
+    own settlement), and the node that starts next restores that checkpoint and replays
+    C's settlement after it: the message counts once, not twice (seen once in a 3-node
+    run: a checkpoint at twice the settlements' sum)."""
+    clock = [time.time()]
+    ref = f"o:{await _outbox_row(store)}"
+    price = Pricing(category="marketing")
+    async with trio.open_nursery() as outer:
+        c_client, c_box = await _budget(outer, store, clock, True, catch_up_s=3600)
+        async with trio.open_nursery() as nursery:
+            client, box = await _budget(nursery, store, clock, True, catch_up_s=3600)
+            assert await client.reserve([Booking(ref, COST, "200", None)]) == [None]
+            await box.address.cast(Settle(id=ref, pricing=price, wa_id="5511999990001"))
+            one: dict[str, Any] = await box.address.call(lambda r: GetBudget(reply=r))
+            box.close()
+        await c_box.address.cast(Settle(id=ref, pricing=price, wa_id="5511999990001"))
+        await c_box.address.call(lambda r: GetBudget(reply=r))
+        with trio.fail_after(5):
+            while (
+                await store.fetchval("SELECT count(*) FROM budget_ledger WHERE kind = 'settlement'")
+                < 2
+            ):
+                await trio.sleep(0.02)
+        restarted = await _status(store, clock, True)
+        c_box.close()
+        del c_client
+    assert Decimal(one["day"]["spent"]) > 0
+    assert _totals(restarted) == _totals(one)
 
 
 async def test_recall_reads_the_last_settlement_and_when_the_message_was_booked(

@@ -104,6 +104,35 @@ async def test_a_later_price_from_the_other_daemon_leaves_both_ledgers_at_the_jo
     assert D(a_status["day"]["spent"]) == journal
 
 
+async def test_a_price_for_a_reservation_not_yet_learnt_is_booked_after_it(
+    autojump_clock: MockClock,
+) -> None:
+    """Meta's status for A's message reached daemon C before C's catch-up learnt the
+    reservation: C books the price as a message of its own, then learns the reservation
+    under the lock. It must not crash ("journal reserves twice"), and it counts the
+    message once, as the journal does (reservation first, C's settlement after it)."""
+    shared = SharedMemory(Outbox())
+    async with trio.open_nursery() as nursery:
+        _, a, a_box = await start_budget(nursery, SharedView(shared), None, now=clock, shared=True)
+        _, _, c_box = await start_budget(
+            nursery, SharedView(shared), None, now=clock, shared=True, catch_up_s=3600
+        )
+        assert await a.reserve([Booking("o:7", D("0.0625"), "w1", "c1")]) == [None]
+        await c_box.address.cast(Settle(id="o:7", pricing=Pricing(), wa_id=WA_ID))
+        await trio.sleep(0.1)
+        c_status: dict[str, Any] = await c_box.address.call(lambda r: GetBudget(reply=r))
+        a_box.close()
+        c_box.close()
+        nursery.cancel_scope.cancel()
+    entries = shared.entries
+    assert [e["op"] for e in entries] == ["reserve", "settle"]
+    price = spent(entries)
+    assert price > 0
+    assert D(c_status["day"]["spent"]) == price
+    assert D(c_status["day"]["reserved"]) == 0
+    assert spent_after_restart(entries, 1) == price
+
+
 def test_what_no_unwritten_entry_can_concern_is_forgotten() -> None:
     order = SettleOrder()
     first, second = order.made(), order.made()
@@ -111,10 +140,11 @@ def test_what_no_unwritten_entry_can_concern_is_forgotten() -> None:
     order.applied(other)
     late = order.made()
     ours = LedgerEntry(op="settle", id="o:1", amount=D("0.03"), at=NOW + 1)
-    assert order.as_written(ours, second) == LedgerEntry(
+    rewritten = LedgerEntry(
         op="settle", id="o:1", amount=D("0.03"), at=NOW + 1, prev=D("0.05"), booked_at=NOW - 5
     )
-    assert order.as_written(ours, late) is ours  # made knowing of the other's
+    assert order.as_written(ours, second) == (rewritten, True)
+    assert order.as_written(ours, late) == (ours, False)  # made knowing of the other's
     order.written(first)
     assert len(order) == 1  # the second entry, made before it, is not written yet
     order.written(second)
