@@ -162,6 +162,14 @@ async def _until(path: Path) -> None:
 _ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
+def _ctrl_c_heard() -> None:
+    """In the child, before Python starts: Ctrl-C as a terminal delivers it. A shell
+    running a command in the background (CI under ``nohup sh -c … &``) starts it with
+    SIGINT ignored, which a child inherits and Python then respects (no
+    KeyboardInterrupt): the Ctrl-C cases would test nothing but that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def test_two_processes_starting_on_a_fresh_state_dir_share_one_server(
     pg_state_dir: Path,
 ) -> None:
@@ -325,6 +333,7 @@ async def _waiting_for_the_lock(root: Path, *argv: str) -> tuple[trio.Process, P
             stderr=stderr,
             cwd=ROOT,
             env=_ENV,
+            preexec_fn=_ctrl_c_heard,
         )
     try:
         with trio.fail_after(30):
@@ -409,7 +418,10 @@ async def test_a_ctrl_c_while_waiting_to_stop_the_server_leaves_it_running(
     err = pg_state_dir / "stderr"
     with err.open("wb") as stderr:
         proc = await trio.lowlevel.open_process(
-            _user(state, "own", sig, "d", "--hold"), stderr=stderr, env=_ENV
+            _user(state, "own", sig, "d", "--hold"),
+            stderr=stderr,
+            env=_ENV,
+            preexec_fn=_ctrl_c_heard,
         )
     fd = -1
     try:
