@@ -342,3 +342,26 @@ def screen_text(app: MetadConsole) -> list[str]:
     )
     console.print(app.screen._compositor.render_update(full=True))
     return console.export_text(styles=False).splitlines()
+
+
+BUDGET_ALERT = "budget: global day cap at 80% (40.05 of 50 USD)"
+"""A budget alert's text, as the daemon's budget event and its log mirror say it."""
+
+
+def budget_mirror(at: float, message: str = f"budget alert: {BUDGET_ALERT}") -> ControlEvent:
+    """The warning the daemon logs for a budget alert (the event's mirror)."""
+    return ControlEvent(
+        "log", at, {"level": "WARNING", "logger": "metad.budget", "message": message}
+    )
+
+
+def budget_alert(at: float) -> ControlEvent:
+    """The budget event itself (the mirror's twin)."""
+    data = {"scope": "global", "period": "day", "period_key": "2026-01-01",
+            "threshold": "0.8", "used": "40.05", "cap": "50", "message": BUDGET_ALERT}  # fmt: skip
+    return ControlEvent("budget", at, data)
+
+
+def wire(event: ControlEvent) -> dict[str, Any]:
+    """``event`` as ``events.recent`` answers it (the backlog)."""
+    return {"kind": event.kind, "at": event.at, "data": event.data}

@@ -14,28 +14,17 @@ from typing import Any
 
 import pytest
 
-from tests.tui.fakes import EPOCH, FakeControlClient, make_console, wait_until
+from tests.tui.fakes import (
+    BUDGET_ALERT,
+    EPOCH,
+    FakeControlClient,
+    budget_alert,
+    budget_mirror,
+    make_console,
+    wait_until,
+    wire,
+)
 from tui.app import MetadConsole
-from tui.client import ControlEvent
-
-ALERT = "budget: global day cap at 80% (40.05 of 50 USD)"
-
-
-def _mirror(at: float) -> ControlEvent:
-    message = f"budget alert: {ALERT}"
-    return ControlEvent(
-        "log", at, {"level": "WARNING", "logger": "metad.budget", "message": message}
-    )
-
-
-def _alert(at: float) -> ControlEvent:
-    data = {"scope": "global", "period": "day", "period_key": "2026-01-01",
-            "threshold": "0.8", "used": "40.05", "cap": "50", "message": ALERT}  # fmt: skip
-    return ControlEvent("budget", at, data)
-
-
-def _wire(event: ControlEvent) -> dict[str, Any]:
-    return {"kind": event.kind, "at": event.at, "data": event.data}
 
 
 def _budget_lines(app: MetadConsole) -> list[tuple[str, str]]:
@@ -56,13 +45,13 @@ async def test_console_an_alert_across_a_reconnection_is_one_line() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await _connected(pilot)
         fake.disconnect()
-        mirror, alert = _mirror(EPOCH + 10), _alert(EPOCH + 10.001)
-        fake.backlog = [_wire(mirror), _wire(alert)]
+        mirror, alert = budget_mirror(EPOCH + 10), budget_alert(EPOCH + 10.001)
+        fake.backlog = [wire(mirror), wire(alert)]
         fake.connect()  # the mirror came while away, the alert after subscribing:
         fake.push(alert.kind, alert.data, at=alert.at)  # live too, applied with the snapshot
         await wait_until(pilot, lambda: len(fake.sent("events.recent")) == 2)
         await pilot.pause(0.5)
-        assert _budget_lines(app) == [("budget", ALERT)]
+        assert _budget_lines(app) == [("budget", BUDGET_ALERT)]
 
 
 @pytest.mark.asyncio
@@ -72,14 +61,14 @@ async def test_console_an_alert_in_the_backlog_then_live_is_one_line() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await _connected(pilot)
         fake.disconnect()
-        mirror, alert = _mirror(EPOCH + 10), _alert(EPOCH + 10.001)
-        fake.backlog = [_wire(mirror), _wire(alert)]
+        mirror, alert = budget_mirror(EPOCH + 10), budget_alert(EPOCH + 10.001)
+        fake.backlog = [wire(mirror), wire(alert)]
         fake.connect()
         await wait_until(pilot, lambda: bool(_budget_lines(app)))  # from the backlog
         for event in (mirror, alert):  # their live copies, behind the backlog's answer
             fake.push(event.kind, event.data, at=event.at)
         await pilot.pause(0.5)
-        assert _budget_lines(app) == [("budget", ALERT)]
+        assert _budget_lines(app) == [("budget", BUDGET_ALERT)]
 
 
 def _campaign_lines(app: MetadConsole) -> list[str]:

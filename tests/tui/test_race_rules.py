@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from tests.tui.fakes import EPOCH, PNIDS
+from tests.tui.fakes import BUDGET_ALERT, EPOCH, PNIDS, budget_alert, budget_mirror
 from tui.campaign_feed import CampaignFeed, stale
 from tui.campaigns import Campaign
 from tui.client import ControlEvent
@@ -24,25 +24,8 @@ from tui.inbox import Changes
 from tui.model import Chip
 from tui.state import ConsoleState, LogEntry
 
-ALERT = "budget: global day cap at 80% (40.05 of 50 USD)"
 QUALITY = (f"chip {PNIDS[0]} quality GREEN/FULL → YELLOW/SLOWED (webhook): "
            "phone_number_quality_update")  # fmt: skip
-
-
-def _mirror(at: float, message: str = f"budget alert: {ALERT}") -> ControlEvent:
-    return ControlEvent(
-        "log", at, {"level": "WARNING", "logger": "metad.budget", "message": message}
-    )
-
-
-def _alert(at: float) -> ControlEvent:
-    data = {"scope": "global", "period": "day", "period_key": "2026-01-01",
-            "threshold": "0.8", "used": "40.05", "cap": "50", "message": ALERT}  # fmt: skip
-    return ControlEvent("budget", at, data)
-
-
-def _wire(event: ControlEvent) -> dict[str, Any]:
-    return {"kind": event.kind, "at": event.at, "data": event.data}
 
 
 class _Happenings:
@@ -87,11 +70,11 @@ def test_a_split_pair_is_one_line_when_the_twin_comes_live_first() -> None:
     the mirror only in the backlog, whose batch then lacks the twin it pairs with."""
     h = _Happenings()
     h.state.expect_backlog()
-    mirror, alert = _mirror(EPOCH + 10), _alert(EPOCH + 10.001)
+    mirror, alert = budget_mirror(EPOCH + 10), budget_alert(EPOCH + 10.001)
     h.live(alert)
     h.backlog(mirror, alert)
     h.holds_end()
-    assert h.lines() == [("budget", ALERT)]
+    assert h.lines() == [("budget", BUDGET_ALERT)]
     assert len(h.state.budget_alerts) == 1
 
 
@@ -100,11 +83,11 @@ def test_a_pair_in_the_backlog_and_then_live_is_one_line() -> None:
     copies were applied: the live copies are the same happenings."""
     h = _Happenings()
     h.state.expect_backlog()
-    mirror, alert = _mirror(EPOCH + 10), _alert(EPOCH + 10.001)
+    mirror, alert = budget_mirror(EPOCH + 10), budget_alert(EPOCH + 10.001)
     h.backlog(mirror, alert)
     h.live(mirror, alert)
     h.holds_end()
-    assert h.lines() == [("budget", ALERT)]
+    assert h.lines() == [("budget", BUDGET_ALERT)]
     assert len(h.state.budget_alerts) == 1
 
 
@@ -114,23 +97,23 @@ def test_a_mirror_logged_when_its_hold_ended_is_not_followed_by_its_twin() -> No
     to the budget screen but no second line."""
     h = _Happenings()
     h.state.expect_backlog()
-    mirror, alert = _mirror(EPOCH + 10), _alert(EPOCH + 10.001)
+    mirror, alert = budget_mirror(EPOCH + 10), budget_alert(EPOCH + 10.001)
     h.live(mirror)
     h.holds_end()
     h.state.expect_backlog()  # reconnected
     h.backlog(mirror, alert)
-    assert h.lines() == [("log", f"budget alert: {ALERT}")]
+    assert h.lines() == [("log", f"budget alert: {BUDGET_ALERT}")]
     assert len(h.state.budget_alerts) == 1
 
 
 def test_another_alert_with_its_own_pair_still_shows() -> None:
     h = _Happenings()
     h.state.expect_backlog()
-    h.backlog(_mirror(EPOCH + 10), _alert(EPOCH + 10.001))
-    later = _mirror(EPOCH + 500, "budget alert: global week cap at 80%")
-    h.live(later, _mirror(EPOCH + 501, "budget alert: unpaired"))
+    h.backlog(budget_mirror(EPOCH + 10), budget_alert(EPOCH + 10.001))
+    later = budget_mirror(EPOCH + 500, "budget alert: global week cap at 80%")
+    h.live(later, budget_mirror(EPOCH + 501, "budget alert: unpaired"))
     h.holds_end()
-    assert h.lines() == [("budget", ALERT), ("log", "budget alert: global week cap at 80%"),
+    assert h.lines() == [("budget", BUDGET_ALERT), ("log", "budget alert: global week cap at 80%"),
                          ("log", "budget alert: unpaired")]  # fmt: skip
 
 

@@ -55,21 +55,28 @@ async def test_every_path_stamps_and_later_figures_carry_later_stamps(
     assert _events(co)[0] is started  # the start's event is its answer, same stamp
 
 
+async def _paused_during_a_slow_count(world: World, rate: float) -> tuple[Coordinated, Any]:
+    """A running campaign whose reporter's count (begun at 1 s) takes 5 s, paused at
+    1.5 s; returned once that count has ended, with the pause's answer."""
+    world.chip(A)
+    add_campaign(world, people(50), limits={"rate_per_s": rate})
+    co = await coordinator(world)
+    await co.command("start")
+    world.store.progress_s = 5.0
+    await trio.sleep(1.5)
+    world.store.progress_s = 0.0
+    paused = await co.command("pause")
+    await trio.sleep(10)
+    return co, paused
+
+
 async def test_figures_overtaken_by_a_pause_keep_the_earlier_stamp(
     world: World, autojump_clock: MockClock
 ) -> None:
     """The reporter read the row (running) and was counting when the operator paused:
     its event, published after the pause's, is stamped before it (the stamp is taken
     when status starts, right after the row was read, not when the counts came)."""
-    world.chip(A)
-    add_campaign(world, people(50), limits={"rate_per_s": 1})
-    co = await coordinator(world)
-    await co.command("start")
-    world.store.progress_s = 5.0  # the reporter's next count (at 1 s) takes long
-    await trio.sleep(1.5)
-    world.store.progress_s = 0.0
-    paused = await co.command("pause")
-    await trio.sleep(10)
+    co, paused = await _paused_during_a_slow_count(world, rate=1)
     last = _events(co)[-1]
     assert last["state"] == "running"  # published last …
     assert last["as_of"] < paused["as_of"]  # … but its figures are the older ones
@@ -81,15 +88,7 @@ async def test_a_count_begun_before_a_pause_is_answered_but_not_kept(
     """The reporter's slow count began before the pause dropped the last count and ends
     after it: it is older than the pause, so a caller content with a recent count (the
     metrics scrape) is not given it; it gets the pause's own."""
-    world.chip(A)
-    add_campaign(world, people(50), limits={"rate_per_s": 5})
-    co = await coordinator(world)
-    await co.command("start")
-    world.store.progress_s = 5.0  # the reporter's next count (at 1 s) takes long
-    await trio.sleep(1.5)
-    world.store.progress_s = 0.0
-    paused = await co.command("pause")
-    await trio.sleep(10)  # the slow count ended meanwhile
+    co, paused = await _paused_during_a_slow_count(world, rate=5)
     assert _events(co)[-1]["pending"] > paused["pending"]  # it was older indeed
     row = await world.store.get(CID)
     recent = await co.actor.status(row, max_age_s=60)
