@@ -13,6 +13,7 @@ import trio
 from daemon.bus import BusEvent
 from daemon.control.client import ControlError, connect
 from tests.integration.daemon.conftest import CHIP, CONTACT, Env, wait_until
+from tests.integration.daemon.otp_calls import OtpCalls
 from tests.support import metad_command
 
 WABA = "100000000000001"
@@ -60,12 +61,7 @@ async def test_a_code_is_sent_with_the_auth_template_and_verifies_once(env: Env)
 @pytest.mark.config("[otp]\nmax_attempts = 2\nmax_sends_per_hour = 2\nlockout_s = 600")
 async def test_attempts_and_sends_are_limited_per_contact_and_purpose(env: Env) -> None:
     async with connect(_socket(env)) as client:
-
-        async def send(purpose: str) -> dict[str, Any]:
-            result: dict[str, Any] = await client.call(
-                "otp.send", {"chip": CHIP, "to": CONTACT, "purpose": purpose}
-            )
-            return result
+        send = OtpCalls(client).send
 
         shift = await send("shift:V1002")
         assert shift["result"] == "sent"
@@ -104,18 +100,8 @@ async def test_a_refused_send_keeps_the_held_code_and_is_not_counted(env: Env) -
     """The chip refuses (paused): the contact's code still works, the hour's budget is
     untouched, and a contact who never got a code has none (not a "used" one)."""
     async with connect(_socket(env)) as client:
-
-        async def send() -> dict[str, Any]:
-            result: dict[str, Any] = await client.call(
-                "otp.send", {"chip": CHIP, "to": CONTACT, "purpose": "login"}
-            )
-            return result
-
-        async def verify(code: str) -> dict[str, Any]:
-            result: dict[str, Any] = await client.call(
-                "otp.verify", {"to": CONTACT, "purpose": "login", "code": code}
-            )
-            return result
+        calls = OtpCalls(client)
+        send, verify = calls.send, calls.verify
 
         pause = {"phone_number_id": CHIP, "reason": "night"}
         await client.call("chip.pause", pause)

@@ -4,12 +4,12 @@ it does not count toward the hourly limit, and the code it replaced verifies aga
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from daemon.control.client import connect
 from tests.integration.daemon.conftest import CHIP, CONTACT, Env, wait_until
+from tests.integration.daemon.otp_calls import OtpCalls
 
 
 def _sent_code(env: Env, wamid: str) -> str:
@@ -28,18 +28,8 @@ async def test_an_undelivered_code_is_uncounted_and_gives_back_the_held_one(env:
     contact = env.sim.world.contacts[CONTACT]
     contact.replies = False
     async with connect(Path(env.daemon.control_socket)) as client:
-
-        async def send() -> dict[str, Any]:
-            result: dict[str, Any] = await client.call(
-                "otp.send", {"chip": CHIP, "to": CONTACT, "purpose": "login"}
-            )
-            return result
-
-        async def verify(code: str) -> dict[str, Any]:
-            result: dict[str, Any] = await client.call(
-                "otp.verify", {"to": CONTACT, "purpose": "login", "code": code}
-            )
-            return result
+        calls = OtpCalls(client)
+        send, verify = calls.send, calls.verify
 
         held = await send()
         assert held["result"] == "sent"
