@@ -50,8 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sub = parser.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
-    p = sub.add_parser("plan", help="dry run: who would get what, what it costs, how long")
-    p.add_argument("campaign", metavar="FILE|NAME", help=_FILE_OR_NAME)
+    p = sub.add_parser(
+        "plan",
+        help="dry run: who would get what, what it costs, how long (several: one after another)",
+    )
+    p.add_argument(
+        "campaign", metavar="FILE|NAME", nargs="+", help=_FILE_OR_NAME + " (one or more)"
+    )
     p.add_argument(
         "--skipped",
         action="store_true",
@@ -152,26 +157,32 @@ _TAP_COLUMNS = {
 def _plan(args: argparse.Namespace, cfg: MetadConfig, with_store: WithStore) -> int:
     from daemon.campaigns.service import find_campaign_file, load_prepared, plan
 
-    path = find_campaign_file(cfg, args.campaign)
+    # Every name resolved first: a typo in the third is said before two plans are read.
+    paths = [find_campaign_file(cfg, name) for name in args.campaign]
     # A large audience takes seconds per 100,000 rows: say what is happening, on a
     # terminal only (stdout stays the plan, for a pipe or --json).
     say = _stage if sys.stderr.isatty() else (lambda _: None)
 
     listed = args.skipped or args.skipped_all
 
-    async def go(store: Store) -> dict[str, Any]:
-        now = dt.datetime.now(dt.UTC)
-        say(f"reading {path.name} and its data …")
-        prepared = await load_prepared(store, cfg, path, now=now)
-        say(f"routing and pricing {prepared.sendable:,} messages …")
-        result = await plan(store, cfg, prepared, now=now, list_skipped=listed)
-        say("")
-        return result
+    async def go(store: Store) -> list[dict[str, Any]]:
+        results = []
+        for path in paths:
+            now = dt.datetime.now(dt.UTC)
+            say(f"reading {path.name} and its data …")
+            prepared = await load_prepared(store, cfg, path, now=now)
+            say(f"routing and pricing {prepared.sendable:,} messages …")
+            results.append(await plan(store, cfg, prepared, now=now, list_skipped=listed))
+            say("")
+        return results
 
-    result: dict[str, Any] = with_store(cfg, go)
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False))
-    else:
+    results: list[dict[str, Any]] = with_store(cfg, go)
+    for n, result in enumerate(results):
+        if args.json:  # one object per line (JSON lines), one line for one campaign
+            print(json.dumps(result, ensure_ascii=False))
+            continue
+        if n:
+            print()
         print(format_plan(result))
         if listed:
             print(skipped_text(result["skipped_rows"], None if args.skipped_all else SKIPPED_SHOWN))

@@ -15,6 +15,7 @@ from tests.integration.daemon.conftest import Env, wait_until
 from tests.support import REPO
 
 DEMO = REPO / "campaigns" / "demo.toml"
+CAROUSEL = REPO / "campaigns" / "demo_carousel.toml"
 
 
 async def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -85,3 +86,21 @@ async def test_errors_are_one_line_and_exit_non_zero(env: Env, tmp_path: Path) -
     assert out.returncode == 2
     assert "bad.toml:1: name:" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+async def test_plan_takes_several_campaigns_and_checks_every_name_first(
+    env: Env, tmp_path: Path
+) -> None:
+    config = await _config(env, tmp_path)
+    both = await _cli(config, "--json", "plan", str(DEMO), str(CAROUSEL))
+    assert both.returncode == 0, both.stderr
+    assert [json.loads(line)["campaign"] for line in both.stdout.splitlines()] == [
+        "demo",
+        "demo-carousel",
+    ]
+    text = await _cli(config, "plan", str(DEMO), str(CAROUSEL))
+    assert text.stdout.count("estimated cost") == 2
+    typo = await _cli(config, "plan", str(DEMO), "nope")
+    assert typo.returncode != 0
+    assert "nope" in typo.stderr
+    assert typo.stdout == ""  # said before any plan was read
