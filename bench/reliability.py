@@ -12,6 +12,8 @@ Scenarios (issue M11), long sizes (``--quick``: the CI sizes):
             when ``import atheris`` works; e.g. ``PYTHONPATH=<dir with atheris>``)
   outage    the daemon's PostgreSQL (external mode) stopped 30 s mid-campaign
   actors    100 crashes injected across chip and coordinator actors
+  shared    3 daemons sharing a capped 2,000-recipient campaign: 6 kill -9 and a clean
+            stop; checkpoints + journal, every daemon's totals and the cap agree
   config    generated broken metad.toml / campaign files and CSVs (tests/reliability)
   security  socket mode and other users, secrets in logs and ctl, unsigned webhooks,
             a world-readable Flows key (tests/reliability)
@@ -46,6 +48,7 @@ from tests.reliability.scenarios import (  # noqa: E402
     webhook_fuzz,
     webhook_storm,
 )
+from tests.reliability.shared_budget import shared_budget  # noqa: E402
 
 LONG: dict[str, dict[str, float]] = {
     "crash": {"recipients": 10_000, "kills": 20, "rate": 100.0},
@@ -55,6 +58,7 @@ LONG: dict[str, dict[str, float]] = {
     "atheris": {"runs": 200_000},
     "outage": {"recipients": 3_000, "rate": 30.0, "down_s": 30.0},
     "actors": {"crashes": 100, "recipients": 300},
+    "shared": {"recipients": 2_000, "kills": 6, "rate": 30.0},
 }
 QUICK: dict[str, dict[str, float]] = {
     "crash": {"recipients": 150, "kills": 3, "rate": 25.0},
@@ -64,8 +68,20 @@ QUICK: dict[str, dict[str, float]] = {
     "atheris": {"runs": 20_000},
     "outage": {"recipients": 150, "rate": 20.0, "down_s": 6.0},
     "actors": {"crashes": 40, "recipients": 60},
+    "shared": {"recipients": 150, "kills": 3, "rate": 6.0},
 }
-ORDER = ("crash", "faults", "storm", "fuzz", "atheris", "outage", "actors", "config", "security")
+ORDER = (
+    "crash",
+    "faults",
+    "storm",
+    "fuzz",
+    "atheris",
+    "outage",
+    "actors",
+    "shared",
+    "config",
+    "security",
+)
 
 
 def _actors(tmp: Path, dsn: str, **size: float) -> Result:
@@ -165,6 +181,13 @@ def run(which: list[str], sizes: dict[str, dict[str, float]], dsn: str, work: Pa
             down_s=sized("outage")["down_s"],
         ),
         "actors": lambda: _actors(work / "actors", dsn, **sized("actors")),
+        "shared": lambda: shared_budget(
+            work / "shared",
+            dsn,
+            recipients=int(sized("shared")["recipients"]),
+            kills=int(sized("shared")["kills"]),
+            rate=sized("shared")["rate"],
+        ),
         "config": lambda: _pytest("config and input", "tests/reliability/test_config_input.py"),
         "security": lambda: _pytest("security", "tests/reliability/test_security.py"),
     }
