@@ -113,14 +113,8 @@ class RoundRobin:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
-        self._local = threading.local()
+        self._http = httpx.Client(timeout=10)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def _client(self) -> httpx.Client:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = httpx.Client(timeout=10)
-        return client
 
     def rewrite(self, body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
         """Meta re-categorising a message: the ``delivered`` status of some marketing
@@ -162,7 +156,7 @@ class RoundRobin:
         for k in range(len(self.targets)):
             i = (first + k) % len(self.targets)
             try:
-                status = self._client().post(self.targets[i], content=body, headers=headers)
+                status = self._http.post(self.targets[i], content=body, headers=headers)
             except httpx.HTTPError:
                 continue
             if status.status_code == 200:
@@ -174,6 +168,7 @@ class RoundRobin:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self._http.close()
 
 
 # --- three daemons ---------------------------------------------------------------------
