@@ -13,11 +13,9 @@ processes find them: three ``metad run`` on one database, the simulator's webhoo
 spread over all of them, random ``kill -9`` s and one clean stop (which writes a
 checkpoint while the other two keep settling), then the database is audited.
 
-The audit (:func:`audit_journal`) rebuilds the ledger twice with the daemon's own pure
-code (:class:`~actors.budget.ledger.Ledger`): once by replaying the whole journal, once
-from each stored (or snapshotted) checkpoint plus the journal after it, as a start does.
-The two must agree, and so must every running daemon's live totals and a daemon started
-afresh once everything stopped.
+The audit (:func:`audit_journal`) rebuilds the daemon's own :class:`~actors.budget.
+ledger.Ledger` from the whole journal and from each checkpoint plus the journal after
+it; they, every daemon's live totals and a fresh start must all agree.
 """
 
 from __future__ import annotations
@@ -546,6 +544,10 @@ def shared_budget(
         res.lost, res.duplicates = t.lost, t.duplicates
         res.crashes = died_alone
         res.checks["budget held (spent <= cap)"] = status["cost_usd"] <= cap + 1e-9
+        # Fails (defect, 2026-11-26): the webhook route's Settle carries no campaign, so
+        # a daemon settling a message whose reservation it does not hold journals the
+        # settlement with campaign_id NULL, which campaign status (rows of the campaign)
+        # does not see: its cost misses that price (``status_gaps``).
         res.checks["campaign status cost == journal's settlements"] = abs(
             cost - audit.settled_usd
         ) < Decimal("0.0001")
@@ -559,6 +561,9 @@ def shared_budget(
         )
         res.checks["a start from the last checkpoint == journal"] = _same(restarted, audit.full)
         res.checks["no budget crash in the logs"] = not faults
+        # Fails (defect, 2026-11-26): a recipient handed to a chip whose queued row the
+        # chip's next owner cancelled stays 'handed' (``stuck_in_flight``): only a
+        # runner's start puts such recipients back, and the capped campaign is paused.
         res.checks["campaign came to rest (nothing left in flight)"] = at_rest and not stuck
         res.checks["kills and the clean stop made"] = made["stop"] == 1 and made["kill"] >= min(
             kills, 1
