@@ -12,8 +12,9 @@ Scenarios (issue M11), long sizes (``--quick``: the CI sizes):
             when ``import atheris`` works; e.g. ``PYTHONPATH=<dir with atheris>``)
   outage    the daemon's PostgreSQL (external mode) stopped 30 s mid-campaign
   actors    100 crashes injected across chip and coordinator actors
-  shared    3 daemons sharing a capped 2,000-recipient campaign: 6 kill -9 and a clean
-            stop; checkpoints + journal, every daemon's totals and the cap agree
+  shared    3 daemons sharing a capped 2,000-recipient campaign: 6 kill -9, a clean
+            stop, a freeze, 3 store outages; checkpoints + journal, every daemon's
+            totals and the cap agree
   config    generated broken metad.toml / campaign files and CSVs (tests/reliability)
   security  socket mode and other users, secrets in logs and ctl, unsigned webhooks,
             a world-readable Flows key (tests/reliability)
@@ -58,7 +59,7 @@ LONG: dict[str, dict[str, float]] = {
     "atheris": {"runs": 200_000},
     "outage": {"recipients": 3_000, "rate": 30.0, "down_s": 30.0},
     "actors": {"crashes": 100, "recipients": 300},
-    "shared": {"recipients": 2_000, "kills": 6, "rate": 30.0},
+    "shared": {"recipients": 2_000, "kills": 6, "rate": 30.0, "outages": 3},
 }
 QUICK: dict[str, dict[str, float]] = {
     "crash": {"recipients": 150, "kills": 3, "rate": 25.0},
@@ -187,6 +188,7 @@ def run(which: list[str], sizes: dict[str, dict[str, float]], dsn: str, work: Pa
             recipients=int(sized("shared")["recipients"]),
             kills=int(sized("shared")["kills"]),
             rate=sized("shared")["rate"],
+            outages=int(sized("shared").get("outages", 0)),
         ),
         "config": lambda: _pytest("config and input", "tests/reliability/test_config_input.py"),
         "security": lambda: _pytest("security", "tests/reliability/test_security.py"),

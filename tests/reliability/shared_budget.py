@@ -24,11 +24,11 @@ import hashlib
 import json
 import random
 import re
+import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -46,6 +46,14 @@ from tests.reliability.harness import (
     write_config,
 )
 from tests.reliability.scenarios import MARKETING_USD, Result, sign
+from tests.reliability.shared_journal import (
+    CAMPAIGN,
+    audit_journal,
+    live_totals,
+    read_journal,
+    same_totals,
+    settled_views,
+)
 from tests.support import stop_process
 
 NODES = ("n1", "n2", "n3")
@@ -54,7 +62,10 @@ LEASE_S = 3.0
 CAP_SHARE = 0.5
 """The campaign's cap as a share of its full marketing price: with the re-categorised
 messages (:data:`RECATEGORISE_PCT`) it binds at about three quarters of the audience."""
-CAMPAIGN = "shared"
+FREEZE_S = LEASE_S + 2.0
+"""A daemon stopped (SIGSTOP) this long, a GC or VM pause: its chips move while it
+holds reservations its journal writer has not written; resumed, it writes them after
+other daemons settled those messages (the 'journal reserves twice' path)."""
 STUCK_S = 20.0
 """How long a stopped campaign may keep something in flight before that is reported
 (the simulator's last statuses come within seconds)."""
@@ -70,7 +81,8 @@ KNOBS = (
 )
 CRASH_PATTERNS = (
     re.compile(r"journal reserves"),
-    re.compile(r"actor budget (crashed|failed|restarted|stopped)"),
+    # not "stopped (storage unavailable …)" and the restart after it: an outage's
+    re.compile(r"actor budget (crashed|failed)"),
 )
 
 
@@ -249,173 +261,6 @@ def wait_balanced(stacks: Sequence[Stack], timeout: float = 30.0) -> dict[str, s
     return owners
 
 
-# --- the journal audit -----------------------------------------------------------------
-
-
-@dataclass
-class Journal:
-    """What the database holds of the budget: every entry (id order), the checkpoints."""
-
-    entries: list[tuple[int, dict[str, Any]]]
-    checkpoints: list[tuple[int, dict[str, Any]]]
-
-
-def read_journal(dsn: str) -> Journal:
-    """The whole ``budget_ledger`` and every stored checkpoint, read as a start reads
-    them (the journal repository's entry form)."""
-    import trio
-
-    from config.model import StorageConfig
-    from daemon.store import open_store
-    from daemon.store.budget import _ENTRY, _entry
-
-    async def run() -> Journal:
-        cfg = StorageConfig(dsn=dsn, pool_min_size=1, pool_max_size=1)
-        async with open_store(cfg, state_dir=Path("/nonexistent"), run_migrations=False) as db:
-            rows = await db.fetch(f"SELECT id, {_ENTRY} FROM budget_ledger ORDER BY id")
-            cps = await db.fetch("SELECT position, data FROM budget_checkpoints ORDER BY position")
-        return Journal(
-            [(int(r["id"]), _entry(r)) for r in rows],
-            [(int(r["position"]), dict(r["data"])) for r in cps],
-        )
-
-    return trio.run(run)
-
-
-Totals = dict[str, tuple[str, str]]
-"""Per (scope, period) label: (spent, reserved), as decimal strings."""
-
-
-def totals(ledger: Any, now: float, campaign: str) -> Totals:
-    """The ledger's global day and month and the campaign's month, spent and reserved."""
-    from actors.budget.values import GLOBAL, Scope
-
-    out: Totals = {}
-    for label, scope, kind in (
-        ("global day", GLOBAL, "day"),
-        ("global month", GLOBAL, "month"),
-        ("campaign month", Scope.campaign(campaign), "month"),
-    ):
-        usage = ledger.usage(scope, kind, now)
-        out[label] = (str(usage.spent), str(usage.reserved))
-    return out
-
-
-def replayed(cfg: Any, entries: Sequence[dict[str, Any]], checkpoint: Any = None) -> Any:
-    """A ledger of ``cfg``'s caps and zone, from ``checkpoint`` (if any) and ``entries``."""
-    from actors.budget.ledger import Ledger
-    from actors.budget.values import LedgerEntry
-
-    ledger = Ledger.from_config(cfg.budget, cfg.tz)
-    if checkpoint is not None:
-        ledger.restore(checkpoint)
-    ledger.replay(LedgerEntry.from_json(e) for e in entries)
-    return ledger
-
-
-@dataclass
-class Audit:
-    full: Totals
-    """The whole journal replayed (the truth)."""
-    mismatches: list[str]
-    """One line per checkpoint whose restore + later entries disagree with ``full``."""
-    checked: int
-    settled_usd: Decimal
-    """The sum of each message's last settlement in the journal."""
-    resettled: int
-    """Messages with more than one settlement (a second price, often another daemon's)."""
-    with_prev: int
-    """Settlements that say which price they replace (written by a daemon that knew it)."""
-    status_gaps: list[str] = field(default_factory=list)
-    """Messages whose last settlement is not the last one naming the campaign: what
-    ``campaign status`` sums as the message's price (its latest settlement of the
-    campaign) then differs from what the budget counts."""
-    error: str = ""
-
-
-def audit_journal(
-    cfg: Any, journal: Journal, now: float, extra: Sequence[tuple[int, dict[str, Any]]] = ()
-) -> Audit:
-    """Replay the journal whole, and from every checkpoint (stored now, or ``extra``
-    ones snapshotted earlier) plus the entries after its position: the same totals."""
-    entries = [e for _, e in journal.entries]
-    settles: dict[str, list[dict[str, Any]]] = {}
-    for e in entries:
-        if e["op"] == "settle":  # a release after a settlement frees nothing
-            settles.setdefault(e["id"], []).append(e)
-    audit = Audit({}, [], 0, Decimal(0), 0, 0)
-    audit.settled_usd = sum((Decimal(s[-1]["amount"]) for s in settles.values()), Decimal(0))
-    audit.resettled = sum(1 for s in settles.values() if len(s) > 1)
-    audit.with_prev = sum(1 for s in settles.values() for e in s if "prev" in e)
-    for ref, s in settles.items():
-        ours = [e for e in s if e.get("campaign") == CAMPAIGN]
-        if not ours or ours[-1]["amount"] != s[-1]["amount"]:
-            audit.status_gaps.append(
-                f"{ref}: "
-                + "; ".join(
-                    f"{e['amount']} campaign={e.get('campaign')} prev={e.get('prev')}" for e in s
-                )
-            )
-    try:
-        audit.full = totals(replayed(cfg, entries), now, CAMPAIGN)
-    except ValueError as exc:  # "journal reserves … twice": the journal itself is wrong
-        audit.error = f"full replay: {exc}"
-        return audit
-    seen: set[int] = set()
-    for position, data in [*extra, *journal.checkpoints]:
-        if position in seen:
-            continue
-        seen.add(position)
-        audit.checked += 1
-        after = [e for i, e in journal.entries if i > position]
-        try:
-            got = totals(replayed(cfg, after, data), now, CAMPAIGN)
-        except ValueError as exc:
-            audit.mismatches.append(f"checkpoint {position}: {exc}")
-            continue
-        if got != audit.full:
-            audit.mismatches.append(
-                f"checkpoint {position} + {len(after)} entries: {got} != journal {audit.full}"
-            )
-    return audit
-
-
-def live_totals(stack: Stack) -> dict[str, tuple[str, str]]:
-    """A running daemon's own global day and month totals (``budget.status``)."""
-    status = stack.call("budget.status", timeout=30)
-    return {f"global {k}": (status[k]["spent"], status[k]["reserved"]) for k in ("day", "month")}
-
-
-def _same(live: dict[str, tuple[str, str]], full: Totals) -> bool:
-    return all(
-        tuple(Decimal(x) for x in v) == tuple(Decimal(x) for x in full[k]) for k, v in live.items()
-    )
-
-
-def settled_views(
-    stacks: Sequence[Stack], dsn: str, tries: int = 5
-) -> tuple[dict[str, dict[str, tuple[str, str]]], Totals, float]:
-    """Every running daemon's live totals and the whole journal's, read while no entry
-    was written (the journal's length the same before and after): the views to compare.
-    Why the retries: a late price or the reconciliation may still book meanwhile."""
-    live: dict[str, dict[str, tuple[str, str]]] = {}
-    full: Totals = {}
-    now = time.time()
-    for _ in range(tries):
-        time.sleep(2.5)  # two catch-ups: every daemon has learnt every entry
-        before = read_journal(dsn)
-        now = time.time()
-        live = {s.tmp.name: live_totals(s) for s in stacks if s.alive()}
-        after = read_journal(dsn)
-        try:
-            full = totals(replayed(stacks[0].cfg, [e for _, e in after.entries]), now, CAMPAIGN)
-        except ValueError:  # reported by the audit
-            full = {}
-        if len(before.entries) == len(after.entries):
-            break
-    return live, full, now
-
-
 def wait_rest(head: Stack, deadline: float) -> tuple[dict[str, Any], bool, dict[str, float]]:
     """Until the campaign has left ``running`` with nothing in flight or in doubt and the
     simulator owes no webhook, or ``deadline``: the last status, whether it came to rest,
@@ -449,7 +294,8 @@ def in_flight_rows(dsn: str) -> list[dict[str, Any]]:
     rows = admin_sql(
         dsn,
         "SELECT r.recipient_key, r.wa_id, r.state, r.reason, o.id AS outbox_id,"
-        " o.chip, o.state AS ostate FROM campaign_recipients r LEFT JOIN outbox o"
+        " o.chip, o.state AS ostate, o.error::text AS error FROM campaign_recipients r"
+        " LEFT JOIN outbox o"
         "   ON o.campaign_id = r.campaign_id AND o.recipient_id = r.recipient_key"
         f" WHERE r.campaign_id = '{CAMPAIGN}' AND (o.state IN ('queued', 'sending')"
         "   OR (r.state = 'handed' AND NOT EXISTS (SELECT 1 FROM outbox x"
@@ -478,6 +324,32 @@ def log_faults(stacks: Sequence[Stack]) -> list[str]:
 # --- the scenario ----------------------------------------------------------------------
 
 
+@contextmanager
+def stoppable_postgres(admin_dsn: str, own: bool) -> Iterator[tuple[str, Callable[[float], None]]]:
+    """The server the daemons will use and a way to stop it for some seconds: the
+    caller's (never stopped) or, for store outages, a throwaway one. Why outages: every
+    daemon's catch-up fails meanwhile, and after it inbox backlogs, hand-offs of chips
+    whose leases lapsed and catch-ups race: the tester's 18.00-for-9.00 run had three."""
+    if not own:
+        yield admin_dsn, time.sleep
+        return
+    from daemon.store.embedded import start_embedded_blocking
+    from tests.reliability.scenarios import own_postgres
+
+    with own_postgres() as (state, dsn):
+        server = [start_embedded_blocking(state)]
+
+        def outage(seconds: float) -> None:
+            server[0].stop_blocking()
+            time.sleep(seconds)
+            server[0] = start_embedded_blocking(state)
+
+        try:
+            yield dsn, outage
+        finally:
+            server[0].stop_blocking()
+
+
 def shared_budget(
     tmp: Path,
     admin_dsn: str,
@@ -485,6 +357,8 @@ def shared_budget(
     recipients: int,
     kills: int,
     rate: float,
+    outages: int = 0,
+    down_s: float = 5.0,
     seed: int = 7,
 ) -> Result:
     """Three daemons, one capped campaign, ``kills`` random ``kill -9`` s and one clean
@@ -495,7 +369,10 @@ def shared_budget(
     rng = random.Random(seed)
     res = Result(f"shared caps: 3 daemons, {kills} kill -9, a clean stop")
     cap = round(recipients * MARKETING_USD * CAP_SHARE, 2)
-    with three_nodes(tmp, admin_dsn, contacts=recipients) as (stacks, dsn, relay):
+    with (
+        stoppable_postgres(admin_dsn, outages > 0) as (server_dsn, outage),
+        three_nodes(tmp, server_dsn, contacts=recipients) as (stacks, dsn, relay),
+    ):
         head = stacks[0]
         wait_balanced(stacks)
         audience = head.write_audience(recipients)
@@ -505,18 +382,37 @@ def shared_budget(
         any_call(stacks, "campaign.start", {"file": str(path)})
         window = recipients * 0.75 / rate
         # The clean stop comes second (or first without kills), so that the restarts
-        # after it restore from its checkpoint with other daemons' entries after it.
+        # after it restore from its checkpoint with other daemons' entries after it;
+        # then a freeze (see FREEZE_S).
         events = ["kill"] * kills
         events.insert(min(1, kills), "stop")
+        events.insert(min(2, len(events)), "freeze")
+        for i in range(outages):
+            events.insert(min(3 + 2 * i, len(events)), "outage")
         snapshots: list[tuple[int, dict[str, Any]]] = []
-        made = {"kill": 0, "stop": 0}
+        made = {"kill": 0, "stop": 0, "freeze": 0, "outage": 0}
         died_alone = 0
         for event in events:
             time.sleep(rng.uniform(0.3, 1.0) * window / (len(events) + 1))
-            if any_call(stacks, "campaign.status", {"name": CAMPAIGN})["state"] != "running":
+            try:
+                state = any_call(stacks, "campaign.status", {"name": CAMPAIGN})["state"]
+            except AssertionError:  # just after an outage: the next one answers
+                state = "running"
+            if state != "running":
                 break
             died_alone += sum(1 for s in stacks if not s.alive())
             victim = rng.choice(stacks)
+            if event == "outage":
+                outage(down_s)
+                made[event] += 1
+                continue
+            if event == "freeze":
+                assert victim.daemon is not None
+                victim.daemon.send_signal(signal.SIGSTOP)
+                time.sleep(FREEZE_S)
+                victim.daemon.send_signal(signal.SIGCONT)
+                made[event] += 1
+                continue
             if event == "kill":
                 victim.kill9()
                 time.sleep(rng.uniform(0.2, LEASE_S))  # sometimes its chips move first
@@ -557,9 +453,11 @@ def shared_budget(
             not audit.mismatches and audit.checked > 0
         )
         res.checks["every daemon's live totals == journal"] = len(live) == len(stacks) and all(
-            _same(v, live_full) for v in live.values()
+            same_totals(v, live_full) for v in live.values()
         )
-        res.checks["a start from the last checkpoint == journal"] = _same(restarted, audit.full)
+        res.checks["a start from the last checkpoint == journal"] = same_totals(
+            restarted, audit.full
+        )
         res.checks["no budget crash in the logs"] = not faults
         # Fails (defect, 2026-11-26): a recipient handed to a chip whose queued row the
         # chip's next owner cancelled stays 'handed' (``stuck_in_flight``): only a
@@ -570,6 +468,8 @@ def shared_budget(
         )
         res.detail = {
             "kills": made["kill"],
+            "freezes": made["freeze"],
+            "outages": made["outage"],
             "recipients": recipients,
             "received": t.received,
             "in_doubt": t.in_doubt,
@@ -583,7 +483,7 @@ def shared_budget(
             "resettled_messages": audit.resettled,
             "settlements_with_prev": audit.with_prev,
             "live": live if not res.checks["every daemon's live totals == journal"] else "=",
-            "restarted": restarted if not _same(restarted, audit.full) else "=",
+            "restarted": restarted if not same_totals(restarted, audit.full) else "=",
             "mismatches": audit.mismatches[:3],
             "status_gaps": audit.status_gaps[:3],
             "stuck_in_flight": stuck[:5],
