@@ -34,9 +34,9 @@ class SettleOrder:
 
     def __init__(self) -> None:
         self._made = 0
-        self._seen: dict[str, tuple[int, LedgerEntry | None, float | None]] = {}
-        """Message id → (stamp, its latest settlement in journal order, when it was
-        reserved): of the messages whose entries were applied lately."""
+        self._seen: dict[str, tuple[int, LedgerEntry | None, LedgerEntry | None]] = {}
+        """Message id → (stamp, its latest settlement in journal order, its
+        reservation): of the messages whose entries were applied lately."""
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -53,25 +53,35 @@ class SettleOrder:
         if entry.op == "settle":
             settled = entry
         elif entry.op == "reserve":
-            reserved = entry.at
+            reserved = entry
         self._seen[entry.id] = (self._made, settled, reserved)
 
     def as_written(self, entry: LedgerEntry, made: int) -> tuple[LedgerEntry, bool]:
         """``entry`` (stamped ``made``) as it must be written now, and whether the ledger
         must apply it again: a settlement made before another daemon's entry of the same
         message was applied comes after that entry in the journal. It replaces that
-        daemon's settlement (``prev``), and is booked when the message was."""
+        daemon's settlement (``prev``), and is booked when and where the message was
+        (made without knowing the reservation, it named no campaign: campaign status,
+        which sums the journal's rows of the campaign, missed its price)."""
         seen = self._seen.get(entry.id)
         if entry.op != "settle" or seen is None or seen[0] < made:
             return entry, False
         _, before, reserved = seen
+        origin = reserved if reserved is not None else before
         booked_at = entry.booked_at
         if booked_at is None and before is not None:
             booked_at = before.booked_at if before.booked_at is not None else before.at
-        if booked_at is None:
-            booked_at = reserved
+        if booked_at is None and reserved is not None:
+            booked_at = reserved.at
         prev = entry.prev if before is None else before.amount
-        return dataclasses.replace(entry, prev=prev, booked_at=booked_at), True
+        written = dataclasses.replace(entry, prev=prev, booked_at=booked_at)
+        if origin is not None:
+            written = dataclasses.replace(
+                written,
+                waba=entry.waba if entry.waba is not None else origin.waba,
+                campaign=entry.campaign if entry.campaign is not None else origin.campaign,
+            )
+        return written, True
 
     def written(self, upto: int) -> None:
         """Entries stamped up to ``upto`` are written: what was applied before any

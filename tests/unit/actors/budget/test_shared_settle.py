@@ -126,6 +126,8 @@ async def test_a_price_for_a_reservation_not_yet_learnt_is_booked_after_it(
         nursery.cancel_scope.cancel()
     entries = shared.entries
     assert [e["op"] for e in entries] == ["reserve", "settle"]
+    # Written where the message was booked: campaign status sums the campaign's rows.
+    assert (entries[1].get("waba"), entries[1].get("campaign")) == ("w1", "c1")
     price = spent(entries)
     assert price > 0
     assert D(c_status["day"]["spent"]) == price
