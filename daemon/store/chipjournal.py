@@ -224,6 +224,22 @@ class RatingChangeRow:
     to_rating: str
 
 
+_SETTLE_ABANDONED = """
+WITH s AS (
+    UPDATE outbox SET state = CASE state WHEN 'sending' THEN 'in_doubt' ELSE 'cancelled' END,
+           updated_at = now()
+    WHERE chip = $1 AND state IN ('queued', 'sending')
+    RETURNING state, campaign_id, recipient_id
+), r AS (
+    UPDATE campaign_recipients cr SET state = 'pending', updated_at = now()
+    FROM s
+    WHERE s.state = 'cancelled' AND cr.campaign_id = s.campaign_id
+      AND cr.recipient_key = s.recipient_id AND cr.state = 'handed'
+)
+SELECT count(*) FROM s
+"""
+
+
 class ChipJournalRepository:
     def __init__(self, db: Queries) -> None:
         self._db = db
@@ -315,14 +331,14 @@ class ChipJournalRepository:
 
     async def settle_abandoned(self, chip: str) -> int:
         """After a crash, or once a removed chip stopped: held messages are cancelled,
-        those mid-POST are in doubt. Returns how many."""
-        status = await self._db.execute(
-            "UPDATE outbox SET state = CASE state WHEN 'sending' THEN 'in_doubt'"
-            " ELSE 'cancelled' END, updated_at = now()"
-            " WHERE chip = $1 AND state IN ('queued', 'sending')",
-            chip,
-        )
-        return int(status.split()[-1])
+        those mid-POST are in doubt. Returns how many.
+
+        A cancelled message's campaign recipient, handed to the chip, is pending again in
+        the same statement: its message never reached Meta, and a runner only looks at
+        pending recipients (it used to stay "handed", in flight for ever, until a runner
+        started again: with several daemons, one that took a dead one's chips over)."""
+        n = await self._db.fetchval(_SETTLE_ABANDONED, chip)
+        return int(n)
 
     async def outbox_new(self, rows: Sequence[OutboxRow]) -> list[int | None]:
         # A campaign recipient has one outbox row, ever (a unique index): a second send

@@ -94,8 +94,13 @@ async def test_a_crash_a_drop_a_resend_and_a_failure_give_their_reservations_bac
         await store.chip_journal.outbox_set(live, "accepted", wamid="wamid.5")
         box.close()  # the daemon dies here ...
 
-    await store.chip_journal.settle_abandoned(CHIP)  # ... its chip restarts
-    assert await store.campaigns.recover("c1") == 1  # r1 never reached Meta
+    await store.chip_journal.settle_abandoned(CHIP)  # ... its chip restarts: r1 never
+    pending = await store.fetch(  # reached Meta, and is pending again at once
+        "SELECT recipient_key FROM campaign_recipients WHERE campaign_id = 'c1'"
+        " AND state = 'pending'"
+    )
+    assert [r["recipient_key"] for r in pending] == ["r1"]
+    assert await store.campaigns.recover("c1") == 0  # nothing left for a runner's start
     async with trio.open_nursery() as nursery:
         client, box = await _budget(nursery, store)  # the budget restarts
         # r1 was cancelled by the restart: released; r2 and r3 are in doubt, r4 and r5

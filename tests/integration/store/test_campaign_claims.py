@@ -43,3 +43,33 @@ async def test_a_cancelled_message_is_outstanding_and_reclaimed_once_stale(store
     assert await store.campaigns.claim("c1", limit=10, stale_s=60) == []  # not stale yet
     again = await store.campaigns.claim("c1", limit=10, stale_s=0)
     assert [r.key for r in again] == ["r1"]
+
+
+async def test_a_message_its_chip_abandons_puts_its_recipient_back_to_pending(
+    store: Store,
+) -> None:
+    """A chip that starts again (a crash, or another daemon took it over) cancels what it
+    held: those recipients are pending again at once, while one being sent stays handed
+    (in doubt: Meta may have it). They used to stay handed, in flight for ever on a paused
+    campaign, until some runner started again."""
+    await running_campaign(store, ["r1", "r2"])
+    await store.campaigns.claim("c1", limit=10, stale_s=60)
+    queued, sending = await _journal(store, "r1"), await _journal(store, "r2")
+    await store.chip_journal.outbox_sending([sending])
+    assert await store.chip_journal.settle_abandoned(CHIP) == 2
+    states = {
+        r["recipient_key"]: r["state"]
+        for r in await store.fetch(
+            "SELECT recipient_key, state FROM campaign_recipients WHERE campaign_id = 'c1'"
+        )
+    }
+    assert states == {"r1": "pending", "r2": "handed"}
+    rows = {
+        r["id"]: r["state"]
+        for r in await store.fetch(
+            "SELECT id, state FROM outbox WHERE id = ANY($1)", [queued, sending]
+        )
+    }
+    assert rows == {queued: "cancelled", sending: "in_doubt"}
+    again = await store.campaigns.claim("c1", limit=10, stale_s=60)
+    assert [r.key for r in again] == ["r1"]
