@@ -459,9 +459,10 @@ def shared_budget(
             restarted, audit.full
         )
         res.checks["no budget crash in the logs"] = not faults
-        # Fails (defect, 2026-11-26): a recipient handed to a chip whose queued row the
-        # chip's next owner cancelled stays 'handed' (``stuck_in_flight``): only a
-        # runner's start puts such recipients back, and the capped campaign is paused.
+        # Fails (defect, 2026-11-26, still with 32a5cc7): the rows left are the last
+        # sends, refused by the cap ("cap would be crossed", some "booked meanwhile by
+        # another daemon"): the outbox row is cancelled, the recipient stays 'handed'
+        # (not 'refused') and the campaign, paused at its cap, never looks again.
         res.checks["campaign came to rest (nothing left in flight)"] = at_rest and not stuck
         res.checks["kills and the clean stop made"] = made["stop"] == 1 and made["kill"] >= min(
             kills, 1
