@@ -40,9 +40,13 @@ cancels what it queued, before any POST): those recipients go to a healthy chip.
 
 @dataclass(frozen=True, slots=True)
 class PauseCampaign:
-    """The answer says a budget cap would be crossed: the campaign stops here."""
+    """The answer says a budget cap would be crossed: the campaign stops here.
+    ``mark``: what the refused recipient becomes (a claimed one is given back as
+    pending; left "handed" behind its cancelled row, it counted as in flight for as
+    long as the campaign stayed paused)."""
 
     reason: str
+    mark: Mark | None = None
 
 
 def recipient_mark(
@@ -61,7 +65,7 @@ def recipient_mark(
             if reason.startswith(TRANSIENT):
                 return (key, "pending", None, None) if claimed else None
             if reason.startswith("budget:"):  # a cap would be crossed: stop here
-                return PauseCampaign(reason)
+                return PauseCampaign(reason, (key, "pending", None, None) if claimed else None)
             return (key, "refused", reason, pnid)
 
 

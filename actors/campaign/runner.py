@@ -447,6 +447,8 @@ class CampaignRunner:
             self._recount.set()  # left pending (a transient refusal): sent once registered
         mark = recipient_mark(key, pnid, result, claimed=self._sharing is not None)
         if isinstance(mark, PauseCampaign):
+            if mark.mark is not None:
+                self.state.marks.append(mark.mark)
             self._on_pause(mark.reason)
         elif mark is not None:
             self.state.marks.append(mark)

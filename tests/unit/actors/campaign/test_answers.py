@@ -8,6 +8,7 @@ import trio
 import trio.testing
 from trio.testing import MockClock
 
+from actors.campaign.answers import PauseCampaign, recipient_mark
 from actors.campaign.runner import CampaignRunner
 from actors.chip.messages import Refused, Send, SendResult, Sent, Uncertain
 from tests.unit.actors.campaign.fakes import (
@@ -156,3 +157,15 @@ async def test_a_default_fills_a_missing_variable(world: World, autojump_clock: 
     await run_to_end(world.runner(recs, variables=variables))
     body = components(chip.sends[0][1])[0]
     assert body["parameters"][0] == {"type": "text", "text": "doutor(a)"}
+
+
+@pytest.mark.parametrize("claimed", [True, False], ids=["claimed", "file order"])
+def test_a_budget_refusal_pauses_and_gives_a_claimed_recipient_back(claimed: bool) -> None:
+    """Several daemons share the campaign: its recipient was claimed ("handed") and the
+    cap refused its send (the chip cancelled the row). Left handed, it counted as in
+    flight for as long as the campaign stayed paused; it is pending again. A recipient
+    read in file order was never marked: it stays as it is, sent after a resume."""
+    mark = recipient_mark("3/SP", A, Refused(BUDGET_REFUSAL), claimed=claimed)
+    assert isinstance(mark, PauseCampaign)
+    assert BUDGET_REFUSAL in mark.reason
+    assert mark.mark == (("3/SP", "pending", None, None) if claimed else None)
