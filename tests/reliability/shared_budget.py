@@ -4,7 +4,7 @@ Why this scenario: with ``[cluster] chips = "auto"`` the daemons book one cap th
 one journal (``budget_ledger``), and a message's two prices (``sent`` and ``delivered``)
 are often settled by two daemons: the chip that sent it moves to another node when its
 daemon dies, stops or comes back (the fair share is rebalanced). Two defects lived
-exactly there (commits d2c6635 and 6565caa): a message settled by two daemons counted
+exactly there (fixed by commits d2c6635 and 6565caa): a message settled by two daemons counted
 twice after a restart from a checkpoint taken between the two settlements, and a price
 reaching a daemon before the message's reservation crashed its budget coordinator. A
 tester once saw a checkpoint holding 18.00 where the settlements summed to 9.00. The
@@ -440,10 +440,9 @@ def shared_budget(
         res.lost, res.duplicates = t.lost, t.duplicates
         res.crashes = died_alone
         res.checks["budget held (spent <= cap)"] = status["cost_usd"] <= cap + 1e-9
-        # Fails (defect, 2026-11-26): the webhook route's Settle carries no campaign, so
-        # a daemon settling a message whose reservation it does not hold journals the
-        # settlement with campaign_id NULL, which campaign status (rows of the campaign)
-        # does not see: its cost misses that price (``status_gaps``).
+        # Failed until 47bcf77: a daemon settling a message whose reservation it had not
+        # learnt journalled the settlement without its campaign, which campaign status
+        # (the campaign's rows) did not see: its cost missed that price (``status_gaps``).
         res.checks["campaign status cost == journal's settlements"] = abs(
             cost - audit.settled_usd
         ) < Decimal("0.0001")
@@ -459,10 +458,9 @@ def shared_budget(
             restarted, audit.full
         )
         res.checks["no budget crash in the logs"] = not faults
-        # Fails (defect, 2026-11-26, still with 32a5cc7): the rows left are the last
-        # sends, refused by the cap ("cap would be crossed", some "booked meanwhile by
-        # another daemon"): the outbox row is cancelled, the recipient stays 'handed'
-        # (not 'refused') and the campaign, paused at its cap, never looks again.
+        # Failed until f68fe6d: the last sends, refused by the cap, left their claimed
+        # recipients 'handed' behind a cancelled row, in flight while the campaign stayed
+        # paused at its cap (32a5cc7 fixed the same for rows a chip's start cancels).
         res.checks["campaign came to rest (nothing left in flight)"] = at_rest and not stuck
         res.checks["kills and the clean stop made"] = made["stop"] == 1 and made["kill"] >= min(
             kills, 1
