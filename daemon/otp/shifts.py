@@ -36,6 +36,11 @@ log = logging.getLogger("metad.shifts")
 Publish = Callable[[str, dict[str, Any]], None]
 
 
+EARLY_KEPT = 1000
+"""Failures kept for offers whose send's answer was not recorded yet: a status webhook
+overtakes that answer by milliseconds, so a few suffice; the oldest go first."""
+
+
 class ShiftService:
     def __init__(
         self,
@@ -55,6 +60,9 @@ class ShiftService:
         self._publish = publish
         self._now = now
         self._tz = tz
+        self._early: dict[int | str, tuple[int | None, str, int | None]] = {}
+        """Failures told while no offer carried their message yet (outbox id, else
+        wamid → the failure): the send that carries it looks here once recorded."""
 
     async def send(
         self,
@@ -103,6 +111,12 @@ class ShiftService:
             )
             if offer is not None and offer.state == "failed":  # its webhook came first
                 self._failed(offer, chip, report.wamid or "", offer.error_code)
+            else:
+                early = self._early.pop(report.outbox_id or 0, None) or self._early.pop(
+                    report.wamid or "", None
+                )
+                if early is not None:  # told while this send's answer was being recorded
+                    await self.undelivered(*early, chip)
         log.info("shift %s offered to %s via %s: %s", shift_id, key, chip, report.result)
         return {**report.as_dict(), "shift_id": shift_id, "contact": key}
 
@@ -149,9 +163,16 @@ class ShiftService:
     ) -> ShiftOffer | None:
         """A message Meta took failed later (status webhook): if it carried a pending
         offer, the offer is ``failed`` and a ``shift`` event says so; else None."""
+        # Noted before the store is asked: the send's own answer may be recorded while
+        # the question is in flight, and must find it (ShiftService.send).
+        key: int | str = outbox_id if outbox_id is not None else wamid
+        self._early[key] = (outbox_id, wamid, error_code)
+        while len(self._early) > EARLY_KEPT:
+            del self._early[next(iter(self._early))]
         offer = await self._offers.failed(outbox_id, wamid, error_code)
         if offer is None:
             return None
+        self._early.pop(key, None)
         self._failed(offer, chip, wamid, error_code)
         return offer
 
