@@ -21,11 +21,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -57,6 +59,35 @@ def free_port() -> int:
 
 
 # --- databases -------------------------------------------------------------------------
+
+
+def serve_webhooks(
+    handle: Callable[[bytes, dict[str, str]], int],
+) -> tuple[ThreadingHTTPServer, str]:
+    """A webhook endpoint for the simulator that stands in front of the daemons (the
+    relays of the storm and shared scenarios): every POST's body and signature headers
+    go to ``handle``, whose status is the answer. Returns the server (``shutdown()`` it)
+    and its URL; it serves from a thread of its own."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            headers = {
+                k: v
+                for k, v in self.headers.items()
+                if k.lower() in ("content-type", "x-hub-signature-256")
+            }
+            status = handle(body, headers)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/webhook"
 
 
 def with_database(dsn: str, database: str) -> str:

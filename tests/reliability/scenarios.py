@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,8 @@ from tests.reliability.harness import (
     Stack,
     campaign_file,
     chip_ids,
-    free_port,
     running_stack,
+    serve_webhooks,
     tally,
 )
 
@@ -218,27 +217,7 @@ class _Relay:
         self.submitted = 0
         self.originals = 0
         self.copy_statuses: dict[int, int] = {}
-        relay = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                headers = {
-                    k: v
-                    for k, v in self.headers.items()
-                    if k.lower() in ("content-type", "x-hub-signature-256")
-                }
-                status = relay.deliver(body, headers)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = serve_webhooks(self.deliver)
         self._ticker = threading.Thread(target=self._scheduler, daemon=True)
         self._ticker.start()
 

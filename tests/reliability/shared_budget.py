@@ -30,7 +30,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ from tests.reliability.harness import (
     campaign_file,
     free_port,
     scratch_database,
+    serve_webhooks,
     tally,
     write_config,
 )
@@ -102,29 +102,10 @@ class RoundRobin:
         self._lock = threading.Lock()
         self._next = 0
         self.per_target = [0] * len(self.targets)
-        relay = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                headers = {
-                    k: v
-                    for k, v in self.headers.items()
-                    if k.lower() in ("content-type", "x-hub-signature-256")
-                }
-                body, headers = relay.rewrite(body, headers)
-                status = relay.forward(body, headers)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
         self._http = httpx.Client(timeout=10)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = serve_webhooks(
+            lambda body, headers: self.forward(*self.rewrite(body, headers))
+        )
 
     def rewrite(self, body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
         """Meta re-categorising a message: the ``delivered`` status of some marketing
