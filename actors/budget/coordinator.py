@@ -211,8 +211,9 @@ class BudgetCoordinator(Actor[BudgetMsg]):
         self._now = now
         self._publish = publish
         self._settled: dict[str, tuple[Any, ...]] = {}
-        self._settle_order = SettleOrder()
         """Message id → the pricing it was last settled with (at most SETTLED_MEMORY)."""
+        self._settle_order = SettleOrder()
+        """Shared caps: other daemons' entries applied since ours were made."""
 
     async def run(self, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
         """The mailbox loop beside one journal writer (see :meth:`_journal_writer`)."""

@@ -161,10 +161,10 @@ class CampaignCoordinator(Actor[CampaignMsg]):
         self.runners: dict[str, CampaignRunner] = {}
         self._nursery: trio.Nursery | None = None
         self._counted: dict[str, _Count] = {}
+        """Per campaign, its last count (see :meth:`status`)."""
         self._forgot: dict[str, float] = {}
         """When a campaign's count was last dropped (its counts changed): a count that
         began before is older than the change and is not kept."""
-        """Per campaign, its last count (see :meth:`status`)."""
         self._as_of = 0.0
         """The last ``as_of`` stamp :meth:`status` gave (each is later than it)."""
 
