@@ -13,7 +13,7 @@ import trio
 from daemon.bus import BusEvent
 from daemon.control.client import ControlError, connect
 from tests.integration.daemon.conftest import CHIP, CONTACT, Env, wait_until
-from tests.integration.daemon.otp_calls import OtpCalls
+from tests.integration.daemon.otp_calls import OtpCalls, approved_shift_template
 from tests.support import metad_command
 
 WABA = "100000000000001"
@@ -179,10 +179,8 @@ async def test_a_tap_on_the_offer_confirms_that_shift_for_that_contact(env: Env)
     env.sim.world.contacts[CONTACT].replies = False  # the test taps, not the simulator
     events = env.daemon.bus.subscribe()
     async with connect(_socket(env)) as client:
-        created = await client.call("shift.template.create", {"waba": WABA})
-        record = env.sim.world.templates[created["id"]]
+        record = await approved_shift_template(env, client)
         assert record.category == "UTILITY"
-        await wait_until(lambda: record.status == "APPROVED")
         params = ["Carla", "01/12 às 19h", "Hospital Santa Clara"]
         sent = await client.call(
             "shift.confirm.send",
@@ -228,9 +226,7 @@ PARAMS = ["Carla", "01/12 às 19h", "Hospital Santa Clara"]
 
 
 async def _shift_template(env: Env, client: Any) -> None:
-    created = await client.call("shift.template.create", {"waba": WABA})
-    record = env.sim.world.templates[created["id"]]
-    await wait_until(lambda: record.status == "APPROVED")
+    await approved_shift_template(env, client)
 
 
 def _tap(env: Env, wamid: str, answer: str) -> str:

@@ -12,6 +12,7 @@ import pytest
 from daemon.bus import BusEvent, Subscription
 from daemon.control.client import connect
 from tests.integration.daemon.conftest import CHIP, CONTACT, Env, wait_until
+from tests.integration.daemon.otp_calls import approved_shift_template
 
 WABA = "100000000000001"
 PARAMS = ["Carla", "01/12 às 19h", "Hospital Santa Clara"]
@@ -87,9 +88,7 @@ async def test_with_several_purposes_a_miss_counts_nowhere_and_a_match_confirms(
     env.sim.world.contacts[CONTACT].replies = False
     events = env.daemon.bus.subscribe()
     async with connect(Path(env.daemon.control_socket)) as client:
-        created = await client.call("shift.template.create", {"waba": WABA})
-        record = env.sim.world.templates[created["id"]]
-        await wait_until(lambda: record.status == "APPROVED")
+        await approved_shift_template(env, client)
         offer = await client.call(
             "shift.confirm.send",
             {"chip": CHIP, "to": CONTACT, "shift_id": "V1002", "params": PARAMS},
@@ -134,9 +133,7 @@ async def test_otp_verify_of_a_shift_code_confirms_its_offer_as_the_chat_does(en
     confirms the pending offer; a code for another purpose confirms nothing."""
     env.sim.world.contacts[CONTACT].replies = False
     async with connect(Path(env.daemon.control_socket)) as client:
-        created = await client.call("shift.template.create", {"waba": WABA})
-        record = env.sim.world.templates[created["id"]]
-        await wait_until(lambda: record.status == "APPROVED")
+        await approved_shift_template(env, client)
         for shift_id in ("V1002", "V1003"):
             offer = await client.call(
                 "shift.confirm.send",
