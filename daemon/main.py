@@ -45,7 +45,7 @@ from daemon.flows.wiring import FlowCompletions, build_endpoint
 from daemon.graph import GraphClient
 from daemon.graph.addressing import Addressing, LearnBsuids
 from daemon.graph.port import ChipGraph, WabaGraph
-from daemon.health import serve_ops
+from daemon.health import StoreProbe, serve_ops
 from daemon.jobs import run_jobs
 from daemon.keeper import WindowKeeper
 from daemon.logs import fields
@@ -301,6 +301,7 @@ async def _serve_with(
                 graph=graph,
                 campaigns=campaigns.address,
                 cluster=leases,
+                store_check=StoreProbe(store, nursery).reason,
             )
             daemon.campaigns = campaigns.address
             daemon.reloader = reloader = _reloader(daemon, control, secrets, tokens)

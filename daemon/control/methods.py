@@ -75,6 +75,9 @@ class ControlContext:
     """Re-read and apply the config file (the daemon's reloader); None: not offered."""
     cluster: Any = None
     """This daemon's :class:`daemon.cluster.Leases` (chips owned elsewhere); None: alone."""
+    store_check: Callable[[], Awaitable[str | None]] | None = None
+    """Why the store does not answer now, or None (a bounded ``SELECT 1``: the daemon's
+    :class:`daemon.health.StoreProbe`); None: calls are never told the store hangs."""
 
 
 def chip_dict(snap: ChipSnapshot, daily: tuple[int, float] = (0, 0.0)) -> dict[str, Any]:
@@ -253,6 +256,14 @@ def _local_chip(ctx: ControlContext, pnid: str) -> Address[Any]:
     if pnid not in configured:
         raise MethodError(REFUSED, f"unknown chip {pnid} (configured: {', '.join(configured)})")
     owner = ctx.cluster.owner(pnid) if ctx.cluster is not None else None
+    if owner is not None and owner == ctx.cluster.node_id:
+        # This node's lease, its actor stopped: a lease that could not be renewed (the
+        # store not answering) or a restart. "Ask that node's daemon" named this one.
+        raise MethodError(
+            UNAVAILABLE,
+            f"chip {pnid} is not running on this node right now (its lease is"
+            " being renewed, or its actor restarts): try again shortly",
+        )
     if owner is not None:
         raise MethodError(REFUSED, f"chip {pnid} runs on node {owner}: ask that node's daemon")
     raise MethodError(REFUSED, f"chip {pnid} runs on no node right now (not leased, or starting)")

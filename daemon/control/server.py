@@ -176,15 +176,45 @@ class _Connection:
                 p.error_response(req.id, p.METHOD_NOT_FOUND, f"unknown method {req.method!r}")
             )
             return
+        told = False
+
+        async def tell_if_the_store_hangs() -> None:
+            nonlocal told
+            why = await _store_hangs(self._ctx)
+            told = True
+            log.warning("control call %s waits on the store (%s): told the caller", req.method, why)
+            why = (
+                f"storage is not answering ({why}): {req.method} is still waiting for it"
+                " (an action may take effect once the store answers again)"
+            )
+            with trio.CancelScope(shield=True):  # never half a line, if the call ends now
+                await self._send(p.error_response(req.id, p.UNAVAILABLE, why))
+
+        async with trio.open_nursery() as watch:
+            if self._ctx.store_check is not None:
+                watch.start_soon(tell_if_the_store_hangs)
+            answer = await self._answer(handler, req)
+            watch.cancel_scope.cancel()
+        if told:
+            log.info("control call %s ended after its caller was told the store hung", req.method)
+        else:
+            await self._send(answer)
+
+    async def _answer(self, handler: Any, req: p.Request) -> bytes:
         try:
             result = await handler(self._ctx, req.params)
         except MethodError as exc:
-            await self._send(p.error_response(req.id, exc.code, str(exc)))
+            message = str(exc)
+            if exc.code == p.UNAVAILABLE and self._ctx.store_check is not None:
+                # An actor that crashed or timed out on a silent store said only that.
+                why = await self._ctx.store_check()
+                if why is not None:
+                    message += f" (storage is not answering: {why})"
+            return p.error_response(req.id, exc.code, message)
         except Exception as exc:  # a bug answers an error; it never kills the connection
             log.exception("control method %s failed", req.method)
-            await self._send(p.error_response(req.id, p.INTERNAL_ERROR, f"internal error: {exc}"))
-        else:
-            await self._send(p.result_response(req.id, result))
+            return p.error_response(req.id, p.INTERNAL_ERROR, f"internal error: {exc}")
+        return p.result_response(req.id, result)
 
     async def _subscribe(self, req: p.Request) -> None:
         sub = self._ctx.bus.subscribe()
@@ -199,6 +229,29 @@ class _Connection:
                 await self._stream.aclose()
         finally:
             sub.close()
+
+
+STORE_GRACE_S = 3.0
+"""A call still running after this long asks whether the store answers (then again as
+often): well inside the clients' 10 s, so a caller waiting on a silent PostgreSQL hears
+why in seconds, while a call that is only slow (``send-test`` waits on Meta) goes on."""
+
+
+async def _store_hangs(ctx: ControlContext) -> str:
+    """Return, once a call has run :data:`STORE_GRACE_S` and the store does not answer,
+    why (the probe's reason); never while it answers.
+
+    Why the control socket needs this: a store call cannot be cut short (the bridge
+    waits for asyncpg, and asyncpg for the silent server), so while PostgreSQL was
+    stopped every call that touched it — ``status``, ``campaign pause`` — said nothing
+    until the client gave up with "no answer from the daemon within 10 s", the same
+    words as a dead daemon, and a pause then took effect minutes later unannounced."""
+    assert ctx.store_check is not None
+    while True:
+        await trio.sleep(STORE_GRACE_S)
+        why = await ctx.store_check()
+        if why is not None:
+            return why
 
 
 FLUSH_INTERVAL_S = 0.01

@@ -169,3 +169,122 @@ def test_encoded_lines_are_shared_by_identity_and_bounded() -> None:
     assert lines.encoded == 4
     lines.line(first)
     assert lines.encoded == 5
+
+
+# --- calls that wait on a store that does not answer ------------------------------------
+
+
+class Store:
+    """The daemon's store probe, as the server sees it: why the store hangs, or None."""
+
+    def __init__(self) -> None:
+        self.hangs: str | None = None
+        self.asked = 0
+
+    async def check(self) -> str | None:
+        self.asked += 1
+        return self.hangs
+
+
+@pytest.fixture
+async def checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Path, Store, trio.Event]]:
+    """A server whose calls can be told the store hangs, with a method ``test.wait``
+    that returns once ``release`` is set and a method ``test.down`` whose actor is gone."""
+    store, release = Store(), trio.Event()
+
+    async def wait(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+        await release.wait()
+        return {"done": params.get("n")}
+
+    async def down(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+        raise server.MethodError(p.UNAVAILABLE, "actor campaigns crashed while handling the call")
+
+    monkeypatch.setitem(server.METHODS, "test.wait", wait)
+    monkeypatch.setitem(server.METHODS, "test.down", down)
+    monkeypatch.setattr(server, "STORE_GRACE_S", 0.2)
+    ctx = ControlContext(
+        cfg=cast(Any, None),
+        fleet=cast(Any, None),
+        store=cast(Any, None),
+        bus=Bus(capacity=8),
+        store_check=store.check,
+    )
+    async with trio.open_nursery() as nursery:
+        path = await nursery.start(serve_control, ctx, tmp_path / "c.sock")
+        yield path, store, release
+        release.set()
+        nursery.cancel_scope.cancel()
+
+
+async def _answers(stream: trio.SocketStream, count: int, within: float) -> list[p.Response]:
+    decoder = p.LineDecoder()
+    got: list[p.Response] = []
+    with trio.fail_after(within):
+        while len(got) < count:
+            for line in decoder.feed(await stream.receive_some(65536)):
+                message = p.decode(line)
+                assert isinstance(message, p.Response)
+                got.append(message)
+    return got
+
+
+async def test_a_call_waiting_on_a_silent_store_is_told_so_in_seconds(
+    checked: tuple[Path, Store, trio.Event],
+) -> None:
+    path, store, release = checked
+    store.hangs = "store: no answer to SELECT 1 within 2s"
+    stream = await trio.open_unix_socket(str(path))
+    await stream.send_all(p.request(1, "test.wait"))
+    (answer,) = await _answers(stream, 1, within=2.0)
+    assert answer.id == 1
+    assert answer.error is not None and answer.error["code"] == p.UNAVAILABLE
+    message = answer.error["message"]
+    assert message.startswith("storage is not answering (store: no answer to SELECT 1")
+    assert "test.wait is still waiting for it" in message
+    # The call ends later (the store came back): its answer is not sent a second time,
+    # and the connection serves the next call with whole lines.
+    store.hangs = None
+    release.set()
+    await trio.sleep(0.1)
+    await stream.send_all(p.request(2, "test.wait", {"n": 2}))
+    (next_answer,) = await _answers(stream, 1, within=2.0)
+    assert (next_answer.id, next_answer.result) == (2, {"done": 2})
+    await stream.aclose()
+
+
+async def test_a_slow_call_on_a_store_that_answers_gets_its_result(
+    checked: tuple[Path, Store, trio.Event],
+) -> None:
+    path, store, release = checked
+    stream = await trio.open_unix_socket(str(path))
+    await stream.send_all(p.request(1, "test.wait", {"n": 1}))
+    with trio.move_on_after(1.0):  # five grace periods: asked each time, never told
+        await _answers(stream, 1, within=2.0)
+        raise AssertionError("answered before the call ended")
+    assert store.asked >= 3
+    release.set()
+    (answer,) = await _answers(stream, 1, within=2.0)
+    assert (answer.id, answer.result, answer.error) == (1, {"done": 1}, None)
+    await stream.aclose()
+
+
+async def test_an_unavailable_actor_names_the_silent_store_when_it_is_the_cause(
+    checked: tuple[Path, Store, trio.Event],
+) -> None:
+    path, store, _ = checked
+    stream = await trio.open_unix_socket(str(path))
+    await stream.send_all(p.request(1, "test.down"))
+    (alone,) = await _answers(stream, 1, within=2.0)
+    assert alone.error is not None
+    assert alone.error["message"] == "actor campaigns crashed while handling the call"
+    store.hangs = "store: no answer to SELECT 1 within 2s"
+    await stream.send_all(p.request(2, "test.down"))
+    (hinted,) = await _answers(stream, 1, within=2.0)
+    assert hinted.error is not None
+    assert hinted.error["message"] == (
+        "actor campaigns crashed while handling the call"
+        " (storage is not answering: store: no answer to SELECT 1 within 2s)"
+    )
+    await stream.aclose()

@@ -1,0 +1,87 @@
+"""The control socket while the daemon's PostgreSQL stops answering (SIGSTOPped: a
+server that accepts and never answers, like a blackholed network).
+
+The operator's case: ``metad ctl status`` and ``metad campaign pause`` said only "no
+answer from the daemon within 10 s", the words of a dead daemon, for as long as the
+store hung; now they say in seconds that storage is not answering, and once the server
+answers again the same calls work.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil  # type: ignore[import-untyped]
+import pytest
+
+from tests.support import REPO, Daemon, embedded_state_dir, metad_command, write_demo_config
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+
+@pytest.fixture
+def root() -> Iterator[Path]:
+    with embedded_state_dir() as path:
+        yield path
+
+
+def _server(state: Path) -> list[psutil.Process]:
+    pid = int((state / "pg" / "postmaster.pid").read_text().split()[0])
+    postmaster = psutil.Process(pid)
+    return [postmaster, *postmaster.children(recursive=True)]
+
+
+def _signal(processes: list[psutil.Process], signum: int) -> None:
+    for proc in processes:
+        try:
+            proc.send_signal(signum)
+        except psutil.NoSuchProcess:
+            continue
+
+
+def _ctl(config: Path, *args: str) -> tuple[int, str, float]:
+    started = time.monotonic()
+    done = subprocess.run(
+        metad_command("ctl", "-c", str(config), *args),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=30,
+    )
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
+
+
+def test_ctl_says_storage_is_not_answering_within_seconds_and_works_once_it_answers(
+    root: Path,
+) -> None:
+    config = write_demo_config(root)
+    daemon = Daemon(config)
+    try:
+        daemon.wait_for("READY", timeout=60)
+        code, out, _ = _ctl(config, "status")
+        assert code == 0, out
+        server = _server(root / "state")
+        _signal(server, signal.SIGSTOP)
+        try:
+            code, out, took = _ctl(config, "status")
+        finally:
+            _signal(server, signal.SIGCONT)
+        assert code == 1
+        assert "storage is not answering" in out, out
+        assert "no answer from the daemon" not in out
+        assert took < 9.0  # the client's own bound is 10 s
+        deadline = time.monotonic() + 30
+        while True:  # the daemon recovers: leases, pool and actors
+            code, out, _ = _ctl(config, "status")
+            if code == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert code == 0, out
+        assert "200000000000001" in out
+    finally:
+        daemon.proc.send_signal(signal.SIGINT)
+        daemon.rest(timeout=30)
