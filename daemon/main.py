@@ -249,7 +249,10 @@ async def _serve_with(
         daemon.metrics = metrics
         daemon.leases = leases
         http_stop = trio.Event()
-        async with trio.open_nursery() as nursery:
+        async with (
+            _store_abandoned_past(store, stopping.stop, cfg.daemon.shutdown_timeout_s),
+            trio.open_nursery() as nursery,
+        ):
             if cfg.sandbox.enabled and cfg.sandbox.serve:
                 from sim.server import serve_sim
 
@@ -366,6 +369,41 @@ async def _serve_with(
             await _shutdown(cfg, supervisor, fleet, actors_done)
             processor_scope.cancel()
             nursery.cancel_scope.cancel()
+
+
+ABANDON_STORE_AT = 0.8
+"""Share of ``daemon.shutdown_timeout_s`` after which a shutdown still under way closes
+the store's connections (:func:`_store_abandoned_past`): the actors have had 0.6 of it
+and their cancellation the next 0.2; what is left covers the store's own exit."""
+
+
+@contextlib.asynccontextmanager
+async def _store_abandoned_past(
+    store: Store, stop: trio.Event, timeout_s: float
+) -> AsyncIterator[None]:
+    """Hold ``daemon.shutdown_timeout_s`` even when the store does not answer.
+
+    Why: cancelling a task does not cut short its store call (the bridge waits for
+    asyncpg, asyncpg for the server), so with PostgreSQL stopped or its network silent a
+    SIGTERM left the daemon waiting for the outage's end, past the bound the config
+    promises and into systemd's SIGKILL. Once stopping has run for
+    :data:`ABANDON_STORE_AT` of the bound, the store's connections are closed: the calls
+    in flight fail at once, as in a crash, and the shutdown ends."""
+
+    async def cut() -> None:
+        await stop.wait()
+        await trio.sleep(timeout_s * ABANDON_STORE_AT)
+        log.warning(
+            "still stopping after %.1fs, most likely waiting on a store that does not"
+            " answer: closing its connections (what was in flight fails, as in a crash)",
+            timeout_s * ABANDON_STORE_AT,
+        )
+        await store.abandon()
+
+    async with trio.open_nursery() as guard:
+        guard.start_soon(cut)
+        yield
+        guard.cancel_scope.cancel()
 
 
 async def _serve_webhooks(

@@ -41,6 +41,7 @@ import fcntl
 import functools
 import logging
 import os
+import subprocess
 import time
 import warnings
 import weakref
@@ -71,6 +72,11 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+
+STOP_WAIT_S = 5
+"""``pg_ctl stop``'s wait (whole seconds): a healthy server stops well within it, and a
+daemon's shutdown (``shutdown_timeout_s``, 8 s by default) plus this stays within
+systemd's stop timeout (15 s in ``deploy/metad.service``)."""
 
 USERS_FILE = "pg.users"
 """In the state directory: held shared by every process using the server."""
@@ -257,8 +263,7 @@ class EmbeddedPostgres:
                 try:
                     if self.started or stop_adopted:
                         if _sole_user(self._users_fd):
-                            self._stop_server()
-                            stopped = True
+                            stopped = self._stop_server()
                         else:
                             _log.info(
                                 "embedded PostgreSQL left running: another metad process uses it"
@@ -283,16 +288,36 @@ class EmbeddedPostgres:
         process still uses it."""
         self.release_blocking(stop_adopted=True)
 
-    def _stop_server(self) -> None:
-        """``pg_ctl stop`` (fast mode), then wait until the postmaster has exited."""
+    def _stop_server(self) -> bool:
+        """``pg_ctl stop`` (fast mode) waiting :data:`STOP_WAIT_S` at most, then until the
+        postmaster has exited; False (the server left running) when it did not stop.
+
+        Why not pgserver's own stop: its ``pg_ctl`` waits 60 s, then signals a server
+        that may not take signals (stopped, or stuck in I/O). A daemon stopping with its
+        server frozen held systemd's stop timeout (15 s) that long; a server left
+        running is adopted by the next daemon (or stopped with the unit's processes)."""
         server = self._server
         with server._lock:
-            server._stop()
+            info = server._postmaster_info
+            if info is None or info.process is None or not info.process.is_running():
+                return True
+            pgserver = _import_pgserver()
+            args = ("-w", "-t", str(STOP_WAIT_S), "-D", str(server.pgdata), "stop", "-m", "fast")
+            try:
+                pgserver.pgexec.pgexec(
+                    "pg_ctl", args, bin_path=server.bin_path, user=server.system_user
+                )
+            except subprocess.CalledProcessError:
+                _log.warning(
+                    "embedded PostgreSQL did not stop within %d s: left running (the next"
+                    " metad adopts it)",
+                    STOP_WAIT_S,
+                )
+                return False
             # pg_ctl returns when postmaster.pid is gone; the process exits just after.
             # Wait for it, so "stopped" means no postgres is left.
-            info = server._postmaster_info
-            if info is not None and info.process is not None:
-                _wait_gone(info.process, timeout=5.0)
+            _wait_gone(info.process, timeout=5.0)
+            return True
 
     def _forget(self) -> None:
         """Drop this process from pgserver's pid list and its handle cache.

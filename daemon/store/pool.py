@@ -121,6 +121,13 @@ async def _fetchval_within(pool: Any, limit_s: float, sql: str, *args: object) -
         await pool.release(con)
 
 
+async def _terminate(pool: Any, connections: list[Any]) -> None:
+    """Abort every connection's socket (asyncpg's ``terminate``): their waiters fail."""
+    pool.terminate()
+    for con in connections:
+        con.terminate()
+
+
 async def _begin(pool: Any) -> tuple[Any, Any]:
     """Acquire and BEGIN as one loop-side step, so a cancel never strands a connection."""
     con = await pool.acquire()
@@ -169,6 +176,8 @@ class Store(Queries):
         super().__init__(bridge, pool)
         self.embedded = embedded
         """The private server this store started or adopted; None with an external DSN."""
+        self._dedicated: set[Any] = set()
+        """asyncpg connections open outside the pool (see :meth:`dedicated`)."""
         self._pool = pool
         self._dsn = dsn
         self._connect_timeout = connect_timeout
@@ -229,12 +238,25 @@ class Store(Queries):
         except Exception as exc:
             raise connect_error(self._dsn, exc, timeout=self._connect_timeout) from exc
         conn = Connection(self._bridge, con)
+        self._dedicated.add(con)
         try:
             yield conn
         finally:
             conn._release()
             with trio.CancelScope(shield=True):
                 await self._bridge.run(_close_connection, con)
+            self._dedicated.discard(con)
+
+    async def abandon(self) -> None:
+        """Close every connection now (the pool's and the dedicated ones), without a word
+        to the server: each call in flight fails at once, and later calls fail too.
+
+        For a shutdown past its bound with a PostgreSQL that does not answer (stopped, a
+        silent network): a call through the bridge cannot be cut short otherwise (see
+        :func:`_fetchval_within`), so the daemon waited for the server for as long as the
+        outage, past systemd's stop timeout. For what was in flight this is a crash (a
+        COMMIT's outcome unknown), which the journals are built to survive."""
+        await self._bridge.run(_terminate, self._pool, list(self._dedicated))
 
 
 async def _open_pool(

@@ -85,3 +85,29 @@ def test_ctl_says_storage_is_not_answering_within_seconds_and_works_once_it_answ
     finally:
         daemon.proc.send_signal(signal.SIGINT)
         daemon.rest(timeout=30)
+
+
+def test_sigterm_with_the_server_frozen_exits_within_systemds_stop_timeout(root: Path) -> None:
+    """``shutdown_timeout_s`` (8 s here) once the store's connections are closed, plus
+    ``pg_ctl stop``'s own 5 s: within ``TimeoutStopSec=15s`` of deploy/metad.service.
+    Before, the daemon waited for the server for as long as it was frozen."""
+    config = write_demo_config(root)
+    daemon = Daemon(config)
+    server: list[psutil.Process] = []
+    try:
+        daemon.wait_for("READY", timeout=60)
+        server = _server(root / "state")
+        _signal(server, signal.SIGSTOP)
+        time.sleep(1.0)  # the daemon's periodic work is now waiting on the server
+        started = time.monotonic()
+        daemon.proc.send_signal(signal.SIGTERM)
+        code, err = daemon.rest(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        _signal(server, signal.SIGCONT)
+        daemon.kill()
+    log = "\n".join(daemon.lines) + err
+    assert took < 14.0, log
+    assert "closing its connections" in log
+    assert "embedded PostgreSQL did not stop within 5 s: left running" in log
+    assert code == 0, log

@@ -127,3 +127,46 @@ async def test_the_readiness_probe_ends_within_its_bound_and_sees_the_store_come
         with trio.fail_after(3):
             async with store_probe(store) as probe:
                 assert await probe.reason() is None
+
+
+async def test_abandon_fails_the_calls_in_flight_on_a_stopped_server_at_once(
+    pg_state_dir: Path,
+) -> None:
+    """A shutdown past its bound (``daemon.main._store_abandoned_past``): a pooled call, a
+    transaction and a call on a connection of ``dedicated()``, all waiting on the stopped
+    server, fail as soon as the store is abandoned; later calls fail too, at once."""
+    storage = StorageConfig(pool_min_size=2, pool_max_size=4)
+    async with open_store(storage, state_dir=pg_state_dir / "state") as store:
+        failed: dict[str, tuple[BaseException | None, float]] = {}
+
+        async def pooled() -> None:
+            failed["pooled"] = await _timed(store.fetchval("SELECT 1"))
+
+        async def in_transaction() -> None:
+            async def run() -> None:
+                async with store.transaction() as tx:
+                    await tx.execute("SELECT 1")
+
+            failed["transaction"] = await _timed(run())
+
+        # The dedicated connection is opened before the outage: its call hangs.
+        async with store.dedicated() as held, _outage(store) as resumed:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(pooled)
+                nursery.start_soon(in_transaction)
+
+                async def on_held() -> None:
+                    failed["held"] = await _timed(held.fetchval("SELECT 1"))
+
+                nursery.start_soon(on_held)
+                await trio.sleep(1.0)  # all three are waiting on the server now
+                assert not failed
+                await store.abandon()
+            assert not resumed.is_set(), "the calls waited for the server"
+            later, took = await _timed(store.fetchval("SELECT 1"))
+            assert later is not None
+            assert took < 1.0
+        for name in ("pooled", "transaction", "held"):
+            error, took = failed[name]
+            assert error is not None, name
+            assert took < 2.0, (name, took)

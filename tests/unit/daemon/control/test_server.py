@@ -239,7 +239,8 @@ async def test_a_call_waiting_on_a_silent_store_is_told_so_in_seconds(
     await stream.send_all(p.request(1, "test.wait"))
     (answer,) = await _answers(stream, 1, within=2.0)
     assert answer.id == 1
-    assert answer.error is not None and answer.error["code"] == p.UNAVAILABLE
+    assert answer.error is not None
+    assert answer.error["code"] == p.UNAVAILABLE
     message = answer.error["message"]
     assert message.startswith("storage is not answering (store: no answer to SELECT 1")
     assert "test.wait is still waiting for it" in message
