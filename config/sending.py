@@ -45,6 +45,13 @@ class LimitsConfig(_Model):
     """Throughput multiplier applied on each 130429 (throughput exceeded)."""
     slow_recover_s: float = Field(default=60.0, gt=0)
     """Quiet time after which a slowed chip doubles its rate back towards its limit."""
+    burst_s: float = Field(default=0.5, gt=0, le=1)
+    """Seconds' worth of messages a chip may send at once after a quiet spell (its rate
+    bucket's depth). Meta's own bucket holds one second; keeping below it leaves Meta's
+    bucket headroom for the jitter between when metad spends a token and when Meta counts
+    the request. At one second, every campaign's start drew a 130429 on each number
+    (Meta's bucket ran empty, and a request that arrived a little early found no token),
+    and each one halved that number's rate for the next minute."""
 
 
 class QualityConfig(_Model):

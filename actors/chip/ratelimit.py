@@ -432,7 +432,15 @@ class RateGate:
     Checks run tier → pair → throughput, so the reason is the narrowest blocker.
     """
 
-    __slots__ = ("_next_prune", "_prune_every_s", "bucket", "pairs", "throttle", "tier")
+    __slots__ = (
+        "_burst_s",
+        "_next_prune",
+        "_prune_every_s",
+        "bucket",
+        "pairs",
+        "throttle",
+        "tier",
+    )
 
     def __init__(
         self,
@@ -448,7 +456,8 @@ class RateGate:
             throughput_mps, limits, quality_fraction=quality_fraction, min_mps=min_mps
         )
         mps = self.throttle.mps
-        self.bucket = TokenBucket(mps if mps > 0.0 else 1.0, _burst(mps))
+        self._burst_s = float(limits.burst_s)
+        self.bucket = TokenBucket(mps if mps > 0.0 else 1.0, _burst(mps, self._burst_s))
         self.pairs = PairLimiter(limits.pair_interval_s, limits.pair_burst)
         self.tier = TierCap(tier)
         self._prune_every_s = float(prune_every_s)
@@ -530,9 +539,9 @@ class RateGate:
     def _apply_rate(self, now: float) -> None:
         mps = self.throttle.mps
         if mps > 0.0:  # at 0 the bucket keeps its rate; check() answers _STOPPED
-            self.bucket.set_rate(mps, now, _burst(mps))
+            self.bucket.set_rate(mps, now, _burst(mps, self._burst_s))
 
 
-def _burst(mps: float) -> float:
-    """One second's worth of messages, at least one."""
-    return mps if mps > 1.0 else 1.0
+def _burst(mps: float, seconds: float) -> float:
+    """``seconds``' worth of messages (``[limits] burst_s``), at least one."""
+    return max(1.0, mps * seconds)

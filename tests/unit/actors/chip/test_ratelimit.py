@@ -22,6 +22,7 @@ from actors.chip.ratelimit import (
     parse_tier,
 )
 from config.model import LimitsConfig
+from sim.limits import TokenBucket as SimBucket
 
 T0 = 1_764_000_000.0
 DAY = 86_400.0
@@ -318,7 +319,7 @@ def test_rate_gate_quality_fraction_zero_stops_the_chip() -> None:
 
 
 def test_rate_gate_throughput() -> None:
-    g = RateGate(2, limits(pair_interval_s=0), tier=None)
+    g = RateGate(2, limits(pair_interval_s=0, burst_s=1), tier=None)
     assert g.acquire("a", T0, False) is OK
     assert g.acquire("b", T0, False) is OK
     v = g.check("c", T0, False)
@@ -383,7 +384,18 @@ def test_rate_gate_slows_and_recovers() -> None:
     assert g.bucket.rate == 40.0
     g.set_throughput(1000, T0 + 62)
     assert g.bucket.rate == 500.0
-    assert g.bucket.burst == 500.0
+    assert g.bucket.burst == 250.0  # half a second's worth ([limits] burst_s)
+
+
+def test_rate_gate_bursts_half_a_second_by_default_and_as_configured() -> None:
+    """Below Meta's one second (see test_a_campaign_start_draws_no_130429 below)."""
+    half = RateGate(80, limits(pair_interval_s=0), tier=None)
+    sent = 0
+    while half.acquire(f"c{sent}", T0, False).allowed:
+        sent += 1
+    assert sent == 40
+    assert RateGate(80, limits(burst_s=1), tier=None).bucket.burst == 80.0
+    assert RateGate(1, limits(), tier=None).bucket.burst == 1.0  # never below one message
 
 
 def test_rate_gate_prunes_pair_state_while_committing() -> None:
@@ -402,3 +414,33 @@ def test_rate_gate_rekey() -> None:
     assert g.check("k", T0 + 1, True).reason == "pair_rate"
     assert g.tier.used(T0 + 1) == 1
     assert g.check("other", T0 + 7, True).reason == "tier_cap"
+
+
+def _rejected_by_meta(burst_s: float, first_late_s: float, seconds: float = 30.0) -> int:
+    """A chip sending as fast as its gate allows, each request reaching Meta (the
+    simulator's own bucket: 80/s, one second deep) as its token is spent, but the first
+    one ``first_late_s`` late (its connection still opening): how many Meta refuses
+    with 130429."""
+    gate = RateGate(80, limits(pair_interval_s=0, burst_s=burst_s), tier=None)
+    now, arrivals = T0, []
+    while now < T0 + seconds:
+        key = f"c{len(arrivals)}"
+        verdict = gate.check(key, now, False)
+        if verdict.allowed:
+            gate.commit(key, now, False)
+            arrivals.append(now + (first_late_s if not arrivals else 0.0))
+        else:
+            now += verdict.wait_s
+    meta = SimBucket(rate=80.0, burst=80.0)  # full at the first request: an idle number
+    return sum(not meta.take(at) for at in sorted(arrivals))
+
+
+@pytest.mark.parametrize("late_s", [0.02, 0.1, 0.45])
+def test_a_campaign_start_draws_no_130429_with_the_default_burst(late_s: float) -> None:
+    """The daemon's bucket (half a second deep) leaves Meta's (one second) half a
+    second of headroom, so a request that reaches Meta late, behind the ones sent after
+    it, still finds a token. With a bucket as deep as Meta's it did not: one 130429 per
+    number at every campaign start, each halving that number's rate for a minute (a
+    20-chip campaign then ran at 800 msg/s, not 1,600)."""
+    assert _rejected_by_meta(burst_s=0.5, first_late_s=late_s) == 0
+    assert _rejected_by_meta(burst_s=1.0, first_late_s=late_s) == 1
