@@ -280,3 +280,75 @@ async def test_a_contact_known_only_by_its_user_id_gets_a_paid_template(
     assert isinstance(sent, Sent), sent
     assert budget.amounts == [Decimal("0.0068")]  # Brazil's utility rate
     assert len(graph.sent) == 1
+
+
+class TimedGraph(FakeGraph):
+    """Records when (trio time) each POST went."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: list[float] = []
+
+    async def send(
+        self,
+        phone_number_id: str,
+        payload: Mapping[str, Any],
+        callback_data: str,
+        endpoint: str = "messages",
+    ) -> Any:
+        self.at.append(trio.current_time())
+        return await super().send(phone_number_id, payload, callback_data, endpoint)
+
+
+async def _post_times(count: int) -> list[float]:
+    """``count`` shift offers handed to an 80 msg/s chip at once; when each was POSTed."""
+    graph = TimedGraph()
+    box: Mailbox[ChipMsg] = open_mailbox("chip")
+    actor = ChipActor(
+        initial=ChipRecord(phone_number_id=PNID, waba_id=WABA, display_number="+55 11 94000-0001"),
+        repo=FakeChipRepo(),
+        journal=FakeJournal(),
+        graph=graph,
+        settings=SETTINGS,
+        inbox=box.inbox,
+        now=lambda: T0 + trio.current_time(),
+    )
+    offer = shift_template("Ana", "amanhã", "UTI")
+    async with trio.open_nursery() as n:
+        await n.start(actor.run)
+        await box.address.cast(WabaTemplates(records=(SHIFT,)))
+        start = trio.current_time()
+        async with trio.open_nursery() as senders:
+            for i in range(count):
+                to = f"55119{i:08d}"
+                senders.start_soon(
+                    lambda to=to: box.address.call(
+                        lambda r: Send(to=to, template=offer, reply=r), timeout=60
+                    )
+                )
+        n.cancel_scope.cancel()
+    return [at - start for at in graph.at]
+
+
+async def test_a_chip_at_its_rate_sends_in_groups_and_keeps_its_rate(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Past its half-second burst (40), a chip held back by its throughput sends four at
+    a time every 50 ms (GROUP_S), not one every 12.5 ms: a dispatch costs a task, a
+    commit and a wake-up whatever it carries. Its rate stays 80 msg/s."""
+    times = await _post_times(200)
+    assert len(times) == 200
+    burst, rest = times[:40], times[40:]
+    assert max(burst) < 0.01
+    groups: dict[float, int] = {}
+    for at in rest:
+        groups[round(at, 6)] = groups.get(round(at, 6), 0) + 1
+    assert max(groups.values()) <= 4
+    assert len(groups) <= len(rest) / 4 + 2  # in groups, not one by one
+    assert max(times) == pytest.approx(160 / 80, abs=0.1)  # 80 msg/s all the same
+
+
+async def test_a_send_to_an_idle_chip_goes_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    assert await _post_times(1) == [pytest.approx(0.0, abs=0.01)]
