@@ -21,10 +21,20 @@ from daemon.store.embedded import postmaster_alive
 REPO = Path(__file__).resolve().parents[1]
 
 
+_ISSUED: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on now, and never one this process was handed before:
+    once the probe's socket is closed the kernel may hand the same port to the next
+    probe, and a daemon test got one port for its webhook and its simulator both."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _ISSUED:
+            _ISSUED.add(port)
+            return port
 
 
 def write_demo_config(directory: Path, *, dsn: str = "", extra: str = "") -> Path:

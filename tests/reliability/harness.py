@@ -34,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from tests.support import REPO, start_until_ready, stop_process
+from tests.support import REPO, free_port, start_until_ready, stop_process
 
 CALM_KNOBS = (
     "initial_tier=TIER_UNLIMITED",
@@ -50,12 +50,6 @@ CALM_KNOBS = (
     "read_rate=1.0",
 )
 """A quiet Meta: no spontaneous events, no random 131049; webhooks retried for long."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- databases -------------------------------------------------------------------------
