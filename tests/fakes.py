@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+import trio
+
 from actors.ports import (
     Booking,
     ChipRecord,
@@ -126,6 +128,8 @@ class FakeGraph:
     def __init__(self, outcomes: Sequence[PortOutcome] = ()) -> None:
         self.outcomes = list(outcomes)
         self.sent: list[dict[str, Any]] = []
+        self.sent_at: list[float] = []
+        """When (trio time) each send was POSTed."""
         self.phone: dict[str, object] = {"quality_rating": "GREEN", "status": "CONNECTED"}
 
     async def send(
@@ -138,6 +142,7 @@ class FakeGraph:
         self.sent.append(
             {**payload, "biz_opaque_callback_data": callback_data, "_endpoint": endpoint}
         )
+        self.sent_at.append(trio.current_time())
         if self.outcomes:
             return self.outcomes.pop(0)
         return SendAccepted(f"wamid.{len(self.sent)}", str(payload["to"]))

@@ -198,3 +198,18 @@ def _stop_leftover_servers(path: Path) -> None:
                 proc.wait(timeout=10)
         except (OSError, ValueError, IndexError, psutil.Error):
             continue
+
+
+def server_processes(pgdata: Path) -> list[psutil.Process]:
+    """A running PostgreSQL's postmaster (from ``pgdata``'s pid file) and its children."""
+    postmaster = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
+    return [postmaster, *postmaster.children(recursive=True)]
+
+
+def signal_all(processes: list[psutil.Process], signum: int) -> None:
+    """``signum`` to each process still there (SIGSTOP and SIGCONT: a frozen server)."""
+    for proc in processes:
+        try:
+            proc.send_signal(signum)
+        except psutil.NoSuchProcess:
+            continue

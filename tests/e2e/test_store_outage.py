@@ -18,7 +18,15 @@ from pathlib import Path
 import psutil  # type: ignore[import-untyped]
 import pytest
 
-from tests.support import REPO, Daemon, embedded_state_dir, metad_command, write_demo_config
+from tests.support import (
+    REPO,
+    Daemon,
+    embedded_state_dir,
+    metad_command,
+    server_processes,
+    signal_all,
+    write_demo_config,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -27,20 +35,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 def root() -> Iterator[Path]:
     with embedded_state_dir() as path:
         yield path
-
-
-def _server(state: Path) -> list[psutil.Process]:
-    pid = int((state / "pg" / "postmaster.pid").read_text().split()[0])
-    postmaster = psutil.Process(pid)
-    return [postmaster, *postmaster.children(recursive=True)]
-
-
-def _signal(processes: list[psutil.Process], signum: int) -> None:
-    for proc in processes:
-        try:
-            proc.send_signal(signum)
-        except psutil.NoSuchProcess:
-            continue
 
 
 def _ctl(config: Path, *args: str) -> tuple[int, str, float]:
@@ -64,12 +58,12 @@ def test_ctl_says_storage_is_not_answering_within_seconds_and_works_once_it_answ
         daemon.wait_for("READY", timeout=60)
         code, out, _ = _ctl(config, "status")
         assert code == 0, out
-        server = _server(root / "state")
-        _signal(server, signal.SIGSTOP)
+        server = server_processes(root / "state" / "pg")
+        signal_all(server, signal.SIGSTOP)
         try:
             code, out, took = _ctl(config, "status")
         finally:
-            _signal(server, signal.SIGCONT)
+            signal_all(server, signal.SIGCONT)
         assert code == 1
         assert "storage is not answering" in out, out
         assert "no answer from the daemon" not in out
@@ -96,15 +90,15 @@ def test_sigterm_with_the_server_frozen_exits_within_systemds_stop_timeout(root:
     server: list[psutil.Process] = []
     try:
         daemon.wait_for("READY", timeout=60)
-        server = _server(root / "state")
-        _signal(server, signal.SIGSTOP)
+        server = server_processes(root / "state" / "pg")
+        signal_all(server, signal.SIGSTOP)
         time.sleep(1.0)  # the daemon's periodic work is now waiting on the server
         started = time.monotonic()
         daemon.proc.send_signal(signal.SIGTERM)
         code, err = daemon.rest(timeout=30)
         took = time.monotonic() - started
     finally:
-        _signal(server, signal.SIGCONT)
+        signal_all(server, signal.SIGCONT)
         daemon.kill()
     log = "\n".join(daemon.lines) + err
     assert took < 14.0, log

@@ -24,6 +24,7 @@ import trio
 from config.model import StorageConfig
 from daemon.health import STORE_TIMEOUT_S, store_probe
 from daemon.store import Store, open_store
+from tests.support import server_processes, signal_all
 
 pytestmark = [pytest.mark.postgres, pytest.mark.trio, pytest.mark.slow]
 
@@ -35,28 +36,18 @@ BACKENDS_SQL = "SELECT pid FROM pg_stat_activity WHERE application_name = 'metad
 
 def _server_processes(store: Store) -> list[psutil.Process]:
     assert store.embedded is not None
-    pid = int((store.embedded.pgdata / "postmaster.pid").read_text().splitlines()[0])
-    postmaster = psutil.Process(pid)
-    return [postmaster, *postmaster.children(recursive=True)]
-
-
-def _signal_all(processes: list[psutil.Process], signum: int) -> None:
-    for proc in processes:
-        try:
-            proc.send_signal(signum)
-        except psutil.NoSuchProcess:
-            continue
+    return server_processes(store.embedded.pgdata)
 
 
 @contextmanager
 def _stopped(store: Store) -> Iterator[list[psutil.Process]]:
     """The server stopped (SIGSTOP), resumed on exit whatever happened."""
     processes = _server_processes(store)
-    _signal_all(processes, signal.SIGSTOP)
+    signal_all(processes, signal.SIGSTOP)
     try:
         yield processes
     finally:
-        _signal_all(processes, signal.SIGCONT)
+        signal_all(processes, signal.SIGCONT)
 
 
 @asynccontextmanager
@@ -68,7 +59,7 @@ async def _outage(store: Store) -> AsyncIterator[trio.Event]:
 
             async def watchdog() -> None:
                 await trio.sleep(RESUME_AFTER_S)
-                _signal_all(processes, signal.SIGCONT)
+                signal_all(processes, signal.SIGCONT)
                 resumed.set()
 
             nursery.start_soon(watchdog)
