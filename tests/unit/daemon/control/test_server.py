@@ -218,6 +218,13 @@ async def checked(
         nursery.cancel_scope.cancel()
 
 
+async def _ask(path: Path, method: str, params: dict[str, Any] | None = None) -> trio.SocketStream:
+    """A connection to the server with one request sent on it."""
+    stream = await trio.open_unix_socket(str(path))
+    await stream.send_all(p.request(1, method, params))
+    return stream
+
+
 async def _answers(stream: trio.SocketStream, count: int, within: float) -> list[p.Response]:
     decoder = p.LineDecoder()
     got: list[p.Response] = []
@@ -235,8 +242,7 @@ async def test_a_call_waiting_on_a_silent_store_is_told_so_in_seconds(
 ) -> None:
     path, store, release = checked
     store.hangs = "store: no answer to SELECT 1 within 2s"
-    stream = await trio.open_unix_socket(str(path))
-    await stream.send_all(p.request(1, "test.wait"))
+    stream = await _ask(path, "test.wait")
     (answer,) = await _answers(stream, 1, within=2.0)
     assert answer.id == 1
     assert answer.error is not None
@@ -259,8 +265,7 @@ async def test_a_slow_call_on_a_store_that_answers_gets_its_result(
     checked: tuple[Path, Store, trio.Event],
 ) -> None:
     path, store, release = checked
-    stream = await trio.open_unix_socket(str(path))
-    await stream.send_all(p.request(1, "test.wait", {"n": 1}))
+    stream = await _ask(path, "test.wait", {"n": 1})
     with trio.move_on_after(1.0):  # five grace periods: asked each time, never told
         await _answers(stream, 1, within=2.0)
         raise AssertionError("answered before the call ended")
@@ -275,8 +280,7 @@ async def test_an_unavailable_actor_names_the_silent_store_when_it_is_the_cause(
     checked: tuple[Path, Store, trio.Event],
 ) -> None:
     path, store, _ = checked
-    stream = await trio.open_unix_socket(str(path))
-    await stream.send_all(p.request(1, "test.down"))
+    stream = await _ask(path, "test.down")
     (alone,) = await _answers(stream, 1, within=2.0)
     assert alone.error is not None
     assert alone.error["message"] == "actor campaigns crashed while handling the call"
