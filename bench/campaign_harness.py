@@ -23,7 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support import REPO, start_until_ready, stop_process
+from tests.support import REPO, free_port, start_until_ready, stop_process
 
 CALM_KNOBS = [
     "initial_tier=TIER_UNLIMITED",
@@ -34,12 +34,6 @@ CALM_KNOBS = [
 ]
 """Simulator knobs for campaign benchmarks: no tier cap, no spontaneous events, no
 frequency-capped marketing, every contact outside its window (every message paid)."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(

@@ -40,13 +40,14 @@ from campaign_harness import (
     Daemon,
     campaign_cli,
     campaign_file,
-    free_port,
     sim_messages,
     start_sim,
     stop,
     write_audience,
     write_config,
 )
+
+from tests.support import free_port
 
 LEASE_S = 6.0
 
