@@ -3,6 +3,7 @@ totals of one that replays the whole journal, and the store keeps only the last 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from decimal import Decimal
@@ -26,6 +27,17 @@ from tests.unit.actors.budget.fakes import Pricing
 pytestmark = [pytest.mark.postgres, pytest.mark.trio]
 
 COST = Decimal("0.0625")
+TZ = ZoneInfo("America/Sao_Paulo")
+
+
+def _daytime() -> float:
+    """10:00 today in the ledger's time zone (yesterday's before then): the tests move
+    their clock up to an hour on, and from a real "now" after 23:00 there that crossed
+    midnight, into a day whose totals hold none of the bookings (a clean-clone run at
+    23:05 in São Paulo failed)."""
+    now = dt.datetime.now(TZ)
+    ten = now.replace(hour=10, minute=0, second=0, microsecond=0)
+    return (ten if ten <= now else ten - dt.timedelta(days=1)).timestamp()
 
 
 async def _status(store: Store, clock: list[float], shared: bool) -> dict[str, Any]:
@@ -43,7 +55,7 @@ async def _budget(
 ) -> tuple[BudgetClient, Mailbox[BudgetMsg]]:
     box: Mailbox[BudgetMsg] = open_mailbox("budget")
     actor = BudgetCoordinator(
-        ledger=lambda: Ledger(tz=ZoneInfo("America/Sao_Paulo"), caps=Caps(daily=Decimal(100))),
+        ledger=lambda: Ledger(tz=TZ, caps=Caps(daily=Decimal(100))),
         prices=PriceTable.from_config(PricingConfig()),
         journal=store.budget_journal,
         inbox=box.inbox,
@@ -67,7 +79,7 @@ async def test_a_restart_from_the_checkpoint_has_the_journals_totals(
     store: Store, caplog: pytest.LogCaptureFixture, shared: bool
 ) -> None:
     # Refs the reconciliation leaves alone ("x:", not an outbox row's "o:").
-    clock = [time.time()]
+    clock = [_daytime()]
     async with trio.open_nursery() as nursery:
         client, box = await _budget(nursery, store, clock, shared)
         assert (
@@ -153,7 +165,7 @@ async def test_a_later_price_after_a_restart_replaces_the_earlier_one(
 ) -> None:
     """The restart holds no settled message (it replays nothing before its checkpoint);
     the coordinator recalls it from the journal, and the totals are a replay's."""
-    clock = [time.time()]
+    clock = [_daytime()]
     ref = f"o:{await _outbox_row(store)}"
     async with trio.open_nursery() as nursery:
         client, box = await _budget(nursery, store, clock, shared)
@@ -186,7 +198,7 @@ async def test_two_daemons_settling_one_message_restart_to_one_price(store: Stor
     own settlement), and the node that starts next restores that checkpoint and replays
     C's settlement after it: the message counts once, not twice (seen once in a 3-node
     run: a checkpoint at twice the settlements' sum)."""
-    clock = [time.time()]
+    clock = [_daytime()]
     ref = f"o:{await _outbox_row(store)}"
     price = Pricing(category="marketing")
     async with trio.open_nursery() as outer:
