@@ -375,8 +375,11 @@ class SendPipeline:
             return
         now = self._now()
         if (wait := self._group_wait(now, len(self._queue))) > 0.0:
-            self._schedule_wake(now + wait)  # the loop dispatches after every batch it
-            return  # handles: without this, each answer let one more message go alone
+            # The one place groups are made: the loop dispatches after every batch it
+            # handles, and a wake for the next token lands here too (each let one more
+            # message go alone before).
+            self._schedule_wake(now + wait)
+            return
         earliest = math.inf
         kept: deque[_Item] = deque()
         go: list[tuple[_Item, dict[str, Any]]] = []
@@ -407,15 +410,11 @@ class SendPipeline:
                     reason = "messaging-limit tier reached for new contacts"
                     await self._finish(item, Refused(reason, item.outbox_id), "cancelled")
                     continue
-                if gate.reason == "throughput":  # the whole chip waits: keep order
-                    wait = max(gate.wait_s, self._group_wait(now, 1 + len(self._queue)))
-                    earliest = min(earliest, now + wait)
-                    kept.append(item)
-                    kept.extend(self._queue)
-                    self._queue.clear()
-                    continue
                 earliest = min(earliest, now + gate.wait_s)
                 kept.append(item)
+                if gate.reason == "throughput":  # the whole chip waits: keep order
+                    kept.extend(self._queue)
+                    self._queue.clear()
                 continue
             self.gate.commit(item.key, now, verdict.business_initiated)
             item.method, item.business_initiated = verdict.method, verdict.business_initiated
