@@ -82,6 +82,22 @@ def shift_template(*values: str, name: str = "confirmar_plantao") -> dict[str, A
     }
 
 
+def _chip(
+    box: Mailbox[ChipMsg], journal: FakeJournal, graph: FakeGraph, **options: Any
+) -> ChipActor:
+    """A chip on fakes, reading ``box``, its clock the trio clock from ``T0``."""
+    return ChipActor(
+        initial=ChipRecord(phone_number_id=PNID, waba_id=WABA, display_number="+55 11 94000-0001"),
+        repo=FakeChipRepo(),
+        journal=journal,
+        graph=graph,
+        settings=SETTINGS,
+        inbox=box.inbox,
+        now=lambda: T0 + trio.current_time(),
+        **options,
+    )
+
+
 async def send_all(
     requests: Sequence[Mapping[str, Any]],
     *,
@@ -93,16 +109,7 @@ async def send_all(
     """Each request (Send's fields but ``reply``) sent in turn to a fresh chip that
     knows ``records``; their answers."""
     box: Mailbox[ChipMsg] = open_mailbox("chip")
-    actor = ChipActor(
-        initial=ChipRecord(phone_number_id=PNID, waba_id=WABA, display_number="+55 11 94000-0001"),
-        repo=FakeChipRepo(),
-        journal=journal or FakeJournal(),
-        graph=graph or FakeGraph(),
-        settings=SETTINGS,
-        inbox=box.inbox,
-        now=lambda: T0 + trio.current_time(),
-        **options,
-    )
+    actor = _chip(box, journal or FakeJournal(), graph or FakeGraph(), **options)
     answers: list[Any] = []
     async with trio.open_nursery() as n:
         await n.start(actor.run)
@@ -286,15 +293,7 @@ async def _post_times(count: int) -> list[float]:
     """``count`` shift offers handed to an 80 msg/s chip at once; when each was POSTed."""
     graph = FakeGraph()
     box: Mailbox[ChipMsg] = open_mailbox("chip")
-    actor = ChipActor(
-        initial=ChipRecord(phone_number_id=PNID, waba_id=WABA, display_number="+55 11 94000-0001"),
-        repo=FakeChipRepo(),
-        journal=FakeJournal(),
-        graph=graph,
-        settings=SETTINGS,
-        inbox=box.inbox,
-        now=lambda: T0 + trio.current_time(),
-    )
+    actor = _chip(box, FakeJournal(), graph)
     offer = shift_template("Ana", "amanhã", "UTI")
     async with trio.open_nursery() as n:
         await n.start(actor.run)
