@@ -183,12 +183,12 @@ class _Connection:
             why = await _store_hangs(self._ctx)
             told = True
             log.warning("control call %s waits on the store (%s): told the caller", req.method, why)
-            why = (
+            message = (
                 f"storage is not answering ({why}): {req.method} is still waiting for it"
                 " (an action may take effect once the store answers again)"
             )
             with trio.CancelScope(shield=True):  # never half a line, if the call ends now
-                await self._send(p.error_response(req.id, p.UNAVAILABLE, why))
+                await self._send(p.error_response(req.id, p.UNAVAILABLE, message))
 
         async with trio.open_nursery() as watch:
             if self._ctx.store_check is not None:
